@@ -1,0 +1,25 @@
+/** Protocol ids, limits and defaults shared by the features. */
+
+export const DM_PROTOCOL = '/megachat/dm/1.0.0'
+/** The DHT protocol of the MegaChat network (kept apart from the public IPFS DHT). */
+export const DHT_PROTOCOL = '/megachat/kad/1.0.0'
+
+/** Longest direct-message text, in UTF-8 bytes. */
+export const MAX_TEXT_BYTES = 64 * 1024
+/** Longest DM frame on the wire: the text plus id, timestamp and protobuf overhead. */
+export const MAX_DM_FRAME_BYTES = MAX_TEXT_BYTES + 256
+
+/** Inbound DM streams one connection may hold open at once. */
+export const DM_MAX_INBOUND_STREAMS = 8
+/** An inbound DM stream that sends nothing for this long is closed. */
+export const DM_IDLE_TIMEOUT_MS = 30_000
+/** Messages sent on one outbound stream before it is closed and the next one opened. */
+export const DM_BATCH = 64
+
+/** How long to look for a contact (DHT lookup plus dials) before giving up for now. */
+export const FIND_TIMEOUT_MS = 15_000
+/** How often messages still waiting in the outbox are retried. */
+export const RETRY_INTERVAL_MS = 30_000
+
+/** UDP port of the STUN responder that a bootstrap node runs beside its libp2p listeners. */
+export const DEFAULT_STUN_PORT = 3478

@@ -1,0 +1,59 @@
+/**
+ * One class per error, each with a static `name` that callers and tests match on.
+ * Messages are one clear line meant for the user; they never contain secrets or message text.
+ */
+
+export class InvalidPeerIdError extends Error {
+  static override name = 'InvalidPeerIdError'
+  override name = 'InvalidPeerIdError'
+}
+
+export class UnknownContactError extends Error {
+  static override name = 'UnknownContactError'
+  override name = 'UnknownContactError'
+}
+
+export class DuplicateContactError extends Error {
+  static override name = 'DuplicateContactError'
+  override name = 'DuplicateContactError'
+}
+
+export class MessageTooLongError extends Error {
+  static override name = 'MessageTooLongError'
+  override name = 'MessageTooLongError'
+}
+
+export class InvalidInputError extends Error {
+  static override name = 'InvalidInputError'
+  override name = 'InvalidInputError'
+}
+
+export class PeerNotFoundError extends Error {
+  static override name = 'PeerNotFoundError'
+  override name = 'PeerNotFoundError'
+}
+
+export class WrongPassphraseError extends Error {
+  static override name = 'WrongPassphraseError'
+  override name = 'WrongPassphraseError'
+}
+
+export class PassphraseRequiredError extends Error {
+  static override name = 'PassphraseRequiredError'
+  override name = 'PassphraseRequiredError'
+}
+
+export class CorruptDataError extends Error {
+  static override name = 'CorruptDataError'
+  override name = 'CorruptDataError'
+}
+
+export class DataDirError extends Error {
+  static override name = 'DataDirError'
+  override name = 'DataDirError'
+}
+
+export class ProtocolViolationError extends Error {
+  static override name = 'ProtocolViolationError'
+  override name = 'ProtocolViolationError'
+}

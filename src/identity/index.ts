@@ -1,0 +1,80 @@
+/**
+ * Owns the node's Ed25519 key: made on first start, kept in `<dir>/identity.key` with mode 0600,
+ * the same peer ID after every restart. Nobody else creates keys.
+ */
+import { chmod, mkdir, open, readFile, rename, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { DataDirError } from '../errors.js'
+import { decodeKeyFile, encodeKeyFile, isProtected } from './keyfile.js'
+import type { KeyFileOptions } from './keyfile.js'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+
+export { decodeKeyFile, encodeKeyFile, isProtected } from './keyfile.js'
+export type { KeyFileOptions } from './keyfile.js'
+
+export const KEY_FILE = 'identity.key'
+
+export interface Identity {
+  privateKey: PrivateKey
+  peerId: PeerId
+  /** true when the key was made just now */
+  created: boolean
+}
+
+export interface LoadIdentityOptions extends KeyFileOptions {
+  /** Encrypts a new key at rest, and opens a protected one. */
+  passphrase?: string
+  /** Asked only when the key file is protected and no passphrase was given. */
+  askPassphrase?: () => Promise<string>
+}
+
+/** Makes the data directory (mode 0700) or explains in one line why it cannot. */
+export async function ensureDataDir (dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    const s = await stat(dir)
+    if (!s.isDirectory()) throw new DataDirError(`data directory ${dir} is not a directory`)
+  } catch (err: any) {
+    if (err instanceof DataDirError) throw err
+    throw new DataDirError(`cannot use data directory ${dir}: ${err.code ?? err.message}`)
+  }
+}
+
+export async function loadIdentity (dir: string, options: LoadIdentityOptions = {}): Promise<Identity> {
+  await ensureDataDir(dir)
+  const path = join(dir, KEY_FILE)
+  let file: Uint8Array | undefined
+  try {
+    file = await readFile(path)
+  } catch (err: any) {
+    if (err.code !== 'ENOENT') throw new DataDirError(`cannot read ${path}: ${err.code ?? err.message}`)
+  }
+  if (file != null) {
+    let passphrase = options.passphrase
+    if ((passphrase == null || passphrase === '') && isProtected(file) && options.askPassphrase != null) {
+      passphrase = await options.askPassphrase()
+    }
+    const privateKey = await decodeKeyFile(file, passphrase)
+    // repair a loosened mode: the key must stay private to its owner
+    await chmod(path, 0o600).catch(() => {})
+    return { privateKey, peerId: peerIdFromPrivateKey(privateKey), created: false }
+  }
+  const privateKey = await generateKeyPair('Ed25519')
+  await writeFileAtomic(path, await encodeKeyFile(privateKey, options.passphrase, options))
+  return { privateKey, peerId: peerIdFromPrivateKey(privateKey), created: true }
+}
+
+/** Writes `path` through a temporary file, synced, then renamed: a crash leaves the old file or the new one. */
+export async function writeFileAtomic (path: string, data: Uint8Array, mode = 0o600): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`
+  const fh = await open(tmp, 'w', mode)
+  try {
+    await fh.writeFile(data)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  await rename(tmp, path)
+}
