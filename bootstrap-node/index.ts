@@ -1,0 +1,326 @@
+/**
+ * The MegaChat bootstrap node: a libp2p node that others use as their first contact.
+ * It is a Kademlia DHT server (`/megachat/kad/1.0.0`), a circuit relay v2 server with limits suited
+ * to chat, an AutoNAT server, a WebSocket entry point for browsers (and WebRTC-direct when asked),
+ * and a STUN responder so that clients' ICE can learn their public address without any third party.
+ * It stores no messages and reads none: everything it relays is Noise-encrypted end to end.
+ *
+ * @example
+ * ```ts
+ * import { createBootstrapNode } from './bootstrap-node/index.js'
+ *
+ * const node = await createBootstrapNode({ dataDir: '/var/lib/megachat-bootstrap' })
+ * console.info(node.addresses())  // paste one into a client's --bootstrap
+ * console.info(node.stunUrl)      // stun:203.0.113.7:3478
+ * await node.stop()
+ * ```
+ */
+import { createSocket } from 'node:dgram'
+import { autoNAT } from '@libp2p/autonat'
+import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { noise } from '@libp2p/noise'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { isLoopback, isPrivate } from '@libp2p/utils'
+import { webRTCDirect } from '@libp2p/webrtc'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { InvalidInputError } from '../src/errors.js'
+import { loadIdentity } from '../src/identity/index.js'
+import { ListenError, listenErrorReason } from './errors.js'
+import { createStunServer } from './stun.js'
+import type { StunServer, StunStats } from './stun.js'
+import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import type { Identify } from '@libp2p/identify'
+import type { PeerId, PrivateKey, Libp2p, Transport } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { Ping } from '@libp2p/ping'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+import { DHT_PROTOCOL, DEFAULT_STUN_PORT } from '../src/constants.js'
+export { ListenError } from './errors.js'
+export type { StunStats } from './stun.js'
+
+export { DHT_PROTOCOL, DEFAULT_STUN_PORT } from '../src/constants.js'
+
+export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws']
+export const DEFAULT_WEBRTC_DIRECT_LISTEN = '/ip4/0.0.0.0/udp/4001/webrtc-direct'
+export const DEFAULT_MAX_CONNECTIONS = 1000
+
+export interface RelayLimits {
+  /** Most reservations held at once; more clients are refused until one leaves. */
+  maxReservations: number
+  /** How long one relayed connection may stay open, in ms; then it is closed and the peers redial. */
+  durationLimit: number
+  /** How many bytes one relayed connection may carry (both directions together). */
+  dataLimit: bigint
+  /** How long a reservation lasts before the client must refresh it, in ms. */
+  reservationTtl: number
+}
+
+/**
+ * Relay defaults for chat: the library's (2 minutes, 128 KiB, 15 reservations) cut off a conversation
+ * or a room sync; these let a relayed connection carry text, sync and call signalling for a while.
+ * Calls' media goes direct (WebRTC), never through the relay.
+ */
+export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
+  maxReservations: 512,
+  durationLimit: 10 * 60 * 1000,
+  dataLimit: 16n * 1024n * 1024n,
+  reservationTtl: 2 * 60 * 60 * 1000
+})
+
+export interface BootstrapOptions {
+  /** Keeps the node's key in `<dataDir>/identity.key` (same peer ID after restarts); without it the key is fresh and in memory. */
+  dataDir?: string
+  /** Opens (or protects a new) key file in dataDir. */
+  passphrase?: string
+  /** Multiaddrs to listen on. Default {@link DEFAULT_LISTEN}. */
+  listen?: string[]
+  /** Multiaddrs to tell others instead of the listen addresses (e.g. the public IP or DNS name of the machine). */
+  announce?: string[]
+  /** UDP port of the STUN responder; 0 picks a free port; false or null turns STUN off. Default 3478. */
+  stunPort?: number | false | null
+  /** Address the STUN responder binds. Default '0.0.0.0'. */
+  stunHost?: string
+  /** Also listen for WebRTC-direct (browsers dial it without TLS), on {@link DEFAULT_WEBRTC_DIRECT_LISTEN}
+   * unless `listen` already holds a /webrtc-direct address. Its certificate is made at each start, so
+   * the address (its /certhash) changes with every restart. Default false. */
+  webrtcDirect?: boolean
+  /** Relay limits; each unset one keeps its value from {@link DEFAULT_RELAY_LIMITS}. */
+  relay?: Partial<RelayLimits>
+  /** Most connections at once. Default 1000. */
+  maxConnections?: number
+}
+
+export interface BootstrapStatus {
+  /** peers connected now */
+  peers: number
+  /** relay reservations held now */
+  reservations: number
+}
+
+// a type alias, not an interface: libp2p's ServiceMap needs an index signature
+export type BootstrapServices = {
+  identify: Identify
+  ping: Ping
+  autonat: unknown
+  dht: KadDHT
+  relay: CircuitRelayService
+}
+
+export interface BootstrapNode {
+  readonly peerId: PeerId
+  readonly libp2p: Libp2p<BootstrapServices>
+  /** Multiaddrs ending in /p2p/<peerId>, each ready to paste into a client's `--bootstrap`. */
+  addresses(): string[]
+  /** e.g. `stun:203.0.113.7:3478` with the port really bound; undefined when STUN is off. */
+  readonly stunUrl: string | undefined
+  /** The relay limits in force. */
+  readonly relayLimits: Readonly<RelayLimits>
+  status(): BootstrapStatus
+  /** STUN counters (received, answered, dropped); undefined when STUN is off. */
+  stunStats(): StunStats | undefined
+  /** Stops libp2p and the STUN responder. Safe to call twice. */
+  stop(): Promise<void>
+}
+
+export async function createBootstrapNode (options: BootstrapOptions = {}): Promise<BootstrapNode> {
+  const listen = parseAddrs(options.listen ?? DEFAULT_LISTEN, 'listen')
+  const announce = parseAddrs(options.announce ?? [], 'announce')
+  if (listen.length === 0) throw new InvalidInputError('at least one listen address is needed')
+  const relayLimits = checkRelayLimits({ ...DEFAULT_RELAY_LIMITS, ...definedOnly(options.relay ?? {}) })
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new InvalidInputError(`maxConnections must be a positive integer, not ${maxConnections}`)
+  const stunPort = options.stunPort === false || options.stunPort === null ? undefined : options.stunPort ?? DEFAULT_STUN_PORT
+  if (stunPort != null && (!Number.isInteger(stunPort) || stunPort < 0 || stunPort > 65535)) throw new InvalidInputError(`STUN port must be 0-65535, not ${stunPort}`)
+
+  const hasWebrtcDirect = listen.some(isWebrtcDirect)
+  if (options.webrtcDirect === true && !hasWebrtcDirect) listen.push(multiaddr(DEFAULT_WEBRTC_DIRECT_LISTEN))
+  const useWebrtcDirect = options.webrtcDirect === true || hasWebrtcDirect
+
+  const privateKey: PrivateKey = options.dataDir != null
+    ? (await loadIdentity(options.dataDir, { passphrase: options.passphrase })).privateKey
+    : await generateKeyPair('Ed25519')
+
+  // libjuice (under WebRTC-direct) prints to stdout and gives a vague error when its port is taken: check first
+  for (const ma of listen.filter(isWebrtcDirect)) await checkUdpPortFree(ma)
+
+  // STUN first: it is quick to fail (port in use) and cheap to undo
+  let stunServer: StunServer | undefined
+  if (stunPort != null) stunServer = await createStunServer({ port: stunPort, host: options.stunHost })
+
+  const transports: Array<(components: any) => Transport> = [tcp(), webSockets()]
+  // no ICE servers: a public listener needs none, and the library's default is a list of third-party STUN servers
+  if (useWebrtcDirect) transports.push(webRTCDirect({ rtcConfiguration: { iceServers: [] } }))
+
+  const node = await createLibp2p<BootstrapServices>({
+    start: false,
+    privateKey,
+    nodeInfo: { name: 'megachat-bootstrap' },
+    addresses: { listen: listen.map(String), announce: announce.map(String) },
+    transports,
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: { maxConnections },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      autonat: autoNAT(),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        clientMode: false,
+        // the default mapper drops private addresses, which breaks LAN and loopback networks
+        peerInfoMapper: passthroughMapper
+      }),
+      relay: circuitRelayServer({
+        reservations: {
+          maxReservations: relayLimits.maxReservations,
+          defaultDurationLimit: relayLimits.durationLimit,
+          defaultDataLimit: relayLimits.dataLimit,
+          reservationTtl: relayLimits.reservationTtl
+        }
+      })
+    }
+  }).catch(async (err) => {
+    await stunServer?.close()
+    throw err
+  })
+
+  // A reservation is useless once its peer is gone (the relay cannot reach it), but the library keeps
+  // it until its TTL (2 h), so departed peers would fill the table. Drop it on disconnect; clearing
+  // the old timer first keeps it from deleting a fresh reservation when the peer comes back.
+  const onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const reservation = node.services.relay.reservations.get(evt.detail)
+    if (reservation == null) return
+    reservation.signal.clear()
+    node.services.relay.reservations.delete(evt.detail)
+  }
+  node.addEventListener('peer:disconnect', onDisconnect)
+
+  try {
+    await node.start()
+  } catch (err) {
+    node.removeEventListener('peer:disconnect', onDisconnect)
+    await Promise.resolve(node.stop()).catch(() => {})
+    await stunServer?.close()
+    throw translateStartError(err, listen)
+  }
+
+  const peerId = peerIdFromPrivateKey(privateKey)
+  const addresses = (): string[] => node.getMultiaddrs().map(ma => withPeerId(ma, peerId))
+  const stunUrl = stunServer != null ? `stun:${stunUrlHost(stunServer.address().address, announce, node.getMultiaddrs())}:${stunServer.address().port}` : undefined
+
+  let stopped: Promise<void> | undefined
+  return {
+    peerId,
+    libp2p: node,
+    addresses,
+    stunUrl,
+    relayLimits: Object.freeze({ ...relayLimits }),
+    status: () => ({
+      peers: node.getPeers().length,
+      reservations: node.services.relay.reservations.size
+    }),
+    stunStats: () => stunServer?.stats(),
+    stop: async () => {
+      stopped ??= (async () => {
+        node.removeEventListener('peer:disconnect', onDisconnect)
+        await Promise.allSettled([node.stop(), stunServer?.close()])
+      })()
+      return stopped
+    }
+  }
+}
+
+function parseAddrs (addrs: string[], what: string): Multiaddr[] {
+  return addrs.map(a => {
+    try {
+      return multiaddr(a)
+    } catch {
+      throw new InvalidInputError(`invalid ${what} address: ${a}`)
+    }
+  })
+}
+
+function isWebrtcDirect (ma: Multiaddr): boolean {
+  return ma.getComponents().some(c => c.name === 'webrtc-direct')
+}
+
+function definedOnly<T extends object> (obj: T): Partial<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+function checkRelayLimits (limits: RelayLimits): RelayLimits {
+  const { maxReservations, durationLimit, dataLimit, reservationTtl } = limits
+  if (!Number.isInteger(maxReservations) || maxReservations < 0) throw new InvalidInputError(`relay maxReservations must be a whole number, not ${maxReservations}`)
+  // the duration travels as a uint32 in the relay protocol
+  if (!Number.isInteger(durationLimit) || durationLimit < 1 || durationLimit > 0xffffffff) throw new InvalidInputError(`relay durationLimit must be a positive number of ms, not ${durationLimit}`)
+  if (typeof dataLimit !== 'bigint' || dataLimit < 1n) throw new InvalidInputError(`relay dataLimit must be a positive bigint, not ${String(dataLimit)}`)
+  if (!Number.isInteger(reservationTtl) || reservationTtl < 1000) throw new InvalidInputError(`relay reservationTtl must be at least 1000 ms, not ${reservationTtl}`)
+  return limits
+}
+
+function withPeerId (ma: Multiaddr, peerId: PeerId): string {
+  return ma.getComponents().some(c => c.name === 'p2p') ? ma.toString() : ma.encapsulate(`/p2p/${peerId}`).toString()
+}
+
+/**
+ * The host clients should put in the STUN URL: the bound address when it is a real one; for a
+ * wildcard bind, the first announced (else listening) IPv4 address or DNS name, public before
+ * private before loopback. node-datachannel rejects IPv6 STUN URLs, so IPv6 comes last.
+ */
+function stunUrlHost (bound: string, announce: Multiaddr[], addrs: Multiaddr[]): string {
+  if (bound !== '0.0.0.0' && bound !== '::') return bound.includes(':') ? `[${bound}]` : bound
+  const hosts: Array<{ host: string, rank: number }> = []
+  for (const ma of [...announce, ...addrs]) {
+    const c = ma.getComponents()[0]
+    if (c?.value == null) continue
+    if (c.name === 'dns4' || c.name === 'dns') hosts.push({ host: c.value, rank: 0 })
+    else if (c.name === 'ip4' && c.value !== '0.0.0.0') {
+      hosts.push({ host: c.value, rank: isLoopback(ma) ? 2 : isPrivate(ma) ? 1 : 0 })
+    }
+  }
+  hosts.sort((a, b) => a.rank - b.rank)
+  return hosts[0]?.host ?? (bound === '::' ? '[::1]' : '127.0.0.1')
+}
+
+/** Binds and releases the UDP port of a WebRTC-direct address, on the wildcard address as libjuice does. */
+async function checkUdpPortFree (ma: Multiaddr): Promise<void> {
+  const [ip, udp] = ma.getComponents()
+  const port = Number(udp?.value)
+  if (udp?.name !== 'udp' || !Number.isInteger(port) || port === 0) return
+  const type = ip?.name === 'ip6' ? 'udp6' : 'udp4'
+  const socket = createSocket({ type })
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject)
+      socket.bind(port, type === 'udp6' ? '::' : '0.0.0.0', () => { resolve() })
+    })
+  } catch (err: any) {
+    throw new ListenError(`cannot listen on ${ma.toString()}: ${listenErrorReason(err)}`)
+  } finally {
+    await new Promise<void>(resolve => { try { socket.close(() => { resolve() }) } catch { resolve() } })
+  }
+}
+
+/** libp2p's listen failure is a multi-line message with stack traces; the operator gets one line. */
+function translateStartError (err: any, listen: Multiaddr[]): Error {
+  if (/ICE UDP mux listener/.test(String(err?.message))) {
+    return new ListenError(`cannot listen on ${listen.find(isWebrtcDirect)?.toString() ?? 'WebRTC-direct'}: UDP port not available`)
+  }
+  if (err?.name !== 'UnsupportedListenAddressesError' && err?.name !== 'UnsupportedListenAddressError') return err
+  const text = String(err.message)
+  const m = /^\s+(\/\S+): (.*)$/m.exec(text)
+  if (m == null) return new ListenError('cannot listen on the configured addresses')
+  const [, addr, reason] = m
+  const code = /\b(E[A-Z]+)\b/.exec(reason)?.[1]
+  const why = code != null ? listenErrorReason({ code }) : reason.includes('UnsupportedListenAddressError') || reason.trim() === '' ? 'no transport for this address' : reason.replace(/^\w*Error: /, '')
+  return new ListenError(`cannot listen on ${addr}: ${why}`)
+}

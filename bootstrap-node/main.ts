@@ -1,0 +1,203 @@
+/**
+ * `megachat-bootstrap`: runs a bootstrap node until SIGINT/SIGTERM.
+ *
+ *   node dist/bootstrap-node/main.js [--listen ADDR]... [--announce ADDR]... [--data DIR]
+ *        [--stun-port N | --no-stun] [--webrtc-direct] [--status-interval SECONDS] [--json]
+ *
+ * Text mode prints the peer id, the addresses to give clients (`--bootstrap`), the STUN URL and the
+ * relay limits, then a short status line every interval. `--json` prints one JSON object per line:
+ * `{"type":"ready",...}` once, then `{"type":"status",...}`. Any failure to start is one line on
+ * stderr and exit code 1.
+ */
+import { readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Command, InvalidArgumentError, Option } from 'commander'
+import { createBootstrapNode, DEFAULT_LISTEN, DEFAULT_STUN_PORT } from './index.js'
+import type { BootstrapNode, RelayLimits } from './index.js'
+
+const NAME = 'megachat-bootstrap'
+const STOP_TIMEOUT_MS = 10_000
+
+interface CliOptions {
+  listen: string[]
+  announce: string[]
+  data: string
+  stunPort: number
+  stun: boolean
+  webrtcDirect?: boolean
+  statusInterval: number
+  json?: boolean
+}
+
+function fail (message: string): never {
+  process.stderr.write(`${NAME}: ${message.split('\n')[0]}\n`)
+  process.exit(1)
+}
+
+/** The version in the package.json above this file (source or dist layout). */
+function packageVersion (): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let i = 0; i < 4; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'))
+      if (typeof pkg.version === 'string') return pkg.version
+    } catch {}
+    dir = dirname(dir)
+  }
+  return '0.0.0'
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value]
+
+function parsePort (value: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError('expected a port number 0-65535 (0 = any free port)')
+  return n
+}
+
+function parseSeconds (value: string): number {
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 2 ** 31 / 1000) throw new InvalidArgumentError('expected a number of seconds (0 = off)')
+  return n
+}
+
+function formatBytes (n: bigint): string {
+  if (n % (1024n * 1024n) === 0n) return `${n / (1024n * 1024n)} MiB`
+  if (n % 1024n === 0n) return `${n / 1024n} KiB`
+  return `${n} bytes`
+}
+
+function formatDuration (ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`
+  return `${ms / 1000} s`
+}
+
+function describeLimits (limits: Readonly<RelayLimits>): string {
+  return `up to ${limits.maxReservations} reservations (each ${formatDuration(limits.reservationTtl)}, refreshed by clients); ` +
+    `each relayed connection up to ${formatDuration(limits.durationLimit)} and ${formatBytes(limits.dataLimit)}`
+}
+
+function out (line: string): void {
+  process.stdout.write(line + '\n')
+}
+
+function printReady (node: BootstrapNode, json: boolean, dataDir: string): void {
+  const limits = node.relayLimits
+  if (json) {
+    out(JSON.stringify({
+      type: 'ready',
+      peerId: node.peerId.toString(),
+      addresses: node.addresses(),
+      stun: node.stunUrl ?? null,
+      relay: {
+        maxReservations: limits.maxReservations,
+        durationLimitMs: limits.durationLimit,
+        dataLimitBytes: Number(limits.dataLimit),
+        reservationTtlMs: limits.reservationTtl
+      }
+    }))
+    return
+  }
+  out(`MegaChat bootstrap node ${packageVersion()}`)
+  out(`peer id:   ${node.peerId.toString()}`)
+  out(`identity:  ${dataDir}`)
+  out('addresses (give one to clients: megachat --bootstrap <address>):')
+  for (const a of node.addresses()) out(`  ${a}`)
+  out(`STUN:      ${node.stunUrl ?? 'off'}`)
+  out(`relay:     ${describeLimits(limits)}`)
+}
+
+function printStatus (node: BootstrapNode, json: boolean): void {
+  const { peers, reservations } = node.status()
+  if (json) {
+    out(JSON.stringify({ type: 'status', peers, reservations }))
+    return
+  }
+  const stun = node.stunStats()
+  const stunPart = stun != null ? `, STUN ${stun.answered} answered/${stun.dropped} dropped` : ''
+  out(`${new Date().toISOString().slice(0, 19)}Z  ${peers} peer${peers === 1 ? '' : 's'}, ` +
+    `${reservations}/${node.relayLimits.maxReservations} relay reservations ` +
+    `(relayed connections ≤ ${formatDuration(node.relayLimits.durationLimit)}, ${formatBytes(node.relayLimits.dataLimit)})${stunPart}`)
+}
+
+async function main (): Promise<void> {
+  // a closed stdout (e.g. piped into `head`) must not kill the node with a stack trace
+  process.stdout.on('error', () => {})
+  const program = new Command()
+    .name(NAME)
+    .description('MegaChat bootstrap node: DHT server, circuit relay, STUN responder and WebSocket entry point.\nIt never stores or reads messages.')
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
+    .helpOption('-h, --help', 'show this help')
+    .addOption(new Option('--listen <addr>', 'multiaddr to listen on, repeatable')
+      .argParser(collect).default([], DEFAULT_LISTEN.join(' ')))
+    .addOption(new Option('--announce <addr>', 'multiaddr to give others instead of the listen addresses, repeatable (e.g. /dns4/chat.example.org/tcp/4001)')
+      .argParser(collect).default([], 'the listen addresses'))
+    .addOption(new Option('--data <dir>', 'directory of the node\'s identity key')
+      .env('MEGACHAT_BOOTSTRAP_HOME')
+      .default(join(homedir(), '.megachat-bootstrap'), '~/.megachat-bootstrap'))
+    .option('--stun-port <n>', 'UDP port of the STUN responder (0 = any free port)', parsePort, DEFAULT_STUN_PORT)
+    .option('--no-stun', 'do not run the STUN responder')
+    .option('--webrtc-direct', 'also listen for WebRTC-direct on udp/4001 (the address changes at each restart)')
+    .option('--status-interval <seconds>', 'print a status line every N seconds (0 = never)', parseSeconds, 60)
+    .option('--json', 'print one JSON object per line (ready, then status)')
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      // commander's errors are "error: ...\n(Did you mean ...?)": make them one line with our name
+      outputError: (str, write) => { write(`${NAME}: ${str.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')}\n`) }
+    })
+    .allowExcessArguments(false)
+  program.parse()
+  const opts = program.opts<CliOptions>()
+  if (opts.data.trim() === '') fail('--data needs a directory')
+
+  let node: BootstrapNode
+  try {
+    node = await createBootstrapNode({
+      dataDir: opts.data,
+      passphrase: process.env.MEGACHAT_PASSPHRASE,
+      listen: opts.listen.length > 0 ? opts.listen : undefined,
+      announce: opts.announce,
+      stunPort: opts.stun ? opts.stunPort : false,
+      webrtcDirect: opts.webrtcDirect === true
+    })
+  } catch (err: any) {
+    fail(err?.message ?? String(err))
+  }
+
+  let timer: ReturnType<typeof setInterval> | undefined
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) {
+      // a second Ctrl-C: do not wait any longer
+      process.exit(130)
+    }
+    stopping = true
+    clearInterval(timer)
+    const timeout = setTimeout(() => { fail(`did not stop within ${STOP_TIMEOUT_MS / 1000} s after ${signal}`) }, STOP_TIMEOUT_MS)
+    node.stop().then(() => {
+      clearTimeout(timeout)
+      if (opts.json !== true) out('stopped')
+      process.exit(0)
+    }, (err: any) => { fail(`error while stopping: ${err?.message ?? err}`) })
+  }
+  process.on('SIGINT', () => { stop('SIGINT') })
+  process.on('SIGTERM', () => { stop('SIGTERM') })
+
+  printReady(node, opts.json === true, opts.data)
+  if (opts.statusInterval > 0) {
+    timer = setInterval(() => { printStatus(node, opts.json === true) }, opts.statusInterval * 1000)
+  }
+}
+
+// an unexpected error from deep inside a dependency: one line, and keep serving
+process.on('unhandledRejection', (err: any) => {
+  process.stderr.write(`${NAME}: unexpected error: ${String(err?.message ?? err).split('\n')[0]}\n`)
+})
+process.on('uncaughtException', (err: any) => {
+  fail(`unexpected error: ${err?.message ?? err}`)
+})
+
+main().catch((err: any) => { fail(err?.message ?? String(err)) })
