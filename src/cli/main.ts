@@ -1,0 +1,189 @@
+/**
+ * The terminal client: `npm start -- [options]` or the `megachat` bin.
+ * A thin shell: parses options and lines, renders results; all logic is in createChat and runCommand.
+ */
+import { readFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { Command, InvalidArgumentError } from 'commander'
+import { bootstrapIceServers } from '../node/ice.js'
+import { createChat } from '../index.js'
+import { runCommand } from './commands.js'
+import { Renderer } from './render.js'
+import { askHidden } from './prompt.js'
+import type { CommandContext, CommandResult } from './commands.js'
+import type { Chat, ChatInit } from '../index.js'
+
+const VERSION = '0.1.0'
+
+interface Options {
+  data: string
+  listen: string[]
+  bootstrap: string[]
+  iceServer: string[]
+  webrtc: boolean
+  lan: boolean
+  json: boolean
+  passphrase: boolean
+}
+
+interface ConfigFile {
+  bootstrap?: string[]
+  listen?: string[]
+  iceServers?: RTCIceServer[]
+  lan?: boolean
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value]
+
+function parseArgs (argv: string[]): Options {
+  const program = new Command()
+    .name('megachat')
+    .description('Peer-to-peer, end-to-end encrypted chat. Your peer ID is your address: give it to friends.')
+    .version(VERSION, '-v, --version')
+    .option('-d, --data <dir>', 'data directory (identity, contacts, history)', process.env.MEGACHAT_HOME ?? join(homedir(), '.megachat'))
+    .option('-l, --listen <multiaddr>', 'listen address (repeatable; default: TCP and WebSocket on random ports)', collect, [])
+    .option('-b, --bootstrap <multiaddr>', 'bootstrap node address with /p2p/<id> (repeatable; also "bootstrap" in <data>/config.json)', collect, [])
+    .option('--ice-server <url>', 'STUN/TURN server for WebRTC (repeatable; default: the bootstrap nodes\' own STUN)', collect, [])
+    .option('--no-webrtc', 'no WebRTC (direct connections between NATed peers)')
+    .option('--lan', 'find peers on the local network with mDNS', false)
+    .option('--json', 'scriptable mode: commands on stdin, one JSON object per line on stdout', false)
+    .option('--passphrase', 'ask for a passphrase that protects the identity key (or set MEGACHAT_PASSPHRASE)', false)
+    .addHelpText('after', `
+Commands once running: /add <peerId> [name], /msg <name> <text>, /contacts, /history <name> [n], /help
+
+Example:
+  npm start -- --bootstrap /ip4/203.0.113.7/tcp/4001/p2p/12D3KooW...`)
+    .configureOutput({ outputError: (str, write) => { write(str.split('\n')[0] + '\n') } })
+    .exitOverride((err) => { process.exit(err.exitCode) })
+  program.parse(argv)
+  return program.opts<Options>()
+}
+
+async function readConfig (dir: string): Promise<ConfigFile> {
+  const path = join(dir, 'config.json')
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err: any) {
+    if (err.code === 'ENOENT') return {}
+    throw new InvalidArgumentError(`cannot read ${path}: ${err.code ?? err.message}`)
+  }
+  try {
+    const config = JSON.parse(text) as ConfigFile
+    if (config == null || typeof config !== 'object') throw new Error('not an object')
+    return config
+  } catch (err: any) {
+    throw new InvalidArgumentError(`${path} is not valid JSON: ${err.message}`)
+  }
+}
+
+async function main (): Promise<void> {
+  const opts = parseArgs(process.argv)
+  const json = opts.json
+  const out = new Renderer({ json, color: !json && process.stdout.isTTY === true && process.env.NO_COLOR == null })
+
+  let chat: Chat
+  try {
+    const dataDir = resolve(opts.data)
+    const config = await readConfig(dataDir)
+    const bootstrap = [...(config.bootstrap ?? []), ...opts.bootstrap]
+    const iceServers = opts.iceServer.length > 0
+      ? opts.iceServer.map(urls => ({ urls }))
+      : config.iceServers ?? bootstrapIceServers(bootstrap)
+    let passphrase = process.env.MEGACHAT_PASSPHRASE
+    if (opts.passphrase && (passphrase == null || passphrase === '')) {
+      passphrase = await askHidden('Passphrase for your identity key: ')
+    }
+    const init: ChatInit = {
+      dataDir,
+      passphrase,
+      askPassphrase: json || process.stdin.isTTY !== true ? undefined : async () => await askHidden('Passphrase for your identity key: '),
+      listen: opts.listen.length > 0 ? opts.listen : config.listen,
+      bootstrap,
+      iceServers,
+      webrtc: opts.webrtc && process.env.MEGACHAT_NO_WEBRTC == null,
+      lan: opts.lan || config.lan === true
+    }
+    if (process.env.MEGACHAT_RETRY_MS != null) init.retryInterval = Number(process.env.MEGACHAT_RETRY_MS)
+    if (process.env.MEGACHAT_FIND_TIMEOUT_MS != null) init.findTimeout = Number(process.env.MEGACHAT_FIND_TIMEOUT_MS)
+    chat = await createChat(init)
+  } catch (err: any) {
+    out.fatal(startupError(err))
+    process.exit(1)
+  }
+
+  const ctx: CommandContext = {}
+  chat.addEventListener('message', (evt) => { out.incoming(evt.detail) })
+  chat.addEventListener('delivered', (evt) => { out.delivered(evt.detail, chat.contactFor(evt.detail.peer)?.name) })
+  chat.addEventListener('presence', (evt) => { out.presence(evt.detail) })
+  chat.addEventListener('unreachable', (evt) => { out.unreachable(evt.detail, chat.contactFor(evt.detail.peerId)?.name) })
+
+  let stopping = false
+  const stop = async (code = 0): Promise<void> => {
+    if (stopping) return
+    stopping = true
+    rl.close()
+    try {
+      await chat.stop()
+    } catch (err: any) {
+      out.error(`shutdown: ${err.message}`)
+      code = 1
+    }
+    out.bye()
+    process.exit(code)
+  }
+  process.on('SIGTERM', () => { void stop() })
+  process.on('SIGINT', () => { void stop() })
+
+  const rl = createInterface({ input: process.stdin, output: json ? undefined : process.stdout, terminal: !json && process.stdin.isTTY === true })
+  out.attach(rl)
+  out.ready(chat)
+
+  rl.on('SIGINT', () => { void stop() })
+  rl.on('close', () => { void stop() })
+  // one line at a time, in order: a bot's commands are answered in the order it sent them
+  let queue = Promise.resolve()
+  rl.on('line', (line) => {
+    queue = queue.then(async () => {
+      if (stopping) return
+      let result: CommandResult
+      try {
+        result = await runCommand(chat, line, ctx)
+      } catch (err: any) {
+        out.error(err.message ?? String(err))
+        out.prompt(currentName(chat, ctx))
+        return
+      }
+      if (result.type === 'quit') {
+        await stop()
+        return
+      }
+      out.result(result)
+      out.prompt(currentName(chat, ctx))
+    })
+  })
+}
+
+function currentName (chat: Chat, ctx: CommandContext): string | undefined {
+  if (ctx.current == null) return undefined
+  return chat.contactFor(ctx.current)?.name ?? ctx.current.slice(-8)
+}
+
+function startupError (err: any): string {
+  if (err.code === 'EADDRINUSE' || /EADDRINUSE/.test(String(err.message))) {
+    return `a listen address is already in use (${String(err.message).match(/\S+:\d+/)?.[0] ?? 'port taken'}); pick another with --listen`
+  }
+  if (err.name === 'InvalidArgumentError' || err.name === 'WrongPassphraseError' || err.name === 'PassphraseRequiredError' ||
+      err.name === 'CorruptDataError' || err.name === 'DataDirError') {
+    return err.message
+  }
+  if (/multiaddr/i.test(String(err.message))) return `invalid address: ${err.message}`
+  return `could not start: ${err.message ?? err}`
+}
+
+main().catch((err) => {
+  process.stderr.write(`megachat: ${err?.message ?? err}\n`)
+  process.exit(1)
+})

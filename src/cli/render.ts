@@ -1,0 +1,207 @@
+/**
+ * Output for the terminal client. In `--json` mode every line on stdout is one JSON object and nothing
+ * else is ever written there; in the interactive mode, lines are printed above the prompt so that
+ * incoming messages never break what the user is typing.
+ */
+import { styleText } from 'node:util'
+import type { CommandResult, HistoryEntry } from './commands.js'
+import type { Chat, IncomingMessage, PresenceChange, StoredMessage, Unreachable } from '../index.js'
+import type { Interface } from 'node:readline'
+
+type Style = Parameters<typeof styleText>[0]
+
+export interface RendererInit {
+  json: boolean
+  color: boolean
+}
+
+const pad2 = (n: number): string => n.toString().padStart(2, '0')
+const time = (ms: number): string => { const d = new Date(ms); return `${pad2(d.getHours())}:${pad2(d.getMinutes())}` }
+const day = (ms: number): string => new Date(ms).toDateString()
+const shortId = (peer: string): string => `${peer.slice(0, 4)}…${peer.slice(-6)}`
+const clip = (text: string, n = 40): string => text.length > n ? `${text.slice(0, n - 1)}…` : text
+
+export class Renderer {
+  private readonly json: boolean
+  private readonly color: boolean
+  private rl?: Interface
+  private promptText = '> '
+
+  constructor (init: RendererInit) {
+    this.json = init.json
+    this.color = init.color
+  }
+
+  attach (rl: Interface): void {
+    this.rl = rl
+    if (!this.json) rl.setPrompt(this.promptText)
+  }
+
+  private c (style: Style, text: string): string {
+    return this.color ? styleText(style, text) : text
+  }
+
+  private emit (obj: Record<string, unknown>): void {
+    process.stdout.write(JSON.stringify(obj) + '\n')
+  }
+
+  /** Prints lines above the prompt, then redraws the prompt with what the user had typed. */
+  private print (...lines: string[]): void {
+    const tty = this.rl != null && process.stdout.isTTY === true
+    if (tty) process.stdout.write('\r\x1b[K')
+    process.stdout.write(lines.join('\n') + '\n')
+    if (tty) this.rl?.prompt(true)
+  }
+
+  prompt (current?: string): void {
+    if (this.json || this.rl == null) return
+    this.promptText = current != null ? `${this.c('cyan', current)}> ` : '> '
+    this.rl.setPrompt(this.promptText)
+    this.rl.prompt()
+  }
+
+  ready (chat: Chat): void {
+    const peerId = chat.peerId.toString()
+    const addresses = chat.addresses()
+    if (this.json) {
+      this.emit({ type: 'ready', peerId, addresses })
+      return
+    }
+    process.stdout.write([
+      `${this.c('bold', 'MegaChat')} — end-to-end encrypted, peer to peer`,
+      `Your peer ID (give it to friends): ${this.c(['bold', 'green'], peerId)}`,
+      ...(addresses.length > 0 ? [this.c('dim', `Listening on ${addresses.length} address${addresses.length === 1 ? '' : 'es'}; /whoami lists them`)] : []),
+      this.c('dim', 'Type /help for commands, /add <peerId> <name> to add a friend.'),
+      ''
+    ].join('\n'))
+    this.prompt()
+  }
+
+  incoming (m: IncomingMessage): void {
+    if (this.json) {
+      this.emit({ type: 'message', from: m.peer, ...(m.name != null ? { name: m.name } : {}), id: m.id, text: m.text, timestamp: m.timestamp })
+      return
+    }
+    const who = m.name != null ? this.c(['bold', 'cyan'], m.name) : this.c('yellow', `${shortId(m.peer)} (not a contact)`)
+    const lines = [`${this.c('dim', time(m.timestamp))} ${who}: ${m.text}`]
+    if (m.name == null) lines.push(this.c('dim', `  /add ${m.peer} <name> to add them`))
+    this.print(...lines)
+  }
+
+  delivered (m: StoredMessage, name?: string): void {
+    if (this.json) {
+      this.emit({ type: 'delivered', id: m.id, to: m.peer })
+      return
+    }
+    this.print(this.c('green', `  ✓ delivered to ${name ?? shortId(m.peer)}: `) + this.c('dim', clip(m.text)))
+  }
+
+  presence (p: PresenceChange): void {
+    if (this.json) {
+      this.emit({ type: 'presence', peerId: p.peerId, name: p.name, online: p.online, ...(p.lastSeen != null ? { lastSeen: p.lastSeen } : {}) })
+      return
+    }
+    this.print(p.online ? this.c('green', `● ${p.name} is online`) : this.c('dim', `○ ${p.name} went offline`))
+  }
+
+  unreachable (u: Unreachable, name?: string): void {
+    if (this.json) {
+      this.emit({ type: 'unreachable', to: u.peerId, pending: u.pending, reason: u.reason })
+      return
+    }
+    const who = name ?? shortId(u.peerId)
+    this.print(this.c('yellow', `  ⋯ ${who} is not reachable now; ${u.pending} message${u.pending === 1 ? '' : 's'} will be sent when ${who} is back`))
+  }
+
+  error (message: string): void {
+    if (this.json) {
+      this.emit({ type: 'error', message })
+      return
+    }
+    this.print(this.c('red', `✗ ${message}`))
+  }
+
+  /** A start-up failure: one line, then the process exits. */
+  fatal (message: string): void {
+    if (this.json) this.emit({ type: 'error', message })
+    process.stderr.write(`megachat: ${message}\n`)
+  }
+
+  bye (): void {
+    if (this.json) this.emit({ type: 'stopped' })
+    else process.stdout.write('\nBye. Waiting messages are kept and go out next time.\n')
+  }
+
+  result (r: CommandResult): void {
+    if (r.type === 'none') return
+    if (this.json) {
+      this.emit(r)
+      return
+    }
+    switch (r.type) {
+      case 'contact':
+        if (r.action === 'added') {
+          this.print(`Added ${this.c('bold', r.name)}. Safety code: ${this.c('bold', r.safetyCode ?? '')}`,
+            this.c('dim', '  Compare it with your friend (in person or on a call); the same code means no impostor.'))
+        } else {
+          this.print(`Removed ${r.name}. Your conversation stays in the history.`)
+        }
+        return
+      case 'contacts':
+        if (r.contacts.length === 0) {
+          this.print(this.c('dim', 'No contacts yet. /add <peerId> <name>'))
+          return
+        }
+        this.print(...r.contacts.map(c => {
+          const state = c.online ? this.c('green', '● online ') : this.c('dim', `○ ${c.lastSeen != null ? `seen ${ago(c.lastSeen)}` : 'offline'}`)
+          return `${this.c('bold', c.name.padEnd(16))} ${state.padEnd(this.color ? 30 : 20)} ${this.c('dim', c.peerId)}\n${' '.repeat(17)}${this.c('dim', `safety code ${c.safetyCode}`)}`
+        }))
+        return
+      case 'sent':
+        this.print(this.c('dim', '  … sending'))
+        return
+      case 'history':
+        this.print(...this.historyLines(r.messages, r.name ?? shortId(r.peer)))
+        return
+      case 'whoami':
+        this.print(`Peer ID: ${this.c('bold', r.peerId)}`, ...r.addresses.map(a => this.c('dim', `  ${a}`)))
+        return
+      case 'safety':
+        this.print(`Safety code with ${r.name ?? shortId(r.peerId)}: ${this.c('bold', r.safetyCode)}`)
+        return
+      case 'status':
+        this.print(`${r.connections} connection${r.connections === 1 ? '' : 's'} (${r.relayed} via relay), ${r.contactsOnline} contact${r.contactsOnline === 1 ? '' : 's'} online`)
+        return
+      case 'chat':
+        this.print(this.c('dim', `Talking to ${r.name ?? shortId(r.peerId)}: plain lines are sent to them. /chat another name to switch.`))
+        return
+      case 'help':
+        this.print(...r.commands.map(c => `  ${this.c('bold', c.usage.padEnd(28))} ${c.description}`))
+    }
+  }
+
+  private historyLines (messages: HistoryEntry[], name: string): string[] {
+    if (messages.length === 0) return [this.c('dim', `No messages with ${name} yet.`)]
+    const lines: string[] = []
+    let lastDay = ''
+    for (const m of messages) {
+      const d = day(m.timestamp)
+      if (d !== lastDay) {
+        lines.push(this.c('dim', `── ${d} ──`))
+        lastDay = d
+      }
+      const who = m.direction === 'out' ? this.c('bold', 'you') : this.c(['bold', 'cyan'], name)
+      const mark = m.direction === 'out' ? (m.state === 'delivered' ? this.c('green', ' ✓') : this.c('yellow', ' ⋯')) : ''
+      lines.push(`${this.c('dim', time(m.timestamp))} ${who}: ${m.text}${mark}`)
+    }
+    return lines
+  }
+}
+
+function ago (ms: number): string {
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000))
+  if (s < 60) return 'just now'
+  if (s < 3600) return `${Math.round(s / 60)} min ago`
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`
+  return new Date(ms).toLocaleDateString()
+}

@@ -1,0 +1,351 @@
+import { decodeMessage, encodeMessage, message, streamMessage } from 'protons-runtime'
+import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc'
+import type { Codec, DecodeOptions } from 'protons-runtime'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+export interface DmFrame {
+  message?: DirectMessage
+  ack?: Ack
+}
+
+export namespace DmFrame {
+  let _codec: Codec<DmFrame>
+
+  export const codec = (): Codec<DmFrame> => {
+    if (_codec == null) {
+      _codec = message<DmFrame>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.message != null) {
+          w.uint32(10)
+          DirectMessage.codec().encode(obj.message, w)
+        }
+
+        if (obj.ack != null) {
+          w.uint32(18)
+          Ack.codec().encode(obj.ack, w)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {}
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.message = DirectMessage.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.message
+              })
+              break
+            }
+            case 2: {
+              obj.ack = Ack.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.ack
+              })
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield * DirectMessage.codec().stream(reader, reader.uint32(), `${prefix}.message`, {
+                limits: opts.limits?.message
+              })
+
+              break
+            }
+            case 2: {
+              yield * Ack.codec().stream(reader, reader.uint32(), `${prefix}.ack`, {
+                limits: opts.limits?.ack
+              })
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface DmFrameMessageIdFieldEvent {
+    field: '$.message.id'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface DmFrameMessageTimestampFieldEvent {
+    field: '$.message.timestamp'
+    value: bigint
+  }
+
+  export interface DmFrameMessageTextFieldEvent {
+    field: '$.message.text'
+    value: string
+  }
+
+  export interface DmFrameAckIdFieldEvent {
+    field: '$.ack.id'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<DmFrame>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, DmFrame.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DmFrame>): DmFrame {
+    return decodeMessage(buf, DmFrame.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DmFrame>): Generator<DmFrameMessageIdFieldEvent | DmFrameMessageTimestampFieldEvent | DmFrameMessageTextFieldEvent | DmFrameAckIdFieldEvent> {
+    return streamMessage(buf, DmFrame.codec(), opts)
+  }
+}
+
+export interface DirectMessage {
+  id: Uint8Array<ArrayBuffer>
+  timestamp: bigint
+  text: string
+}
+
+export namespace DirectMessage {
+  let _codec: Codec<DirectMessage>
+
+  export const codec = (): Codec<DirectMessage> => {
+    if (_codec == null) {
+      _codec = message<DirectMessage>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.id != null && obj.id.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.id)
+        }
+
+        if ((obj.timestamp != null && obj.timestamp !== 0n)) {
+          w.uint32(16)
+          w.uint64(obj.timestamp)
+        }
+
+        if ((obj.text != null && obj.text !== '')) {
+          w.uint32(26)
+          w.string(obj.text)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          id: uint8ArrayAlloc(0),
+          timestamp: 0n,
+          text: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.id = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.timestamp = reader.uint64()
+              break
+            }
+            case 3: {
+              obj.text = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.id`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.timestamp`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.text`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface DirectMessageIdFieldEvent {
+    field: '$.id'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface DirectMessageTimestampFieldEvent {
+    field: '$.timestamp'
+    value: bigint
+  }
+
+  export interface DirectMessageTextFieldEvent {
+    field: '$.text'
+    value: string
+  }
+
+  export function encode (obj: Partial<DirectMessage>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, DirectMessage.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DirectMessage>): DirectMessage {
+    return decodeMessage(buf, DirectMessage.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DirectMessage>): Generator<DirectMessageIdFieldEvent | DirectMessageTimestampFieldEvent | DirectMessageTextFieldEvent> {
+    return streamMessage(buf, DirectMessage.codec(), opts)
+  }
+}
+
+export interface Ack {
+  id: Uint8Array<ArrayBuffer>
+}
+
+export namespace Ack {
+  let _codec: Codec<Ack>
+
+  export const codec = (): Codec<Ack> => {
+    if (_codec == null) {
+      _codec = message<Ack>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.id != null && obj.id.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.id)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          id: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.id = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.id`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface AckIdFieldEvent {
+    field: '$.id'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<Ack>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Ack.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Ack>): Ack {
+    return decodeMessage(buf, Ack.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Ack>): Generator<AckIdFieldEvent> {
+    return streamMessage(buf, Ack.codec(), opts)
+  }
+}

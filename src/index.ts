@@ -1,0 +1,396 @@
+/**
+ * MegaChat's one public API, used by the terminal client, the web app, bots and tests.
+ *
+ * @example
+ * ```ts
+ * import { createChat } from 'megachat'
+ *
+ * const chat = await createChat({ dataDir: '/home/me/.megachat', bootstrap: ['/ip4/…/tcp/4001/p2p/12D3…'] })
+ * chat.addEventListener('message', (evt) => console.log(evt.detail.from, evt.detail.text))
+ * await chat.addContact('12D3KooW…', 'bob')
+ * await chat.send('bob', 'hello')   // resolves once stored in the outbox; 'delivered' fires on the ack
+ * ```
+ */
+import { logger } from '@libp2p/logger'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { TypedEventEmitter } from 'main-event'
+import { toString as toHex } from 'uint8arrays/to-string'
+import { FIND_TIMEOUT_MS, MAX_TEXT_BYTES, RETRY_INTERVAL_MS } from './constants.js'
+import { safetyCode } from './crypto/safety-code.js'
+import { directMessages } from './direct/index.js'
+import { DuplicateContactError, InvalidInputError, InvalidPeerIdError, MessageTooLongError, PeerNotFoundError, UnknownContactError } from './errors.js'
+import { createNode } from './node/node.js'
+import { openPlatform } from './platform.js'
+import { ChatStore } from './store/index.js'
+import type { DirectMessage } from './direct/index.js'
+import type { ChatLibp2p } from './node/node.js'
+import type { PlatformInit } from './platform.js'
+import type { Contact, StoredMessage } from './store/index.js'
+import type { Connection, PeerId, PrivateKey } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+
+export * from './errors.js'
+export type { Contact, StoredMessage, DeliveryState, Direction } from './store/index.js'
+export type { ChatLibp2p } from './node/node.js'
+export { MAX_TEXT_BYTES } from './constants.js'
+
+const log = logger('megachat')
+
+export interface ChatInit extends PlatformInit {
+  /** overrides the data directory's store (tests use a MemoryDatastore) */
+  datastore?: Datastore
+  /** overrides the data directory's identity */
+  privateKey?: PrivateKey
+  listen?: string[]
+  bootstrap?: string[]
+  iceServers?: RTCIceServer[]
+  webrtc?: boolean
+  lan?: boolean
+  dhtServer?: boolean
+  /** how long to look for an unreachable contact per attempt (ms) */
+  findTimeout?: number
+  /** how often waiting messages are retried and offline contacts probed (ms) */
+  retryInterval?: number
+}
+
+export interface ContactInfo extends Contact {
+  online: boolean
+  /** read it out to each other: equal codes mean no impostor */
+  safetyCode: string
+}
+
+export interface IncomingMessage extends StoredMessage {
+  direction: 'in'
+  /** the contact's name, when the author is a contact */
+  name?: string
+}
+
+export interface PresenceChange {
+  peerId: string
+  name: string
+  online: boolean
+  lastSeen?: number
+}
+
+export interface Unreachable {
+  peerId: string
+  /** messages still waiting for this contact */
+  pending: number
+  reason: string
+}
+
+export interface ChatEvents {
+  /** a message arrived (each id once) */
+  message: CustomEvent<IncomingMessage>
+  /** a message was stored in the outbox */
+  sent: CustomEvent<StoredMessage>
+  /** the recipient acknowledged a message */
+  delivered: CustomEvent<StoredMessage>
+  /** a contact came online or went offline */
+  presence: CustomEvent<PresenceChange>
+  /** waiting messages could not be delivered this time; they stay queued and are retried */
+  unreachable: CustomEvent<Unreachable>
+}
+
+const NAME_RE = /^[\p{L}\p{N}_.-]{1,32}$/u
+
+export class Chat extends TypedEventEmitter<ChatEvents> {
+  readonly peerId: PeerId
+  readonly libp2p: ChatLibp2p
+  readonly store: ChatStore
+  private readonly init: ChatInit
+  private readonly closePlatform: () => Promise<void>
+  private readonly contactCache = new Map<string, Contact>()
+  private readonly flushing = new Map<string, Promise<void>>()
+  private readonly flushAgain = new Set<string>()
+  private readonly shutdown = new AbortController()
+  private timer?: ReturnType<typeof setInterval>
+
+  /** use createChat() */
+  constructor (libp2p: ChatLibp2p, store: ChatStore, init: ChatInit, closePlatform: () => Promise<void>) {
+    super()
+    this.libp2p = libp2p
+    this.peerId = libp2p.peerId
+    this.store = store
+    this.init = init
+    this.closePlatform = closePlatform
+  }
+
+  /** @internal */
+  async start (): Promise<void> {
+    for (const c of await this.store.listContacts()) this.contactCache.set(c.peerId, c)
+    this.libp2p.addEventListener('peer:connect', (evt) => { this.onPresence(evt.detail, true) })
+    this.libp2p.addEventListener('peer:disconnect', (evt) => { this.onPresence(evt.detail, false) })
+    await this.libp2p.start()
+    this.timer = setInterval(() => { this.tick() }, this.init.retryInterval ?? RETRY_INTERVAL_MS)
+    this.tick()
+  }
+
+  /** Multiaddrs others can dial, each ending in /p2p/<our id>. */
+  addresses (): string[] {
+    return this.libp2p.getMultiaddrs().map(ma => ma.toString())
+  }
+
+  /** The safety code shared with a peer: both sides compute the same one. */
+  safetyCode (peer: string): string {
+    return safetyCode(this.peerId, parsePeerId(peer))
+  }
+
+  // ---- contacts
+
+  async addContact (peer: string, name?: string): Promise<ContactInfo> {
+    const id = parsePeerId(peer)
+    if (id.equals(this.peerId)) throw new InvalidInputError('that is your own peer ID')
+    const key = id.toString()
+    const chosen = name ?? `peer-${key.slice(-6)}`
+    if (!NAME_RE.test(chosen)) throw new InvalidInputError('a contact name is 1-32 letters, digits, "_", "." or "-"')
+    if (this.contactCache.has(key)) throw new DuplicateContactError(`already a contact: ${this.contactCache.get(key)?.name}`)
+    const taken = this.byName(chosen)
+    if (taken != null) throw new DuplicateContactError(`the name ${chosen} is taken by another contact`)
+    const contact: Contact = { peerId: key, name: chosen, addedAt: Date.now() }
+    await this.store.putContact(contact)
+    this.contactCache.set(key, contact)
+    void this.reachQuietly(id)
+    return this.info(contact)
+  }
+
+  async removeContact (ref: string): Promise<Contact> {
+    const contact = this.contactFor(ref)
+    if (contact == null) throw new UnknownContactError(`no contact ${ref}`)
+    await this.store.deleteContact(contact.peerId)
+    this.contactCache.delete(contact.peerId)
+    return contact
+  }
+
+  async contacts (): Promise<ContactInfo[]> {
+    return [...this.contactCache.values()]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map(c => this.info(c))
+  }
+
+  /** A contact by name (case-insensitive) or peer ID. */
+  contactFor (ref: string): Contact | undefined {
+    return this.contactCache.get(ref) ?? this.byName(ref)
+  }
+
+  /** The peer behind a contact name or a peer ID (contact or not). */
+  resolve (ref: string): PeerId {
+    const contact = this.contactFor(ref)
+    if (contact != null) return peerIdFromString(contact.peerId)
+    if (/^(12D3Koo|Qm|16Uiu2)/.test(ref)) return parsePeerId(ref)
+    throw new UnknownContactError(`no contact named ${ref}`)
+  }
+
+  // ---- messages
+
+  /**
+   * Stores a message in the outbox (so it survives a crash) and starts delivering it.
+   * Resolves with the stored message; 'delivered' fires when the recipient acknowledges it.
+   */
+  async send (to: string, text: string): Promise<StoredMessage> {
+    const peer = this.resolve(to)
+    if (peer.equals(this.peerId)) throw new InvalidInputError('cannot message yourself')
+    if (text.trim().length === 0) throw new InvalidInputError('empty message')
+    const bytes = new TextEncoder().encode(text).byteLength
+    if (bytes > MAX_TEXT_BYTES) throw new MessageTooLongError(`message is ${bytes} bytes; the limit is ${MAX_TEXT_BYTES}`)
+    const message: StoredMessage = {
+      id: toHex(crypto.getRandomValues(new Uint8Array(16)), 'base16'),
+      peer: peer.toString(),
+      direction: 'out',
+      text,
+      timestamp: Date.now(),
+      state: 'pending'
+    }
+    await this.store.addOutgoing(message)
+    this.safeDispatchEvent('sent', { detail: message })
+    void this.flush(message.peer)
+    return message
+  }
+
+  async history (ref: string, limit = 50): Promise<StoredMessage[]> {
+    return await this.store.history(this.resolve(ref).toString(), limit)
+  }
+
+  /** Is there an open connection to this peer? */
+  isOnline (peer: string): boolean {
+    return this.libp2p.getConnections(peerIdFromString(peer)).length > 0
+  }
+
+  /**
+   * Gets a connection to a peer: known addresses first, then a DHT lookup (which also finds relay
+   * addresses). Bounded by `findTimeout`.
+   */
+  async reach (peer: PeerId, signal?: AbortSignal): Promise<Connection> {
+    const timeout = AbortSignal.timeout(this.init.findTimeout ?? FIND_TIMEOUT_MS)
+    const options = { signal: AbortSignal.any([timeout, this.shutdown.signal, ...(signal != null ? [signal] : [])]) }
+    const open = this.libp2p.getConnections(peer)
+    if (open.length > 0) return open.find(c => c.limits == null) ?? open[0]
+    try {
+      return await this.libp2p.dial(peer, options)
+    } catch (err: any) {
+      if (options.signal.aborted) throw new PeerNotFoundError(`${peer} was not found in time`)
+      log('dial %p from known addresses failed: %s; looking it up', peer, err.name)
+    }
+    try {
+      const info = await this.libp2p.peerRouting.findPeer(peer, options)
+      if (info.multiaddrs.length === 0) throw new PeerNotFoundError('no addresses')
+      return await this.libp2p.dial(info.multiaddrs, options)
+    } catch (err: any) {
+      throw new PeerNotFoundError(`${peer} is not reachable now (${options.signal.aborted ? 'not found in time' : err.name})`)
+    }
+  }
+
+  /** Delivers what waits in the outbox for a peer. One run per peer at a time. */
+  flush (peer: string): Promise<void> {
+    const running = this.flushing.get(peer)
+    if (running != null) {
+      this.flushAgain.add(peer)
+      return running
+    }
+    const run = this.deliver(peer).finally(() => {
+      this.flushing.delete(peer)
+      if (this.flushAgain.delete(peer) && !this.shutdown.signal.aborted) void this.flush(peer)
+    })
+    this.flushing.set(peer, run)
+    return run
+  }
+
+  private async deliver (peer: string): Promise<void> {
+    const pending = await this.store.outbox(peer)
+    if (pending.length === 0) return
+    const id = peerIdFromString(peer)
+    try {
+      await this.reach(id)
+      await this.libp2p.services.dm.send(id, pending.map(toWire), {
+        signal: AbortSignal.any([AbortSignal.timeout(60_000), this.shutdown.signal]),
+        onAck: async (msgId) => {
+          const delivered = await this.store.markDelivered(peer, msgId)
+          if (delivered != null) this.safeDispatchEvent('delivered', { detail: delivered })
+        }
+      })
+    } catch (err: any) {
+      if (this.shutdown.signal.aborted) return
+      const left = (await this.store.outbox(peer)).length
+      log('delivery to %s failed (%d waiting): %s', peer, left, err.message)
+      if (left > 0) this.safeDispatchEvent('unreachable', { detail: { peerId: peer, pending: left, reason: err.message } })
+    }
+  }
+
+  /** Called by the DM protocol before it acknowledges: the message is on disk when this resolves. */
+  async receive (from: PeerId, m: DirectMessage): Promise<void> {
+    const message: IncomingMessage = {
+      id: m.id,
+      peer: from.toString(),
+      direction: 'in',
+      text: m.text,
+      timestamp: m.timestamp,
+      receivedAt: Date.now()
+    }
+    if (!await this.store.addIncoming(message)) return // a duplicate: acknowledged again, shown once
+    const name = this.contactCache.get(message.peer)?.name
+    this.safeDispatchEvent('message', { detail: name != null ? { ...message, name } : message })
+  }
+
+  private onPresence (peer: PeerId, online: boolean): void {
+    const contact = this.contactCache.get(peer.toString())
+    if (contact == null) return
+    const now = Date.now()
+    contact.lastSeen = now
+    this.store.putContact(contact).catch(err => { log.error('could not store last-seen: %e', err) })
+    this.safeDispatchEvent('presence', { detail: { peerId: contact.peerId, name: contact.name, online, lastSeen: now } })
+    if (online) void this.flush(contact.peerId)
+  }
+
+  /** Retries waiting messages and probes contacts that are offline. */
+  private tick (): void {
+    void (async () => {
+      for (const peer of await this.store.outboxPeers()) void this.flush(peer)
+      for (const c of this.contactCache.values()) {
+        if (this.shutdown.signal.aborted) return
+        if (!this.isOnline(c.peerId) && !this.flushing.has(c.peerId)) await this.reachQuietly(peerIdFromString(c.peerId))
+      }
+    })().catch(err => { log.error('retry round failed: %e', err) })
+  }
+
+  private async reachQuietly (peer: PeerId): Promise<void> {
+    await this.reach(peer).catch(err => { log('contact %p not reachable: %s', peer, err.message) })
+  }
+
+  private byName (name: string): Contact | undefined {
+    const lower = name.toLowerCase()
+    for (const c of this.contactCache.values()) if (c.name.toLowerCase() === lower) return c
+    return undefined
+  }
+
+  private info (c: Contact): ContactInfo {
+    return { ...c, online: this.isOnline(c.peerId), safetyCode: this.safetyCode(c.peerId) }
+  }
+
+  /** Stops the node; everything acknowledged or queued is already on disk. */
+  async stop (): Promise<void> {
+    if (this.shutdown.signal.aborted) return
+    this.shutdown.abort()
+    clearInterval(this.timer)
+    await Promise.allSettled([...this.flushing.values()])
+    await this.libp2p.stop()
+    await this.closePlatform()
+  }
+}
+
+function toWire (m: StoredMessage): DirectMessage {
+  return { id: m.id, timestamp: m.timestamp, text: m.text }
+}
+
+/** Parses a peer ID typed by a person; a typo gets one clear line. */
+export function parsePeerId (text: string): PeerId {
+  let id: PeerId
+  try {
+    id = peerIdFromString(text.trim())
+  } catch {
+    throw new InvalidPeerIdError(`not a valid peer ID: ${text.length > 60 ? text.slice(0, 60) + '…' : text}`)
+  }
+  if (id.type !== 'Ed25519') throw new InvalidPeerIdError('only Ed25519 peer IDs (12D3KooW…) can be contacts')
+  return id
+}
+
+export async function createChat (init: ChatInit = {}): Promise<Chat> {
+  const platform = (init.privateKey != null && init.datastore != null)
+    ? { privateKey: init.privateKey, datastore: init.datastore, close: async () => {} }
+    : await openPlatform(init)
+  const privateKey = init.privateKey ?? platform.privateKey
+  const datastore = init.datastore ?? platform.datastore
+  const store = new ChatStore(datastore)
+  let chat: Chat | undefined
+  let libp2p: ChatLibp2p
+  try {
+    libp2p = await createNode({
+      privateKey,
+      datastore,
+      listen: init.listen,
+      bootstrap: init.bootstrap,
+      iceServers: init.iceServers,
+      webrtc: init.webrtc,
+      lan: init.lan,
+      dhtServer: init.dhtServer,
+      services: {
+        dm: directMessages({
+          receive: async (from, m) => {
+            if (chat == null) throw new Error('not started')
+            await chat.receive(from, m)
+          }
+        })
+      }
+    })
+  } catch (err) {
+    await platform.close()
+    throw err
+  }
+  chat = new Chat(libp2p, store, init, platform.close)
+  try {
+    await chat.start()
+  } catch (err) {
+    await chat.stop().catch(() => {})
+    throw err
+  }
+  return chat
+}

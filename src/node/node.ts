@@ -1,0 +1,64 @@
+/**
+ * libp2p assembly for Node.js, and nothing else. The browser build swaps this file for node.browser.ts.
+ */
+import { autoNAT } from '@libp2p/autonat'
+import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
+import { identify, identifyPush } from '@libp2p/identify'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { webRTC } from '@libp2p/webrtc'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+import { DHT_PROTOCOL } from '../constants.js'
+import type { NodeOptions, ChatLibp2p, ChatServices } from './types.js'
+import type { ServiceFactoryMap } from 'libp2p'
+
+export type { NodeOptions, ChatLibp2p, ChatServices } from './types.js'
+
+export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws']
+
+export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
+  const webrtc = options.webrtc ?? true
+  const listen = [...(options.listen ?? DEFAULT_LISTEN)]
+  if ((options.bootstrap?.length ?? 0) > 0) listen.push('/p2p-circuit')
+  if (webrtc) listen.push('/webrtc')
+
+  const services = {
+    ...options.services,
+    identify: identify(),
+    identifyPush: identifyPush(),
+    ping: ping(),
+    dht: kadDHT({
+      protocol: DHT_PROTOCOL,
+      peerInfoMapper: passthroughMapper,
+      clientMode: options.dhtServer === true ? false : undefined
+    }),
+    autoNAT: autoNAT(),
+    dcutr: dcutr()
+  } as unknown as ServiceFactoryMap<ChatServices>
+
+  return await createLibp2p<ChatServices>({
+    start: false,
+    privateKey: options.privateKey,
+    datastore: options.datastore,
+    addresses: { listen },
+    transports: [
+      tcp(),
+      webSockets(),
+      circuitRelayTransport(),
+      ...(webrtc ? [webRTC({ rtcConfiguration: { iceServers: options.iceServers ?? [] } })] : [])
+    ],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: [
+      ...((options.bootstrap?.length ?? 0) > 0 ? [bootstrap({ list: options.bootstrap ?? [] })] : []),
+      ...(options.lan === true ? [(await import('@libp2p/mdns')).mdns()] : [])
+    ],
+    services
+  })
+}

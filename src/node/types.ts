@@ -1,0 +1,36 @@
+import type { DirectMessages } from '../direct/index.js'
+import type { Identify, IdentifyPush } from '@libp2p/identify'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { Ping } from '@libp2p/ping'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { ServiceFactoryMap } from 'libp2p'
+import type { Datastore } from 'interface-datastore'
+
+export interface ChatServices extends Record<string, unknown> {
+  identify: Identify
+  identifyPush: IdentifyPush
+  ping: Ping
+  dht: KadDHT
+  dm: DirectMessages
+}
+
+export type ChatLibp2p = Libp2p<ChatServices>
+
+export interface NodeOptions {
+  privateKey: PrivateKey
+  datastore: Datastore
+  /** listen multiaddrs; a relay listener (/p2p-circuit) and /webrtc are added when they apply */
+  listen?: string[]
+  /** bootstrap multiaddrs, each with /p2p/<id> */
+  bootstrap?: string[]
+  /** ICE servers for WebRTC (never a third party unless the user configures one) */
+  iceServers?: RTCIceServer[]
+  /** private-to-private WebRTC (default on) */
+  webrtc?: boolean
+  /** mDNS discovery on the local network (default off) */
+  lan?: boolean
+  /** force DHT server mode (default: automatic) */
+  dhtServer?: boolean
+  /** the features: direct messages, rooms, ... */
+  services: Partial<ServiceFactoryMap<ChatServices>>
+}
