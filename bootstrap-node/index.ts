@@ -19,7 +19,7 @@ import { createSocket } from 'node:dgram'
 import { autoNAT } from '@libp2p/autonat'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { identify } from '@libp2p/identify'
+import { identify, identifyPush } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { noise } from '@libp2p/noise'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -37,7 +37,7 @@ import { ListenError, listenErrorReason } from './errors.js'
 import { createStunServer } from './stun.js'
 import type { StunServer, StunStats } from './stun.js'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
-import type { Identify } from '@libp2p/identify'
+import type { Identify, IdentifyPush } from '@libp2p/identify'
 import type { PeerId, PrivateKey, Libp2p, Transport } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
@@ -109,6 +109,7 @@ export interface BootstrapStatus {
 // a type alias, not an interface: libp2p's ServiceMap needs an index signature
 export type BootstrapServices = {
   identify: Identify
+  identifyPush: IdentifyPush
   ping: Ping
   autonat: unknown
   dht: KadDHT
@@ -171,6 +172,7 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
     connectionManager: { maxConnections },
     services: {
       identify: identify(),
+      identifyPush: identifyPush(),
       ping: ping(),
       autonat: autoNAT(),
       dht: kadDHT({
