@@ -20,6 +20,8 @@ export const DM_BATCH = 64
 export const FIND_TIMEOUT_MS = 15_000
 /** How often messages still waiting in the outbox are retried. */
 export const RETRY_INTERVAL_MS = 30_000
+/** Offline contacts are probed (for presence) with a delay that doubles up to this. */
+export const MAX_PROBE_DELAY_MS = 10 * 60_000
 
 /** UDP port of the STUN responder that a bootstrap node runs beside its libp2p listeners. */
 export const DEFAULT_STUN_PORT = 3478

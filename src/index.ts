@@ -15,7 +15,7 @@ import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
 import { toString as toHex } from 'uint8arrays/to-string'
-import { FIND_TIMEOUT_MS, MAX_TEXT_BYTES, RETRY_INTERVAL_MS } from './constants.js'
+import { FIND_TIMEOUT_MS, MAX_PROBE_DELAY_MS, MAX_TEXT_BYTES, RETRY_INTERVAL_MS } from './constants.js'
 import { safetyCode } from './crypto/safety-code.js'
 import { directMessages } from './direct/index.js'
 import { DuplicateContactError, InvalidInputError, InvalidPeerIdError, MessageTooLongError, PeerNotFoundError, UnknownContactError } from './errors.js'
@@ -26,7 +26,9 @@ import type { DirectMessage } from './direct/index.js'
 import type { ChatLibp2p } from './node/node.js'
 import type { PlatformInit } from './platform.js'
 import type { Contact, StoredMessage } from './store/index.js'
-import type { Connection, PeerId, PrivateKey } from '@libp2p/interface'
+import { WebRTC } from '@multiformats/multiaddr-matcher'
+import type { AbortOptions, Connection, PeerId, PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 
 export * from './errors.js'
@@ -104,6 +106,10 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   private readonly flushing = new Map<string, Promise<void>>()
   private readonly flushAgain = new Set<string>()
   private readonly shutdown = new AbortController()
+  /** peers whose unreachability was reported since their last send or delivery (said once, not every retry) */
+  private readonly reported = new Set<string>()
+  /** when each offline contact is probed next, with a growing delay */
+  private readonly probes = new Map<string, { next: number, delay: number }>()
   private timer?: ReturnType<typeof setInterval>
 
   /** use createChat() */
@@ -202,6 +208,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
       state: 'pending'
     }
     await this.store.addOutgoing(message)
+    this.reported.delete(message.peer)
     this.safeDispatchEvent('sent', { detail: message })
     void this.flush(message.peer)
     return message
@@ -218,26 +225,44 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
 
   /**
    * Gets a connection to a peer: known addresses first, then a DHT lookup (which also finds relay
-   * addresses). Bounded by `findTimeout`.
+   * addresses). Bounded by `findTimeout`. WebRTC addresses are left for a background upgrade, so a
+   * message never waits on ICE: it goes over TCP, WebSocket or the relay at once, and a relayed
+   * connection is then upgraded to a direct WebRTC one when the peer offers it.
    */
   async reach (peer: PeerId, signal?: AbortSignal): Promise<Connection> {
-    const timeout = AbortSignal.timeout(this.init.findTimeout ?? FIND_TIMEOUT_MS)
-    const options = { signal: AbortSignal.any([timeout, this.shutdown.signal, ...(signal != null ? [signal] : [])]) }
     const open = this.libp2p.getConnections(peer)
     if (open.length > 0) return open.find(c => c.limits == null) ?? open[0]
-    try {
-      return await this.libp2p.dial(peer, options)
-    } catch (err: any) {
-      if (options.signal.aborted) throw new PeerNotFoundError(`${peer} was not found in time`)
-      log('dial %p from known addresses failed: %s; looking it up', peer, err.name)
+    const timeout = AbortSignal.timeout(this.init.findTimeout ?? FIND_TIMEOUT_MS)
+    const options = { signal: AbortSignal.any([timeout, this.shutdown.signal, ...(signal != null ? [signal] : [])]) }
+    const known = await this.libp2p.peerStore.get(peer).then(p => p.addresses.map(a => a.multiaddr), () => [])
+    if (known.length > 0) {
+      try {
+        return await this.dialPreferringDirect(peer, known, options)
+      } catch (err: any) {
+        if (options.signal.aborted) throw new PeerNotFoundError(`${peer} was not found in time`)
+        log('dial %p from known addresses failed: %s; looking it up', peer, err.name)
+      }
     }
     try {
       const info = await this.libp2p.peerRouting.findPeer(peer, options)
-      if (info.multiaddrs.length === 0) throw new PeerNotFoundError('no addresses')
-      return await this.libp2p.dial(info.multiaddrs, options)
+      return await this.dialPreferringDirect(peer, info.multiaddrs, options)
     } catch (err: any) {
       throw new PeerNotFoundError(`${peer} is not reachable now (${options.signal.aborted ? 'not found in time' : err.name})`)
     }
+  }
+
+  private async dialPreferringDirect (peer: PeerId, addrs: Multiaddr[], options: AbortOptions): Promise<Connection> {
+    const own = addrs.map(a => a.getComponents().some(c => c.name === 'p2p' && c.value === peer.toString()) ? a : a.encapsulate(`/p2p/${peer}`))
+    const webrtc = own.filter(a => WebRTC.matches(a))
+    const other = own.filter(a => !WebRTC.matches(a))
+    if (other.length === 0 && webrtc.length === 0) throw new PeerNotFoundError('no addresses')
+    const connection = await this.libp2p.dial(other.length > 0 ? other : webrtc, options)
+    if (connection.limits != null && webrtc.length > 0 && other.length > 0) {
+      this.libp2p.dial(webrtc, { force: true, signal: AbortSignal.any([AbortSignal.timeout(30_000), this.shutdown.signal]) })
+        .then(() => { log('upgraded %p to a direct WebRTC connection', peer) })
+        .catch((err: any) => { log('no direct WebRTC connection to %p: %s', peer, err.name) })
+    }
+    return connection
   }
 
   /** Delivers what waits in the outbox for a peer. One run per peer at a time. */
@@ -268,11 +293,15 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
           if (delivered != null) this.safeDispatchEvent('delivered', { detail: delivered })
         }
       })
+      this.reported.delete(peer)
     } catch (err: any) {
       if (this.shutdown.signal.aborted) return
       const left = (await this.store.outbox(peer)).length
       log('delivery to %s failed (%d waiting): %s', peer, left, err.message)
-      if (left > 0) this.safeDispatchEvent('unreachable', { detail: { peerId: peer, pending: left, reason: err.message } })
+      if (left > 0 && !this.reported.has(peer)) {
+        this.reported.add(peer)
+        this.safeDispatchEvent('unreachable', { detail: { peerId: peer, pending: left, reason: err.message } })
+      }
     }
   }
 
@@ -296,18 +325,30 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     if (contact == null) return
     const now = Date.now()
     contact.lastSeen = now
+    this.probes.delete(contact.peerId)
     this.store.putContact(contact).catch(err => { log.error('could not store last-seen: %e', err) })
     this.safeDispatchEvent('presence', { detail: { peerId: contact.peerId, name: contact.name, online, lastSeen: now } })
     if (online) void this.flush(contact.peerId)
   }
 
-  /** Retries waiting messages and probes contacts that are offline. */
+  /**
+   * Retries waiting messages every round, and probes offline contacts (so that presence is known)
+   * with a delay that doubles per failed probe up to MAX_PROBE_DELAY_MS.
+   */
   private tick (): void {
     void (async () => {
-      for (const peer of await this.store.outboxPeers()) void this.flush(peer)
+      const waiting = await this.store.outboxPeers()
+      for (const peer of waiting) void this.flush(peer)
+      const interval = this.init.retryInterval ?? RETRY_INTERVAL_MS
       for (const c of this.contactCache.values()) {
         if (this.shutdown.signal.aborted) return
-        if (!this.isOnline(c.peerId) && !this.flushing.has(c.peerId)) await this.reachQuietly(peerIdFromString(c.peerId))
+        if (this.isOnline(c.peerId) || this.flushing.has(c.peerId) || waiting.includes(c.peerId)) continue
+        const probe = this.probes.get(c.peerId) ?? { next: 0, delay: interval }
+        if (Date.now() < probe.next) continue
+        await this.reachQuietly(peerIdFromString(c.peerId))
+        if (!this.isOnline(c.peerId)) {
+          this.probes.set(c.peerId, { next: Date.now() + probe.delay, delay: Math.min(probe.delay * 2, MAX_PROBE_DELAY_MS) })
+        }
       }
     })().catch(err => { log.error('retry round failed: %e', err) })
   }
