@@ -43,13 +43,13 @@ function parseArgs (argv: string[]): Options {
     .description('Peer-to-peer, end-to-end encrypted chat. Your peer ID is your address: give it to friends.')
     .version(VERSION, '-v, --version')
     .option('-d, --data <dir>', 'data directory (identity, contacts, history)', process.env.MEGACHAT_HOME ?? join(homedir(), '.megachat'))
-    .option('-l, --listen <multiaddr>', 'listen address (repeatable; default: TCP and WebSocket on random ports)', collect, [])
-    .option('-b, --bootstrap <multiaddr>', 'bootstrap node address with /p2p/<id> (repeatable; also "bootstrap" in <data>/config.json)', collect, [])
-    .option('--ice-server <url>', 'STUN/TURN server for WebRTC (repeatable; default: the bootstrap nodes\' own STUN)', collect, [])
+    .option('-l, --listen <multiaddr>', 'listen address (repeatable; default: TCP and WebSocket on random ports)', collect)
+    .option('-b, --bootstrap <multiaddr>', 'bootstrap node address with /p2p/<id> (repeatable; also "bootstrap" in <data>/config.json)', collect)
+    .option('--ice-server <url>', 'STUN/TURN server for WebRTC (repeatable; default: the bootstrap nodes\' own STUN)', collect)
     .option('--no-webrtc', 'no WebRTC (direct connections between NATed peers)')
-    .option('--lan', 'find peers on the local network with mDNS', false)
-    .option('--json', 'scriptable mode: commands on stdin, one JSON object per line on stdout', false)
-    .option('--passphrase', 'ask for a passphrase that protects the identity key (or set MEGACHAT_PASSPHRASE)', false)
+    .option('--lan', 'find peers on the local network with mDNS')
+    .option('--json', 'scriptable mode: commands on stdin, one JSON object per line on stdout')
+    .option('--passphrase', 'ask for a passphrase that protects the identity key (or set MEGACHAT_PASSPHRASE)')
     .addHelpText('after', `
 Commands once running: /add <peerId> [name], /msg <name> <text>, /contacts, /history <name> [n], /help
 
@@ -58,7 +58,17 @@ Example:
     .configureOutput({ outputError: (str, write) => { write(str.split('\n')[0] + '\n') } })
     .exitOverride((err) => { process.exit(err.exitCode) })
   program.parse(argv)
-  return program.opts<Options>()
+  const opts = program.opts<Partial<Options>>()
+  return {
+    data: opts.data ?? '',
+    listen: opts.listen ?? [],
+    bootstrap: opts.bootstrap ?? [],
+    iceServer: opts.iceServer ?? [],
+    webrtc: opts.webrtc !== false,
+    lan: opts.lan === true,
+    json: opts.json === true,
+    passphrase: opts.passphrase === true
+  }
 }
 
 async function readConfig (dir: string): Promise<ConfigFile> {
@@ -85,10 +95,12 @@ async function main (): Promise<void> {
   const out = new Renderer({ json, color: !json && process.stdout.isTTY === true && process.env.NO_COLOR == null })
 
   let chat: Chat
+  let bootstrapCount = 0
   try {
     const dataDir = resolve(opts.data)
     const config = await readConfig(dataDir)
     const bootstrap = [...(config.bootstrap ?? []), ...opts.bootstrap]
+    bootstrapCount = bootstrap.length
     const iceServers = opts.iceServer.length > 0
       ? opts.iceServer.map(urls => ({ urls }))
       : config.iceServers ?? bootstrapIceServers(bootstrap)
@@ -139,7 +151,7 @@ async function main (): Promise<void> {
 
   const rl = createInterface({ input: process.stdin, output: json ? undefined : process.stdout, terminal: !json && process.stdin.isTTY === true })
   out.attach(rl)
-  out.ready(chat)
+  out.ready(chat, bootstrapCount)
 
   rl.on('SIGINT', () => { void stop() })
   rl.on('close', () => { void stop() })

@@ -60,7 +60,7 @@ export class Renderer {
     this.rl.prompt()
   }
 
-  ready (chat: Chat): void {
+  ready (chat: Chat, bootstrapCount: number): void {
     const peerId = chat.peerId.toString()
     const addresses = chat.addresses()
     if (this.json) {
@@ -71,6 +71,9 @@ export class Renderer {
       `${this.c('bold', 'MegaChat')} — end-to-end encrypted, peer to peer`,
       `Your peer ID (give it to friends): ${this.c(['bold', 'green'], peerId)}`,
       ...(addresses.length > 0 ? [this.c('dim', `Listening on ${addresses.length} address${addresses.length === 1 ? '' : 'es'}; /whoami lists them`)] : []),
+      ...(bootstrapCount === 0
+        ? [this.c('yellow', 'No bootstrap node configured: only peers that know your address (or --lan) can reach you. Start with --bootstrap <address>.')]
+        : []),
       this.c('dim', 'Type /help for commands, /add <peerId> <name> to add a friend.'),
       ''
     ].join('\n'))
