@@ -21,6 +21,9 @@ import { directMessages } from './direct/index.js'
 import { DuplicateContactError, InvalidInputError, InvalidPeerIdError, MessageTooLongError, PeerNotFoundError, UnknownContactError } from './errors.js'
 import { createNode } from './node/node.js'
 import { openPlatform } from './platform.js'
+import { Rooms, roomSync } from './rooms/index.js'
+import type { RoomInfo, RoomMessageEvent } from './rooms/index.js'
+import type { StoredRoomMessage } from './store/index.js'
 import { ChatStore } from './store/index.js'
 import type { DirectMessage } from './direct/index.js'
 import type { ChatLibp2p } from './node/node.js'
@@ -32,7 +35,8 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 
 export * from './errors.js'
-export type { Contact, StoredMessage, DeliveryState, Direction } from './store/index.js'
+export type { Contact, StoredMessage, DeliveryState, Direction, StoredRoomMessage } from './store/index.js'
+export type { RoomInfo, RoomMessageEvent } from './rooms/index.js'
 export type { ChatLibp2p } from './node/node.js'
 export { MAX_TEXT_BYTES } from './constants.js'
 
@@ -92,6 +96,8 @@ export interface ChatEvents {
   presence: CustomEvent<PresenceChange>
   /** waiting messages could not be delivered this time; they stay queued and are retried */
   unreachable: CustomEvent<Unreachable>
+  /** a room message from another member was accepted (each id once) */
+  'room:message': CustomEvent<RoomMessageEvent & { name?: string }>
 }
 
 const NAME_RE = /^[\p{L}\p{N}_.-]{1,32}$/u
@@ -100,11 +106,16 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   readonly peerId: PeerId
   readonly libp2p: ChatLibp2p
   readonly store: ChatStore
+  readonly rooms: Rooms
   private readonly init: ChatInit
   private readonly closePlatform: () => Promise<void>
   private readonly contactCache = new Map<string, Contact>()
   private readonly flushing = new Map<string, Promise<void>>()
   private readonly flushAgain = new Set<string>()
+  /** peers whose outbox was empty after the last delivery: a new message to them goes out without reading the outbox */
+  private readonly drained = new Set<string>()
+  /** ids acknowledged lately, so that a message sent twice (retry racing a send) is reported delivered once */
+  private readonly acked = new Set<string>()
   private readonly shutdown = new AbortController()
   /** peers whose unreachability was reported since their last send or delivery (said once, not every retry) */
   private readonly reported = new Set<string>()
@@ -113,13 +124,23 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   private timer?: ReturnType<typeof setInterval>
 
   /** use createChat() */
-  constructor (libp2p: ChatLibp2p, store: ChatStore, init: ChatInit, closePlatform: () => Promise<void>) {
+  constructor (libp2p: ChatLibp2p, store: ChatStore, init: ChatInit & { privateKey: PrivateKey }, allowedTopics: Set<string>, closePlatform: () => Promise<void>) {
     super()
     this.libp2p = libp2p
     this.peerId = libp2p.peerId
     this.store = store
     this.init = init
     this.closePlatform = closePlatform
+    this.rooms = new Rooms({
+      libp2p,
+      store,
+      privateKey: init.privateKey,
+      signal: this.shutdown.signal,
+      onMessage: (m) => {
+        const name = this.contactCache.get(m.from)?.name
+        this.safeDispatchEvent('room:message', { detail: name != null ? { ...m, name } : m })
+      }
+    }, allowedTopics)
   }
 
   /** @internal */
@@ -127,7 +148,9 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     for (const c of await this.store.listContacts()) this.contactCache.set(c.peerId, c)
     this.libp2p.addEventListener('peer:connect', (evt) => { this.onPresence(evt.detail, true) })
     this.libp2p.addEventListener('peer:disconnect', (evt) => { this.onPresence(evt.detail, false) })
+    await this.rooms.load()
     await this.libp2p.start()
+    this.rooms.start()
     this.timer = setInterval(() => { this.tick() }, this.init.retryInterval ?? RETRY_INTERVAL_MS)
     this.tick()
   }
@@ -210,12 +233,47 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     await this.store.addOutgoing(message)
     this.reported.delete(message.peer)
     this.safeDispatchEvent('sent', { detail: message })
-    void this.flush(message.peer)
+    if (this.drained.has(message.peer) && !this.flushing.has(message.peer)) void this.flush(message.peer, [message])
+    else void this.flush(message.peer)
     return message
   }
 
   async history (ref: string, limit = 50): Promise<StoredMessage[]> {
     return await this.store.history(this.resolve(ref).toString(), limit)
+  }
+
+  // ---- rooms
+
+  /** Makes a room with a fresh secret; share `invite` with the people who should be in it. */
+  async createRoom (name: string): Promise<RoomInfo> {
+    return await this.rooms.create(name)
+  }
+
+  /** Joins a room from an invite link, under the invite's name or `localName`. */
+  async joinRoom (invite: string, localName?: string): Promise<RoomInfo> {
+    return await this.rooms.join(invite, localName)
+  }
+
+  async leaveRoom (ref: string): Promise<RoomInfo> {
+    return await this.rooms.leave(ref)
+  }
+
+  listRooms (): RoomInfo[] {
+    return this.rooms.list()
+  }
+
+  /** Sends a message to a room; resolves once it is stored and published. */
+  async say (room: string, text: string): Promise<StoredRoomMessage> {
+    return await this.rooms.say(room, text)
+  }
+
+  /** Members online in a room now (you first). */
+  members (room: string): string[] {
+    return this.rooms.members(room)
+  }
+
+  async roomHistory (room: string, limit = 50): Promise<StoredRoomMessage[]> {
+    return await this.rooms.history(room, limit)
   }
 
   /** Is there an open connection to this peer? */
@@ -265,14 +323,17 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     return connection
   }
 
-  /** Delivers what waits in the outbox for a peer. One run per peer at a time. */
-  flush (peer: string): Promise<void> {
+  /**
+   * Delivers what waits in the outbox for a peer (or just `only`, when the outbox is known to hold
+   * nothing else). One run per peer at a time; a run asked for meanwhile follows it.
+   */
+  flush (peer: string, only?: StoredMessage[]): Promise<void> {
     const running = this.flushing.get(peer)
     if (running != null) {
       this.flushAgain.add(peer)
       return running
     }
-    const run = this.deliver(peer).finally(() => {
+    const run = this.deliver(peer, only).finally(() => {
       this.flushing.delete(peer)
       if (this.flushAgain.delete(peer) && !this.shutdown.signal.aborted) void this.flush(peer)
     })
@@ -280,21 +341,31 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     return run
   }
 
-  private async deliver (peer: string): Promise<void> {
-    const pending = await this.store.outbox(peer)
-    if (pending.length === 0) return
+  private async deliver (peer: string, only?: StoredMessage[]): Promise<void> {
+    const pending = only ?? await this.store.outbox(peer)
+    if (pending.length === 0) {
+      this.drained.add(peer)
+      return
+    }
+    const byId = new Map(pending.map(m => [m.id, m]))
     const id = peerIdFromString(peer)
     try {
       await this.reach(id)
       await this.libp2p.services.dm.send(id, pending.map(toWire), {
         signal: AbortSignal.any([AbortSignal.timeout(60_000), this.shutdown.signal]),
         onAck: async (msgId) => {
-          const delivered = await this.store.markDelivered(peer, msgId)
-          if (delivered != null) this.safeDispatchEvent('delivered', { detail: delivered })
+          if (this.acked.has(msgId)) return
+          const delivered = await this.store.markDelivered(peer, msgId, byId.get(msgId))
+          if (delivered == null) return
+          this.acked.add(msgId)
+          if (this.acked.size > 10_000) this.acked.delete(this.acked.values().next().value as string)
+          this.safeDispatchEvent('delivered', { detail: delivered })
         }
       })
       this.reported.delete(peer)
+      this.drained.add(peer)
     } catch (err: any) {
+      this.drained.delete(peer)
       if (this.shutdown.signal.aborted) return
       const left = (await this.store.outbox(peer)).length
       log('delivery to %s failed (%d waiting): %s', peer, left, err.message)
@@ -372,7 +443,9 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     if (this.shutdown.signal.aborted) return
     this.shutdown.abort()
     clearInterval(this.timer)
+    this.rooms.stop()
     await Promise.allSettled([...this.flushing.values()])
+    await this.rooms.saveActivity().catch((err: any) => { log.error('could not save room activity: %e', err) })
     await this.libp2p.stop()
     await this.closePlatform()
   }
@@ -403,6 +476,7 @@ export async function createChat (init: ChatInit = {}): Promise<Chat> {
   const store = new ChatStore(datastore)
   let chat: Chat | undefined
   let libp2p: ChatLibp2p
+  const allowedTopics = new Set<string>()
   try {
     libp2p = await createNode({
       privateKey,
@@ -413,7 +487,9 @@ export async function createChat (init: ChatInit = {}): Promise<Chat> {
       webrtc: init.webrtc,
       lan: init.lan,
       dhtServer: init.dhtServer,
+      allowedTopics,
       services: {
+        roomSync: roomSync({ lookup: (roomId) => chat?.rooms.syncSource(roomId) }),
         dm: directMessages({
           receive: async (from, m) => {
             if (chat == null) throw new Error('not started')
@@ -426,7 +502,7 @@ export async function createChat (init: ChatInit = {}): Promise<Chat> {
     await platform.close()
     throw err
   }
-  chat = new Chat(libp2p, store, init, platform.close)
+  chat = new Chat(libp2p, store, { ...init, privateKey }, allowedTopics, platform.close)
   try {
     await chat.start()
   } catch (err) {

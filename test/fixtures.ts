@@ -69,7 +69,7 @@ export async function tempDir (prefix = 'megachat-test-'): Promise<string> {
 /** Collects things to stop after each test, in reverse order. */
 export class Cleanup {
   private readonly tasks: Array<() => Promise<unknown>> = []
-  add<T extends { stop(): Promise<unknown> }> (thing: T): T {
+  add<T extends { stop(): unknown }> (thing: T): T {
     this.tasks.push(async () => await thing.stop())
     return thing
   }

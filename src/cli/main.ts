@@ -35,7 +35,7 @@ interface ConfigFile {
   lan?: boolean
 }
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value]
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value]
 
 function parseArgs (argv: string[]): Options {
   const program = new Command()
@@ -136,6 +136,8 @@ async function main (): Promise<void> {
   const stop = async (code = 0): Promise<void> => {
     if (stopping) return
     stopping = true
+    // a shutdown that hangs (a stuck dial, a disk that does not answer) must not keep the process alive
+    setTimeout(() => { process.stderr.write('megachat: shutdown took too long; exiting\n'); process.exit(1) }, 10_000).unref()
     rl.close()
     try {
       await chat.stop()

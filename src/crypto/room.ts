@@ -21,6 +21,7 @@
  */
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
+import { hmac } from '@noble/hashes/hmac.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
@@ -64,7 +65,8 @@ export const ROOM_KDF = {
   roomId: 'megachat/room/v1/room-id',
   topic: 'megachat/room/v1/gossipsub-topic',
   dht: 'megachat/room/v1/dht-key',
-  messageKey: 'megachat/room/v1/message-key'
+  messageKey: 'megachat/room/v1/message-key',
+  syncAuth: 'megachat/room/v1/sync-auth'
 } as const
 
 /** Everything derived from a room secret. Only `messageKey` is secret; the rest are public handles. */
@@ -81,6 +83,8 @@ export interface RoomKeys {
   readonly dhtKey: Uint8Array
   /** 32-byte XChaCha20-Poly1305 key. Secret. */
   readonly messageKey: Uint8Array
+  /** 32-byte HMAC key with which a member proves membership when asking another for history. Secret. */
+  readonly syncAuthKey: Uint8Array
 }
 
 /** A room message that decrypted, decoded and carries a valid signature by `author`. */
@@ -142,8 +146,23 @@ export function deriveRoomKeys (secret: Uint8Array): RoomKeys {
     topic,
     dhtCid,
     dhtKey: dhtCid.bytes,
-    messageKey: derive(secret, ROOM_KDF.messageKey, 32)
+    messageKey: derive(secret, ROOM_KDF.messageKey, 32),
+    syncAuthKey: derive(secret, ROOM_KDF.syncAuth, 32)
   })
+}
+
+/**
+ * Proof that `requester` knows the room secret, bound to both ends of one (Noise-authenticated)
+ * connection so it cannot be replayed to anyone else: HMAC-SHA256(syncAuthKey, label || room id ||
+ * requester peer ID || responder peer ID).
+ */
+export function roomSyncAuth (keys: RoomKeys, requester: PeerId, responder: PeerId): Uint8Array {
+  return hmac(sha256, keys.syncAuthKey, uint8ArrayConcat([
+    lengthPrefixed(utf8('megachat-room-sync-v1')),
+    lengthPrefixed(keys.roomId),
+    lengthPrefixed(requester.toMultihash().bytes),
+    lengthPrefixed(responder.toMultihash().bytes)
+  ]))
 }
 
 function lengthPrefixed (bytes: Uint8Array): Uint8Array {

@@ -5,12 +5,13 @@ import { autoNAT } from '@libp2p/autonat'
 import { bootstrap } from '@libp2p/bootstrap'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
+import { gossipsub, StrictNoSign } from '@libp2p/gossipsub'
+import { sha256 } from '@noble/hashes/sha2.js'
 import { identify, identifyPush } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
-import { webRTC } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
@@ -38,11 +39,22 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
       peerInfoMapper: passthroughMapper,
       clientMode: options.dhtServer === true ? false : undefined
     }),
+    pubsub: gossipsub({
+      // room messages are signed by their authors inside the ciphertext; a gossip-level signature
+      // would only tell relaying peers who wrote what
+      globalSignaturePolicy: StrictNoSign,
+      msgIdFn: (msg) => sha256(msg.data),
+      allowPublishToZeroTopicPeers: true,
+      emitSelf: false,
+      allowedTopics: options.allowedTopics ?? [],
+      runOnLimitedConnection: true,
+      maxInboundDataLength: 256 * 1024
+    }),
     autoNAT: autoNAT(),
     dcutr: dcutr()
   } as unknown as ServiceFactoryMap<ChatServices>
 
-  return await createLibp2p<ChatServices>({
+  const node = await createLibp2p<ChatServices>({
     start: false,
     privateKey: options.privateKey,
     datastore: options.datastore,
@@ -51,7 +63,8 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
       tcp(),
       webSockets(),
       circuitRelayTransport(),
-      ...(webrtc ? [webRTC({ rtcConfiguration: { iceServers: options.iceServers ?? [] } })] : [])
+      // loaded only when used: it is the heaviest transport (start-up time and memory)
+      ...(webrtc ? [(await import('@libp2p/webrtc')).webRTC({ rtcConfiguration: { iceServers: options.iceServers ?? [] } })] : [])
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
@@ -61,4 +74,10 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
     ],
     services
   })
+  if (options.allowedTopics != null) {
+    // gossipsub copies `allowedTopics` at construction; rooms are joined and left at run time, so it
+    // gets the live set instead (test/rooms.spec.ts checks that other topics stay ignored)
+    (node.services.pubsub as unknown as { allowedTopics: Set<string> }).allowedTopics = options.allowedTopics
+  }
+  return node
 }

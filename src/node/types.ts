@@ -1,4 +1,6 @@
 import type { DirectMessages } from '../direct/index.js'
+import type { RoomSync } from '../rooms/sync.js'
+import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
@@ -12,6 +14,8 @@ export interface ChatServices extends Record<string, unknown> {
   ping: Ping
   dht: KadDHT
   dm: DirectMessages
+  pubsub: GossipSub
+  roomSync: RoomSync
 }
 
 export type ChatLibp2p = Libp2p<ChatServices>
@@ -31,6 +35,8 @@ export interface NodeOptions {
   lan?: boolean
   /** force DHT server mode (default: automatic) */
   dhtServer?: boolean
+  /** gossipsub accepts subscriptions only to these topics (the joined rooms'); the set may change */
+  allowedTopics?: Set<string>
   /** the features: direct messages, rooms, ... */
   services: Partial<ServiceFactoryMap<ChatServices>>
 }

@@ -8,6 +8,9 @@
  *   /megachat/msg/<peerId>/<timestamp:16>-<id>      StoredMessage (JSON), ordered by time
  *   /megachat/msgid/<peerId>/<id>                   -> the msg key (dedupe and lookup by id)
  *   /megachat/outbox/<peerId>/<timestamp:16>-<id>   -> the msg key of an unacknowledged message
+ *   /megachat/room/<roomId>                          RoomRecord (JSON, holds the room secret)
+ *   /megachat/roommsg/<roomId>/<timestamp:16>-<id>   StoredRoomMessage (JSON, with the sealed bytes)
+ *   /megachat/roomid/<roomId>/<id>                   -> the roommsg key (replays are recognised forever)
  * Related writes go in one batch, so a crash never leaves a message without its index or outbox entry.
  */
 import { Key } from 'interface-datastore'
@@ -40,6 +43,32 @@ export interface StoredMessage {
   receivedAt?: number
 }
 
+export interface RoomRecord {
+  /** hex of the public room id */
+  roomId: string
+  /** local display name, unique among this user's rooms */
+  name: string
+  /** base64 of the 32-byte room secret */
+  secret: string
+  /** peer ID of whoever created the invite, if it said */
+  creator?: string
+  joinedAt: number
+  /** last time this node was known to be in the room (ms); history is asked for from here on */
+  lastActive: number
+}
+
+export interface StoredRoomMessage {
+  /** 32 hex characters */
+  id: string
+  roomId: string
+  author: string
+  timestamp: number
+  text: string
+  receivedAt: number
+  /** base64 of the sealed bytes as published, so they can be served to other members */
+  sealed: string
+}
+
 const enc = new TextEncoder()
 const dec = new TextDecoder()
 const json = (v: unknown): Uint8Array => enc.encode(JSON.stringify(v))
@@ -52,11 +81,20 @@ function parse<T> (bytes: Uint8Array, what: string): T {
   }
 }
 
+/** The last `limit` by (timestamp, id), oldest first. Not every datastore returns keys in order. */
+function lastByTime<T extends { timestamp: number, id: string }> (all: T[], limit: number): T[] {
+  all.sort((a, b) => a.timestamp - b.timestamp || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  return all.slice(Math.max(0, all.length - limit))
+}
+
 const pad = (n: number): string => Math.max(0, Math.floor(n)).toString().padStart(16, '0')
 const contactKey = (peer: string): Key => new Key(`/megachat/contact/${peer}`)
 const msgKey = (m: StoredMessage): Key => new Key(`/megachat/msg/${m.peer}/${pad(m.timestamp)}-${m.id}`)
 const msgIdKey = (peer: string, id: string): Key => new Key(`/megachat/msgid/${peer}/${id}`)
 const outboxKey = (m: StoredMessage): Key => new Key(`/megachat/outbox/${m.peer}/${pad(m.timestamp)}-${m.id}`)
+const roomKey = (roomId: string): Key => new Key(`/megachat/room/${roomId}`)
+const roomMsgKey = (m: StoredRoomMessage): Key => new Key(`/megachat/roommsg/${m.roomId}/${pad(m.timestamp)}-${m.id}`)
+const roomMsgIdKey = (roomId: string, id: string): Key => new Key(`/megachat/roomid/${roomId}/${id}`)
 
 export class ChatStore {
   constructor (readonly datastore: Datastore) {}
@@ -124,9 +162,12 @@ export class ChatStore {
     }
   }
 
-  /** Marks an outgoing message delivered and takes it out of the outbox. Returns it, or undefined if unknown or already delivered. */
-  async markDelivered (peer: string, id: string): Promise<StoredMessage | undefined> {
-    const m = await this.getMessage(peer, id)
+  /**
+   * Marks an outgoing message delivered and takes it out of the outbox. Returns the updated message,
+   * or undefined if it is unknown or already delivered. `known` (the message as sent) saves the reads.
+   */
+  async markDelivered (peer: string, id: string, known?: StoredMessage): Promise<StoredMessage | undefined> {
+    const m = known ?? await this.getMessage(peer, id)
     if (m == null || m.direction !== 'out' || m.state === 'delivered') return undefined
     const updated: StoredMessage = { ...m, state: 'delivered' }
     const batch = this.datastore.batch()
@@ -141,9 +182,8 @@ export class ChatStore {
     const all: StoredMessage[] = []
     for await (const { value } of this.datastore.query({ prefix: `/megachat/msg/${peer}/` })) {
       all.push(parse<StoredMessage>(value, 'message'))
-      if (all.length > limit) all.shift()
     }
-    return all
+    return lastByTime(all, limit)
   }
 
   /** Unacknowledged messages to a peer, oldest first. */
@@ -166,5 +206,54 @@ export class ChatStore {
       peers.add(key.toString().split('/')[3])
     }
     return [...peers]
+  }
+
+  // ---- rooms
+
+  async putRoom (room: RoomRecord): Promise<void> {
+    await this.datastore.put(roomKey(room.roomId), json(room))
+  }
+
+  async listRooms (): Promise<RoomRecord[]> {
+    const out: RoomRecord[] = []
+    for await (const { value } of this.datastore.query({ prefix: '/megachat/room/' })) {
+      out.push(parse<RoomRecord>(value, 'room'))
+    }
+    return out
+  }
+
+  /** Forgets a room and its messages. */
+  async deleteRoom (roomId: string): Promise<void> {
+    const batch = this.datastore.batch()
+    batch.delete(roomKey(roomId))
+    for (const prefix of [`/megachat/roommsg/${roomId}/`, `/megachat/roomid/${roomId}/`]) {
+      for await (const key of this.datastore.queryKeys({ prefix })) batch.delete(key)
+    }
+    await batch.commit()
+  }
+
+  async hasRoomMessage (roomId: string, id: string): Promise<boolean> {
+    return await this.datastore.has(roomMsgIdKey(roomId, id))
+  }
+
+  /** Stores a room message unless its id is known already; false for a duplicate or replay. */
+  async addRoomMessage (m: StoredRoomMessage): Promise<boolean> {
+    if (await this.hasRoomMessage(m.roomId, m.id)) return false
+    const batch = this.datastore.batch()
+    const key = roomMsgKey(m)
+    batch.put(key, json(m))
+    batch.put(roomMsgIdKey(m.roomId, m.id), enc.encode(key.toString()))
+    await batch.commit()
+    return true
+  }
+
+  /** The last `limit` messages of a room with a timestamp at or after `since`, oldest first. */
+  async roomHistory (roomId: string, limit = 50, since = 0): Promise<StoredRoomMessage[]> {
+    const all: StoredRoomMessage[] = []
+    for await (const { value } of this.datastore.query({ prefix: `/megachat/roommsg/${roomId}/` })) {
+      const m = parse<StoredRoomMessage>(value, 'room message')
+      if (m.timestamp >= since) all.push(m)
+    }
+    return lastByTime(all, limit)
   }
 }

@@ -340,3 +340,270 @@ export namespace RoomInvite {
     return streamMessage(buf, RoomInvite.codec(), opts)
   }
 }
+
+export interface SyncRequest {
+  roomId: Uint8Array<ArrayBuffer>
+  auth: Uint8Array<ArrayBuffer>
+  since: bigint
+  limit: number
+}
+
+export namespace SyncRequest {
+  let _codec: Codec<SyncRequest>
+
+  export const codec = (): Codec<SyncRequest> => {
+    if (_codec == null) {
+      _codec = message<SyncRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.roomId != null && obj.roomId.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.roomId)
+        }
+
+        if ((obj.auth != null && obj.auth.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.auth)
+        }
+
+        if ((obj.since != null && obj.since !== 0n)) {
+          w.uint32(24)
+          w.uint64(obj.since)
+        }
+
+        if ((obj.limit != null && obj.limit !== 0)) {
+          w.uint32(32)
+          w.uint32(obj.limit)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          roomId: uint8ArrayAlloc(0),
+          auth: uint8ArrayAlloc(0),
+          since: 0n,
+          limit: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.roomId = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.auth = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.since = reader.uint64()
+              break
+            }
+            case 4: {
+              obj.limit = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.roomId`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.auth`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.since`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.limit`,
+                value: reader.uint32()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SyncRequestRoomIdFieldEvent {
+    field: '$.roomId'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface SyncRequestAuthFieldEvent {
+    field: '$.auth'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface SyncRequestSinceFieldEvent {
+    field: '$.since'
+    value: bigint
+  }
+
+  export interface SyncRequestLimitFieldEvent {
+    field: '$.limit'
+    value: number
+  }
+
+  export function encode (obj: Partial<SyncRequest>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SyncRequest.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncRequest>): SyncRequest {
+    return decodeMessage(buf, SyncRequest.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncRequest>): Generator<SyncRequestRoomIdFieldEvent | SyncRequestAuthFieldEvent | SyncRequestSinceFieldEvent | SyncRequestLimitFieldEvent> {
+    return streamMessage(buf, SyncRequest.codec(), opts)
+  }
+}
+
+export interface SyncFrame {
+  message?: Uint8Array<ArrayBuffer>
+  end?: boolean
+}
+
+export namespace SyncFrame {
+  let _codec: Codec<SyncFrame>
+
+  export const codec = (): Codec<SyncFrame> => {
+    if (_codec == null) {
+      _codec = message<SyncFrame>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.message != null) {
+          w.uint32(10)
+          w.bytes(obj.message)
+        }
+
+        if (obj.end != null) {
+          w.uint32(16)
+          w.bool(obj.end)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {}
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.message = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.end = reader.bool()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.message`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.end`,
+                value: reader.bool()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SyncFrameMessageFieldEvent {
+    field: '$.message'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface SyncFrameEndFieldEvent {
+    field: '$.end'
+    value: boolean
+  }
+
+  export function encode (obj: Partial<SyncFrame>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SyncFrame.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncFrame>): SyncFrame {
+    return decodeMessage(buf, SyncFrame.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncFrame>): Generator<SyncFrameMessageFieldEvent | SyncFrameEndFieldEvent> {
+    return streamMessage(buf, SyncFrame.codec(), opts)
+  }
+}

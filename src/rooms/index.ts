@@ -1,0 +1,417 @@
+/**
+ * Encrypted group rooms over gossipsub.
+ *
+ * A room is a name and a 32-byte secret, shared by invite link. Everything public is derived from
+ * the secret (src/crypto/room.ts): the gossipsub topic, the DHT key under which members announce
+ * themselves, the room id bound into every ciphertext. Members find each other through the DHT
+ * (provider records under the derived key), connect, and the gossipsub mesh forms. Every message is
+ * sealed (signed by its author inside XChaCha20-Poly1305) and checked by a topic validator before it
+ * is accepted or forwarded; what fails is rejected (and scored down by gossipsub), never shown.
+ * Messages are stored with their sealed bytes, so members can serve history to late joiners
+ * (./sync.ts) and every message id is remembered, so a replay is never shown twice.
+ */
+import { logger } from '@libp2p/logger'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { fromString, toString } from 'uint8arrays'
+import { decodeInvite, encodeInvite } from '../crypto/invite.js'
+import { createRoomSecret, deriveRoomKeys, openRoomMessageDetailed, sealRoomMessage, MAX_ROOM_TEXT_BYTES } from '../crypto/room.js'
+import { DuplicateContactError, InvalidInputError, MessageTooLongError, UnknownContactError } from '../errors.js'
+import type { RoomKeys, RoomMessage } from '../crypto/room.js'
+import type { ChatLibp2p } from '../node/types.js'
+import type { ChatStore, RoomRecord, StoredRoomMessage } from '../store/index.js'
+import type { RoomSyncSource } from './sync.js'
+import type { Message } from '@libp2p/gossipsub'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+
+export { ROOM_SYNC_PROTOCOL, roomSync } from './sync.js'
+export type { RoomSync, RoomSyncInit } from './sync.js'
+
+const log = logger('megachat:rooms')
+
+/** How often members re-announce themselves in the DHT and look for each other. */
+export const ANNOUNCE_INTERVAL_MS = 2 * 60_000
+/** Messages one author may have accepted per RATE_WINDOW_MS in one room; more are dropped. */
+export const RATE_LIMIT = 30
+export const RATE_WINDOW_MS = 10_000
+/** After joining, members are looked for again after these delays (provider records take a moment to spread). */
+const EARLY_DISCOVERY_MS = [3_000, 10_000, 30_000]
+/** Most members dialled per discovery round. */
+const MAX_DIALS_PER_ROUND = 16
+/** On (re)joining, history is asked for from this long before the last time we were there. */
+const SYNC_OVERLAP_MS = 10 * 60_000
+
+export interface RoomInfo {
+  name: string
+  /** hex of the public room id */
+  roomId: string
+  invite: string
+  joinedAt: number
+  /** members seen online in the room now, including yourself */
+  online: number
+}
+
+export interface RoomMessageEvent {
+  room: string
+  roomId: string
+  id: string
+  from: string
+  text: string
+  timestamp: number
+  /** true when it came through history sync rather than live */
+  synced: boolean
+}
+
+export interface RoomDropStats {
+  /** did not decrypt or decode, bad author or signature, or too large */
+  invalid: number
+  /** ids already seen: replays and duplicates */
+  replayed: number
+  /** over an author's rate limit */
+  rateLimited: number
+}
+
+interface JoinedRoom {
+  record: RoomRecord
+  keys: RoomKeys
+  /** author -> timestamps of accepted messages in the current window */
+  rate: Map<string, number[]>
+}
+
+export interface RoomsInit {
+  libp2p: ChatLibp2p
+  store: ChatStore
+  privateKey: PrivateKey
+  /** a room message was accepted (live or synced) */
+  onMessage(event: RoomMessageEvent): void
+  signal: AbortSignal
+}
+
+const NAME_RE = /^[\p{L}\p{N}_.-]{1,32}$/u
+
+export class Rooms {
+  readonly stats: RoomDropStats = { invalid: 0, replayed: 0, rateLimited: 0 }
+  /** the topics gossipsub accepts subscriptions for: exactly the joined rooms' */
+  readonly allowedTopics: Set<string>
+  private readonly init: RoomsInit
+  private readonly byId = new Map<string, JoinedRoom>()
+  private readonly byTopic = new Map<string, JoinedRoom>()
+  /** `${peer}/${roomId}` pairs synced with since the peer connected */
+  private readonly synced = new Set<string>()
+  /** messages opened by the validator, handed to the message listener */
+  private readonly opened = new WeakMap<Message, RoomMessage>()
+  private timer?: ReturnType<typeof setInterval>
+
+  constructor (init: RoomsInit, allowedTopics: Set<string>) {
+    this.init = init
+    this.allowedTopics = allowedTopics
+  }
+
+  private get pubsub (): ChatLibp2p['services']['pubsub'] {
+    return this.init.libp2p.services.pubsub
+  }
+
+  private get self (): PeerId {
+    return this.init.libp2p.peerId
+  }
+
+  /** For the sync service: the joined room with this id. */
+  syncSource (roomIdHex: string): RoomSyncSource | undefined {
+    const room = this.byId.get(roomIdHex)
+    if (room == null) return undefined
+    return {
+      keys: room.keys,
+      sealed: async (since, limit) => (await this.init.store.roomHistory(roomIdHex, limit, since)).map(m => fromString(m.sealed, 'base64'))
+    }
+  }
+
+  /** Loads joined rooms and subscribes to them. Call before libp2p starts. */
+  async load (): Promise<void> {
+    for (const record of await this.init.store.listRooms()) this.attach(record)
+  }
+
+  /** Call after libp2p started. */
+  start (): void {
+    this.pubsub.addEventListener('message', (evt) => { void this.onGossip(evt.detail) })
+    this.pubsub.addEventListener('subscription-change', (evt) => {
+      for (const sub of evt.detail.subscriptions) {
+        const room = this.byTopic.get(sub.topic)
+        if (room != null && sub.subscribe) void this.syncFrom(evt.detail.peerId, room)
+      }
+    })
+    this.init.libp2p.addEventListener('peer:disconnect', (evt) => {
+      const prefix = `${evt.detail.toString()}/`
+      for (const key of this.synced) if (key.startsWith(prefix)) this.synced.delete(key)
+    })
+    for (const room of this.byId.values()) this.enter(room)
+    this.timer = setInterval(() => { this.tick() }, ANNOUNCE_INTERVAL_MS)
+  }
+
+  stop (): void {
+    clearInterval(this.timer)
+  }
+
+  /** Persists when we were last in each room, so a restart asks only for what it missed. */
+  async saveActivity (): Promise<void> {
+    const now = Date.now()
+    for (const room of this.byId.values()) {
+      room.record.lastActive = now
+      await this.init.store.putRoom(room.record)
+    }
+  }
+
+  // ---- verbs
+
+  async create (name: string): Promise<RoomInfo> {
+    const record = await this.add(name, createRoomSecret(), this.self.toString(), Date.now())
+    return this.info(record)
+  }
+
+  async join (invite: string, localName?: string): Promise<RoomInfo> {
+    const parsed = decodeInvite(invite)
+    const roomIdHex = deriveRoomKeys(parsed.secret).roomIdHex
+    const existing = this.byId.get(roomIdHex)
+    if (existing != null) return this.info(existing.record)
+    // a newcomer asks for the room's whole (bounded) history
+    const record = await this.add(localName ?? parsed.name, parsed.secret, parsed.creator, 0)
+    const room = this.byId.get(record.roomId)
+    if (room != null && parsed.creator != null && parsed.creator !== this.self.toString()) {
+      // the creator is the most likely member to be online: try them first
+      void this.init.libp2p.dial(peerIdFromString(parsed.creator)).catch(() => {})
+    }
+    return this.info(record)
+  }
+
+  async leave (ref: string): Promise<RoomInfo> {
+    const room = this.find(ref)
+    const info = this.info(room.record)
+    this.pubsub.unsubscribe(room.keys.topic)
+    this.pubsub.topicValidators.delete(room.keys.topic)
+    this.allowedTopics.delete(room.keys.topic)
+    this.byId.delete(room.record.roomId)
+    this.byTopic.delete(room.keys.topic)
+    await this.init.store.deleteRoom(room.record.roomId)
+    return info
+  }
+
+  list (): RoomInfo[] {
+    return [...this.byId.values()].map(r => this.info(r.record)).sort((a, b) => a.name.localeCompare(b.name))
+  }
+
+  /** Seals, stores and publishes a message; resolves with it once it is on disk. */
+  async say (ref: string, text: string): Promise<StoredRoomMessage> {
+    const room = this.find(ref)
+    if (text.trim().length === 0) throw new InvalidInputError('empty message')
+    const bytes = new TextEncoder().encode(text).byteLength
+    if (bytes > MAX_ROOM_TEXT_BYTES) throw new MessageTooLongError(`message is ${bytes} bytes; the limit is ${MAX_ROOM_TEXT_BYTES}`)
+    const sealed = await sealRoomMessage(room.keys, this.init.privateKey, { text })
+    const stored = this.toStored(room, sealed.message, sealed.bytes)
+    await this.init.store.addRoomMessage(stored)
+    try {
+      await this.pubsub.publish(room.keys.topic, sealed.bytes)
+    } catch (err: any) {
+      // stored already: members get it through sync when they next ask
+      log('publish to %s failed: %s', room.record.name, err.message)
+    }
+    return stored
+  }
+
+  /** Peer IDs online in the room now (subscribed to its topic), yourself first. */
+  members (ref: string): string[] {
+    const room = this.find(ref)
+    return [this.self.toString(), ...this.pubsub.getSubscribers(room.keys.topic).map(p => p.toString())]
+  }
+
+  async history (ref: string, limit = 50): Promise<StoredRoomMessage[]> {
+    return await this.init.store.roomHistory(this.find(ref).record.roomId, limit)
+  }
+
+  /** A joined room by local name (case-insensitive) or room id. */
+  find (ref: string): JoinedRoom {
+    const byId = this.byId.get(ref)
+    if (byId != null) return byId
+    const lower = ref.toLowerCase()
+    for (const room of this.byId.values()) if (room.record.name.toLowerCase() === lower) return room
+    throw new UnknownContactError(`no room named ${ref}; /rooms lists yours`)
+  }
+
+  // ---- internals
+
+  private async add (name: string, secret: Uint8Array, creator: string | undefined, lastActive: number): Promise<RoomRecord> {
+    if (!NAME_RE.test(name)) throw new InvalidInputError('a room name is 1-32 letters, digits, "_", "." or "-"; give a local name: /join <invite> <name>')
+    for (const room of this.byId.values()) {
+      if (room.record.name.toLowerCase() === name.toLowerCase()) throw new DuplicateContactError(`you already have a room named ${name}; /join <invite> <other name>`)
+    }
+    const keys = deriveRoomKeys(secret)
+    const record: RoomRecord = {
+      roomId: keys.roomIdHex,
+      name,
+      secret: toString(secret, 'base64'),
+      ...(creator != null ? { creator } : {}),
+      joinedAt: Date.now(),
+      lastActive
+    }
+    await this.init.store.putRoom(record)
+    const room = this.attach(record)
+    if (this.init.libp2p.status === 'started') this.enter(room)
+    return record
+  }
+
+  private attach (record: RoomRecord): JoinedRoom {
+    const keys = deriveRoomKeys(fromString(record.secret, 'base64'))
+    const room: JoinedRoom = { record, keys, rate: new Map() }
+    this.byId.set(record.roomId, room)
+    this.byTopic.set(keys.topic, room)
+    this.allowedTopics.add(keys.topic)
+    return room
+  }
+
+  /** Subscribes, announces and looks for members now and a few times soon after. */
+  private enter (room: JoinedRoom): void {
+    this.subscribe(room)
+    void this.discover(room)
+    for (const delay of EARLY_DISCOVERY_MS) {
+      const timer = setTimeout(() => { if (this.byId.has(room.record.roomId)) void this.discover(room) }, delay)
+      this.init.signal.addEventListener('abort', () => { clearTimeout(timer) }, { once: true })
+    }
+  }
+
+  private subscribe (room: JoinedRoom): void {
+    this.pubsub.topicValidators.set(room.keys.topic, async (_peer, msg) => await this.validate(room, msg))
+    this.pubsub.subscribe(room.keys.topic)
+    // members we are already connected to announced their topics before we joined: ask them now
+    for (const peer of this.pubsub.getSubscribers(room.keys.topic)) void this.syncFrom(peer, room)
+  }
+
+  /** Runs for every gossip message on a room topic before it is accepted or forwarded. */
+  private async validate (room: JoinedRoom, msg: Message): Promise<TopicValidatorResult> {
+    const result = await openRoomMessageDetailed(room.keys, msg.data)
+    if (!result.ok) {
+      this.stats.invalid++
+      return TopicValidatorResult.Reject
+    }
+    const m = result.message
+    if (await this.init.store.hasRoomMessage(room.record.roomId, m.idHex)) {
+      this.stats.replayed++
+      return TopicValidatorResult.Ignore
+    }
+    if (!this.allow(room, m.author.toString())) {
+      this.stats.rateLimited++
+      return TopicValidatorResult.Ignore
+    }
+    this.opened.set(msg, m)
+    return TopicValidatorResult.Accept
+  }
+
+  private allow (room: JoinedRoom, author: string): boolean {
+    const now = Date.now()
+    const recent = (room.rate.get(author) ?? []).filter(t => now - t < RATE_WINDOW_MS)
+    if (recent.length >= RATE_LIMIT) return false
+    recent.push(now)
+    room.rate.set(author, recent)
+    return true
+  }
+
+  private async onGossip (msg: Message): Promise<void> {
+    const room = this.byTopic.get(msg.topic)
+    const m = this.opened.get(msg)
+    if (room == null || m == null) return
+    await this.accept(room, m, msg.data, false)
+  }
+
+  private async accept (room: JoinedRoom, m: RoomMessage, sealed: Uint8Array, synced: boolean): Promise<void> {
+    if (m.author.equals(this.self) && synced) {
+      // our own message served back to us: keep it if we lost it, never announce it
+      await this.init.store.addRoomMessage(this.toStored(room, m, sealed))
+      return
+    }
+    if (!await this.init.store.addRoomMessage(this.toStored(room, m, sealed))) {
+      this.stats.replayed++
+      return
+    }
+    this.init.onMessage({
+      room: room.record.name,
+      roomId: room.record.roomId,
+      id: m.idHex,
+      from: m.author.toString(),
+      text: m.text,
+      timestamp: m.timestamp,
+      synced
+    })
+  }
+
+  /** Asks one member for what we missed, once per connection. */
+  private async syncFrom (peer: PeerId, room: JoinedRoom): Promise<void> {
+    const key = `${peer.toString()}/${room.record.roomId}`
+    if (this.synced.has(key) || peer.equals(this.self)) return
+    this.synced.add(key)
+    try {
+      const since = room.record.lastActive > 0 ? room.record.lastActive - SYNC_OVERLAP_MS : 0
+      const sealed = await this.init.libp2p.services.roomSync.request(peer, room.keys, {
+        since,
+        signal: AbortSignal.any([AbortSignal.timeout(30_000), this.init.signal])
+      })
+      let accepted = 0
+      for (const bytes of sealed) {
+        const result = await openRoomMessageDetailed(room.keys, bytes)
+        if (!result.ok) {
+          this.stats.invalid++
+          continue
+        }
+        await this.accept(room, result.message, bytes, true)
+        accepted++
+      }
+      log('synced %d/%d messages of %s from %p', accepted, sealed.length, room.record.name, peer)
+    } catch (err: any) {
+      this.synced.delete(key)
+      log('sync of %s from %p failed: %s', room.record.name, peer, err.message)
+    }
+  }
+
+  /** Announces membership in the DHT and connects to the members it lists. */
+  private async discover (room: JoinedRoom): Promise<void> {
+    const signal = AbortSignal.any([AbortSignal.timeout(60_000), this.init.signal])
+    const routing = this.init.libp2p.contentRouting
+    void routing.provide(room.keys.dhtCid, { signal }).catch((err: any) => { log('announce of %s failed: %s', room.record.name, err.message) })
+    let dials = 0
+    try {
+      for await (const provider of routing.findProviders(room.keys.dhtCid, { signal })) {
+        if (provider.id.equals(this.self) || this.init.libp2p.getConnections(provider.id).length > 0) continue
+        if (++dials > MAX_DIALS_PER_ROUND) break
+        const addrs = provider.multiaddrs.map(a => a.toString().includes('/p2p/') ? a : a.encapsulate(`/p2p/${provider.id}`))
+        void this.init.libp2p.dial(addrs.length > 0 ? addrs : provider.id, { signal }).catch(() => {})
+      }
+    } catch (err: any) {
+      log('looking for members of %s failed: %s', room.record.name, err.message)
+    }
+  }
+
+  private tick (): void {
+    for (const room of this.byId.values()) void this.discover(room)
+    void this.saveActivity().catch(() => {})
+  }
+
+  private info (record: RoomRecord): RoomInfo {
+    const room = this.byId.get(record.roomId)
+    const online = room != null && this.init.libp2p.status === 'started' ? this.pubsub.getSubscribers(room.keys.topic).length + 1 : 1
+    return {
+      name: record.name,
+      roomId: record.roomId,
+      invite: encodeInvite({ name: record.name, secret: fromString(record.secret, 'base64'), ...(record.creator != null ? { creator: record.creator } : {}) }),
+      joinedAt: record.joinedAt,
+      online
+    }
+  }
+
+  private toStored (room: JoinedRoom, m: RoomMessage, sealed: Uint8Array): StoredRoomMessage {
+    return {
+      id: m.idHex,
+      roomId: room.record.roomId,
+      author: m.author.toString(),
+      timestamp: m.timestamp,
+      text: m.text,
+      receivedAt: Date.now(),
+      sealed: toString(sealed, 'base64')
+    }
+  }
+}
