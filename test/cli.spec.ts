@@ -1,0 +1,340 @@
+/**
+ * The terminal client end to end, in its scriptable `--json` mode: each client is a child process
+ * (dist/src/cli/main.js) talking to a real bootstrap node that runs in the test process.
+ * Every stdout line must be one JSON object; a line that is not fails the test.
+ */
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { MAX_TEXT_BYTES } from '../src/constants.js'
+import { Cleanup, startBootstrap, tempDir } from './fixtures.js'
+import type { BootstrapNode } from '../bootstrap-node/index.js'
+import type { ChildProcess } from 'node:child_process'
+import type { AddressInfo } from 'node:net'
+
+const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js')
+const WAIT_MS = 20_000
+
+type Line = Record<string, any>
+interface Exit { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }
+
+/** A running `megachat --json` process: its stdout parsed line by line, and a way to wait for a line. */
+class JsonClient {
+  readonly lines: Line[] = []
+  /** stdout lines that were not one JSON object */
+  readonly notJson: string[] = []
+  readonly exited: Promise<Exit>
+  stdout = ''
+  stderr = ''
+  private readonly child: ChildProcess
+  private readonly waiters = new Set<() => void>()
+  private exit?: Exit
+
+  constructor (args: string[], env: Record<string, string | undefined> = {}) {
+    const childEnv: Record<string, string | undefined> = { ...process.env }
+    for (const name of ['MEGACHAT_PASSPHRASE', 'MEGACHAT_HOME', 'DEBUG', 'NO_COLOR']) delete childEnv[name]
+    this.child = spawn(process.execPath, [MAIN, ...args], {
+      env: { ...childEnv, MEGACHAT_RETRY_MS: '500', MEGACHAT_FIND_TIMEOUT_MS: '5000', ...env },
+      stdio: ['pipe', 'pipe', 'pipe']
+    })
+    let pending = ''
+    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stdout += chunk
+      pending += chunk
+      let nl: number
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const text = pending.slice(0, nl)
+        pending = pending.slice(nl + 1)
+        this.onLine(text)
+      }
+    })
+    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { this.stderr += chunk })
+    this.child.stdin?.on('error', () => {}) // writing to a process that already left
+    this.exited = new Promise<Exit>(resolve => {
+      // 'close' comes after the pipes drained, so stdout and stderr are complete
+      this.child.once('close', (code, signal) => {
+        if (pending.length > 0) this.onLine(pending)
+        this.exit = { code, signal, stdout: this.stdout, stderr: this.stderr }
+        this.notify()
+        resolve(this.exit)
+      })
+    })
+  }
+
+  private onLine (text: string): void {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch {}
+    if (parsed == null || typeof parsed !== 'object' || Array.isArray(parsed)) this.notJson.push(text)
+    else this.lines.push(parsed as Line)
+    this.notify()
+  }
+
+  private notify (): void {
+    for (const w of [...this.waiters]) w()
+  }
+
+  /** Where the next line will land: pass it to `next` to look only at lines after this point. */
+  mark (): number {
+    return this.lines.length
+  }
+
+  /** Writes one line to stdin; returns the mark before it. */
+  send (line: string): number {
+    const mark = this.mark()
+    this.child.stdin?.write(line + '\n')
+    return mark
+  }
+
+  /** The first line at or after `from` that passes `test`; rejects on a timeout, a non-JSON line or an exit. */
+  async next (test: (line: Line) => boolean, from = 0, ms = WAIT_MS, what = 'a matching line'): Promise<Line> {
+    return await new Promise<Line>((resolve, reject) => {
+      const check = (): void => {
+        if (this.notJson.length > 0) return done(new Error(`stdout line is not JSON: ${this.notJson[0]}`))
+        const found = this.lines.slice(from).find(test)
+        if (found != null) return done(undefined, found)
+        if (this.exit != null) return done(new Error(`exited (${this.exit.code}) before ${what}; stderr: ${this.exit.stderr}`))
+      }
+      const timer = setTimeout(() => { done(new Error(`no ${what} within ${ms} ms; stdout so far:\n${this.stdout}`)) }, ms)
+      const done = (err?: Error, line?: Line): void => {
+        clearTimeout(timer)
+        this.waiters.delete(check)
+        if (err != null) reject(err)
+        else resolve(line as Line)
+      }
+      this.waiters.add(check)
+      check()
+    })
+  }
+
+  /** Sends a command and waits for its answer (the first line after it of one of `types`). */
+  async command (line: string, types: string | string[]): Promise<Line> {
+    const wanted = Array.isArray(types) ? types : [types]
+    const from = this.send(line)
+    return await this.next(l => wanted.includes(l.type), from, WAIT_MS, `answer (${wanted.join('|')}) to ${line.slice(0, 40)}`)
+  }
+
+  kill (signal: NodeJS.Signals = 'SIGTERM'): void {
+    if (this.exit == null) this.child.kill(signal)
+  }
+
+  /** Stops the process: SIGTERM, and SIGKILL if it is still there after a while. */
+  async stop (): Promise<void> {
+    if (this.exit != null) return
+    this.child.kill('SIGTERM')
+    const timer = setTimeout(() => { this.child.kill('SIGKILL') }, 10_000)
+    await this.exited
+    clearTimeout(timer)
+  }
+}
+
+/** stderr split into its non-empty lines. */
+const lines = (text: string): string[] => text.split('\n').filter(l => l.length > 0)
+
+describe('cli --json', function () {
+  this.timeout(60_000)
+  const cleanup = new Cleanup()
+  let bootstrap: BootstrapNode
+
+  before(async () => {
+    bootstrap = await startBootstrap()
+  })
+
+  after(async () => {
+    await bootstrap?.stop()
+  })
+
+  afterEach(async () => { await cleanup.run() })
+
+  async function dataDir (): Promise<string> {
+    return cleanup.dir(await tempDir('megachat-cli-'))
+  }
+
+  /** Starts a client on loopback with the test bootstrap node, and waits for its ready line. */
+  async function startClient (data: string, env: Record<string, string> = {}): Promise<{ client: JsonClient, ready: Line }> {
+    const client = cleanup.add(new JsonClient([
+      '--json', '--data', data, '--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', bootstrap.addresses()[0], '--no-webrtc'
+    ], env))
+    const ready = await client.next(() => true, 0, WAIT_MS, 'the first line')
+    assert.equal(ready.type, 'ready', `the first line is the ready line: ${JSON.stringify(ready)}`)
+    return { client, ready }
+  }
+
+  const randomPeerId = async (): Promise<string> => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+
+  it('prints {"type":"ready","peerId","addresses"} first', async () => {
+    const { client, ready } = await startClient(await dataDir())
+    assert.deepEqual(Object.keys(ready).sort(), ['addresses', 'peerId', 'type'])
+    assert.match(ready.peerId, /^12D3KooW/)
+    assert.ok(Array.isArray(ready.addresses) && ready.addresses.length > 0)
+    for (const a of ready.addresses) {
+      assert.ok(a.startsWith('/ip4/127.0.0.1/tcp/'), a)
+      assert.ok(a.endsWith(`/p2p/${String(ready.peerId)}`), a)
+    }
+    const who = await client.command('/whoami', 'whoami')
+    assert.equal(who.peerId, ready.peerId)
+    assert.deepEqual(client.notJson, [])
+  })
+
+  it('adds a contact, sends a message that is delivered, and keeps it across a restart', async () => {
+    const dirA = await dataDir()
+    const { client: a, ready: readyA } = await startClient(dirA)
+    const { client: b, ready: readyB } = await startClient(await dataDir())
+
+    const added = await a.command(`/add ${String(readyB.peerId)} bob`, ['contact', 'error'])
+    assert.equal(added.type, 'contact', JSON.stringify(added))
+    assert.equal(added.action, 'added')
+    assert.equal(added.peerId, readyB.peerId)
+    assert.equal(added.name, 'bob')
+    assert.equal(typeof added.safetyCode, 'string')
+
+    const from = a.mark()
+    const sent = await a.command('/msg bob hello', ['sent', 'error'])
+    assert.equal(sent.type, 'sent', JSON.stringify(sent))
+    assert.match(sent.id, /^[0-9a-f]{32}$/)
+    assert.equal(sent.to, readyB.peerId)
+    assert.equal(typeof sent.timestamp, 'number')
+    const delivered = await a.next(l => l.type === 'delivered', from, WAIT_MS, 'delivered')
+    assert.equal(delivered.id, sent.id)
+    assert.equal(delivered.to, readyB.peerId)
+    const sentAt = a.lines.indexOf(sent)
+    assert.ok(a.lines.indexOf(delivered) > sentAt, 'delivered comes after sent')
+
+    const got = await b.next(l => l.type === 'message', 0, WAIT_MS, 'the message on B')
+    assert.equal(got.from, readyA.peerId)
+    assert.equal(got.id, sent.id)
+    assert.equal(got.text, 'hello')
+    assert.equal(got.timestamp, sent.timestamp)
+    assert.equal(got.name, undefined, 'A is not one of B\'s contacts')
+    assert.equal(b.lines.filter(l => l.type === 'message').length, 1)
+
+    const contacts = await a.command('/contacts', 'contacts')
+    assert.equal(contacts.contacts.length, 1)
+    assert.equal(contacts.contacts[0].peerId, readyB.peerId)
+    assert.equal(contacts.contacts[0].name, 'bob')
+    assert.equal(contacts.contacts[0].online, true)
+    assert.equal(contacts.contacts[0].safetyCode, added.safetyCode)
+    assert.equal(contacts.contacts[0].addedAt, undefined)
+
+    const history = await a.command('/history bob 5', 'history')
+    assert.equal(history.peer, readyB.peerId)
+    assert.equal(history.name, 'bob')
+    assert.deepEqual(history.messages, [{
+      id: sent.id, from: readyA.peerId, to: readyB.peerId, direction: 'out', text: 'hello', timestamp: sent.timestamp, state: 'delivered'
+    }])
+    const historyB = await b.command(`/history ${String(readyA.peerId)} 5`, 'history')
+    assert.deepEqual(historyB.messages.map((m: Line) => [m.id, m.direction, m.from, m.text]), [[sent.id, 'in', readyA.peerId, 'hello']])
+
+    // SIGTERM: a clean stop
+    a.kill('SIGTERM')
+    const exit = await a.exited
+    assert.equal(exit.code, 0, exit.stderr)
+    assert.deepEqual(a.lines[a.lines.length - 1], { type: 'stopped' })
+    assert.deepEqual(a.notJson, [])
+
+    // the same data directory: the same peer ID, the same contacts and history
+    const { client: again, ready: readyAgain } = await startClient(dirA)
+    assert.equal(readyAgain.peerId, readyA.peerId)
+    const kept = await again.command('/history bob', 'history')
+    assert.deepEqual(kept.messages.map((m: Line) => [m.id, m.text, m.state]), [[sent.id, 'hello', 'delivered']])
+    assert.deepEqual(again.notJson, [])
+    assert.deepEqual(b.notJson, [])
+  })
+
+  it('answers bad input with one error line each and keeps running', async () => {
+    const { client } = await startClient(await dataDir())
+    const stranger = await randomPeerId()
+    const bad = [
+      '/add nonsense',
+      '/add',
+      '/msg nobody hi',
+      '/msg',
+      '/frobnicate',
+      '/history nobody',
+      'plain text without a conversation',
+      `/msg ${stranger} ${'x'.repeat(70_000)}`,
+      `/msg ${stranger} ${'é'.repeat(MAX_TEXT_BYTES / 2 + 1)}`
+    ]
+    for (const line of bad) {
+      const from = client.mark()
+      client.send(line)
+      // commands are answered in order: once /whoami is answered, the bad line's answer is in
+      await client.command('/whoami', 'whoami')
+      const answers = client.lines.slice(from).filter(l => l.type !== 'presence' && l.type !== 'unreachable')
+      assert.equal(answers.length, 2, `${line.slice(0, 30)}: ${JSON.stringify(answers).slice(0, 300)}`)
+      assert.equal(answers[0].type, 'error', line.slice(0, 30))
+      assert.deepEqual(Object.keys(answers[0]).sort(), ['message', 'name', 'type'])
+      assert.match(answers[0].name, /^[A-Za-z]+Error$/, 'a machine-readable error name')
+      assert.equal(typeof answers[0].message, 'string')
+      assert.ok(answers[0].message.length > 0 && answers[0].message.length < 200, 'a short message')
+      assert.ok(!answers[0].message.includes('\n'), 'one line')
+      assert.ok(!answers[0].message.includes('    at '), 'no stack trace')
+      assert.equal(answers[1].type, 'whoami')
+    }
+    // nothing was stored for the oversized messages
+    const history = await client.command(`/history ${stranger}`, 'history')
+    assert.deepEqual(history.messages, [])
+    assert.equal(client.stderr, '')
+    assert.deepEqual(client.notJson, [])
+  })
+
+  it('exits 1 with one line on stderr when the listen port is taken', async () => {
+    const server = createServer()
+    await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
+    cleanup.add({ stop: async () => { await new Promise(resolve => { server.close(resolve) }) } })
+    const port = (server.address() as AddressInfo).port
+    const client = cleanup.add(new JsonClient(['--json', '--data', await dataDir(), '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--no-webrtc']))
+    const exit = await client.exited
+    assert.equal(exit.code, 1)
+    assert.equal(lines(exit.stderr).length, 1, exit.stderr)
+    assert.ok(exit.stderr.includes(String(port)), exit.stderr)
+    // the JSON mode also says it on stdout, as JSON
+    assert.deepEqual(client.notJson, [])
+    assert.deepEqual(client.lines.map(l => l.type), ['error'])
+  })
+
+  it('prints help and version and exits 0', async () => {
+    const help = cleanup.add(new JsonClient(['--help']))
+    const helpExit = await help.exited
+    assert.equal(helpExit.code, 0, helpExit.stderr)
+    assert.match(helpExit.stdout, /--json/)
+    assert.match(helpExit.stdout, /--bootstrap/)
+
+    const version = cleanup.add(new JsonClient(['--version']))
+    const versionExit = await version.exited
+    assert.equal(versionExit.code, 0, versionExit.stderr)
+    assert.equal(versionExit.stdout.trim(), '0.1.0')
+  })
+
+  it('exits 1 with one line on a bad option', async () => {
+    const client = cleanup.add(new JsonClient(['--json', '--frobnicate']))
+    const exit = await client.exited
+    assert.equal(exit.code, 1)
+    assert.equal(lines(exit.stderr).length, 1, exit.stderr)
+  })
+
+  it('refuses a protected key without its passphrase, or with a wrong one, in one line', async () => {
+    const dir = await dataDir()
+    const { client: first, ready } = await startClient(dir, { MEGACHAT_PASSPHRASE: 'open sesame' })
+    first.kill('SIGTERM')
+    assert.equal((await first.exited).code, 0)
+
+    for (const env of [{}, { MEGACHAT_PASSPHRASE: 'wrong' }]) {
+      const client = cleanup.add(new JsonClient(['--json', '--data', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-webrtc'], env))
+      const exit = await client.exited
+      assert.equal(exit.code, 1, JSON.stringify(env))
+      assert.equal(lines(exit.stderr).length, 1, exit.stderr)
+      assert.match(exit.stderr, /passphrase/i)
+      assert.deepEqual(client.lines.map(l => l.type), ['error'], 'one JSON error line and no ready line')
+      assert.deepEqual(client.notJson, [])
+    }
+
+    const { ready: opened } = await startClient(dir, { MEGACHAT_PASSPHRASE: 'open sesame' })
+    assert.equal(opened.peerId, ready.peerId)
+  })
+})

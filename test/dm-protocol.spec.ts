@@ -1,0 +1,452 @@
+/**
+ * The direct-message protocol (/megachat/dm/1.0.0): the frame codec, acks that follow storage, and
+ * hostile input from a peer (garbage, oversized or malformed frames, too many streams), on two real
+ * libp2p nodes over loopback TCP.
+ */
+import assert from 'node:assert/strict'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+import { fromString as fromHex } from 'uint8arrays/from-string'
+import { toString as toHex } from 'uint8arrays/to-string'
+import { DM_BATCH, DM_MAX_INBOUND_STREAMS, DM_PROTOCOL, MAX_DM_FRAME_BYTES, MAX_TEXT_BYTES } from '../src/constants.js'
+import { directMessages } from '../src/direct/index.js'
+import { DmFrame } from '../src/direct/pb/dm.js'
+import { Cleanup, until } from './fixtures.js'
+import type { DirectMessage, DirectMessages, DirectMessagesInit } from '../src/direct/index.js'
+import type { Connection, Libp2p, PeerId, Stream, StreamCloseEvent } from '@libp2p/interface'
+import type { Ping } from '@libp2p/ping'
+
+type Node = Libp2p<{ dm: DirectMessages, ping: Ping }>
+
+interface Received { from: PeerId, message: DirectMessage, connection: Connection }
+
+const WAIT_MS = 10_000
+
+let counter = 0
+/** A message with a fresh 32-hex (16-byte) id. */
+function message (text = 'hello'): DirectMessage {
+  const id = toHex(crypto.getRandomValues(new Uint8Array(16)), 'base16')
+  return { id, timestamp: Date.now() + counter++, text }
+}
+
+/** One frame's bytes, encoded as the sender would, with any field overridden. */
+function frame (m: Partial<{ id: Uint8Array<ArrayBuffer>, timestamp: bigint, text: string }>): Uint8Array {
+  return DmFrame.encode({ message: { id: crypto.getRandomValues(new Uint8Array(16)), timestamp: BigInt(Date.now()), text: 'x', ...m } })
+}
+
+/** A promise with its resolve and reject, for a `receive` that waits until the test lets it go. */
+function deferred<T = void> (): PromiseWithResolvers<T> {
+  return Promise.withResolvers<T>()
+}
+
+/** Resolves when the stream is closed, reset or aborted (at once if it already is); rejects after `ms`. */
+async function closed (stream: Stream, ms = WAIT_MS): Promise<{ status: string, error?: Error }> {
+  if (stream.status !== 'open' && stream.status !== 'closing') return { status: stream.status }
+  return await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error(`stream still ${stream.status} after ${ms} ms`)) }, ms)
+    stream.addEventListener('close', (evt) => {
+      clearTimeout(timer)
+      resolve({ status: stream.status, error: (evt as StreamCloseEvent).error })
+    }, { once: true })
+  })
+}
+
+/** Settles within `ms`, or rejects: for promises that must end one way or the other. */
+async function settle<T> (p: Promise<T>, ms = WAIT_MS): Promise<PromiseSettledResult<T>> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const result = await Promise.race([
+    Promise.allSettled([p]).then(([r]) => r),
+    new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`not settled after ${ms} ms`)) }, ms) })
+  ])
+  clearTimeout(timer)
+  return result
+}
+
+describe('direct messages', function () {
+  this.timeout(30_000)
+  const cleanup = new Cleanup()
+  afterEach(async () => { await cleanup.run() })
+
+  /** A node on loopback with the dm service; `receive` records every call unless replaced. */
+  async function startNode (init: Partial<DirectMessagesInit> = {}): Promise<{ node: Node, received: Received[] }> {
+    const received: Received[] = []
+    const receive = init.receive ?? (async (from, m, connection) => { received.push({ from, message: m, connection }) })
+    const node = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: {
+        dm: directMessages({ ...init, receive }),
+        ping: ping()
+      }
+    })
+    cleanup.add({ stop: async () => { await node.stop() } })
+    return { node, received }
+  }
+
+  /** A sender and a receiver, already connected. */
+  async function pair (receiverInit: Partial<DirectMessagesInit> = {}): Promise<{ sender: Node, receiver: Node, received: Received[] }> {
+    const { node: receiver, received } = await startNode(receiverInit)
+    const { node: sender } = await startNode()
+    await sender.dial(receiver.getMultiaddrs()[0])
+    return { sender, receiver, received }
+  }
+
+  /** A raw stream from sender to receiver on the dm protocol, to write whatever bytes a test wants. */
+  async function rawStream (sender: Node, receiver: Node): Promise<Stream> {
+    return await sender.dialProtocol(receiver.peerId, DM_PROTOCOL, { signal: AbortSignal.timeout(WAIT_MS) })
+  }
+
+  describe('frame codec', () => {
+    it('round-trips a message frame', () => {
+      const id = crypto.getRandomValues(new Uint8Array(16))
+      const text = 'hello ✓ — ünïcödé 👋'
+      const decoded = DmFrame.decode(DmFrame.encode({ message: { id, timestamp: 1_700_000_000_123n, text } }))
+      assert.equal(decoded.ack, undefined)
+      assert.deepEqual(decoded.message?.id, id)
+      assert.equal(decoded.message?.timestamp, 1_700_000_000_123n)
+      assert.equal(decoded.message?.text, text)
+    })
+
+    it('round-trips an ack frame', () => {
+      const id = crypto.getRandomValues(new Uint8Array(16))
+      const decoded = DmFrame.decode(DmFrame.encode({ ack: { id } }))
+      assert.equal(decoded.message, undefined)
+      assert.deepEqual(decoded.ack?.id, id)
+    })
+
+    it('round-trips the largest text and timestamp', () => {
+      const text = 'a'.repeat(MAX_TEXT_BYTES)
+      const id = new Uint8Array(16).fill(0xff)
+      const bytes = DmFrame.encode({ message: { id, timestamp: BigInt(Number.MAX_SAFE_INTEGER), text } })
+      assert.ok(bytes.byteLength <= MAX_DM_FRAME_BYTES, `a full frame (${bytes.byteLength} bytes) fits the frame limit`)
+      const decoded = DmFrame.decode(bytes)
+      assert.equal(decoded.message?.text, text)
+      assert.equal(decoded.message?.timestamp, BigInt(Number.MAX_SAFE_INTEGER))
+    })
+
+    it('decodes defaults for fields left out, and skips unknown fields', () => {
+      const empty = DmFrame.decode(DmFrame.encode({ message: { id: new Uint8Array(0), timestamp: 0n, text: '' } }))
+      assert.equal(empty.message?.id.byteLength, 0)
+      assert.equal(empty.message?.timestamp, 0n)
+      assert.equal(empty.message?.text, '')
+      // field 15, varint 1, before a real ack
+      const id = new Uint8Array(16).fill(7)
+      const withUnknown = Uint8Array.from([0x78, 0x01, ...DmFrame.encode({ ack: { id } })])
+      assert.deepEqual(DmFrame.decode(withUnknown).ack?.id, id)
+    })
+
+    it('throws on truncated bytes', () => {
+      const bytes = DmFrame.encode({ message: { id: new Uint8Array(16), timestamp: 5n, text: 'truncated' } })
+      assert.throws(() => DmFrame.decode(bytes.subarray(0, bytes.byteLength - 3)))
+    })
+  })
+
+  describe('service', () => {
+    it('delivers messages with the connection\'s peer as author, and reports each ack in order', async () => {
+      const { sender, receiver, received } = await pair()
+      const messages = [message('one'), message('two'), message('three')]
+      const acks: string[] = []
+      await sender.services.dm.send(receiver.peerId, messages, { onAck: (id) => { acks.push(id) }, signal: AbortSignal.timeout(WAIT_MS) })
+      assert.deepEqual(acks, messages.map(m => m.id))
+      assert.deepEqual(received.map(r => r.message), messages)
+      for (const r of received) {
+        assert.equal(r.from.toString(), sender.peerId.toString())
+        assert.equal(r.connection.remotePeer.toString(), sender.peerId.toString())
+      }
+      assert.deepEqual(receiver.services.dm.stats, { received: 3, oversized: 0, malformed: 0, failedStreams: 0 })
+      assert.equal(receiver.services.dm.protocol, DM_PROTOCOL)
+    })
+
+    it('sends more than one batch on fresh streams and keeps the order', async () => {
+      const { sender, receiver, received } = await pair()
+      const connection = sender.getConnections(receiver.peerId)[0]
+      const dmStreams = (): number => connection.streams.filter(s => s.protocol === DM_PROTOCOL).length
+      let most = 0
+      const messages = Array.from({ length: DM_BATCH * 2 + 3 }, (_, i) => message(`m${i}`))
+      const acks: string[] = []
+      await sender.services.dm.send(receiver.peerId, messages, {
+        onAck: (id) => {
+          acks.push(id)
+          most = Math.max(most, dmStreams())
+        },
+        signal: AbortSignal.timeout(WAIT_MS)
+      })
+      assert.deepEqual(acks, messages.map(m => m.id))
+      assert.deepEqual(received.map(r => r.message.id), messages.map(m => m.id))
+      assert.equal(most, 1, 'one batch stream at a time')
+      await until(() => dmStreams() === 0, WAIT_MS, 'every batch stream to close')
+      assert.equal(receiver.services.dm.stats.received, messages.length)
+      assert.equal(receiver.services.dm.stats.failedStreams, 0)
+    })
+
+    it('acknowledges a message only after receive resolved', async () => {
+      const gate = deferred()
+      const entered: string[] = []
+      const { sender, receiver } = await pair({
+        receive: async (_from, m) => {
+          entered.push(m.id)
+          if (entered.length === 2) await gate.promise
+        }
+      })
+      const messages = [message('first'), message('held'), message('third')]
+      const acks: string[] = []
+      const sending = sender.services.dm.send(receiver.peerId, messages, { onAck: (id) => { acks.push(id) }, signal: AbortSignal.timeout(WAIT_MS) })
+      let sent = false
+      void sending.then(() => { sent = true }, () => { sent = true })
+
+      await until(() => entered.length === 2, WAIT_MS, 'receive of the second message')
+      // Two ping round trips on the same connection: an ack written before them would have arrived first.
+      await sender.services.ping.ping(receiver.peerId)
+      await sender.services.ping.ping(receiver.peerId)
+      assert.deepEqual(acks, [messages[0].id], 'no ack for a message whose receive has not resolved')
+      assert.deepEqual(entered, [messages[0].id, messages[1].id], 'the next message waits for the one being stored')
+      assert.equal(sent, false)
+      assert.equal(receiver.services.dm.stats.received, 1)
+
+      gate.resolve()
+      await sending
+      assert.deepEqual(acks, messages.map(m => m.id))
+      assert.equal(receiver.services.dm.stats.received, 3)
+    })
+
+    it('sends no ack when receive throws, and the sender rejects', async () => {
+      const { sender, receiver } = await pair({
+        receive: async () => { throw new Error('disk full') }
+      })
+      const acks: string[] = []
+      const result = await settle(sender.services.dm.send(receiver.peerId, [message()], { onAck: (id) => { acks.push(id) }, signal: AbortSignal.timeout(WAIT_MS) }))
+      assert.equal(result.status, 'rejected')
+      assert.deepEqual(acks, [])
+      assert.deepEqual(receiver.services.dm.stats, { received: 0, oversized: 0, malformed: 0, failedStreams: 1 })
+    })
+
+    it('reports a reset stream to the sender as a stream error, not as a protocol violation', async () => {
+      const { sender, receiver } = await pair({
+        receive: async () => { throw new Error('disk full') }
+      })
+      const result = await settle(sender.services.dm.send(receiver.peerId, [message()], { signal: AbortSignal.timeout(WAIT_MS) }))
+      assert.equal(result.status, 'rejected')
+      assert.equal((result as PromiseRejectedResult).reason.name, 'StreamResetError')
+    })
+
+    it('stops at the first failure and keeps the acks already reported', async () => {
+      let calls = 0
+      const { sender, receiver } = await pair({
+        receive: async () => { if (++calls === 2) throw new Error('disk full') }
+      })
+      const messages = [message('a'), message('b'), message('c')]
+      const acks: string[] = []
+      const result = await settle(sender.services.dm.send(receiver.peerId, messages, { onAck: (id) => { acks.push(id) }, signal: AbortSignal.timeout(WAIT_MS) }))
+      assert.equal(result.status, 'rejected')
+      assert.deepEqual(acks, [messages[0].id])
+      assert.equal(calls, 2, 'nothing after the failed message was stored')
+      assert.equal(receiver.services.dm.stats.received, 1)
+    })
+
+    it('rejects an ack for the wrong message with ProtocolViolationError', async () => {
+      const { node: receiver } = await startNode()
+      // replace the real handler with one that acknowledges something else
+      await receiver.unhandle(DM_PROTOCOL)
+      await receiver.handle(DM_PROTOCOL, async (stream) => {
+        const lp = lpStream(stream)
+        await lp.read()
+        await lp.write(DmFrame.encode({ ack: { id: new Uint8Array(16).fill(9) } }))
+      })
+      const { node: sender } = await startNode()
+      await sender.dial(receiver.getMultiaddrs()[0])
+      const acks: string[] = []
+      await assert.rejects(
+        sender.services.dm.send(receiver.peerId, [message()], { onAck: (id) => { acks.push(id) }, signal: AbortSignal.timeout(WAIT_MS) }),
+        { name: 'ProtocolViolationError' }
+      )
+      assert.deepEqual(acks, [])
+    })
+  })
+
+  describe('hostile input', () => {
+    /** Sends a good message and expects it acknowledged: the node is still serving. */
+    async function stillServes (sender: Node, receiver: Node): Promise<void> {
+      const m = message('still there?')
+      const acks: string[] = []
+      await sender.services.dm.send(receiver.peerId, [m], { onAck: (id) => { acks.push(id) }, signal: AbortSignal.timeout(WAIT_MS) })
+      assert.deepEqual(acks, [m.id])
+    }
+
+    it('drops garbage bytes, counts them as malformed, aborts the stream and serves the next one', async () => {
+      const { sender, receiver, received } = await pair()
+      const garbage = Uint8Array.from({ length: 40 }, (_, i) => (i * 97 + 13) & 0xff)
+      // garbage inside a well-formed length prefix reaches the protobuf decoder
+      const stream = await rawStream(sender, receiver)
+      await lpStream(stream).write(garbage)
+      const end = await closed(stream)
+      assert.notEqual(end.status, 'closed', 'the receiver aborted the stream')
+      assert.ok(end.error != null)
+      await until(() => receiver.services.dm.stats.malformed === 1, WAIT_MS, 'malformed count')
+      assert.deepEqual(received, [])
+
+      await stillServes(sender, receiver)
+      assert.deepEqual(receiver.services.dm.stats, { received: 1, oversized: 0, malformed: 1, failedStreams: 0 })
+    })
+
+    it('drops a frame longer than MAX_DM_FRAME_BYTES as oversized', async () => {
+      const { sender, receiver, received } = await pair()
+      const stream = await rawStream(sender, receiver)
+      const big = new Uint8Array(MAX_DM_FRAME_BYTES + 1).fill(0x61)
+      void lpStream(stream).write(big).catch(() => {})
+      const end = await closed(stream)
+      assert.notEqual(end.status, 'closed')
+      await until(() => receiver.services.dm.stats.oversized === 1, WAIT_MS, 'oversized count')
+      assert.deepEqual(received, [])
+
+      // a length prefix alone (no body) that announces too much is refused as soon as it is read
+      const prefixOnly = await rawStream(sender, receiver)
+      prefixOnly.send(Uint8Array.from([0xff, 0xff, 0xff, 0x7f]))
+      await closed(prefixOnly)
+      await until(() => receiver.services.dm.stats.oversized === 2, WAIT_MS, 'second oversized count')
+
+      await stillServes(sender, receiver)
+      assert.deepEqual(receiver.services.dm.stats, { received: 1, oversized: 2, malformed: 0, failedStreams: 0 })
+    })
+
+    it('accepts a frame with the longest allowed text', async () => {
+      const { sender, receiver, received } = await pair()
+      const m = message('é'.repeat(MAX_TEXT_BYTES / 2))
+      await sender.services.dm.send(receiver.peerId, [m], { signal: AbortSignal.timeout(WAIT_MS) })
+      assert.deepEqual(received.map(r => r.message), [m])
+      const over = message('x'.repeat(MAX_TEXT_BYTES + 1))
+      await assert.rejects(sender.services.dm.send(receiver.peerId, [over], { signal: AbortSignal.timeout(WAIT_MS) }))
+      await until(() => receiver.services.dm.stats.malformed === 1, WAIT_MS, 'text over the limit is malformed')
+      assert.equal(received.length, 1)
+    })
+
+    it('drops malformed frames: a 15-byte id, empty text, a zero timestamp, an ack, an empty frame', async () => {
+      const { sender, receiver, received } = await pair()
+      const bad: Array<[string, Uint8Array]> = [
+        ['15-byte id', frame({ id: new Uint8Array(15).fill(1) })],
+        ['17-byte id', frame({ id: new Uint8Array(17).fill(1) })],
+        ['empty text', frame({ text: '' })],
+        ['zero timestamp', frame({ timestamp: 0n })],
+        ['timestamp past the safe integers', frame({ timestamp: 2n ** 60n })],
+        ['an ack instead of a message', DmFrame.encode({ ack: { id: new Uint8Array(16) } })],
+        ['a message and an ack', DmFrame.encode({ message: { id: new Uint8Array(16).fill(2), timestamp: 5n, text: 'x' }, ack: { id: new Uint8Array(16) } })],
+        ['an empty frame', new Uint8Array(0)]
+      ]
+      for (const [what, bytes] of bad) {
+        const stream = await rawStream(sender, receiver)
+        await lpStream(stream).write(bytes)
+        const end = await closed(stream)
+        assert.notEqual(end.status, 'closed', `${what}: the stream was aborted`)
+      }
+      await until(() => receiver.services.dm.stats.malformed === bad.length, WAIT_MS, 'malformed count')
+      assert.deepEqual(received, [])
+      await stillServes(sender, receiver)
+      assert.deepEqual(receiver.services.dm.stats, { received: 1, oversized: 0, malformed: bad.length, failedStreams: 0 })
+    })
+
+    it('drops a good frame followed by a bad one after acknowledging the good one', async () => {
+      const { sender, receiver, received } = await pair()
+      const stream = await rawStream(sender, receiver)
+      const lp = lpStream(stream)
+      const good = message('good')
+      await lp.write(frame({ id: fromHex(good.id, 'base16'), timestamp: BigInt(good.timestamp), text: good.text }))
+      const ack = DmFrame.decode(await lp.read({ signal: AbortSignal.timeout(WAIT_MS) }))
+      assert.equal(toHex(ack.ack?.id ?? new Uint8Array(0), 'base16'), good.id)
+      await lp.write(frame({ text: '' }))
+      await closed(stream)
+      await until(() => receiver.services.dm.stats.malformed === 1, WAIT_MS, 'malformed count')
+      assert.deepEqual(received.map(r => r.message), [good])
+    })
+
+    it('closes a stream that stays silent past the idle timeout', async () => {
+      const { sender, receiver } = await pair({ idleTimeout: 300 })
+      const stream = await rawStream(sender, receiver)
+      const end = await closed(stream)
+      assert.notEqual(end.status, 'closed')
+      await until(() => receiver.services.dm.stats.failedStreams === 1, WAIT_MS, 'failed stream count')
+      await stillServes(sender, receiver)
+    })
+
+    it(`refuses streams beyond ${DM_MAX_INBOUND_STREAMS} per connection, and serves again once they end`, async () => {
+      const gate = deferred()
+      let entered = 0
+      const { sender, receiver } = await pair({
+        receive: async () => { entered++; await gate.promise }
+      })
+      const connection = sender.getConnections(receiver.peerId)[0]
+      const open = async (): Promise<Stream> => await connection.newStream(DM_PROTOCOL, { maxOutboundStreams: 1000, signal: AbortSignal.timeout(WAIT_MS) })
+
+      // one at a time, each held inside receive: exactly the limit is accepted
+      const held: Array<{ stream: Stream, lp: ReturnType<typeof lpStream<Stream>> }> = []
+      for (let i = 0; i < DM_MAX_INBOUND_STREAMS; i++) {
+        const stream = await open()
+        const lp = lpStream(stream)
+        await lp.write(frame({}))
+        await until(() => entered === i + 1, WAIT_MS, `receive on stream ${i + 1}`)
+        held.push({ stream, lp })
+      }
+      const extra = await open().then(async s => (await closed(s)).status, (err: Error) => err.name)
+      assert.notEqual(extra, 'closed', `stream ${DM_MAX_INBOUND_STREAMS + 1} is refused`)
+      assert.equal(entered, DM_MAX_INBOUND_STREAMS)
+
+      // let them go: every held message is acknowledged on the same connection
+      gate.resolve()
+      await Promise.all(held.map(async ({ stream, lp }) => {
+        const ack = DmFrame.decode(await lp.read({ signal: AbortSignal.timeout(WAIT_MS) }))
+        assert.ok(ack.ack != null)
+        await stream.close()
+      }))
+      assert.equal(receiver.services.dm.stats.received, DM_MAX_INBOUND_STREAMS)
+      assert.equal(sender.getConnections(receiver.peerId).length, 1, 'the connection survived')
+      await stillServes(sender, receiver)
+    })
+
+    it('survives a peer opening 100 streams at once: at most the limit are served, and the node works after', async () => {
+      const gate = deferred()
+      let entered = 0
+      const { sender, receiver } = await pair({
+        receive: async () => { entered++; await gate.promise }
+      })
+      const connection = sender.getConnections(receiver.peerId)[0]
+      const opened = await Promise.allSettled(Array.from({ length: 100 }, async () =>
+        await connection.newStream(DM_PROTOCOL, { maxOutboundStreams: 1000, signal: AbortSignal.timeout(WAIT_MS) })))
+      const streams = opened.flatMap(r => r.status === 'fulfilled' ? [r.value] : [])
+      // Refused streams are reset right after the protocol is agreed. When the burst beats yamux's
+      // early-stream allowance, yamux drops the whole connection instead: also a refusal.
+      await until(() => connection.status !== 'open' || streams.filter(s => s.status === 'open').length <= DM_MAX_INBOUND_STREAMS,
+        WAIT_MS, 'the extra streams to be refused')
+      // A protocol negotiation round trip on the same connection: any reset sent before its answer has
+      // arrived by now. A muxer that yamux already shut refuses the new stream at once.
+      const alive = await connection.newStream('/ipfs/ping/1.0.0', { signal: AbortSignal.timeout(WAIT_MS) })
+        .then((s) => { s.abort(new Error('probe done')); return true }, () => false)
+      const survivors = alive ? streams.filter(s => s.status === 'open') : []
+      if (!alive) connection.abort(new Error('muxer gone'))
+      assert.ok(survivors.length <= DM_MAX_INBOUND_STREAMS, `${survivors.length} streams accepted`)
+
+      // the survivors are real: each one's message reaches receive and is acknowledged
+      const lps = survivors.map(s => lpStream(s))
+      for (const lp of lps) await lp.write(frame({}))
+      await until(() => entered === survivors.length, WAIT_MS, 'every accepted stream to reach receive')
+      gate.resolve()
+      await Promise.all(lps.map(async (lp, i) => {
+        assert.ok(DmFrame.decode(await lp.read({ signal: AbortSignal.timeout(WAIT_MS) })).ack != null)
+        await survivors[i].close()
+      }))
+      assert.equal(receiver.services.dm.stats.received, survivors.length)
+      assert.equal(entered, survivors.length, 'nothing else reached receive')
+
+      // the node still serves: the same peer (on a new connection if the old one was dropped), and another peer
+      if (sender.getConnections(receiver.peerId).length === 0) await sender.dial(receiver.getMultiaddrs()[0])
+      await stillServes(sender, receiver)
+      const { node: other } = await startNode()
+      await other.dial(receiver.getMultiaddrs()[0])
+      await stillServes(other, receiver)
+      assert.equal(receiver.services.dm.stats.received, survivors.length + 2)
+    })
+  })
+})

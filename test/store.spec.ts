@@ -1,0 +1,249 @@
+/**
+ * ChatStore: contacts, conversations and the outbox over any Datastore. Unit tests run over a
+ * MemoryDatastore; one suite runs the same checks over LevelDB on disk, and one closes and reopens it.
+ */
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { MemoryDatastore } from 'datastore-core'
+import { LevelDatastore } from 'datastore-level'
+import { Key } from 'interface-datastore'
+import { ChatStore } from '../src/store/index.js'
+import { Cleanup, tempDir } from './fixtures.js'
+import type { Contact, StoredMessage } from '../src/store/index.js'
+import type { Datastore } from 'interface-datastore'
+
+// peer ids are opaque strings to the store
+const ALICE = '12D3KooWAliceAliceAliceAliceAliceAliceAliceAlice01'
+const BOB = '12D3KooWBobBobBobBobBobBobBobBobBobBobBobBobBob0002'
+const CAROL = '12D3KooWCarolCarolCarolCarolCarolCarolCarolCaro03'
+
+let seq = 0
+/** A message with a fresh 32-hex id. */
+function msg (peer: string, direction: 'in' | 'out', timestamp: number, text = `text ${timestamp}`): StoredMessage {
+  const id = (++seq).toString(16).padStart(32, '0')
+  return direction === 'out'
+    ? { id, peer, direction, text, timestamp, state: 'pending' }
+    : { id, peer, direction, text, timestamp, receivedAt: timestamp + 5 }
+}
+
+const ids = (ms: StoredMessage[]): string[] => ms.map(m => m.id)
+
+interface Backend {
+  name: string
+  open(cleanup: Cleanup): Promise<Datastore>
+}
+
+const backends: Backend[] = [
+  { name: 'MemoryDatastore', open: async () => new MemoryDatastore() },
+  {
+    name: 'LevelDatastore',
+    open: async (cleanup) => {
+      const ds = new LevelDatastore(join(cleanup.dir(await tempDir('megachat-store-')), 'db'))
+      await ds.open()
+      cleanup.add({ stop: async () => { await ds.close() } })
+      return ds
+    }
+  }
+]
+
+for (const backend of backends) {
+  describe(`ChatStore over ${backend.name}`, function () {
+    this.timeout(10_000)
+    const cleanup = new Cleanup()
+    let store: ChatStore
+
+    beforeEach(async () => {
+      store = new ChatStore(await backend.open(cleanup))
+    })
+
+    afterEach(async () => { await cleanup.run() })
+
+    describe('contacts', () => {
+      it('puts, gets, lists and deletes contacts', async () => {
+        assert.equal(await store.getContact(BOB), undefined)
+        assert.deepEqual(await store.listContacts(), [])
+
+        const bob: Contact = { peerId: BOB, name: 'bob', addedAt: 1000 }
+        const carol: Contact = { peerId: CAROL, name: 'carol', addedAt: 2000, lastSeen: 2500 }
+        await store.putContact(bob)
+        await store.putContact(carol)
+        assert.deepEqual(await store.getContact(BOB), bob)
+        assert.deepEqual(await store.getContact(CAROL), carol)
+        const listed = await store.listContacts()
+        assert.deepEqual(listed.sort((a, b) => a.name.localeCompare(b.name)), [bob, carol])
+
+        // put again overwrites (last seen is updated this way)
+        const seen = { ...bob, lastSeen: 9999 }
+        await store.putContact(seen)
+        assert.deepEqual(await store.getContact(BOB), seen)
+        assert.equal((await store.listContacts()).length, 2)
+
+        await store.deleteContact(BOB)
+        assert.equal(await store.getContact(BOB), undefined)
+        assert.deepEqual(await store.listContacts(), [carol])
+        // deleting what is not there is fine
+        await store.deleteContact(BOB)
+        assert.deepEqual(await store.listContacts(), [carol])
+      })
+
+      it('throws CorruptDataError for a contact record that is not JSON', async () => {
+        await store.datastore.put(new Key(`/megachat/contact/${BOB}`), new TextEncoder().encode('{"peerId":'))
+        await assert.rejects(store.getContact(BOB), { name: 'CorruptDataError' })
+        await assert.rejects(store.listContacts(), { name: 'CorruptDataError' })
+      })
+    })
+
+    describe('messages', () => {
+      it('addOutgoing stores the message in the history and in the outbox', async () => {
+        const m = msg(BOB, 'out', 1000, 'hello')
+        await store.addOutgoing(m)
+        assert.deepEqual(await store.getMessage(BOB, m.id), m)
+        assert.deepEqual(await store.history(BOB), [m])
+        assert.deepEqual(await store.outbox(BOB), [m])
+        assert.deepEqual(await store.outboxPeers(), [BOB])
+        // nothing leaks into another conversation
+        assert.deepEqual(await store.history(CAROL), [])
+        assert.deepEqual(await store.outbox(CAROL), [])
+        assert.equal(await store.getMessage(CAROL, m.id), undefined)
+      })
+
+      it('markDelivered takes the message out of the outbox and marks it delivered, once', async () => {
+        const first = msg(BOB, 'out', 1000)
+        const second = msg(BOB, 'out', 2000)
+        await store.addOutgoing(first)
+        await store.addOutgoing(second)
+        assert.deepEqual(ids(await store.outbox(BOB)), [first.id, second.id])
+
+        const delivered = await store.markDelivered(BOB, first.id)
+        assert.deepEqual(delivered, { ...first, state: 'delivered' })
+        assert.deepEqual(ids(await store.outbox(BOB)), [second.id])
+        assert.equal((await store.getMessage(BOB, first.id))?.state, 'delivered')
+        const history = await store.history(BOB)
+        assert.deepEqual(history.map(m => [m.id, m.state]), [[first.id, 'delivered'], [second.id, 'pending']])
+
+        assert.equal(await store.markDelivered(BOB, first.id), undefined, 'a second ack changes nothing')
+        assert.equal(await store.markDelivered(BOB, 'f'.repeat(32)), undefined, 'an unknown id')
+        assert.equal(await store.markDelivered(CAROL, second.id), undefined, 'the right id from the wrong peer')
+        assert.deepEqual(ids(await store.outbox(BOB)), [second.id])
+      })
+
+      it('markDelivered with the caller\'s copy of the message does the same without reading it first', async () => {
+        const m = msg(BOB, 'out', 1000)
+        await store.addOutgoing(m)
+        assert.deepEqual(await store.markDelivered(BOB, m.id, m), { ...m, state: 'delivered' })
+        assert.deepEqual(await store.outbox(BOB), [])
+        assert.deepEqual(await store.outboxPeers(), [])
+        assert.equal((await store.getMessage(BOB, m.id))?.state, 'delivered')
+        assert.deepEqual(await store.history(BOB), [{ ...m, state: 'delivered' }])
+        // a stored copy that says delivered is not delivered again
+        assert.equal(await store.markDelivered(BOB, m.id), undefined)
+      })
+
+      it('markDelivered ignores incoming messages', async () => {
+        const m = msg(BOB, 'in', 1000)
+        assert.equal(await store.addIncoming(m), true)
+        assert.equal(await store.markDelivered(BOB, m.id), undefined)
+        assert.deepEqual(await store.getMessage(BOB, m.id), m)
+      })
+
+      it('addIncoming stores a message once: a duplicate returns false and is not stored again', async () => {
+        const m = msg(BOB, 'in', 1000, 'hi')
+        assert.equal(await store.addIncoming(m), true)
+        assert.equal(await store.addIncoming(m), false)
+        // same id, different timestamp and text (a replay or a confused sender): still a duplicate
+        assert.equal(await store.addIncoming({ ...m, timestamp: 5000, text: 'changed' }), false)
+        assert.deepEqual(await store.history(BOB), [m])
+        assert.deepEqual(await store.outbox(BOB), [], 'incoming messages never go into the outbox')
+        assert.deepEqual(await store.outboxPeers(), [])
+
+        // the same id from another peer is another message
+        assert.equal(await store.addIncoming({ ...m, peer: CAROL }), true)
+        assert.equal((await store.history(CAROL)).length, 1)
+        assert.deepEqual(await store.history(BOB), [m])
+      })
+
+      it('history returns the last n messages, oldest first, ordered by timestamp', async () => {
+        // stored out of time order, as happens when a peer's older message arrives late
+        const t = [5000, 1000, 3000, 2000, 4000, 10_000_000_000_000, 900]
+        const stored: StoredMessage[] = []
+        for (const [i, ts] of t.entries()) {
+          const m = msg(BOB, i % 2 === 0 ? 'out' : 'in', ts)
+          if (m.direction === 'out') await store.addOutgoing(m)
+          else assert.equal(await store.addIncoming(m), true)
+          stored.push(m)
+        }
+        await store.addOutgoing(msg(CAROL, 'out', 2500))
+        const byTime = [...stored].sort((a, b) => a.timestamp - b.timestamp)
+
+        assert.deepEqual(ids(await store.history(BOB)), ids(byTime))
+        assert.deepEqual(ids(await store.history(BOB, 50)), ids(byTime))
+        assert.deepEqual(ids(await store.history(BOB, 3)), ids(byTime.slice(-3)))
+        assert.deepEqual(ids(await store.history(BOB, 1)), ids(byTime.slice(-1)))
+        assert.deepEqual(ids(await store.history(BOB, t.length)), ids(byTime))
+        assert.equal((await store.history(CAROL)).length, 1)
+      })
+
+      it('outbox lists pending messages oldest first', async () => {
+        const late = msg(BOB, 'out', 3000)
+        const early = msg(BOB, 'out', 1000)
+        await store.addOutgoing(late)
+        await store.addOutgoing(early)
+        assert.deepEqual(ids(await store.outbox(BOB)), [early.id, late.id])
+      })
+
+      it('outboxPeers lists only the peers with messages waiting', async () => {
+        assert.deepEqual(await store.outboxPeers(), [])
+        const toBob = msg(BOB, 'out', 1000)
+        const toBob2 = msg(BOB, 'out', 1100)
+        const toCarol = msg(CAROL, 'out', 1200)
+        await store.addOutgoing(toBob)
+        await store.addOutgoing(toBob2)
+        await store.addOutgoing(toCarol)
+        assert.equal(await store.addIncoming(msg(ALICE, 'in', 1300)), true)
+        assert.deepEqual((await store.outboxPeers()).sort(), [BOB, CAROL].sort())
+
+        await store.markDelivered(CAROL, toCarol.id)
+        assert.deepEqual(await store.outboxPeers(), [BOB])
+        await store.markDelivered(BOB, toBob.id)
+        assert.deepEqual(await store.outboxPeers(), [BOB], 'one message to bob still waits')
+        await store.markDelivered(BOB, toBob2.id)
+        assert.deepEqual(await store.outboxPeers(), [])
+      })
+    })
+  })
+}
+
+describe('ChatStore over LevelDB on disk', function () {
+  this.timeout(10_000)
+  const cleanup = new Cleanup()
+  afterEach(async () => { await cleanup.run() })
+
+  it('keeps contacts, history and the outbox across close and reopen', async () => {
+    const path = join(cleanup.dir(await tempDir('megachat-store-')), 'db')
+    const first = new LevelDatastore(path)
+    await first.open()
+    const store = new ChatStore(first)
+    const bob: Contact = { peerId: BOB, name: 'bob', addedAt: 1000 }
+    const sent = msg(BOB, 'out', 1000, 'hello bob')
+    const waiting = msg(BOB, 'out', 3000, 'are you there?')
+    const received = msg(BOB, 'in', 2000, 'hi alice')
+    await store.putContact(bob)
+    await store.addOutgoing(sent)
+    await store.addOutgoing(waiting)
+    assert.equal(await store.addIncoming(received), true)
+    await store.markDelivered(BOB, sent.id)
+    await first.close()
+
+    const second = new LevelDatastore(path)
+    await second.open()
+    cleanup.add({ stop: async () => { await second.close() } })
+    const reopened = new ChatStore(second)
+    assert.deepEqual(await reopened.listContacts(), [bob])
+    assert.deepEqual(await reopened.history(BOB), [{ ...sent, state: 'delivered' }, received, waiting])
+    assert.deepEqual(await reopened.outbox(BOB), [waiting])
+    assert.deepEqual(await reopened.outboxPeers(), [BOB])
+    assert.equal(await reopened.addIncoming(received), false, 'the dedupe index survives too')
+    assert.deepEqual(await reopened.markDelivered(BOB, waiting.id), { ...waiting, state: 'delivered' })
+    assert.deepEqual(await reopened.outboxPeers(), [])
+  })
+})
