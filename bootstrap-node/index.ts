@@ -169,7 +169,8 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
     transports,
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionManager: { maxConnections },
+    // many clients may share one address (carrier-grade NAT, a test host): allow bursts from one IP
+    connectionManager: { maxConnections, inboundConnectionThreshold: 100 },
     services: {
       identify: identify(),
       identifyPush: identifyPush(),

@@ -29,6 +29,7 @@ import type { DirectMessage } from './direct/index.js'
 import type { ChatLibp2p } from './node/node.js'
 import type { PlatformInit } from './platform.js'
 import type { Contact, StoredMessage } from './store/index.js'
+import { multiaddr } from '@multiformats/multiaddr'
 import { WebRTC } from '@multiformats/multiaddr-matcher'
 import type { AbortOptions, Connection, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -57,6 +58,8 @@ export interface ChatInit extends PlatformInit {
   findTimeout?: number
   /** how often waiting messages are retried and offline contacts probed (ms) */
   retryInterval?: number
+  /** false: createChat returns before starting, so listeners can be added first; then call start() */
+  start?: boolean
 }
 
 export interface ContactInfo extends Contact {
@@ -143,8 +146,9 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     }, allowedTopics)
   }
 
-  /** @internal */
+  /** Starts the node (createChat does, unless told `start: false`). */
   async start (): Promise<void> {
+    if (this.libp2p.status !== 'stopped' || this.shutdown.signal.aborted) return
     for (const c of await this.store.listContacts()) this.contactCache.set(c.peerId, c)
     this.libp2p.addEventListener('peer:connect', (evt) => { this.onPresence(evt.detail, true) })
     this.libp2p.addEventListener('peer:disconnect', (evt) => { this.onPresence(evt.detail, false) })
@@ -408,6 +412,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
    */
   private tick (): void {
     void (async () => {
+      await this.redialBootstrap()
       const waiting = await this.store.outboxPeers()
       for (const peer of waiting) void this.flush(peer)
       const interval = this.init.retryInterval ?? RETRY_INTERVAL_MS
@@ -422,6 +427,20 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
         }
       }
     })().catch(err => { log.error('retry round failed: %e', err) })
+  }
+
+  /** The bootstrap module dials its list once; when none of them is connected (refused, restarted), dial again. */
+  private async redialBootstrap (): Promise<void> {
+    const list = this.init.bootstrap ?? []
+    if (list.length === 0) return
+    const addrs = list.map(a => multiaddr(a))
+    const connected = addrs.some(a => {
+      const id = a.getComponents().find(c => c.name === 'p2p')?.value
+      return id != null && this.libp2p.getConnections().some(c => c.remotePeer.toString() === id)
+    })
+    if (connected) return
+    await Promise.any(addrs.map(async a => await this.libp2p.dial(a, { signal: AbortSignal.any([AbortSignal.timeout(10_000), this.shutdown.signal]) })))
+      .catch(() => { log('no bootstrap node reachable now') })
   }
 
   private async reachQuietly (peer: PeerId): Promise<void> {
@@ -503,6 +522,7 @@ export async function createChat (init: ChatInit = {}): Promise<Chat> {
     throw err
   }
   chat = new Chat(libp2p, store, { ...init, privateKey }, allowedTopics, platform.close)
+  if (init.start === false) return chat
   try {
     await chat.start()
   } catch (err) {

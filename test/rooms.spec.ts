@@ -137,6 +137,10 @@ describe('rooms', function () {
     await spy.dial(multiaddr(b.addresses()[0]))
     await meshed([a, b], 'secret-plans')
     await until(() => spy.services.pubsub.getSubscribers(keys.topic).length === 2, 30_000, 'spy sees both members')
+    // subscriptions to topics of rooms a member is not in are not even tracked
+    spy.services.pubsub.subscribe('/not-a-room-topic')
+    await until(() => a.libp2p.services.pubsub.getSubscribers(keys.topic).some(p => p.equals(spy.peerId)), 30_000, 'a sees the spy in the room')
+    assert.deepEqual(a.libp2p.services.pubsub.getSubscribers('/not-a-room-topic'), [])
 
     const text = 'the launch code is 0000'
     const got = receives(b, text)
@@ -224,6 +228,21 @@ describe('rooms', function () {
     await until(() => b.rooms.stats.replayed > before, 30_000, 'the replay is recognised')
     assert.equal(shown, 0)
     assert.equal((await b.roomHistory('echo')).filter(m => m.text === 'only once').length, 1)
+  })
+
+  it('delivers every message to every member in a room of twenty', async () => {
+    const chats = await Promise.all(Array.from({ length: 20 }, async () => cleanup.add(await startChat({ bootstrapNode: boot, webrtc: false }))))
+    const room = await chats[0].createRoom('twenty')
+    await Promise.all(chats.slice(1).map(async c => await c.joinRoom(room.invite)))
+    // members found each other through the DHT alone
+    await until(() => chats.every(c => c.members('twenty').length >= 3), 90_000, 'every member connected to others in the room')
+    for (const author of [chats[0], chats[7], chats[19]]) {
+      const text = `hello twenty from ${author.peerId.toString().slice(-6)}`
+      const others = chats.filter(c => c !== author)
+      const got = Promise.all(others.map(async o => await receives(o, text, 60_000)))
+      await author.say('twenty', text)
+      assert.equal((await got).length, 19)
+    }
   })
 
   it('keeps rooms and refuses bad input', async () => {

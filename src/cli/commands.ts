@@ -3,7 +3,7 @@
  * a typed result object; the JSON mode prints it as is, the terminal renders it for people.
  */
 import { InvalidInputError } from '../errors.js'
-import type { Chat, ContactInfo } from '../index.js'
+import type { Chat, ContactInfo, RoomInfo } from '../index.js'
 import type { StoredMessage } from '../store/index.js'
 
 export interface HistoryEntry {
@@ -25,6 +25,11 @@ export type CommandResult =
   | { type: 'safety', peerId: string, name?: string, safetyCode: string }
   | { type: 'status', connections: number, contactsOnline: number, relayed: number, addresses: string[] }
   | { type: 'chat', peerId: string, name?: string }
+  | { type: 'room', action: 'created' | 'joined' | 'left', name: string, roomId: string, invite: string, online: number }
+  | { type: 'rooms', rooms: RoomInfo[] }
+  | { type: 'said', room: string, id: string, timestamp: number }
+  | { type: 'members', room: string, members: Array<{ peerId: string, name?: string, you?: true }> }
+  | { type: 'room-history', room: string, messages: Array<{ id: string, from: string, name?: string, you?: true, text: string, timestamp: number }> }
   | { type: 'help', commands: Array<{ usage: string, description: string }> }
   | { type: 'quit' }
   | { type: 'none' }
@@ -36,6 +41,13 @@ export const COMMANDS: Array<{ usage: string, description: string }> = [
   { usage: '/msg <name|peerId> <text>', description: 'send a direct message' },
   { usage: '/chat <name|peerId>', description: 'talk to one contact: plain lines go to them' },
   { usage: '/history <name|peerId> [n]', description: 'show the last n messages (default 20)' },
+  { usage: '/create-room <name>', description: 'make an encrypted room and print its invite link' },
+  { usage: '/join <invite> [name]', description: 'join a room by invite link (optionally under another name)' },
+  { usage: '/rooms', description: 'your rooms with members online and invite links' },
+  { usage: '/say <room> <text>', description: 'send a message to a room' },
+  { usage: '/members <room>', description: 'who is online in a room' },
+  { usage: '/room-history <room> [n]', description: 'the last n messages of a room (default 20)' },
+  { usage: '/leave <room>', description: 'leave a room and forget its messages' },
   { usage: '/safety <name|peerId>', description: 'show the safety code to compare with a contact' },
   { usage: '/whoami', description: 'show your peer ID and addresses' },
   { usage: '/status', description: 'show connections' },
@@ -137,6 +149,48 @@ export async function runCommand (chat: Chat, line: string, ctx: CommandContext 
       const conns = chat.libp2p.getConnections()
       const online = (await chat.contacts()).filter(c => c.online).length
       return { type: 'status', connections: conns.length, contactsOnline: online, relayed: conns.filter(c => c.limits != null).length, addresses: chat.addresses() }
+    }
+    case 'create-room': {
+      const [name, extra] = words(rest, 1)
+      if (name == null || extra != null) throw new InvalidInputError('usage: /create-room <name>')
+      return { type: 'room', action: 'created', ...await chat.createRoom(name) }
+    }
+    case 'join': {
+      const [invite, name, extra] = words(rest, 2)
+      if (invite == null || extra != null) throw new InvalidInputError('usage: /join <invite> [name]')
+      return { type: 'room', action: 'joined', ...await chat.joinRoom(invite, name) }
+    }
+    case 'leave': {
+      const [ref, extra] = words(rest, 1)
+      if (ref == null || extra != null) throw new InvalidInputError('usage: /leave <room>')
+      return { type: 'room', action: 'left', ...await chat.leaveRoom(ref) }
+    }
+    case 'rooms':
+      return { type: 'rooms', rooms: chat.listRooms() }
+    case 'say': {
+      const [ref, text] = words(rest, 1)
+      if (ref == null || text == null) throw new InvalidInputError('usage: /say <room> <text>')
+      const m = await chat.say(ref, text)
+      return { type: 'said', room: chat.rooms.find(ref).record.name, id: m.id, timestamp: m.timestamp }
+    }
+    case 'members': {
+      const [ref, extra] = words(rest, 1)
+      if (ref == null || extra != null) throw new InvalidInputError('usage: /members <room>')
+      const me = chat.peerId.toString()
+      const members = chat.members(ref).map(peerId => ({ peerId, ...nameOf(chat, peerId), ...(peerId === me ? { you: true as const } : {}) }))
+      return { type: 'members', room: chat.rooms.find(ref).record.name, members }
+    }
+    case 'room-history': {
+      const [ref, n, extra] = words(rest, 2)
+      const limit = n == null ? 20 : Number(n)
+      if (ref == null || extra != null || !Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+        throw new InvalidInputError('usage: /room-history <room> [n]   (n from 1 to 10000)')
+      }
+      const me = chat.peerId.toString()
+      const messages = (await chat.roomHistory(ref, limit)).map(m => ({
+        id: m.id, from: m.author, ...nameOf(chat, m.author), ...(m.author === me ? { you: true as const } : {}), text: m.text, timestamp: m.timestamp
+      }))
+      return { type: 'room-history', room: chat.rooms.find(ref).record.name, messages }
     }
     case 'help':
       return { type: 'help', commands: COMMANDS }

@@ -120,17 +120,26 @@ async function main (): Promise<void> {
     }
     if (process.env.MEGACHAT_RETRY_MS != null) init.retryInterval = Number(process.env.MEGACHAT_RETRY_MS)
     if (process.env.MEGACHAT_FIND_TIMEOUT_MS != null) init.findTimeout = Number(process.env.MEGACHAT_FIND_TIMEOUT_MS)
-    chat = await createChat(init)
+    // listeners first, then start: a contact may connect (and a message arrive) during start-up
+    chat = await createChat({ ...init, start: false })
+    const c = chat
+    c.addEventListener('message', (evt) => { out.incoming(evt.detail) })
+    c.addEventListener('room:message', (evt) => { out.roomMessage(evt.detail) })
+    c.addEventListener('delivered', (evt) => { out.delivered(evt.detail, c.contactFor(evt.detail.peer)?.name) })
+    c.addEventListener('presence', (evt) => { out.presence(evt.detail) })
+    c.addEventListener('unreachable', (evt) => { out.unreachable(evt.detail, c.contactFor(evt.detail.peerId)?.name) })
+    try {
+      await c.start()
+    } catch (err) {
+      await c.stop().catch(() => {})
+      throw err
+    }
   } catch (err: any) {
-    out.fatal(startupError(err))
+    out.fatal(startupError(err), err?.name)
     process.exit(1)
   }
 
   const ctx: CommandContext = {}
-  chat.addEventListener('message', (evt) => { out.incoming(evt.detail) })
-  chat.addEventListener('delivered', (evt) => { out.delivered(evt.detail, chat.contactFor(evt.detail.peer)?.name) })
-  chat.addEventListener('presence', (evt) => { out.presence(evt.detail) })
-  chat.addEventListener('unreachable', (evt) => { out.unreachable(evt.detail, chat.contactFor(evt.detail.peerId)?.name) })
 
   let stopping = false
   const stop = async (code = 0): Promise<void> => {
@@ -166,7 +175,7 @@ async function main (): Promise<void> {
       try {
         result = await runCommand(chat, line, ctx)
       } catch (err: any) {
-        out.error(err.message ?? String(err))
+        out.error(err.message ?? String(err), err.name)
         out.prompt(currentName(chat, ctx))
         return
       }

@@ -5,7 +5,8 @@
  */
 import { styleText } from 'node:util'
 import type { CommandResult, HistoryEntry } from './commands.js'
-import type { Chat, IncomingMessage, PresenceChange, StoredMessage, Unreachable } from '../index.js'
+import type { Chat, IncomingMessage, PresenceChange, RoomMessageEvent, StoredMessage, Unreachable } from '../index.js'
+import { clearScreenDown, cursorTo, moveCursor } from 'node:readline'
 import type { Interface } from 'node:readline'
 
 type Style = Parameters<typeof styleText>[0]
@@ -48,7 +49,13 @@ export class Renderer {
   /** Prints lines above the prompt, then redraws the prompt with what the user had typed. */
   private print (...lines: string[]): void {
     const tty = this.rl != null && process.stdout.isTTY === true
-    if (tty) process.stdout.write('\r\x1b[K')
+    if (tty && this.rl != null) {
+      // the typed line may wrap over several rows: go up to its first row and clear from there down
+      const rows = this.rl.getCursorPos().rows
+      if (rows > 0) moveCursor(process.stdout, 0, -rows)
+      cursorTo(process.stdout, 0)
+      clearScreenDown(process.stdout)
+    }
     process.stdout.write(lines.join('\n') + '\n')
     if (tty) this.rl?.prompt(true)
   }
@@ -91,6 +98,15 @@ export class Renderer {
     this.print(...lines)
   }
 
+  roomMessage (m: RoomMessageEvent & { name?: string }): void {
+    if (this.json) {
+      this.emit({ type: 'message', room: m.room, from: m.from, ...(m.name != null ? { name: m.name } : {}), id: m.id, text: m.text, timestamp: m.timestamp, ...(m.synced ? { synced: true } : {}) })
+      return
+    }
+    const who = m.name != null ? this.c(['bold', 'cyan'], m.name) : this.c('yellow', shortId(m.from))
+    this.print(`${this.c('dim', time(m.timestamp))} ${this.c('magenta', `#${m.room}`)} ${who}: ${m.text}`)
+  }
+
   delivered (m: StoredMessage, name?: string): void {
     if (this.json) {
       this.emit({ type: 'delivered', id: m.id, to: m.peer })
@@ -116,17 +132,17 @@ export class Renderer {
     this.print(this.c('yellow', `  ⋯ ${who} is not reachable now; ${u.pending} message${u.pending === 1 ? '' : 's'} will be sent when ${who} is back`))
   }
 
-  error (message: string): void {
+  error (message: string, name?: string): void {
     if (this.json) {
-      this.emit({ type: 'error', message })
+      this.emit({ type: 'error', message, ...(name != null ? { name } : {}) })
       return
     }
     this.print(this.c('red', `✗ ${message}`))
   }
 
   /** A start-up failure: one line, then the process exits. */
-  fatal (message: string): void {
-    if (this.json) this.emit({ type: 'error', message })
+  fatal (message: string, name?: string): void {
+    if (this.json) this.emit({ type: 'error', message, ...(name != null ? { name } : {}) })
     process.stderr.write(`megachat: ${message}\n`)
   }
 
@@ -177,6 +193,33 @@ export class Renderer {
         return
       case 'chat':
         this.print(this.c('dim', `Talking to ${r.name ?? shortId(r.peerId)}: plain lines are sent to them. /chat another name to switch.`))
+        return
+      case 'room':
+        if (r.action === 'left') {
+          this.print(`Left #${r.name}.`)
+        } else {
+          this.print(`${r.action === 'created' ? 'Created' : 'Joined'} ${this.c('magenta', `#${r.name}`)} (${r.online} online). Invite link — share it only with people who should read the room:`,
+            `  ${this.c('bold', r.invite)}`)
+        }
+        return
+      case 'rooms':
+        if (r.rooms.length === 0) {
+          this.print(this.c('dim', 'No rooms yet. /create-room <name> or /join <invite>'))
+          return
+        }
+        this.print(...r.rooms.map(room => `${this.c('magenta', `#${room.name}`.padEnd(18))} ${room.online} online   ${this.c('dim', room.invite)}`))
+        return
+      case 'said':
+        return
+      case 'members':
+        this.print(`#${r.room}: ${r.members.length} online`, ...r.members.map(m => `  ${m.you === true ? this.c('bold', 'you') : m.name ?? shortId(m.peerId)}  ${this.c('dim', m.peerId)}`))
+        return
+      case 'room-history':
+        if (r.messages.length === 0) {
+          this.print(this.c('dim', `No messages in #${r.room} yet.`))
+          return
+        }
+        this.print(...r.messages.map(m => `${this.c('dim', `${day(m.timestamp).slice(4, 10)} ${time(m.timestamp)}`)} ${m.you === true ? this.c('bold', 'you') : this.c(['bold', 'cyan'], m.name ?? shortId(m.from))}: ${m.text}`))
         return
       case 'help':
         this.print(...r.commands.map(c => `  ${this.c('bold', c.usage.padEnd(28))} ${c.description}`))

@@ -172,11 +172,11 @@ class DefaultDirectMessages implements DirectMessages, Startable {
         message: { id: fromHex(m.id, 'base16'), timestamp: BigInt(m.timestamp), text: m.text }
       })), options)
       for (const m of batch) {
+        const bytes = await lp.read(options)
         let frame: DmFrame
         try {
-          frame = DmFrame.decode(await lp.read(options))
-        } catch (err: any) {
-          if (err.name === UnexpectedEOFError.name) throw err
+          frame = DmFrame.decode(bytes)
+        } catch {
           throw new ProtocolViolationError('undecodable ack')
         }
         if (frame.ack == null || toHex(frame.ack.id, 'base16') !== m.id) throw new ProtocolViolationError('unexpected ack')

@@ -21,6 +21,8 @@ export interface Identity {
   peerId: PeerId
   /** true when the key was made just now */
   created: boolean
+  /** true when the key file is protected by a passphrase */
+  protected: boolean
 }
 
 export interface LoadIdentityOptions extends KeyFileOptions {
@@ -36,6 +38,8 @@ export async function ensureDataDir (dir: string): Promise<void> {
     await mkdir(dir, { recursive: true, mode: 0o700 })
     const s = await stat(dir)
     if (!s.isDirectory()) throw new DataDirError(`data directory ${dir} is not a directory`)
+    // it holds the key and the history: private to its owner
+    if ((s.mode & 0o077) !== 0) await chmod(dir, 0o700).catch(() => {})
   } catch (err: any) {
     if (err instanceof DataDirError) throw err
     throw new DataDirError(`cannot use data directory ${dir}: ${err.code ?? err.message}`)
@@ -57,13 +61,19 @@ export async function loadIdentity (dir: string, options: LoadIdentityOptions = 
       passphrase = await options.askPassphrase()
     }
     const privateKey = await decodeKeyFile(file, passphrase)
+    let wasProtected = isProtected(file)
+    if (!wasProtected && passphrase != null && passphrase !== '') {
+      // a passphrase given for a key that has none: protect the key with it from now on
+      await writeFileAtomic(path, await encodeKeyFile(privateKey, passphrase, options))
+      wasProtected = true
+    }
     // repair a loosened mode: the key must stay private to its owner
     await chmod(path, 0o600).catch(() => {})
-    return { privateKey, peerId: peerIdFromPrivateKey(privateKey), created: false }
+    return { privateKey, peerId: peerIdFromPrivateKey(privateKey), created: false, protected: wasProtected }
   }
   const privateKey = await generateKeyPair('Ed25519')
   await writeFileAtomic(path, await encodeKeyFile(privateKey, options.passphrase, options))
-  return { privateKey, peerId: peerIdFromPrivateKey(privateKey), created: true }
+  return { privateKey, peerId: peerIdFromPrivateKey(privateKey), created: true, protected: options.passphrase != null && options.passphrase !== '' }
 }
 
 /** Writes `path` through a temporary file, synced, then renamed: a crash leaves the old file or the new one. */

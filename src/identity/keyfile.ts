@@ -63,7 +63,8 @@ export async function decodeKeyFile (file: Uint8Array, passphrase?: string): Pro
   if (passphrase == null || passphrase === '') throw new PassphraseRequiredError('identity key is protected by a passphrase; set MEGACHAT_PASSPHRASE or enter it when asked')
   const kdf = doc.kdf as KdfParams | undefined
   if (kdf?.name !== 'scrypt' || doc.cipher !== 'xchacha20-poly1305' ||
-      !Number.isInteger(kdf.N) || kdf.N < 2 || kdf.N > 2 ** 22 || kdf.r !== 8 || kdf.p !== 1) {
+      !Number.isInteger(kdf.N) || kdf.N < 2 || kdf.N > 2 ** 22 || (kdf.N & (kdf.N - 1)) !== 0 || kdf.r !== 8 || kdf.p !== 1 ||
+      unb64(doc.nonce).byteLength !== 24 || unb64(kdf.salt).byteLength < 16) {
     throw new CorruptDataError('identity key file is corrupted (unknown protection)')
   }
   let raw: Uint8Array

@@ -48,7 +48,10 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
       emitSelf: false,
       allowedTopics: options.allowedTopics ?? [],
       runOnLimitedConnection: true,
-      maxInboundDataLength: 256 * 1024
+      maxInboundDataLength: 256 * 1024,
+      // peer scoring stays on, but without the same-IP penalty: every peer reached through one relay
+      // shares the relay's address, as do peers behind one carrier-grade NAT (or on one test host)
+      scoreParams: { IPColocationFactorWeight: 0 }
     }),
     autoNAT: autoNAT(),
     dcutr: dcutr()
@@ -74,10 +77,25 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
     ],
     services
   })
-  if (options.allowedTopics != null) {
-    // gossipsub copies `allowedTopics` at construction; rooms are joined and left at run time, so it
-    // gets the live set instead (test/rooms.spec.ts checks that other topics stay ignored)
-    (node.services.pubsub as unknown as { allowedTopics: Set<string> }).allowedTopics = options.allowedTopics
-  }
+  if (options.allowedTopics != null) limitTopics(node, options.allowedTopics)
   return node
+}
+
+/** Most topics gossipsub tracks subscribers for, beyond the joined rooms'. */
+const MAX_OTHER_TOPICS = 512
+const ROOM_TOPIC = /^\/megachat\/room\/1\/[a-z2-7]{52}$/
+
+/**
+ * The bound on subscriptions. gossipsub drops subscriptions to topics outside `allowedTopics`, and
+ * copies that set once at construction. Rooms are joined at run time, and a peer announces its
+ * subscriptions only once per connection, so a plain "joined rooms only" filter would forget who is in
+ * a room we join later. The filter therefore takes the joined rooms' topics always, and other
+ * well-formed room topics up to MAX_OTHER_TOPICS tracked in all; anything else is dropped.
+ * (test/rooms.spec.ts checks that a topic that is not a room topic stays untracked.)
+ */
+function limitTopics (node: ChatLibp2p, joined: Set<string>): void {
+  const pubsub = node.services.pubsub as unknown as { allowedTopics: { has(topic: string): boolean }, topics: Map<string, unknown> }
+  pubsub.allowedTopics = {
+    has: (topic: string) => joined.has(topic) || (ROOM_TOPIC.test(topic) && (pubsub.topics.has(topic) || pubsub.topics.size < joined.size + MAX_OTHER_TOPICS))
+  }
 }

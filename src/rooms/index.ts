@@ -269,7 +269,7 @@ export class Rooms {
   /** Subscribes, announces and looks for members now and a few times soon after. */
   private enter (room: JoinedRoom): void {
     this.subscribe(room)
-    void this.discover(room)
+    void this.discover(room, true)
     for (const delay of EARLY_DISCOVERY_MS) {
       const timer = setTimeout(() => { if (this.byId.has(room.record.roomId)) void this.discover(room) }, delay)
       this.init.signal.addEventListener('abort', () => { clearTimeout(timer) }, { once: true })
@@ -368,8 +368,12 @@ export class Rooms {
     }
   }
 
-  /** Announces membership in the DHT and connects to the members it lists. */
-  private async discover (room: JoinedRoom): Promise<void> {
+  /**
+   * Announces membership in the DHT and connects to the members it lists. In the first round only
+   * the peer with the lower ID dials (both finding each other at once would otherwise open two
+   * connections); later rounds dial whoever is still not connected.
+   */
+  private async discover (room: JoinedRoom, first = false): Promise<void> {
     const signal = AbortSignal.any([AbortSignal.timeout(60_000), this.init.signal])
     const routing = this.init.libp2p.contentRouting
     void routing.provide(room.keys.dhtCid, { signal }).catch((err: any) => { log('announce of %s failed: %s', room.record.name, err.message) })
@@ -377,6 +381,7 @@ export class Rooms {
     try {
       for await (const provider of routing.findProviders(room.keys.dhtCid, { signal })) {
         if (provider.id.equals(this.self) || this.init.libp2p.getConnections(provider.id).length > 0) continue
+        if (first && provider.id.toString() < this.self.toString()) continue
         if (++dials > MAX_DIALS_PER_ROUND) break
         const addrs = provider.multiaddrs.map(a => a.toString().includes('/p2p/') ? a : a.encapsulate(`/p2p/${provider.id}`))
         void this.init.libp2p.dial(addrs.length > 0 ? addrs : provider.id, { signal }).catch(() => {})

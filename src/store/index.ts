@@ -196,7 +196,7 @@ export class ChatStore {
         if (err.name !== 'NotFoundError') throw err
       }
     }
-    return out
+    return lastByTime(out, out.length)
   }
 
   /** Peers that have unacknowledged messages waiting. */
