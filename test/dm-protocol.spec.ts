@@ -90,9 +90,9 @@ describe('direct messages', function () {
   }
 
   /** A sender and a receiver, already connected. */
-  async function pair (receiverInit: Partial<DirectMessagesInit> = {}): Promise<{ sender: Node, receiver: Node, received: Received[] }> {
+  async function pair (receiverInit: Partial<DirectMessagesInit> = {}, senderInit: Partial<DirectMessagesInit> = {}): Promise<{ sender: Node, receiver: Node, received: Received[] }> {
     const { node: receiver, received } = await startNode(receiverInit)
-    const { node: sender } = await startNode()
+    const { node: sender } = await startNode(senderInit)
     await sender.dial(receiver.getMultiaddrs()[0])
     return { sender, receiver, received }
   }
@@ -163,7 +163,7 @@ describe('direct messages', function () {
       assert.equal(receiver.services.dm.protocol, DM_PROTOCOL)
     })
 
-    it('sends more than one batch on fresh streams and keeps the order', async () => {
+    it('sends more than one batch on one kept-open stream and keeps the order', async () => {
       const { sender, receiver, received } = await pair()
       const connection = sender.getConnections(receiver.peerId)[0]
       const dmStreams = (): number => connection.streams.filter(s => s.protocol === DM_PROTOCOL).length
@@ -179,9 +179,23 @@ describe('direct messages', function () {
       })
       assert.deepEqual(acks, messages.map(m => m.id))
       assert.deepEqual(received.map(r => r.message.id), messages.map(m => m.id))
-      assert.equal(most, 1, 'one batch stream at a time')
-      await until(() => dmStreams() === 0, WAIT_MS, 'every batch stream to close')
-      assert.equal(receiver.services.dm.stats.received, messages.length)
+      assert.equal(most, 1, 'one stream for all batches')
+      assert.equal(dmStreams(), 1, 'the stream is kept for the next message')
+      // the next message reuses it
+      await sender.services.dm.send(receiver.peerId, [message('one more')], { signal: AbortSignal.timeout(WAIT_MS) })
+      assert.equal(dmStreams(), 1)
+      assert.equal(receiver.services.dm.stats.received, messages.length + 1)
+      assert.equal(receiver.services.dm.stats.failedStreams, 0)
+    })
+
+    it('closes a kept stream once it has been idle, cleanly on both sides', async () => {
+      const { sender, receiver } = await pair({}, { streamIdleTimeout: 200 })
+      const connection = sender.getConnections(receiver.peerId)[0]
+      await sender.services.dm.send(receiver.peerId, [message('hi')], { signal: AbortSignal.timeout(WAIT_MS) })
+      assert.equal(connection.streams.filter(s => s.protocol === DM_PROTOCOL).length, 1)
+      await until(() => connection.streams.every(s => s.protocol !== DM_PROTOCOL), WAIT_MS, 'the idle stream to close')
+      await sender.services.dm.send(receiver.peerId, [message('again')], { signal: AbortSignal.timeout(WAIT_MS) })
+      assert.equal(receiver.services.dm.stats.received, 2)
       assert.equal(receiver.services.dm.stats.failedStreams, 0)
     })
 
@@ -321,7 +335,8 @@ describe('direct messages', function () {
       assert.deepEqual(received.map(r => r.message), [m])
       const over = message('x'.repeat(MAX_TEXT_BYTES + 1))
       await assert.rejects(sender.services.dm.send(receiver.peerId, [over], { signal: AbortSignal.timeout(WAIT_MS) }))
-      await until(() => receiver.services.dm.stats.malformed === 1, WAIT_MS, 'text over the limit is malformed')
+      // (sent on the kept stream, refused, then once more on a fresh one: refused again)
+      await until(() => receiver.services.dm.stats.malformed >= 1, WAIT_MS, 'text over the limit is malformed')
       assert.equal(received.length, 1)
     })
 

@@ -1,8 +1,8 @@
 /**
  * Direct messages: `/megachat/dm/1.0.0`.
  *
- * The sender opens a stream to the contact and writes DmFrame{message} frames (length-prefixed
- * protobuf). The receiver stores each message (through `init.receive`) and only then answers
+ * The sender opens a stream to the contact (kept open while the conversation goes on) and writes
+ * DmFrame{message} frames (length-prefixed protobuf). The receiver stores each message (through `init.receive`) and only then answers
  * DmFrame{ack}, so a message the sender sees as delivered is on the recipient's disk. Noise gives the
  * stream confidentiality, integrity and mutual authentication; the peer ID of the connection is the author.
  *
@@ -17,6 +17,7 @@
  */
 import { serviceCapabilities } from '@libp2p/interface'
 import { lpStream, UnexpectedEOFError } from '@libp2p/utils'
+import type { LengthPrefixedStream } from '@libp2p/utils'
 import { toString as toHex } from 'uint8arrays/to-string'
 import { fromString as fromHex } from 'uint8arrays/from-string'
 import { DM_BATCH, DM_IDLE_TIMEOUT_MS, DM_MAX_INBOUND_STREAMS, DM_PROTOCOL, MAX_DM_FRAME_BYTES, MAX_TEXT_BYTES } from '../constants.js'
@@ -38,6 +39,8 @@ export interface DirectMessagesInit {
   maxTextBytes?: number
   maxInboundStreams?: number
   idleTimeout?: number
+  /** an outbound stream unused this long is closed (default 20 s; keep it below the peer's idleTimeout) */
+  streamIdleTimeout?: number
   /**
    * Stores a message that arrived. The ack goes out only after this resolves, so it must not resolve
    * before the message is written. Duplicates (same id from the same peer) must be accepted quietly.
@@ -78,6 +81,14 @@ export interface DirectMessages {
 }
 
 const ID_BYTES = 16
+/** An outbound DM stream unused for this long is closed (well inside the receiver's idle timeout). */
+const STREAM_IDLE_MS = 20_000
+
+interface OutboundStream {
+  stream: Stream
+  lp?: LengthPrefixedStream<Stream>
+  timer: ReturnType<typeof setTimeout> | undefined
+}
 
 class DefaultDirectMessages implements DirectMessages, Startable {
   readonly protocol: string
@@ -86,6 +97,8 @@ class DefaultDirectMessages implements DirectMessages, Startable {
   private readonly init: DirectMessagesInit
   private readonly maxTextBytes: number
   private readonly log: Logger
+  /** one kept-open outbound stream per peer */
+  private readonly outbound = new Map<string, OutboundStream>()
 
   readonly [Symbol.toStringTag] = 'megachat/direct-messages'
   readonly [serviceCapabilities] = ['@megachat/direct-messages']
@@ -108,6 +121,11 @@ class DefaultDirectMessages implements DirectMessages, Startable {
 
   async stop (): Promise<void> {
     await this.components.registrar.unhandle(this.protocol)
+    for (const { stream, timer } of this.outbound.values()) {
+      clearTimeout(timer)
+      stream.abort(new Error('stopping'))
+    }
+    this.outbound.clear()
   }
 
   private async handle (stream: Stream, connection: Connection): Promise<void> {
@@ -161,12 +179,25 @@ class DefaultDirectMessages implements DirectMessages, Startable {
     }
   }
 
+  /**
+   * Writes a batch on the peer's open DM stream (or a new one) and reads the acks. A stream is kept
+   * open between batches, so a conversation pays for stream set-up once, not per message; it is closed
+   * after STREAM_IDLE_MS without use. A kept stream that turns out to be dead is replaced once.
+   */
   private async sendBatch (peer: PeerId, batch: DirectMessage[], options: SendOptions): Promise<void> {
-    const stream = await this.components.connectionManager.openStream(peer, this.protocol, {
-      signal: options.signal,
-      runOnLimitedConnection: true
-    })
-    const lp = lpStream(stream, { maxDataLength: MAX_DM_FRAME_BYTES })
+    const key = peer.toString()
+    let entry = this.outbound.get(key)
+    this.outbound.delete(key)
+    if (entry != null) clearTimeout(entry.timer)
+    if (entry != null && (entry.stream.status !== 'open' || entry.stream.readableEnded)) {
+      entry.stream.abort(new Error('stale'))
+      entry = undefined
+    }
+    const reused = entry != null
+    entry ??= { stream: await this.openStream(peer, options), timer: undefined }
+    entry.lp ??= lpStream(entry.stream, { maxDataLength: MAX_DM_FRAME_BYTES })
+    const { stream, lp } = entry
+    let acked = 0
     try {
       await lp.writeV(batch.map(m => DmFrame.encode({
         message: { id: fromHex(m.id, 'base16'), timestamp: BigInt(m.timestamp), text: m.text }
@@ -180,13 +211,32 @@ class DefaultDirectMessages implements DirectMessages, Startable {
           throw new ProtocolViolationError('undecodable ack')
         }
         if (frame.ack == null || toHex(frame.ack.id, 'base16') !== m.id) throw new ProtocolViolationError('unexpected ack')
+        acked++
         await options.onAck?.(m.id)
       }
-      await stream.close(options)
     } catch (err: any) {
       stream.abort(err)
+      // a kept stream the other side had already let go of: once more on a fresh one
+      if (reused && err.name !== ProtocolViolationError.name && options.signal?.aborted !== true) {
+        await this.sendBatch(peer, batch.slice(acked), options)
+        return
+      }
       throw err
     }
+    entry.timer = setTimeout(() => {
+      if (this.outbound.get(key) !== entry) return
+      this.outbound.delete(key)
+      stream.close().catch((err: any) => { stream.abort(err) })
+    }, this.init.streamIdleTimeout ?? STREAM_IDLE_MS)
+    entry.timer.unref?.()
+    this.outbound.set(key, entry)
+  }
+
+  private async openStream (peer: PeerId, options: AbortOptions): Promise<Stream> {
+    return await this.components.connectionManager.openStream(peer, this.protocol, {
+      signal: options.signal,
+      runOnLimitedConnection: true
+    })
   }
 }
 
