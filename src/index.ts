@@ -26,7 +26,7 @@ import type { RoomInfo, RoomMessageEvent } from './rooms/index.js'
 import type { StoredRoomMessage } from './store/index.js'
 import { ChatStore } from './store/index.js'
 import type { DirectMessage } from './direct/index.js'
-import type { ChatLibp2p } from './node/node.js'
+import type { ChatLibp2p, NodeOptions } from './node/node.js'
 import type { PlatformInit } from './platform.js'
 import type { Contact, StoredMessage } from './store/index.js'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -43,17 +43,12 @@ export { MAX_TEXT_BYTES } from './constants.js'
 
 const log = logger('megachat')
 
-export interface ChatInit extends PlatformInit {
+/** The network settings (listen, bootstrap, iceServers, webrtc, lan, dhtServer) are those of NodeOptions. */
+export interface ChatInit extends PlatformInit, Pick<NodeOptions, 'listen' | 'bootstrap' | 'iceServers' | 'webrtc' | 'lan' | 'dhtServer'> {
   /** overrides the data directory's store (tests use a MemoryDatastore) */
   datastore?: Datastore
   /** overrides the data directory's identity */
   privateKey?: PrivateKey
-  listen?: string[]
-  bootstrap?: string[]
-  iceServers?: RTCIceServer[]
-  webrtc?: boolean
-  lan?: boolean
-  dhtServer?: boolean
   /** how long to look for an unreachable contact per attempt (ms) */
   findTimeout?: number
   /** how often waiting messages are retried and offline contacts probed (ms) */
@@ -497,15 +492,16 @@ export async function createChat (init: ChatInit = {}): Promise<Chat> {
   let libp2p: ChatLibp2p
   const allowedTopics = new Set<string>()
   try {
+    const { listen, bootstrap, iceServers, webrtc, lan, dhtServer } = init
     libp2p = await createNode({
       privateKey,
       datastore,
-      listen: init.listen,
-      bootstrap: init.bootstrap,
-      iceServers: init.iceServers,
-      webrtc: init.webrtc,
-      lan: init.lan,
-      dhtServer: init.dhtServer,
+      listen,
+      bootstrap,
+      iceServers,
+      webrtc,
+      lan,
+      dhtServer,
       allowedTopics,
       services: {
         roomSync: roomSync({ lookup: (roomId) => chat?.rooms.syncSource(roomId) }),

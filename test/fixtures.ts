@@ -7,7 +7,17 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createBootstrapNode } from '../bootstrap-node/index.js'
 import { createChat } from '../src/index.js'
+import { gossipsub, StrictNoSign } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { noise } from '@libp2p/noise'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { createLibp2p } from 'libp2p'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { Identify } from '@libp2p/identify'
+import type { Libp2p } from '@libp2p/interface'
 import type { Chat, ChatInit } from '../src/index.js'
 
 /** WebRTC needs the test network namespace (it skips loopback); test/netns.sh says when there is none. */
@@ -59,6 +69,23 @@ export async function until (condition: () => boolean | Promise<boolean>, ms = 2
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
     await new Promise(resolve => setTimeout(resolve, 25))
   }
+}
+
+/**
+ * A plain libp2p node with gossipsub set up like MegaChat's (no MegaChat code): an outsider who learnt
+ * a room's topic, or a peer replaying what it saw.
+ */
+export async function startPlainGossipNode (): Promise<Libp2p<{ identify: Identify, pubsub: GossipSub }>> {
+  return await createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({ globalSignaturePolicy: StrictNoSign, msgIdFn: (m) => sha256(m.data), allowPublishToZeroTopicPeers: true })
+    }
+  })
 }
 
 /** A temporary directory, removed by the returned cleanup list's owner. */

@@ -2,18 +2,11 @@
  * Integration: encrypted rooms over gossipsub with real nodes and the real bootstrap node.
  */
 import assert from 'node:assert/strict'
-import { gossipsub, StrictNoSign } from '@libp2p/gossipsub'
-import { identify } from '@libp2p/identify'
-import { noise } from '@libp2p/noise'
-import { tcp } from '@libp2p/tcp'
-import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
-import { sha256 } from '@noble/hashes/sha2.js'
-import { createLibp2p } from 'libp2p'
 import { toString as toHex } from 'uint8arrays/to-string'
 import { decodeInvite } from '../src/crypto/invite.js'
 import { deriveRoomKeys, sealRoomMessage } from '../src/crypto/room.js'
-import { Cleanup, startBootstrap, startChat, tempDir, until, waitFor } from './fixtures.js'
+import { Cleanup, startBootstrap, startChat, startPlainGossipNode, tempDir, until, waitFor } from './fixtures.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
 import type { Chat, RoomMessageEvent } from '../src/index.js'
 import type { Message } from '@libp2p/gossipsub'
@@ -120,16 +113,7 @@ describe('rooms', function () {
     const keys = deriveRoomKeys(decodeInvite(room.invite).secret)
 
     // an eavesdropper that somehow learnt the topic name (not the secret)
-    const spy = cleanup.add(await createLibp2p({
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      services: {
-        identify: identify(),
-        pubsub: gossipsub({ globalSignaturePolicy: StrictNoSign, msgIdFn: (m) => sha256(m.data), allowPublishToZeroTopicPeers: true })
-      }
-    }))
+    const spy = cleanup.add(await startPlainGossipNode())
     const seen: Message[] = []
     spy.services.pubsub.addEventListener('message', (evt) => { seen.push(evt.detail) })
     spy.services.pubsub.subscribe(keys.topic)
@@ -208,16 +192,7 @@ describe('rooms', function () {
     await b.stop()
     b = cleanup.add(await startChat({ bootstrapNode: boot, dataDir: dirB }))
     const keys = deriveRoomKeys(decodeInvite(room.invite).secret)
-    const replayer = cleanup.add(await createLibp2p({
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      services: {
-        identify: identify(),
-        pubsub: gossipsub({ globalSignaturePolicy: StrictNoSign, msgIdFn: (m) => sha256(m.data), allowPublishToZeroTopicPeers: true })
-      }
-    }))
+    const replayer = cleanup.add(await startPlainGossipNode())
     replayer.services.pubsub.subscribe(keys.topic)
     await replayer.dial(multiaddr(b.addresses()[0]))
     await until(() => replayer.services.pubsub.getSubscribers(keys.topic).some(p => p.equals(b.peerId)), 30_000, 'replayer sees b in the room')
