@@ -1,0 +1,89 @@
+/**
+ * libp2p assembly for a browser tab, and nothing else; package.json's "browser" map puts it in place of
+ * node.ts. A tab cannot listen on a socket: it dials bootstrap nodes over WebSockets or WebRTC-direct,
+ * is reachable through its relay reservation (/p2p-circuit), and upgrades to direct WebRTC with peers.
+ * The services (DHT, gossipsub, identify, ping, the features) are those of services.ts. `lan` (mDNS)
+ * and `dhtServer` do not apply in a tab: it is always a DHT client.
+ */
+import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { noise } from '@libp2p/noise'
+import { isPrivate } from '@libp2p/utils'
+import { webRTC, webRTCDirect } from '@libp2p/webrtc'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
+import { WebSockets } from '@multiformats/multiaddr-matcher'
+import { createLibp2p } from 'libp2p'
+import { chatServices, limitTopics } from './services.js'
+import type { NodeOptions, ChatLibp2p, ChatServices } from './types.js'
+import type { ConnectionGater } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+export type { NodeOptions, ChatLibp2p, ChatServices } from './types.js'
+
+/** Nothing of its own: a tab listens only on its relay reservation and WebRTC, which are always added. */
+export const DEFAULT_LISTEN: string[] = []
+
+export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
+  const webrtc = options.webrtc ?? true
+  const listen = [...(options.listen ?? DEFAULT_LISTEN), '/p2p-circuit', ...(webrtc ? ['/webrtc'] : [])]
+  // never a third party's STUN server unless configured (the library's default is a public list)
+  const rtcConfiguration = { iceServers: options.iceServers ?? [] }
+
+  const node = await createLibp2p<ChatServices>({
+    start: false,
+    privateKey: options.privateKey,
+    datastore: options.datastore,
+    addresses: { listen },
+    transports: [
+      webSockets(),
+      webRTCDirect({ rtcConfiguration }),
+      circuitRelayTransport(),
+      ...(webrtc ? [webRTC({ rtcConfiguration })] : [])
+    ],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: browserGater(options.bootstrap ?? []),
+    peerDiscovery: (options.bootstrap?.length ?? 0) > 0 ? [bootstrap({ list: options.bootstrap ?? [] })] : [],
+    // a tab comes and goes and is reachable only through a relay: a DHT client, never a server
+    services: chatServices(options, { dhtClientMode: true })
+  })
+  if (options.allowedTopics != null) limitTopics(node, options.allowedTopics)
+  return node
+}
+
+/**
+ * libp2p's browser default refuses insecure WebSockets and private addresses. A bootstrap node on a LAN
+ * or on loopback, or one without TLS, is reached by exactly such addresses, and so is every peer relayed
+ * through it. So: an address whose first hop is a configured bootstrap host is always dialled; insecure
+ * WebSockets are refused only on an https page (the browser would block them as mixed content); private
+ * addresses are dialled only when a bootstrap node is itself private (a LAN or test network).
+ */
+export function browserGater (bootstrapAddrs: string[]): ConnectionGater {
+  const hosts = new Set<string>()
+  let privateNetwork = false
+  for (const addr of bootstrapAddrs) {
+    try {
+      const ma = multiaddr(addr)
+      const host = firstHost(ma)
+      if (host != null) hosts.add(host)
+      if (isPrivate(ma)) privateNetwork = true
+    } catch {
+      // an invalid address is reported where it is dialled
+    }
+  }
+  const securePage = globalThis.location?.protocol === 'https:'
+  return {
+    denyDialMultiaddr: (ma: Multiaddr) => {
+      const host = firstHost(ma)
+      if (host != null && hosts.has(host)) return false
+      if (securePage && WebSockets.matches(ma)) return true
+      return !privateNetwork && isPrivate(ma)
+    }
+  }
+}
+
+function firstHost (ma: Multiaddr): string | undefined {
+  return ma.getComponents()[0]?.value
+}

@@ -1,0 +1,66 @@
+/**
+ * The libp2p services every MegaChat node runs, Node.js or browser: identify, ping, the MegaChat DHT
+ * and gossipsub set up for rooms, plus the features (DM, room sync) passed in. node.ts and
+ * node.browser.ts differ only in transports and in what they add around these.
+ */
+import { gossipsub, StrictNoSign } from '@libp2p/gossipsub'
+import { identify, identifyPush } from '@libp2p/identify'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { ping } from '@libp2p/ping'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { DHT_PROTOCOL } from '../constants.js'
+import type { ChatLibp2p, ChatServices, NodeOptions } from './types.js'
+import type { ServiceFactoryMap } from 'libp2p'
+
+export interface ChatServicesInit {
+  /** true: DHT client only; undefined: automatic (server once reachable) */
+  dhtClientMode?: boolean
+}
+
+export function chatServices (options: NodeOptions, init: ChatServicesInit = {}): ServiceFactoryMap<ChatServices> {
+  return {
+    ...options.services,
+    identify: identify(),
+    identifyPush: identifyPush(),
+    ping: ping(),
+    dht: kadDHT({
+      protocol: DHT_PROTOCOL,
+      // the default mapper drops private addresses, which breaks LAN and loopback networks
+      peerInfoMapper: passthroughMapper,
+      clientMode: init.dhtClientMode
+    }),
+    pubsub: gossipsub({
+      // room messages are signed by their authors inside the ciphertext; a gossip-level signature
+      // would only tell relaying peers who wrote what
+      globalSignaturePolicy: StrictNoSign,
+      msgIdFn: (msg) => sha256(msg.data),
+      allowPublishToZeroTopicPeers: true,
+      emitSelf: false,
+      allowedTopics: options.allowedTopics ?? [],
+      runOnLimitedConnection: true,
+      maxInboundDataLength: 256 * 1024,
+      // peer scoring stays on, but without the same-IP penalty: every peer reached through one relay
+      // shares the relay's address, as do peers behind one carrier-grade NAT (or on one test host)
+      scoreParams: { IPColocationFactorWeight: 0 }
+    })
+  } as unknown as ServiceFactoryMap<ChatServices>
+}
+
+/** Most topics gossipsub tracks subscribers for, beyond the joined rooms'. */
+const MAX_OTHER_TOPICS = 512
+const ROOM_TOPIC = /^\/megachat\/room\/1\/[a-z2-7]{52}$/
+
+/**
+ * The bound on subscriptions. gossipsub drops subscriptions to topics outside `allowedTopics`, and
+ * copies that set once at construction. Rooms are joined at run time, and a peer announces its
+ * subscriptions only once per connection, so a plain "joined rooms only" filter would forget who is in
+ * a room we join later. The filter therefore takes the joined rooms' topics always, and other
+ * well-formed room topics up to MAX_OTHER_TOPICS tracked in all; anything else is dropped.
+ * (test/rooms.spec.ts checks that a topic that is not a room topic stays untracked.)
+ */
+export function limitTopics (node: ChatLibp2p, joined: Set<string>): void {
+  const pubsub = node.services.pubsub as unknown as { allowedTopics: { has(topic: string): boolean }, topics: Map<string, unknown> }
+  pubsub.allowedTopics = {
+    has: (topic: string) => joined.has(topic) || (ROOM_TOPIC.test(topic) && (pubsub.topics.has(topic) || pubsub.topics.size < joined.size + MAX_OTHER_TOPICS))
+  }
+}

@@ -1,0 +1,37 @@
+import { defineConfig } from 'vite'
+import type { Plugin } from 'vite'
+
+/**
+ * Fails the build when a Node.js built-in (fs, path, dgram...) is imported by the browser bundle, which
+ * Vite would otherwise replace by an empty module with only a warning: the Node-only parts (the data
+ * directory, LevelDB, TCP, the CLI) must stay behind package.json's "browser" map.
+ */
+function noNodeBuiltins (): Plugin {
+  return {
+    name: 'megachat:no-node-builtins',
+    enforce: 'pre',
+    async resolveId (source, importer, options) {
+      const resolved = await this.resolve(source, importer, { ...options, skipSelf: true })
+      if (resolved?.id.startsWith('__vite-browser-external') === true) {
+        this.error(`the Node.js module "${source}" reached the browser bundle (imported by ${importer ?? 'the entry'})`)
+      }
+      return resolved
+    }
+  }
+}
+
+// The web app: web/ built into dist/web/. Imports of src/ resolve to the browser files through
+// package.json's "browser" map (platform.browser.ts, node/node.browser.ts).
+export default defineConfig({
+  root: 'web',
+  base: './',
+  plugins: [noNodeBuiltins()],
+  build: {
+    outDir: '../dist/web',
+    emptyOutDir: true,
+    target: 'es2022',
+    sourcemap: true,
+    // libp2p is most of the bundle; splitting and lazy loading are for the real UI
+    chunkSizeWarningLimit: 1024
+  }
+})
