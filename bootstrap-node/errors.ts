@@ -19,3 +19,9 @@ export function listenErrorReason (err: { code?: string, message?: string }): st
     default: return err.code ?? err.message ?? 'unknown error'
   }
 }
+
+/** `web` was asked for but the web app has not been built into its directory. */
+export class WebAppMissingError extends Error {
+  static override name = 'WebAppMissingError'
+  override name = 'WebAppMissingError'
+}

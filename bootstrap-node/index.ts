@@ -12,10 +12,17 @@
  * const node = await createBootstrapNode({ dataDir: '/var/lib/megachat-bootstrap' })
  * console.info(node.addresses())  // paste one into a client's --bootstrap
  * console.info(node.stunUrl)      // stun:203.0.113.7:3478
+ *
+ * // also serve the built web app (dist/web), its /config.json pointing at this node
+ * const withWeb = await createBootstrapNode({ web: { port: 8080, host: '0.0.0.0' } })
+ * console.info(withWeb.webUrl)    // http://203.0.113.7:8080/
  * await node.stop()
  * ```
  */
 import { createSocket } from 'node:dgram'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { autoNAT } from '@libp2p/autonat'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -30,11 +37,14 @@ import { webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
+import { WebSockets, WebSocketsSecure } from '@multiformats/multiaddr-matcher'
 import { createLibp2p } from 'libp2p'
 import { InvalidInputError } from '../src/errors.js'
 import { loadIdentity } from '../src/identity/index.js'
-import { ListenError, listenErrorReason } from './errors.js'
+import { ListenError, WebAppMissingError, listenErrorReason } from './errors.js'
 import { createStunServer } from './stun.js'
+import { serveWebApp } from './web.js'
+import type { WebAppServer, WebConfig } from './web.js'
 import type { StunServer, StunStats } from './stun.js'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
@@ -44,7 +54,8 @@ import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 import { DHT_PROTOCOL, DEFAULT_STUN_PORT } from '../src/constants.js'
-export { ListenError } from './errors.js'
+export { ListenError, WebAppMissingError } from './errors.js'
+export type { WebConfig } from './web.js'
 export type { StunStats } from './stun.js'
 
 export { DHT_PROTOCOL, DEFAULT_STUN_PORT } from '../src/constants.js'
@@ -52,6 +63,19 @@ export { DHT_PROTOCOL, DEFAULT_STUN_PORT } from '../src/constants.js'
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws']
 export const DEFAULT_WEBRTC_DIRECT_LISTEN = '/ip4/0.0.0.0/udp/4001/webrtc-direct'
 export const DEFAULT_MAX_CONNECTIONS = 1000
+/** the built web app next to this file: dist/bootstrap-node/index.js -> dist/web */
+export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../web', import.meta.url))
+export const DEFAULT_WEB_PORT = 8080
+export const DEFAULT_WEB_HOST = '0.0.0.0'
+
+export interface WebOptions {
+  /** TCP port of the HTTP server; 0 picks a free one. Default 8080. */
+  port?: number
+  /** Address it binds. Default '0.0.0.0'. */
+  host?: string
+  /** The built app. Default {@link DEFAULT_WEB_DIR} (dist/web, made by `npm run web:build`). */
+  dir?: string
+}
 
 export interface RelayLimits {
   /** Most reservations held at once; more clients are refused until one leaves. */
@@ -97,6 +121,11 @@ export interface BootstrapOptions {
   relay?: Partial<RelayLimits>
   /** Most connections at once. Default 1000. */
   maxConnections?: number
+  /**
+   * Also serve the built web app over HTTP, with `/config.json` giving it this node's WebSocket
+   * addresses as bootstrap list and its STUN URL as ICE server: a friend only needs the URL.
+   */
+  web?: WebOptions
 }
 
 export interface BootstrapStatus {
@@ -128,7 +157,11 @@ export interface BootstrapNode {
   status(): BootstrapStatus
   /** STUN counters (received, answered, dropped); undefined when STUN is off. */
   stunStats(): StunStats | undefined
-  /** Stops libp2p and the STUN responder. Safe to call twice. */
+  /** The web app's URL to give friends (e.g. `http://203.0.113.7:8080/`); undefined without `web`. */
+  readonly webUrl: string | undefined
+  /** What the web app gets as `/config.json` (also without `web`). */
+  webConfig(): WebConfig
+  /** Stops libp2p, the STUN responder and the web server. Safe to call twice. */
   stop(): Promise<void>
 }
 
@@ -145,6 +178,7 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
   const hasWebrtcDirect = listen.some(isWebrtcDirect)
   if (options.webrtcDirect === true && !hasWebrtcDirect) listen.push(multiaddr(DEFAULT_WEBRTC_DIRECT_LISTEN))
   const useWebrtcDirect = options.webrtcDirect === true || hasWebrtcDirect
+  const web = options.web != null ? checkWebOptions(options.web) : undefined
 
   const privateKey: PrivateKey = options.dataDir != null
     ? (await loadIdentity(options.dataDir, { passphrase: options.passphrase })).privateKey
@@ -219,6 +253,27 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
   const peerId = peerIdFromPrivateKey(privateKey)
   const addresses = (): string[] => node.getMultiaddrs().map(ma => withPeerId(ma, peerId))
   const stunUrl = stunServer != null ? `stun:${stunUrlHost(stunServer.address().address, announce, node.getMultiaddrs())}:${stunServer.address().port}` : undefined
+  const webConfig = (requestHost?: string): WebConfig => ({
+    bootstrap: browserAddresses(node.getMultiaddrs(), peerId, requestHost),
+    iceServers: stunUrl != null ? [{ urls: stunUrl }] : []
+  })
+
+  let webServer: WebAppServer | undefined
+  if (web != null) {
+    try {
+      webServer = await serveWebApp({
+        dir: web.dir,
+        host: web.host,
+        port: web.port,
+        config: (req) => webConfig(hostnameOf(req.headers.host))
+      })
+    } catch (err: any) {
+      node.removeEventListener('peer:disconnect', onDisconnect)
+      await Promise.allSettled([node.stop(), stunServer?.close()])
+      throw new ListenError(`cannot serve the web app on ${web.host}:${web.port}: ${listenErrorReason(err)}`)
+    }
+  }
+  const webUrl = webServer != null && web != null ? `http://${stunUrlHost(web.host, announce, node.getMultiaddrs())}:${webServer.port}/` : undefined
 
   let stopped: Promise<void> | undefined
   return {
@@ -232,14 +287,57 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
       reservations: node.services.relay.reservations.size
     }),
     stunStats: () => stunServer?.stats(),
+    webUrl,
+    webConfig: () => webConfig(),
     stop: async () => {
       stopped ??= (async () => {
         node.removeEventListener('peer:disconnect', onDisconnect)
-        await Promise.allSettled([node.stop(), stunServer?.close()])
+        await Promise.allSettled([node.stop(), stunServer?.close(), webServer?.close()])
       })()
       return stopped
     }
   }
+}
+
+function checkWebOptions (web: WebOptions): Required<WebOptions> {
+  const port = web.port ?? DEFAULT_WEB_PORT
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidInputError(`web port must be 0-65535, not ${port}`)
+  const host = web.host ?? DEFAULT_WEB_HOST
+  if (host.trim() === '') throw new InvalidInputError('web host must not be empty')
+  const dir = web.dir ?? DEFAULT_WEB_DIR
+  if (!existsSync(join(dir, 'index.html'))) throw new WebAppMissingError(`the web app is not built (no ${join(dir, 'index.html')}): run npm run web:build first`)
+  return { port, host, dir }
+}
+
+/** The host name of an HTTP Host header (without port or IPv6 brackets). */
+function hostnameOf (header: string | undefined): string | undefined {
+  if (header == null || header === '') return undefined
+  try {
+    return new URL(`http://${header}`).hostname.replace(/^\[(.*)\]$/, '$1')
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The addresses a browser can dial, with /p2p/<id>: the WebSocket ones (announced ones when there
+ * are any, since libp2p then gives only those). The one on the host the page was loaded from comes
+ * first (it is known to be reachable from that browser), then public, private, loopback.
+ */
+function browserAddresses (addrs: Multiaddr[], peerId: PeerId, requestHost?: string): string[] {
+  const rank = (ma: Multiaddr): number => {
+    if (requestHost != null && firstHost(ma) === requestHost) return 0
+    return isLoopback(ma) ? 3 : isPrivate(ma) === true ? 2 : 1
+  }
+  return addrs
+    .filter(ma => WebSockets.exactMatch(ma) || WebSocketsSecure.exactMatch(ma))
+    .map(ma => ({ ma, rank: rank(ma) }))
+    .sort((a, b) => a.rank - b.rank)
+    .map(({ ma }) => withPeerId(ma, peerId))
+}
+
+function firstHost (ma: Multiaddr): string | undefined {
+  return ma.getComponents()[0]?.value
 }
 
 function parseAddrs (addrs: string[], what: string): Multiaddr[] {

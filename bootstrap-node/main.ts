@@ -2,11 +2,12 @@
  * `megachat-bootstrap`: runs a bootstrap node until SIGINT/SIGTERM.
  *
  *   node dist/bootstrap-node/main.js [--listen ADDR]... [--announce ADDR]... [--data DIR]
- *        [--stun-port N | --no-stun] [--webrtc-direct] [--status-interval SECONDS] [--json]
+ *        [--stun-port N | --no-stun] [--webrtc-direct] [--web [--web-port N] [--web-host ADDR]]
+ *        [--status-interval SECONDS] [--json]
  *
- * Text mode prints the peer id, the addresses to give clients (`--bootstrap`), the STUN URL and the
- * relay limits, then a short status line every interval. `--json` prints one JSON object per line:
- * `{"type":"ready",...}` once, then `{"type":"status",...}`. Any failure to start is one line on
+ * Text mode prints the peer id, the addresses to give clients (`--bootstrap`), the STUN URL, the
+ * web app's URL (with --web) and the relay limits, then a short status line every interval. `--json`
+ * prints one JSON object per line: `{"type":"ready",...}` once, then `{"type":"status",...}`. Any failure to start is one line on
  * stderr and exit code 1.
  */
 import { readFileSync } from 'node:fs'
@@ -14,7 +15,7 @@ import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { createBootstrapNode, DEFAULT_LISTEN, DEFAULT_STUN_PORT } from './index.js'
+import { createBootstrapNode, DEFAULT_LISTEN, DEFAULT_STUN_PORT, DEFAULT_WEB_HOST, DEFAULT_WEB_PORT } from './index.js'
 import type { BootstrapNode, RelayLimits } from './index.js'
 
 const NAME = 'megachat-bootstrap'
@@ -27,6 +28,9 @@ interface CliOptions {
   stunPort: number
   stun: boolean
   webrtcDirect?: boolean
+  web?: boolean
+  webPort: number
+  webHost: string
   statusInterval: number
   json?: boolean
 }
@@ -92,6 +96,7 @@ function printReady (node: BootstrapNode, json: boolean, dataDir: string): void 
       peerId: node.peerId.toString(),
       addresses: node.addresses(),
       stun: node.stunUrl ?? null,
+      ...(node.webUrl != null ? { web: node.webUrl } : {}),
       relay: {
         maxReservations: limits.maxReservations,
         durationLimitMs: limits.durationLimit,
@@ -107,6 +112,12 @@ function printReady (node: BootstrapNode, json: boolean, dataDir: string): void 
   out('addresses (give one to clients: megachat --bootstrap <address>):')
   for (const a of node.addresses()) out(`  ${a}`)
   out(`STUN:      ${node.stunUrl ?? 'off'}`)
+  if (node.webUrl != null) {
+    out(`web app:   ${node.webUrl}  (give friends this URL; it is set up to use this node)`)
+    if (!/^http:\/\/(127\.|localhost|\[::1\])/.test(node.webUrl)) {
+      out('           browsers run the app only on https:// or localhost: serve this port through an HTTPS proxy (and announce a /wss address)')
+    }
+  }
   out(`relay:     ${describeLimits(limits)}`)
 }
 
@@ -141,6 +152,9 @@ async function main (): Promise<void> {
     .option('--stun-port <n>', 'UDP port of the STUN responder (0 = any free port)', parsePort, DEFAULT_STUN_PORT)
     .option('--no-stun', 'do not run the STUN responder')
     .option('--webrtc-direct', 'also listen for WebRTC-direct on udp/4001 (the address changes at each restart)')
+    .option('--web', 'also serve the web app built into dist/web (npm run web:build), set up to use this node')
+    .option('--web-port <n>', 'TCP port of the web app with --web (0 = any free port)', parsePort, DEFAULT_WEB_PORT)
+    .option('--web-host <addr>', 'address the web app listens on with --web', DEFAULT_WEB_HOST)
     .option('--status-interval <seconds>', 'print a status line every N seconds (0 = never)', parseSeconds, 60)
     .option('--json', 'print one JSON object per line (ready, then status)')
     .showSuggestionAfterError(true)
@@ -161,7 +175,8 @@ async function main (): Promise<void> {
       listen: opts.listen.length > 0 ? opts.listen : undefined,
       announce: opts.announce,
       stunPort: opts.stun ? opts.stunPort : false,
-      webrtcDirect: opts.webrtcDirect === true
+      webrtcDirect: opts.webrtcDirect === true,
+      web: opts.web === true ? { port: opts.webPort, host: opts.webHost } : undefined
     })
   } catch (err: any) {
     fail(err?.message ?? String(err))

@@ -45,7 +45,7 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: browserGater(options.bootstrap ?? []),
-    peerDiscovery: (options.bootstrap?.length ?? 0) > 0 ? [bootstrap({ list: options.bootstrap ?? [] })] : [],
+    peerDiscovery: (options.bootstrap?.length ?? 0) > 0 ? [bootstrap({ list: options.bootstrap ?? [], timeout: 0 })] : [],
     // a tab comes and goes and is reachable only through a relay: a DHT client, never a server
     services: chatServices(options, { dhtClientMode: true })
   })

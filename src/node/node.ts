@@ -46,7 +46,7 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery: [
-      ...((options.bootstrap?.length ?? 0) > 0 ? [bootstrap({ list: options.bootstrap ?? [] })] : []),
+      ...((options.bootstrap?.length ?? 0) > 0 ? [bootstrap({ list: options.bootstrap ?? [], timeout: 0 })] : []),
       ...(options.lan === true ? [(await import('@libp2p/mdns')).mdns()] : [])
     ],
     services
