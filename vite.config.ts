@@ -26,12 +26,14 @@ export default defineConfig({
   root: 'web',
   base: './',
   plugins: [noNodeBuiltins()],
+  // the interface is Preact: JSX compiles to its automatic runtime (no Babel, no preset needed)
+  oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
   build: {
     outDir: '../dist/web',
     emptyOutDir: true,
     target: 'es2022',
     sourcemap: true,
-    // libp2p is most of the bundle; splitting and lazy loading are for the real UI
+    // libp2p is most of the bundle; the QR code generator is loaded only when the QR dialog opens
     chunkSizeWarningLimit: 1024
   }
 })

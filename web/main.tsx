@@ -1,0 +1,55 @@
+/**
+ * The web app's entry point. The tab runs the same createChat() as the terminal client (IndexedDB,
+ * WebSockets/WebRTC, through the bootstrap node's relay) and renders it with Preact. The chat is
+ * exposed as `window.megachat` (tests and the console use it). Network settings: see config.ts.
+ */
+import { render } from 'preact'
+import { createChat } from '../src/index.js'
+import { App, StatusLine } from './app.js'
+import { loadNetworkConfig, loadSettings, saveSettings } from './config.js'
+import { ChatModel } from './model.js'
+import type { Chat } from '../src/index.js'
+import type { Status } from './model.js'
+import './styles.css'
+
+declare global {
+  interface Window {
+    megachat?: Chat
+  }
+}
+
+const root = document.getElementById('app') as HTMLElement
+
+/** Before the node runs, or when it cannot: the status line, and a way out of bad settings. */
+function Splash ({ status }: { status: Status }): preact.JSX.Element {
+  const settings = loadSettings()
+  const custom = settings.bootstrap.length > 0 || settings.iceServers.length > 0
+  return (
+    <div class='splash'>
+      <div class='splash-card'>
+        <h1 class='brand'><span class='brand-mark' aria-hidden='true'>◆</span> MegaChat</h1>
+        <StatusLine status={status} />
+        {status.state === 'error' && custom && (
+          <button type='button' class='btn' onClick={() => { saveSettings({ bootstrap: [], iceServers: [] }); location.reload() }}>
+            Reset network settings and retry
+          </button>
+        )}
+      </div>
+    </div>
+  )
+}
+
+async function main (): Promise<void> {
+  root.textContent = '' // the static "Starting…" line of index.html
+  render(<Splash status={{ state: 'starting', text: 'Starting…' }} />, root)
+  const net = await loadNetworkConfig()
+  const chat = await createChat({ bootstrap: net.bootstrap, iceServers: net.iceServers, dataDir: 'megachat' })
+  window.megachat = chat
+  const model = new ChatModel(chat, net.bootstrap)
+  await model.load()
+  render(<App model={model} net={net} />, root)
+}
+
+main().catch((err: Error) => {
+  render(<Splash status={{ state: 'error', text: `MegaChat could not start: ${err.message}` }} />, root)
+})

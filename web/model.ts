@@ -1,0 +1,301 @@
+/**
+ * The interface's view of one Chat: contacts with presence, rooms, the messages of each conversation,
+ * unread counts and the connection status, kept up to date from the Chat's events. Components read it
+ * and re-render on `subscribe`; all protocol work stays in createChat().
+ */
+import type { Chat, ContactInfo, DeliveryState, RoomInfo, StoredMessage, StoredRoomMessage } from '../src/index.js'
+
+const HISTORY_LIMIT = 200
+const LAST_READ_KEY = 'megachat:last-read'
+const ROOM_POLL_MS = 3000
+
+export interface UiMessage {
+  id: string
+  /** peer ID of the author */
+  from: string
+  mine: boolean
+  text: string
+  /** author's clock */
+  timestamp: number
+  /** our clock when it arrived (for unread counts) */
+  at: number
+  state?: DeliveryState
+}
+
+export type ConversationKey = `dm:${string}` | `room:${string}`
+
+export type StatusState = 'starting' | 'no-bootstrap' | 'connecting' | 'ready' | 'error'
+
+export interface Status {
+  state: StatusState
+  text: string
+}
+
+export const dmKey = (peerId: string): ConversationKey => `dm:${peerId}`
+export const roomKey = (roomId: string): ConversationKey => `room:${roomId}`
+
+export function shortId (peerId: string): string {
+  return peerId.length > 14 ? `${peerId.slice(0, 6)}…${peerId.slice(-4)}` : peerId
+}
+
+function plural (n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
+}
+
+export class ChatModel {
+  readonly chat: Chat
+  readonly bootstrap: string[]
+  contacts: ContactInfo[] = []
+  rooms: RoomInfo[] = []
+  /** peers who wrote to us without being contacts */
+  strangers = new Set<string>()
+  status: Status = { state: 'connecting', text: 'Connecting…' }
+  /** the message most recently received, for the screen reader announcement */
+  announcement = ''
+  private readonly messages = new Map<ConversationKey, UiMessage[]>()
+  private readonly lastRead: Record<string, number>
+  private active?: ConversationKey
+  private readonly listeners = new Set<() => void>()
+  private timer?: ReturnType<typeof setInterval>
+
+  constructor (chat: Chat, bootstrap: string[]) {
+    this.chat = chat
+    this.bootstrap = bootstrap
+    try {
+      this.lastRead = JSON.parse(localStorage.getItem(LAST_READ_KEY) ?? '{}')
+    } catch {
+      this.lastRead = {}
+    }
+  }
+
+  get me (): string {
+    return this.chat.peerId.toString()
+  }
+
+  subscribe (fn: () => void): () => void {
+    this.listeners.add(fn)
+    return () => { this.listeners.delete(fn) }
+  }
+
+  private changed (): void {
+    for (const fn of this.listeners) fn()
+  }
+
+  async load (): Promise<void> {
+    await this.refreshContacts()
+    this.rooms = this.chat.listRooms()
+    await Promise.all([
+      ...this.contacts.map(async c => { await this.loadDm(c.peerId) }),
+      ...this.rooms.map(async r => { await this.loadRoom(r.roomId) })
+    ])
+    const chat = this.chat
+    chat.addEventListener('message', (evt) => {
+      const m = evt.detail
+      if (this.contacts.every(c => c.peerId !== m.peer)) this.strangers.add(m.peer)
+      this.add(dmKey(m.peer), { id: m.id, from: m.peer, mine: false, text: m.text, timestamp: m.timestamp, at: m.receivedAt ?? Date.now() })
+      this.announcement = `${m.name ?? shortId(m.peer)}: ${m.text}`
+      this.changed()
+    })
+    chat.addEventListener('sent', (evt) => {
+      const m = evt.detail
+      this.add(dmKey(m.peer), this.fromStored(m))
+      this.changed()
+    })
+    chat.addEventListener('delivered', (evt) => {
+      const list = this.messages.get(dmKey(evt.detail.peer))
+      const m = list?.find(x => x.id === evt.detail.id)
+      if (m != null) m.state = 'delivered'
+      this.changed()
+    })
+    chat.addEventListener('presence', (evt) => {
+      const c = this.contacts.find(x => x.peerId === evt.detail.peerId)
+      if (c != null) {
+        c.online = evt.detail.online
+        c.lastSeen = evt.detail.lastSeen
+      }
+      this.changed()
+    })
+    chat.addEventListener('room:message', (evt) => {
+      const m = evt.detail
+      this.add(roomKey(m.roomId), { id: m.id, from: m.from, mine: false, text: m.text, timestamp: m.timestamp, at: m.synced ? m.timestamp : Date.now() })
+      if (!m.synced) this.announcement = `${m.room}, ${m.name ?? shortId(m.from)}: ${m.text}`
+      this.changed()
+    })
+    for (const name of ['connection:open', 'connection:close', 'self:peer:update'] as const) {
+      chat.libp2p.addEventListener(name, () => { this.updateStatus() })
+    }
+    // member counts of rooms have no event: look now and then
+    this.timer = setInterval(() => {
+      this.rooms = this.chat.listRooms()
+      this.changed()
+    }, ROOM_POLL_MS)
+    this.updateStatus()
+  }
+
+  stop (): void {
+    clearInterval(this.timer)
+  }
+
+  private async refreshContacts (): Promise<void> {
+    this.contacts = await this.chat.contacts()
+    for (const c of this.contacts) this.strangers.delete(c.peerId)
+  }
+
+  private async loadDm (peerId: string): Promise<void> {
+    const history = await this.chat.history(peerId, HISTORY_LIMIT)
+    this.merge(dmKey(peerId), history.map(m => this.fromStored(m)))
+  }
+
+  private async loadRoom (roomId: string): Promise<void> {
+    const history = await this.chat.roomHistory(roomId, HISTORY_LIMIT)
+    this.merge(roomKey(roomId), history.map(m => this.fromRoom(m)))
+  }
+
+  private fromStored (m: StoredMessage): UiMessage {
+    const mine = m.direction === 'out'
+    return { id: m.id, from: mine ? this.me : m.peer, mine, text: m.text, timestamp: m.timestamp, at: m.receivedAt ?? m.timestamp, state: m.state }
+  }
+
+  private fromRoom (m: StoredRoomMessage): UiMessage {
+    return { id: m.id, from: m.author, mine: m.author === this.me, text: m.text, timestamp: m.timestamp, at: m.receivedAt }
+  }
+
+  private merge (key: ConversationKey, list: UiMessage[]): void {
+    for (const m of list) this.add(key, m)
+  }
+
+  /** Adds a message once (by id), in time order. */
+  private add (key: ConversationKey, m: UiMessage): void {
+    const list = this.messages.get(key) ?? []
+    const had = list.find(x => x.id === m.id)
+    if (had != null) {
+      if (m.state === 'delivered') had.state = 'delivered'
+      return
+    }
+    list.push(m)
+    list.sort((a, b) => a.timestamp - b.timestamp)
+    this.messages.set(key, list)
+    if (key === this.active && document.visibilityState === 'visible') this.markRead(key)
+  }
+
+  messagesOf (key: ConversationKey): UiMessage[] {
+    return this.messages.get(key) ?? []
+  }
+
+  lastOf (key: ConversationKey): UiMessage | undefined {
+    const list = this.messages.get(key)
+    return list?.[list.length - 1]
+  }
+
+  unread (key: ConversationKey): number {
+    const since = this.lastRead[key] ?? 0
+    return this.messagesOf(key).filter(m => !m.mine && m.at > since).length
+  }
+
+  totalUnread (): number {
+    let n = 0
+    for (const key of this.messages.keys()) n += this.unread(key)
+    return n
+  }
+
+  setActive (key: ConversationKey | undefined): void {
+    this.active = key
+    if (key != null) this.markRead(key)
+    this.changed()
+  }
+
+  markRead (key: ConversationKey): void {
+    const last = this.messagesOf(key).reduce((t, m) => Math.max(t, m.at), 0)
+    this.lastRead[key] = Math.max(Date.now(), last)
+    try {
+      localStorage.setItem(LAST_READ_KEY, JSON.stringify(this.lastRead))
+    } catch {}
+  }
+
+  /** A display name for a peer: you, a contact's name, or a short peer ID. */
+  nameOf (peerId: string): string {
+    if (peerId === this.me) return 'You'
+    return this.contacts.find(c => c.peerId === peerId)?.name ?? shortId(peerId)
+  }
+
+  // ---- actions (each throws the Chat's errors, whose messages are one clear line)
+
+  async addContact (peerId: string, name?: string): Promise<ContactInfo> {
+    const info = await this.chat.addContact(peerId, name)
+    await this.refreshContacts()
+    await this.loadDm(info.peerId)
+    this.changed()
+    return info
+  }
+
+  async removeContact (peerId: string): Promise<void> {
+    await this.chat.removeContact(peerId)
+    await this.refreshContacts()
+    this.changed()
+  }
+
+  async send (peerId: string, text: string): Promise<void> {
+    await this.chat.send(peerId, text)
+  }
+
+  async createRoom (name: string): Promise<RoomInfo> {
+    const room = await this.chat.createRoom(name)
+    this.rooms = this.chat.listRooms()
+    this.changed()
+    return room
+  }
+
+  async joinRoom (invite: string, localName?: string): Promise<RoomInfo> {
+    const room = await this.chat.joinRoom(invite, localName)
+    this.rooms = this.chat.listRooms()
+    await this.loadRoom(room.roomId)
+    this.changed()
+    return room
+  }
+
+  async leaveRoom (roomId: string): Promise<void> {
+    await this.chat.leaveRoom(roomId)
+    this.messages.delete(roomKey(roomId))
+    this.rooms = this.chat.listRooms()
+    this.changed()
+  }
+
+  async say (roomId: string, text: string): Promise<void> {
+    const stored = await this.chat.say(roomId, text)
+    this.add(roomKey(roomId), this.fromRoom(stored))
+    this.changed()
+  }
+
+  members (roomId: string): string[] {
+    try {
+      return this.chat.members(roomId)
+    } catch {
+      return []
+    }
+  }
+
+  updateStatus (): void {
+    this.status = connectionStatus(this.chat, this.bootstrap)
+    this.changed()
+  }
+}
+
+/** One line about the connections: how many peers, how many only through a relay, and whether we are reachable. */
+export function connectionStatus (chat: Chat, bootstrap: string[]): Status {
+  if (bootstrap.length === 0) {
+    return { state: 'no-bootstrap', text: 'No bootstrap node configured — open Settings to add one. Nobody can reach you until then.' }
+  }
+  // a peer counts as direct when any of its connections is unlimited (WebSocket, WebRTC), else relayed
+  const direct = new Map<string, boolean>()
+  for (const c of chat.libp2p.getConnections()) {
+    const peer = c.remotePeer.toString()
+    direct.set(peer, direct.get(peer) === true || c.limits == null)
+  }
+  const peers = direct.size
+  const relayed = [...direct.values()].filter(d => !d).length
+  const reachable = chat.addresses().some(a => a.includes('/p2p-circuit'))
+  if (peers === 0) return { state: 'connecting', text: 'Connecting to the bootstrap node…' }
+  const count = `Connected to ${plural(peers, 'peer')}${relayed > 0 ? ` (${relayed} via relay)` : ''}`
+  if (!reachable) return { state: 'connecting', text: `${count}; waiting for a relay reservation…` }
+  return { state: 'ready', text: count }
+}

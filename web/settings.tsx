@@ -1,0 +1,100 @@
+/**
+ * Settings: bootstrap addresses and ICE servers, kept in localStorage. Saving restarts the node by
+ * reloading the page (identity, contacts and history stay in IndexedDB).
+ */
+import { useState } from 'preact/hooks'
+import { checkBootstrapAddress, formatIceServers, loadSettings, parseIceServers, saveSettings } from './config.js'
+import { CopyButton, Icon } from './ui.js'
+import type { NetworkConfig, Source } from './config.js'
+import type { ChatModel } from './model.js'
+
+const SOURCES: Record<Source, string> = {
+  settings: 'from these settings',
+  url: 'from the page address (?bootstrap=)',
+  server: 'from the server (config.json)',
+  default: "the bootstrap nodes' own STUN responders",
+  none: 'none'
+}
+
+export function SettingsView ({ model, net, onBack }: { model: ChatModel, net: NetworkConfig, onBack: () => void }): preact.JSX.Element {
+  const saved = loadSettings()
+  const [bootstrap, setBootstrap] = useState(saved.bootstrap.join('\n'))
+  const [ice, setIce] = useState(formatIceServers(saved.iceServers))
+  const [error, setError] = useState('')
+
+  const apply = (e: Event): void => {
+    e.preventDefault()
+    const addrs = bootstrap.split('\n').map(l => l.trim()).filter(l => l !== '')
+    for (const a of addrs) {
+      const problem = checkBootstrapAddress(a)
+      if (problem != null) {
+        setError(problem)
+        return
+      }
+    }
+    const parsed = parseIceServers(ice)
+    if (parsed.error != null) {
+      setError(parsed.error)
+      return
+    }
+    saveSettings({ bootstrap: addrs, iceServers: parsed.servers })
+    location.reload()
+  }
+
+  return (
+    <section class='settings' aria-labelledby='settings-heading'>
+      <header class='conv-header'>
+        <button type='button' class='icon-btn back always' aria-label='Back to conversations' onClick={onBack}><Icon name='back' /></button>
+        <div class='conv-title'><h2 id='settings-heading'>Settings</h2><p class='conv-sub'>Network</p></div>
+      </header>
+      <div class='settings-body'>
+        <form class='card' onSubmit={apply}>
+          <h3>Bootstrap nodes</h3>
+          <p class='muted small'>
+            A bootstrap node helps peers find each other and relays for those behind a NAT; it never reads a message.
+            One multiaddr per line, ending in <code>/p2p/&lt;peer id&gt;</code>, reached over <code>/ws</code>, <code>/wss</code> or WebRTC-direct.
+            Empty: the page address (<code>?bootstrap=</code>) or the server's <code>config.json</code> decide.
+          </p>
+          <label class='field'>
+            <span>Bootstrap addresses</span>
+            <textarea id='settings-bootstrap' rows={3} class='mono' spellcheck={false} value={bootstrap}
+              placeholder='/dns4/boot.example.org/tcp/443/wss/p2p/12D3KooW…'
+              onInput={(e) => { setBootstrap(e.currentTarget.value); setError('') }} />
+          </label>
+          <p class='small'>In use now ({SOURCES[net.bootstrapFrom]}):</p>
+          {net.bootstrap.length === 0
+            ? <p class='error small'>No bootstrap node: nobody can reach you.</p>
+            : <ul class='addr-list'>{net.bootstrap.map(a => <li key={a}><code>{a}</code></li>)}</ul>}
+
+          <h3>ICE servers (WebRTC)</h3>
+          <p class='muted small'>
+            STUN lets WebRTC find a direct path through NATs. One per line: <code>stun:host:3478</code>, or <code>turn:host:3478 username password</code>.
+            Empty: the server's <code>config.json</code>, else the STUN responders of your bootstrap nodes. No third-party server is used unless you add one.
+          </p>
+          <label class='field'>
+            <span>ICE servers</span>
+            <textarea id='settings-ice' rows={2} class='mono' spellcheck={false} value={ice} placeholder='stun:boot.example.org:3478'
+              onInput={(e) => { setIce(e.currentTarget.value); setError('') }} />
+          </label>
+          <p class='small'>In use now ({SOURCES[net.iceFrom]}): {net.iceServers.length === 0 ? 'none' : <code>{formatIceServers(net.iceServers).replace(/\n/g, ', ')}</code>}</p>
+          {error !== '' && <p class='error' role='alert'>{error}</p>}
+          <div class='dialog-actions'>
+            <button type='button' class='btn' onClick={() => { saveSettings({ bootstrap: [], iceServers: [] }); location.reload() }}>Reset to defaults</button>
+            <button type='submit' class='btn primary'>Save and restart</button>
+          </div>
+        </form>
+        <div class='card'>
+          <h3>This node</h3>
+          <div class='me-label'>Peer ID</div>
+          <code class='peer-id full'>{model.me}</code>
+          <CopyButton text={model.me} label='Copy your peer ID' class='btn small' />
+          <div class='me-label'>Addresses</div>
+          {model.chat.addresses().length === 0
+            ? <p class='muted small'>None yet: you get one through a bootstrap node's relay.</p>
+            : <ul class='addr-list'>{model.chat.addresses().map(a => <li key={a}><code>{a}</code></li>)}</ul>}
+          <p class='muted small'>Your identity, contacts and history are kept in this browser (IndexedDB) and never leave it except as messages to your contacts.</p>
+        </div>
+      </div>
+    </section>
+  )
+}
