@@ -349,8 +349,11 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     const byId = new Map(pending.map(m => [m.id, m]))
     const id = peerIdFromString(peer)
     try {
-      await this.reach(id)
+      // the stream goes on the connection reach() chose: a dial by peer ID here could try every
+      // address the peer store knows, WebRTC first, and keep the message waiting on ICE
+      const connection = await this.reach(id)
       await this.libp2p.services.dm.send(id, pending.map(toWire), {
+        connection,
         signal: AbortSignal.any([AbortSignal.timeout(60_000), this.shutdown.signal]),
         onAck: async (msgId) => {
           if (this.acked.has(msgId)) return

@@ -66,6 +66,8 @@ export interface DirectMessageStats {
 }
 
 export interface SendOptions extends AbortOptions {
+  /** the connection to use while it is open (else one is found or dialled by peer ID) */
+  connection?: Connection
   /** Called in order as each ack arrives; the next ack is read after it resolves. */
   onAck?(id: string): void | Promise<void>
 }
@@ -232,7 +234,10 @@ class DefaultDirectMessages implements DirectMessages, Startable {
     this.outbound.set(key, entry)
   }
 
-  private async openStream (peer: PeerId, options: AbortOptions): Promise<Stream> {
+  private async openStream (peer: PeerId, options: SendOptions): Promise<Stream> {
+    if (options.connection?.status === 'open') {
+      return await options.connection.newStream(this.protocol, { signal: options.signal, runOnLimitedConnection: true })
+    }
     return await this.components.connectionManager.openStream(peer, this.protocol, {
       signal: options.signal,
       runOnLimitedConnection: true
