@@ -1,0 +1,318 @@
+/**
+ * MegaChat benchmarks: `npm run bench` (inside the test network namespace, see test/netns.sh).
+ *
+ * Every figure is printed beside a floor measured in the same run on the same machine, with the ratio:
+ *   1. DM round trip (send until delivered) against raw libp2p streams over the same TCP+Noise+yamux;
+ *   2. terminal client start-up to its ready line against a bare libp2p node process;
+ *   3. idle client RSS against a bare Node process and a bare libp2p node process;
+ *   4. room fan-out at 30 members (one process) against raw gossipsub on the same links (bench/rooms.ts);
+ *   5. the web app: initial JS gzipped, and page load to ready in Chromium against a bare js-libp2p page (bench/web.ts).
+ * Goals (from the issue) are marked PASS/MISS; a miss does not fail the run, an error does (exit 1).
+ *
+ * Settings (environment): BENCH_MESSAGES (samples per DM row, default 1000), BENCH_STARTUP_RUNS (default 5),
+ * BENCH_ROOM_MESSAGES (messages per row in section 4, default 300), BENCH_ONLY (comma-separated sections
+ * to run: dm, client, rooms, web; default all).
+ */
+import { cpus, loadavg, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { LevelDatastore } from 'datastore-level'
+import { killAll, killAllAndWait, rssKiB, spawnUntilReady, stopChild } from './children.js'
+import { createDmPair } from './dm.js'
+import { createRawNode, EchoClient, freshStreamRoundTrip } from './floor.js'
+import { benchRooms } from './rooms.js'
+import { benchWeb } from './web.js'
+import { mean, mib, ms, pad, ratio, summarize, verdict } from './stats.js'
+import { removeAllTempDirs, removeTempDir, tempDir } from './temp.js'
+import type { Started } from './children.js'
+import type { Summary } from './stats.js'
+import type { Libp2p } from '@libp2p/interface'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const CLIENT = join(ROOT, 'dist/src/cli/main.js')
+const BARE_LIBP2P = join(ROOT, 'dist/bench/bare-node.js')
+const BARE_NODE_SCRIPT = 'process.stdout.write(\'{"type":"ready"}\\n\'); setInterval(() => {}, 1000)'
+
+const MESSAGES = positiveInt(process.env.BENCH_MESSAGES, 1000)
+const WARMUP = 50
+/**
+ * The DM rows and their floors take turns in blocks of this many messages, so that load from other
+ * processes on the machine hits all rows alike (per-message turns would push one row's trailing work,
+ * such as closing its stream, into another row's timing).
+ */
+const BLOCK = 20
+const STARTUP_RUNS = Math.max(2, positiveInt(process.env.BENCH_STARTUP_RUNS, 5))
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'dm,client,rooms,web').split(',').map(s => s.trim()))
+const IDLE_MS = 3_000
+
+/** the whole bench normally takes about a minute; past this something hangs, so say where and stop */
+const WATCHDOG_MS = 300_000
+
+const DM_GOAL = 1.5
+const RSS_GOAL = 1.3
+const LABEL = 40
+
+function positiveInt (text: string | undefined, fallback: number): number {
+  const n = Number(text)
+  return Number.isSafeInteger(n) && n > 0 ? n : fallback
+}
+
+function line (text = ''): void {
+  process.stdout.write(text + '\n')
+}
+
+function latency (label: string, s: Summary): string {
+  return `${pad(label, LABEL)} p50 ${pad(ms(s.p50), 9)} p99 ${pad(ms(s.p99), 9)}`
+}
+
+let failed = false
+/** what the bench is doing now, for the watchdog */
+let step = 'starting'
+function sectionError (what: string, err: any): void {
+  failed = true
+  line(`${pad(what, LABEL)} ERROR ${err?.message ?? err}`)
+}
+
+// ---- 1. DM round trip
+
+interface Row {
+  label: string
+  samples: number[]
+  /** for the DM rows: time until send() resolved (outbox write) */
+  stored?: number[]
+  run(): Promise<void>
+}
+
+async function benchDm (): Promise<void> {
+  line(`1. DM round trip on loopback (TCP + Noise + yamux): ${Math.ceil(MESSAGES / BLOCK) * BLOCK} sequential messages per row after ${WARMUP} warm-up, rows taking turns every ${BLOCK}`)
+  const nodes: Libp2p[] = []
+  const stops: Array<() => Promise<void>> = []
+  try {
+    step = 'dm: starting the raw libp2p nodes'
+    const [rawA, rawB] = [await createRawNode(), await createRawNode()]
+    nodes.push(rawA, rawB)
+    await rawA.dial(rawB.getMultiaddrs()[0])
+    const echo = await EchoClient.open(rawA, rawB)
+    stops.push(async () => { await echo.close() })
+    // diagnostic: the same raw nodes, but with the peer store on LevelDB as in the chat (libp2p
+    // updates the peer store on every stream it opens or accepts)
+    step = 'dm: starting the raw libp2p nodes with LevelDB'
+    const levelDir = await tempDir('peerstore')
+    stops.push(async () => { await removeTempDir(levelDir) })
+    const stores = [new LevelDatastore(join(levelDir, 'c')), new LevelDatastore(join(levelDir, 'd'))]
+    for (const store of stores) {
+      await store.open()
+      stops.push(async () => { await store.close() })
+    }
+    const [rawC, rawD] = [await createRawNode(stores[0]), await createRawNode(stores[1])]
+    nodes.push(rawC, rawD)
+    await rawC.dial(rawD.getMultiaddrs()[0])
+    step = 'dm: starting the chat nodes (leveldb)'
+    const leveldb = await createDmPair('dm round trip (leveldb)', 'leveldb')
+    stops.push(leveldb.stop)
+    step = 'dm: starting the chat nodes (memory store)'
+    const memory = await createDmPair('dm round trip (memory store)', 'memory')
+    stops.push(memory.stop)
+
+    const rows: Row[] = [
+      { label: 'floor: echo on an open stream', samples: [], async run () { this.samples.push(await echo.roundTrip()) } },
+      { label: 'floor: fresh stream per message', samples: [], async run () { this.samples.push(await freshStreamRoundTrip(rawA, rawB)) } },
+      { label: 'diag: fresh stream, peer store on LevelDB', samples: [], async run () { this.samples.push(await freshStreamRoundTrip(rawC, rawD)) } },
+      ...[leveldb, memory].map((pair): Row => ({
+        label: pair.label,
+        samples: [],
+        stored: [],
+        async run () {
+          const [total, stored] = await pair.roundTrip()
+          this.samples.push(total)
+          this.stored?.push(stored)
+        }
+      }))
+    ]
+
+    for (const row of rows) {
+      step = `dm: warming up ${row.label}`
+      for (let i = 0; i < WARMUP; i++) await row.run()
+      row.samples.length = 0
+      if (row.stored != null) row.stored.length = 0
+    }
+    const rounds = Math.ceil(MESSAGES / BLOCK)
+    for (let r = 0; r < rounds; r++) {
+      // rotate who goes first each round
+      for (let k = 0; k < rows.length; k++) {
+        const row = rows[(k + r) % rows.length]
+        step = `dm: round ${r + 1} of ${rounds}, ${row.label}`
+        for (let i = 0; i < BLOCK; i++) await row.run()
+      }
+    }
+
+    const [echoRow, freshRow, levelRow, ...dmRows] = rows
+    const fresh = summarize(freshRow.samples)
+    line(latency(echoRow.label, summarize(echoRow.samples)))
+    line(latency(freshRow.label, fresh))
+    for (const row of dmRows) {
+      const s = summarize(row.samples)
+      line(`${latency(row.label, s)} floor fresh-stream p50 ${pad(ms(fresh.p50), 9)} ratio ${pad(ratio(s.p50, fresh.p50), 6)} goal <=${DM_GOAL}x ${verdict(s.p50, fresh.p50, DM_GOAL)}`)
+    }
+    for (const row of dmRows) {
+      const s = summarize(row.stored ?? [])
+      line(`${pad(`  diag: of which until send() resolved (${row.label.includes('leveldb') ? 'leveldb' : 'memory'})`, LABEL)} p50 ${pad(ms(s.p50), 9)} p99 ${pad(ms(s.p99), 9)} (outbox write)`)
+    }
+    const level = summarize(levelRow.samples)
+    line(`${latency(levelRow.label, level)} ratio to fresh-stream floor ${ratio(level.p50, fresh.p50)} (libp2p writes the peer store on every stream, both sides)`)
+  } catch (err) {
+    sectionError('dm round trip', err)
+  } finally {
+    step = 'dm: stopping the nodes'
+    await Promise.allSettled(nodes.map(async n => { await n.stop() }))
+    for (const stop of stops.reverse()) await stop().catch(() => {})
+  }
+}
+
+// ---- 2 and 3. client start-up and idle memory
+
+interface Proc {
+  label: string
+  args: string[]
+  readyMs: number[]
+  kept?: Started
+  /** runs that did not exit within 5 s of SIGTERM */
+  killed: number
+}
+
+async function benchClient (): Promise<void> {
+  line()
+  line(`2. Start-up to ready (spawn until the ready line on stdout), ${STARTUP_RUNS} runs each, taking turns`)
+  let dataDir: string | undefined
+  const procs: Proc[] = []
+  try {
+    dataDir = await tempDir('client')
+    const client: Proc = {
+      label: 'client',
+      args: [CLIENT, '--json', '--data', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-webrtc'],
+      readyMs: [],
+      killed: 0
+    }
+    const bare: Proc = { label: 'bare libp2p node', args: [BARE_LIBP2P], readyMs: [], killed: 0 }
+    const chatAssembly: Proc = { label: 'chat libp2p assembly', args: [BARE_LIBP2P, '--chat'], readyMs: [], killed: 0 }
+    const node: Proc = { label: 'bare node', args: ['-e', BARE_NODE_SCRIPT], readyMs: [], killed: 0 }
+    procs.push(client, bare, chatAssembly, node)
+
+    for (let i = 0; i < STARTUP_RUNS; i++) {
+      const last = i === STARTUP_RUNS - 1
+      for (const p of procs) {
+        step = `start-up: run ${i + 1}, ${p.label}`
+        const started = await spawnUntilReady(p.args, ROOT)
+        p.readyMs.push(started.readyMs)
+        if (last) p.kept = started
+        else if (await stopChild(started.child)) p.killed++
+      }
+    }
+
+    const floor = mean(bare.readyMs)
+    const firstClient = client.readyMs[0]
+    const laterClient = mean(client.readyMs.slice(1))
+    const row = (label: string, value: number, note = ''): void => {
+      line(`${pad(label, LABEL)} ${pad(ms(value), 9)} floor bare libp2p node ${pad(ms(floor), 9)} ratio ${pad(ratio(value, floor), 6)}${note}`)
+    }
+    line(`${pad('floor: bare node (node -e)', LABEL)} ${pad(ms(mean(node.readyMs)), 9)} (mean of ${node.readyMs.length})`)
+    line(`${pad('floor: bare libp2p node', LABEL)} ${pad(ms(floor), 9)} (mean of ${bare.readyMs.length}; tcp+noise+yamux, no services)`)
+    row('client, first run (new identity)', firstClient)
+    row(`client, later runs (mean of ${client.readyMs.length - 1})`, laterClient)
+    row('  diag: chat libp2p assembly only', mean(chatAssembly.readyMs), ` (src/node/node.ts, no store/client, mean of ${chatAssembly.readyMs.length})`)
+
+    for (const p of procs) {
+      if (p.killed > 0) line(`  note: ${p.label} did not exit within 5 s of SIGTERM in ${p.killed} of ${STARTUP_RUNS - 1} runs (killed)`)
+    }
+
+    line()
+    line(`3. Idle RSS (VmRSS after ready and ${IDLE_MS / 1000} s idle)`)
+    // the deliberate idle period: nothing to wait on, the point is to let start-up garbage settle
+    await new Promise(resolve => setTimeout(resolve, IDLE_MS))
+    step = 'rss: reading VmRSS'
+    const rss = new Map<Proc, number>()
+    for (const p of procs) {
+      const pid = p.kept?.child.pid
+      if (pid == null) continue
+      rss.set(p, await rssKiB(pid))
+    }
+    const nodeRss = rss.get(node) ?? Number.NaN
+    const bareRss = rss.get(bare) ?? Number.NaN
+    const clientRss = rss.get(client) ?? Number.NaN
+    line(`${pad('floor: bare node process', LABEL)} ${pad(mib(nodeRss), 10)}`)
+    line(`${pad('floor: bare libp2p node process', LABEL)} ${pad(mib(bareRss), 10)} ratio to bare node ${ratio(bareRss, nodeRss)}`)
+    line(`${pad('client idle', LABEL)} ${pad(mib(clientRss), 10)} floor bare libp2p ${pad(mib(bareRss), 10)} ratio ${pad(ratio(clientRss, bareRss), 6)} goal <=${RSS_GOAL}x ${verdict(clientRss, bareRss, RSS_GOAL)}  (bare node ${ratio(clientRss, nodeRss)})`)
+    line(`${pad('  diag: chat libp2p assembly only', LABEL)} ${pad(mib(rss.get(chatAssembly) ?? Number.NaN), 10)} ratio to bare libp2p ${ratio(rss.get(chatAssembly) ?? Number.NaN, bareRss)}`)
+  } catch (err) {
+    sectionError('client start-up / rss', err)
+  } finally {
+    step = 'start-up: stopping the child processes'
+    await Promise.allSettled(procs.map(async p => {
+      if (p.kept != null && await stopChild(p.kept.child)) line(`  note: ${p.label} did not exit within 5 s of SIGTERM after the idle period (killed)`)
+    }))
+    if (dataDir != null) await removeTempDir(dataDir).catch(() => {})
+  }
+}
+
+async function main (): Promise<void> {
+  const t0 = performance.now()
+  const cpu = cpus()
+  const netns = process.env.MEGACHAT_IN_NETNS === '1' ? 'network namespace' : `no network namespace (${process.env.MEGACHAT_IN_NETNS ?? 'not via test/netns.sh'})`
+  line(`MegaChat bench — node ${process.version}, ${process.platform} ${process.arch}, ${cpu.length} x ${cpu[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${netns}`)
+  line(`load average at start ${loadavg().map(l => l.toFixed(1)).join(' ')} (other processes on the machine skew absolute numbers; ratios are taken within this run)`)
+  line()
+  if (ONLY.has('dm')) await benchDm()
+  if (ONLY.has('client')) await benchClient()
+  if (ONLY.has('rooms')) {
+    line()
+    await benchRooms({ line, step: (what) => { step = what } }).catch((err) => { sectionError('room fan-out', err) })
+  }
+  if (ONLY.has('web')) {
+    line()
+    line('5. The web app (Chromium, headless)')
+    step = 'web app'
+    try {
+      const lines = await benchWeb()
+      for (const l of lines) line(l)
+      if (lines.some(l => l.includes('ERROR'))) failed = true
+    } catch (err) {
+      sectionError('web app', err)
+    }
+  }
+  line()
+  line(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+}
+
+/** Interrupted (signal, or stdout closed as by `| head`): children first, then their directories. */
+let aborting = false
+function abort (code: number): void {
+  if (aborting) return
+  aborting = true
+  void killAllAndWait().finally(() => {
+    removeAllTempDirs()
+    process.exit(code)
+  })
+}
+process.on('exit', () => {
+  killAll()
+  removeAllTempDirs()
+})
+process.once('SIGINT', () => { abort(130) })
+process.once('SIGTERM', () => { abort(143) })
+process.stdout.on('error', () => { abort(1) })
+
+const watchdog = setTimeout(() => {
+  process.stderr.write(`bench: still running after ${WATCHDOG_MS / 1000} s, stuck at: ${step}; giving up\n`)
+  process.exit(1)
+}, WATCHDOG_MS)
+
+main()
+  .catch((err) => {
+    failed = true
+    process.stderr.write(`bench: ${err?.stack ?? err}\n`)
+  })
+  .finally(() => {
+    clearTimeout(watchdog)
+    // libp2p can leave a timer or two behind after stop(); the bench is over, so end here
+    process.exit(failed ? 1 : 0)
+  })
