@@ -11,21 +11,11 @@ import { IDBDatastore } from 'datastore-idb'
 import { Key } from 'interface-datastore'
 import { DataDirError } from './errors.js'
 import { decodeKeyFile, encodeKeyFile, isProtected } from './identity/keyfile.js'
+import type { PlatformInit, Platform } from './platform-types.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
-export interface PlatformInit {
-  dataDir?: string
-  passphrase?: string
-  askPassphrase?: () => Promise<string>
-  scryptN?: number
-}
-
-export interface Platform {
-  privateKey: PrivateKey
-  datastore: Datastore
-  close(): Promise<void>
-}
+export type { PlatformInit, Platform } from './platform-types.js'
 
 const DEFAULT_DATABASE = 'megachat'
 const MEMORY = ':memory:'

@@ -8,21 +8,9 @@ import { LevelDatastore } from 'datastore-level'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { DataDirError } from './errors.js'
 import { ensureDataDir, loadIdentity } from './identity/index.js'
-import type { PrivateKey } from '@libp2p/interface'
-import type { Datastore } from 'interface-datastore'
+import type { PlatformInit, Platform } from './platform-types.js'
 
-export interface PlatformInit {
-  dataDir?: string
-  passphrase?: string
-  askPassphrase?: () => Promise<string>
-  scryptN?: number
-}
-
-export interface Platform {
-  privateKey: PrivateKey
-  datastore: Datastore
-  close(): Promise<void>
-}
+export type { PlatformInit, Platform } from './platform-types.js'
 
 export async function openPlatform (init: PlatformInit): Promise<Platform> {
   if (init.dataDir == null) {
