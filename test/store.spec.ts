@@ -162,6 +162,17 @@ for (const backend of backends) {
         assert.deepEqual(await store.history(BOB), [m])
       })
 
+      it('addIncoming and addRoomMessage store a message once even when it arrives twice at the same time', async () => {
+        const m = msg(BOB, 'in', 1000, 'twice at once')
+        const results = await Promise.all([store.addIncoming(m), store.addIncoming({ ...m }), store.addIncoming({ ...m })])
+        assert.deepEqual(results.filter(Boolean), [true])
+        assert.equal((await store.history(BOB)).length, 1)
+        const r = { id: 'ab'.repeat(16), roomId: 'cd'.repeat(32), author: BOB, timestamp: 1000, text: 'room', receivedAt: 1001, sealed: 'AA==' }
+        const roomResults = await Promise.all([store.addRoomMessage(r), store.addRoomMessage({ ...r })])
+        assert.deepEqual(roomResults.filter(Boolean), [true])
+        assert.equal((await store.roomHistory(r.roomId)).length, 1)
+      })
+
       it('history returns the last n messages, oldest first, ordered by timestamp', async () => {
         // stored out of time order, as happens when a peer's older message arrives late
         const t = [5000, 1000, 3000, 2000, 4000, 10_000_000_000_000, 900]

@@ -97,7 +97,22 @@ const roomMsgKey = (m: StoredRoomMessage): Key => new Key(`/megachat/roommsg/${m
 const roomMsgIdKey = (roomId: string, id: string): Key => new Key(`/megachat/roomid/${roomId}/${id}`)
 
 export class ChatStore {
+  /** adds under way, by key: "add if absent" must hold when the same message arrives twice at once */
+  private readonly adding = new Map<string, Promise<boolean>>()
+
   constructor (readonly datastore: Datastore) {}
+
+  /** Runs `add` unless an add for the same key is under way, in which case this one is a duplicate. */
+  private async addOnce (key: string, add: () => Promise<boolean>): Promise<boolean> {
+    const running = this.adding.get(key)
+    if (running != null) {
+      await running.catch(() => {})
+      return false
+    }
+    const run = add().finally(() => { this.adding.delete(key) })
+    this.adding.set(key, run)
+    return await run
+  }
 
   // ---- contacts
 
@@ -143,6 +158,10 @@ export class ChatStore {
    * Returns false for a duplicate.
    */
   async addIncoming (m: StoredMessage): Promise<boolean> {
+    return await this.addOnce(msgIdKey(m.peer, m.id).toString(), async () => await this.putIncoming(m))
+  }
+
+  private async putIncoming (m: StoredMessage): Promise<boolean> {
     if (await this.datastore.has(msgIdKey(m.peer, m.id))) return false
     const batch = this.datastore.batch()
     const key = msgKey(m)
@@ -238,6 +257,10 @@ export class ChatStore {
 
   /** Stores a room message unless its id is known already; false for a duplicate or replay. */
   async addRoomMessage (m: StoredRoomMessage): Promise<boolean> {
+    return await this.addOnce(roomMsgIdKey(m.roomId, m.id).toString(), async () => await this.putRoomMessage(m))
+  }
+
+  private async putRoomMessage (m: StoredRoomMessage): Promise<boolean> {
     if (await this.hasRoomMessage(m.roomId, m.id)) return false
     const batch = this.datastore.batch()
     const key = roomMsgKey(m)
