@@ -98,6 +98,8 @@ export class Rooms {
   private readonly byTopic = new Map<string, JoinedRoom>()
   /** `${peer}/${roomId}` pairs synced with since the peer connected */
   private readonly synced = new Set<string>()
+  /** ids of messages that came through history sync lately, whose live copies may still be in flight */
+  private readonly syncedIds = new Set<string>()
   /** messages opened by the validator, handed to the message listener */
   private readonly opened = new WeakMap<Message, RoomMessage>()
   private timer?: ReturnType<typeof setInterval>
@@ -292,6 +294,9 @@ export class Rooms {
     }
     const m = result.message
     if (await this.init.store.hasRoomMessage(room.record.roomId, m.idHex)) {
+      // got through history sync moments ago: pass the live copy on to our mesh peers (shown once
+      // all the same); anything else already stored is a replay, dropped
+      if (this.syncedIds.has(m.idHex)) return TopicValidatorResult.Accept
       this.stats.replayed++
       return TopicValidatorResult.Ignore
     }
@@ -320,15 +325,20 @@ export class Rooms {
   }
 
   private async accept (room: JoinedRoom, m: RoomMessage, sealed: Uint8Array, synced: boolean): Promise<void> {
-    if (m.author.equals(this.self) && synced) {
-      // our own message served back to us: keep it if we lost it, never announce it
-      await this.init.store.addRoomMessage(this.toStored(room, m, sealed))
+    // the live copy of a message that history sync brought first: forwarded by the validator, shown once
+    if (!synced && this.syncedIds.delete(m.idHex)) return
+    const added = await this.init.store.addRoomMessage(this.toStored(room, m, sealed))
+    if (!added) {
+      // synced history overlaps what we have; only a live duplicate is a replay
+      if (!synced) this.stats.replayed++
       return
     }
-    if (!await this.init.store.addRoomMessage(this.toStored(room, m, sealed))) {
-      this.stats.replayed++
-      return
+    if (synced) {
+      this.syncedIds.add(m.idHex)
+      if (this.syncedIds.size > 4096) this.syncedIds.delete(this.syncedIds.values().next().value as string)
     }
+    // our own message served back to us by sync: kept (we had lost it), never announced
+    if (m.author.equals(this.self)) return
     this.init.onMessage({
       room: room.record.name,
       roomId: room.record.roomId,
