@@ -40,6 +40,7 @@ import { createLibp2p } from 'libp2p'
 import { createBootstrapNode } from '../bootstrap-node/index.js'
 import { createRoomSecret, deriveRoomKeys, openRoomMessageDetailed, sealRoomMessage } from '../src/crypto/room.js'
 import { createChat } from '../src/index.js'
+import { EARLY_DISCOVERY_MS } from '../src/rooms/index.js'
 import { mean, ms, pad, ratio, summarize, verdict } from './stats.js'
 import type { Summary } from './stats.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
@@ -60,13 +61,13 @@ const DELIVERY_TIMEOUT_MS = 5_000
 /** how long start-up, dialling and mesh forming may take (each) */
 const SETUP_TIMEOUT_MS = 30_000
 /**
- * After joining, each member announces itself in the DHT and looks for the others at once and 3, 10
- * and 30 s later (src/rooms/index.ts EARLY_DISCOVERY_MS), then every 2 minutes. Here all 30 joined at
+ * After joining, each member announces itself in the DHT and looks for the others at once and about 3, 10
+ * and 30 s later (EARLY_DISCOVERY_MS, each ±25 %), then every 2 minutes. Here all 30 joined at
  * the same moment and share one event loop, so their rounds coincide and stall it for seconds (DHT
  * queries, peer store updates, dials), where on 30 machines each would cost its own node a little.
  * The measurement starts after the last early round: the graph is settled and those stalls are over.
  */
-const LAST_EARLY_ROUND_MS = 30_000
+const LAST_EARLY_ROUND_MS = Math.max(...EARLY_DISCOVERY_MS) * 1.25
 /** then: the event loop counts as quiet when busy less than this share of a QUIET_WINDOW_MS window */
 const QUIET_UTILIZATION = 0.5
 const QUIET_WINDOW_MS = 500

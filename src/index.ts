@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import { createChat } from 'megachat'
+import { createChat } from 'megachat'
  *
  * const chat = await createChat({ dataDir: '/home/me/.megachat', bootstrap: ['/ip4/…/tcp/4001/p2p/12D3…'] })
  * chat.addEventListener('message', (evt) => console.log(evt.detail.from, evt.detail.text))
@@ -12,6 +12,7 @@
  * ```
  */
 import { logger } from '@libp2p/logger'
+import { JitteredInterval } from './timer.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
 import { toString as toHex } from 'uint8arrays/to-string'
@@ -119,7 +120,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   private readonly reported = new Set<string>()
   /** when each offline contact is probed next, with a growing delay */
   private readonly probes = new Map<string, { next: number, delay: number }>()
-  private timer?: ReturnType<typeof setInterval>
+  private timer?: JitteredInterval
 
   /** use createChat() */
   constructor (libp2p: ChatLibp2p, store: ChatStore, init: ChatInit & { privateKey: PrivateKey }, allowedTopics: Set<string>, closePlatform: () => Promise<void>) {
@@ -150,7 +151,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     await this.rooms.load()
     await this.libp2p.start()
     this.rooms.start()
-    this.timer = setInterval(() => { this.tick() }, this.init.retryInterval ?? RETRY_INTERVAL_MS)
+    this.timer = new JitteredInterval(() => { this.tick() }, this.init.retryInterval ?? RETRY_INTERVAL_MS)
     this.tick()
   }
 
@@ -459,7 +460,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   async stop (): Promise<void> {
     if (this.shutdown.signal.aborted) return
     this.shutdown.abort()
-    clearInterval(this.timer)
+    this.timer?.stop()
     this.rooms.stop()
     await Promise.allSettled([...this.flushing.values()])
     await this.rooms.saveActivity().catch((err: any) => { log.error('could not save room activity: %e', err) })

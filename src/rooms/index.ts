@@ -10,6 +10,7 @@
  * Messages are stored with their sealed bytes, so members can serve history to late joiners
  * (./sync.ts) and every message id is remembered, so a replay is never shown twice.
  */
+import { JitteredInterval } from '../timer.js'
 import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
@@ -35,7 +36,7 @@ export const ANNOUNCE_INTERVAL_MS = 2 * 60_000
 export const RATE_LIMIT = 30
 export const RATE_WINDOW_MS = 10_000
 /** After joining, members are looked for again after these delays (provider records take a moment to spread). */
-const EARLY_DISCOVERY_MS = [3_000, 10_000, 30_000]
+export const EARLY_DISCOVERY_MS = [3_000, 10_000, 30_000]
 /** Most members dialled per discovery round. */
 const MAX_DIALS_PER_ROUND = 16
 /** On (re)joining, history is asked for from this long before the last time we were there. */
@@ -102,7 +103,7 @@ export class Rooms {
   private readonly syncedIds = new Set<string>()
   /** messages opened by the validator, handed to the message listener */
   private readonly opened = new WeakMap<Message, RoomMessage>()
-  private timer?: ReturnType<typeof setInterval>
+  private timer?: JitteredInterval
 
   constructor (init: RoomsInit, allowedTopics: Set<string>) {
     this.init = init
@@ -146,11 +147,11 @@ export class Rooms {
       for (const key of this.synced) if (key.startsWith(prefix)) this.synced.delete(key)
     })
     for (const room of this.byId.values()) this.enter(room)
-    this.timer = setInterval(() => { this.tick() }, ANNOUNCE_INTERVAL_MS)
+    this.timer = new JitteredInterval(() => { this.tick() }, ANNOUNCE_INTERVAL_MS)
   }
 
   stop (): void {
-    clearInterval(this.timer)
+    this.timer?.stop()
   }
 
   /** Persists when we were last in each room, so a restart asks only for what it missed. */
@@ -273,7 +274,7 @@ export class Rooms {
     this.subscribe(room)
     void this.discover(room, true)
     for (const delay of EARLY_DISCOVERY_MS) {
-      const timer = setTimeout(() => { if (this.byId.has(room.record.roomId)) void this.discover(room) }, delay)
+      const timer = setTimeout(() => { if (this.byId.has(room.record.roomId)) void this.discover(room) }, delay * (0.75 + Math.random() * 0.5))
       this.init.signal.addEventListener('abort', () => { clearTimeout(timer) }, { once: true })
     }
   }
