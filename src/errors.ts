@@ -57,3 +57,13 @@ export class ProtocolViolationError extends Error {
   static override name = 'ProtocolViolationError'
   override name = 'ProtocolViolationError'
 }
+
+export class UnknownRoomError extends Error {
+  static override name = 'UnknownRoomError'
+  override name = 'UnknownRoomError'
+}
+
+export class DuplicateRoomError extends Error {
+  static override name = 'DuplicateRoomError'
+  override name = 'DuplicateRoomError'
+}

@@ -309,7 +309,7 @@ describe('cli --json', function () {
     const history = await b.command('/room-history crew', 'room-history')
     assert.deepEqual(history.messages.map((m: any) => m.text), ['hello crew'])
     const bad = await b.command('/say nowhere hi', ['error'])
-    assert.equal(bad.name, 'UnknownContactError')
+    assert.equal(bad.name, 'UnknownRoomError')
   })
 
   it('exits 1 with one line on stderr when the listen port is taken', async () => {

@@ -224,10 +224,10 @@ describe('rooms', function () {
     const dir = cleanup.dir(await tempDir())
     let a = await startChat({ bootstrapNode: boot, dataDir: dir })
     const room = await a.createRoom('mine')
-    await assert.rejects(a.createRoom('mine'), { name: 'DuplicateContactError' })
+    await assert.rejects(a.createRoom('mine'), { name: 'DuplicateRoomError' })
     await assert.rejects(a.createRoom('bad name with spaces'), { name: 'InvalidInputError' })
     await assert.rejects(a.joinRoom('megachat://room/not-an-invite'), { name: 'InvalidInviteError' })
-    await assert.rejects(a.say('nope', 'hi'), { name: 'UnknownContactError' })
+    await assert.rejects(a.say('nope', 'hi'), { name: 'UnknownRoomError' })
     await assert.rejects(a.say('mine', 'x'.repeat(64 * 1024 + 1)), { name: 'MessageTooLongError' })
     await a.say('mine', 'note to self')
     // joining again is harmless

@@ -17,7 +17,7 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { fromString, toString } from 'uint8arrays'
 import { decodeInvite, encodeInvite } from '../crypto/invite.js'
 import { createRoomSecret, deriveRoomKeys, openRoomMessageDetailed, sealRoomMessage, MAX_ROOM_TEXT_BYTES } from '../crypto/room.js'
-import { DuplicateContactError, InvalidInputError, MessageTooLongError, UnknownContactError } from '../errors.js'
+import { DuplicateRoomError, InvalidInputError, MessageTooLongError, UnknownRoomError } from '../errors.js'
 import type { RoomKeys, RoomMessage } from '../crypto/room.js'
 import type { ChatLibp2p } from '../node/types.js'
 import type { ChatStore, RoomRecord, StoredRoomMessage } from '../store/index.js'
@@ -235,7 +235,7 @@ export class Rooms {
     if (byId != null) return byId
     const lower = ref.toLowerCase()
     for (const room of this.byId.values()) if (room.record.name.toLowerCase() === lower) return room
-    throw new UnknownContactError(`no room named ${ref}; /rooms lists yours`)
+    throw new UnknownRoomError(`no room named ${ref}; /rooms lists yours`)
   }
 
   // ---- internals
@@ -243,7 +243,7 @@ export class Rooms {
   private async add (name: string, secret: Uint8Array, creator: string | undefined, lastActive: number): Promise<RoomRecord> {
     if (!NAME_RE.test(name)) throw new InvalidInputError('a room name is 1-32 letters, digits, "_", "." or "-"; give a local name: /join <invite> <name>')
     for (const room of this.byId.values()) {
-      if (room.record.name.toLowerCase() === name.toLowerCase()) throw new DuplicateContactError(`you already have a room named ${name}; /join <invite> <other name>`)
+      if (room.record.name.toLowerCase() === name.toLowerCase()) throw new DuplicateRoomError(`you already have a room named ${name}; /join <invite> <other name>`)
     }
     const keys = deriveRoomKeys(secret)
     const record: RoomRecord = {
