@@ -44,7 +44,9 @@ export function saveSettings (settings: Settings): void {
 /** `./config.json` from the server that serves the app; undefined when there is none (404) or it is unusable. */
 async function serverConfig (): Promise<Partial<Settings> | undefined> {
   try {
-    const res = await fetch('./config.json', { cache: 'no-store', signal: AbortSignal.timeout(CONFIG_TIMEOUT_MS) })
+    // index.html starts this request before the bundle loads (window.megachatConfig); fetch again only without it
+    const early = (window as unknown as { megachatConfig?: Promise<Response> }).megachatConfig
+    const res = await (early ?? fetch('./config.json', { cache: 'no-store', signal: AbortSignal.timeout(CONFIG_TIMEOUT_MS) }))
     if (!res.ok) return undefined
     const body = await res.json()
     const out: Partial<Settings> = {}

@@ -42,12 +42,16 @@ function Splash ({ status }: { status: Status }): preact.JSX.Element {
 async function main (): Promise<void> {
   root.textContent = '' // the static "Starting…" line of index.html
   render(<Splash status={{ state: 'starting', text: 'Starting…' }} />, root)
+  performance.mark('megachat:start')
   const net = await loadNetworkConfig()
+  performance.mark('megachat:config')
   const chat = await createChat({ bootstrap: net.bootstrap, iceServers: net.iceServers, dataDir: 'megachat' })
+  performance.mark('megachat:node')
   window.megachat = chat
   const model = new ChatModel(chat, net.bootstrap)
   await model.load()
   render(<App model={model} net={net} />, root)
+  performance.mark('megachat:rendered')
 }
 
 main().catch((err: Error) => {
