@@ -4,134 +4,16 @@
  * Every stdout line must be one JSON object; a line that is not fails the test.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MAX_TEXT_BYTES } from '../src/constants.js'
-import { Cleanup, startBootstrap, tempDir } from './fixtures.js'
+import { Cleanup, JsonClient, startBootstrap, tempDir } from './fixtures.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
-import type { ChildProcess } from 'node:child_process'
+import type { Line } from './fixtures.js'
 import type { AddressInfo } from 'node:net'
 
-const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js')
 const WAIT_MS = 20_000
-
-type Line = Record<string, any>
-interface Exit { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }
-
-/** A running `megachat --json` process: its stdout parsed line by line, and a way to wait for a line. */
-class JsonClient {
-  readonly lines: Line[] = []
-  /** stdout lines that were not one JSON object */
-  readonly notJson: string[] = []
-  readonly exited: Promise<Exit>
-  stdout = ''
-  stderr = ''
-  private readonly child: ChildProcess
-  private readonly waiters = new Set<() => void>()
-  private exit?: Exit
-
-  constructor (args: string[], env: Record<string, string | undefined> = {}) {
-    const childEnv: Record<string, string | undefined> = { ...process.env }
-    for (const name of ['MEGACHAT_PASSPHRASE', 'MEGACHAT_HOME', 'DEBUG', 'NO_COLOR']) delete childEnv[name]
-    this.child = spawn(process.execPath, [MAIN, ...args], {
-      env: { ...childEnv, MEGACHAT_RETRY_MS: '500', MEGACHAT_FIND_TIMEOUT_MS: '5000', ...env },
-      stdio: ['pipe', 'pipe', 'pipe']
-    })
-    let pending = ''
-    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stdout += chunk
-      pending += chunk
-      let nl: number
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const text = pending.slice(0, nl)
-        pending = pending.slice(nl + 1)
-        this.onLine(text)
-      }
-    })
-    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { this.stderr += chunk })
-    this.child.stdin?.on('error', () => {}) // writing to a process that already left
-    this.exited = new Promise<Exit>(resolve => {
-      // 'close' comes after the pipes drained, so stdout and stderr are complete
-      this.child.once('close', (code, signal) => {
-        if (pending.length > 0) this.onLine(pending)
-        this.exit = { code, signal, stdout: this.stdout, stderr: this.stderr }
-        this.notify()
-        resolve(this.exit)
-      })
-    })
-  }
-
-  private onLine (text: string): void {
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(text)
-    } catch {}
-    if (parsed == null || typeof parsed !== 'object' || Array.isArray(parsed)) this.notJson.push(text)
-    else this.lines.push(parsed as Line)
-    this.notify()
-  }
-
-  private notify (): void {
-    for (const w of [...this.waiters]) w()
-  }
-
-  /** Where the next line will land: pass it to `next` to look only at lines after this point. */
-  mark (): number {
-    return this.lines.length
-  }
-
-  /** Writes one line to stdin; returns the mark before it. */
-  send (line: string): number {
-    const mark = this.mark()
-    this.child.stdin?.write(line + '\n')
-    return mark
-  }
-
-  /** The first line at or after `from` that passes `test`; rejects on a timeout, a non-JSON line or an exit. */
-  async next (test: (line: Line) => boolean, from = 0, ms = WAIT_MS, what = 'a matching line'): Promise<Line> {
-    return await new Promise<Line>((resolve, reject) => {
-      const check = (): void => {
-        if (this.notJson.length > 0) return done(new Error(`stdout line is not JSON: ${this.notJson[0]}`))
-        const found = this.lines.slice(from).find(test)
-        if (found != null) return done(undefined, found)
-        if (this.exit != null) return done(new Error(`exited (${this.exit.code}) before ${what}; stderr: ${this.exit.stderr}`))
-      }
-      const timer = setTimeout(() => { done(new Error(`no ${what} within ${ms} ms; stdout so far:\n${this.stdout}`)) }, ms)
-      const done = (err?: Error, line?: Line): void => {
-        clearTimeout(timer)
-        this.waiters.delete(check)
-        if (err != null) reject(err)
-        else resolve(line as Line)
-      }
-      this.waiters.add(check)
-      check()
-    })
-  }
-
-  /** Sends a command and waits for its answer (the first line after it of one of `types`). */
-  async command (line: string, types: string | string[]): Promise<Line> {
-    const wanted = Array.isArray(types) ? types : [types]
-    const from = this.send(line)
-    return await this.next(l => wanted.includes(l.type), from, WAIT_MS, `answer (${wanted.join('|')}) to ${line.slice(0, 40)}`)
-  }
-
-  kill (signal: NodeJS.Signals = 'SIGTERM'): void {
-    if (this.exit == null) this.child.kill(signal)
-  }
-
-  /** Stops the process: SIGTERM, and SIGKILL if it is still there after a while. */
-  async stop (): Promise<void> {
-    if (this.exit != null) return
-    this.child.kill('SIGTERM')
-    const timer = setTimeout(() => { this.child.kill('SIGKILL') }, 10_000)
-    await this.exited
-    clearTimeout(timer)
-  }
-}
 
 /** stderr split into its non-empty lines. */
 const lines = (text: string): string[] => text.split('\n').filter(l => l.length > 0)

@@ -10,12 +10,14 @@ import { mkdir, readFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { extname, join, normalize, resolve, sep } from 'node:path'
 import { chromium } from 'playwright-core'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { WebRTC } from '@multiformats/multiaddr-matcher'
 import { browserGater } from '../src/node/node.browser.js'
-import { Cleanup, WEBRTC, startBootstrap, startChat, tempDir, until, waitFor } from './fixtures.js'
+import { Cleanup, JsonClient, WEBRTC, startBootstrap, startChat, tempDir, until, waitFor } from './fixtures.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
 import type { Chat, IncomingMessage, RoomMessageEvent, StoredMessage } from '../src/index.js'
+import type { Line } from './fixtures.js'
 import type { Connection } from '@libp2p/interface'
 import type { AddressInfo } from 'node:net'
 import type { BrowserContext, Page } from 'playwright-core'
@@ -85,10 +87,16 @@ describe('web app in Chromium', function () {
   let pageB: Page
   let browserBId: string
   let invite: string
+  /** the first profile's user-data-dir, opened again after its browser was closed */
+  let profileA: string
+  /** the terminal client (`--json` child process), its data directory and peer ID */
+  let cli: JsonClient
+  let cliData: string
+  let cliId: string
 
-  /** A Chromium profile of its own in a temporary user-data-dir. */
-  async function openProfile (name: string): Promise<{ context: BrowserContext, page: Page }> {
-    const profile = cleanup.dir(await tempDir(`megachat-chromium-${name}-`))
+  /** A Chromium profile in a user-data-dir: a new temporary one, or `profile` again (the same identity). */
+  async function openProfile (name: string, existing?: string): Promise<{ context: BrowserContext, page: Page, profile: string }> {
+    const profile = existing ?? cleanup.dir(await tempDir(`megachat-chromium-${name}-`))
     const ctx = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: false, // --headless=new is in the arguments
@@ -102,7 +110,7 @@ describe('web app in Chromium', function () {
     if (process.env.WEB_DEBUG != null) await p.addInitScript((d) => { localStorage.setItem('debug', d) }, process.env.WEB_DEBUG)
     p.on('console', msg => { pageLog.push(`[${name} ${msg.type()}] ${msg.text()}`) })
     p.on('pageerror', err => { pageLog.push(`[${name} pageerror] ${err.message}`) })
-    return { context: ctx, page: p }
+    return { context: ctx, page: p, profile }
   }
 
   before(async function () {
@@ -117,7 +125,7 @@ describe('web app in Chromium', function () {
     const ws = boot.addresses().find(a => a.includes('/ws/'))
     assert.ok(ws != null, `the bootstrap node has no WebSocket address: ${boot.addresses().join(' ')}`)
     bootAddr = ws
-    ;({ context, page } = await openProfile('a'))
+    ;({ context, page, profile: profileA } = await openProfile('a'))
   })
 
   after(async () => {
@@ -189,6 +197,27 @@ describe('web app in Chromium', function () {
 
   async function shown (p: Page, selector: string, text: string): Promise<void> {
     await p.locator(selector, { hasText: text }).first().waitFor({ timeout: WAIT_MS })
+  }
+
+  /** Starts the terminal client in `--json` mode on `data`, with the test bootstrap node's TCP address; waits for its ready line. */
+  async function startCli (data: string): Promise<{ client: JsonClient, ready: Line }> {
+    const tcp = boot.addresses().find(a => !a.includes('/ws'))
+    assert.ok(tcp != null, `the bootstrap node has no TCP address: ${boot.addresses().join(' ')}`)
+    const client = cleanup.add(new JsonClient(['--json', '--data', data, '--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', tcp, '--no-webrtc'],
+      { MEGACHAT_RETRY_MS: '500', MEGACHAT_FIND_TIMEOUT_MS: '5000' }))
+    const ready = await client.next(() => true, 0, WAIT_MS, 'the first line')
+    assert.equal(ready.type, 'ready', `the first line is the ready line: ${JSON.stringify(ready)}`)
+    assert.match(ready.peerId, PEER_ID)
+    return { client, ready }
+  }
+
+  /** A message line of the terminal client, after `from`, with this text (and in this room, or a DM). */
+  async function cliGot (text: string, from: number, room?: string): Promise<Line> {
+    return await cli.next(l => l.type === 'message' && l.text === text && l.room === room, from, WAIT_MS, `the message "${text}" in the terminal client`)
+  }
+
+  function outgoing (p: Page, text: string, state: 'pending' | 'delivered'): ReturnType<Page['locator']> {
+    return p.locator(`.msg.out[data-state="${state}"]`, { hasText: text })
   }
 
   it('runs a chat node in the tab: shows its peer ID and gets a relay reservation', async () => {
@@ -419,6 +448,132 @@ describe('web app in Chromium', function () {
     // the identity is still there: the peer ID can be handed out before any network is set up
     assert.equal(await shownPeerId(), browserId)
     await page.screenshot({ path: join(OUTPUT, 'no-bootstrap.png') })
+  })
+
+  it('talks with the terminal client (the --json child process) both ways, with delivered marks on each side', async () => {
+    await page.goto(withBootstrap())
+    await waitState('ready')
+    cliData = cleanup.dir(await tempDir('megachat-web-cli-'))
+    let ready: Line
+    ;({ client: cli, ready } = await startCli(cliData))
+    cliId = ready.peerId
+    // as when a person hands out the peer ID: by then the bootstrap node (the DHT the tab asks) knows the
+    // terminal client's relay address over WebSockets, the one a tab can dial (identify push brings it
+    // a second or two after the reservation)
+    await until(async () => (await boot.libp2p.peerStore.get(peerIdFromString(cliId)).catch(() => ({ addresses: [] }))).addresses
+      .some(a => a.multiaddr.toString().includes('/ws/') && a.multiaddr.toString().includes('/p2p-circuit')), WAIT_MS, 'the terminal client\'s relay address in the bootstrap node')
+
+    // the tab adds the terminal client in the dialog and writes to it
+    const toCli = 'hello, terminal, from the tab'
+    const from = cli.mark()
+    await addContactInUi(page, cliId, 'term')
+    await typeAndSend(page, toCli)
+    const got = await cliGot(toCli, from)
+    assert.equal(got.from, browserId)
+    assert.equal(got.name, undefined, 'the tab is not yet one of the terminal client\'s contacts')
+    assert.match(got.id, /^[0-9a-f]{32}$/)
+    await outgoing(page, toCli, 'delivered').waitFor({ timeout: WAIT_MS })
+    assert.equal(await page.locator(`.msg.out[data-id="${String(got.id)}"]`).count(), 1, 'the tab shows the id the terminal client got')
+
+    // and the terminal client answers
+    const added = await cli.command(`/add ${browserId} web`, ['contact', 'error'])
+    assert.equal(added.type, 'contact', JSON.stringify(added))
+    assert.equal(added.safetyCode, (await page.locator('.safety-inline .safety-code').textContent())?.trim(), 'both sides show the same safety code')
+    const toTab = 'hi tab, the terminal here'
+    const mark = cli.mark()
+    const sent = await cli.command(`/msg web ${toTab}`, ['sent', 'error'])
+    assert.equal(sent.type, 'sent', JSON.stringify(sent))
+    assert.equal(sent.to, browserId)
+    await shown(page, '.msg.in', toTab)
+    assert.equal(await page.locator(`.msg.in[data-id="${String(sent.id)}"]`).count(), 1)
+    const delivered = await cli.next(l => l.type === 'delivered' && l.id === sent.id, mark, WAIT_MS, 'delivered')
+    assert.equal(delivered.to, browserId)
+    await page.screenshot({ path: join(OUTPUT, 'cli-conversation.png') })
+    assert.deepEqual(cli.notJson, [])
+  })
+
+  it('a room made in the tab: the terminal client joins by the invite link, and each sees the other\'s messages', async () => {
+    await page.getByRole('button', { name: 'Create room' }).click()
+    await page.locator('#create-room-name').fill('crew')
+    await page.locator('#create-room-name').press('Enter')
+    const link = page.locator('#invite-link')
+    await link.waitFor({ timeout: WAIT_MS })
+    const crewInvite = await link.inputValue()
+    await page.getByRole('button', { name: 'Open the room' }).click()
+    await page.locator('#conversation-title', { hasText: 'crew' }).waitFor({ timeout: WAIT_MS })
+
+    const joined = await cli.command(`/join ${crewInvite}`, ['room', 'error'])
+    assert.equal(joined.type, 'room', JSON.stringify(joined))
+    assert.equal(joined.action, 'joined')
+    assert.equal(joined.name, 'crew')
+
+    // said at once, without waiting for the mesh: live if it has formed, from the room history otherwise
+    const fromTab = 'the tab, in crew'
+    const from = cli.mark()
+    await typeAndSend(page, fromTab)
+    const got = await cliGot(fromTab, from, 'crew')
+    assert.equal(got.from, browserId)
+
+    const fromCli = 'the terminal, in crew'
+    const said = await cli.command(`/say crew ${fromCli}`, ['said', 'error'])
+    assert.equal(said.type, 'said', JSON.stringify(said))
+    await shown(page, '.msg.in', fromCli)
+    await shown(page, '.msg.in .author', 'term') // the terminal client is a contact: shown by its name
+    const history = await cli.command('/room-history crew', 'room-history')
+    assert.deepEqual(history.messages.map((m: Line) => m.text), [fromTab, fromCli])
+    await page.screenshot({ path: join(OUTPUT, 'cli-room.png') })
+  })
+
+  it('a message to the stopped terminal client waits (⋯) and is delivered when it starts again on the same data directory', async () => {
+    const stopped = cli
+    stopped.kill('SIGTERM')
+    const exit = await stopped.exited
+    assert.equal(exit.code, 0, exit.stderr)
+    assert.deepEqual(stopped.lines[stopped.lines.length - 1], { type: 'stopped' })
+    await openConversation(page, 'term')
+    await page.locator(`#contact-list button[data-id="${cliId}"] .presence[data-online="false"]`).waitFor({ timeout: WAIT_MS })
+
+    const text = 'are you there, terminal?'
+    await typeAndSend(page, text)
+    await outgoing(page, text, 'pending').waitFor({ timeout: WAIT_MS })
+    assert.equal((await page.locator('.msg.out', { hasText: text }).locator('.tick').textContent())?.trim(), '⋯')
+    await page.screenshot({ path: join(OUTPUT, 'cli-pending.png') })
+
+    let ready: Line
+    ;({ client: cli, ready } = await startCli(cliData))
+    assert.equal(ready.peerId, cliId, 'the same data directory, the same identity')
+    const got = await cliGot(text, 0)
+    assert.equal(got.from, browserId)
+    assert.equal(got.name, 'web')
+    await outgoing(page, text, 'delivered').waitFor({ timeout: WAIT_MS })
+    assert.equal((await page.locator('.msg.out', { hasText: text }).locator('.tick').textContent())?.trim(), '✓')
+    assert.equal(cli.lines.filter(l => l.type === 'message' && l.text === text).length, 1, 'shown once')
+  })
+
+  it('a message from the terminal client to the closed browser waits, and arrives when the same profile is opened again', async () => {
+    await context.close()
+    const text = 'for when the tab is back'
+    const mark = cli.mark()
+    const sent = await cli.command(`/msg web ${text}`, ['sent', 'error'])
+    assert.equal(sent.type, 'sent', JSON.stringify(sent))
+    // tried, and not delivered: the tab is gone
+    await cli.next(l => l.type === 'unreachable' && l.to === browserId, mark, WAIT_MS, 'unreachable')
+    const waiting = await cli.command('/history web 1', 'history')
+    assert.deepEqual(waiting.messages.map((m: Line) => [m.id, m.state]), [[sent.id, 'pending']])
+    assert.equal(cli.lines.slice(mark).some(l => l.type === 'delivered'), false)
+
+    // the same user-data-dir: the same IndexedDB, so the same identity
+    ;({ context, page } = await openProfile('a', profileA))
+    await page.goto(withBootstrap())
+    await waitState('ready')
+    assert.equal(await shownPeerId(), browserId)
+    const delivered = await cli.next(l => l.type === 'delivered' && l.id === sent.id, mark, WAIT_MS, 'delivered')
+    assert.equal(delivered.to, browserId)
+    await openConversation(page, 'term')
+    await shown(page, '.msg.in', text)
+    assert.equal(await page.locator(`.msg.in[data-id="${String(sent.id)}"]`).count(), 1, 'shown once')
+    await page.screenshot({ path: join(OUTPUT, 'cli-after-reopen.png') })
+    assert.deepEqual(cli.notJson, [])
   })
 })
 
