@@ -116,6 +116,8 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   /** ids acknowledged lately, so that a message sent twice (retry racing a send) is reported delivered once */
   private readonly acked = new Set<string>()
   private readonly shutdown = new AbortController()
+  /** quick retries after a failed delivery: peer -> the next delay (ms), doubling up to the retry interval */
+  private readonly backoff = new Map<string, number>()
   /** peers whose unreachability was reported since their last send or delivery (said once, not every retry) */
   private readonly reported = new Set<string>()
   /** when each offline contact is probed next, with a growing delay */
@@ -232,6 +234,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     }
     await this.store.addOutgoing(message)
     this.reported.delete(message.peer)
+    this.backoff.delete(message.peer)
     this.safeDispatchEvent('sent', { detail: message })
     if (this.drained.has(message.peer) && !this.flushing.has(message.peer)) void this.flush(message.peer, [message])
     else void this.flush(message.peer)
@@ -367,11 +370,18 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
       })
       this.reported.delete(peer)
       this.drained.add(peer)
+      this.backoff.delete(peer)
     } catch (err: any) {
       this.drained.delete(peer)
       if (this.shutdown.signal.aborted) return
       const left = (await this.store.outbox(peer)).length
       log('delivery to %s failed (%d waiting): %s', peer, left, err.message)
+      // a peer that has only just come online may not be in the DHT yet: try again soon, then less often
+      const delay = this.backoff.get(peer) ?? 1000
+      if (left > 0 && delay < (this.init.retryInterval ?? RETRY_INTERVAL_MS)) {
+        this.backoff.set(peer, delay * 2)
+        setTimeout(() => { if (!this.shutdown.signal.aborted) void this.flush(peer) }, delay).unref?.()
+      }
       if (left > 0 && !this.reported.has(peer)) {
         this.reported.add(peer)
         this.safeDispatchEvent('unreachable', { detail: { peerId: peer, pending: left, reason: err.message } })
