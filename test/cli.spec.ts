@@ -209,6 +209,15 @@ describe('cli --json', function () {
     assert.deepEqual(client.lines.map(l => l.type), ['error'])
   })
 
+  it('answers every command read before stdin ends, then stops', async () => {
+    const client = cleanup.add(new JsonClient(['--json', '--data', await dataDir(), '--listen', '/ip4/127.0.0.1/tcp/0', '--no-webrtc']))
+    for (const line of ['/whoami', '/create-room last-words', '/rooms', '/frobnicate']) client.send(line)
+    client.endInput()
+    const exit = await client.exited
+    assert.equal(exit.code, 0, exit.stderr)
+    assert.deepEqual(client.lines.map(l => l.type), ['ready', 'whoami', 'room', 'rooms', 'error', 'stopped'])
+  })
+
   it('prints help and version and exits 0', async () => {
     const help = cleanup.add(new JsonClient(['--help']))
     const helpExit = await help.exited

@@ -183,6 +183,11 @@ export class JsonClient {
     return this.lines.length
   }
 
+  /** Closes stdin, as a script that has run out of commands does. */
+  endInput (): void {
+    this.child.stdin?.end()
+  }
+
   /** Writes one line to stdin; returns the mark before it. */
   send (line: string): number {
     const mark = this.mark()

@@ -165,7 +165,8 @@ async function main (): Promise<void> {
   out.ready(chat, bootstrapCount)
 
   rl.on('SIGINT', () => { void stop() })
-  rl.on('close', () => { void stop() })
+  // end of input (a bot's script ran out): finish the commands already read, then stop
+  rl.on('close', () => { queue = queue.then(async () => { await stop() }) })
   // one line at a time, in order: a bot's commands are answered in the order it sent them
   let queue = Promise.resolve()
   rl.on('line', (line) => {
