@@ -29,18 +29,13 @@
  */
 import { monitorEventLoopDelay, performance as perf } from 'node:perf_hooks'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { gossipsub, StrictNoSign, TopicValidatorResult } from '@libp2p/gossipsub'
-import { identify } from '@libp2p/identify'
-import { noise } from '@libp2p/noise'
-import { tcp } from '@libp2p/tcp'
-import { yamux } from '@libp2p/yamux'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { multiaddr } from '@multiformats/multiaddr'
-import { sha256 } from '@noble/hashes/sha2.js'
-import { createLibp2p } from 'libp2p'
 import { createBootstrapNode } from '../bootstrap-node/index.js'
 import { createRoomSecret, deriveRoomKeys, openRoomMessageDetailed, sealRoomMessage } from '../src/crypto/room.js'
 import { createChat } from '../src/index.js'
 import { EARLY_DISCOVERY_MS } from '../src/rooms/index.js'
+import { startPlainGossipNode } from '../test/fixtures.js'
 import { mean, ms, pad, ratio, summarize, verdict } from './stats.js'
 import type { Summary } from './stats.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
@@ -423,27 +418,8 @@ async function meshed (pubsubs: GossipSub[], peerIds: PeerId[], topic: string, l
 // ---- the floor
 
 async function createFloorNode (): Promise<FloorNode> {
-  return await createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: {
-      identify: identify(),
-      // the settings of src/node/services.ts (keep them in step), but no topic filter
-      pubsub: gossipsub({
-        globalSignaturePolicy: StrictNoSign,
-        msgIdFn: (msg) => sha256(msg.data),
-        allowPublishToZeroTopicPeers: true,
-        emitSelf: false,
-        runOnLimitedConnection: true,
-        maxInboundDataLength: 256 * 1024,
-        // without this, every node here (all on 127.0.0.1) graylists all its peers once it has more
-        // than 14 of them, and the mesh falls apart
-        scoreParams: { IPColocationFactorWeight: 0 }
-      })
-    }
-  })
+  // exactly MegaChat's gossipsub settings (src/node/services.ts), on a bare node with no topic filter
+  return await startPlainGossipNode()
 }
 
 /** Bytes of one sealed room message with a TEXT_LENGTH text, and the time to seal and to open one, alone. */

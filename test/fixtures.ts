@@ -9,12 +9,12 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createBootstrapNode } from '../bootstrap-node/index.js'
 import { createChat } from '../src/index.js'
-import { gossipsub, StrictNoSign } from '@libp2p/gossipsub'
+import { roomGossipsubInit } from '../src/node/services.js'
+import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
-import { sha256 } from '@noble/hashes/sha2.js'
 import { createLibp2p } from 'libp2p'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -75,8 +75,8 @@ export async function until (condition: () => boolean | Promise<boolean>, ms = 2
 }
 
 /**
- * A plain libp2p node with gossipsub set up like MegaChat's (no MegaChat code): an outsider who learnt
- * a room's topic, or a peer replaying what it saw.
+ * A plain libp2p node with MegaChat's gossipsub settings but no MegaChat code and no topic filter: an
+ * outsider who learnt a room's topic, a peer replaying what it saw, or the benchmark's raw floor.
  */
 export async function startPlainGossipNode (): Promise<Libp2p<{ identify: Identify, pubsub: GossipSub }>> {
   return await createLibp2p({
@@ -86,7 +86,7 @@ export async function startPlainGossipNode (): Promise<Libp2p<{ identify: Identi
     streamMuxers: [yamux()],
     services: {
       identify: identify(),
-      pubsub: gossipsub({ globalSignaturePolicy: StrictNoSign, msgIdFn: (m) => sha256(m.data), allowPublishToZeroTopicPeers: true })
+      pubsub: gossipsub(roomGossipsubInit())
     }
   })
 }

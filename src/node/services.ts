@@ -10,7 +10,29 @@ import { ping } from '@libp2p/ping'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { DHT_PROTOCOL } from '../constants.js'
 import type { ChatLibp2p, ChatServices, NodeOptions } from './types.js'
+import type { GossipsubOpts } from '@libp2p/gossipsub'
 import type { ServiceFactoryMap } from 'libp2p'
+
+/**
+ * How MegaChat runs gossipsub for rooms. Exported so that the benchmark's floor and the tests' plain
+ * gossipsub peers use exactly these settings rather than a copy.
+ */
+export function roomGossipsubInit (allowedTopics?: string[] | Set<string>): Partial<GossipsubOpts> {
+  return {
+    // room messages are signed by their authors inside the ciphertext; a gossip-level signature
+    // would only tell relaying peers who wrote what
+    globalSignaturePolicy: StrictNoSign,
+    msgIdFn: (msg) => sha256(msg.data),
+    allowPublishToZeroTopicPeers: true,
+    emitSelf: false,
+    ...(allowedTopics != null ? { allowedTopics } : {}),
+    runOnLimitedConnection: true,
+    maxInboundDataLength: 256 * 1024,
+    // peer scoring stays on, but without the same-IP penalty: every peer reached through one relay
+    // shares the relay's address, as do peers behind one carrier-grade NAT (or on one test host)
+    scoreParams: { IPColocationFactorWeight: 0 }
+  }
+}
 
 export interface ChatServicesInit {
   /** true: DHT client only; undefined: automatic (server once reachable) */
@@ -29,20 +51,7 @@ export function chatServices (options: NodeOptions, init: ChatServicesInit = {})
       peerInfoMapper: passthroughMapper,
       clientMode: init.dhtClientMode
     }),
-    pubsub: gossipsub({
-      // room messages are signed by their authors inside the ciphertext; a gossip-level signature
-      // would only tell relaying peers who wrote what
-      globalSignaturePolicy: StrictNoSign,
-      msgIdFn: (msg) => sha256(msg.data),
-      allowPublishToZeroTopicPeers: true,
-      emitSelf: false,
-      allowedTopics: options.allowedTopics ?? [],
-      runOnLimitedConnection: true,
-      maxInboundDataLength: 256 * 1024,
-      // peer scoring stays on, but without the same-IP penalty: every peer reached through one relay
-      // shares the relay's address, as do peers behind one carrier-grade NAT (or on one test host)
-      scoreParams: { IPColocationFactorWeight: 0 }
-    })
+    pubsub: gossipsub(roomGossipsubInit(options.allowedTopics ?? []))
   } as unknown as ServiceFactoryMap<ChatServices>
 }
 
