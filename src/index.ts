@@ -137,6 +137,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
       store,
       privateKey: init.privateKey,
       signal: this.shutdown.signal,
+      reach: async (peer, addrs) => await this.reach(peer, undefined, addrs),
       onMessage: (m) => {
         const name = this.contactCache.get(m.from)?.name
         this.safeDispatchEvent('room:message', { detail: name != null ? { ...m, name } : m })
@@ -288,14 +289,15 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
    * Gets a connection to a peer: known addresses first, then a DHT lookup (which also finds relay
    * addresses). Bounded by `findTimeout`. WebRTC addresses are left for a background upgrade, so a
    * message never waits on ICE: it goes over TCP, WebSocket or the relay at once, and a relayed
-   * connection is then upgraded to a direct WebRTC one when the peer offers it.
+   * connection is then upgraded to a direct WebRTC one when the peer offers it. `addrs` (say, from a
+   * DHT provider record) are tried in place of the peer store's. The one dial policy for every feature.
    */
-  async reach (peer: PeerId, signal?: AbortSignal): Promise<Connection> {
+  async reach (peer: PeerId, signal?: AbortSignal, addrs?: Multiaddr[]): Promise<Connection> {
     const open = this.libp2p.getConnections(peer)
     if (open.length > 0) return open.find(c => c.limits == null) ?? open[0]
     const timeout = AbortSignal.timeout(this.init.findTimeout ?? FIND_TIMEOUT_MS)
     const options = { signal: AbortSignal.any([timeout, this.shutdown.signal, ...(signal != null ? [signal] : [])]) }
-    const known = await this.libp2p.peerStore.get(peer).then(p => p.addresses.map(a => a.multiaddr), () => [])
+    const known = (addrs != null && addrs.length > 0) ? addrs : await this.libp2p.peerStore.get(peer).then(p => p.addresses.map(a => a.multiaddr), () => [])
     if (known.length > 0) {
       try {
         return await this.dialPreferringDirect(peer, known, options)

@@ -24,6 +24,7 @@ import type { ChatStore, RoomRecord, StoredRoomMessage } from '../store/index.js
 import type { RoomSyncSource } from './sync.js'
 import type { Message } from '@libp2p/gossipsub'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 export { ROOM_SYNC_PROTOCOL, roomSync } from './sync.js'
 export type { RoomSync, RoomSyncInit } from './sync.js'
@@ -86,6 +87,8 @@ export interface RoomsInit {
   /** a room message was accepted (live or synced) */
   onMessage(event: RoomMessageEvent): void
   signal: AbortSignal
+  /** connects to a member the way the chat reaches contacts (relay first, WebRTC in the background) */
+  reach(peer: PeerId, addrs?: Multiaddr[]): Promise<unknown>
 }
 
 const NAME_RE = /^[\p{L}\p{N}_.-]{1,32}$/u
@@ -180,7 +183,7 @@ export class Rooms {
     const room = this.byId.get(record.roomId)
     if (room != null && parsed.creator != null && parsed.creator !== this.self.toString()) {
       // the creator is the most likely member to be online: try them first
-      void this.init.libp2p.dial(peerIdFromString(parsed.creator)).catch(() => {})
+      void this.init.reach(peerIdFromString(parsed.creator)).catch(() => {})
     }
     return this.info(record)
   }
@@ -394,8 +397,7 @@ export class Rooms {
         if (provider.id.equals(this.self) || this.init.libp2p.getConnections(provider.id).length > 0) continue
         if (first && provider.id.toString() < this.self.toString()) continue
         if (++dials > MAX_DIALS_PER_ROUND) break
-        const addrs = provider.multiaddrs.map(a => a.toString().includes('/p2p/') ? a : a.encapsulate(`/p2p/${provider.id}`))
-        void this.init.libp2p.dial(addrs.length > 0 ? addrs : provider.id, { signal }).catch(() => {})
+        void this.init.reach(provider.id, provider.multiaddrs).catch(() => {})
       }
     } catch (err: any) {
       log('looking for members of %s failed: %s', room.record.name, err.message)
