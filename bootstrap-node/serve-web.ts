@@ -31,8 +31,6 @@ function fail (message: string): never {
   process.exit(1)
 }
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value]
-
 function parsePort (value: string): number {
   const n = Number(value)
   if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError('expected a port number 0-65535 (0 = any free port)')
