@@ -25,3 +25,17 @@ export const MAX_PROBE_DELAY_MS = 10 * 60_000
 
 /** UDP port of the STUN responder that a bootstrap node runs beside its libp2p listeners. */
 export const DEFAULT_STUN_PORT = 3478
+
+export const CALL_PROTOCOL = '/megachat/call/1.0.0'
+/** A call not answered in this time is a missed call on both sides. */
+export const RING_TIMEOUT_MS = 30_000
+/** An answered call whose media has not connected in this time has failed. */
+export const CALL_CONNECT_TIMEOUT_MS = 30_000
+/** Longest SDP (offer or answer) accepted; real ones are 2-10 KiB. */
+export const MAX_SDP_BYTES = 32 * 1024
+/** Longest call-signalling frame: an SDP plus the other fields. */
+export const MAX_CALL_FRAME_BYTES = MAX_SDP_BYTES + 2048
+/** Call-signalling streams one connection may hold open at once. */
+export const CALL_MAX_INBOUND_STREAMS = 4
+/** Frames one signalling stream may carry (a call needs a few dozen: offer, answer, candidates). */
+export const CALL_MAX_FRAMES = 256

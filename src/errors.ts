@@ -67,3 +67,8 @@ export class DuplicateRoomError extends Error {
   static override name = 'DuplicateRoomError'
   override name = 'DuplicateRoomError'
 }
+
+export class CallError extends Error {
+  static override name = 'CallError'
+  override name = 'CallError'
+}

@@ -17,6 +17,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
 import { toString as toHex } from 'uint8arrays/to-string'
 import { FIND_TIMEOUT_MS, MAX_PROBE_DELAY_MS, MAX_TEXT_BYTES, RETRY_INTERVAL_MS } from './constants.js'
+import { Calls, callSignalling } from './calls/index.js'
 import { safetyCode } from './crypto/safety-code.js'
 import { directMessages } from './direct/index.js'
 import { DuplicateContactError, InvalidInputError, InvalidPeerIdError, MessageTooLongError, PeerNotFoundError, UnknownContactError } from './errors.js'
@@ -29,7 +30,8 @@ import { ChatStore } from './store/index.js'
 import type { DirectMessage } from './direct/index.js'
 import type { ChatLibp2p, NodeOptions } from './node/node.js'
 import type { PlatformInit } from './platform.js'
-import type { Contact, StoredMessage } from './store/index.js'
+import type { CallRecord, Contact, StoredMessage } from './store/index.js'
+import type { CallInfo, MediaFactory, MediaOptions } from './calls/index.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { WebRTC } from '@multiformats/multiaddr-matcher'
 import type { AbortOptions, Connection, PeerId, PrivateKey } from '@libp2p/interface'
@@ -39,6 +41,8 @@ import type { Datastore } from 'interface-datastore'
 export * from './errors.js'
 export type { Contact, StoredMessage, DeliveryState, Direction, StoredRoomMessage } from './store/index.js'
 export type { RoomInfo, RoomMessageEvent } from './rooms/index.js'
+export type { CallRecord, CallOutcome } from './store/index.js'
+export type { CallInfo, CallState, MediaEvents, MediaFactory, MediaOptions, MediaSession, IceCandidate } from './calls/index.js'
 export type { ChatLibp2p } from './node/node.js'
 export { MAX_TEXT_BYTES } from './constants.js'
 
@@ -56,6 +60,10 @@ export interface ChatInit extends PlatformInit, Pick<NodeOptions, 'listen' | 'bo
   retryInterval?: number
   /** false: createChat returns before starting, so listeners can be added first; then call start() */
   start?: boolean
+  /** the media of calls (the web app's RTCPeerConnection); without it calls can be shown and declined only */
+  callMedia?: MediaFactory
+  /** how long a call rings before it is missed (ms) */
+  ringTimeout?: number
 }
 
 export interface ContactInfo extends Contact {
@@ -97,6 +105,10 @@ export interface ChatEvents {
   unreachable: CustomEvent<Unreachable>
   /** a room message from another member was accepted (each id once) */
   'room:message': CustomEvent<RoomMessageEvent & { name?: string }>
+  /** a call started, rang, was answered, connected or ended (state 'incoming': someone calls) */
+  call: CustomEvent<CallInfo>
+  /** a call ended and is stored in the history */
+  'call:ended': CustomEvent<CallRecord>
 }
 
 const NAME_RE = /^[\p{L}\p{N}_.-]{1,32}$/u
@@ -106,6 +118,8 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   readonly libp2p: ChatLibp2p
   readonly store: ChatStore
   readonly rooms: Rooms
+  /** calls: accept, decline, hang up by call id; see also call() */
+  readonly calls: Calls
   private readonly init: ChatInit
   private readonly closePlatform: () => Promise<void>
   private readonly contactCache = new Map<string, Contact>()
@@ -143,6 +157,17 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
         this.safeDispatchEvent('room:message', { detail: name != null ? { ...m, name } : m })
       }
     }, allowedTopics)
+    this.calls = new Calls({
+      self: this.peerId,
+      store,
+      signalling: () => libp2p.services.calls,
+      reach: async (peer, signal) => await this.reach(peer, signal),
+      signal: this.shutdown.signal,
+      onChange: (call) => { this.safeDispatchEvent('call', { detail: call }) },
+      onEnded: (record) => { this.safeDispatchEvent('call:ended', { detail: record }) },
+      media: init.callMedia,
+      ringTimeout: init.ringTimeout
+    })
   }
 
   /** Starts the node (createChat does, unless told `start: false`). */
@@ -278,6 +303,21 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
 
   async roomHistory (room: string, limit = 50): Promise<StoredRoomMessage[]> {
     return await this.rooms.history(room, limit)
+  }
+
+  // ---- calls
+
+  /**
+   * Calls a contact (or a peer ID): video unless `video: false`. Resolves once the call rings out;
+   * follow it with the 'call' event. Needs `callMedia` (the web app).
+   */
+  async call (ref: string, options: Partial<MediaOptions> = {}): Promise<CallInfo> {
+    return await this.calls.start(this.resolve(ref), options)
+  }
+
+  /** The last `limit` calls with a contact, oldest first. */
+  async callHistory (ref: string, limit = 50): Promise<CallRecord[]> {
+    return await this.store.calls(this.resolve(ref).toString(), limit)
   }
 
   /** Is there an open connection to this peer? */
@@ -474,6 +514,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     this.shutdown.abort()
     this.timer?.stop()
     this.rooms.stop()
+    await this.calls.stop()
     await Promise.allSettled([...this.flushing.values()])
     await this.rooms.saveActivity().catch((err: any) => { log.error('could not save room activity: %e', err) })
     await this.libp2p.stop()
@@ -521,6 +562,13 @@ export async function createChat (init: ChatInit = {}): Promise<Chat> {
       allowedTopics,
       services: {
         roomSync: roomSync({ lookup: (roomId) => chat?.rooms.syncSource(roomId) }),
+        calls: callSignalling({
+          onSignal: (from, signal, channel) => {
+            if (chat != null) chat.calls.onSignal(from, signal, channel)
+            else channel.abort(new Error('not started'))
+          },
+          onEnd: (channel) => { chat?.calls.onEnd(channel) }
+        }),
         dm: directMessages({
           receive: async (from, m) => {
             if (chat == null) throw new Error('not started')

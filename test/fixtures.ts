@@ -20,7 +20,7 @@ import type { BootstrapNode } from '../bootstrap-node/index.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p } from '@libp2p/interface'
-import type { Chat, ChatInit } from '../src/index.js'
+import type { Chat, ChatInit, IceCandidate, MediaFactory } from '../src/index.js'
 import type { ChildProcess } from 'node:child_process'
 
 /** WebRTC needs the test network namespace (it skips loopback); test/netns.sh says when there is none. */
@@ -89,6 +89,59 @@ export async function startPlainGossipNode (): Promise<Libp2p<{ identify: Identi
       pubsub: gossipsub(roomGossipsubInit())
     }
   })
+}
+
+export interface FakeLog {
+  /** what each side's media was given, in order */
+  events: string[]
+  closed: number
+}
+
+/**
+ * Media that "connects" once it has the remote description and a remote candidate, like ICE would.
+ * It finds its one local candidate while making the offer or answer, before that call returns, as a
+ * real RTCPeerConnection may: the calls layer must hold it until the description went out.
+ */
+export function fakeMedia (log: FakeLog = { events: [], closed: 0 }): MediaFactory {
+  return async (call, events, options) => {
+    let remote = false
+    let candidate = false
+    let closed = false
+    const connect = (): void => {
+      if (remote && candidate && !closed) setTimeout(() => { events.connected() }, 0)
+    }
+    const local: IceCandidate = { candidate: `candidate:1 1 udp 2122260223 10.77.0.1 ${call.direction === 'out' ? 5000 : 6000} typ host`, sdpMid: '0', sdpMLineIndex: 0 }
+    log.events.push(`media video=${String(options.video)}`)
+    return {
+      async offer () {
+        events.candidate(local)
+        events.candidate(null)
+        return `v=0 offer of ${call.id}`
+      },
+      async answer (offer) {
+        log.events.push(`offer ${offer}`)
+        remote = true
+        events.candidate(local)
+        connect()
+        return `v=0 answer to ${call.id}`
+      },
+      async setAnswer (answer) {
+        log.events.push(`answer ${answer}`)
+        remote = true
+        connect()
+      },
+      async addCandidate (c) {
+        log.events.push(c == null ? 'end of candidates' : `candidate ${c.candidate}`)
+        if (!remote) throw new Error('a candidate before the remote description')
+        if (c != null) candidate = true
+        connect()
+      },
+      close () {
+        closed = true
+        log.closed++
+      }
+    }
+  }
 }
 
 /** A temporary directory, removed by the returned cleanup list's owner. */

@@ -1,3 +1,4 @@
+import type { CallSignalling } from '../calls/signalling.js'
 import type { DirectMessages } from '../direct/index.js'
 import type { RoomSync } from '../rooms/sync.js'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -16,6 +17,7 @@ export interface ChatServices extends Record<string, unknown> {
   dm: DirectMessages
   pubsub: GossipSub
   roomSync: RoomSync
+  calls: CallSignalling
 }
 
 export type ChatLibp2p = Libp2p<ChatServices>

@@ -11,6 +11,7 @@
  *   /megachat/room/<roomId>                          RoomRecord (JSON, holds the room secret)
  *   /megachat/roommsg/<roomId>/<timestamp:16>-<id>   StoredRoomMessage (JSON, with the sealed bytes)
  *   /megachat/roomid/<roomId>/<id>                   -> the roommsg key (replays are recognised forever)
+ *   /megachat/call/<peerId>/<timestamp:16>-<id>      CallRecord (JSON): calls and missed calls, by start time
  * Related writes go in one batch, so a crash never leaves a message without its index or outbox entry.
  */
 import { Key } from 'interface-datastore'
@@ -69,6 +70,34 @@ export interface StoredRoomMessage {
   sealed: string
 }
 
+/** How a call ended, as both sides record it. */
+export type CallOutcome =
+  /** talked: answered, then hung up by either side */
+  'answered' |
+  /** not answered in time, or the caller gave up first: a missed call for the callee */
+  'missed' |
+  'declined' |
+  /** the callee was in another call */
+  'busy' |
+  /** answered, but no media path could be made or it was lost */
+  'failed'
+
+export interface CallRecord {
+  /** 32 hex characters: the call id chosen by the caller */
+  id: string
+  peer: string
+  direction: Direction
+  video: boolean
+  /** when it started ringing (our clock, ms) */
+  timestamp: number
+  /** when media started to flow, if it did */
+  connectedAt?: number
+  endedAt: number
+  outcome: CallOutcome
+  /** more about how it ended, in one line, when there is more to say */
+  reason?: string
+}
+
 const enc = new TextEncoder()
 const dec = new TextDecoder()
 const json = (v: unknown): Uint8Array => enc.encode(JSON.stringify(v))
@@ -92,6 +121,7 @@ const contactKey = (peer: string): Key => new Key(`/megachat/contact/${peer}`)
 const msgKey = (m: StoredMessage): Key => new Key(`/megachat/msg/${m.peer}/${pad(m.timestamp)}-${m.id}`)
 const msgIdKey = (peer: string, id: string): Key => new Key(`/megachat/msgid/${peer}/${id}`)
 const outboxKey = (m: StoredMessage): Key => new Key(`/megachat/outbox/${m.peer}/${pad(m.timestamp)}-${m.id}`)
+const callKey = (c: CallRecord): Key => new Key(`/megachat/call/${c.peer}/${pad(c.timestamp)}-${c.id}`)
 const roomKey = (roomId: string): Key => new Key(`/megachat/room/${roomId}`)
 const roomMsgKey = (m: StoredRoomMessage): Key => new Key(`/megachat/roommsg/${m.roomId}/${pad(m.timestamp)}-${m.id}`)
 const roomMsgIdKey = (roomId: string, id: string): Key => new Key(`/megachat/roomid/${roomId}/${id}`)
@@ -198,11 +228,7 @@ export class ChatStore {
 
   /** The last `limit` messages with a peer, oldest first. */
   async history (peer: string, limit = 50): Promise<StoredMessage[]> {
-    const all: StoredMessage[] = []
-    for await (const { value } of this.datastore.query({ prefix: `/megachat/msg/${peer}/` })) {
-      all.push(parse<StoredMessage>(value, 'message'))
-    }
-    return lastByTime(all, limit)
+    return await this.lastUnder<StoredMessage>(`/megachat/msg/${peer}/`, 'message', limit)
   }
 
   /** Unacknowledged messages to a peer, oldest first. */
@@ -272,10 +298,27 @@ export class ChatStore {
 
   /** The last `limit` messages of a room with a timestamp at or after `since`, oldest first. */
   async roomHistory (roomId: string, limit = 50, since = 0): Promise<StoredRoomMessage[]> {
-    const all: StoredRoomMessage[] = []
-    for await (const { value } of this.datastore.query({ prefix: `/megachat/roommsg/${roomId}/` })) {
-      const m = parse<StoredRoomMessage>(value, 'room message')
-      if (m.timestamp >= since) all.push(m)
+    return await this.lastUnder<StoredRoomMessage>(`/megachat/roommsg/${roomId}/`, 'room message', limit, since)
+  }
+
+  // ---- calls
+
+  /** Stores how a call went (a second record for the same call replaces the first). */
+  async addCall (c: CallRecord): Promise<void> {
+    await this.datastore.put(callKey(c), json(c))
+  }
+
+  /** The last `limit` calls with a peer, oldest first. */
+  async calls (peer: string, limit = 50): Promise<CallRecord[]> {
+    return await this.lastUnder<CallRecord>(`/megachat/call/${peer}/`, 'call', limit)
+  }
+
+  /** The last `limit` records under a key prefix with a timestamp at or after `since`, oldest first. */
+  private async lastUnder<T extends { timestamp: number, id: string }> (prefix: string, what: string, limit: number, since = 0): Promise<T[]> {
+    const all: T[] = []
+    for await (const { value } of this.datastore.query({ prefix })) {
+      const record = parse<T>(value, what)
+      if (record.timestamp >= since) all.push(record)
     }
     return lastByTime(all, limit)
   }

@@ -1,0 +1,514 @@
+/**
+ * Calls: who calls whom and what state each call is in, over the signalling of signalling.ts.
+ *
+ * The media is not done here. A MediaFactory is plugged in (the web app's RTCPeerConnection, rtc.ts);
+ * a node without one (the terminal client) still rings, shows incoming and missed calls and can
+ * decline them, but cannot answer or place a call.
+ *
+ * States. Caller: calling (offer sent) → ringing (the callee shows it) → connecting (answered) →
+ * connected (media flows) → ended. Callee: incoming → connecting → connected → ended.
+ * One call at a time: an offer while busy is answered BUSY (and kept as a missed call).
+ * A call not answered within `ringTimeout` ends as missed on both sides (the caller's timer decides;
+ * the callee's runs a little longer in case the caller vanished). When two people call each other at
+ * once, the call placed by the lower peer ID is kept; the other side drops its own call and answers
+ * that one at once (its user wanted the call too).
+ *
+ * Every ended call is stored (store.addCall) before 'ended' is reported, except a call dropped in
+ * favour of the other in such a crossing, which never rang.
+ */
+import { logger } from '@libp2p/logger'
+import { toString as toHex } from 'uint8arrays/to-string'
+import { CALL_CONNECT_TIMEOUT_MS, RING_TIMEOUT_MS } from '../constants.js'
+import { CallError, InvalidInputError } from '../errors.js'
+import { CallSignal } from './signalling.js'
+import type { CallSignalling, IceCandidate, Signal, SignalChannel } from './signalling.js'
+import type { CallOutcome, CallRecord, ChatStore, Direction } from '../store/index.js'
+import type { Connection, PeerId } from '@libp2p/interface'
+
+export { callSignalling, CallSignal } from './signalling.js'
+export type { CallSignalling, CallSignallingStats, IceCandidate, Signal } from './signalling.js'
+
+const log = logger('megachat:calls')
+
+/** The callee's own ring timer runs this much longer than the caller's, which decides. */
+const CALLEE_GRACE_MS = 5000
+/** How long a last word (hang-up, decline) may take to go out. */
+const SEND_TIMEOUT_MS = 10_000
+
+export type CallState = 'calling' | 'ringing' | 'incoming' | 'connecting' | 'connected' | 'ended'
+
+export interface CallInfo {
+  /** 32 hex characters, chosen by the caller */
+  id: string
+  peer: string
+  direction: Direction
+  /** the caller asked for camera video */
+  video: boolean
+  state: CallState
+  /** when it started (our clock, ms) */
+  startedAt: number
+  /** when media started to flow */
+  connectedAt?: number
+  /** once ended: how it went */
+  outcome?: CallOutcome
+  /** once ended, when there is more to say than the outcome: one line for the user */
+  reason?: string
+}
+
+/** What the media side reports back for a call. */
+export interface MediaEvents {
+  /** a local ICE candidate to trickle to the other side; null: no more */
+  candidate(c: IceCandidate | null): void
+  /** media flows (ICE and DTLS are up) */
+  connected(): void
+  /** no media path could be made, or it was lost for good */
+  failed(reason: string): void
+}
+
+/** One call's media (an RTCPeerConnection in the web app). */
+export interface MediaSession {
+  /** caller: makes the offer */
+  offer(): Promise<string>
+  /** callee: takes the offer, makes the answer */
+  answer(offer: string): Promise<string>
+  /** caller: takes the answer */
+  setAnswer(answer: string): Promise<void>
+  /** a remote ICE candidate (null: the end of them) */
+  addCandidate(c: IceCandidate | null): Promise<void>
+  /** stops every track and the connection */
+  close(): void
+}
+
+export interface MediaOptions {
+  /** start with the camera on */
+  video: boolean
+}
+
+/** Makes the media of a call: asks for the camera and microphone, sets up the connection. */
+export type MediaFactory = (call: Readonly<CallInfo>, events: MediaEvents, options: MediaOptions) => Promise<MediaSession>
+
+export interface CallsInit {
+  self: PeerId
+  store: ChatStore
+  signalling(): CallSignalling
+  /** the one dial policy (Chat.reach) */
+  reach(peer: PeerId, signal?: AbortSignal): Promise<Connection>
+  /** aborted when the chat stops */
+  signal: AbortSignal
+  /** a call started, changed state or ended */
+  onChange(call: CallInfo): void
+  /** a call ended and its record is stored */
+  onEnded(record: CallRecord): void
+  media?: MediaFactory
+  ringTimeout?: number
+  connectTimeout?: number
+}
+
+interface Call {
+  info: CallInfo
+  peer: PeerId
+  channel?: SignalChannel
+  /** a fresh channel being opened */
+  opening?: Promise<SignalChannel>
+  media?: MediaSession
+  /** callee: the caller's offer, until answered */
+  offer?: string
+  /** the other side answered (caller's view) or the user did (callee's) */
+  accepted: boolean
+  /** the remote description is set: remote candidates can go in */
+  remoteSet: boolean
+  /** remote candidates that came before the media could take them */
+  remoteCandidates: Array<IceCandidate | null>
+  /** local candidates found before our offer or answer went out; undefined after */
+  localCandidates?: Array<IceCandidate | null>
+  timer?: ReturnType<typeof setTimeout>
+  /** remote signals are handled one after another */
+  inbound: Promise<void>
+}
+
+const OPEN_STATES: CallState[] = ['calling', 'ringing', 'incoming', 'connecting', 'connected']
+
+/** (a function, so that the compiler does not take a state checked before an await as still true after it) */
+const isOver = (call: Call): boolean => call.info.state === 'ended'
+
+export class Calls {
+  /** plugged in by the app that can do media; without it calls can only be shown and declined */
+  media?: MediaFactory
+  /** ms; tests shorten it */
+  ringTimeout: number
+  connectTimeout: number
+  private readonly init: CallsInit
+  private readonly calls = new Map<string, Call>()
+  /**
+   * Peers whose call crossed ours and won, with how to answer theirs: their offer may come after
+   * their "glare" answer to ours (two streams, no order between them), and is answered at once.
+   */
+  private readonly crossed = new Map<string, { video: boolean, until: number }>()
+
+  constructor (init: CallsInit) {
+    this.init = init
+    this.media = init.media
+    this.ringTimeout = init.ringTimeout ?? RING_TIMEOUT_MS
+    this.connectTimeout = init.connectTimeout ?? CALL_CONNECT_TIMEOUT_MS
+  }
+
+  /** Calls that have not ended. */
+  list (): CallInfo[] {
+    return [...this.calls.values()].map(c => ({ ...c.info }))
+  }
+
+  get (id: string): CallInfo | undefined {
+    const call = this.calls.get(id)
+    return call == null ? undefined : { ...call.info }
+  }
+
+  /**
+   * Calls a peer. Resolves once the offer is on its way (the call is then 'calling'); follow it with
+   * onChange. Fails with a clear message when the peer cannot be reached or the media cannot start;
+   * such a call is kept in the history as failed.
+   */
+  async start (peer: PeerId, options: Partial<MediaOptions> = {}): Promise<CallInfo> {
+    if (this.media == null) throw new CallError('making calls needs the web app; this client can show incoming calls and decline them')
+    if (peer.equals(this.init.self)) throw new InvalidInputError('cannot call yourself')
+    const current = this.current()
+    if (current != null) throw new CallError(current.peer.equals(peer) ? 'already in a call with them' : 'already in another call: hang up first')
+    const video = options.video ?? true
+    const call = this.add(peer, {
+      id: toHex(crypto.getRandomValues(new Uint8Array(16)), 'base16'),
+      peer: peer.toString(),
+      direction: 'out',
+      video,
+      state: 'calling',
+      startedAt: Date.now()
+    })
+    call.localCandidates = []
+    try {
+      const [connection, media] = await Promise.all([
+        this.init.reach(peer).catch((err: Error) => {
+          throw new CallError(`could not reach them: they seem to be offline (${err.message})`)
+        }),
+        this.startMedia(call, { video })
+      ])
+      if (isOver(call)) return { ...call.info }
+      const sdp = await media.offer()
+      call.channel ??= await this.init.signalling().open(connection, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })
+      if (isOver(call)) return { ...call.info }
+      await this.send(call, { type: CallSignal.Type.OFFER, sdp, video })
+      this.flushLocalCandidates(call)
+      this.setTimer(call, this.ringTimeout)
+      return { ...call.info }
+    } catch (err: any) {
+      if (call.info.state !== 'ended') await this.finish(call, 'failed', err.message)
+      throw err.name === CallError.name ? err : new CallError(`the call could not be made: ${err.message}`)
+    }
+  }
+
+  /** Answers a ringing call (camera on unless `video: false` or the call is voice only). */
+  async accept (id: string, options: Partial<MediaOptions> = {}): Promise<void> {
+    const call = this.calls.get(id)
+    if (call == null || call.info.direction !== 'in' || call.info.state !== 'incoming') throw new CallError('that call is not ringing any more')
+    if (this.media == null) throw new CallError('answering a call needs the web app; this client can only decline it')
+    call.accepted = true
+    this.update(call, 'connecting')
+    this.setTimer(call, this.connectTimeout)
+    call.localCandidates = []
+    try {
+      await this.send(call, { type: CallSignal.Type.ACCEPT })
+      const media = await this.startMedia(call, { video: (options.video ?? true) && call.info.video })
+      if (isOver(call) || call.offer == null) return
+      const sdp = await media.answer(call.offer)
+      call.offer = undefined
+      await this.remoteDescriptionSet(call)
+      await this.send(call, { type: CallSignal.Type.ANSWER, sdp })
+      this.flushLocalCandidates(call)
+    } catch (err: any) {
+      await this.fail(call, err)
+      throw err.name === CallError.name ? err : new CallError(`the call could not be answered: ${err.message}`)
+    }
+  }
+
+  /** Turns down a ringing call. */
+  async decline (id: string): Promise<void> {
+    const call = this.calls.get(id)
+    if (call == null || call.info.direction !== 'in' || call.info.state !== 'incoming') throw new CallError('that call is not ringing any more')
+    await this.finish(call, 'declined', undefined, { type: CallSignal.Type.DECLINE })
+  }
+
+  /** Ends a call in any state (a ringing incoming call is declined). */
+  async hangup (id: string): Promise<void> {
+    const call = this.calls.get(id)
+    if (call == null) return
+    if (call.info.state === 'incoming') {
+      await this.decline(id)
+      return
+    }
+    await this.finish(call, call.info.connectedAt != null || call.accepted ? 'answered' : 'missed', undefined, { type: CallSignal.Type.HANGUP })
+  }
+
+  /** Hangs up everything (the chat is stopping). */
+  async stop (): Promise<void> {
+    await Promise.allSettled([...this.calls.keys()].map(async id => { await this.hangup(id) }))
+  }
+
+  // ---- from the signalling service
+
+  onSignal (from: PeerId, signal: Signal, channel: SignalChannel): void {
+    const call = this.calls.get(signal.callId)
+    if (call == null) {
+      if (signal.type === CallSignal.Type.OFFER) this.incoming(from, signal, channel)
+      else channel.close() // about a call that is over: nothing to say
+      return
+    }
+    if (!call.peer.equals(from)) {
+      channel.abort(new Error('a call id of another peer'))
+      return
+    }
+    if (call.channel == null || !call.channel.open) call.channel = channel
+    call.inbound = call.inbound
+      .then(async () => { await this.handle(call, signal) })
+      .catch(async (err: Error) => { await this.fail(call, err) })
+  }
+
+  onEnd (channel: SignalChannel): void {
+    for (const call of this.calls.values()) {
+      if (call.channel !== channel) continue
+      call.inbound = call.inbound.then(async () => {
+        if (call.channel === channel) call.channel = undefined
+        // before it is answered, the call lives on its stream: the other side is gone
+        if (call.info.state === 'incoming') await this.finish(call, 'missed')
+        else if (call.info.state === 'calling' || call.info.state === 'ringing') await this.finish(call, 'failed', 'the connection to them was lost')
+      })
+    }
+  }
+
+  // ---- internals
+
+  private incoming (from: PeerId, signal: Signal, channel: SignalChannel): void {
+    const info: CallInfo = {
+      id: signal.callId,
+      peer: from.toString(),
+      direction: 'in',
+      video: signal.video === true,
+      state: 'incoming',
+      startedAt: Date.now()
+    }
+    const key = from.toString()
+    const won = this.crossed.get(key)
+    this.crossed.delete(key)
+    let answerAtOnce: MediaOptions | undefined = won != null && won.until > Date.now() ? { video: won.video } : undefined
+    const same = [...this.calls.values()].find(c => c.peer.equals(from))
+    if (same != null && same.info.direction === 'out') {
+      // both called at once: the lower peer ID's call is kept
+      const theirsWins = from.toString() < this.init.self.toString() && !same.accepted
+      if (!theirsWins) {
+        void this.sendOn(channel, { callId: signal.callId, type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.GLARE })
+        return
+      }
+      log('calls crossed with %p: theirs is kept', from)
+      answerAtOnce = { video: same.info.video }
+      void this.finish(same, undefined, 'the calls crossed', { type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.GLARE })
+    } else if (same != null) {
+      // they call again while their last call still seems to ring or run here: that one is over
+      void this.finish(same, same.info.connectedAt != null || same.accepted ? 'answered' : 'missed')
+    }
+    if (this.current() != null) {
+      void this.sendOn(channel, { callId: signal.callId, type: CallSignal.Type.BUSY })
+      void this.record({ ...info, state: 'ended', outcome: 'missed', reason: 'you were in another call' })
+      return
+    }
+    const call = this.add(from, info)
+    call.channel = channel
+    call.offer = signal.sdp
+    this.setTimer(call, this.ringTimeout + CALLEE_GRACE_MS)
+    if (answerAtOnce != null && this.media != null) {
+      this.accept(call.info.id, answerAtOnce).catch((err: Error) => { log('could not answer the crossed call: %s', err.message) })
+      return
+    }
+    void this.send(call, { type: CallSignal.Type.RINGING }).catch((err: Error) => { log('could not say ringing: %s', err.message) })
+  }
+
+  private async handle (call: Call, signal: Signal): Promise<void> {
+    if (call.info.state === 'ended') return
+    const out = call.info.direction === 'out'
+    switch (signal.type) {
+      case CallSignal.Type.RINGING:
+        if (out && call.info.state === 'calling') this.update(call, 'ringing')
+        break
+      case CallSignal.Type.ACCEPT:
+        if (out && !call.accepted) {
+          call.accepted = true
+          this.update(call, 'connecting')
+          this.setTimer(call, this.connectTimeout)
+        }
+        break
+      case CallSignal.Type.ANSWER:
+        if (out && !call.remoteSet && call.media != null && signal.sdp != null) {
+          call.accepted = true
+          await call.media.setAnswer(signal.sdp)
+          await this.remoteDescriptionSet(call)
+        }
+        break
+      case CallSignal.Type.CANDIDATE:
+        if (call.media != null && call.remoteSet) await call.media.addCandidate(signal.candidate ?? null)
+        else if (call.remoteCandidates.length < 100) call.remoteCandidates.push(signal.candidate ?? null)
+        break
+      case CallSignal.Type.DECLINE:
+        if (out) await this.finish(call, 'declined')
+        break
+      case CallSignal.Type.BUSY:
+        if (out) await this.finish(call, 'busy', 'they are in another call')
+        break
+      case CallSignal.Type.HANGUP:
+        if (signal.reason === CallSignal.Reason.GLARE && out) {
+          // they called us too, and theirs is kept: answer it when it comes (it may already have)
+          this.crossed.set(call.info.peer, { video: call.info.video, until: Date.now() + this.ringTimeout })
+          await this.finish(call, undefined, 'the calls crossed')
+        }
+        else if (signal.reason === CallSignal.Reason.FAILED) await this.finish(call, call.info.connectedAt != null ? 'answered' : 'failed', 'the connection failed on their side')
+        else await this.finish(call, call.info.connectedAt != null || call.accepted ? 'answered' : 'missed')
+        break
+      default:
+        break // a newer kind of signal: ignored
+    }
+  }
+
+  private add (peer: PeerId, info: CallInfo): Call {
+    const call: Call = { info, peer, accepted: false, remoteSet: false, remoteCandidates: [], inbound: Promise.resolve() }
+    this.calls.set(info.id, call)
+    this.init.onChange({ ...info })
+    return call
+  }
+
+  private current (): Call | undefined {
+    for (const call of this.calls.values()) if (OPEN_STATES.includes(call.info.state)) return call
+    return undefined
+  }
+
+  private update (call: Call, state: CallState): void {
+    if (call.info.state === state || call.info.state === 'ended') return
+    call.info.state = state
+    this.init.onChange({ ...call.info })
+  }
+
+  private setTimer (call: Call, ms: number): void {
+    clearTimeout(call.timer)
+    call.timer = setTimeout(() => { void this.timedOut(call) }, ms)
+  }
+
+  private async timedOut (call: Call): Promise<void> {
+    const { state } = call.info
+    if (state === 'calling' || state === 'ringing') {
+      await this.finish(call, 'missed', 'no answer', { type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.NO_ANSWER })
+    } else if (state === 'incoming') {
+      await this.finish(call, 'missed')
+    } else if (state === 'connecting') {
+      await this.finish(call, 'failed', 'no media connection could be made (a TURN server may help)', { type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.FAILED })
+    }
+  }
+
+  private async startMedia (call: Call, options: MediaOptions): Promise<MediaSession> {
+    if (this.media == null) throw new CallError('no media on this client')
+    let media: MediaSession
+    try {
+      media = await this.media({ ...call.info }, {
+        candidate: (c) => {
+          if (call.localCandidates != null) call.localCandidates.push(c)
+          else void this.send(call, { type: CallSignal.Type.CANDIDATE, candidate: c }).catch((err: Error) => { log('candidate not sent: %s', err.message) })
+        },
+        connected: () => {
+          if (call.info.state === 'ended') return
+          clearTimeout(call.timer)
+          call.info.connectedAt ??= Date.now()
+          this.update(call, 'connected')
+        },
+        failed: (reason) => {
+          void this.finish(call, call.info.connectedAt != null ? 'answered' : 'failed', reason, { type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.FAILED })
+        }
+      }, options)
+    } catch (err: any) {
+      throw new CallError(`camera or microphone unavailable: ${err.message}`)
+    }
+    if (call.info.state === 'ended') media.close()
+    call.media = media
+    return media
+  }
+
+  private async remoteDescriptionSet (call: Call): Promise<void> {
+    call.remoteSet = true
+    for (const c of call.remoteCandidates.splice(0)) await call.media?.addCandidate(c)
+  }
+
+  private flushLocalCandidates (call: Call): void {
+    const held = call.localCandidates ?? []
+    call.localCandidates = undefined
+    for (const c of held) void this.send(call, { type: CallSignal.Type.CANDIDATE, candidate: c }).catch((err: Error) => { log('candidate not sent: %s', err.message) })
+  }
+
+  /** Sends on the call's channel, or on a fresh one when it has closed. */
+  private async send (call: Call, signal: Omit<Signal, 'callId'>): Promise<void> {
+    if (call.channel == null || !call.channel.open) {
+      call.opening ??= (async () => {
+        const connection = await this.init.reach(call.peer)
+        return await this.init.signalling().open(connection, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })
+      })().finally(() => { call.opening = undefined })
+      call.channel = await call.opening
+    }
+    await call.channel.send({ ...signal, callId: call.info.id }, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })
+  }
+
+  /** A last word on a channel that belongs to no call (busy, a crossed call), then close it. */
+  private async sendOn (channel: SignalChannel, signal: Signal): Promise<void> {
+    try {
+      await channel.send(signal, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })
+    } catch (err: any) {
+      log('could not answer %p: %s', channel.remotePeer, err.message)
+    }
+    channel.close()
+  }
+
+  private async fail (call: Call, err: Error): Promise<void> {
+    log('call %s failed: %s', call.info.id, err.message)
+    await this.finish(call, call.info.connectedAt != null ? 'answered' : 'failed', err.message, { type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.FAILED })
+  }
+
+  /**
+   * Ends a call: stops its media, sends the last word if any, and stores the record (unless `outcome`
+   * is undefined: a crossed call that gave way) before reporting it.
+   */
+  private async finish (call: Call, outcome: CallOutcome | undefined, reason?: string, last?: Omit<Signal, 'callId'>): Promise<void> {
+    if (call.info.state === 'ended') return
+    clearTimeout(call.timer)
+    call.info.state = 'ended'
+    call.info.outcome = outcome
+    call.info.reason = reason
+    this.calls.delete(call.info.id)
+    call.media?.close()
+    const said = last == null
+      ? Promise.resolve()
+      : this.send(call, last).catch((err: Error) => { log('could not tell %p the call ended: %s', call.peer, err.message) })
+    void said.then(() => { call.channel?.close() })
+    this.init.onChange({ ...call.info })
+    if (outcome != null) await this.record(call.info)
+    if (this.init.signal.aborted) await said
+  }
+
+  private async record (info: CallInfo): Promise<void> {
+    const record: CallRecord = {
+      id: info.id,
+      peer: info.peer,
+      direction: info.direction,
+      video: info.video,
+      timestamp: info.startedAt,
+      ...(info.connectedAt != null ? { connectedAt: info.connectedAt } : {}),
+      endedAt: Date.now(),
+      outcome: info.outcome ?? 'missed',
+      ...(info.reason != null ? { reason: info.reason } : {})
+    }
+    try {
+      await this.init.store.addCall(record)
+    } catch (err: any) {
+      log.error('could not store a call record: %e', err)
+    }
+    this.init.onEnded(record)
+  }
+}

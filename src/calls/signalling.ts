@@ -1,0 +1,251 @@
+/**
+ * Call signalling: `/megachat/call/1.0.0`.
+ *
+ * The wire half of calls, and nothing of their logic (that is calls/index.ts): it frames, validates
+ * and counts CallSignal protobufs on streams. The caller opens a stream to the contact on the
+ * connection `reach()` gave and both sides write frames on it for the call's whole life; either side
+ * may open a fresh stream for the same call later. Every frame read is handed to `init.onSignal` with
+ * the channel it came on; the end of a channel is reported to `init.onEnd`.
+ *
+ * The stream is Noise-authenticated end to end with the contact's peer ID, so the DTLS fingerprints
+ * inside the SDP it carries are bound to the contact's key: whoever relays the connection cannot swap
+ * them, and the media (DTLS-SRTP) is end-to-end encrypted.
+ *
+ * Bad input (oversized or undecodable frames, malformed fields, too many frames or streams) aborts the
+ * stream and is counted in `stats`; it never throws into the event loop.
+ */
+import { serviceCapabilities } from '@libp2p/interface'
+import { lpStream, UnexpectedEOFError } from '@libp2p/utils'
+import { fromString as fromHex } from 'uint8arrays/from-string'
+import { toString as toHex } from 'uint8arrays/to-string'
+import { CALL_MAX_FRAMES, CALL_MAX_INBOUND_STREAMS, CALL_PROTOCOL, MAX_CALL_FRAME_BYTES, MAX_SDP_BYTES } from '../constants.js'
+import { ProtocolViolationError } from '../errors.js'
+import { CallSignal } from './pb/call.js'
+import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { Registrar } from '@libp2p/interface-internal'
+import type { LengthPrefixedStream } from '@libp2p/utils'
+
+export { CallSignal } from './pb/call.js'
+
+/** An ICE candidate as RTCIceCandidate.toJSON() gives it. */
+export interface IceCandidate {
+  candidate: string
+  sdpMid?: string | null
+  sdpMLineIndex?: number | null
+  usernameFragment?: string | null
+}
+
+/** One signalling frame, validated. */
+export interface Signal {
+  /** 32 hex characters */
+  callId: string
+  type: CallSignal.Type
+  /** OFFER and ANSWER */
+  sdp?: string
+  /** OFFER: camera video asked for */
+  video?: boolean
+  /** CANDIDATE: a candidate, or null for the end of candidates */
+  candidate?: IceCandidate | null
+  /** HANGUP */
+  reason?: CallSignal.Reason
+}
+
+export interface CallSignallingInit {
+  protocol?: string
+  maxInboundStreams?: number
+  /** a new inbound stream must say something within this time (ms) */
+  firstFrameTimeout?: number
+  /** a frame arrived; the channel is the one to answer on */
+  onSignal(from: PeerId, signal: Signal, channel: SignalChannel): void
+  /** a channel closed or failed (after its last frame was handed on) */
+  onEnd(channel: SignalChannel): void
+}
+
+export interface CallSignallingComponents {
+  registrar: Registrar
+  logger: ComponentLogger
+}
+
+export interface CallSignallingStats {
+  received: number
+  oversized: number
+  malformed: number
+  failedStreams: number
+}
+
+export interface CallSignalling {
+  readonly protocol: string
+  readonly stats: Readonly<CallSignallingStats>
+  /** Opens a signalling stream on a connection; frames that come back go to `onSignal`. */
+  open(connection: Connection, options?: AbortOptions): Promise<SignalChannel>
+}
+
+const ID_BYTES = 16
+const MAX_CANDIDATE_CHARS = 1024
+const FIRST_FRAME_MS = 10_000
+
+/** One signalling stream, either direction. */
+export class SignalChannel {
+  readonly remotePeer: PeerId
+  private readonly stream: Stream
+  private readonly lp: LengthPrefixedStream<Stream>
+  /** writes go out one after another, in the order they were asked for */
+  private writing: Promise<void> = Promise.resolve()
+
+  constructor (stream: Stream, remotePeer: PeerId) {
+    this.stream = stream
+    this.remotePeer = remotePeer
+    this.lp = lpStream(stream, { maxDataLength: MAX_CALL_FRAME_BYTES })
+  }
+
+  get open (): boolean {
+    return this.stream.status === 'open' && this.stream.writeStatus === 'writable'
+  }
+
+  /** Writes one frame (after those asked for before it). */
+  async send (signal: Signal, options?: AbortOptions): Promise<void> {
+    const bytes = CallSignal.encode({
+      callId: fromHex(signal.callId, 'base16'),
+      type: signal.type,
+      sdp: signal.sdp,
+      video: signal.video ?? false,
+      candidate: signal.candidate == null ? undefined : withoutNulls(signal.candidate),
+      reason: signal.reason ?? CallSignal.Reason.NORMAL
+    })
+    const write = this.writing.then(async () => { await this.lp.write(bytes, options) })
+    this.writing = write.catch(() => {})
+    await write
+  }
+
+  /** @internal */
+  async read (options?: AbortOptions): Promise<Uint8Array | undefined> {
+    try {
+      return (await this.lp.read(options)).subarray()
+    } catch (err: any) {
+      if (err.name === UnexpectedEOFError.name) return undefined // the other side closed its end
+      throw err
+    }
+  }
+
+  /** Closes the channel once what was sent is written. */
+  close (): void {
+    void this.writing.then(async () => { await this.stream.close({ signal: AbortSignal.timeout(5000) }) })
+      .catch((err: any) => { this.stream.abort(err) })
+  }
+
+  abort (err: Error): void {
+    this.stream.abort(err)
+  }
+}
+
+class DefaultCallSignalling implements CallSignalling, Startable {
+  readonly protocol: string
+  readonly stats: CallSignallingStats = { received: 0, oversized: 0, malformed: 0, failedStreams: 0 }
+  private readonly components: CallSignallingComponents
+  private readonly init: CallSignallingInit
+  private readonly log: Logger
+  private readonly channels = new Set<SignalChannel>()
+
+  readonly [Symbol.toStringTag] = 'megachat/call-signalling'
+  readonly [serviceCapabilities] = ['@megachat/call-signalling']
+
+  constructor (components: CallSignallingComponents, init: CallSignallingInit) {
+    this.components = components
+    this.init = init
+    this.protocol = init.protocol ?? CALL_PROTOCOL
+    this.log = components.logger.forComponent('megachat:call')
+  }
+
+  async start (): Promise<void> {
+    await this.components.registrar.handle(this.protocol, (stream, connection) => {
+      void this.run(new SignalChannel(stream, connection.remotePeer), true)
+    }, {
+      maxInboundStreams: this.init.maxInboundStreams ?? CALL_MAX_INBOUND_STREAMS,
+      runOnLimitedConnection: true
+    })
+  }
+
+  async stop (): Promise<void> {
+    await this.components.registrar.unhandle(this.protocol)
+    for (const channel of this.channels) channel.abort(new Error('stopping'))
+    this.channels.clear()
+  }
+
+  async open (connection: Connection, options?: AbortOptions): Promise<SignalChannel> {
+    const stream = await connection.newStream(this.protocol, { signal: options?.signal, runOnLimitedConnection: true })
+    const channel = new SignalChannel(stream, connection.remotePeer)
+    void this.run(channel, false)
+    return channel
+  }
+
+  /** Reads frames until the stream ends; an inbound stream must start talking within firstFrameTimeout. */
+  private async run (channel: SignalChannel, inbound: boolean): Promise<void> {
+    this.channels.add(channel)
+    const from = channel.remotePeer
+    try {
+      for (let n = 0; ; n++) {
+        const first = inbound && n === 0
+        const bytes = await channel.read(first ? { signal: AbortSignal.timeout(this.init.firstFrameTimeout ?? FIRST_FRAME_MS) } : undefined)
+        if (bytes == null) break
+        if (n >= CALL_MAX_FRAMES) throw new ProtocolViolationError('too many frames on one call stream')
+        const signal = decode(bytes)
+        this.stats.received++
+        this.init.onSignal(from, signal, channel)
+      }
+    } catch (err: any) {
+      if (err.name === 'InvalidDataLengthError' || err.name === 'InvalidDataLengthLengthError') this.stats.oversized++
+      else if (err.name === ProtocolViolationError.name) this.stats.malformed++
+      else this.stats.failedStreams++
+      this.log('dropped call stream from %p: %s', from, err.name)
+      channel.abort(err)
+    } finally {
+      this.channels.delete(channel)
+      this.init.onEnd(channel)
+    }
+  }
+}
+
+/** Validates one frame; throws ProtocolViolationError for anything malformed. */
+function decode (bytes: Uint8Array): Signal {
+  let frame: CallSignal
+  try {
+    frame = CallSignal.decode(bytes)
+  } catch {
+    throw new ProtocolViolationError('undecodable call frame')
+  }
+  if (frame.callId.byteLength !== ID_BYTES) throw new ProtocolViolationError('bad call id')
+  const signal: Signal = { callId: toHex(frame.callId, 'base16'), type: frame.type }
+  switch (frame.type) {
+    case CallSignal.Type.OFFER:
+    case CallSignal.Type.ANSWER:
+      if (frame.sdp == null || frame.sdp.length === 0 || frame.sdp.length > MAX_SDP_BYTES) throw new ProtocolViolationError('bad sdp')
+      signal.sdp = frame.sdp
+      signal.video = frame.video
+      break
+    case CallSignal.Type.CANDIDATE: {
+      const c = frame.candidate
+      if (c != null && c.candidate.length > MAX_CANDIDATE_CHARS) throw new ProtocolViolationError('bad candidate')
+      signal.candidate = c == null ? null : { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex, usernameFragment: c.usernameFragment }
+      break
+    }
+    case CallSignal.Type.HANGUP:
+      signal.reason = frame.reason
+      break
+    default:
+      break
+  }
+  return signal
+}
+
+function withoutNulls (c: IceCandidate): CallSignal['candidate'] {
+  return {
+    candidate: c.candidate,
+    sdpMid: c.sdpMid ?? undefined,
+    sdpMLineIndex: c.sdpMLineIndex ?? undefined,
+    usernameFragment: c.usernameFragment ?? undefined
+  }
+}
+
+export function callSignalling (init: CallSignallingInit): (components: CallSignallingComponents) => CallSignalling {
+  return (components) => new DefaultCallSignalling(components, init)
+}

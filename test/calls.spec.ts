@@ -1,0 +1,228 @@
+/**
+ * Calls between real chat nodes on loopback (through the real bootstrap node), with a stand-in for the
+ * media: the signalling protocol, the call states on both sides, timeouts, crossed calls, busy, the
+ * history, a node without media (the terminal client), and hostile signalling frames.
+ * The real media (RTCPeerConnection in Chromium) is tested in web-calls.spec.ts.
+ */
+import assert from 'node:assert/strict'
+import { lpStream } from '@libp2p/utils'
+import { CallSignal } from '../src/calls/index.js'
+import { Cleanup, fakeMedia, startBootstrap, startChat, until, waitFor } from './fixtures.js'
+import type { FakeLog } from './fixtures.js'
+import type { BootstrapNode } from '../bootstrap-node/index.js'
+import type { CallInfo, CallRecord, Chat, ChatInit } from '../src/index.js'
+
+const WAIT_MS = 20_000
+
+describe('calls between two nodes', function () {
+  this.timeout(60_000)
+  let cleanup: Cleanup
+  let boot: BootstrapNode
+
+  beforeEach(async () => {
+    cleanup = new Cleanup()
+    boot = cleanup.add(await startBootstrap())
+  })
+
+  afterEach(async () => {
+    await cleanup.run()
+  })
+
+  async function pair (a: Partial<ChatInit> = {}, b: Partial<ChatInit> = {}): Promise<[Chat, Chat]> {
+    const alice = cleanup.add(await startChat({ bootstrapNode: boot, callMedia: fakeMedia(), ...a }))
+    const bob = cleanup.add(await startChat({ bootstrapNode: boot, callMedia: fakeMedia(), ...b }))
+    await alice.addContact(bob.peerId.toString(), 'bob')
+    await bob.addContact(alice.peerId.toString(), 'alice')
+    return [alice, bob]
+  }
+
+  const state = (s: CallInfo['state']) => (c: CallInfo) => c.state === s
+  const ended = async (chat: Chat, id: string): Promise<CallRecord> => await waitFor<CallRecord>(chat, 'call:ended', r => r.id === id, WAIT_MS)
+
+  it('connects a call both ways, trickles candidates after the description, and hangs up on both sides', async () => {
+    const aliceLog: FakeLog = { events: [], closed: 0 }
+    const bobLog: FakeLog = { events: [], closed: 0 }
+    const [alice, bob] = await pair({ callMedia: fakeMedia(aliceLog) }, { callMedia: fakeMedia(bobLog) })
+    const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
+    const heardRing = waitFor<CallInfo>(alice, 'call', state('ringing'), WAIT_MS)
+    const call = await alice.call('bob', { video: true })
+    assert.equal(call.direction, 'out')
+    const incoming = await ringing
+    assert.equal(incoming.id, call.id)
+    assert.equal(incoming.peer, alice.peerId.toString())
+    assert.equal(incoming.video, true)
+    await heardRing
+
+    const connected = Promise.all([waitFor(alice, 'call', state('connected'), WAIT_MS), waitFor(bob, 'call', state('connected'), WAIT_MS)])
+    await bob.calls.accept(call.id)
+    await connected
+    // the callee got the offer as sent, then the caller's candidates; never a candidate before a description
+    assert.deepEqual(bobLog.events.slice(0, 4), ['media video=true', `offer v=0 offer of ${call.id}`, 'candidate candidate:1 1 udp 2122260223 10.77.0.1 5000 typ host', 'end of candidates'])
+    assert.deepEqual(aliceLog.events.slice(0, 3), ['media video=true', `answer v=0 answer to ${call.id}`, 'candidate candidate:1 1 udp 2122260223 10.77.0.1 6000 typ host'])
+    assert.equal(alice.calls.get(call.id)?.state, 'connected')
+
+    const records = Promise.all([ended(alice, call.id), ended(bob, call.id)])
+    await alice.calls.hangup(call.id)
+    const [mine, theirs] = await records
+    assert.equal(mine.outcome, 'answered')
+    assert.equal(theirs.outcome, 'answered')
+    assert.ok(mine.connectedAt != null && theirs.connectedAt != null)
+    assert.equal(mine.direction, 'out')
+    assert.equal(theirs.direction, 'in')
+    assert.equal(aliceLog.closed, 1)
+    assert.equal(bobLog.closed, 1)
+    assert.deepEqual(alice.calls.list(), [])
+    assert.deepEqual(bob.calls.list(), [])
+    // kept in the history of both
+    assert.deepEqual((await alice.callHistory('bob')).map(r => [r.id, r.outcome]), [[call.id, 'answered']])
+    assert.deepEqual((await bob.callHistory('alice')).map(r => [r.id, r.outcome]), [[call.id, 'answered']])
+  })
+
+  it('ends the call on both sides when the callee hangs up', async () => {
+    const [alice, bob] = await pair()
+    const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
+    const call = await alice.call('bob', { video: false })
+    await ringing
+    const connected = waitFor(alice, 'call', state('connected'), WAIT_MS)
+    await bob.calls.accept(call.id)
+    await connected
+    const records = Promise.all([ended(alice, call.id), ended(bob, call.id)])
+    await bob.calls.hangup(call.id)
+    assert.deepEqual((await records).map(r => r.outcome), ['answered', 'answered'])
+  })
+
+  it('declines: the caller hears it, both keep it as declined', async () => {
+    const [alice, bob] = await pair()
+    const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
+    const call = await alice.call('bob')
+    await ringing
+    const records = Promise.all([ended(alice, call.id), ended(bob, call.id)])
+    await bob.calls.decline(call.id)
+    assert.deepEqual((await records).map(r => r.outcome), ['declined', 'declined'])
+  })
+
+  it('a call nobody answers becomes a missed call on both sides', async () => {
+    const [alice, bob] = await pair({ ringTimeout: 1500 }, { ringTimeout: 1500 })
+    const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
+    const call = await alice.call('bob')
+    await ringing
+    const [mine, theirs] = await Promise.all([ended(alice, call.id), ended(bob, call.id)])
+    assert.equal(mine.outcome, 'missed')
+    assert.equal(mine.reason, 'no answer')
+    assert.equal(theirs.outcome, 'missed')
+    assert.equal(theirs.direction, 'in')
+  })
+
+  it('a call the caller gives up on is a missed call for the callee', async () => {
+    const [alice, bob] = await pair()
+    const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
+    const call = await alice.call('bob')
+    await ringing
+    const theirs = ended(bob, call.id)
+    await alice.calls.hangup(call.id)
+    assert.equal((await theirs).outcome, 'missed')
+  })
+
+  it('calling a contact who is offline fails with a clear message and is kept as a failed call', async () => {
+    const [alice, bob] = await pair({ findTimeout: 2000 })
+    await bob.stop()
+    await until(() => !alice.isOnline(bob.peerId.toString()), WAIT_MS, 'bob gone')
+    await assert.rejects(alice.call('bob'), (err: Error) => {
+      assert.equal(err.name, 'CallError')
+      assert.match(err.message, /offline/)
+      return true
+    })
+    const history = await alice.callHistory('bob')
+    assert.deepEqual(history.map(r => r.outcome), ['failed'])
+    assert.deepEqual(alice.calls.list(), [])
+  })
+
+  it('when both call each other at once, one call is kept: the lower peer ID\'s', async () => {
+    const [alice, bob] = await pair()
+    const connected = Promise.all([waitFor<CallInfo>(alice, 'call', state('connected'), WAIT_MS), waitFor<CallInfo>(bob, 'call', state('connected'), WAIT_MS)])
+    const [fromAlice, fromBob] = await Promise.all([alice.call('bob'), bob.call('alice')])
+    const [a, b] = await connected
+    assert.equal(a.id, b.id)
+    const lower = alice.peerId.toString() < bob.peerId.toString() ? fromAlice : fromBob
+    assert.equal(a.id, lower.id)
+    await until(() => alice.calls.list().length === 1 && bob.calls.list().length === 1, WAIT_MS, 'one call each')
+    assert.equal(alice.calls.list()[0].id, lower.id)
+    assert.equal(bob.calls.list()[0].id, lower.id)
+    // the call that gave way never rang, so it is not in the history
+    const records = Promise.all([ended(alice, lower.id), ended(bob, lower.id)])
+    await alice.calls.hangup(lower.id)
+    await records
+    assert.deepEqual((await alice.callHistory('bob')).map(r => r.id), [lower.id])
+    assert.deepEqual((await bob.callHistory('alice')).map(r => r.id), [lower.id])
+  })
+
+  it('answers busy while in another call, and keeps that as a missed call', async () => {
+    const [alice, bob] = await pair()
+    const carol = cleanup.add(await startChat({ bootstrapNode: boot, callMedia: fakeMedia() }))
+    await carol.addContact(bob.peerId.toString(), 'bob')
+    const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
+    const call = await alice.call('bob')
+    await ringing
+    const connected = waitFor(bob, 'call', state('connected'), WAIT_MS)
+    await bob.calls.accept(call.id)
+    await connected
+    const missed = waitFor<CallRecord>(bob, 'call:ended', r => r.peer === carol.peerId.toString(), WAIT_MS)
+    const second = await carol.call('bob')
+    const busy = await ended(carol, second.id)
+    assert.equal(busy.outcome, 'busy')
+    assert.equal((await missed).outcome, 'missed')
+    assert.equal(bob.calls.list().length, 1, 'the first call goes on')
+    assert.equal(bob.calls.list()[0].state, 'connected')
+  })
+
+  it('a node without media (the terminal client) rings, cannot answer, and can decline', async () => {
+    const [alice, bob] = await pair({}, { callMedia: undefined })
+    await assert.rejects(bob.call('alice'), /needs the web app/)
+    const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
+    const heardRing = waitFor<CallInfo>(alice, 'call', state('ringing'), WAIT_MS)
+    const call = await alice.call('bob')
+    await Promise.all([ringing, heardRing])
+    await assert.rejects(bob.calls.accept(call.id), /needs the web app/)
+    assert.equal(bob.calls.get(call.id)?.state, 'incoming', 'still ringing after the failed answer')
+    const records = Promise.all([ended(alice, call.id), ended(bob, call.id)])
+    await bob.calls.decline(call.id)
+    assert.deepEqual((await records).map(r => r.outcome), ['declined', 'declined'])
+  })
+
+  it('a call from someone who is not a contact arrives with their peer ID', async () => {
+    const alice = cleanup.add(await startChat({ bootstrapNode: boot, callMedia: fakeMedia() }))
+    const stranger = cleanup.add(await startChat({ bootstrapNode: boot, callMedia: fakeMedia() }))
+    const ringing = waitFor<CallInfo>(alice, 'call', state('incoming'), WAIT_MS)
+    await stranger.call(alice.peerId.toString())
+    const call = await ringing
+    assert.equal(call.peer, stranger.peerId.toString())
+    assert.equal(alice.contactFor(call.peer), undefined)
+  })
+
+  it('drops hostile signalling frames, counts them, and keeps working', async () => {
+    const [alice, bob] = await pair()
+    const connection = await alice.reach(bob.peerId)
+    const stats = bob.libp2p.services.calls.stats
+    // garbage inside a well-formed length prefix
+    let stream = await connection.newStream('/megachat/call/1.0.0')
+    await lpStream(stream).write(Uint8Array.from({ length: 40 }, (_, i) => (i * 97 + 13) & 0xff))
+    await until(() => stats.malformed === 1, WAIT_MS, 'malformed count')
+    // a frame over the size limit
+    stream = await connection.newStream('/megachat/call/1.0.0')
+    await lpStream(stream).write(new Uint8Array(64 * 1024)).catch(() => {})
+    await until(() => stats.oversized === 1, WAIT_MS, 'oversized count')
+    // a short call id
+    stream = await connection.newStream('/megachat/call/1.0.0')
+    await lpStream(stream).write(CallSignal.encode({ callId: new Uint8Array(3), type: CallSignal.Type.OFFER, sdp: 'v=0', video: false, reason: CallSignal.Reason.NORMAL }))
+    await until(() => stats.malformed === 2, WAIT_MS, 'bad call id counted')
+    // a hang-up for a call that does not exist is ignored
+    stream = await connection.newStream('/megachat/call/1.0.0')
+    await lpStream(stream).write(CallSignal.encode({ callId: new Uint8Array(16), type: CallSignal.Type.HANGUP, video: false, reason: CallSignal.Reason.NORMAL }))
+    await until(() => stats.received === 1, WAIT_MS, 'stray hang-up read')
+    assert.deepEqual(bob.calls.list(), [])
+    // and a real call still works
+    const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
+    const call = await alice.call('bob')
+    assert.equal((await ringing).id, call.id)
+  })
+})
