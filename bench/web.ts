@@ -23,6 +23,7 @@ import { chromium } from 'playwright-core'
 import { build } from 'vite'
 import { createBootstrapNode } from '../bootstrap-node/index.js'
 import { serveWebApp } from '../bootstrap-node/web.js'
+import { CHROMIUM, CHROMIUM_ARGS } from '../test/browser.js'
 import { ms, summarize } from './stats.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
 import type { WebAppServer } from '../bootstrap-node/web.js'
@@ -30,13 +31,6 @@ import type { Browser } from 'playwright-core'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const WEB_DIR = join(ROOT, 'dist/web')
-const CHROMIUM = '/usr/bin/chromium'
-/** the same as test/web.spec.ts */
-const CHROMIUM_ARGS = [
-  '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns'
-]
 const SIZE_GOAL_KB = 300
 const READY_GOAL = 1.2
 const RUNS = Math.max(1, Number.parseInt(process.env.BENCH_WEB_RUNS ?? '', 10) || 5)

@@ -6,71 +6,25 @@
  */
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { mkdir, readFile } from 'node:fs/promises'
-import { createServer } from 'node:http'
-import { extname, join, normalize, resolve, sep } from 'node:path'
-import { chromium } from 'playwright-core'
+import { mkdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { WebRTC } from '@multiformats/multiaddr-matcher'
 import { browserGater } from '../src/node/node.browser.js'
+import { CHROMIUM, WEB_DIR, addContactInUi, openProfile as openBrowserProfile, serveBuiltApp } from './browser.js'
 import { Cleanup, JsonClient, WEBRTC, startBootstrap, startChat, tempDir, until, waitFor } from './fixtures.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
 import type { Chat, IncomingMessage, RoomMessageEvent, StoredMessage } from '../src/index.js'
 import type { Line } from './fixtures.js'
 import type { Connection } from '@libp2p/interface'
-import type { AddressInfo } from 'node:net'
 import type { BrowserContext, Page } from 'playwright-core'
 
-const CHROMIUM = '/usr/bin/chromium'
-const WEB_DIR = resolve('dist/web')
 const OUTPUT = resolve('test-output/web')
-const CHROMIUM_ARGS = [
-  '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  // WebRTC inside the test namespace: host candidates on loopback and 10.77.0.x, no mDNS names
-  '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns'
-]
 const PEER_ID = /^12D3KooW[1-9A-HJ-NP-Za-km-z]{44}$/
 const WAIT_MS = 30_000
 /** Browser to browser DMs go over the relay at once (a WebRTC upgrade, if any, follows in the background). */
 const B2B_MS = 20_000
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.map': 'application/json',
-  '.svg': 'image/svg+xml',
-  '.wasm': 'application/wasm'
-}
-
-/** Serves dist/web on 127.0.0.1 at a random port. */
-async function serveWebApp (): Promise<{ url: string, stop(): Promise<void> }> {
-  const server = createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname))
-    const file = join(WEB_DIR, path.endsWith('/') ? `${path}index.html` : path)
-    if (!file.startsWith(WEB_DIR + sep)) {
-      res.writeHead(403).end()
-      return
-    }
-    readFile(file).then(body => {
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' }).end(body)
-    }, () => { res.writeHead(404).end() })
-  })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', resolve)
-  })
-  const { port } = server.address() as AddressInfo
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    stop: async () => {
-      server.closeAllConnections()
-      await new Promise<void>(resolve => { server.close(() => { resolve() }) })
-    }
-  }
-}
 
 describe('web app in Chromium', function () {
   this.timeout(120_000)
@@ -96,21 +50,7 @@ describe('web app in Chromium', function () {
 
   /** A Chromium profile in a user-data-dir: a new temporary one, or `profile` again (the same identity). */
   async function openProfile (name: string, existing?: string): Promise<{ context: BrowserContext, page: Page, profile: string }> {
-    const profile = existing ?? cleanup.dir(await tempDir(`megachat-chromium-${name}-`))
-    const ctx = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: false, // --headless=new is in the arguments
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1100, height: 720 }
-    })
-    cleanup.add({ stop: async () => { await ctx.close() } })
-    await ctx.grantPermissions(['clipboard-read', 'clipboard-write'])
-    const p = ctx.pages()[0] ?? await ctx.newPage()
-    // WEB_DEBUG='megachat*,libp2p:webrtc*' turns on the page's debug log (shown for a failed test)
-    if (process.env.WEB_DEBUG != null) await p.addInitScript((d) => { localStorage.setItem('debug', d) }, process.env.WEB_DEBUG)
-    p.on('console', msg => { pageLog.push(`[${name} ${msg.type()}] ${msg.text()}`) })
-    p.on('pageerror', err => { pageLog.push(`[${name} pageerror] ${err.message}`) })
-    return { context: ctx, page: p, profile }
+    return await openBrowserProfile(cleanup, name, { existing, log: pageLog })
   }
 
   before(async function () {
@@ -120,7 +60,7 @@ describe('web app in Chromium', function () {
     }
     if (!existsSync(join(WEB_DIR, 'index.html'))) throw new Error('dist/web/index.html is missing: run `npm run web:build` first (npm test does)')
     await mkdir(OUTPUT, { recursive: true })
-    app = cleanup.add(await serveWebApp())
+    app = cleanup.add(await serveBuiltApp())
     boot = cleanup.add(await startBootstrap())
     const ws = boot.addresses().find(a => a.includes('/ws/'))
     assert.ok(ws != null, `the bootstrap node has no WebSocket address: ${boot.addresses().join(' ')}`)
@@ -169,15 +109,6 @@ describe('web app in Chromium', function () {
         new Promise((_resolve, reject) => setTimeout(() => { reject(new Error(`timed out after ${ms} ms waiting for ${key} in the page`)) }, ms))
       ]), { key, ms: WAIT_MS })
     }
-  }
-
-  /** Adds a contact through the Add-contact dialog, as a person would. */
-  async function addContactInUi (p: Page, peerId: string, name: string): Promise<void> {
-    await p.getByRole('button', { name: 'Add contact', exact: true }).first().click()
-    await p.locator('#add-contact-peer').fill(peerId)
-    await p.locator('#add-contact-name').fill(name)
-    await p.locator('#add-contact-name').press('Enter')
-    await p.locator('#conversation-title', { hasText: name }).waitFor({ timeout: WAIT_MS })
   }
 
   async function openConversation (p: Page, name: string): Promise<void> {

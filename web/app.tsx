@@ -4,6 +4,7 @@
  */
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
 import { MAX_TEXT_BYTES } from '../src/index.js'
+import { CallView, IncomingCall } from './call.js'
 import { AddContactDialog, CreateRoomDialog, JoinRoomDialog, QrDialog } from './dialogs.js'
 import { dmKey, roomKey, shortId } from './model.js'
 import { SettingsView } from './settings.js'
@@ -51,7 +52,10 @@ export function App ({ model, net }: { model: ChatModel, net: NetworkConfig }): 
   }
 
   const unread = model.totalUnread()
-  useEffect(() => { document.title = unread > 0 ? `(${unread}) MegaChat` : 'MegaChat' }, [unread])
+  const ringing = model.call?.state === 'incoming' ? model.nameOf(model.call.peer) : undefined
+  useEffect(() => {
+    document.title = ringing != null ? `Call from ${ringing} · MegaChat` : unread > 0 ? `(${unread}) MegaChat` : 'MegaChat'
+  }, [unread, ringing])
 
   const noBootstrap = model.status.state === 'no-bootstrap'
   return (
@@ -76,6 +80,8 @@ export function App ({ model, net }: { model: ChatModel, net: NetworkConfig }): 
       {dialog === 'create-room' && <CreateRoomDialog model={model} onClose={() => { setDialog(undefined) }} onOpen={(roomId) => { setDialog(undefined); open(roomKey(roomId)) }} />}
       {dialog === 'join-room' && <JoinRoomDialog model={model} onClose={() => { setDialog(undefined) }} onJoined={(roomId) => { setDialog(undefined); open(roomKey(roomId)) }} />}
       {dialog === 'qr' && <QrDialog model={model} onClose={() => { setDialog(undefined) }} />}
+      {model.call != null && model.call.state === 'incoming' && <IncomingCall key={model.call.id} model={model} call={model.call} />}
+      {model.call != null && model.call.state !== 'incoming' && <CallView key={model.call.id} model={model} call={model.call} session={model.session} />}
     </div>
   )
 }
@@ -277,6 +283,18 @@ function ConversationView ({ model, convKey, drafts, onBack }: {
           <h2 id='conversation-title'>{title}</h2>
           <p class='conv-sub'>{subtitle}</p>
         </div>
+        {kind === 'dm' && (
+          <div class='call-buttons'>
+            <button type='button' class='icon-btn' aria-label={`Voice call ${title}`} title='Voice call' disabled={model.call != null}
+              onClick={() => { model.startCall(id, false).catch(() => {}) }}>
+              <Icon name='phone' />
+            </button>
+            <button type='button' class='icon-btn' aria-label={`Video call ${title}`} title='Video call' disabled={model.call != null}
+              onClick={() => { model.startCall(id, true).catch(() => {}) }}>
+              <Icon name='video' />
+            </button>
+          </div>
+        )}
         {contact != null && (
           <p class='safety-inline' title='Compare this code with your contact'>
             <Icon name='shield' size={14} /> <span class='safety-code'>{contact.safetyCode}</span>
@@ -292,6 +310,12 @@ function ConversationView ({ model, convKey, drafts, onBack }: {
           {contact != null && <ContactDetails model={model} peerId={id} safetyCode={contact.safetyCode} name={contact.name} />}
           {room != null && <RoomDetails model={model} roomId={id} invite={room.invite} />}
           {contact == null && room == null && <StrangerDetails model={model} peerId={id} />}
+        </div>
+      )}
+      {model.callNotice != null && model.callNotice.peer === id && (
+        <div class='banner' role='alert' data-testid='call-notice'>
+          <span>{model.callNotice.text}</span>
+          <button type='button' class='btn small' onClick={() => { model.dismissCallNotice() }}>OK</button>
         </div>
       )}
       <MessageList model={model} messages={messages} isRoom={room != null} empty={emptyText(title, contact != null, room != null)} />
@@ -404,6 +428,11 @@ function MessageList ({ model, messages, isRoom, empty }: { model: ChatModel, me
       prev = undefined
       rows.push(<li key={`day-${d}`} class='day' role='separator'><span>{dayLabel(m.timestamp)}</span></li>)
     }
+    if (m.call != null) {
+      rows.push(<CallEntry key={m.id} m={m} />)
+      prev = undefined
+      continue
+    }
     const grouped = prev != null && prev.from === m.from && m.timestamp - prev.timestamp < 5 * 60_000
     rows.push(<Message key={m.id} m={m} author={model.nameOf(m.from)} showAuthor={isRoom && !m.mine && !grouped} grouped={grouped} />)
     prev = m
@@ -434,6 +463,21 @@ function Message ({ m, author, showAuthor, grouped }: { m: UiMessage, author: st
           )}
         </div>
       </div>
+    </li>
+  )
+}
+
+/** A call in the history: a line across the conversation, red when missed. */
+function CallEntry ({ m }: { m: UiMessage }): preact.JSX.Element {
+  const time = new Date(m.timestamp)
+  const missed = !m.mine && m.call?.outcome === 'missed'
+  return (
+    <li class={`call-entry${missed ? ' missed' : ''}`} data-id={m.id} data-outcome={m.call?.outcome}>
+      <span class='call-entry-pill'>
+        <Icon name={m.call?.video === true ? 'video' : 'phone'} size={14} />
+        <span class='text'>{m.text}</span>
+        <time dateTime={time.toISOString()} title={time.toLocaleString()}>{shortTime(m.timestamp)}</time>
+      </span>
     </li>
   )
 }

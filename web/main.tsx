@@ -1,10 +1,11 @@
 /**
  * The web app's entry point. The tab runs the same createChat() as the terminal client (IndexedDB,
  * WebSockets/WebRTC, through the bootstrap node's relay) and renders it with Preact. The chat is
- * exposed as `window.megachat` (tests and the console use it). Network settings: see config.ts.
+ * exposed as `window.megachat` and its interface model as `window.megachatModel` (tests and the console use them). Network settings: see config.ts.
  */
 import { render } from 'preact'
 import { createChat } from '../src/index.js'
+import { rtcMedia } from '../src/calls/rtc.js'
 import { App, StatusLine } from './app.js'
 import { loadNetworkConfig, loadSettings, saveSettings } from './config.js'
 import { ChatModel } from './model.js'
@@ -15,6 +16,8 @@ import './styles.css'
 declare global {
   interface Window {
     megachat?: Chat
+    /** the interface's model (the current call's media is `megachatModel.session`) */
+    megachatModel?: ChatModel
   }
 }
 
@@ -45,12 +48,17 @@ async function main (): Promise<void> {
   performance.mark('megachat:start')
   const net = await loadNetworkConfig()
   performance.mark('megachat:config')
-  const chat = await createChat({ bootstrap: net.bootstrap, iceServers: net.iceServers, dataDir: 'megachat' })
+  let model: ChatModel | undefined
+  const callMedia = rtcMedia({ iceServers: net.iceServers, onSession: (call, session) => { model?.attachSession(call.id, session) } })
+  const chat = await createChat({ bootstrap: net.bootstrap, iceServers: net.iceServers, dataDir: 'megachat', callMedia })
   performance.mark('megachat:node')
   window.megachat = chat
-  const model = new ChatModel(chat, net.bootstrap)
+  model = new ChatModel(chat, net.bootstrap)
+  window.megachatModel = model
   await model.load()
   render(<App model={model} net={net} />, root)
+  // a reload or a closed tab hangs up: the other side hears it at once rather than when ICE gives up
+  addEventListener('pagehide', () => { for (const call of chat.calls.list()) void chat.calls.hangup(call.id) })
   performance.mark('megachat:rendered')
 }
 

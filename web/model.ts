@@ -3,7 +3,8 @@
  * unread counts and the connection status, kept up to date from the Chat's events. Components read it
  * and re-render on `subscribe`; all protocol work stays in createChat().
  */
-import type { Chat, ContactInfo, DeliveryState, RoomInfo, StoredMessage, StoredRoomMessage } from '../src/index.js'
+import type { CallInfo, CallRecord, Chat, ContactInfo, DeliveryState, RoomInfo, StoredMessage, StoredRoomMessage } from '../src/index.js'
+import type { RtcCall } from '../src/calls/rtc.js'
 
 const HISTORY_LIMIT = 200
 const LAST_READ_KEY = 'megachat:last-read'
@@ -20,6 +21,8 @@ export interface UiMessage {
   /** our clock when it arrived (for unread counts) */
   at: number
   state?: DeliveryState
+  /** a call in the conversation's history, in place of a text message */
+  call?: CallRecord
 }
 
 export type ConversationKey = `dm:${string}` | `room:${string}`
@@ -52,6 +55,13 @@ export class ChatModel {
   status: Status = { state: 'connecting', text: 'Connecting…' }
   /** the message most recently received, for the screen reader announcement */
   announcement = ''
+  /** the call going on or ringing, if any */
+  call?: CallInfo
+  /** its media, once started (the web app's RtcCall) */
+  session?: RtcCall
+  /** why the last call attempt failed, for the conversation it was made from */
+  callNotice?: { peer: string, text: string }
+  private readonly sessions = new Map<string, RtcCall>()
   private readonly messages = new Map<ConversationKey, UiMessage[]>()
   private readonly lastRead: Record<string, number>
   private active?: ConversationKey
@@ -121,6 +131,28 @@ export class ChatModel {
       if (!m.synced) this.announcement = `${m.room}, ${m.name ?? shortId(m.from)}: ${m.text}`
       this.changed()
     })
+    chat.addEventListener('call', (evt) => {
+      const c = evt.detail
+      if (c.state === 'ended') {
+        this.sessions.delete(c.id)
+        if (this.call?.id === c.id) {
+          this.call = undefined
+          this.session = undefined
+        }
+      } else {
+        this.call = c
+        this.session = this.sessions.get(c.id)
+        if (c.state === 'incoming' && this.contacts.every(x => x.peerId !== c.peer)) this.announcement = 'Incoming call from someone not in your contacts'
+        else if (c.state === 'incoming') this.announcement = `Incoming call from ${this.nameOf(c.peer)}`
+      }
+      this.changed()
+    })
+    chat.addEventListener('call:ended', (evt) => {
+      const r = evt.detail
+      if (r.direction === 'in' && this.contacts.every(c => c.peerId !== r.peer)) this.strangers.add(r.peer)
+      this.add(dmKey(r.peer), this.fromCall(r))
+      this.changed()
+    })
     for (const name of ['connection:open', 'connection:close', 'self:peer:update'] as const) {
       chat.libp2p.addEventListener(name, () => { this.updateStatus() })
     }
@@ -142,8 +174,8 @@ export class ChatModel {
   }
 
   private async loadDm (peerId: string): Promise<void> {
-    const history = await this.chat.history(peerId, HISTORY_LIMIT)
-    this.merge(dmKey(peerId), history.map(m => this.fromStored(m)))
+    const [history, calls] = await Promise.all([this.chat.history(peerId, HISTORY_LIMIT), this.chat.callHistory(peerId, HISTORY_LIMIT)])
+    this.merge(dmKey(peerId), [...history.map(m => this.fromStored(m)), ...calls.map(r => this.fromCall(r))])
   }
 
   private async loadRoom (roomId: string): Promise<void> {
@@ -158,6 +190,11 @@ export class ChatModel {
 
   private fromRoom (m: StoredRoomMessage): UiMessage {
     return { id: m.id, from: m.author, mine: m.author === this.me, text: m.text, timestamp: m.timestamp, at: m.receivedAt }
+  }
+
+  private fromCall (r: CallRecord): UiMessage {
+    const mine = r.direction === 'out'
+    return { id: `call-${r.id}`, from: mine ? this.me : r.peer, mine, text: callText(r), timestamp: r.timestamp, at: r.endedAt, call: r }
   }
 
   private merge (key: ConversationKey, list: UiMessage[]): void {
@@ -189,7 +226,8 @@ export class ChatModel {
 
   unread (key: ConversationKey): number {
     const since = this.lastRead[key] ?? 0
-    return this.messagesOf(key).filter(m => !m.mine && m.at > since).length
+    // a call counts when it was missed; one that was answered or declined was seen
+    return this.messagesOf(key).filter(m => !m.mine && m.at > since && (m.call == null || m.call.outcome === 'missed')).length
   }
 
   totalUnread (): number {
@@ -266,6 +304,47 @@ export class ChatModel {
     this.changed()
   }
 
+  // ---- calls
+
+  /** The call's media, as rtcMedia's onSession hands it over. */
+  attachSession (callId: string, session: RtcCall): void {
+    this.sessions.set(callId, session)
+    if (this.call?.id === callId) {
+      this.session = session
+      this.changed()
+    }
+  }
+
+  /** Calls a contact; a failure is kept in callNotice (and thrown). */
+  async startCall (peerId: string, video: boolean): Promise<void> {
+    this.callNotice = undefined
+    this.changed()
+    try {
+      await this.chat.call(peerId, { video })
+    } catch (err: any) {
+      this.callNotice = { peer: peerId, text: err.message ?? String(err) }
+      this.changed()
+      throw err
+    }
+  }
+
+  async acceptCall (video: boolean): Promise<void> {
+    if (this.call != null) await this.chat.calls.accept(this.call.id, { video })
+  }
+
+  async declineCall (): Promise<void> {
+    if (this.call != null) await this.chat.calls.decline(this.call.id)
+  }
+
+  async hangup (): Promise<void> {
+    if (this.call != null) await this.chat.calls.hangup(this.call.id)
+  }
+
+  dismissCallNotice (): void {
+    this.callNotice = undefined
+    this.changed()
+  }
+
   members (roomId: string): string[] {
     try {
       return this.chat.members(roomId)
@@ -277,6 +356,33 @@ export class ChatModel {
   updateStatus (): void {
     this.status = connectionStatus(this.chat, this.bootstrap)
     this.changed()
+  }
+}
+
+/** "2:05", "1:02:05" */
+export function duration (ms: number): string {
+  const total = Math.max(0, Math.round(ms / 1000))
+  const [h, m, sec] = [Math.floor(total / 3600), Math.floor(total / 60) % 60, total % 60]
+  const two = (n: number): string => String(n).padStart(2, '0')
+  return h > 0 ? `${h}:${two(m)}:${two(sec)}` : `${m}:${two(sec)}`
+}
+
+/** How a call in the history reads. */
+export function callText (r: CallRecord): string {
+  const kind = r.video ? 'video call' : 'voice call'
+  const out = r.direction === 'out'
+  switch (r.outcome) {
+    case 'answered':
+      return `${out ? 'Outgoing' : 'Incoming'} ${kind}${r.connectedAt != null ? ` · ${duration(r.endedAt - r.connectedAt)}` : ''}`
+    case 'missed':
+      if (!out) return `Missed ${kind}${r.reason != null ? ` (${r.reason})` : ''}`
+      return r.reason === 'no answer' ? `No answer (${kind})` : `Cancelled ${kind}`
+    case 'declined':
+      return out ? `Call declined (${kind})` : `Declined ${kind}`
+    case 'busy':
+      return 'Busy: they were in another call'
+    case 'failed':
+      return `Call failed${r.reason != null ? `: ${r.reason}` : ''}`
   }
 }
 

@@ -1,0 +1,311 @@
+/**
+ * The media of a call in a browser: one RTCPeerConnection with the camera and microphone.
+ *
+ * Both sides always negotiate one audio and one video transceiver, sending and receiving, even for a
+ * voice call. Turning the camera on or off, sharing the screen and switching devices then only ever
+ * replace a sender's track: the call never needs a second offer/answer round.
+ * ICE servers are the user's (empty by default: host candidates, and whatever STUN the bootstrap
+ * nodes serve). The SDP goes over the Noise-authenticated signalling stream, which binds the DTLS
+ * fingerprints, and so the SRTP keys, to the contact's peer ID.
+ *
+ * @example
+ * ```ts
+ * const sessions = new Map<string, RtcCall>()
+ * const chat = await createChat({ callMedia: rtcMedia({ iceServers: [], onSession: (call, s) => sessions.set(call.id, s) }) })
+ * ```
+ */
+import type { CallInfo, MediaEvents, MediaFactory, MediaOptions, MediaSession } from './index.js'
+import type { IceCandidate } from './signalling.js'
+
+export interface RtcMediaInit {
+  iceServers?: RTCIceServer[]
+  /** how long the connection may stay 'disconnected' before the call is given up (ms) */
+  disconnectTimeout?: number
+  /** each new call's session, for the interface to show and control */
+  onSession?(call: Readonly<CallInfo>, session: RtcCall): void
+}
+
+/** Connection quality, from getStats(). */
+export interface CallStats {
+  /** round-trip time on the selected candidate pair (ms) */
+  rttMs?: number
+  /** received and sent bitrate since the last call of stats() (kbit/s) */
+  inKbps: number
+  outKbps: number
+  audioInKbps: number
+  videoInKbps: number
+  /** share of received packets lost since the call began (0-1) */
+  loss: number
+  framesDecoded: number
+  audioPacketsReceived: number
+  frameWidth?: number
+  frameHeight?: number
+  /** candidate types of the selected pair: 'host' means a direct path, 'relay' a TURN server */
+  localCandidate?: string
+  remoteCandidate?: string
+}
+
+const DISCONNECT_MS = 10_000
+
+export function rtcMedia (init: RtcMediaInit = {}): MediaFactory {
+  return async (call, events, options) => {
+    const session = await RtcCall.open(call, events, options, init)
+    init.onSession?.(call, session)
+    return session
+  }
+}
+
+/** One call's media; emits 'change' when tracks or the local controls change. */
+export class RtcCall extends EventTarget implements MediaSession {
+  readonly pc: RTCPeerConnection
+  /** what we send: microphone, and camera or screen */
+  readonly local = new MediaStream()
+  readonly remote = new MediaStream()
+  micOn = true
+  cameraOn: boolean
+  sharing = false
+  private audio?: RTCRtpTransceiver
+  private video?: RTCRtpTransceiver
+  private camera?: MediaStreamTrack
+  private mic?: MediaStreamTrack
+  private screen?: MediaStreamTrack
+  private readonly events: MediaEvents
+  private disconnectTimer?: ReturnType<typeof setTimeout>
+  private last?: { at: number, inBytes: number, outBytes: number, audioIn: number, videoIn: number }
+  private closed = false
+
+  static async open (call: Readonly<CallInfo>, events: MediaEvents, options: MediaOptions, init: RtcMediaInit): Promise<RtcCall> {
+    const md = globalThis.navigator?.mediaDevices
+    if (md?.getUserMedia == null) throw new Error('this browser gives the page no camera or microphone (it needs https or localhost)')
+    let stream: MediaStream
+    try {
+      stream = await md.getUserMedia({ audio: true, video: options.video })
+    } catch (err: any) {
+      if (!options.video) throw new Error(mediaError(err))
+      // no camera (or not allowed): talk without it
+      try {
+        stream = await md.getUserMedia({ audio: true, video: false })
+      } catch (err2: any) {
+        throw new Error(mediaError(err2))
+      }
+    }
+    return new RtcCall(stream, events, init)
+  }
+
+  private constructor (stream: MediaStream, events: MediaEvents, init: RtcMediaInit) {
+    super()
+    this.events = events
+    this.mic = stream.getAudioTracks()[0]
+    this.camera = stream.getVideoTracks()[0]
+    this.cameraOn = this.camera != null
+    for (const t of stream.getTracks()) this.local.addTrack(t)
+    this.pc = new RTCPeerConnection({ iceServers: init.iceServers ?? [] })
+    this.pc.addEventListener('icecandidate', (e) => {
+      if (this.closed) return
+      this.events.candidate(e.candidate == null ? null : e.candidate.toJSON() as IceCandidate)
+    })
+    this.pc.addEventListener('track', (e) => {
+      if (!this.remote.getTracks().includes(e.track)) this.remote.addTrack(e.track)
+      this.changed()
+    })
+    const timeout = init.disconnectTimeout ?? DISCONNECT_MS
+    this.pc.addEventListener('connectionstatechange', () => {
+      const state = this.pc.connectionState
+      clearTimeout(this.disconnectTimer)
+      if (this.closed) return
+      if (state === 'connected') this.events.connected()
+      else if (state === 'failed') this.events.failed('the media connection failed')
+      else if (state === 'disconnected') {
+        this.disconnectTimer = setTimeout(() => { this.events.failed('the connection to them was lost') }, timeout)
+      }
+      this.changed()
+    })
+  }
+
+  async offer (): Promise<string> {
+    this.audio = this.pc.addTransceiver(this.mic ?? 'audio', { direction: 'sendrecv', streams: [this.local] })
+    this.video = this.pc.addTransceiver(this.camera ?? 'video', { direction: 'sendrecv', streams: [this.local] })
+    await this.pc.setLocalDescription(await this.pc.createOffer())
+    return this.pc.localDescription?.sdp ?? ''
+  }
+
+  async answer (offer: string): Promise<string> {
+    await this.pc.setRemoteDescription({ type: 'offer', sdp: offer })
+    for (const t of this.pc.getTransceivers()) {
+      const kind = t.receiver.track.kind
+      if (kind === 'audio' && this.audio == null) this.audio = t
+      else if (kind === 'video' && this.video == null) this.video = t
+      else continue
+      t.direction = 'sendrecv'
+      t.sender.setStreams(this.local)
+      await t.sender.replaceTrack((kind === 'audio' ? this.mic : this.camera) ?? null)
+    }
+    if (this.audio == null || this.video == null) throw new Error('the offer has no audio or no video section')
+    await this.pc.setLocalDescription(await this.pc.createAnswer())
+    return this.pc.localDescription?.sdp ?? ''
+  }
+
+  async setAnswer (answer: string): Promise<void> {
+    await this.pc.setRemoteDescription({ type: 'answer', sdp: answer })
+  }
+
+  async addCandidate (c: IceCandidate | null): Promise<void> {
+    if (c == null || c.candidate === '') return // the end of candidates needs nothing in Chromium
+    await this.pc.addIceCandidate(c as RTCIceCandidateInit)
+  }
+
+  // ---- controls
+
+  setMic (on: boolean): void {
+    this.micOn = on
+    if (this.mic != null) this.mic.enabled = on
+    this.changed()
+  }
+
+  /** Camera on (asking for it if the call started without) or off (the camera light goes off too). */
+  async setCamera (on: boolean): Promise<void> {
+    if (on && this.camera == null) {
+      const stream = await navigator.mediaDevices.getUserMedia({ video: true }).catch((err: any) => { throw new Error(mediaError(err)) })
+      this.camera = stream.getVideoTracks()[0]
+      this.local.addTrack(this.camera)
+    } else if (!on && this.camera != null) {
+      this.camera.stop()
+      this.local.removeTrack(this.camera)
+      this.camera = undefined
+    }
+    this.cameraOn = on
+    if (!this.sharing) await this.video?.sender.replaceTrack(this.camera ?? null)
+    this.changed()
+  }
+
+  /** Sends the screen (or a window) in place of the camera until stopShare() or the browser's own "stop sharing". */
+  async shareScreen (): Promise<void> {
+    if (this.sharing) return
+    const md = navigator.mediaDevices
+    if (md.getDisplayMedia == null) throw new Error('this browser cannot share the screen')
+    const stream = await md.getDisplayMedia({ video: true, audio: false })
+    const track = stream.getVideoTracks()[0]
+    track.addEventListener('ended', () => { void this.stopShare() })
+    this.screen = track
+    this.sharing = true
+    await this.video?.sender.replaceTrack(track)
+    this.changed()
+  }
+
+  async stopShare (): Promise<void> {
+    if (!this.sharing) return
+    this.screen?.stop()
+    this.screen = undefined
+    this.sharing = false
+    if (!this.closed) await this.video?.sender.replaceTrack(this.camera ?? null)
+    this.changed()
+  }
+
+  /** The camera or microphone in use now (its deviceId). */
+  deviceOf (kind: 'audioinput' | 'videoinput'): string | undefined {
+    return (kind === 'audioinput' ? this.mic : this.camera)?.getSettings().deviceId
+  }
+
+  /** Switches to another microphone or camera. */
+  async useDevice (kind: 'audioinput' | 'videoinput', deviceId: string): Promise<void> {
+    const audio = kind === 'audioinput'
+    const stream = await navigator.mediaDevices.getUserMedia(audio ? { audio: { deviceId: { exact: deviceId } } } : { video: { deviceId: { exact: deviceId } } })
+      .catch((err: any) => { throw new Error(mediaError(err)) })
+    const track = audio ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0]
+    const old = audio ? this.mic : this.camera
+    if (old != null) {
+      old.stop()
+      this.local.removeTrack(old)
+    }
+    this.local.addTrack(track)
+    if (audio) {
+      track.enabled = this.micOn
+      this.mic = track
+      await this.audio?.sender.replaceTrack(track)
+    } else {
+      this.camera = track
+      this.cameraOn = true
+      if (!this.sharing) await this.video?.sender.replaceTrack(track)
+    }
+    this.changed()
+  }
+
+  /** Quality figures; bitrates are over the time since the previous call. */
+  async stats (): Promise<CallStats> {
+    const report = await this.pc.getStats()
+    const now = performance.now()
+    let inBytes = 0
+    let outBytes = 0
+    let audioIn = 0
+    let videoIn = 0
+    let lost = 0
+    let received = 0
+    const out: CallStats = { inKbps: 0, outKbps: 0, audioInKbps: 0, videoInKbps: 0, loss: 0, framesDecoded: 0, audioPacketsReceived: 0 }
+    let pair: any
+    report.forEach((s: any) => {
+      if (s.type === 'inbound-rtp') {
+        inBytes += s.bytesReceived ?? 0
+        lost += Math.max(0, s.packetsLost ?? 0)
+        received += s.packetsReceived ?? 0
+        if (s.kind === 'audio') {
+          audioIn += s.bytesReceived ?? 0
+          out.audioPacketsReceived += s.packetsReceived ?? 0
+        } else if (s.kind === 'video') {
+          videoIn += s.bytesReceived ?? 0
+          out.framesDecoded += s.framesDecoded ?? 0
+          if (s.frameWidth != null) {
+            out.frameWidth = s.frameWidth
+            out.frameHeight = s.frameHeight
+          }
+        }
+      } else if (s.type === 'outbound-rtp') {
+        outBytes += s.bytesSent ?? 0
+      } else if (s.type === 'transport' && s.selectedCandidatePairId != null) {
+        pair = report.get(s.selectedCandidatePairId)
+      }
+    })
+    if (pair == null) report.forEach((s: any) => { if (s.type === 'candidate-pair' && s.nominated === true && s.state === 'succeeded') pair ??= s })
+    if (pair != null) {
+      if (pair.currentRoundTripTime != null) out.rttMs = pair.currentRoundTripTime * 1000
+      out.localCandidate = report.get(pair.localCandidateId)?.candidateType
+      out.remoteCandidate = report.get(pair.remoteCandidateId)?.candidateType
+    }
+    out.loss = received + lost > 0 ? lost / (received + lost) : 0
+    if (this.last != null && now > this.last.at) {
+      const kbps = (bytes: number): number => Math.max(0, bytes * 8 / (now - this.last!.at))
+      out.inKbps = kbps(inBytes - this.last.inBytes)
+      out.outKbps = kbps(outBytes - this.last.outBytes)
+      out.audioInKbps = kbps(audioIn - this.last.audioIn)
+      out.videoInKbps = kbps(videoIn - this.last.videoIn)
+    }
+    this.last = { at: now, inBytes, outBytes, audioIn, videoIn }
+    return out
+  }
+
+  close (): void {
+    if (this.closed) return
+    this.closed = true
+    clearTimeout(this.disconnectTimer)
+    for (const t of [...this.local.getTracks(), ...(this.screen != null ? [this.screen] : [])]) t.stop()
+    this.pc.close()
+    this.changed()
+  }
+
+  get isClosed (): boolean {
+    return this.closed
+  }
+
+  private changed (): void {
+    this.dispatchEvent(new Event('change'))
+  }
+}
+
+/** One line for what getUserMedia refused. */
+function mediaError (err: any): string {
+  switch (err?.name) {
+    case 'NotAllowedError': return 'the camera or microphone was not allowed (see the browser\'s site settings)'
+    case 'NotFoundError': return 'no microphone found'
+    case 'NotReadableError': return 'the camera or microphone is in use by another program'
+    default: return err?.message ?? String(err)
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * Calls end to end: two Chromium profiles with a fake camera and microphone run the built web app,
+ * call each other through the interface, and the media really flows (getStats counters rising).
+ * Needs WebRTC, so it runs inside the test network namespace (npm test makes it). Screenshots of the
+ * incoming-call screen and of a live call go to test-output/web/.
+ */
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { CHROMIUM, FAKE_MEDIA_ARGS, WEB_DIR, addContactInUi, openProfile, serveBuiltApp } from './browser.js'
+import { Cleanup, WEBRTC, fakeMedia, startBootstrap, startChat } from './fixtures.js'
+import type { BootstrapNode } from '../bootstrap-node/index.js'
+import type { Page } from 'playwright-core'
+
+const OUTPUT = resolve('test-output/web')
+const WAIT_MS = 30_000
+
+describe('calls in the web app (two Chromium profiles, fake camera and microphone)', function () {
+  this.timeout(120_000)
+  const cleanup = new Cleanup()
+  const pageLog: string[] = []
+  let boot: BootstrapNode
+  let url: string
+  let alice: Page
+  let bob: Page
+  let aliceId: string
+  let bobId: string
+
+  before(async function () {
+    if (!existsSync(CHROMIUM)) {
+      console.warn(`      (skipped: no Chromium at ${CHROMIUM})`)
+      this.skip()
+    }
+    if (!WEBRTC) {
+      console.warn('      (skipped: calls need WebRTC, which needs the test network namespace: run them through npm test)')
+      this.skip()
+    }
+    if (!existsSync(join(WEB_DIR, 'index.html'))) throw new Error('dist/web/index.html is missing: run `npm run web:build` first (npm test does)')
+    await mkdir(OUTPUT, { recursive: true })
+    const app = cleanup.add(await serveBuiltApp())
+    boot = cleanup.add(await startBootstrap())
+    const ws = boot.addresses().find(a => a.includes('/ws/'))
+    assert.ok(ws != null)
+    url = `${app.url}?bootstrap=${encodeURIComponent(ws)}`
+    ;[alice, bob] = await Promise.all(['alice', 'bob'].map(async name => {
+      const { page } = await openProfile(cleanup, name, { args: FAKE_MEDIA_ARGS, log: pageLog })
+      await page.goto(url)
+      await page.locator('#status[data-state="ready"]').waitFor({ timeout: WAIT_MS })
+      return page
+    }))
+    aliceId = await alice.evaluate(() => (window as any).megachat.peerId.toString())
+    bobId = await bob.evaluate(() => (window as any).megachat.peerId.toString())
+    await addContactInUi(alice, bobId, 'bob')
+    await addContactInUi(bob, aliceId, 'alice')
+  })
+
+  after(async () => {
+    await cleanup.run()
+  })
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && pageLog.length > 0) {
+      console.error(`      page log (last 40 lines):\n${pageLog.slice(-40).map(l => `        ${l}`).join('\n')}`)
+    }
+    // no test leaves a call behind
+    for (const p of [alice, bob]) {
+      await p?.evaluate(async () => { for (const c of (window as any).megachat.calls.list()) await (window as any).megachat.calls.hangup(c.id) }).catch(() => {})
+      await p?.locator('.call-overlay').waitFor({ state: 'detached', timeout: WAIT_MS }).catch(() => {})
+    }
+  })
+
+  const overlay = (p: Page): ReturnType<Page['locator']> => p.locator('.call-overlay')
+
+  async function callState (p: Page, state: string): Promise<string> {
+    const view = p.locator(`.call-overlay.call[data-state="${state}"]`)
+    await view.waitFor({ timeout: WAIT_MS })
+    return await view.getAttribute('data-call-id') ?? ''
+  }
+
+  /** Presses a call button in the open conversation with `name`. */
+  async function call (p: Page, name: string, video: boolean): Promise<void> {
+    await p.locator(`.list button[data-name="${name}"]`).click()
+    await p.getByRole('button', { name: `${video ? 'Video' : 'Voice'} call ${name}` }).click()
+  }
+
+  async function ringsAt (p: Page, caller: string): Promise<void> {
+    await p.locator('.call-overlay.incoming').waitFor({ timeout: WAIT_MS })
+    assert.equal((await p.locator('[data-testid="caller"]').textContent())?.trim(), caller)
+  }
+
+  /** getStats figures of the page's current call */
+  async function stats (p: Page): Promise<{ framesDecoded: number, audioPacketsReceived: number, localCandidate?: string, remoteCandidate?: string, frameWidth?: number }> {
+    return await p.evaluate(async () => await (window as any).megachatModel.session.stats())
+  }
+
+  /** The call's history line in the open conversation. */
+  async function historyLine (p: Page, id: string): Promise<{ outcome: string | null, text: string }> {
+    const entry = p.locator(`.call-entry[data-id="call-${id}"]`)
+    await entry.waitFor({ timeout: WAIT_MS })
+    return { outcome: await entry.getAttribute('data-outcome'), text: (await entry.textContent()) ?? '' }
+  }
+
+  it('a video call connects: each side decodes the other\'s video and receives audio, directly', async () => {
+    await call(alice, 'bob', true)
+    await ringsAt(bob, 'alice')
+    // the caller's safety code is on the incoming screen
+    assert.equal((await bob.locator('.incoming-safety .safety-code').textContent())?.trim(), await bob.evaluate((id) => (window as any).megachat.safetyCode(id), aliceId))
+    await bob.screenshot({ path: join(OUTPUT, 'call-incoming.png') })
+    await bob.getByRole('button', { name: 'Answer with video' }).click()
+    const id = await callState(alice, 'connected')
+    assert.equal(await callState(bob, 'connected'), id)
+
+    const first = await Promise.all([stats(alice), stats(bob)])
+    // counters keep rising: frames decoded and audio packets received, on both sides
+    await alice.waitForFunction(async (n) => (await (window as any).megachatModel.session.stats()).framesDecoded > n + 10, first[0].framesDecoded, { timeout: WAIT_MS })
+    await bob.waitForFunction(async (n) => (await (window as any).megachatModel.session.stats()).framesDecoded > n + 10, first[1].framesDecoded, { timeout: WAIT_MS })
+    const later = await Promise.all([stats(alice), stats(bob)])
+    for (const [i, s] of later.entries()) {
+      assert.ok(s.audioPacketsReceived > first[i].audioPacketsReceived, `audio packets rise (${first[i].audioPacketsReceived} → ${s.audioPacketsReceived})`)
+      assert.ok((s.frameWidth ?? 0) > 0, 'video frames have a size')
+      // media straight between the two: host candidates, no TURN relay
+      assert.equal(s.localCandidate, 'host')
+      assert.equal(s.remoteCandidate, 'host')
+    }
+    // the remote video element is playing real frames
+    await alice.waitForFunction(() => {
+      const v = document.querySelector<HTMLVideoElement>('video.remote')
+      return v != null && v.videoWidth > 0 && !v.classList.contains('hidden')
+    }, undefined, { timeout: WAIT_MS })
+    await alice.locator('[data-testid="call-quality"]').waitFor({ timeout: WAIT_MS })
+    await alice.screenshot({ path: join(OUTPUT, 'call-live.png') })
+
+    // hang-up from the caller ends both; every track and the connection are stopped
+    await alice.evaluate(() => { (window as any).lastSession = (window as any).megachatModel.session })
+    await alice.getByRole('button', { name: 'Hang up' }).click()
+    await overlay(alice).waitFor({ state: 'detached', timeout: WAIT_MS })
+    await overlay(bob).waitFor({ state: 'detached', timeout: WAIT_MS })
+    assert.deepEqual(await alice.evaluate(() => {
+      const s = (window as any).lastSession
+      return [s.pc.connectionState, s.local.getTracks().every((t: MediaStreamTrack) => t.readyState === 'ended')]
+    }), ['closed', true])
+    const mine = await historyLine(alice, id)
+    assert.equal(mine.outcome, 'answered')
+    assert.match(mine.text, /Outgoing video call · \d+:\d\d/)
+    assert.match((await historyLine(bob, id)).text, /Incoming video call/)
+  })
+
+  it('a voice call, hung up by the callee, ends on both sides', async () => {
+    await call(alice, 'bob', false)
+    await ringsAt(bob, 'alice')
+    assert.equal(await bob.getByRole('button', { name: 'Answer without video' }).count(), 0, 'a voice call has one answer button')
+    await bob.getByRole('button', { name: 'Answer', exact: true }).click()
+    const id = await callState(bob, 'connected')
+    await callState(alice, 'connected')
+    // voice only: nobody sends video, and the avatar shows in its place
+    await bob.locator('.call-avatar').waitFor({ timeout: WAIT_MS })
+    await bob.getByRole('button', { name: 'Mute' }).click()
+    await bob.getByRole('button', { name: 'Unmute' }).waitFor({ timeout: WAIT_MS })
+    await bob.getByRole('button', { name: 'Hang up' }).click()
+    await overlay(alice).waitFor({ state: 'detached', timeout: WAIT_MS })
+    assert.match((await historyLine(alice, id)).text, /Outgoing voice call/)
+  })
+
+  it('declined: the caller sees it declined, and nothing rings any more', async () => {
+    await call(alice, 'bob', true)
+    await ringsAt(bob, 'alice')
+    const id = await alice.locator('.call-overlay.call').getAttribute('data-call-id') ?? ''
+    await bob.getByRole('button', { name: 'Decline' }).click()
+    await overlay(alice).waitFor({ state: 'detached', timeout: WAIT_MS })
+    await overlay(bob).waitFor({ state: 'detached', timeout: WAIT_MS })
+    assert.equal((await historyLine(alice, id)).outcome, 'declined')
+    assert.match((await historyLine(alice, id)).text, /Call declined/)
+  })
+
+  it('no answer: a missed call on both sides, counted unread for the callee', async () => {
+    for (const p of [alice, bob]) await p.evaluate(() => { (window as any).megachat.calls.ringTimeout = 3000 })
+    try {
+      await alice.locator('.list button[data-name="bob"]').click()
+      await bob.getByRole('button', { name: 'Settings' }).click() // bob looks elsewhere while it rings
+      await call(alice, 'bob', true)
+      await ringsAt(bob, 'alice')
+      const id = await bob.locator('.call-overlay.incoming').getAttribute('data-call-id') ?? ''
+      await overlay(bob).waitFor({ state: 'detached', timeout: WAIT_MS })
+      await overlay(alice).waitFor({ state: 'detached', timeout: WAIT_MS })
+      assert.match((await historyLine(alice, id)).text, /No answer/)
+      await bob.locator('.list button[data-name="alice"] .badge').waitFor({ timeout: WAIT_MS })
+      await bob.locator('.list button[data-name="alice"]').click()
+      const theirs = await historyLine(bob, id)
+      assert.equal(theirs.outcome, 'missed')
+      assert.match(theirs.text, /Missed video call/)
+      await bob.screenshot({ path: join(OUTPUT, 'call-missed.png') })
+    } finally {
+      for (const p of [alice, bob]) await p.evaluate(() => { (window as any).megachat.calls.ringTimeout = 30_000 })
+    }
+  })
+
+  it('calling a contact who is offline fails with a clear message', async () => {
+    const gone = await startChat({ bootstrapNode: boot })
+    const goneId = gone.peerId.toString()
+    await gone.stop()
+    await addContactInUi(alice, goneId, 'gone')
+    await alice.getByRole('button', { name: 'Video call gone' }).click()
+    const notice = alice.locator('[data-testid="call-notice"]')
+    await notice.waitFor({ timeout: WAIT_MS })
+    assert.match(await notice.textContent() ?? '', /offline/)
+    await overlay(alice).waitFor({ state: 'detached', timeout: WAIT_MS })
+    await alice.locator('.call-entry[data-outcome="failed"]').waitFor({ timeout: WAIT_MS })
+  })
+
+  it('when both call each other at once, they end up in one call', async () => {
+    await alice.locator('.list button[data-name="bob"]').click()
+    await bob.locator('.list button[data-name="alice"]').click()
+    await Promise.all([
+      alice.getByRole('button', { name: 'Video call bob' }).click(),
+      bob.getByRole('button', { name: 'Video call alice' }).click()
+    ])
+    const [a, b] = await Promise.all([callState(alice, 'connected'), callState(bob, 'connected')])
+    assert.equal(a, b)
+    assert.equal(await alice.locator('.call-overlay').count(), 1)
+    assert.equal(await bob.locator('.call-overlay').count(), 1)
+    assert.deepEqual(await alice.evaluate(() => (window as any).megachat.calls.list().map((c: any) => c.id)), [a])
+  })
+
+  it('a reload during a call ends it on the other side', async () => {
+    await call(alice, 'bob', false)
+    await ringsAt(bob, 'alice')
+    await bob.getByRole('button', { name: 'Answer', exact: true }).click()
+    await callState(alice, 'connected')
+    await bob.reload()
+    await overlay(alice).waitFor({ state: 'detached', timeout: WAIT_MS })
+    await bob.locator('#status[data-state="ready"]').waitFor({ timeout: WAIT_MS })
+  })
+
+  it('a call from a peer ID that is not a contact is shown as an unknown caller', async () => {
+    const stranger = cleanup.add(await startChat({ bootstrapNode: boot, callMedia: fakeMedia() }))
+    void stranger.call(bobId).catch(() => {})
+    await ringsAt(bob, 'Unknown caller')
+    const shown = await bob.locator('[data-testid="unknown-caller"]').textContent() ?? ''
+    assert.match(shown, /Not in your contacts/)
+    assert.ok(shown.includes(stranger.peerId.toString().slice(-4)), `the caller's peer ID is shown: ${shown}`)
+    await bob.getByRole('button', { name: 'Decline' }).click()
+    await overlay(bob).waitFor({ state: 'detached', timeout: WAIT_MS })
+  })
+})

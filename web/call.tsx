@@ -1,0 +1,210 @@
+/**
+ * Calls in the interface: the incoming-call screen (who, their safety code, answer or decline) and the
+ * call view (remote and local video, duration, mute / camera / screen / devices, hang-up, and the
+ * connection quality from getStats). Both read the model's current call; all call logic is in
+ * src/calls (signalling and states) and src/calls/rtc.ts (the RTCPeerConnection).
+ */
+import { useEffect, useRef, useState } from 'preact/hooks'
+import { duration, shortId } from './model.js'
+import { Avatar, Icon, errorText } from './ui.js'
+import type { CallInfo } from '../src/index.js'
+import type { CallStats, RtcCall } from '../src/calls/rtc.js'
+import type { ChatModel } from './model.js'
+
+const STATS_MS = 1000
+
+/** Whoever calls: their contact name, or "Unknown caller" and a short peer ID. */
+function caller (model: ChatModel, call: CallInfo): { name: string, known: boolean } {
+  const contact = model.contacts.find(c => c.peerId === call.peer)
+  return contact != null ? { name: contact.name, known: true } : { name: 'Unknown caller', known: false }
+}
+
+export function IncomingCall ({ model, call }: { model: ChatModel, call: CallInfo }): preact.JSX.Element {
+  const { name, known } = caller(model, call)
+  const [error, setError] = useState('')
+  const [busy, setBusy] = useState(false)
+  const answerRef = useRef<HTMLButtonElement>(null)
+  useEffect(() => { answerRef.current?.focus() }, [])
+  const act = (what: () => Promise<void>): void => {
+    setBusy(true)
+    what().catch(err => { setError(errorText(err)); setBusy(false) })
+  }
+  const kind = call.video ? 'Video call' : 'Voice call'
+  return (
+    <div class='call-overlay incoming' role='alertdialog' aria-modal='true' aria-labelledby='incoming-title' aria-describedby='incoming-kind' data-call-id={call.id}>
+      <div class='incoming-card'>
+        <div class='ring'><Avatar name={known ? name : call.peer.slice(-4)} /></div>
+        <h2 id='incoming-title' data-testid='caller'>{name}</h2>
+        <p id='incoming-kind' class='muted'>{kind} · incoming</p>
+        {!known && (
+          <p class='warn-line' data-testid='unknown-caller'>
+            Not in your contacts: <code title={call.peer}>{shortId(call.peer)}</code>
+          </p>
+        )}
+        <p class='incoming-safety' title='Compare this code with the caller'>
+          <span><Icon name='shield' size={14} /> Safety code</span>
+          <span class='safety-code'>{model.chat.safetyCode(call.peer)}</span>
+        </p>
+        {error !== '' && <p class='error' role='alert'>{error}</p>}
+        <div class='incoming-actions'>
+          <button type='button' class='round-btn danger' aria-label='Decline' title='Decline' disabled={busy}
+            onClick={() => { act(async () => { await model.declineCall() }) }}>
+            <Icon name='hangup' size={24} />
+          </button>
+          {call.video && (
+            <button type='button' class='round-btn' aria-label='Answer without video' title='Answer without video' disabled={busy}
+              onClick={() => { act(async () => { await model.acceptCall(false) }) }}>
+              <Icon name='phone' size={24} />
+            </button>
+          )}
+          <button type='button' ref={answerRef} class='round-btn accept' aria-label={call.video ? 'Answer with video' : 'Answer'} title='Answer' disabled={busy}
+            onClick={() => { act(async () => { await model.acceptCall(call.video) }) }}>
+            <Icon name={call.video ? 'video' : 'phone'} size={24} />
+          </button>
+        </div>
+      </div>
+    </div>
+  )
+}
+
+/** Plays a MediaStream in a <video>; the element keeps playing the same stream object as tracks change. */
+function StreamVideo ({ stream, muted, class: cls, label }: { stream?: MediaStream, muted: boolean, class: string, label: string }): preact.JSX.Element {
+  const ref = useRef<HTMLVideoElement>(null)
+  useEffect(() => {
+    const el = ref.current
+    if (el == null) return
+    if (el.srcObject !== (stream ?? null)) el.srcObject = stream ?? null
+    el.play().catch(() => {}) // a stream without tracks yet: it plays once they come
+  }, [stream])
+  return <video ref={ref} class={cls} autoPlay playsInline muted={muted} aria-label={label} />
+}
+
+function stateText (call: CallInfo, now: number): string {
+  switch (call.state) {
+    case 'calling': return 'Calling…'
+    case 'ringing': return 'Ringing…'
+    case 'incoming': return 'Incoming…'
+    case 'connecting': return 'Connecting…'
+    case 'connected': return duration(now - (call.connectedAt ?? now))
+    default: return 'Call ended'
+  }
+}
+
+function qualityText (s: CallStats): string {
+  const parts: string[] = []
+  if (s.rttMs != null) parts.push(`RTT ${Math.round(s.rttMs)} ms`)
+  parts.push(`↓ ${kbps(s.inKbps)}`, `↑ ${kbps(s.outKbps)}`, `loss ${(s.loss * 100).toFixed(1)}%`)
+  if (s.localCandidate != null) parts.push(s.localCandidate === 'relay' || s.remoteCandidate === 'relay' ? 'via TURN' : 'direct')
+  return parts.join(' · ')
+}
+
+function kbps (n: number): string {
+  return n >= 1000 ? `${(n / 1000).toFixed(1)} Mb/s` : `${Math.round(n)} kb/s`
+}
+
+export function CallView ({ model, call, session }: { model: ChatModel, call: CallInfo, session?: RtcCall }): preact.JSX.Element {
+  const { name, known } = caller(model, call)
+  const [now, setNow] = useState(Date.now())
+  const [stats, setStats] = useState<CallStats | undefined>(undefined)
+  const [error, setError] = useState('')
+  const [devicesOpen, setDevicesOpen] = useState(false)
+  const [, setVersion] = useState(0)
+
+  // the session's own changes (tracks, mute) and a tick for the clock and the quality line
+  useEffect(() => {
+    if (session == null) return
+    const changed = (): void => { setVersion(v => v + 1) }
+    session.addEventListener('change', changed)
+    const timer = setInterval(() => {
+      setNow(Date.now())
+      if (!session.isClosed) session.stats().then(setStats, () => {})
+    }, STATS_MS)
+    return () => {
+      session.removeEventListener('change', changed)
+      clearInterval(timer)
+    }
+  }, [session])
+
+  const run = (what: () => Promise<void>): void => {
+    setError('')
+    what().catch(err => { setError(errorText(err)) })
+  }
+  const remoteVideo = session?.remote.getVideoTracks().some(t => t.readyState === 'live' && !t.muted) === true && (stats?.framesDecoded ?? 1) > 0
+  const showLocal = session != null && (session.cameraOn || session.sharing)
+  const title = known ? name : shortId(call.peer)
+
+  return (
+    <div class='call-overlay call' role='dialog' aria-modal='true' aria-label={`Call with ${title}`} data-call-id={call.id} data-state={call.state}>
+      <div class='call-stage'>
+        <StreamVideo stream={session?.remote} muted={false} class={`remote${remoteVideo ? '' : ' hidden'}`} label={`Video of ${title}`} />
+        {!remoteVideo && (
+          <div class='call-avatar'>
+            <div class={call.state === 'connected' ? '' : 'ring'}><Avatar name={known ? name : call.peer.slice(-4)} /></div>
+          </div>
+        )}
+        {showLocal && <StreamVideo stream={session?.local} muted class={`local${session?.sharing === true ? '' : ' mirror'}`} label='Your video' />}
+      </div>
+      <header class='call-top'>
+        <div>
+          <h2 class='call-name'>{title}</h2>
+          <p class='call-state' data-testid='call-state' aria-live='polite'>{stateText(call, now)}</p>
+        </div>
+        {stats != null && call.state === 'connected' && <p class='call-quality' data-testid='call-quality'>{qualityText(stats)}</p>}
+      </header>
+      {error !== '' && <p class='call-error' role='alert'>{error}</p>}
+      {devicesOpen && session != null && <Devices session={session} onError={setError} onClose={() => { setDevicesOpen(false) }} />}
+      <div class='call-controls' role='toolbar' aria-label='Call controls'>
+        <button type='button' class={`round-btn${session?.micOn === false ? ' off' : ''}`} aria-pressed={session?.micOn === false} disabled={session == null}
+          aria-label={session?.micOn === false ? 'Unmute' : 'Mute'} title={session?.micOn === false ? 'Unmute' : 'Mute'}
+          onClick={() => { session?.setMic(!session.micOn) }}>
+          <Icon name={session?.micOn === false ? 'mic-off' : 'mic'} size={22} />
+        </button>
+        <button type='button' class={`round-btn${session?.cameraOn === true ? '' : ' off'}`} aria-pressed={session?.cameraOn !== true} disabled={session == null}
+          aria-label={session?.cameraOn === true ? 'Turn camera off' : 'Turn camera on'} title={session?.cameraOn === true ? 'Turn camera off' : 'Turn camera on'}
+          onClick={() => { run(async () => { await session?.setCamera(!session.cameraOn) }) }}>
+          <Icon name={session?.cameraOn === true ? 'video' : 'video-off'} size={22} />
+        </button>
+        <button type='button' class={`round-btn${session?.sharing === true ? ' on' : ''}`} aria-pressed={session?.sharing === true} disabled={session == null}
+          aria-label={session?.sharing === true ? 'Stop sharing your screen' : 'Share your screen'} title={session?.sharing === true ? 'Stop sharing' : 'Share screen'}
+          onClick={() => { run(async () => { await (session?.sharing === true ? session.stopShare() : session?.shareScreen()) }) }}>
+          <Icon name='screen' size={22} />
+        </button>
+        <button type='button' class={`round-btn${devicesOpen ? ' on' : ''}`} aria-expanded={devicesOpen} disabled={session == null}
+          aria-label='Camera and microphone' title='Camera and microphone' onClick={() => { setDevicesOpen(!devicesOpen) }}>
+          <Icon name='gear' size={22} />
+        </button>
+        <button type='button' class='round-btn danger' aria-label='Hang up' title='Hang up' onClick={() => { run(async () => { await model.hangup() }) }}>
+          <Icon name='hangup' size={24} />
+        </button>
+      </div>
+    </div>
+  )
+}
+
+/** Pick the microphone and camera in use. */
+function Devices ({ session, onError, onClose }: { session: RtcCall, onError: (text: string) => void, onClose: () => void }): preact.JSX.Element {
+  const [devices, setDevices] = useState<MediaDeviceInfo[]>([])
+  useEffect(() => {
+    navigator.mediaDevices.enumerateDevices().then(setDevices, (err) => { onError(errorText(err)) })
+  }, [])
+  const select = (kind: 'audioinput' | 'videoinput', label: string): preact.JSX.Element => {
+    const list = devices.filter(d => d.kind === kind)
+    return (
+      <label class='field'>
+        <span>{label}</span>
+        <select value={session.deviceOf(kind) ?? ''} disabled={list.length === 0}
+          onChange={(e) => { session.useDevice(kind, e.currentTarget.value).catch(err => { onError(errorText(err)) }) }}>
+          {list.length === 0 && <option value=''>none found</option>}
+          {list.map((d, i) => <option key={d.deviceId} value={d.deviceId}>{d.label !== '' ? d.label : `${label} ${i + 1}`}</option>)}
+        </select>
+      </label>
+    )
+  }
+  return (
+    <div class='call-devices' role='group' aria-label='Devices'>
+      {select('audioinput', 'Microphone')}
+      {select('videoinput', 'Camera')}
+      <button type='button' class='btn small' onClick={onClose}>Done</button>
+    </div>
+  )
+}
