@@ -8,7 +8,7 @@ import { createServer } from 'node:net'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MAX_TEXT_BYTES } from '../src/constants.js'
-import { Cleanup, JsonClient, startBootstrap, tempDir } from './fixtures.js'
+import { Cleanup, JsonClient, fakeMedia, startBootstrap, startChat, tempDir } from './fixtures.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
 import type { Line } from './fixtures.js'
 import type { AddressInfo } from 'node:net'
@@ -256,5 +256,39 @@ describe('cli --json', function () {
 
     const { ready: opened } = await startClient(dir, { MEGACHAT_PASSPHRASE: 'open sesame' })
     assert.equal(opened.peerId, ready.peerId)
+  })
+
+  it('shows an incoming call and declines it, shows a missed call, and says that answering needs the web app', async () => {
+    const { client, ready } = await startClient(await dataDir())
+    const caller = cleanup.add(await startChat({ bootstrapNode: bootstrap, callMedia: fakeMedia(), ringTimeout: 1500 }))
+    const callerId = caller.peerId.toString()
+    assert.equal((await client.command(`/add ${callerId} alice`, ['contact', 'error'])).type, 'contact')
+
+    let from = client.mark()
+    const first = await caller.call(String(ready.peerId), { video: true })
+    const ringing = await client.next(l => l.type === 'call', from, WAIT_MS, 'the incoming call')
+    assert.deepEqual(ringing, { type: 'call', id: first.id, from: callerId, name: 'alice', video: true, state: 'incoming' })
+    const answer = await client.command('/answer', ['error'])
+    assert.equal(answer.name, 'CallError')
+    assert.match(answer.message, /web app/)
+    from = client.mark()
+    const declined = await client.command('/decline', ['declined', 'error'])
+    assert.deepEqual(declined, { type: 'declined', id: first.id, peer: callerId, name: 'alice' })
+    const ended = await client.next(l => l.type === 'call-ended', from, WAIT_MS, 'the declined call in the history')
+    assert.equal(ended.outcome, 'declined')
+
+    // not answered: the caller gives up after its ring time, and the client says it was missed
+    from = client.mark()
+    const second = await caller.call(String(ready.peerId), { video: false })
+    await client.next(l => l.type === 'call' && l.id === second.id, from, WAIT_MS, 'the second call')
+    const missed = await client.next(l => l.type === 'call-ended' && l.id === second.id, from, WAIT_MS, 'the missed call')
+    assert.equal(missed.outcome, 'missed')
+    assert.equal(missed.direction, 'in')
+    assert.equal(missed.video, false)
+    assert.equal((await client.command('/decline', ['declined', 'error'])).message, 'no call is ringing')
+
+    const calls = await client.command('/calls alice', ['calls', 'error'])
+    assert.deepEqual(calls.calls.map((c: Line) => [c.id, c.outcome]), [[first.id, 'declined'], [second.id, 'missed']])
+    assert.deepEqual(client.notJson, [])
   })
 })

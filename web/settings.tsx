@@ -68,7 +68,7 @@ export function SettingsView ({ model, net, onBack }: { model: ChatModel, net: N
 
           <h3>ICE servers (WebRTC)</h3>
           <p class='muted small'>
-            STUN lets WebRTC find a direct path through NATs. One per line: <code>stun:host:3478</code>, or <code>turn:host:3478 username password</code>.
+            STUN lets WebRTC (connections and calls) find a direct path through NATs; a TURN server relays call media where none exists (symmetric NATs). One per line: <code>stun:host:3478</code>, or <code>turn:host:3478 username password</code>.
             Empty: the server's <code>config.json</code>, else the STUN responders of your bootstrap nodes. No third-party server is used unless you add one.
           </p>
           <label class='field'>

@@ -2,8 +2,8 @@
  * The slash commands, shared by the interactive terminal and `--json` mode. Each command returns
  * a typed result object; the JSON mode prints it as is, the terminal renders it for people.
  */
-import { InvalidInputError } from '../errors.js'
-import type { Chat, ContactInfo, RoomInfo } from '../index.js'
+import { CallError, InvalidInputError } from '../errors.js'
+import type { CallRecord, Chat, ContactInfo, RoomInfo } from '../index.js'
 import type { StoredMessage } from '../store/index.js'
 
 export interface HistoryEntry {
@@ -30,6 +30,8 @@ export type CommandResult =
   | { type: 'said', room: string, id: string, timestamp: number }
   | { type: 'members', room: string, members: Array<{ peerId: string, name?: string, you?: true }> }
   | { type: 'room-history', room: string, messages: Array<{ id: string, from: string, name?: string, you?: true, text: string, timestamp: number }> }
+  | { type: 'declined', id: string, peer: string, name?: string }
+  | { type: 'calls', peer: string, name?: string, calls: CallRecord[] }
   | { type: 'help', commands: Array<{ usage: string, description: string }> }
   | { type: 'quit' }
   | { type: 'none' }
@@ -48,6 +50,8 @@ export const COMMANDS: Array<{ usage: string, description: string }> = [
   { usage: '/members <room>', description: 'who is online in a room' },
   { usage: '/room-history <room> [n]', description: 'the last n messages of a room (default 20)' },
   { usage: '/leave <room>', description: 'leave a room and forget its messages' },
+  { usage: '/decline', description: 'turn down the call that is ringing (answering needs the web app)' },
+  { usage: '/calls <name|peerId> [n]', description: 'the last n calls and missed calls with someone (default 20)' },
   { usage: '/safety <name|peerId>', description: 'show the safety code to compare with a contact' },
   { usage: '/whoami', description: 'show your peer ID and addresses' },
   { usage: '/status', description: 'show connections' },
@@ -191,6 +195,27 @@ export async function runCommand (chat: Chat, line: string, ctx: CommandContext 
         id: m.id, from: m.author, ...nameOf(chat, m.author), ...(m.author === me ? { you: true as const } : {}), text: m.text, timestamp: m.timestamp
       }))
       return { type: 'room-history', room: chat.rooms.find(ref).record.name, messages }
+    }
+    case 'decline': {
+      const [id, extra] = words(rest, 1)
+      if (extra != null) throw new InvalidInputError('usage: /decline')
+      const ringing = chat.calls.list().filter(c => c.state === 'incoming' && (id == null || c.id === id))
+      if (ringing.length === 0) throw new CallError('no call is ringing')
+      const call = ringing[ringing.length - 1]
+      await chat.calls.decline(call.id)
+      return { type: 'declined', id: call.id, peer: call.peer, ...nameOf(chat, call.peer) }
+    }
+    case 'call':
+    case 'answer':
+      throw new CallError('calls need the web app (npm run web): this terminal shows incoming and missed calls and can /decline them')
+    case 'calls': {
+      const [ref, n, extra] = words(rest, 2)
+      const limit = n == null ? 20 : Number(n)
+      if (ref == null || extra != null || !Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+        throw new InvalidInputError('usage: /calls <name|peerId> [n]   (n from 1 to 10000)')
+      }
+      const peer = chat.resolve(ref).toString()
+      return { type: 'calls', peer, ...nameOf(chat, peer), calls: await chat.callHistory(peer, limit) }
     }
     case 'help':
       return { type: 'help', commands: COMMANDS }

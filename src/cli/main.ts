@@ -128,6 +128,8 @@ async function main (): Promise<void> {
     c.addEventListener('delivered', (evt) => { out.delivered(evt.detail, c.contactFor(evt.detail.peer)?.name) })
     c.addEventListener('presence', (evt) => { out.presence(evt.detail) })
     c.addEventListener('unreachable', (evt) => { out.unreachable(evt.detail, c.contactFor(evt.detail.peerId)?.name) })
+    c.addEventListener('call', (evt) => { out.call(evt.detail, c.contactFor(evt.detail.peer)?.name) })
+    c.addEventListener('call:ended', (evt) => { out.callEnded(evt.detail, c.contactFor(evt.detail.peer)?.name) })
     try {
       await c.start()
     } catch (err) {

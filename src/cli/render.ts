@@ -5,7 +5,7 @@
  */
 import { styleText } from 'node:util'
 import type { CommandResult, HistoryEntry } from './commands.js'
-import type { Chat, IncomingMessage, PresenceChange, RoomMessageEvent, StoredMessage, Unreachable } from '../index.js'
+import type { CallInfo, CallRecord, Chat, IncomingMessage, PresenceChange, RoomMessageEvent, StoredMessage, Unreachable } from '../index.js'
 import { clearScreenDown, cursorTo, moveCursor } from 'node:readline'
 import type { Interface } from 'node:readline'
 
@@ -132,6 +132,28 @@ export class Renderer {
     this.print(this.c('yellow', `  ⋯ ${who} is not reachable now; ${u.pending} message${u.pending === 1 ? '' : 's'} will be sent when ${who} is back`))
   }
 
+  /** A call rings here (or stopped ringing); other call states need no line in a terminal. */
+  call (c: CallInfo, name?: string): void {
+    if (c.direction !== 'in' || c.state !== 'incoming') return
+    if (this.json) {
+      this.emit({ type: 'call', id: c.id, from: c.peer, ...(name != null ? { name } : {}), video: c.video, state: c.state })
+      return
+    }
+    const who = name != null ? this.c(['bold', 'cyan'], name) : this.c('yellow', `${shortId(c.peer)} (not a contact)`)
+    this.print(`${this.c('bold', '☎')} ${who} is calling you (${c.video ? 'video' : 'voice'}). ` +
+      this.c('dim', 'Answering needs the web app; /decline turns it down.'))
+  }
+
+  /** A call is over and in the history. */
+  callEnded (r: CallRecord, name?: string): void {
+    if (this.json) {
+      this.emit({ type: 'call-ended', id: r.id, peer: r.peer, ...(name != null ? { name } : {}), direction: r.direction, video: r.video, outcome: r.outcome, ...(r.reason != null ? { reason: r.reason } : {}), timestamp: r.timestamp, endedAt: r.endedAt })
+      return
+    }
+    const line = callLine(r, name ?? shortId(r.peer))
+    this.print(r.outcome === 'missed' && r.direction === 'in' ? this.c('yellow', line) : this.c('dim', line))
+  }
+
   error (message: string, name?: string): void {
     if (this.json) {
       this.emit({ type: 'error', message, ...(name != null ? { name } : {}) })
@@ -221,6 +243,16 @@ export class Renderer {
         }
         this.print(...r.messages.map(m => `${this.c('dim', `${day(m.timestamp).slice(4, 10)} ${time(m.timestamp)}`)} ${m.you === true ? this.c('bold', 'you') : this.c(['bold', 'cyan'], m.name ?? shortId(m.from))}: ${m.text}`))
         return
+      case 'declined':
+        this.print(`Declined the call from ${r.name ?? shortId(r.peer)}.`)
+        return
+      case 'calls':
+        if (r.calls.length === 0) {
+          this.print(this.c('dim', `No calls with ${r.name ?? shortId(r.peer)} yet.`))
+          return
+        }
+        this.print(...r.calls.map(c => callLine(c, r.name ?? shortId(r.peer))))
+        return
       case 'help':
         this.print(...r.commands.map(c => `  ${this.c('bold', c.usage.padEnd(28))} ${c.description}`))
     }
@@ -241,6 +273,24 @@ export class Renderer {
       lines.push(`${this.c('dim', time(m.timestamp))} ${who}: ${m.text}${mark}`)
     }
     return lines
+  }
+}
+
+/** "12:03 missed video call from alice", "12:05 voice call with bob, 3 min" */
+function callLine (r: CallRecord, who: string): string {
+  const kind = r.video ? 'video call' : 'voice call'
+  const when = `${day(r.timestamp).slice(4, 10)} ${time(r.timestamp)}`
+  const why = r.reason != null ? ` (${r.reason})` : ''
+  const out = r.direction === 'out'
+  switch (r.outcome) {
+    case 'answered': {
+      const secs = r.connectedAt != null ? Math.round((r.endedAt - r.connectedAt) / 1000) : 0
+      return `${when} ${kind} ${out ? 'to' : 'from'} ${who}, ${secs < 60 ? `${secs} s` : `${Math.round(secs / 60)} min`}`
+    }
+    case 'missed': return out ? `${when} ${who} did not answer your ${kind}` : `${when} missed ${kind} from ${who}${why}`
+    case 'declined': return out ? `${when} ${who} declined your ${kind}` : `${when} you declined a ${kind} from ${who}`
+    case 'busy': return `${when} ${who} was busy`
+    case 'failed': return `${when} ${kind} ${out ? 'to' : 'from'} ${who} failed${why}`
   }
 }
 
