@@ -146,6 +146,56 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
     assert.match((await historyLine(bob, id)).text, /Incoming video call/)
   })
 
+  it('during a call: screen sharing replaces the camera, the camera goes off and on, the microphone is switched', async () => {
+    await call(alice, 'bob', true)
+    await ringsAt(bob, 'alice')
+    await bob.getByRole('button', { name: 'Answer with video' }).click()
+    await callState(alice, 'connected')
+    await callState(bob, 'connected')
+    /** waits until a figure of bob's stats() is exactly `value`, or (`more`) above it */
+    const bobSees = async (field: string, value: number, more = false): Promise<void> => {
+      await bob.waitForFunction(async ({ field, value, more }) => {
+        const figure = (await (window as any).megachatModel.session.stats())[field]
+        return more ? figure > value : figure === value
+      }, { field, value, more }, { timeout: WAIT_MS })
+    }
+    // the fake camera is 640x480, the fake screen 1280x720: bob's decoder tells which one alice sends
+    await bobSees('frameWidth', 640)
+    await alice.getByRole('button', { name: 'Share your screen' }).click()
+    await bobSees('frameWidth', 1280)
+    await alice.getByRole('button', { name: 'Stop sharing your screen' }).click()
+    await bobSees('frameWidth', 640)
+
+    // camera off: nothing is sent and the camera is released; on again: frames flow again
+    await alice.getByRole('button', { name: 'Turn camera off' }).click()
+    await alice.getByRole('button', { name: 'Turn camera on' }).waitFor({ timeout: WAIT_MS })
+    assert.deepEqual(await alice.evaluate(() => {
+      const s = (window as any).megachatModel.session
+      return [s.pc.getSenders().some((x: RTCRtpSender) => x.track?.kind === 'video'), s.local.getVideoTracks().length]
+    }), [false, 0])
+    await alice.getByRole('button', { name: 'Turn camera on' }).click()
+    const frames = (await stats(bob)).framesDecoded
+    await bobSees('framesDecoded', frames + 10, true)
+
+    // another microphone, from the devices panel
+    await alice.getByRole('button', { name: 'Camera and microphone' }).click()
+    const mic = alice.locator('.call-devices select').first()
+    const other = await mic.locator('option', { hasText: 'Fake Audio Input 1' }).getAttribute('value') ?? ''
+    await mic.selectOption(other)
+    await alice.waitForFunction(() => (window as any).megachatModel.session.pc.getSenders().some((x: RTCRtpSender) => x.track?.label === 'Fake Audio Input 1'), undefined, { timeout: WAIT_MS })
+    const packets = (await stats(bob)).audioPacketsReceived
+    await bobSees('audioPacketsReceived', packets + 20, true)
+
+    // on a phone-sized screen the controls stay reachable
+    await bob.setViewportSize({ width: 390, height: 780 })
+    try {
+      assert.ok(await bob.getByRole('button', { name: 'Hang up' }).isVisible())
+      await bob.screenshot({ path: join(OUTPUT, 'call-phone.png') })
+    } finally {
+      await bob.setViewportSize({ width: 1100, height: 720 })
+    }
+  })
+
   it('a voice call, hung up by the callee, ends on both sides', async () => {
     await call(alice, 'bob', false)
     await ringsAt(bob, 'alice')

@@ -13,6 +13,41 @@ import type { ChatModel } from './model.js'
 
 const STATS_MS = 1000
 
+/**
+ * A ring while a call comes in: two short tones every 3 s, made with Web Audio (no sound file to
+ * load). Browsers allow sound only after the user has interacted with the page; before that it stays
+ * silent and the screen alone says someone calls.
+ */
+function useRingtone (): void {
+  useEffect(() => {
+    let audio: AudioContext
+    try {
+      audio = new AudioContext()
+    } catch {
+      return
+    }
+    const ring = (): void => {
+      if (audio.state !== 'running') return
+      const gain = audio.createGain()
+      gain.gain.value = 0.08
+      gain.connect(audio.destination)
+      for (const [start, freq] of [[0, 440], [0, 480], [0.5, 440], [0.5, 480]]) {
+        const osc = audio.createOscillator()
+        osc.frequency.value = freq
+        osc.connect(gain)
+        osc.start(audio.currentTime + start)
+        osc.stop(audio.currentTime + start + 0.4)
+      }
+    }
+    audio.resume().then(ring, () => {})
+    const timer = setInterval(ring, 3000)
+    return () => {
+      clearInterval(timer)
+      void audio.close()
+    }
+  }, [])
+}
+
 /** Whoever calls: their contact name, or "Unknown caller" and a short peer ID. */
 function caller (model: ChatModel, call: CallInfo): { name: string, known: boolean } {
   const contact = model.contacts.find(c => c.peerId === call.peer)
@@ -25,6 +60,7 @@ export function IncomingCall ({ model, call }: { model: ChatModel, call: CallInf
   const [busy, setBusy] = useState(false)
   const answerRef = useRef<HTMLButtonElement>(null)
   useEffect(() => { answerRef.current?.focus() }, [])
+  useRingtone()
   const act = (what: () => Promise<void>): void => {
     setBusy(true)
     what().catch(err => { setError(errorText(err)); setBusy(false) })
