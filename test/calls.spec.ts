@@ -224,5 +224,23 @@ describe('calls between two nodes', function () {
     const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
     const call = await alice.call('bob')
     assert.equal((await ringing).id, call.id)
+    await alice.calls.hangup(call.id)
+    // every signalling stream ends, the stray one left half open by this side too (it is reset)
+    const callStreams = (): number => bob.libp2p.getConnections(alice.peerId).reduce((n, c) => n + c.streams.filter(x => x.protocol === '/megachat/call/1.0.0').length, 0)
+    await until(() => callStreams() === 0, WAIT_MS, 'no signalling stream left open')
+
+    // a flood of offers: a few ring (each replacing the last), the rest are answered busy and not kept
+    const before = stats.received
+    for (let i = 0; i < 12; i++) {
+      // one at a time: a connection may hold only 4 open signalling streams
+      await until(() => stats.received === before + i && callStreams() === 0, WAIT_MS, 'the last offer handled')
+      stream = await connection.newStream('/megachat/call/1.0.0')
+      const callId = crypto.getRandomValues(new Uint8Array(16))
+      await lpStream(stream).write(CallSignal.encode({ callId, type: CallSignal.Type.OFFER, sdp: 'v=0', video: false, reason: CallSignal.Reason.NORMAL }))
+      await stream.close() // (a caller who leaves at once: its call ends as missed)
+    }
+    await until(() => bob.calls.floods === 7, WAIT_MS, 'offers over the limit refused')
+    await until(async () => (await bob.callHistory('alice')).length === 6, WAIT_MS, 'the calls that rang, in the history')
+    assert.ok(bob.calls.list().length <= 1)
   })
 })

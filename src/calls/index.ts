@@ -34,6 +34,10 @@ const log = logger('megachat:calls')
 const CALLEE_GRACE_MS = 5000
 /** How long a last word (hang-up, decline) may take to go out. */
 const SEND_TIMEOUT_MS = 10_000
+/** Calls one peer may place to us per minute; more are answered busy and not kept (a flood). */
+const MAX_OFFERS_PER_MINUTE = 6
+/** Peers whose recent offers are remembered for that limit. */
+const MAX_TRACKED_CALLERS = 1000
 
 export type CallState = 'calling' | 'ringing' | 'incoming' | 'connecting' | 'connected' | 'ended'
 
@@ -144,6 +148,10 @@ export class Calls {
    * their "glare" answer to ours (two streams, no order between them), and is answered at once.
    */
   private readonly crossed = new Map<string, { video: boolean, until: number }>()
+  /** when each peer's recent offers came (for MAX_OFFERS_PER_MINUTE) */
+  private readonly offers = new Map<string, number[]>()
+  /** offers refused because their peer called too often */
+  floods = 0
 
   constructor (init: CallsInit) {
     this.init = init
@@ -270,6 +278,7 @@ export class Calls {
   }
 
   onEnd (channel: SignalChannel): void {
+    channel.close() // the other side closed its end: close ours
     for (const call of this.calls.values()) {
       if (call.channel !== channel) continue
       call.inbound = call.inbound.then(async () => {
@@ -293,6 +302,11 @@ export class Calls {
       startedAt: Date.now()
     }
     const key = from.toString()
+    if (!this.allowOffer(key)) {
+      this.floods++
+      void this.sendOn(channel, { callId: signal.callId, type: CallSignal.Type.BUSY })
+      return
+    }
     const won = this.crossed.get(key)
     this.crossed.delete(key)
     let answerAtOnce: MediaOptions | undefined = won != null && won.until > Date.now() ? { video: won.video } : undefined
@@ -325,6 +339,18 @@ export class Calls {
       return
     }
     void this.send(call, { type: CallSignal.Type.RINGING }).catch((err: Error) => { log('could not say ringing: %s', err.message) })
+  }
+
+  /** Counts an offer from a peer; false when it called too often in the last minute. */
+  private allowOffer (peer: string): boolean {
+    const now = Date.now()
+    const recent = (this.offers.get(peer) ?? []).filter(t => t > now - 60_000)
+    this.offers.delete(peer)
+    if (this.offers.size >= MAX_TRACKED_CALLERS) this.offers.delete(this.offers.keys().next().value as string)
+    const allowed = recent.length < MAX_OFFERS_PER_MINUTE
+    if (allowed) recent.push(now)
+    this.offers.set(peer, recent)
+    return allowed
   }
 
   private async handle (call: Call, signal: Signal): Promise<void> {

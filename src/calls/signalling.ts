@@ -83,6 +83,8 @@ export interface CallSignalling {
 const ID_BYTES = 16
 const MAX_CANDIDATE_CHARS = 1024
 const FIRST_FRAME_MS = 10_000
+/** How long the other side has to close its end after we closed ours. */
+const CLOSE_WAIT_MS = 5000
 
 /** One signalling stream, either direction. */
 export class SignalChannel {
@@ -127,10 +129,17 @@ export class SignalChannel {
     }
   }
 
-  /** Closes the channel once what was sent is written. */
+  /**
+   * Closes our end once what was sent is written. The other side should close its end too; one that
+   * keeps it open (it would hold one of the connection's few signalling streams) is reset after a while.
+   */
   close (): void {
-    void this.writing.then(async () => { await this.stream.close({ signal: AbortSignal.timeout(5000) }) })
+    void this.writing.then(async () => { await this.stream.close({ signal: AbortSignal.timeout(CLOSE_WAIT_MS) }) })
       .catch((err: any) => { this.stream.abort(err) })
+    const timer = setTimeout(() => {
+      if (this.stream.status !== 'closed') this.stream.abort(new Error('the other side did not close its end'))
+    }, CLOSE_WAIT_MS)
+    timer.unref?.()
   }
 
   abort (err: Error): void {
