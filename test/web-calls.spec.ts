@@ -85,7 +85,11 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
   }
 
   async function ringsAt (p: Page, caller: string): Promise<void> {
-    await p.locator('.call-overlay.incoming').waitFor({ timeout: WAIT_MS })
+    await p.locator('.call-overlay.incoming').waitFor({ timeout: WAIT_MS }).catch(async (err: Error) => {
+      // say why, when the caller is one of ours: its last call and any notice
+      const why = caller === 'alice' ? await alice.evaluate(async () => JSON.stringify({ notice: (window as any).megachatModel.callNotice, calls: (window as any).megachat.calls.list() })) : ''
+      throw new Error(`${err.message}\ncaller: ${why}`)
+    })
     assert.equal((await p.locator('[data-testid="caller"]').textContent())?.trim(), caller)
   }
 
@@ -115,10 +119,12 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
     // counters keep rising: frames decoded and audio packets received, on both sides
     await alice.waitForFunction(async (n) => (await (window as any).megachatModel.session.stats()).framesDecoded > n + 10, first[0].framesDecoded, { timeout: WAIT_MS })
     await bob.waitForFunction(async (n) => (await (window as any).megachatModel.session.stats()).framesDecoded > n + 10, first[1].framesDecoded, { timeout: WAIT_MS })
+    for (const [i, p] of [alice, bob].entries()) {
+      await p.waitForFunction(async (n) => (await (window as any).megachatModel.session.stats()).audioPacketsReceived > n + 10, first[i].audioPacketsReceived, { timeout: WAIT_MS })
+    }
     const later = await Promise.all([stats(alice), stats(bob)])
-    for (const [i, s] of later.entries()) {
-      assert.ok(s.audioPacketsReceived > first[i].audioPacketsReceived, `audio packets rise (${first[i].audioPacketsReceived} → ${s.audioPacketsReceived})`)
-      assert.ok((s.frameWidth ?? 0) > 0, 'video frames have a size')
+    for (const s of later) {
+      assert.ok((s.frameWidth ?? 0) > 0, `video frames have a size: ${JSON.stringify(s)}`)
       // media straight between the two: host candidates, no TURN relay
       assert.equal(s.localCandidate, 'host')
       assert.equal(s.remoteCandidate, 'host')

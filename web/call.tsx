@@ -165,7 +165,7 @@ export function CallView ({ model, call, session }: { model: ChatModel, call: Ca
     setError('')
     what().catch(err => { setError(errorText(err)) })
   }
-  const remoteVideo = session?.remote.getVideoTracks().some(t => t.readyState === 'live' && !t.muted) === true && (stats?.framesDecoded ?? 1) > 0
+  const remoteVideo = session?.remote.getVideoTracks().some(t => t.readyState === 'live' && !t.muted) === true
   const showLocal = session != null && (session.cameraOn || session.sharing)
   const title = known ? name : shortId(call.peer)
 

@@ -35,7 +35,7 @@ const CALLEE_GRACE_MS = 5000
 /** How long a last word (hang-up, decline) may take to go out. */
 const SEND_TIMEOUT_MS = 10_000
 /** Calls one peer may place to us per minute; more are answered busy and not kept (a flood). */
-const MAX_OFFERS_PER_MINUTE = 6
+export const MAX_OFFERS_PER_MINUTE = 10
 /** Peers whose recent offers are remembered for that limit. */
 const MAX_TRACKED_CALLERS = 1000
 
@@ -97,6 +97,10 @@ export interface CallsInit {
   signalling(): CallSignalling
   /** the one dial policy (Chat.reach) */
   reach(peer: PeerId, signal?: AbortSignal): Promise<Connection>
+  /** the peer's open connections (the one reach() returned first) */
+  connections(peer: PeerId): Connection[]
+  /** is any connection to the peer open? */
+  connected(peer: PeerId): boolean
   /** aborted when the chat stops */
   signal: AbortSignal
   /** a call started, changed state or ended */
@@ -191,15 +195,16 @@ export class Calls {
     })
     call.localCandidates = []
     try {
-      const [connection, media] = await Promise.all([
-        this.init.reach(peer).catch((err: Error) => {
+      // the signalling stream opens while the camera and microphone start
+      const [channel, media] = await Promise.all([
+        this.init.reach(peer).then(async (connection) => await this.openChannel(peer, connection), (err: Error) => {
           throw new CallError(`could not reach them: they seem to be offline (${err.message})`)
         }),
         this.startMedia(call, { video })
       ])
+      call.channel ??= channel
       if (isOver(call)) return { ...call.info }
       const sdp = await media.offer()
-      call.channel ??= await this.init.signalling().open(connection, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })
       if (isOver(call)) return { ...call.info }
       await this.send(call, { type: CallSignal.Type.OFFER, sdp, video })
       this.flushLocalCandidates(call)
@@ -221,8 +226,11 @@ export class Calls {
     this.setTimer(call, this.connectTimeout)
     call.localCandidates = []
     try {
-      await this.send(call, { type: CallSignal.Type.ACCEPT })
-      const media = await this.startMedia(call, { video: (options.video ?? true) && call.info.video })
+      // the caller hears of the answer while the camera and microphone start
+      const [, media] = await Promise.all([
+        this.send(call, { type: CallSignal.Type.ACCEPT }),
+        this.startMedia(call, { video: (options.video ?? true) && call.info.video })
+      ])
       if (isOver(call) || call.offer == null) return
       const sdp = await media.answer(call.offer)
       call.offer = undefined
@@ -283,7 +291,9 @@ export class Calls {
       if (call.channel !== channel) continue
       call.inbound = call.inbound.then(async () => {
         if (call.channel === channel) call.channel = undefined
-        // before it is answered, the call lives on its stream: the other side is gone
+        // a stream can go with one of several connections; the next signal opens a fresh one. Only
+        // when no connection to them is left, a call not yet answered is over (the timers bound the rest)
+        if (this.init.connected(call.peer)) return
         if (call.info.state === 'incoming') await this.finish(call, 'missed')
         else if (call.info.state === 'calling' || call.info.state === 'ringing') await this.finish(call, 'failed', 'the connection to them was lost')
       })
@@ -330,15 +340,18 @@ export class Calls {
       void this.record({ ...info, state: 'ended', outcome: 'missed', reason: 'you were in another call' })
       return
     }
-    const call = this.add(from, info)
-    call.channel = channel
-    call.offer = signal.sdp
-    this.setTimer(call, this.ringTimeout + CALLEE_GRACE_MS)
+    // everything is in place before the call is announced: a listener may answer it at once
+    const call = this.add(from, info, (c) => {
+      c.channel = channel
+      c.offer = signal.sdp
+      this.setTimer(c, this.ringTimeout + CALLEE_GRACE_MS)
+      if (answerAtOnce == null || this.media == null) {
+        void this.send(c, { type: CallSignal.Type.RINGING }).catch((err: Error) => { log('could not say ringing: %s', err.message) })
+      }
+    })
     if (answerAtOnce != null && this.media != null) {
       this.accept(call.info.id, answerAtOnce).catch((err: Error) => { log('could not answer the crossed call: %s', err.message) })
-      return
     }
-    void this.send(call, { type: CallSignal.Type.RINGING }).catch((err: Error) => { log('could not say ringing: %s', err.message) })
   }
 
   /** Counts an offer from a peer; false when it called too often in the last minute. */
@@ -398,9 +411,11 @@ export class Calls {
     }
   }
 
-  private add (peer: PeerId, info: CallInfo): Call {
+  /** Keeps a new call, lets `setup` fill it in, then announces it. */
+  private add (peer: PeerId, info: CallInfo, setup?: (call: Call) => void): Call {
     const call: Call = { info, peer, accepted: false, remoteSet: false, remoteCandidates: [], inbound: Promise.resolve() }
     this.calls.set(info.id, call)
+    setup?.(call)
     this.init.onChange({ ...info })
     return call
   }
@@ -473,13 +488,35 @@ export class Calls {
   /** Sends on the call's channel, or on a fresh one when it has closed. */
   private async send (call: Call, signal: Omit<Signal, 'callId'>): Promise<void> {
     if (call.channel == null || !call.channel.open) {
-      call.opening ??= (async () => {
-        const connection = await this.init.reach(call.peer)
-        return await this.init.signalling().open(connection, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })
-      })().finally(() => { call.opening = undefined })
+      call.opening ??= (async () => await this.openChannel(call.peer, await this.init.reach(call.peer)))()
+        .finally(() => { call.opening = undefined })
       call.channel = await call.opening
     }
     await call.channel.send({ ...signal, callId: call.info.id }, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })
+  }
+
+  /**
+   * Opens a signalling stream on every open connection to the peer at once and keeps the first that
+   * opens: a libp2p WebRTC connection can look open while its data channels never do, and a call must
+   * not wait for that to time out when the relayed connection beside it works.
+   */
+  private async openChannel (peer: PeerId, preferred: Connection): Promise<SignalChannel> {
+    const connections = [preferred, ...this.init.connections(peer).filter(c => c !== preferred && c.status === 'open')]
+    const signalling = this.init.signalling()
+    const controller = new AbortController()
+    const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(SEND_TIMEOUT_MS)])
+    const attempts = connections.map(async c => await signalling.open(c, { signal }))
+    try {
+      const first = await Promise.any(attempts)
+      for (const attempt of attempts) {
+        attempt.then(channel => { if (channel !== first) channel.abort(new Error('another stream opened first')) }, () => {})
+      }
+      return first
+    } catch (err: any) {
+      throw err instanceof AggregateError ? err.errors[0] : err
+    } finally {
+      controller.abort()
+    }
   }
 
   /** A last word on a channel that belongs to no call (busy, a crossed call), then close it. */

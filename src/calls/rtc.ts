@@ -29,7 +29,10 @@ export interface RtcMediaInit {
 export interface CallStats {
   /** round-trip time on the selected candidate pair (ms) */
   rttMs?: number
-  /** received and sent bitrate since the last call of stats() (kbit/s) */
+  /** bytes received and sent since the call began (for bitrates over a span of one's own) */
+  inBytes: number
+  outBytes: number
+  /** received and sent bitrate since the previous call of stats() by anyone (kbit/s) */
   inKbps: number
   outKbps: number
   audioInKbps: number
@@ -74,31 +77,28 @@ export class RtcCall extends EventTarget implements MediaSession {
   private last?: { at: number, inBytes: number, outBytes: number, audioIn: number, videoIn: number }
   private closed = false
 
+  /**
+   * Sets the call up at once and asks for the camera and microphone meanwhile. The caller's offer goes
+   * out without waiting for the devices (a real camera takes up to a second to start): their tracks
+   * join the call when ready. The callee's answer waits for them: Chromium sometimes never sends a
+   * track given to a transceiver made by the offer after the answer was made (seen in the tests: the
+   * caller got no video). If no microphone can be had, the call fails with that reason.
+   */
   static async open (call: Readonly<CallInfo>, events: MediaEvents, options: MediaOptions, init: RtcMediaInit): Promise<RtcCall> {
     const md = globalThis.navigator?.mediaDevices
     if (md?.getUserMedia == null) throw new Error('this browser gives the page no camera or microphone (it needs https or localhost)')
-    let stream: MediaStream
-    try {
-      stream = await md.getUserMedia({ audio: true, video: options.video })
-    } catch (err: any) {
-      if (!options.video) throw new Error(mediaError(err))
-      // no camera (or not allowed): talk without it
-      try {
-        stream = await md.getUserMedia({ audio: true, video: false })
-      } catch (err2: any) {
-        throw new Error(mediaError(err2))
-      }
-    }
-    return new RtcCall(stream, events, init)
+    const session = new RtcCall(events, options, init)
+    session.acquiring = session.acquire(md, options.video)
+    return session
   }
 
-  private constructor (stream: MediaStream, events: MediaEvents, init: RtcMediaInit) {
+  /** the camera and microphone being asked for */
+  private acquiring: Promise<void> = Promise.resolve()
+
+  private constructor (events: MediaEvents, options: MediaOptions, init: RtcMediaInit) {
     super()
     this.events = events
-    this.mic = stream.getAudioTracks()[0]
-    this.camera = stream.getVideoTracks()[0]
-    this.cameraOn = this.camera != null
-    for (const t of stream.getTracks()) this.local.addTrack(t)
+    this.cameraOn = options.video
     this.pc = new RTCPeerConnection({ iceServers: init.iceServers ?? [] })
     this.pc.addEventListener('icecandidate', (e) => {
       if (this.closed) return
@@ -106,6 +106,9 @@ export class RtcCall extends EventTarget implements MediaSession {
     })
     this.pc.addEventListener('track', (e) => {
       if (!this.remote.getTracks().includes(e.track)) this.remote.addTrack(e.track)
+      // a remote track is muted while no media comes (camera off, not yet connected): say when that changes
+      e.track.addEventListener('mute', () => { this.changed() })
+      e.track.addEventListener('unmute', () => { this.changed() })
       this.changed()
     })
     const timeout = init.disconnectTimeout ?? DISCONNECT_MS
@@ -122,6 +125,35 @@ export class RtcCall extends EventTarget implements MediaSession {
     })
   }
 
+  private async acquire (md: MediaDevices, video: boolean): Promise<void> {
+    let stream: MediaStream
+    try {
+      stream = await md.getUserMedia({ audio: true, video })
+    } catch (err: any) {
+      try {
+        // no camera (or not allowed): talk without it
+        if (!video) throw err
+        stream = await md.getUserMedia({ audio: true, video: false })
+      } catch (err2: any) {
+        if (!this.closed) this.events.failed(mediaError(err2))
+        return
+      }
+    }
+    if (this.closed) {
+      for (const t of stream.getTracks()) t.stop()
+      return
+    }
+    this.mic = stream.getAudioTracks()[0]
+    this.camera = stream.getVideoTracks()[0]
+    this.cameraOn = this.camera != null
+    for (const t of stream.getTracks()) this.local.addTrack(t)
+    if (this.mic != null) this.mic.enabled = this.micOn
+    // the transceivers exist once the offer or answer is made; before that, they take the tracks then
+    await this.audio?.sender.replaceTrack(this.mic ?? null)
+    if (!this.sharing) await this.video?.sender.replaceTrack(this.camera ?? null)
+    this.changed()
+  }
+
   async offer (): Promise<string> {
     this.audio = this.pc.addTransceiver(this.mic ?? 'audio', { direction: 'sendrecv', streams: [this.local] })
     this.video = this.pc.addTransceiver(this.camera ?? 'video', { direction: 'sendrecv', streams: [this.local] })
@@ -130,7 +162,7 @@ export class RtcCall extends EventTarget implements MediaSession {
   }
 
   async answer (offer: string): Promise<string> {
-    await this.pc.setRemoteDescription({ type: 'offer', sdp: offer })
+    await Promise.all([this.pc.setRemoteDescription({ type: 'offer', sdp: offer }), this.acquiring])
     for (const t of this.pc.getTransceivers()) {
       const kind = t.receiver.track.kind
       if (kind === 'audio' && this.audio == null) this.audio = t
@@ -240,7 +272,7 @@ export class RtcCall extends EventTarget implements MediaSession {
     let videoIn = 0
     let lost = 0
     let received = 0
-    const out: CallStats = { inKbps: 0, outKbps: 0, audioInKbps: 0, videoInKbps: 0, loss: 0, framesDecoded: 0, audioPacketsReceived: 0 }
+    const out: CallStats = { inBytes: 0, outBytes: 0, inKbps: 0, outKbps: 0, audioInKbps: 0, videoInKbps: 0, loss: 0, framesDecoded: 0, audioPacketsReceived: 0 }
     let pair: any
     report.forEach((s: any) => {
       if (s.type === 'inbound-rtp') {
@@ -271,6 +303,8 @@ export class RtcCall extends EventTarget implements MediaSession {
       out.remoteCandidate = report.get(pair.remoteCandidateId)?.candidateType
     }
     out.loss = received + lost > 0 ? lost / (received + lost) : 0
+    out.inBytes = inBytes
+    out.outBytes = outBytes
     if (this.last != null && now > this.last.at) {
       const kbps = (bytes: number): number => Math.max(0, bytes * 8 / (now - this.last!.at))
       out.inKbps = kbps(inBytes - this.last.inBytes)
