@@ -6,17 +6,21 @@
  *   2. terminal client start-up to its ready line against a bare libp2p node process;
  *   3. idle client RSS against a bare Node process and a bare libp2p node process;
  *   4. room fan-out at 30 members (one process) against raw gossipsub on the same links (bench/rooms.ts);
- *   5. the web app: initial JS gzipped, and page load to ready in Chromium against a bare js-libp2p page (bench/web.ts).
+ *   5. the web app: initial JS gzipped, and page load to ready in Chromium against a bare js-libp2p page (bench/web.ts);
+ *   6. calls in the web app: set-up to the first remote video frame against a bare pair of RTCPeerConnections
+ *      in one page, and the call's media path and bitrate (bench/calls.ts).
  * Goals (from the issue) are marked PASS/MISS; a miss does not fail the run, an error does (exit 1).
  *
  * Settings (environment): BENCH_MESSAGES (samples per DM row, default 1000), BENCH_STARTUP_RUNS (default 5),
- * BENCH_ROOM_MESSAGES (messages per row in section 4, default 300), BENCH_ONLY (comma-separated sections
- * to run: dm, client, rooms, web; default all).
+ * BENCH_ROOM_MESSAGES (messages per row in section 4, default 300), BENCH_WEB_RUNS (section 5, default 5),
+ * BENCH_CALL_RUNS (section 6, default 5), BENCH_ONLY (comma-separated sections to run: dm, client, rooms,
+ * web, calls; default all).
  */
 import { cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { LevelDatastore } from 'datastore-level'
+import { benchCalls, stopCalls } from './calls.js'
 import { killAll, killAllAndWait, rssKiB, spawnUntilReady, stopChild } from './children.js'
 import { createDmPair } from './dm.js'
 import { createRawNode, EchoClient, freshStreamRoundTrip } from './floor.js'
@@ -42,11 +46,11 @@ const WARMUP = 50
  */
 const BLOCK = 20
 const STARTUP_RUNS = Math.max(2, positiveInt(process.env.BENCH_STARTUP_RUNS, 5))
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'dm,client,rooms,web').split(',').map(s => s.trim()))
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'dm,client,rooms,web,calls').split(',').map(s => s.trim()))
 const IDLE_MS = 3_000
 
-/** the whole bench normally takes about a minute; past this something hangs, so say where and stop */
-const WATCHDOG_MS = 300_000
+/** the whole bench normally takes about three minutes; past this something hangs, so say where and stop */
+const WATCHDOG_MS = 480_000
 
 const DM_GOAL = 1.5
 const RSS_GOAL = 1.3
@@ -254,6 +258,20 @@ async function benchClient (): Promise<void> {
   }
 }
 
+/** A section that returns its lines (the browser ones): printed under a title; a line with ERROR fails the run. */
+async function printedSection (title: string, what: string, run: (step: (what: string) => void) => Promise<string[]>): Promise<void> {
+  line()
+  line(title)
+  step = what
+  try {
+    const lines = await run((what) => { step = what })
+    for (const l of lines) line(l)
+    if (lines.some(l => l.includes('ERROR'))) failed = true
+  } catch (err) {
+    sectionError(what, err)
+  }
+}
+
 async function main (): Promise<void> {
   const t0 = performance.now()
   const cpu = cpus()
@@ -267,28 +285,19 @@ async function main (): Promise<void> {
     line()
     await benchRooms({ line, step: (what) => { step = what } }).catch((err) => { sectionError('room fan-out', err) })
   }
-  if (ONLY.has('web')) {
-    line()
-    line('5. The web app (Chromium, headless)')
-    step = 'web app'
-    try {
-      const lines = await benchWeb()
-      for (const l of lines) line(l)
-      if (lines.some(l => l.includes('ERROR'))) failed = true
-    } catch (err) {
-      sectionError('web app', err)
-    }
-  }
+  if (ONLY.has('web')) await printedSection('5. The web app (Chromium, headless)', 'web app', benchWeb)
+  if (ONLY.has('calls')) await printedSection('6. Calls in the web app (Chromium, headless, fake camera and microphone)', 'calls', benchCalls)
   line()
   line(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 }
 
-/** Interrupted (signal, or stdout closed as by `| head`): children first, then their directories. */
+/** Interrupted (signal, or stdout closed as by `| head`): children and browsers first, then their directories. */
 let aborting = false
 function abort (code: number): void {
   if (aborting) return
   aborting = true
-  void killAllAndWait().finally(() => {
+  // the browsers of the calls section write into their profile directories until they are closed
+  void Promise.all([killAllAndWait(), stopCalls()]).finally(() => {
     removeAllTempDirs()
     process.exit(code)
   })
