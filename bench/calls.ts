@@ -393,7 +393,7 @@ export async function benchCalls (step: (what: string) => void = () => {}): Prom
     lines.push(`calls:   to connected (ICE+DTLS) p50 ${ms(appConnected.p50)}  bare pair ${ms(bareConnected.p50)}  ratio ${ratio(appConnected.p50, bareConnected.p50)}  (for information)`)
     const p50 = (step: keyof AppSetUp): string => ms(summarize(apps.map(s => s[step])).p50)
     lines.push(`calls:   diag: MegaChat steps p50: ringing ${p50('ringing')}, accepted ${p50('accepted')}, connected ${p50('connected')}, first frame ${p50('frame')},` +
-      ` video shown by the call view ${p50('shown')} (it unhides the video on its once-a-second getStats tick)`)
+      ` video shown by the call view ${p50('shown')}`)
     lines.push(`calls:   first call, warm-up (not counted): first frame ${ms(first.frame)}, connected ${ms(first.connected)}`)
     if (paced > 0) lines.push(`calls:   note: ${(paced / 1000).toFixed(1)} s spent waiting between calls for the callee's limit of ${OFFERS_PER_MINUTE} calls per peer per minute`)
     // which libp2p connection carries the signalling: through the bootstrap node's relay, or direct WebRTC
