@@ -23,7 +23,7 @@ declare global {
 
 const root = document.getElementById('app') as HTMLElement
 
-/** Before the node runs, or when it cannot: the status line, and a way out of bad settings. */
+/** When the node cannot run: the status line, and a way out of bad settings (index.html holds its first form). */
 function Splash ({ status }: { status: Status }): preact.JSX.Element {
   const settings = loadSettings()
   const custom = settings.bootstrap.length > 0 || settings.iceServers.length > 0
@@ -43,8 +43,6 @@ function Splash ({ status }: { status: Status }): preact.JSX.Element {
 }
 
 async function main (): Promise<void> {
-  root.textContent = '' // the static "Starting…" line of index.html
-  render(<Splash status={{ state: 'starting', text: 'Starting…' }} />, root)
   performance.mark('megachat:start')
   const net = await loadNetworkConfig()
   performance.mark('megachat:config')
@@ -56,6 +54,7 @@ async function main (): Promise<void> {
   model = new ChatModel(chat, net.bootstrap)
   window.megachatModel = model
   await model.load()
+  root.textContent = '' // index.html's splash
   render(<App model={model} net={net} />, root)
   // a reload or a closed tab hangs up: the other side hears it at once rather than when ICE gives up
   addEventListener('pagehide', () => { for (const call of chat.calls.list()) void chat.calls.hangup(call.id) })
@@ -63,5 +62,6 @@ async function main (): Promise<void> {
 }
 
 main().catch((err: Error) => {
+  root.textContent = ''
   render(<Splash status={{ state: 'error', text: `MegaChat could not start: ${err.message}` }} />, root)
 })

@@ -104,12 +104,22 @@ export function Dialog ({ title, onClose, children, wide }: { title: string, onC
 
 type QrComponent = (props: { text: string, label: string }) => preact.JSX.Element
 
-/** qrcode-generator is loaded only when a QR code is first shown (its own chunk). */
+/**
+ * qrcode-generator is loaded only when a QR code is first shown (its own chunk), and then only once the
+ * page is idle (within a second at the latest): the welcome screen shows a QR code while the tab is
+ * still connecting, and loading, making and drawing it would slow the first connection down.
+ */
 export function QrCode ({ text, label }: { text: string, label: string }): preact.JSX.Element {
   const [Qr, setQr] = useState<QrComponent | undefined>(undefined)
   const [failed, setFailed] = useState(false)
   useEffect(() => {
-    import('./qr.js').then(m => { setQr(() => m.default) }, () => { setFailed(true) })
+    const load = (): void => { import('./qr.js').then(m => { setQr(() => m.default) }, () => { setFailed(true) }) }
+    if (typeof requestIdleCallback !== 'function') { // Safari
+      load()
+      return
+    }
+    const idle = requestIdleCallback(load, { timeout: 1000 })
+    return () => { cancelIdleCallback(idle) }
   }, [])
   if (Qr == null) return <div class='qr qr-loading' role='img' aria-label={failed ? 'The QR code could not be loaded' : `${label} (loading)`} />
   return <Qr text={text} label={label} />

@@ -8,16 +8,20 @@
 import { bootstrap } from '@libp2p/bootstrap'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { noise } from '@libp2p/noise'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { isPrivate } from '@libp2p/utils'
 import { webRTC, webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { WebSockets } from '@multiformats/multiaddr-matcher'
+import { MemoryDatastore, MountDatastore } from 'datastore-core'
+import { Key } from 'interface-datastore'
 import { createLibp2p } from 'libp2p'
 import { chatServices, limitTopics } from './services.js'
 import type { NodeOptions, ChatLibp2p, ChatServices } from './types.js'
-import type { ConnectionGater } from '@libp2p/interface'
+import type { ConnectionGater, PeerId } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 export type { NodeOptions, ChatLibp2p, ChatServices } from './types.js'
@@ -34,7 +38,7 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
   const node = await createLibp2p<ChatServices>({
     start: false,
     privateKey: options.privateKey,
-    datastore: options.datastore,
+    datastore: ownRecordInMemory(options.datastore, peerIdFromPrivateKey(options.privateKey)),
     addresses: { listen },
     transports: [
       webSockets(),
@@ -51,6 +55,19 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
   })
   if (options.allowedTopics != null) limitTopics(node, options.allowedTopics)
   return node
+}
+
+/**
+ * libp2p keeps the node's own record (its protocols and addresses) in the peer store, like any peer's,
+ * and rewrites it at start once per protocol handler, one read and one write after another: on
+ * IndexedDB some thirty round trips, which made start take 100-200 ms instead of about 30. That record
+ * is rebuilt at every start anyway, so it is kept in memory; the records of other peers (what lets a
+ * restarted tab dial its contacts at once) still go to `datastore`.
+ */
+function ownRecordInMemory (datastore: Datastore, self: PeerId): Datastore {
+  // the key @libp2p/peer-store files a peer under: /peers/<its CID (base32)>
+  const own = new Key(`/peers/${self.toCID().toString()}`)
+  return new MountDatastore([{ prefix: own, datastore: new MemoryDatastore() }, { prefix: new Key('/'), datastore }])
 }
 
 /**
