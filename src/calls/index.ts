@@ -195,16 +195,14 @@ export class Calls {
     })
     call.localCandidates = []
     try {
-      // the signalling stream opens while the camera and microphone start
-      const [channel, media] = await Promise.all([
+      // the signalling stream opens while the media starts and makes the offer
+      const [channel, sdp] = await Promise.all([
         this.init.reach(peer).then(async (connection) => await this.openChannel(peer, connection), (err: Error) => {
           throw new CallError(`could not reach them: they seem to be offline (${err.message})`)
         }),
-        this.startMedia(call, { video })
+        this.startMedia(call, { video }).then(async (media) => await media.offer())
       ])
       call.channel ??= channel
-      if (isOver(call)) return { ...call.info }
-      const sdp = await media.offer()
       if (isOver(call)) return { ...call.info }
       await this.send(call, { type: CallSignal.Type.OFFER, sdp, video })
       this.flushLocalCandidates(call)
