@@ -197,7 +197,7 @@ export class Calls {
     try {
       // the signalling stream opens while the media starts and makes the offer
       const [channel, sdp] = await Promise.all([
-        this.init.reach(peer).then(async (connection) => await this.openChannel(peer, connection), (err: Error) => {
+        this.connect(peer).catch((err: Error) => {
           throw new CallError(`could not reach them: they seem to be offline (${err.message})`)
         }),
         this.startMedia(call, { video }).then(async (media) => await media.offer())
@@ -491,6 +491,22 @@ export class Calls {
       call.channel = await call.opening
     }
     await call.channel.send({ ...signal, callId: call.info.id }, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })
+  }
+
+  /**
+   * A signalling stream to the peer for a new call. Connections between two peers are often still
+   * settling (relayed ones replaced, a WebRTC one added) when a call starts just after they met: a
+   * dial or stream that fails on a connection closed under it is tried once more.
+   */
+  private async connect (peer: PeerId): Promise<SignalChannel> {
+    const once = async (): Promise<SignalChannel> => await this.openChannel(peer, await this.init.reach(peer))
+    try {
+      return await once()
+    } catch (err: any) {
+      if (!/Closed|Reset/i.test(`${err.name} ${err.message}`) || this.init.signal.aborted) throw err
+      log('opening a call to %p failed (%s): once more', peer, err.message)
+      return await once()
+    }
   }
 
   /**
