@@ -335,8 +335,8 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
    * DHT provider record) are tried in place of the peer store's. The one dial policy for every feature.
    */
   async reach (peer: PeerId, signal?: AbortSignal, addrs?: Multiaddr[]): Promise<Connection> {
-    const open = this.libp2p.getConnections(peer)
-    if (open.length > 0) return open.find(c => c.limits == null) ?? open[0]
+    const open = this.openConnection(peer)
+    if (open != null) return open
     const timeout = AbortSignal.timeout(this.init.findTimeout ?? FIND_TIMEOUT_MS)
     const options = { signal: AbortSignal.any([timeout, this.shutdown.signal, ...(signal != null ? [signal] : [])]) }
     const known = (addrs != null && addrs.length > 0) ? addrs : await this.libp2p.peerStore.get(peer).then(p => p.addresses.map(a => a.multiaddr), () => [])
@@ -344,6 +344,9 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
       try {
         return await this.dialPreferringDirect(peer, known, options)
       } catch (err: any) {
+        // both sides dialled at once and ours was the one closed: theirs is the connection
+        const theirs = this.openConnection(peer)
+        if (theirs != null) return theirs
         if (options.signal.aborted) throw new PeerNotFoundError(`${peer} was not found in time`)
         log('dial %p from known addresses failed: %s; looking it up', peer, err.name)
       }
@@ -354,6 +357,12 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     } catch (err: any) {
       throw new PeerNotFoundError(`${peer} is not reachable now (${options.signal.aborted ? 'not found in time' : err.name})`)
     }
+  }
+
+  /** An open connection to the peer, an unlimited (direct) one if there is one. */
+  private openConnection (peer: PeerId): Connection | undefined {
+    const open = this.libp2p.getConnections(peer)
+    return open.find(c => c.limits == null) ?? open[0]
   }
 
   private async dialPreferringDirect (peer: PeerId, addrs: Multiaddr[], options: AbortOptions): Promise<Connection> {

@@ -8,7 +8,7 @@ import { createServer } from 'node:net'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MAX_TEXT_BYTES } from '../src/constants.js'
-import { Cleanup, JsonClient, fakeMedia, startBootstrap, startChat, tempDir } from './fixtures.js'
+import { Cleanup, JsonClient, fakeMedia, startBootstrap, startChat, tempDir, until } from './fixtures.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
 import type { Line } from './fixtures.js'
 import type { AddressInfo } from 'node:net'
@@ -276,6 +276,7 @@ describe('cli --json', function () {
     assert.deepEqual(declined, { type: 'declined', id: first.id, peer: callerId, name: 'alice' })
     const ended = await client.next(l => l.type === 'call-ended', from, WAIT_MS, 'the declined call in the history')
     assert.equal(ended.outcome, 'declined')
+    await until(() => caller.calls.list().length === 0, WAIT_MS, 'the caller hears of the decline')
 
     // not answered: the caller gives up after its ring time, and the client says it was missed
     from = client.mark()
