@@ -40,11 +40,6 @@ const WAIT_MS = 30_000
 const POLL_MS = 20
 /** failed calls made again before the section gives up (seen: a signalling stream on a libp2p connection that dies) */
 const MAX_FAILURES = 3
-/**
- * A callee answers busy to more calls than this from one peer within a minute: the two profiles take
- * turns calling, and a call waits when it would go over.
- */
-const OFFERS_PER_MINUTE = MAX_OFFERS_PER_MINUTE
 /** how much later than our count of a call the callee may count it */
 const PACE_MARGIN_MS = 1_000
 /** page log lines shown with an error */
@@ -335,12 +330,12 @@ export async function benchCalls (step: (what: string) => void = () => {}): Prom
     }
 
     let paced = 0
-    /** `from` calls the other side; waits first if it would go over the callee's limit of calls per minute */
+    /** `from` calls the other side; waits first if it would go over the callee's limit of calls per minute (a callee answers busy beyond it) */
     const appCall = async (from: Side): Promise<AppSetUp> => {
       const to = from === alice ? bob : alice
       const recent = from.offers.filter(t => t > Date.now() - 60_000)
-      if (recent.length >= OFFERS_PER_MINUTE) {
-        const wait = recent[recent.length - OFFERS_PER_MINUTE] + 60_000 + PACE_MARGIN_MS - Date.now()
+      if (recent.length >= MAX_OFFERS_PER_MINUTE) {
+        const wait = recent[recent.length - MAX_OFFERS_PER_MINUTE] + 60_000 + PACE_MARGIN_MS - Date.now()
         paced += wait
         // a wait for the end of the callee's rate window, not for an event
         await new Promise(resolve => setTimeout(resolve, wait))
@@ -395,7 +390,7 @@ export async function benchCalls (step: (what: string) => void = () => {}): Prom
     lines.push(`calls:   diag: MegaChat steps p50: ringing ${p50('ringing')}, accepted ${p50('accepted')}, connected ${p50('connected')}, first frame ${p50('frame')},` +
       ` video shown by the call view ${p50('shown')}`)
     lines.push(`calls:   first call, warm-up (not counted): first frame ${ms(first.frame)}, connected ${ms(first.connected)}`)
-    if (paced > 0) lines.push(`calls:   note: ${(paced / 1000).toFixed(1)} s spent waiting between calls for the callee's limit of ${OFFERS_PER_MINUTE} calls per peer per minute`)
+    if (paced > 0) lines.push(`calls:   note: ${(paced / 1000).toFixed(1)} s spent waiting between calls for the callee's limit of ${MAX_OFFERS_PER_MINUTE} calls per peer per minute`)
     // which libp2p connection carries the signalling: through the bootstrap node's relay, or direct WebRTC
     const links = await alice.page.evaluate((id) => (window as any).megachat.libp2p.getConnections()
       .filter((c: any) => c.remotePeer.toString() === id)

@@ -163,7 +163,6 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
       signalling: () => libp2p.services.calls,
       reach: async (peer, signal) => await this.reach(peer, signal),
       connections: (peer) => this.libp2p.getConnections(peer),
-      connected: (peer) => this.libp2p.getConnections(peer).length > 0,
       signal: this.shutdown.signal,
       onChange: (call) => { this.safeDispatchEvent('call', { detail: call }) },
       onEnded: (record) => { this.safeDispatchEvent('call:ended', { detail: record }) },

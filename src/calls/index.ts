@@ -97,10 +97,8 @@ export interface CallsInit {
   signalling(): CallSignalling
   /** the one dial policy (Chat.reach) */
   reach(peer: PeerId, signal?: AbortSignal): Promise<Connection>
-  /** the peer's open connections (the one reach() returned first) */
+  /** the peer's open connections */
   connections(peer: PeerId): Connection[]
-  /** is any connection to the peer open? */
-  connected(peer: PeerId): boolean
   /** aborted when the chat stops */
   signal: AbortSignal
   /** a call started, changed state or ended */
@@ -202,8 +200,11 @@ export class Calls {
         }),
         this.startMedia(call, { video }).then(async (media) => await media.offer())
       ])
+      if (isOver(call)) {
+        channel.close() // ended meanwhile (a crossed call, a hang-up): the stream is not needed
+        return { ...call.info }
+      }
       call.channel ??= channel
-      if (isOver(call)) return { ...call.info }
       await this.send(call, { type: CallSignal.Type.OFFER, sdp, video })
       this.flushLocalCandidates(call)
       this.setTimer(call, this.ringTimeout)
@@ -216,8 +217,7 @@ export class Calls {
 
   /** Answers a ringing call (camera on unless `video: false` or the call is voice only). */
   async accept (id: string, options: Partial<MediaOptions> = {}): Promise<void> {
-    const call = this.calls.get(id)
-    if (call == null || call.info.direction !== 'in' || call.info.state !== 'incoming') throw new CallError('that call is not ringing any more')
+    const call = this.ringing(id)
     if (this.media == null) throw new CallError('answering a call needs the web app; this client can only decline it')
     call.accepted = true
     this.update(call, 'connecting')
@@ -243,9 +243,13 @@ export class Calls {
 
   /** Turns down a ringing call. */
   async decline (id: string): Promise<void> {
+    await this.finish(this.ringing(id), 'declined', undefined, { type: CallSignal.Type.DECLINE })
+  }
+
+  private ringing (id: string): Call {
     const call = this.calls.get(id)
     if (call == null || call.info.direction !== 'in' || call.info.state !== 'incoming') throw new CallError('that call is not ringing any more')
-    await this.finish(call, 'declined', undefined, { type: CallSignal.Type.DECLINE })
+    return call
   }
 
   /** Ends a call in any state (a ringing incoming call is declined). */
@@ -256,7 +260,7 @@ export class Calls {
       await this.decline(id)
       return
     }
-    await this.finish(call, call.info.connectedAt != null || call.accepted ? 'answered' : 'missed', undefined, { type: CallSignal.Type.HANGUP })
+    await this.finish(call, this.hungUp(call), undefined, { type: CallSignal.Type.HANGUP })
   }
 
   /** Hangs up everything (the chat is stopping). */
@@ -291,7 +295,7 @@ export class Calls {
         if (call.channel === channel) call.channel = undefined
         // a stream can go with one of several connections; the next signal opens a fresh one. Only
         // when no connection to them is left, a call not yet answered is over (the timers bound the rest)
-        if (this.init.connected(call.peer)) return
+        if (this.init.connections(call.peer).length > 0) return
         if (call.info.state === 'incoming') await this.finish(call, 'missed')
         else if (call.info.state === 'calling' || call.info.state === 'ringing') await this.finish(call, 'failed', 'the connection to them was lost')
       })
@@ -331,7 +335,7 @@ export class Calls {
       void this.finish(same, undefined, 'the calls crossed', { type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.GLARE })
     } else if (same != null) {
       // they call again while their last call still seems to ring or run here: that one is over
-      void this.finish(same, same.info.connectedAt != null || same.accepted ? 'answered' : 'missed')
+      void this.finish(same, this.hungUp(same))
     }
     if (this.current() != null) {
       void this.sendOn(channel, { callId: signal.callId, type: CallSignal.Type.BUSY })
@@ -401,12 +405,22 @@ export class Calls {
           this.crossed.set(call.info.peer, { video: call.info.video, until: Date.now() + this.ringTimeout })
           await this.finish(call, undefined, 'the calls crossed')
         }
-        else if (signal.reason === CallSignal.Reason.FAILED) await this.finish(call, call.info.connectedAt != null ? 'answered' : 'failed', 'the connection failed on their side')
-        else await this.finish(call, call.info.connectedAt != null || call.accepted ? 'answered' : 'missed')
+        else if (signal.reason === CallSignal.Reason.FAILED) await this.finish(call, this.broken(call), 'the connection failed on their side')
+        else await this.finish(call, this.hungUp(call))
         break
       default:
         break // a newer kind of signal: ignored
     }
+  }
+
+  /** How a call that is hung up ends: talked (or was being answered), else missed. */
+  private hungUp (call: Call): CallOutcome {
+    return call.info.connectedAt != null || call.accepted ? 'answered' : 'missed'
+  }
+
+  /** How a call whose media failed ends: it counts as talked once media flowed. */
+  private broken (call: Call): CallOutcome {
+    return call.info.connectedAt != null ? 'answered' : 'failed'
   }
 
   /** Keeps a new call, lets `setup` fill it in, then announces it. */
@@ -461,7 +475,7 @@ export class Calls {
           this.update(call, 'connected')
         },
         failed: (reason) => {
-          void this.finish(call, call.info.connectedAt != null ? 'answered' : 'failed', reason, { type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.FAILED })
+          void this.finish(call, this.broken(call), reason, { type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.FAILED })
         }
       }, options)
     } catch (err: any) {
@@ -545,7 +559,7 @@ export class Calls {
 
   private async fail (call: Call, err: Error): Promise<void> {
     log('call %s failed: %s', call.info.id, err.message)
-    await this.finish(call, call.info.connectedAt != null ? 'answered' : 'failed', err.message, { type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.FAILED })
+    await this.finish(call, this.broken(call), err.message, { type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.FAILED })
   }
 
   /**
