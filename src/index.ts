@@ -29,7 +29,7 @@ import type { StoredRoomMessage } from './store/index.js'
 import { ChatStore } from './store/index.js'
 import type { DirectMessage } from './direct/index.js'
 import type { ChatLibp2p, NodeOptions } from './node/node.js'
-import type { PlatformInit } from './platform.js'
+import type { Platform, PlatformInit } from './platform.js'
 import type { CallRecord, Contact, StoredMessage } from './store/index.js'
 import type { CallInfo, MediaFactory, MediaOptions } from './calls/index.js'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -54,6 +54,8 @@ export interface ChatInit extends PlatformInit, Pick<NodeOptions, 'listen' | 'bo
   datastore?: Datastore
   /** overrides the data directory's identity */
   privateKey?: PrivateKey
+  /** an identity and store opened already (openPlatform), used instead of `dataDir`; stop() closes it */
+  platform?: Platform
   /** how long to look for an unreachable contact per attempt (ms) */
   findTimeout?: number
   /** how often waiting messages are retried and offline contacts probed (ms) */
@@ -549,9 +551,9 @@ export function parsePeerId (text: string): PeerId {
 }
 
 export async function createChat (init: ChatInit = {}): Promise<Chat> {
-  const platform = (init.privateKey != null && init.datastore != null)
+  const platform: Platform = init.platform ?? ((init.privateKey != null && init.datastore != null)
     ? { privateKey: init.privateKey, datastore: init.datastore, close: async () => {} }
-    : await openPlatform(init)
+    : await openPlatform(init))
   const privateKey = init.privateKey ?? platform.privateKey
   const datastore = init.datastore ?? platform.datastore
   const store = new ChatStore(datastore)
@@ -587,6 +589,8 @@ export async function createChat (init: ChatInit = {}): Promise<Chat> {
         })
       }
     })
+    // a new identity is stored before the node runs under it (platform.browser.ts writes it meanwhile)
+    await platform.saved
   } catch (err) {
     await platform.close()
     throw err

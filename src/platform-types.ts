@@ -7,6 +7,12 @@ export interface PlatformInit {
   passphrase?: string
   askPassphrase?: () => Promise<string>
   scryptN?: number
+  /**
+   * Browser: the tab's lock on its data (`megachat:<dataDir>`), already requested by the page, which
+   * web/index.html does while the code downloads. Resolves to the function that releases it, or to
+   * null when another tab holds it; when it fails, the lock is requested again here.
+   */
+  lock?: Promise<(() => void) | null>
 }
 
 /** The identity and the store a chat runs on. */
@@ -14,4 +20,10 @@ export interface Platform {
   privateKey: PrivateKey
   datastore: Datastore
   close(): Promise<void>
+  /**
+   * Browser: a new identity is being written while the node is assembled; this resolves once it is
+   * stored (createChat waits for it before the node starts, so that no peer ID is ever shown or used
+   * that a reload would lose). Absent when there was nothing to write.
+   */
+  saved?: Promise<void>
 }

@@ -5,7 +5,8 @@
  * package.json's "browser" map puts this file in place of platform.ts. `dataDir: ':memory:'` keeps
  * everything in memory: a fresh identity, forgotten when the tab closes.
  */
-import { generateKeyPair } from '@libp2p/crypto/keys'
+import { generateKeyPair, privateKeyFromRaw } from '@libp2p/crypto/keys'
+import { fromString } from 'uint8arrays/from-string'
 import { MemoryDatastore } from 'datastore-core'
 import { IDBDatastore } from 'datastore-idb'
 import { Key } from 'interface-datastore'
@@ -24,11 +25,11 @@ const IDENTITY_KEY = new Key('/megachat/identity')
 export async function openPlatform (init: PlatformInit): Promise<Platform> {
   const name = init.dataDir ?? DEFAULT_DATABASE
   if (name === MEMORY) {
-    return { privateKey: await generateKeyPair('Ed25519'), datastore: new MemoryDatastore(), close: async () => {} }
+    return { privateKey: await newIdentity(), datastore: new MemoryDatastore(), close: async () => {} }
   }
   if (globalThis.indexedDB == null) throw new DataDirError('this browser gives the page no IndexedDB (private mode?): nothing could be kept')
   // one tab per database: two tabs with one identity would fight over the same peer ID
-  const release = await holdLock(`megachat:${name}`)
+  const release = await (init.lock ?? Promise.reject(new Error('none'))).catch(async () => await holdLock(`megachat:${name}`))
   if (release == null) throw new DataDirError('MegaChat is already open in another tab of this browser')
   const datastore = new IDBDatastore(name)
   try {
@@ -45,15 +46,21 @@ export async function openPlatform (init: PlatformInit): Promise<Platform> {
     }
   }
   try {
-    return { privateKey: await loadIdentity(datastore, init), datastore, close }
+    const { privateKey, saved } = await loadIdentity(datastore, init)
+    // nobody may wait on `saved` if the caller fails first: its rejection is reported by createChat
+    saved?.catch(() => {})
+    return { privateKey, datastore, close, saved }
   } catch (err) {
     await close().catch(() => {})
     throw err
   }
 }
 
-/** The key from the datastore, or a new one stored there; a passphrase works as with the key file on disk. */
-async function loadIdentity (datastore: Datastore, init: PlatformInit): Promise<PrivateKey> {
+/**
+ * The key from the datastore, or a new one, with the write that stores it (`saved`) still under way; a
+ * passphrase works as with the key file on disk.
+ */
+async function loadIdentity (datastore: Datastore, init: PlatformInit): Promise<{ privateKey: PrivateKey, saved?: Promise<void> }> {
   let file: Uint8Array | undefined
   try {
     file = await datastore.get(IDENTITY_KEY)
@@ -61,9 +68,9 @@ async function loadIdentity (datastore: Datastore, init: PlatformInit): Promise<
     if (err.name !== 'NotFoundError') throw err
   }
   if (file == null) {
-    const privateKey = await generateKeyPair('Ed25519')
-    await datastore.put(IDENTITY_KEY, await encodeKeyFile(privateKey, init.passphrase, init))
-    return privateKey
+    const privateKey = await newIdentity()
+    const saved = encodeKeyFile(privateKey, init.passphrase, init).then(async file => { await datastore.put(IDENTITY_KEY, file) })
+    return { privateKey, saved }
   }
   let passphrase = init.passphrase
   if ((passphrase == null || passphrase === '') && isProtected(file) && init.askPassphrase != null) {
@@ -74,17 +81,37 @@ async function loadIdentity (datastore: Datastore, init: PlatformInit): Promise<
     // a passphrase given for a key that has none: protect the key with it from now on
     await datastore.put(IDENTITY_KEY, await encodeKeyFile(privateKey, passphrase, init))
   }
-  return privateKey
+  return { privateKey }
 }
 
-/** An exclusive Web Lock held until the returned function is called; undefined when another tab holds it. */
-async function holdLock (name: string): Promise<(() => void) | undefined> {
+/**
+ * A new Ed25519 identity, made by the browser's WebCrypto where it has Ed25519 (Chromium 137+, Firefox,
+ * Safari). @libp2p/crypto makes keys with @noble/curves, whose first use builds its base-point tables,
+ * 20-30 ms of a first start's main thread; signing and verifying already go through WebCrypto when it
+ * can, so with the key made there too those tables are never needed.
+ */
+async function newIdentity (): Promise<PrivateKey> {
+  try {
+    const pair = await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify']) as CryptoKeyPair
+    const jwk = await crypto.subtle.exportKey('jwk', pair.privateKey)
+    if (jwk.d == null || jwk.x == null) throw new Error('no key material')
+    const raw = new Uint8Array(64)
+    raw.set(fromString(jwk.d, 'base64url'), 0)
+    raw.set(fromString(jwk.x, 'base64url'), 32)
+    return privateKeyFromRaw(raw)
+  } catch {
+    return await generateKeyPair('Ed25519')
+  }
+}
+
+/** An exclusive Web Lock held until the returned function is called; null when another tab holds it. */
+async function holdLock (name: string): Promise<(() => void) | null> {
   const locks = globalThis.navigator?.locks
   if (locks == null) return () => {}
   return await new Promise((resolve, reject) => {
     locks.request(name, { ifAvailable: true }, async (lock) => {
       if (lock == null) {
-        resolve(undefined)
+        resolve(null)
         return
       }
       await new Promise<void>(release => { resolve(release) })

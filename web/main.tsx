@@ -5,8 +5,11 @@
  */
 import { render } from 'preact'
 import { createChat } from '../src/index.js'
+import { openPlatform } from '../src/platform.js'
 import { rtcMedia } from '../src/calls/rtc.js'
 import { App, StatusLine } from './app.js'
+import { loadKadPrefixes } from './kad-prefixes.js'
+import { started, whenIdle } from './ui.js'
 import { loadNetworkConfig, loadSettings, saveSettings } from './config.js'
 import { ChatModel } from './model.js'
 import type { Chat } from '../src/index.js'
@@ -18,6 +21,8 @@ declare global {
     megachat?: Chat
     /** the interface's model (the current call's media is `megachatModel.session`) */
     megachatModel?: ChatModel
+    /** the tab's lock, requested by index.html while this code downloads (PlatformInit.lock) */
+    megachatLock?: Promise<(() => void) | null>
   }
 }
 
@@ -44,21 +49,44 @@ function Splash ({ status }: { status: Status }): preact.JSX.Element {
 
 async function main (): Promise<void> {
   performance.mark('megachat:start')
-  const net = await loadNetworkConfig()
+  // the settings and the tab's own storage at once (index.html has asked for the lock and the config)
+  const [net, platform] = await Promise.all([loadNetworkConfig(), openPlatform({ dataDir: 'megachat', lock: window.megachatLock })])
   performance.mark('megachat:config')
   let model: ChatModel | undefined
   const callMedia = rtcMedia({ iceServers: net.iceServers, onSession: (call, session) => { model?.attachSession(call.id, session) } })
-  const chat = await createChat({ bootstrap: net.bootstrap, iceServers: net.iceServers, dataDir: 'megachat', callMedia })
+  const chat = await createChat({ bootstrap: net.bootstrap, iceServers: net.iceServers, platform, callMedia })
   performance.mark('megachat:node')
   window.megachat = chat
   model = new ChatModel(chat, net.bootstrap)
   window.megachatModel = model
-  await model.load()
-  root.textContent = '' // index.html's splash
-  render(<App model={model} net={net} />, root)
   // a reload or a closed tab hangs up: the other side hears it at once rather than when ICE gives up
   addEventListener('pagehide', () => { for (const call of chat.calls.list()) void chat.calls.hangup(call.id) })
+  await model.load()
+  // Drawn once the first connection is up, or after FIRST_PAINT_WAIT_MS without one; index.html's splash
+  // shows until then. Drawing it (layout, paint, raster) in the middle of the first handshake made that
+  // connection 30-40 ms later on a 2-core machine; this way the interface comes up connected.
+  await firstConnection(chat, net.bootstrap.length > 0 ? FIRST_PAINT_WAIT_MS : 0)
+  root.textContent = '' // index.html's splash
+  render(<App model={model} net={net} />, root)
   performance.mark('megachat:rendered')
+  started()
+  whenIdle(() => { loadKadPrefixes().catch(() => {}) }, 5000)
+}
+
+const FIRST_PAINT_WAIT_MS = 500
+
+/** Resolves once the node has a connection, or after `wait` ms without one. */
+async function firstConnection (chat: Chat, wait: number): Promise<void> {
+  await new Promise<void>(resolve => {
+    const done = (): void => {
+      clearTimeout(timer)
+      chat.libp2p.removeEventListener('connection:open', done)
+      resolve()
+    }
+    const timer = setTimeout(done, wait)
+    chat.libp2p.addEventListener('connection:open', done)
+    if (chat.libp2p.getConnections().length > 0) done()
+  })
 }
 
 main().catch((err: Error) => {

@@ -102,6 +102,31 @@ export function Dialog ({ title, onClose, children, wide }: { title: string, onC
   )
 }
 
+let markStarted: () => void = () => {}
+/** Resolves once the tab is up (main.tsx calls `started()`: connected, or given up waiting). */
+const startedPromise = new Promise<void>(resolve => { markStarted = resolve })
+export function started (): void { markStarted() }
+
+/**
+ * Runs `fn` once the tab is up (see `started`) and then idle, within `timeout` ms of being up at the
+ * latest (at once where there is no requestIdleCallback: Safari); returns a cancel function. Work
+ * that is not needed to get going waits for this: while the first connection is made, the page looks
+ * idle between network round trips, and anything run then delays the next step of the handshake.
+ */
+export function whenIdle (fn: () => void, timeout = 1000): () => void {
+  let cancelled = false
+  let idle: number | undefined
+  void startedPromise.then(() => {
+    if (cancelled) return
+    if (typeof requestIdleCallback !== 'function') fn()
+    else idle = requestIdleCallback(fn, { timeout })
+  })
+  return () => {
+    cancelled = true
+    if (idle != null) cancelIdleCallback(idle)
+  }
+}
+
 type QrComponent = (props: { text: string, label: string }) => preact.JSX.Element
 
 /**
@@ -113,13 +138,7 @@ export function QrCode ({ text, label }: { text: string, label: string }): preac
   const [Qr, setQr] = useState<QrComponent | undefined>(undefined)
   const [failed, setFailed] = useState(false)
   useEffect(() => {
-    const load = (): void => { import('./qr.js').then(m => { setQr(() => m.default) }, () => { setFailed(true) }) }
-    if (typeof requestIdleCallback !== 'function') { // Safari
-      load()
-      return
-    }
-    const idle = requestIdleCallback(load, { timeout: 1000 })
-    return () => { cancelIdleCallback(idle) }
+    return whenIdle(() => { import('./qr.js').then(m => { setQr(() => m.default) }, () => { setFailed(true) }) })
   }, [])
   if (Qr == null) return <div class='qr qr-loading' role='img' aria-label={failed ? 'The QR code could not be loaded' : `${label} (loading)`} />
   return <Qr text={text} label={label} />

@@ -7,13 +7,14 @@
  */
 import { bootstrap } from '@libp2p/bootstrap'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
-import { noise } from '@libp2p/noise'
+import { noise, pureJsCrypto } from '@libp2p/noise'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { isPrivate } from '@libp2p/utils'
 import { webRTC, webRTCDirect } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
+import { x25519 } from '@noble/curves/ed25519.js'
 import { WebSockets } from '@multiformats/multiaddr-matcher'
 import { MemoryDatastore, MountDatastore } from 'datastore-core'
 import { Key } from 'interface-datastore'
@@ -46,7 +47,7 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
       circuitRelayTransport(),
       ...(webrtc ? [webRTC({ rtcConfiguration })] : [])
     ],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
     connectionGater: browserGater(options.bootstrap ?? []),
     peerDiscovery: (options.bootstrap?.length ?? 0) > 0 ? [bootstrap({ list: options.bootstrap ?? [], timeout: 0 })] : [],
@@ -55,6 +56,21 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
   })
   if (options.allowedTopics != null) limitTopics(node, options.allowedTopics)
   return node
+}
+
+/**
+ * Noise's own browser crypto (@noble), except that X25519 key pairs come from the Montgomery ladder.
+ * @noble/curves makes an X25519 public key from Ed25519 base-point tables that it builds on first use,
+ * 20-30 ms of the main thread in the middle of a tab's start; the ladder takes about a millisecond,
+ * gives the same key, and nothing else in the tab needs those tables (Ed25519 signatures go through
+ * WebCrypto, and the identity is made there: platform.browser.ts).
+ */
+const noiseCrypto = {
+  ...pureJsCrypto,
+  generateX25519KeyPair () {
+    const privateKey = x25519.utils.randomSecretKey()
+    return { privateKey, publicKey: x25519.scalarMult(privateKey, x25519.GuBytes) }
+  }
 }
 
 /**
