@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
 import { CallSignal, MAX_OFFERS_PER_MINUTE } from '../src/calls/index.js'
 import { Cleanup, fakeMedia, startBootstrap, startChat, until, waitFor } from './fixtures.js'
 import type { FakeLog } from './fixtures.js'
@@ -121,6 +122,49 @@ describe('calls between two nodes', function () {
     const theirs = ended(bob, call.id)
     await alice.calls.hangup(call.id)
     assert.equal((await theirs).outcome, 'missed')
+  })
+
+  it('sets the call up over a direct connection first, and over the relayed one when the direct one opens no stream', async () => {
+    const [alice, bob] = await pair()
+    // besides their direct TCP connection, a relayed one through the bootstrap node
+    await until(() => bob.addresses().some(a => a.includes('/p2p-circuit')), WAIT_MS, 'bob holds a relay reservation')
+    const relayAddr = bob.addresses().find(a => a.includes('/p2p-circuit')) as string
+    await alice.libp2p.dial(multiaddr(relayAddr))
+    await until(() => alice.libp2p.getConnections(bob.peerId).some(c => c.limits != null) && alice.libp2p.getConnections(bob.peerId).some(c => c.limits == null), WAIT_MS, 'a direct and a relayed connection')
+    const service = alice.libp2p.services.calls
+    const open = service.open.bind(service)
+    const tried: string[] = []
+    let deadDirect = false
+    service.open = async (connection, options) => {
+      const kind = connection.limits == null ? 'direct' : 'relayed'
+      tried.push(kind)
+      if (kind === 'direct' && deadDirect) {
+        // a WebRTC connection whose data channels never open: nothing comes back until given up
+        await new Promise((resolve, reject) => { options?.signal?.addEventListener('abort', () => { reject(new Error('aborted')) }) })
+      }
+      return await open(connection, options)
+    }
+
+    // a working direct connection: the relayed one is not even tried
+    const first = await alice.call('bob', { video: false })
+    await waitFor(bob, 'call', state('incoming'), WAIT_MS)
+    // (two nodes that dialled each other at once may have two direct connections)
+    assert.ok(tried.length > 0 && tried.every(k => k === 'direct'), tried.join())
+    const over = Promise.all([ended(alice, first.id), ended(bob, first.id)])
+    await alice.calls.hangup(first.id)
+    await over
+
+    // a dead one: the relayed connection takes over
+    tried.length = 0
+    deadDirect = true
+    const second = await alice.call('bob', { video: false })
+    const rings = await waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
+    assert.equal(rings.id, second.id)
+    assert.equal(tried.at(-1), 'relayed', tried.join())
+    assert.ok(tried.slice(0, -1).length > 0 && tried.slice(0, -1).every(k => k === 'direct'), tried.join())
+    const connected = Promise.all([waitFor(alice, 'call', state('connected'), WAIT_MS), waitFor(bob, 'call', state('connected'), WAIT_MS)])
+    await bob.calls.accept(second.id)
+    await connected
   })
 
   it('calling a contact who is offline fails with a clear message and is kept as a failed call', async () => {
