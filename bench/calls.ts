@@ -19,7 +19,7 @@
  * MegaChat calls and the bare pairs take turns.
  * Everything started (bootstrap node, HTTP servers, Chromium, temporary directories) is stopped before
  * returning. A call that fails is made again, up to 3 times in the section, and each failure is printed.
- * Settings (environment): BENCH_CALL_RUNS (measured calls each, default 5), BENCH_CALL_LOG (page log lines
+ * Settings (environment): BENCH_CALL_RUNS (measured calls each, default 7), BENCH_CALL_LOG (page log lines
  * printed with an error, default 10; WEB_DEBUG='megachat*,libp2p:webrtc*' fills the page log as in the tests).
  */
 import { existsSync } from 'node:fs'
@@ -35,7 +35,7 @@ import type { Summary } from './stats.js'
 import type { Page } from 'playwright-core'
 
 const GOAL = 1.5
-const RUNS = Math.max(1, Number.parseInt(process.env.BENCH_CALL_RUNS ?? '', 10) || 5)
+const RUNS = Math.max(1, Number.parseInt(process.env.BENCH_CALL_RUNS ?? '', 10) || 7)
 const WAIT_MS = 30_000
 const POLL_MS = 20
 /** failed calls made again before the section gives up (seen: a signalling stream on a libp2p connection that dies) */

@@ -14,7 +14,7 @@
  *
  * The bare page is built here with Vite from a small entry written to a temporary directory. Everything
  * started (bootstrap node, HTTP servers, Chromium, temporary directories) is stopped before returning.
- * Settings (environment): BENCH_WEB_RUNS (measured loads per page, default 5).
+ * Settings (environment): BENCH_WEB_RUNS (measured loads per page, default 9).
  */
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
@@ -35,7 +35,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const WEB_DIR = join(ROOT, 'dist/web')
 const SIZE_GOAL_KB = 300
 const READY_GOAL = 1.2
-const RUNS = Math.max(1, Number.parseInt(process.env.BENCH_WEB_RUNS ?? '', 10) || 5)
+const RUNS = Math.max(1, Number.parseInt(process.env.BENCH_WEB_RUNS ?? '', 10) || 9)
 const WAIT_MS = 30_000
 const POLL_MS = 5
 
