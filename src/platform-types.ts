@@ -13,6 +13,11 @@ export interface PlatformInit {
    * null when another tab holds it; when it fails, the lock is requested again here.
    */
   lock?: Promise<(() => void) | null>
+  /**
+   * Browser: resolves to true when the page has just created the database (web/index.html opens it
+   * while the code downloads), so that there is no identity in it to look for.
+   */
+  newDatabase?: Promise<boolean>
 }
 
 /** The identity and the store a chat runs on. */

@@ -63,7 +63,8 @@ export async function openPlatform (init: PlatformInit): Promise<Platform> {
 async function loadIdentity (datastore: Datastore, init: PlatformInit): Promise<{ privateKey: PrivateKey, saved?: Promise<void> }> {
   let file: Uint8Array | undefined
   try {
-    file = await datastore.get(IDENTITY_KEY)
+    // a database made just now holds nothing: no need to ask it
+    if (await init.newDatabase?.catch(() => false) !== true) file = await datastore.get(IDENTITY_KEY)
   } catch (err: any) {
     if (err.name !== 'NotFoundError') throw err
   }

@@ -23,6 +23,8 @@ declare global {
     megachatModel?: ChatModel
     /** the tab's lock, requested by index.html while this code downloads (PlatformInit.lock) */
     megachatLock?: Promise<(() => void) | null>
+    /** whether index.html created the tab's database just now (PlatformInit.newDatabase) */
+    megachatNewDatabase?: Promise<boolean>
   }
 }
 
@@ -50,7 +52,7 @@ function Splash ({ status }: { status: Status }): preact.JSX.Element {
 async function main (): Promise<void> {
   performance.mark('megachat:start')
   // the settings and the tab's own storage at once (index.html has asked for the lock and the config)
-  const [net, platform] = await Promise.all([loadNetworkConfig(), openPlatform({ dataDir: 'megachat', lock: window.megachatLock })])
+  const [net, platform] = await Promise.all([loadNetworkConfig(), openPlatform({ dataDir: 'megachat', lock: window.megachatLock, newDatabase: window.megachatNewDatabase })])
   performance.mark('megachat:config')
   let model: ChatModel | undefined
   const callMedia = rtcMedia({ iceServers: net.iceServers, onSession: (call, session) => { model?.attachSession(call.id, session) } })
