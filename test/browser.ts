@@ -65,3 +65,19 @@ export async function addContactInUi (p: Page, peerId: string, name: string, ms 
   await p.locator('#add-contact-name').press('Enter')
   await p.locator('#conversation-title', { hasText: name }).waitFor({ timeout: ms })
 }
+
+/**
+ * Evaluates `fn` in the page (it may be async) until it returns something truthy, and returns that;
+ * fails after `ms` naming `what`. Playwright's waitForFunction does not await a promise: an async
+ * predicate given to it passes at once, whatever it would have resolved to.
+ */
+export async function pollPage<A, T> (page: Page, fn: (arg: A) => T | Promise<T>, arg: A, what: string, ms = 30_000, every = 50): Promise<T> {
+  const end = Date.now() + ms
+  let last: T | undefined
+  for (;;) {
+    last = await page.evaluate(fn as any, arg) as T
+    if (last != null && last !== false) return last
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms (last seen: ${JSON.stringify(last)})`)
+    await new Promise(resolve => setTimeout(resolve, every))
+  }
+}

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { CHROMIUM, FAKE_MEDIA_ARGS, WEB_DIR, addContactInUi, openProfile, serveBuiltApp } from './browser.js'
+import { CHROMIUM, FAKE_MEDIA_ARGS, WEB_DIR, addContactInUi, openProfile, pollPage, serveBuiltApp } from './browser.js'
 import { Cleanup, WEBRTC, fakeMedia, startBootstrap, startChat } from './fixtures.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
 import type { Page } from 'playwright-core'
@@ -117,10 +117,10 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
 
     const first = await Promise.all([stats(alice), stats(bob)])
     // counters keep rising: frames decoded and audio packets received, on both sides
-    await alice.waitForFunction(async (n) => (await (window as any).megachatModel.session.stats()).framesDecoded > n + 10, first[0].framesDecoded, { timeout: WAIT_MS })
-    await bob.waitForFunction(async (n) => (await (window as any).megachatModel.session.stats()).framesDecoded > n + 10, first[1].framesDecoded, { timeout: WAIT_MS })
+    await pollPage(alice, async (n) => (await (window as any).megachatModel.session.stats()).framesDecoded > n + 10, first[0].framesDecoded, 'alice decodes more video frames', WAIT_MS)
+    await pollPage(bob, async (n) => (await (window as any).megachatModel.session.stats()).framesDecoded > n + 10, first[1].framesDecoded, 'bob decodes more video frames', WAIT_MS)
     for (const [i, p] of [alice, bob].entries()) {
-      await p.waitForFunction(async (n) => (await (window as any).megachatModel.session.stats()).audioPacketsReceived > n + 10, first[i].audioPacketsReceived, { timeout: WAIT_MS })
+      await pollPage(p, async (n) => (await (window as any).megachatModel.session.stats()).audioPacketsReceived > n + 10, first[i].audioPacketsReceived, 'more audio packets arrive', WAIT_MS)
     }
     const later = await Promise.all([stats(alice), stats(bob)])
     for (const s of later) {
@@ -160,17 +160,34 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
     await callState(bob, 'connected')
     /** waits until a figure of bob's stats() is exactly `value`, or (`more`) above it */
     const bobSees = async (field: string, value: number, more = false): Promise<void> => {
-      await bob.waitForFunction(async ({ field, value, more }) => {
+      await pollPage(bob, async ({ field, value, more }) => {
         const figure = (await (window as any).megachatModel.session.stats())[field]
         return more ? figure > value : figure === value
-      }, { field, value, more }, { timeout: WAIT_MS })
+      }, { field, value, more }, `bob's ${field} ${more ? 'above' : 'at'} ${value}`, WAIT_MS)
     }
-    // the fake camera is 640x480, the fake screen 1280x720: bob's decoder tells which one alice sends
-    await bobSees('frameWidth', 640)
+    // the fake camera is 640x480; the fake screen is the size of the browser's window: the shape of the
+    // frames bob's decoder puts out tells which one alice sends (the encoder may scale, not reshape)
+    /** bob's decoded frames: 4:3 (the camera) or not (the screen) */
+    const bobSeesCamera = async (camera: boolean): Promise<number> => await pollPage(bob, async (camera): Promise<number | false> => {
+      const s = await (window as any).megachatModel.session.stats()
+      if (s.frameWidth == null) return false
+      const ratio = s.frameWidth / s.frameHeight
+      return (Math.abs(ratio - 4 / 3) < 0.02) === camera ? ratio : false
+    }, camera, camera ? "bob's frames from alice's camera (4:3)" : "bob's frames from alice's screen", WAIT_MS) as number
+    await bobSeesCamera(true)
     await alice.getByRole('button', { name: 'Share your screen' }).click()
-    await bobSees('frameWidth', 1280)
+    const seen = await bobSeesCamera(false)
+    // what alice sends is the screen: the same shape as bob's frames
+    const screen = await alice.evaluate(() => {
+      const session = (window as any).megachatModel.session
+      const track = session.pc.getSenders().find((x: RTCRtpSender) => x.track?.kind === 'video')?.track as MediaStreamTrack
+      return { sharing: session.sharing as boolean, surface: (track.getSettings() as any).displaySurface as string | undefined, ratio: (track.getSettings().width ?? 0) / (track.getSettings().height ?? 1) }
+    })
+    assert.equal(screen.sharing, true)
+    assert.ok(screen.surface != null, 'the video sender carries a display capture')
+    assert.ok(Math.abs(screen.ratio - seen) < 0.05, `bob's frames (${seen.toFixed(3)}) are shaped as alice's screen (${screen.ratio.toFixed(3)})`)
     await alice.getByRole('button', { name: 'Stop sharing your screen' }).click()
-    await bobSees('frameWidth', 640)
+    await bobSeesCamera(true)
 
     // camera off: nothing is sent and the camera is released; on again: frames flow again
     await alice.getByRole('button', { name: 'Turn camera off' }).click()
