@@ -227,17 +227,17 @@ export class Calls {
     this.setTimer(call, this.connectTimeout)
     call.localCandidates = []
     try {
-      // the caller hears of the answer while the camera and microphone start
-      const [, media] = await Promise.all([
-        this.send(call, { type: CallSignal.Type.ACCEPT }),
-        this.startMedia(call, { video: (options.video ?? true) && call.info.video })
-      ])
+      // the caller hears of the answer while the answer is made and the camera and microphone start
+      const accepted = this.send(call, { type: CallSignal.Type.ACCEPT })
+      accepted.catch(() => {}) // one stream: the answer's send fails too, and that is awaited below
+      const media = await this.startMedia(call, { video: (options.video ?? true) && call.info.video })
       if (isOver(call) || call.offer == null) return
       const sdp = await media.answer(call.offer)
       call.offer = undefined
-      await this.remoteDescriptionSet(call)
-      await this.send(call, { type: CallSignal.Type.ANSWER, sdp })
+      // frames go out in order: the answer, then the candidates found meanwhile
+      const answered = this.send(call, { type: CallSignal.Type.ANSWER, sdp })
       this.flushLocalCandidates(call)
+      await Promise.all([accepted, answered, this.remoteDescriptionSet(call)])
     } catch (err: any) {
       await this.fail(call, err)
       throw err.name === CallError.name ? err : new CallError(`the call could not be answered: ${err.message}`)
