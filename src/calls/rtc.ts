@@ -81,9 +81,10 @@ export class RtcCall extends EventTarget implements MediaSession {
    * Sets the call up at once and asks for the camera and microphone meanwhile. The caller's offer goes
    * out without waiting for the devices (a real camera takes up to a second to start): the transceivers
    * are negotiated sendrecv and the tracks join them when ready (attach()). The callee's answer waits
-   * for them (while the offer is applied): answering first made the first video frame come later, not
-   * sooner (measured with `npm run bench`: 2.05x against 1.9x), presumably because the sender's encoder
-   * then starts only once the connection is up. If no microphone can be had, the call fails with that reason.
+   * for them (while the offer is applied): answering first brought the connection sooner but not the
+   * first video frame (`npm run bench`: 2.05x against 1.9x, later 1.63-1.67x against 1.53-1.84x),
+   * presumably because the sender's encoder then starts only once the connection is up. If no
+   * microphone can be had, the call fails with that reason.
    */
   static async open (call: Readonly<CallInfo>, events: MediaEvents, options: MediaOptions, init: RtcMediaInit): Promise<RtcCall> {
     const md = globalThis.navigator?.mediaDevices
