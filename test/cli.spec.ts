@@ -263,6 +263,9 @@ describe('cli --json', function () {
     const caller = cleanup.add(await startChat({ bootstrapNode: bootstrap, callMedia: fakeMedia(), ringTimeout: 1500 }))
     const callerId = caller.peerId.toString()
     assert.equal((await client.command(`/add ${callerId} alice`, ['contact', 'error'])).type, 'contact')
+    // adding alice makes the client reach her; until then the caller, started a moment ago, may not find
+    // the client at all (the DHT knows neither yet), which is another test
+    await until(() => caller.libp2p.getConnections().some(c => c.remotePeer.toString() === String(ready.peerId)), WAIT_MS, 'the client reaches the caller')
 
     let from = client.mark()
     const first = await caller.call(String(ready.peerId), { video: true })
