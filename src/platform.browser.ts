@@ -29,7 +29,9 @@ export async function openPlatform (init: PlatformInit): Promise<Platform> {
   }
   if (globalThis.indexedDB == null) throw new DataDirError('this browser gives the page no IndexedDB (private mode?): nothing could be kept')
   // one tab per database: two tabs with one identity would fight over the same peer ID
-  const release = await (init.lock ?? Promise.reject(new Error('none'))).catch(async () => await holdLock(`megachat:${name}`))
+  // the page may have asked for it already (web/index.html); if that failed, ask again here
+  const own = async (): Promise<(() => void) | null> => await holdLock(`megachat:${name}`)
+  const release = init.lock != null ? await init.lock.catch(own) : await own()
   if (release == null) throw new DataDirError('MegaChat is already open in another tab of this browser')
   const datastore = new IDBDatastore(name)
   try {

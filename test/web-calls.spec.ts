@@ -98,6 +98,11 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
     return await p.evaluate(async () => await (window as any).megachatModel.session.stats())
   }
 
+  /** Waits until a counter of the page's call stats (frames decoded, audio packets) is above `above`. */
+  async function rises (p: Page, field: 'framesDecoded' | 'audioPacketsReceived', above: number, who: string): Promise<void> {
+    await pollPage(p, async ({ field, above }) => (await (window as any).megachatModel.session.stats())[field] > above, { field, above }, `${who}'s ${field} above ${above}`, WAIT_MS)
+  }
+
   /** The call's history line in the open conversation. */
   async function historyLine (p: Page, id: string): Promise<{ outcome: string | null, text: string }> {
     const entry = p.locator(`.call-entry[data-id="call-${id}"]`)
@@ -117,10 +122,9 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
 
     const first = await Promise.all([stats(alice), stats(bob)])
     // counters keep rising: frames decoded and audio packets received, on both sides
-    await pollPage(alice, async (n) => (await (window as any).megachatModel.session.stats()).framesDecoded > n + 10, first[0].framesDecoded, 'alice decodes more video frames', WAIT_MS)
-    await pollPage(bob, async (n) => (await (window as any).megachatModel.session.stats()).framesDecoded > n + 10, first[1].framesDecoded, 'bob decodes more video frames', WAIT_MS)
-    for (const [i, p] of [alice, bob].entries()) {
-      await pollPage(p, async (n) => (await (window as any).megachatModel.session.stats()).audioPacketsReceived > n + 10, first[i].audioPacketsReceived, 'more audio packets arrive', WAIT_MS)
+    for (const [i, [p, who]] of ([[alice, 'alice'], [bob, 'bob']] as const).entries()) {
+      await rises(p, 'framesDecoded', first[i].framesDecoded + 10, who)
+      await rises(p, 'audioPacketsReceived', first[i].audioPacketsReceived + 10, who)
     }
     const later = await Promise.all([stats(alice), stats(bob)])
     for (const s of later) {
@@ -158,13 +162,6 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
     await bob.getByRole('button', { name: 'Answer with video' }).click()
     await callState(alice, 'connected')
     await callState(bob, 'connected')
-    /** waits until a figure of bob's stats() is exactly `value`, or (`more`) above it */
-    const bobSees = async (field: string, value: number, more = false): Promise<void> => {
-      await pollPage(bob, async ({ field, value, more }) => {
-        const figure = (await (window as any).megachatModel.session.stats())[field]
-        return more ? figure > value : figure === value
-      }, { field, value, more }, `bob's ${field} ${more ? 'above' : 'at'} ${value}`, WAIT_MS)
-    }
     // the fake camera is 640x480; the fake screen is the size of the browser's window: the shape of the
     // frames bob's decoder puts out tells which one alice sends (the encoder may scale, not reshape)
     /** bob's decoded frames: 4:3 (the camera) or not (the screen) */
@@ -198,7 +195,7 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
     }), [false, 0])
     await alice.getByRole('button', { name: 'Turn camera on' }).click()
     const frames = (await stats(bob)).framesDecoded
-    await bobSees('framesDecoded', frames + 10, true)
+    await rises(bob, 'framesDecoded', frames + 10, 'bob')
 
     // another microphone, from the devices panel
     await alice.getByRole('button', { name: 'Camera and microphone' }).click()
@@ -207,7 +204,7 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
     await mic.selectOption(other)
     await alice.waitForFunction(() => (window as any).megachatModel.session.pc.getSenders().some((x: RTCRtpSender) => x.track?.label === 'Fake Audio Input 1'), undefined, { timeout: WAIT_MS })
     const packets = (await stats(bob)).audioPacketsReceived
-    await bobSees('audioPacketsReceived', packets + 20, true)
+    await rises(bob, 'audioPacketsReceived', packets + 20, 'bob')
 
     // on a phone-sized screen the controls stay reachable
     await bob.setViewportSize({ width: 390, height: 780 })

@@ -14,7 +14,7 @@ let loading: Promise<void> | undefined
 
 export async function loadKadPrefixes (): Promise<void> {
   loading ??= import('virtual:kad-prefix-table').then(m => {
-    if (prefixes.length === 0) for (const p of m.default) prefixes.push(p)
+    for (const p of m.default) prefixes.push(p)
   })
   await loading
 }

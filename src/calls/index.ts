@@ -503,8 +503,7 @@ export class Calls {
   /** Sends on the call's channel, or on a fresh one when it has closed. */
   private async send (call: Call, signal: Omit<Signal, 'callId'>): Promise<void> {
     if (call.channel == null || !call.channel.open) {
-      call.opening ??= (async () => await this.openChannel(call.peer, await this.init.reach(call.peer)))()
-        .finally(() => { call.opening = undefined })
+      call.opening ??= this.openTo(call.peer).finally(() => { call.opening = undefined })
       call.channel = await call.opening
     }
     await call.channel.send({ ...signal, callId: call.info.id }, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })
@@ -516,14 +515,18 @@ export class Calls {
    * dial or stream that fails on a connection closed under it is tried once more.
    */
   private async connect (peer: PeerId): Promise<SignalChannel> {
-    const once = async (): Promise<SignalChannel> => await this.openChannel(peer, await this.init.reach(peer))
     try {
-      return await once()
+      return await this.openTo(peer)
     } catch (err: any) {
       if (!/Closed|Reset/i.test(`${err.name} ${err.message}`) || this.init.signal.aborted) throw err
       log('opening a call to %p failed (%s): once more', peer, err.message)
-      return await once()
+      return await this.openTo(peer)
     }
+  }
+
+  /** A signalling stream to the peer over the connection reach() gives, or another one (openChannel). */
+  private async openTo (peer: PeerId): Promise<SignalChannel> {
+    return await this.openChannel(peer, await this.init.reach(peer))
   }
 
   /**
@@ -547,8 +550,11 @@ export class Calls {
     const attempts = [
       ...now.map(async c => await signalling.open(c, { signal })),
       ...later.map(async c => {
-        await new Promise(resolve => setTimeout(resolve, DIRECT_FIRST_MS))
-        signal.throwIfAborted()
+        // no timer left behind when a direct stream opened first
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(resolve, DIRECT_FIRST_MS)
+          signal.addEventListener('abort', () => { clearTimeout(timer); reject(signal.reason) }, { once: true })
+        })
         return await signalling.open(c, { signal })
       })
     ]
