@@ -360,10 +360,10 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     }
   }
 
-  /** An open connection to the peer, an unlimited (direct) one if there is one. */
+  /** An open connection to the peer: a direct one if there is one, else an unlimited one. */
   private openConnection (peer: PeerId): Connection | undefined {
     const open = this.libp2p.getConnections(peer)
-    return open.find(c => c.limits == null) ?? open[0]
+    return open.find(c => c.direct) ?? open.find(c => c.limits == null) ?? open[0]
   }
 
   private async dialPreferringDirect (peer: PeerId, addrs: Multiaddr[], options: AbortOptions): Promise<Connection> {

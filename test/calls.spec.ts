@@ -130,13 +130,13 @@ describe('calls between two nodes', function () {
     await until(() => bob.addresses().some(a => a.includes('/p2p-circuit')), WAIT_MS, 'bob holds a relay reservation')
     const relayAddr = bob.addresses().find(a => a.includes('/p2p-circuit')) as string
     await alice.libp2p.dial(multiaddr(relayAddr))
-    await until(() => alice.libp2p.getConnections(bob.peerId).some(c => c.limits != null) && alice.libp2p.getConnections(bob.peerId).some(c => c.limits == null), WAIT_MS, 'a direct and a relayed connection')
+    await until(() => alice.libp2p.getConnections(bob.peerId).some(c => !c.direct) && alice.libp2p.getConnections(bob.peerId).some(c => c.direct), WAIT_MS, 'a direct and a relayed connection')
     const service = alice.libp2p.services.calls
     const open = service.open.bind(service)
     const tried: string[] = []
     let deadDirect = false
     service.open = async (connection, options) => {
-      const kind = connection.limits == null ? 'direct' : 'relayed'
+      const kind = connection.direct ? 'direct' : 'relayed'
       tried.push(kind)
       if (kind === 'direct' && deadDirect) {
         // a WebRTC connection whose data channels never open: nothing comes back until given up

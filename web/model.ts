@@ -391,11 +391,11 @@ export function connectionStatus (chat: Chat, bootstrap: string[]): Status {
   if (bootstrap.length === 0) {
     return { state: 'no-bootstrap', text: 'No bootstrap node configured — open Settings to add one. Nobody can reach you until then.' }
   }
-  // a peer counts as direct when any of its connections is unlimited (WebSocket, WebRTC), else relayed
+  // a peer counts as direct when any of its connections is (WebSocket, WebRTC), else relayed
   const direct = new Map<string, boolean>()
   for (const c of chat.libp2p.getConnections()) {
     const peer = c.remotePeer.toString()
-    direct.set(peer, direct.get(peer) === true || c.limits == null)
+    direct.set(peer, direct.get(peer) === true || c.direct)
   }
   const peers = direct.size
   const relayed = [...direct.values()].filter(d => !d).length

@@ -541,7 +541,7 @@ export class Calls {
   private async openChannel (peer: PeerId, preferred: Connection): Promise<SignalChannel> {
     const connections = [preferred, ...this.init.connections(peer).filter(c => c !== preferred && c.status === 'open')]
     // a direct connection first (no relay in the way); the others join if it has no stream soon
-    const direct = connections.filter(c => c.limits == null && c.status === 'open')
+    const direct = connections.filter(c => c.direct && c.status === 'open')
     const now = direct.length > 0 ? direct : connections
     const later = connections.filter(c => !now.includes(c))
     const signalling = this.init.signalling()

@@ -152,7 +152,7 @@ export async function runCommand (chat: Chat, line: string, ctx: CommandContext 
     case 'status': {
       const conns = chat.libp2p.getConnections()
       const online = (await chat.contacts()).filter(c => c.online).length
-      return { type: 'status', connections: conns.length, contactsOnline: online, relayed: conns.filter(c => c.limits != null).length, addresses: chat.addresses() }
+      return { type: 'status', connections: conns.length, contactsOnline: online, relayed: conns.filter(c => !c.direct).length, addresses: chat.addresses() }
     }
     case 'create-room': {
       const [name, extra] = words(rest, 1)
