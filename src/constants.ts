@@ -35,6 +35,10 @@ export const CALL_CONNECT_TIMEOUT_MS = 30_000
 export const MAX_SDP_BYTES = 32 * 1024
 /** Longest call-signalling frame: an SDP plus the other fields. */
 export const MAX_CALL_FRAME_BYTES = MAX_SDP_BYTES + 2048
+/** How long a signalling stream opened ahead of a call (Calls.prepare) is kept for it. */
+export const CALL_PREPARED_MS = 60_000
+/** How long an inbound signalling stream may stay silent before its first frame: a stream opened ahead of a call waits for it. */
+export const CALL_FIRST_FRAME_MS = CALL_PREPARED_MS + 30_000
 /** Call-signalling streams one connection may hold open at once. */
 export const CALL_MAX_INBOUND_STREAMS = 4
 /** Frames one signalling stream may carry (a call needs a few dozen: offer, answer, candidates). */

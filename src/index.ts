@@ -318,6 +318,14 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     return await this.calls.start(this.resolve(ref), options)
   }
 
+  /**
+   * Gets ready to call a contact: opens the call's signalling stream ahead, over a connection that is
+   * open already (the web app does this when their conversation is opened). See Calls.prepare.
+   */
+  prepareCall (ref: string): void {
+    this.calls.prepare(this.resolve(ref))
+  }
+
   /** The last `limit` calls with a contact, oldest first. */
   async callHistory (ref: string, limit = 50): Promise<CallRecord[]> {
     return await this.store.calls(this.resolve(ref).toString(), limit)

@@ -167,6 +167,59 @@ describe('calls between two nodes', function () {
     await connected
   })
 
+  it('a signalling stream opened ahead carries the call, and is kept only for a while', async () => {
+    const [alice, bob] = await pair()
+    await until(() => alice.isOnline(bob.peerId.toString()), WAIT_MS, 'alice connected to bob')
+    const service = alice.libp2p.services.calls
+    const open = service.open.bind(service)
+    let opened = 0
+    service.open = async (connection, options) => {
+      opened++
+      return await open(connection, options)
+    }
+    alice.prepareCall('bob')
+    await until(() => alice.calls.isPrepared(bob.peerId), WAIT_MS, 'a prepared stream')
+    const before = opened
+    assert.ok(before > 0)
+    alice.prepareCall('bob') // again while it is open: nothing new
+    const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
+    const call = await alice.call('bob', { video: false })
+    assert.equal((await ringing).id, call.id)
+    assert.equal(opened, before, 'the call opened no stream of its own')
+    assert.equal(alice.calls.isPrepared(bob.peerId), false, 'the prepared stream went to the call')
+    const connected = Promise.all([waitFor(alice, 'call', state('connected'), WAIT_MS), waitFor(bob, 'call', state('connected'), WAIT_MS)])
+    await bob.calls.accept(call.id)
+    await connected
+    // nothing is prepared during a call
+    alice.prepareCall('bob')
+    assert.equal(alice.calls.isPrepared(bob.peerId), false)
+    const over = Promise.all([ended(alice, call.id), ended(bob, call.id)])
+    await alice.calls.hangup(call.id)
+    await over
+
+    // a prepared stream is closed after preparedTimeout, on both ends
+    alice.calls.preparedTimeout = 300
+    const bobChannels = (bob.libp2p.services.calls as any).channels as Set<unknown>
+    await until(() => bobChannels.size === 0, WAIT_MS, 'the call\'s stream closed at bob')
+    alice.prepareCall('bob')
+    await until(() => alice.calls.isPrepared(bob.peerId) && bobChannels.size === 1, WAIT_MS, 'a prepared stream at both ends')
+    await until(() => !alice.calls.isPrepared(bob.peerId) && bobChannels.size === 0, WAIT_MS, 'the prepared stream closed when it expired')
+  })
+
+  it('a prepared stream the other side closed is not used: the call opens its own', async () => {
+    const [alice, bob] = await pair()
+    await until(() => alice.isOnline(bob.peerId.toString()), WAIT_MS, 'alice connected to bob')
+    alice.prepareCall('bob')
+    await until(() => alice.calls.isPrepared(bob.peerId), WAIT_MS, 'a prepared stream')
+    // bob's end goes away, as an older client's does after 10 s of silence
+    const bobChannels = (bob.libp2p.services.calls as any).channels as Set<{ abort: (err: Error) => void }>
+    for (const c of bobChannels) c.abort(new Error('silent for too long'))
+    await until(() => !alice.calls.isPrepared(bob.peerId), WAIT_MS, 'alice saw the stream end')
+    const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
+    const call = await alice.call('bob', { video: false })
+    assert.equal((await ringing).id, call.id)
+  })
+
   it('calling a contact who is offline fails with a clear message and is kept as a failed call', async () => {
     const [alice, bob] = await pair({ findTimeout: 2000 })
     await bob.stop()

@@ -111,7 +111,13 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
   }
 
   it('a video call connects: each side decodes the other\'s video and receives audio, directly', async () => {
+    // opening the conversation opens the call's signalling stream ahead; the call then takes it
+    const prepared = async (): Promise<boolean> => await alice.evaluate(() => { const chat = (window as any).megachat; return chat.calls.isPrepared(chat.resolve('bob')) as boolean })
+    await alice.locator('.list button[data-name="bob"]').click()
+    await pollPage(alice, () => { const chat = (window as any).megachat; return chat.calls.isPrepared(chat.resolve('bob')) as boolean }, undefined, 'a call stream prepared for bob', WAIT_MS)
     await call(alice, 'bob', true)
+    await alice.locator('.call-overlay.call').waitFor({ timeout: WAIT_MS })
+    assert.equal(await prepared(), false, 'the call took the prepared stream')
     await ringsAt(bob, 'alice')
     // the caller's safety code is on the incoming screen
     assert.equal((await bob.locator('.incoming-safety .safety-code').textContent())?.trim(), await bob.evaluate((id) => (window as any).megachat.safetyCode(id), aliceId))

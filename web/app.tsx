@@ -266,6 +266,11 @@ function ConversationView ({ model, convKey, drafts, onBack }: {
     else await model.send(id, text)
   }
 
+  // the call's signalling stream opens while the conversation is open, so that a call starts sooner
+  const callable = kind === 'dm' && model.call == null && contact?.online === true
+  useEffect(() => { if (callable) model.prepareCall(id) }, [model, id, callable])
+  const prepare = (): void => { if (callable) model.prepareCall(id) }
+
   let subtitle: string
   if (room != null) subtitle = `${room.online} online · encrypted room`
   else if (contact != null) subtitle = contact.online ? 'online' : lastSeen(contact.lastSeen)
@@ -286,11 +291,11 @@ function ConversationView ({ model, convKey, drafts, onBack }: {
         {kind === 'dm' && (
           <div class='call-buttons'>
             <button type='button' class='icon-btn' aria-label={`Voice call ${title}`} title='Voice call' disabled={model.call != null}
-              onClick={() => { model.startCall(id, false).catch(() => {}) }}>
+              onPointerEnter={prepare} onFocus={prepare} onClick={() => { model.startCall(id, false).catch(() => {}) }}>
               <Icon name='phone' />
             </button>
             <button type='button' class='icon-btn' aria-label={`Video call ${title}`} title='Video call' disabled={model.call != null}
-              onClick={() => { model.startCall(id, true).catch(() => {}) }}>
+              onPointerEnter={prepare} onFocus={prepare} onClick={() => { model.startCall(id, true).catch(() => {}) }}>
               <Icon name='video' />
             </button>
           </div>

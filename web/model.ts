@@ -315,6 +315,13 @@ export class ChatModel {
     }
   }
 
+  /** Gets ready to call a contact (their conversation is open, or a call button is pointed at). */
+  prepareCall (peerId: string): void {
+    try {
+      this.chat.prepareCall(peerId)
+    } catch {} // not a peer we can call: the call button says why when pressed
+  }
+
   /** Calls a contact; a failure is kept in callNotice (and thrown). */
   async startCall (peerId: string, video: boolean): Promise<void> {
     this.callNotice = undefined

@@ -4,7 +4,9 @@
  * The wire half of calls, and nothing of their logic (that is calls/index.ts): it frames, validates
  * and counts CallSignal protobufs on streams. The caller opens a stream to the contact on the
  * connection `reach()` gave and both sides write frames on it for the call's whole life; either side
- * may open a fresh stream for the same call later. Every frame read is handed to `init.onSignal` with
+ * may open a fresh stream for the same call later. A caller may open its stream ahead of the call, when
+ * its user opens the contact's conversation, and send the offer on it later (up to CALL_FIRST_FRAME_MS
+ * of silence). Every frame read is handed to `init.onSignal` with
  * the channel it came on; the end of a channel is reported to `init.onEnd`.
  *
  * The stream is Noise-authenticated end to end with the contact's peer ID, so the DTLS fingerprints
@@ -18,7 +20,7 @@ import { serviceCapabilities } from '@libp2p/interface'
 import { lpStream, UnexpectedEOFError } from '@libp2p/utils'
 import { fromString as fromHex } from 'uint8arrays/from-string'
 import { toString as toHex } from 'uint8arrays/to-string'
-import { CALL_MAX_FRAMES, CALL_MAX_INBOUND_STREAMS, CALL_PROTOCOL, MAX_CALL_FRAME_BYTES, MAX_SDP_BYTES } from '../constants.js'
+import { CALL_FIRST_FRAME_MS, CALL_MAX_FRAMES, CALL_MAX_INBOUND_STREAMS, CALL_PROTOCOL, MAX_CALL_FRAME_BYTES, MAX_SDP_BYTES } from '../constants.js'
 import { ProtocolViolationError } from '../errors.js'
 import { CallSignal } from './pb/call.js'
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
@@ -53,7 +55,7 @@ export interface Signal {
 export interface CallSignallingInit {
   protocol?: string
   maxInboundStreams?: number
-  /** a new inbound stream must say something within this time (ms) */
+  /** a new inbound stream must say something within this time (ms; a caller may open one ahead of its call) */
   firstFrameTimeout?: number
   /** a frame arrived; the channel is the one to answer on */
   onSignal(from: PeerId, signal: Signal, channel: SignalChannel): void
@@ -82,7 +84,6 @@ export interface CallSignalling {
 
 const ID_BYTES = 16
 const MAX_CANDIDATE_CHARS = 1024
-const FIRST_FRAME_MS = 10_000
 /** How long the other side has to close its end after we closed ours. */
 const CLOSE_WAIT_MS = 5000
 
@@ -194,7 +195,7 @@ class DefaultCallSignalling implements CallSignalling, Startable {
     try {
       for (let n = 0; ; n++) {
         const first = inbound && n === 0
-        const bytes = await channel.read(first ? { signal: AbortSignal.timeout(this.init.firstFrameTimeout ?? FIRST_FRAME_MS) } : undefined)
+        const bytes = await channel.read(first ? { signal: AbortSignal.timeout(this.init.firstFrameTimeout ?? CALL_FIRST_FRAME_MS) } : undefined)
         if (bytes == null) break
         if (n >= CALL_MAX_FRAMES) throw new ProtocolViolationError('too many frames on one call stream')
         const signal = decode(bytes)
