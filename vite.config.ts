@@ -22,39 +22,41 @@ function noNodeBuiltins (): Plugin {
   }
 }
 
-/**
- * kad-dht's routing-table refresh imports a table of key prefixes, 50 kB gzipped; the app gets
- * web/kad-prefixes.ts in its place, which loads the real table (`virtual:kad-prefix-table`) as a lazy
- * chunk once the tab is up.
- */
-function lazyKadPrefixes (): Plugin {
-  const table = join(dirname(fileURLToPath(import.meta.resolve('@libp2p/kad-dht'))), 'routing-table/generated-prefix-list-browser.js')
-  const stand = fileURLToPath(new URL('web/kad-prefixes.ts', import.meta.url))
-  return {
-    name: 'megachat:lazy-kad-prefixes',
-    enforce: 'pre',
-    resolveId (source, importer) {
-      if (source === 'virtual:kad-prefix-table') return table
-      if (source === './generated-prefix-list.js' && importer != null && /kad-dht[\\/]dist[\\/]src[\\/]routing-table[\\/]refresh\.js$/.test(importer)) return stand
-      return null
-    }
-  }
-}
+const ROOT = dirname(fileURLToPath(import.meta.url))
 
-// The web app: web/ built into dist/web/. Imports of src/ resolve to the browser files through
-// package.json's "browser" map (platform.browser.ts, node/node.browser.ts).
-export default defineConfig({
-  root: 'web',
-  base: './',
-  plugins: [lazyKadPrefixes(), noNodeBuiltins()],
-  // the interface is Preact: JSX compiles to its automatic runtime (no Babel, no preset needed)
-  oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
-  build: {
-    outDir: '../dist/web',
-    emptyOutDir: true,
-    target: 'es2022',
-    sourcemap: true,
-    // libp2p is most of the bundle; the QR code generator and kad-dht's prefix table are loaded later
-    chunkSizeWarningLimit: 1024
-  }
-})
+/**
+ * `vite build`: the web app, web/ built into dist/web/. Imports of src/ resolve to the browser files
+ * through package.json's "browser" map (platform.browser.ts, node/node.browser.ts).
+ * `vite build --mode late`: the DHT and gossipsub (web/late-services.ts), built apart into
+ * dist/web/assets/late-services.js, which the tab loads after its first connection (src/node/lazy.ts).
+ */
+export default defineConfig(({ mode }) => mode === 'late'
+  ? {
+      plugins: [noNodeBuiltins()],
+      define: { 'process.env.NODE_ENV': JSON.stringify('production') },
+      build: {
+        outDir: join(ROOT, 'dist/web/assets'),
+        emptyOutDir: false,
+        target: 'es2022',
+        sourcemap: true,
+        minify: true,
+        chunkSizeWarningLimit: 1024,
+        lib: { entry: join(ROOT, 'web/late-services.ts'), formats: ['es'], fileName: () => 'late-services.js' }
+      }
+    }
+  : {
+      root: 'web',
+      base: './',
+      plugins: [noNodeBuiltins()],
+      // the interface is Preact: JSX compiles to its automatic runtime (no Babel, no preset needed)
+      oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
+      build: {
+        outDir: '../dist/web',
+        emptyOutDir: true,
+        target: 'es2022',
+        sourcemap: true,
+        // libp2p is most of the bundle; the QR code generator is loaded later, and the DHT and gossipsub
+        // are a bundle of their own (mode "late")
+        chunkSizeWarningLimit: 1024
+      }
+    })

@@ -49,7 +49,7 @@ export { MAX_TEXT_BYTES } from './constants.js'
 const log = logger('megachat')
 
 /** The network settings (listen, bootstrap, iceServers, webrtc, lan, dhtServer) are those of NodeOptions. */
-export interface ChatInit extends PlatformInit, Pick<NodeOptions, 'listen' | 'bootstrap' | 'iceServers' | 'webrtc' | 'lan' | 'dhtServer'> {
+export interface ChatInit extends PlatformInit, Pick<NodeOptions, 'listen' | 'bootstrap' | 'iceServers' | 'webrtc' | 'lan' | 'dhtServer' | 'lateServices'> {
   /** overrides the data directory's store (tests use a MemoryDatastore) */
   datastore?: Datastore
   /** overrides the data directory's identity */
@@ -569,8 +569,9 @@ export async function createChat (init: ChatInit = {}): Promise<Chat> {
   let libp2p: ChatLibp2p
   const allowedTopics = new Set<string>()
   try {
-    const { listen, bootstrap, iceServers, webrtc, lan, dhtServer } = init
+    const { listen, bootstrap, iceServers, webrtc, lan, dhtServer, lateServices } = init
     libp2p = await createNode({
+      lateServices,
       privateKey,
       datastore,
       listen,

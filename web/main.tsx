@@ -8,11 +8,11 @@ import { createChat } from '../src/index.js'
 import { openPlatform } from '../src/platform.js'
 import { rtcMedia } from '../src/calls/rtc.js'
 import { App, StatusLine } from './app.js'
-import { loadKadPrefixes } from './kad-prefixes.js'
-import { started, whenIdle } from './ui.js'
+import { started } from './ui.js'
 import { loadNetworkConfig, loadSettings, saveSettings } from './config.js'
 import { ChatModel } from './model.js'
 import type { Chat } from '../src/index.js'
+import type { LateServiceModules } from '../src/node/types.js'
 import type { Status } from './model.js'
 import './styles.css'
 
@@ -29,6 +29,12 @@ declare global {
 }
 
 const root = document.getElementById('app') as HTMLElement
+
+/** The DHT and gossipsub: built apart (`vite build --mode late`), loaded after the first connection (src/node/lazy.ts). */
+async function lateServices (): Promise<LateServiceModules> {
+  // beside this chunk in assets/ (a plain string: Vite would take `new URL('./…', import.meta.url)` for an asset of its own)
+  return await import(/* @vite-ignore */ import.meta.url.replace(/[^/]*$/, 'late-services.js'))
+}
 
 /** When the node cannot run: the status line, and a way out of bad settings (index.html holds its first form). */
 function Splash ({ status }: { status: Status }): preact.JSX.Element {
@@ -56,7 +62,7 @@ async function main (): Promise<void> {
   performance.mark('megachat:config')
   let model: ChatModel | undefined
   const callMedia = rtcMedia({ iceServers: net.iceServers, onSession: (call, session) => { model?.attachSession(call.id, session) } })
-  const chat = await createChat({ bootstrap: net.bootstrap, iceServers: net.iceServers, platform, callMedia })
+  const chat = await createChat({ bootstrap: net.bootstrap, iceServers: net.iceServers, platform, callMedia, lateServices })
   performance.mark('megachat:node')
   window.megachat = chat
   model = new ChatModel(chat, net.bootstrap)
@@ -72,7 +78,6 @@ async function main (): Promise<void> {
   render(<App model={model} net={net} />, root)
   performance.mark('megachat:rendered')
   started()
-  whenIdle(() => { loadKadPrefixes().catch(() => {}) }, 5000)
 }
 
 const FIRST_PAINT_WAIT_MS = 500

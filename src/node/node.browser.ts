@@ -19,10 +19,12 @@ import { WebSockets } from '@multiformats/multiaddr-matcher'
 import { MemoryDatastore, MountDatastore } from 'datastore-core'
 import { Key } from 'interface-datastore'
 import { createLibp2p } from 'libp2p'
-import { chatServices, limitTopics } from './services.js'
+import { LazyDHT, LazyGossipSub } from './lazy.js'
+import { chatDhtInit, chatServices, limitTopics, roomGossipsubInit } from './services.js'
 import type { NodeOptions, ChatLibp2p, ChatServices } from './types.js'
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
+import type { ServiceFactoryMap } from 'libp2p'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 export type { NodeOptions, ChatLibp2p, ChatServices } from './types.js'
@@ -36,6 +38,8 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
   // never a third party's STUN server unless configured (the library's default is a public list)
   const rtcConfiguration = { iceServers: options.iceServers ?? [] }
 
+  const late = options.lateServices
+  if (late == null) throw new Error('a browser node needs `lateServices`: the loader of its DHT and gossipsub (web/late-services.ts)')
   const node = await createLibp2p<ChatServices>({
     start: false,
     privateKey: options.privateKey,
@@ -51,10 +55,16 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
     streamMuxers: [yamux()],
     connectionGater: browserGater(options.bootstrap ?? []),
     peerDiscovery: (options.bootstrap?.length ?? 0) > 0 ? [bootstrap({ list: options.bootstrap ?? [], timeout: 0 })] : [],
-    // a tab comes and goes and is reachable only through a relay: a DHT client, never a server
-    services: chatServices(options, { dhtClientMode: true })
+    services: {
+      ...chatServices(options),
+      // a tab comes and goes and is reachable only through a relay: a DHT client, never a server.
+      // Both are loaded after the first connection (lazy.ts); a stand-in is what the node has until then
+      dht: (components: any) => new LazyDHT(components, chatDhtInit(true), late) as unknown as ChatServices['dht'],
+      pubsub: (components: any) => new LazyGossipSub(components, roomGossipsubInit(options.allowedTopics ?? []), late, (gossipsub) => {
+        if (options.allowedTopics != null) limitTopics(gossipsub, options.allowedTopics)
+      }) as unknown as ChatServices['pubsub']
+    } as unknown as ServiceFactoryMap<ChatServices>
   })
-  if (options.allowedTopics != null) limitTopics(node, options.allowedTopics)
   return node
 }
 

@@ -10,8 +10,10 @@ import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
+import { gossipsub } from '@libp2p/gossipsub'
+import { kadDHT } from '@libp2p/kad-dht'
 import { createLibp2p } from 'libp2p'
-import { chatServices, limitTopics } from './services.js'
+import { chatDhtInit, chatServices, limitTopics, roomGossipsubInit } from './services.js'
 import type { NodeOptions, ChatLibp2p, ChatServices } from './types.js'
 import type { ServiceFactoryMap } from 'libp2p'
 
@@ -26,7 +28,9 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
   if (webrtc) listen.push('/webrtc')
 
   const services = {
-    ...chatServices(options, { dhtClientMode: options.dhtServer === true ? false : undefined }),
+    ...chatServices(options),
+    dht: kadDHT(chatDhtInit(options.dhtServer === true ? false : undefined)),
+    pubsub: gossipsub(roomGossipsubInit(options.allowedTopics ?? [])),
     autoNAT: autoNAT(),
     dcutr: dcutr()
   } as unknown as ServiceFactoryMap<ChatServices>
@@ -51,6 +55,6 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
     ],
     services
   })
-  if (options.allowedTopics != null) limitTopics(node, options.allowedTopics)
+  if (options.allowedTopics != null) limitTopics(node.services.pubsub, options.allowedTopics)
   return node
 }

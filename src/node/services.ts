@@ -1,16 +1,16 @@
 /**
  * The libp2p services every MegaChat node runs, Node.js or browser: identify, ping, the MegaChat DHT
- * and gossipsub set up for rooms, plus the features (DM, room sync) passed in. node.ts and
- * node.browser.ts differ only in transports and in what they add around these.
+ * and gossipsub set up for rooms, plus the features (DM, room sync) passed in. node.ts builds the DHT
+ * and gossipsub from these settings at once; node.browser.ts has them loaded after the tab's first
+ * connection (lazy.ts). This module imports neither at run time, so that the tab's first load does not.
  */
-import { gossipsub, StrictNoSign } from '@libp2p/gossipsub'
 import { identify, identifyPush } from '@libp2p/identify'
-import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { DHT_PROTOCOL } from '../constants.js'
-import type { ChatLibp2p, ChatServices, NodeOptions } from './types.js'
-import type { GossipsubOpts } from '@libp2p/gossipsub'
+import type { ChatServices, NodeOptions } from './types.js'
+import type { GossipSub, GossipsubOpts } from '@libp2p/gossipsub'
+import type { KadDHTInit } from '@libp2p/kad-dht'
 import type { ServiceFactoryMap } from 'libp2p'
 
 /**
@@ -20,8 +20,8 @@ import type { ServiceFactoryMap } from 'libp2p'
 export function roomGossipsubInit (allowedTopics?: string[] | Set<string>): Partial<GossipsubOpts> {
   return {
     // room messages are signed by their authors inside the ciphertext; a gossip-level signature
-    // would only tell relaying peers who wrote what
-    globalSignaturePolicy: StrictNoSign,
+    // would only tell relaying peers who wrote what (gossipsub's StrictNoSign)
+    globalSignaturePolicy: 'StrictNoSign',
     msgIdFn: (msg) => sha256(msg.data),
     allowPublishToZeroTopicPeers: true,
     emitSelf: false,
@@ -34,25 +34,27 @@ export function roomGossipsubInit (allowedTopics?: string[] | Set<string>): Part
   }
 }
 
-export interface ChatServicesInit {
-  /** true: DHT client only; undefined: automatic (server once reachable) */
-  dhtClientMode?: boolean
+/**
+ * How MegaChat runs the DHT. `clientMode`: true, a client only; undefined, automatic (a server once
+ * reachable).
+ */
+export function chatDhtInit (clientMode?: boolean): KadDHTInit {
+  return {
+    protocol: DHT_PROTOCOL,
+    // kad-dht's default mapper drops private addresses, which breaks LAN and loopback networks
+    peerInfoMapper: (peer) => peer,
+    clientMode
+  }
 }
 
-export function chatServices (options: NodeOptions, init: ChatServicesInit = {}): ServiceFactoryMap<ChatServices> {
+/** The services besides the DHT and gossipsub (`dht` and `pubsub`, which node.ts and node.browser.ts add). */
+export function chatServices (options: NodeOptions): ServiceFactoryMap<Omit<ChatServices, 'dht' | 'pubsub'>> {
   return {
     ...options.services,
     identify: identify(),
     identifyPush: identifyPush(),
-    ping: ping(),
-    dht: kadDHT({
-      protocol: DHT_PROTOCOL,
-      // the default mapper drops private addresses, which breaks LAN and loopback networks
-      peerInfoMapper: passthroughMapper,
-      clientMode: init.dhtClientMode
-    }),
-    pubsub: gossipsub(roomGossipsubInit(options.allowedTopics ?? []))
-  } as unknown as ServiceFactoryMap<ChatServices>
+    ping: ping()
+  } as unknown as ServiceFactoryMap<Omit<ChatServices, 'dht' | 'pubsub'>>
 }
 
 /** Most topics gossipsub tracks subscribers for, beyond the joined rooms'. */
@@ -67,8 +69,8 @@ const ROOM_TOPIC = /^\/megachat\/room\/1\/[a-z2-7]{52}$/
  * well-formed room topics up to MAX_OTHER_TOPICS tracked in all; anything else is dropped.
  * (test/rooms.spec.ts checks that a topic that is not a room topic stays untracked.)
  */
-export function limitTopics (node: ChatLibp2p, joined: Set<string>): void {
-  const pubsub = node.services.pubsub as unknown as { allowedTopics: { has(topic: string): boolean }, topics: Map<string, unknown> }
+export function limitTopics (gossipsub: GossipSub, joined: Set<string>): void {
+  const pubsub = gossipsub as unknown as { allowedTopics: { has(topic: string): boolean }, topics: Map<string, unknown> }
   pubsub.allowedTopics = {
     has: (topic: string) => joined.has(topic) || (ROOM_TOPIC.test(topic) && (pubsub.topics.has(topic) || pubsub.topics.size < joined.size + MAX_OTHER_TOPICS))
   }

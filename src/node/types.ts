@@ -1,9 +1,9 @@
 import type { CallSignalling } from '../calls/signalling.js'
 import type { DirectMessages } from '../direct/index.js'
 import type { RoomSync } from '../rooms/sync.js'
-import type { GossipSub } from '@libp2p/gossipsub'
+import type { GossipSub, gossipsub } from '@libp2p/gossipsub'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
-import type { KadDHT } from '@libp2p/kad-dht'
+import type { KadDHT, kadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { ServiceFactoryMap } from 'libp2p'
@@ -41,4 +41,15 @@ export interface NodeOptions {
   allowedTopics?: Set<string>
   /** the features: direct messages, rooms, ... */
   services: Partial<ServiceFactoryMap<ChatServices>>
+  /**
+   * A browser tab's DHT and gossipsub, loaded after its first connection (lazy.ts). The web app hands in
+   * a loader of its separately built bundle of the two (web/late-services.ts); Node.js ignores it.
+   */
+  lateServices?: () => Promise<LateServiceModules>
+}
+
+/** What a tab loads after its first connection: the DHT and gossipsub factories. */
+export interface LateServiceModules {
+  kadDHT: typeof kadDHT
+  gossipsub: typeof gossipsub
 }

@@ -13,7 +13,6 @@
 import { JitteredInterval } from '../timer.js'
 import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { fromString, toString } from 'uint8arrays'
 import { decodeInvite, encodeInvite } from '../crypto/invite.js'
 import { createRoomSecret, deriveRoomKeys, openRoomMessageDetailed, sealRoomMessage, MAX_ROOM_TEXT_BYTES } from '../crypto/room.js'
@@ -25,6 +24,14 @@ import type { RoomSyncSource } from './sync.js'
 import type { Message } from '@libp2p/gossipsub'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { TopicValidatorResult } from '@libp2p/gossipsub'
+
+/** gossipsub's TopicValidatorResult values, here so that the web app's first load does not take gossipsub in for its enum */
+const Validation = {
+  Accept: 'accept' as unknown as TopicValidatorResult,
+  Ignore: 'ignore' as unknown as TopicValidatorResult,
+  Reject: 'reject' as unknown as TopicValidatorResult
+} as const
 
 export { ROOM_SYNC_PROTOCOL, roomSync } from './sync.js'
 export type { RoomSync, RoomSyncInit } from './sync.js'
@@ -294,22 +301,22 @@ export class Rooms {
     const result = await openRoomMessageDetailed(room.keys, msg.data)
     if (!result.ok) {
       this.stats.invalid++
-      return TopicValidatorResult.Reject
+      return Validation.Reject
     }
     const m = result.message
     if (await this.init.store.hasRoomMessage(room.record.roomId, m.idHex)) {
       // got through history sync moments ago: pass the live copy on to our mesh peers (shown once
       // all the same); anything else already stored is a replay, dropped
-      if (this.syncedIds.has(m.idHex)) return TopicValidatorResult.Accept
+      if (this.syncedIds.has(m.idHex)) return Validation.Accept
       this.stats.replayed++
-      return TopicValidatorResult.Ignore
+      return Validation.Ignore
     }
     if (!this.allow(room, m.author.toString())) {
       this.stats.rateLimited++
-      return TopicValidatorResult.Ignore
+      return Validation.Ignore
     }
     this.opened.set(msg, m)
-    return TopicValidatorResult.Accept
+    return Validation.Accept
   }
 
   private allow (room: JoinedRoom, author: string): boolean {

@@ -1,0 +1,281 @@
+/**
+ * Services a browser tab loads after its first connection instead of before it. kad-dht and gossipsub
+ * are about 170 kB of the web app's 790 kB of JavaScript; parsing, compiling and starting them before
+ * the node could dial held the tab's first connection back by about 30 ms (`npm run bench`, load to
+ * ready: 1.28-1.32x the bare libp2p page with them in the first load, 1.14-1.18x without).
+ *
+ * Each stand-in is the service as libp2p and MegaChat use it from the start: the DHT's peer routing,
+ * content routing and peer discovery; gossipsub's subscribe, publish, subscribers, topic validators and
+ * events. It loads the real service (`lateServices`: the web app builds the two into a bundle of their
+ * own, web/late-services.ts) once the tab is idle after its first connection, or at once when something
+ * needs it (a lookup, a publish), builds it on the node's components and starts it. libp2p tells a protocol's topology about a peer when identify completes, which for the
+ * connections already open happened before the real service was there: the stand-in hands those to the
+ * topologies the real service registers (each peer once, whichever comes first).
+ */
+import { contentRoutingSymbol, peerDiscoverySymbol, peerRoutingSymbol, serviceCapabilities, serviceDependencies, start, stop } from '@libp2p/interface'
+import type { LateServiceModules } from './types.js'
+import type { GossipSub, GossipsubOpts } from '@libp2p/gossipsub'
+import type { KadDHT, KadDHTInit } from '@libp2p/kad-dht'
+import type { ComponentLogger, ContentRouting, ContentRoutingProvider, Logger, PeerDiscoveryProvider, PeerId, PeerRouting, PeerRoutingProvider, PeerStore, Startable, Topology, TypedEventTarget, Libp2pEvents } from '@libp2p/interface'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
+
+interface Components {
+  registrar: Registrar
+  connectionManager: ConnectionManager
+  peerStore: PeerStore
+  events: TypedEventTarget<Libp2pEvents>
+  logger: ComponentLogger
+}
+
+/** At the latest this long after the first connection, the real services load even if the tab is busy (ms) */
+const LOAD_WITHIN_MS = 1000
+
+type Listener = [type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions]
+
+/** What the stand-ins share: loading, starting and stopping the real service, its listeners and topologies. */
+abstract class Deferred<T extends EventTarget & Partial<Startable>> implements Startable {
+  protected real?: T
+  private loading?: Promise<T>
+  private running = false
+  private stopListening?: () => void
+  private readonly listeners: Listener[] = []
+  private readonly topologies: Array<{ protocol: string, topology: Topology }> = []
+  protected readonly log: Logger
+
+  constructor (protected readonly components: Components, private readonly make: (components: any) => Promise<T>, name: string) {
+    this.log = components.logger.forComponent(`megachat:lazy:${name}`)
+  }
+
+  async start (): Promise<void> {
+    this.running = true
+  }
+
+  afterStart (): void {
+    const events = this.components.events
+    const onOpen = (): void => {
+      this.stopListening?.()
+      // once the tab is idle: what the first connection set off (the app's first paint) comes first
+      const load = (): void => { this.load().catch((err: Error) => { this.log.error('could not load: %e', err) }) }
+      if (typeof requestIdleCallback === 'function') requestIdleCallback(load, { timeout: LOAD_WITHIN_MS })
+      else setTimeout(load, 0)
+    }
+    events.addEventListener('connection:open', onOpen)
+    this.stopListening = () => {
+      events.removeEventListener('connection:open', onOpen)
+      this.stopListening = undefined
+    }
+  }
+
+  async stop (): Promise<void> {
+    this.running = false
+    this.stopListening?.()
+    if (this.real != null) await stop(this.real)
+  }
+
+  private loaded?: (real: T) => void
+  /** resolves once the real service is there */
+  private readonly whenLoaded = new Promise<T>(resolve => { this.loaded = resolve })
+
+  /** The real service once it is there, without asking for it; or the signal's abort. */
+  protected async untilLoaded (signal?: AbortSignal): Promise<T> {
+    if (signal == null) return await this.whenLoaded
+    signal.throwIfAborted()
+    return await new Promise<T>((resolve, reject) => {
+      const abort = (): void => { reject(signal.reason) }
+      signal.addEventListener('abort', abort, { once: true })
+      void this.whenLoaded.then((real) => {
+        signal.removeEventListener('abort', abort)
+        resolve(real)
+      })
+    })
+  }
+
+  /** The real service, started (loading it if it is not yet). */
+  async load (): Promise<T> {
+    this.loading ??= (async () => {
+      const real = await this.make(this.componentsFor())
+      for (const [type, listener, options] of this.listeners) real.addEventListener(type, listener, options)
+      this.adopt(real)
+      if (this.running) await start(real)
+      this.real = real
+      if (!this.running) {
+        await stop(real) // stopped while it loaded
+      } else {
+        this.started(real)
+        await this.replay()
+      }
+      this.log('loaded')
+      this.loaded?.(real)
+      return real
+    })()
+    return await this.loading
+  }
+
+  /** Takes over what was asked of the stand-in before the real service was there: before it starts... */
+  protected adopt (_real: T): void {}
+
+  /** ...and once it has started, before it hears of the peers connected already. */
+  protected started (_real: T): void {}
+
+  addEventListener (type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void {
+    this.listeners.push([type, listener, options])
+    this.real?.addEventListener(type, listener, options)
+  }
+
+  removeEventListener (type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void {
+    const i = this.listeners.findIndex(([t, l]) => t === type && l === listener)
+    if (i >= 0) this.listeners.splice(i, 1)
+    this.real?.removeEventListener(type, listener, options)
+  }
+
+  dispatchEvent (event: Event): boolean {
+    return this.real?.dispatchEvent(event) ?? true
+  }
+
+  /** The node's components, but the topologies the real service registers are kept (replay()) and told of each peer once. */
+  private componentsFor (): Components {
+    const registrar = this.components.registrar
+    const register = async (protocol: string, topology: Topology): Promise<string> => {
+      const told = new Set<string>()
+      const once: Topology = {
+        ...topology,
+        onConnect: async (peer, connection) => {
+          if (told.has(peer.toString())) return
+          told.add(peer.toString())
+          await topology.onConnect?.(peer, connection)
+        },
+        onDisconnect: (peer) => {
+          told.delete(peer.toString())
+          topology.onDisconnect?.(peer)
+        }
+      }
+      this.topologies.push({ protocol, topology: once })
+      return await registrar.register(protocol, once)
+    }
+    const wrapped = new Proxy(registrar, {
+      get: (target, prop) => {
+        if (prop === 'register') return register
+        const value = Reflect.get(target, prop, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      }
+    })
+    return new Proxy(this.components, {
+      get: (target, prop) => prop === 'registrar' ? wrapped : Reflect.get(target, prop, target)
+    })
+  }
+
+  /** Tells the real service's topologies of the peers that were identified before it registered them. */
+  private async replay (): Promise<void> {
+    for (const connection of this.components.connectionManager.getConnections()) {
+      if (connection.status !== 'open') continue
+      const peer: PeerId = connection.remotePeer
+      const protocols = await this.components.peerStore.get(peer).then(p => p.protocols, () => [] as string[])
+      for (const { protocol, topology } of this.topologies) {
+        if (!protocols.includes(protocol)) continue
+        if (connection.limits != null && topology.notifyOnLimitedConnection !== true) continue
+        if (topology.filter?.has(peer) === true) continue
+        topology.filter?.add(peer)
+        await Promise.resolve(topology.onConnect?.(peer, connection)).catch((err: Error) => { this.log.error('could not hand %p over: %e', peer, err) })
+      }
+    }
+  }
+}
+
+/** kad-dht as its module makes it (its KadDHT type leaves out what libp2p uses) */
+type RealDHT = KadDHT & EventTarget & Startable & ContentRoutingProvider & PeerRoutingProvider & PeerDiscoveryProvider
+
+/** kad-dht, loaded after the first connection: libp2p's peer and content routing and peer discovery through it. */
+export class LazyDHT extends Deferred<RealDHT> {
+  readonly [Symbol.toStringTag] = '@megachat/lazy-kad-dht'
+  readonly [serviceCapabilities] = ['@libp2p/content-routing', '@libp2p/peer-routing', '@libp2p/peer-discovery', '@libp2p/kad-dht']
+  readonly [serviceDependencies] = ['@libp2p/identify', '@libp2p/ping']
+
+  constructor (components: Components, init: KadDHTInit, modules: () => Promise<LateServiceModules>) {
+    super(components, async (c) => (await modules()).kadDHT(init)(c) as RealDHT, 'kad-dht')
+  }
+
+  /** the DHT's 'peer' events: the listeners libp2p adds here go to the real DHT */
+  get [peerDiscoverySymbol] (): this {
+    return this
+  }
+
+  readonly [peerRoutingSymbol]: PeerRouting = {
+    findPeer: async (peer, options) => await (await this.peerRouting()).findPeer(peer, options),
+    // a background walk (libp2p's random walk looks for relays this way from the start): it waits for
+    // the DHT rather than loading it before the first connection, when it could find nobody anyway
+    getClosestPeers: (key, options) => this.stream(async () => ((await this.untilLoaded(options?.signal))[peerRoutingSymbol] as Required<PeerRouting>).getClosestPeers(key, options))
+  }
+
+  readonly [contentRoutingSymbol]: ContentRouting = {
+    provide: async (cid, options) => { await (await this.contentRouting()).provide(cid, options) },
+    cancelReprovide: async (cid, options) => { await (await this.contentRouting()).cancelReprovide(cid, options) },
+    findProviders: (cid, options) => this.stream(async () => (await this.contentRouting()).findProviders(cid, options)),
+    put: async (key, value, options) => { await (await this.contentRouting()).put(key, value, options) },
+    get: async (key, options) => await (await this.contentRouting()).get(key, options)
+  }
+
+  private async peerRouting (): Promise<Required<PeerRouting>> {
+    return (await this.load())[peerRoutingSymbol] as Required<PeerRouting>
+  }
+
+  private async contentRouting (): Promise<Required<ContentRouting>> {
+    return (await this.load())[contentRoutingSymbol] as Required<ContentRouting>
+  }
+
+  private async * stream<V> (of: () => Promise<AsyncIterable<V>>): AsyncGenerator<V> {
+    yield * await of()
+  }
+}
+
+/** gossipsub, loaded after the first connection; what is asked of it before is done once it is there. */
+export class LazyGossipSub extends Deferred<GossipSub> {
+  readonly [Symbol.toStringTag] = '@megachat/lazy-gossipsub'
+  readonly [serviceCapabilities] = ['@libp2p/pubsub']
+  readonly [serviceDependencies] = ['@libp2p/identify']
+  /** shared with the real gossipsub once it is there */
+  readonly topicValidators: GossipSub['topicValidators'] = new Map()
+  private readonly subscriptions = new Set<string>()
+
+  constructor (components: Components, init: Partial<GossipsubOpts>, modules: () => Promise<LateServiceModules>, configure?: (gossipsub: GossipSub) => void) {
+    super(components, async (c) => {
+      const gossipsub = (await modules()).gossipsub(init)(c)
+      configure?.(gossipsub)
+      return gossipsub
+    }, 'gossipsub')
+  }
+
+  protected override adopt (real: GossipSub): void {
+    (real as { topicValidators: GossipSub['topicValidators'] }).topicValidators = this.topicValidators
+  }
+
+  protected override started (real: GossipSub): void {
+    for (const topic of this.subscriptions) real.subscribe(topic)
+    this.subscriptions.clear()
+  }
+
+  subscribe (topic: string): void {
+    if (this.real != null) this.real.subscribe(topic)
+    else this.subscriptions.add(topic)
+  }
+
+  unsubscribe (topic: string): void {
+    if (this.real != null) this.real.unsubscribe(topic)
+    else this.subscriptions.delete(topic)
+  }
+
+  async publish (...args: Parameters<GossipSub['publish']>): ReturnType<GossipSub['publish']> {
+    return await (await this.load()).publish(...args)
+  }
+
+  getSubscribers (topic: string): PeerId[] {
+    return this.real?.getSubscribers(topic) ?? []
+  }
+
+  getTopics (): string[] {
+    return this.real?.getTopics() ?? [...this.subscriptions]
+  }
+
+  getPeers (): PeerId[] {
+    return this.real?.getPeers() ?? []
+  }
+}
