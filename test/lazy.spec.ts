@@ -13,7 +13,7 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
-import { LazyDHT, LazyGossipSub } from '../src/node/lazy.js'
+import { GOSSIPSUB_PROTOCOLS, LazyDHT, LazyGossipSub } from '../src/node/lazy.js'
 import { chatDhtInit, roomGossipsubInit } from '../src/node/services.js'
 import { until } from './fixtures.js'
 import type { LateServiceModules } from '../src/node/types.js'
@@ -68,6 +68,7 @@ describe('services loaded after the first connection (a tab\'s DHT and gossipsub
       await until(async () => (await tab.peerStore.get(friend.peerId).then(p => p.protocols, () => [] as string[])).some(p => p.startsWith('/meshsub/')), WAIT_MS, 'the tab identified the friend')
     }
 
+    const announced = tab.getProtocols()
     // asked of the stand-ins before anything is loaded
     const heard: Message[] = []
     tab.services.pubsub.addEventListener('message', (evt) => { heard.push((evt as CustomEvent<Message>).detail) })
@@ -87,6 +88,10 @@ describe('services loaded after the first connection (a tab\'s DHT and gossipsub
     await tab.dial(friend.getMultiaddrs()[0])
     await until(() => loaded.length === 2, WAIT_MS, 'both services asked for after the first connection')
     assert.deepEqual(loaded.sort(), ['dht', 'pubsub'])
+    // the node announced gossipsub's protocols from the start: loading it changes none
+    const real = await tab.services.pubsub.load()
+    assert.deepEqual([...(real as unknown as { protocols: string[] }).protocols].sort(), [...GOSSIPSUB_PROTOCOLS, '/floodsub/1.0.0'].sort())
+    assert.deepEqual(tab.getProtocols(), announced)
 
     // gossipsub: the friend, connected before it was there, hears the subscription, and messages flow both ways
     await until(() => friend.services.pubsub.getSubscribers(TOPIC).some(p => p.equals(tab.peerId)), WAIT_MS, 'the friend sees the tab subscribed')

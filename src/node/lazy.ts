@@ -16,7 +16,7 @@ import { contentRoutingSymbol, peerDiscoverySymbol, peerRoutingSymbol, serviceCa
 import type { LateServiceModules } from './types.js'
 import type { GossipSub, GossipsubOpts } from '@libp2p/gossipsub'
 import type { KadDHT, KadDHTInit } from '@libp2p/kad-dht'
-import type { ComponentLogger, ContentRouting, ContentRoutingProvider, Logger, PeerDiscoveryProvider, PeerId, PeerRouting, PeerRoutingProvider, PeerStore, Startable, Topology, TypedEventTarget, Libp2pEvents } from '@libp2p/interface'
+import type { ComponentLogger, ContentRouting, ContentRoutingProvider, Logger, PeerDiscoveryProvider, PeerId, PeerRouting, PeerRoutingProvider, PeerStore, Startable, StreamHandler, StreamHandlerOptions, Topology, TypedEventTarget, Libp2pEvents } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 
 interface Components {
@@ -40,14 +40,35 @@ abstract class Deferred<T extends EventTarget & Partial<Startable>> implements S
   private stopListening?: () => void
   private readonly listeners: Listener[] = []
   private readonly topologies: Array<{ protocol: string, topology: Topology }> = []
+  /** peers handed to the real service's topologies on load */
+  protected handedOver = 0
   protected readonly log: Logger
 
-  constructor (protected readonly components: Components, private readonly make: (components: any) => Promise<T>, name: string) {
+  /** the real service's handlers of the protocols the stand-in announces from the start */
+  private readonly handlers = new Map<string, StreamHandler>()
+
+  /**
+   * `announce`: protocols the real service will handle, announced by the stand-in from the start, so
+   * that the node's protocols do not change when it loads (each change is pushed to every peer by
+   * identify, a second later: a peer looked up meanwhile was found without its addresses). Streams
+   * that come before it is there wait for it.
+   */
+  constructor (protected readonly components: Components, private readonly make: (components: any) => Promise<T>, name: string,
+    private readonly announce: { protocols: string[], options?: StreamHandlerOptions } = { protocols: [] }) {
     this.log = components.logger.forComponent(`megachat:lazy:${name}`)
   }
 
   async start (): Promise<void> {
     this.running = true
+    for (const protocol of this.announce.protocols) {
+      await this.components.registrar.handle(protocol, (stream, connection) => {
+        this.load().then(() => {
+          const handler = this.handlers.get(protocol)
+          if (handler == null) throw new Error(`${protocol} is not handled`)
+          return handler(stream, connection)
+        }).catch((err: Error) => { stream.abort(err) })
+      }, this.announce.options)
+    }
   }
 
   afterStart (): void {
@@ -70,6 +91,8 @@ abstract class Deferred<T extends EventTarget & Partial<Startable>> implements S
     this.running = false
     this.stopListening?.()
     if (this.real != null) await stop(this.real)
+    for (const protocol of this.announce.protocols) await this.components.registrar.unhandle(protocol)
+    this.handlers.clear()
   }
 
   private loaded?: (real: T) => void
@@ -152,9 +175,21 @@ abstract class Deferred<T extends EventTarget & Partial<Startable>> implements S
       this.topologies.push({ protocol, topology: once })
       return await registrar.register(protocol, once)
     }
+    // the protocols announced already: the real service's handler is kept here, the registration stays
+    const announced = this.announce.protocols
+    const handle = async (protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void> => {
+      if (announced.includes(protocol)) this.handlers.set(protocol, handler)
+      else await registrar.handle(protocol, handler, options)
+    }
+    const unhandle = async (protocol: string): Promise<void> => {
+      if (announced.includes(protocol)) this.handlers.delete(protocol)
+      else await registrar.unhandle(protocol)
+    }
     const wrapped = new Proxy(registrar, {
       get: (target, prop) => {
         if (prop === 'register') return register
+        if (prop === 'handle') return handle
+        if (prop === 'unhandle') return unhandle
         const value = Reflect.get(target, prop, target)
         return typeof value === 'function' ? value.bind(target) : value
       }
@@ -175,11 +210,20 @@ abstract class Deferred<T extends EventTarget & Partial<Startable>> implements S
         if (connection.limits != null && topology.notifyOnLimitedConnection !== true) continue
         if (topology.filter?.has(peer) === true) continue
         topology.filter?.add(peer)
+        this.handedOver++
         await Promise.resolve(topology.onConnect?.(peer, connection)).catch((err: Error) => { this.log.error('could not hand %p over: %e', peer, err) })
       }
     }
   }
 }
+
+/** What a lookup waits on: kad-dht's routing table (not in its KadDHT type) */
+interface RoutingTableView extends EventTarget {
+  size: number
+}
+
+/** How long a lookup waits for the handed-over peers to reach the routing table (ms) */
+const TABLE_WAIT_MS = 2000
 
 /** kad-dht as its module makes it (its KadDHT type leaves out what libp2p uses) */
 type RealDHT = KadDHT & EventTarget & Startable & ContentRoutingProvider & PeerRoutingProvider & PeerDiscoveryProvider
@@ -215,17 +259,46 @@ export class LazyDHT extends Deferred<RealDHT> {
   }
 
   private async peerRouting (): Promise<Required<PeerRouting>> {
-    return (await this.load())[peerRoutingSymbol] as Required<PeerRouting>
+    return (await this.ready())[peerRoutingSymbol] as Required<PeerRouting>
   }
 
   private async contentRouting (): Promise<Required<ContentRouting>> {
-    return (await this.load())[contentRoutingSymbol] as Required<ContentRouting>
+    return (await this.ready())[contentRoutingSymbol] as Required<ContentRouting>
+  }
+
+  /**
+   * The DHT, loaded, with the peers handed over on load in its routing table. kad-dht adds a peer its
+   * topology hears of a moment later (it reads the peer store first): a lookup that loaded the DHT and
+   * ran at once found the table empty and failed ("not found"), about half the time in a tab that
+   * looked a contact up just after its first connection.
+   */
+  private async ready (): Promise<RealDHT> {
+    const dht = await this.load()
+    const table = (dht as unknown as { routingTable?: RoutingTableView }).routingTable
+    if (this.handedOver === 0 || table == null || table.size > 0) return dht
+    await new Promise<void>(resolve => {
+      const done = (): void => {
+        clearTimeout(timer)
+        table.removeEventListener('peer:add', done)
+        resolve()
+      }
+      const timer = setTimeout(done, TABLE_WAIT_MS)
+      table.addEventListener('peer:add', done)
+    })
+    return dht
   }
 
   private async * stream<V> (of: () => Promise<AsyncIterable<V>>): AsyncGenerator<V> {
     yield * await of()
   }
 }
+
+/**
+ * The protocols gossipsub handles: its own constants, which the stand-in cannot import without taking
+ * gossipsub into the first load (test/lazy.spec.ts checks that they are still the ones it handles)
+ */
+export const GOSSIPSUB_PROTOCOLS = ['/meshsub/1.2.0', '/meshsub/1.1.0', '/meshsub/1.0.0']
+const FLOODSUB_PROTOCOL = '/floodsub/1.0.0'
 
 /** gossipsub, loaded after the first connection; what is asked of it before is done once it is there. */
 export class LazyGossipSub extends Deferred<GossipSub> {
@@ -241,7 +314,10 @@ export class LazyGossipSub extends Deferred<GossipSub> {
       const gossipsub = (await modules()).gossipsub(init)(c)
       configure?.(gossipsub)
       return gossipsub
-    }, 'gossipsub')
+    }, 'gossipsub', {
+      protocols: init.fallbackToFloodsub === false ? GOSSIPSUB_PROTOCOLS : [...GOSSIPSUB_PROTOCOLS, FLOODSUB_PROTOCOL],
+      options: { runOnLimitedConnection: init.runOnLimitedConnection, maxInboundStreams: init.maxInboundStreams, maxOutboundStreams: init.maxOutboundStreams }
+    })
   }
 
   protected override adopt (real: GossipSub): void {
