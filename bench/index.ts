@@ -10,12 +10,14 @@
  *   6. calls in the web app: set-up to the first remote video frame against a bare pair of RTCPeerConnections
  *      in one page, and the call's media path and bitrate (bench/calls.ts).
  * Goals (from the issue) are marked PASS/MISS; a miss does not fail the run, an error does (exit 1).
+ * Each section runs in a fresh process (this script again, with MEGACHAT_BENCH_SECTION=1 and BENCH_ONLY set to it).
  *
  * Settings (environment): BENCH_MESSAGES (samples per DM row, default 1000), BENCH_STARTUP_RUNS (default 5),
- * BENCH_ROOM_MESSAGES (messages per row in section 4, default 300), BENCH_WEB_RUNS (section 5, default 5),
- * BENCH_CALL_RUNS (section 6, default 5), BENCH_ONLY (comma-separated sections to run: dm, client, rooms,
+ * BENCH_ROOM_MESSAGES (messages per row in section 4, default 300), BENCH_WEB_RUNS (section 5, default 9),
+ * BENCH_CALL_RUNS (section 6, default 7), BENCH_ONLY (comma-separated sections to run: dm, client, rooms,
  * web, calls; default all).
  */
+import { spawn } from 'node:child_process'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -29,6 +31,7 @@ import { benchWeb } from './web.js'
 import { mean, mib, ms, pad, ratio, summarize, verdict } from './stats.js'
 import { removeAllTempDirs, removeTempDir, tempDir } from './temp.js'
 import type { Started } from './children.js'
+import type { ChildProcess } from 'node:child_process'
 import type { Summary } from './stats.js'
 import type { Libp2p } from '@libp2p/interface'
 
@@ -48,6 +51,8 @@ const BLOCK = 20
 const STARTUP_RUNS = Math.max(2, positiveInt(process.env.BENCH_STARTUP_RUNS, 5))
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'dm,client,rooms,web,calls').split(',').map(s => s.trim()))
 const IDLE_MS = 3_000
+/** set in the environment of the process that runs one section */
+const IN_SECTION = 'MEGACHAT_BENCH_SECTION'
 
 /** the whole bench normally takes about three minutes; past this something hangs, so say where and stop */
 const WATCHDOG_MS = 480_000
@@ -272,21 +277,69 @@ async function printedSection (title: string, what: string, run: (step: (what: s
   }
 }
 
+const SECTIONS = ['dm', 'client', 'rooms', 'web', 'calls'] as const
+type Section = typeof SECTIONS[number]
+
+async function runSection (name: Section): Promise<void> {
+  switch (name) {
+    case 'dm': await benchDm(); break
+    case 'client': await benchClient(); break
+    case 'rooms':
+      line()
+      await benchRooms({ line, step: (what) => { step = what } }).catch((err) => { sectionError('room fan-out', err) })
+      break
+    case 'web': await printedSection('5. The web app (Chromium, headless)', 'web app', benchWeb); break
+    case 'calls': await printedSection('6. Calls in the web app (Chromium, headless, fake camera and microphone)', 'calls', benchCalls); break
+  }
+}
+
+/**
+ * Each section runs in a process of its own, so that none measures in the wake of another: after the
+ * room fan-out (61 nodes in one process) the heap is several times larger and its collections slowed
+ * the in-process bootstrap node of the web section (load-to-ready 1.29x after it, 1.07-1.18x alone).
+ */
+let section: ChildProcess | undefined
+async function runSectionProcess (name: Section): Promise<boolean> {
+  step = `section ${name}`
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+    env: { ...process.env, BENCH_ONLY: name, [IN_SECTION]: '1' },
+    stdio: ['ignore', 'inherit', 'inherit']
+  })
+  section = child
+  const code = await new Promise<number | null>((resolve) => {
+    child.once('error', (err) => { sectionError(`section ${name}`, err); resolve(1) })
+    child.once('exit', (code, signal) => { resolve(code ?? (signal != null ? 1 : 0)) })
+  })
+  section = undefined
+  return code === 0
+}
+
+/** the section's process cleans up after itself on SIGTERM (its browsers, children and directories) */
+async function stopSection (ms = 5_000): Promise<void> {
+  const child = section
+  if (child == null || child.exitCode != null || child.signalCode != null) return
+  const exited = new Promise<void>((resolve) => { child.once('exit', () => { resolve() }) })
+  child.kill('SIGTERM')
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([exited, new Promise<void>((resolve) => { timer = setTimeout(resolve, ms) })])
+  clearTimeout(timer)
+  if (child.exitCode == null && child.signalCode == null) child.kill('SIGKILL')
+}
+
 async function main (): Promise<void> {
   const t0 = performance.now()
+  if (process.env[IN_SECTION] === '1') {
+    for (const name of SECTIONS) if (ONLY.has(name)) await runSection(name)
+    return
+  }
   const cpu = cpus()
   const netns = process.env.MEGACHAT_IN_NETNS === '1' ? 'network namespace' : `no network namespace (${process.env.MEGACHAT_IN_NETNS ?? 'not via test/netns.sh'})`
   line(`MegaChat bench — node ${process.version}, ${process.platform} ${process.arch}, ${cpu.length} x ${cpu[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${netns}`)
-  line(`load average at start ${loadavg().map(l => l.toFixed(1)).join(' ')} (other processes on the machine skew absolute numbers; ratios are taken within this run)`)
+  line(`load average at start ${loadavg().map(l => l.toFixed(1)).join(' ')} (other processes on the machine skew absolute numbers; ratios are taken within this run; each section runs in a fresh process)`)
   line()
-  if (ONLY.has('dm')) await benchDm()
-  if (ONLY.has('client')) await benchClient()
-  if (ONLY.has('rooms')) {
-    line()
-    await benchRooms({ line, step: (what) => { step = what } }).catch((err) => { sectionError('room fan-out', err) })
+  for (const name of SECTIONS) {
+    if (ONLY.has(name) && !await runSectionProcess(name)) failed = true
   }
-  if (ONLY.has('web')) await printedSection('5. The web app (Chromium, headless)', 'web app', benchWeb)
-  if (ONLY.has('calls')) await printedSection('6. Calls in the web app (Chromium, headless, fake camera and microphone)', 'calls', benchCalls)
   line()
   line(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 }
@@ -297,7 +350,7 @@ function abort (code: number): void {
   if (aborting) return
   aborting = true
   // the browsers of the calls section write into their profile directories until they are closed
-  void Promise.all([killAllAndWait(), stopCalls()]).finally(() => {
+  void Promise.all([killAllAndWait(), stopCalls(), stopSection()]).finally(() => {
     removeAllTempDirs()
     process.exit(code)
   })
@@ -312,8 +365,9 @@ process.stdout.on('error', () => { abort(1) })
 
 const watchdog = setTimeout(() => {
   process.stderr.write(`bench: still running after ${WATCHDOG_MS / 1000} s, stuck at: ${step}; giving up\n`)
-  process.exit(1)
-}, WATCHDOG_MS)
+  void stopSection().finally(() => { process.exit(1) })
+  // a section's own watchdog says where it is stuck; this one is for the run as a whole
+}, process.env[IN_SECTION] === '1' ? WATCHDOG_MS : 2 * WATCHDOG_MS)
 
 main()
   .catch((err) => {
