@@ -144,7 +144,8 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
       const v = document.querySelector<HTMLVideoElement>('video.remote')
       return v != null && v.videoWidth > 0 && !v.classList.contains('hidden')
     }, undefined, { timeout: WAIT_MS })
-    await alice.locator('[data-testid="call-quality"]').waitFor({ timeout: WAIT_MS })
+    // the quality line shows the media coming in: a received bitrate above zero
+    await alice.locator('[data-testid="call-quality"]', { hasText: /↓ (0\.[1-9]|[1-9])/ }).waitFor({ timeout: WAIT_MS })
     await alice.screenshot({ path: join(OUTPUT, 'call-live.png') })
 
     // hang-up from the caller ends both; every track and the connection are stopped

@@ -129,7 +129,9 @@ function stateText (call: CallInfo, now: number): string {
 function qualityText (s: CallStats): string {
   const parts: string[] = []
   if (s.rttMs != null) parts.push(`RTT ${Math.round(s.rttMs)} ms`)
-  parts.push(`↓ ${kbps(s.inKbps)}`, `↑ ${kbps(s.outKbps)}`, `loss ${(s.loss * 100).toFixed(1)}%`)
+  // the rates need two samples: until then, none rather than a misleading 0
+  if (s.inKbps != null && s.outKbps != null) parts.push(`↓ ${kbps(s.inKbps)}`, `↑ ${kbps(s.outKbps)}`)
+  parts.push(`loss ${(s.loss * 100).toFixed(1)}%`)
   if (s.localCandidate != null) parts.push(s.localCandidate === 'relay' || s.remoteCandidate === 'relay' ? 'via TURN' : 'direct')
   return parts.join(' · ')
 }

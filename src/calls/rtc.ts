@@ -32,11 +32,11 @@ export interface CallStats {
   /** bytes received and sent since the call began (for bitrates over a span of one's own) */
   inBytes: number
   outBytes: number
-  /** received and sent bitrate since the previous call of stats() by anyone (kbit/s) */
-  inKbps: number
-  outKbps: number
-  audioInKbps: number
-  videoInKbps: number
+  /** received and sent bitrate since the previous call of stats() by anyone (kbit/s); none on the first call */
+  inKbps?: number
+  outKbps?: number
+  audioInKbps?: number
+  videoInKbps?: number
   /** share of received packets lost since the call began (0-1) */
   loss: number
   framesDecoded: number
@@ -297,7 +297,7 @@ export class RtcCall extends EventTarget implements MediaSession {
     let videoIn = 0
     let lost = 0
     let received = 0
-    const out: CallStats = { inBytes: 0, outBytes: 0, inKbps: 0, outKbps: 0, audioInKbps: 0, videoInKbps: 0, loss: 0, framesDecoded: 0, audioPacketsReceived: 0 }
+    const out: CallStats = { inBytes: 0, outBytes: 0, loss: 0, framesDecoded: 0, audioPacketsReceived: 0 }
     let pair: any
     report.forEach((s: any) => {
       if (s.type === 'inbound-rtp') {
