@@ -83,20 +83,29 @@ export function IncomingCall ({ model, call }: { model: ChatModel, call: CallInf
         </p>
         {error !== '' && <p class='error' role='alert'>{error}</p>}
         <div class='incoming-actions'>
-          <button type='button' class='round-btn danger' aria-label='Decline' title='Decline' disabled={busy}
-            onClick={() => { act(async () => { await model.declineCall() }) }}>
-            <Icon name='hangup' size={24} />
-          </button>
-          {call.video && (
-            <button type='button' class='round-btn' aria-label='Answer without video' title='Answer without video' disabled={busy}
-              onClick={() => { act(async () => { await model.acceptCall(false) }) }}>
-              <Icon name='phone' size={24} />
+          <label class='action'>
+            <button type='button' class='round-btn danger' aria-label='Decline' title='Decline' disabled={busy}
+              onClick={() => { act(async () => { await model.declineCall() }) }}>
+              <Icon name='hangup' size={24} />
             </button>
+            <span aria-hidden='true'>Decline</span>
+          </label>
+          {call.video && (
+            <label class='action'>
+              <button type='button' class='round-btn' aria-label='Answer without video' title='Answer without video' disabled={busy}
+                onClick={() => { act(async () => { await model.acceptCall(false) }) }}>
+                <Icon name='phone' size={24} />
+              </button>
+              <span aria-hidden='true'>Voice only</span>
+            </label>
           )}
-          <button type='button' ref={answerRef} class='round-btn accept' aria-label={call.video ? 'Answer with video' : 'Answer'} title='Answer' disabled={busy}
-            onClick={() => { act(async () => { await model.acceptCall(call.video) }) }}>
-            <Icon name={call.video ? 'video' : 'phone'} size={24} />
-          </button>
+          <label class='action'>
+            <button type='button' ref={answerRef} class='round-btn accept' aria-label={call.video ? 'Answer with video' : 'Answer'} title='Answer' disabled={busy}
+              onClick={() => { act(async () => { await model.acceptCall(call.video) }) }}>
+              <Icon name={call.video ? 'video' : 'phone'} size={24} />
+            </button>
+            <span aria-hidden='true'>{call.video ? 'Video' : 'Answer'}</span>
+          </label>
         </div>
       </div>
     </div>
