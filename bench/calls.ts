@@ -227,32 +227,21 @@ interface Media {
 }
 
 /**
- * In the caller's page, during a connected call: bytes received per kind over `windowMs` (from getStats
- * itself: the session's stats() counts its bitrate since its previous caller, and the call view asks
- * every second), and the session's stats() for the candidate pair and frame size.
+ * In the caller's page, during a connected call: the session's stats() over `windowMs` (its bitrates
+ * are over the span since the sample handed to it), with the candidate pair and frame size.
  */
 async function mediaInPage ({ windowMs }: { windowMs: number }): Promise<Media> {
   const w = window as any
   const session = w.megachatModel.session
   const connectedAt: number = w.megachat.calls.list()[0]?.connectedAt ?? Date.now()
-  const received = async (): Promise<{ at: number, audio: number, video: number }> => {
-    const report: RTCStatsReport = await session.pc.getStats()
-    const bytes = { at: performance.now(), audio: 0, video: 0 }
-    report.forEach((s: any) => {
-      if (s.type === 'inbound-rtp' && (s.kind === 'audio' || s.kind === 'video')) bytes[s.kind as 'audio' | 'video'] += s.bytesReceived ?? 0
-    })
-    return bytes
-  }
   const age = Date.now() - connectedAt
-  const a = await received()
+  const a = await session.stats()
   // the measuring window itself, not a wait for an event
   await new Promise(resolve => setTimeout(resolve, windowMs))
-  const b = await received()
-  const s = await session.stats()
-  const kbps = (bytes: number): number => bytes * 8 / (b.at - a.at)
+  const s = await session.stats(a)
   return {
-    audioKbps: kbps(b.audio - a.audio),
-    videoKbps: kbps(b.video - a.video),
+    audioKbps: s.audioInKbps ?? 0,
+    videoKbps: s.videoInKbps ?? 0,
     age,
     localCandidate: s.localCandidate,
     remoteCandidate: s.remoteCandidate,

@@ -14,6 +14,8 @@ import type { BootstrapNode } from '../bootstrap-node/index.js'
 import type { Page } from 'playwright-core'
 
 const OUTPUT = resolve('test-output/web')
+/** the call view's quality line when media comes in: "↓ 488 kb/s", not "↓ 0 kb/s" */
+const RECEIVING = /↓ (0\.[1-9]|[1-9])/
 const WAIT_MS = 30_000
 
 describe('calls in the web app (two Chromium profiles, fake camera and microphone)', function () {
@@ -145,7 +147,7 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
       return v != null && v.videoWidth > 0 && !v.classList.contains('hidden')
     }, undefined, { timeout: WAIT_MS })
     // the quality line shows the media coming in: a received bitrate above zero
-    await alice.locator('[data-testid="call-quality"]', { hasText: /↓ (0\.[1-9]|[1-9])/ }).waitFor({ timeout: WAIT_MS })
+    await alice.locator('[data-testid="call-quality"]', { hasText: RECEIVING }).waitFor({ timeout: WAIT_MS })
     await alice.screenshot({ path: join(OUTPUT, 'call-live.png') })
 
     // hang-up from the caller ends both; every track and the connection are stopped
@@ -217,6 +219,7 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
     await bob.setViewportSize({ width: 390, height: 780 })
     try {
       assert.ok(await bob.getByRole('button', { name: 'Hang up' }).isVisible())
+      await bob.locator('[data-testid="call-quality"]', { hasText: RECEIVING }).waitFor({ timeout: WAIT_MS })
       await bob.screenshot({ path: join(OUTPUT, 'call-phone.png') })
     } finally {
       await bob.setViewportSize({ width: 1100, height: 720 })

@@ -162,9 +162,10 @@ export function CallView ({ model, call, session }: { model: ChatModel, call: Ca
     if (session == null) return
     const changed = (): void => { setVersion(v => v + 1) }
     session.addEventListener('change', changed)
+    let last: CallStats | undefined
     const timer = setInterval(() => {
       setNow(Date.now())
-      if (!session.isClosed) session.stats().then(setStats, () => {})
+      if (!session.isClosed) session.stats(last).then((s) => { last = s; setStats(s) }, () => {})
     }, STATS_MS)
     return () => {
       session.removeEventListener('change', changed)

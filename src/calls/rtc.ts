@@ -29,10 +29,14 @@ export interface RtcMediaInit {
 export interface CallStats {
   /** round-trip time on the selected candidate pair (ms) */
   rttMs?: number
-  /** bytes received and sent since the call began (for bitrates over a span of one's own) */
+  /** when the figures were taken (performance.now()) */
+  at: number
+  /** bytes received (in all, of audio, of video) and sent since the call began */
   inBytes: number
+  audioInBytes: number
+  videoInBytes: number
   outBytes: number
-  /** received and sent bitrate since the previous call of stats() by anyone (kbit/s); none on the first call */
+  /** received and sent bitrate since the sample handed to stats() (kbit/s); none without one */
   inKbps?: number
   outKbps?: number
   audioInKbps?: number
@@ -74,7 +78,6 @@ export class RtcCall extends EventTarget implements MediaSession {
   private screen?: MediaStreamTrack
   private readonly events: MediaEvents
   private disconnectTimer?: ReturnType<typeof setTimeout>
-  private last?: { at: number, inBytes: number, outBytes: number, audioIn: number, videoIn: number }
   private closed = false
 
   /**
@@ -287,8 +290,11 @@ export class RtcCall extends EventTarget implements MediaSession {
     this.changed()
   }
 
-  /** Quality figures; bitrates are over the time since the previous call. */
-  async stats (): Promise<CallStats> {
+  /**
+   * Quality figures; the bitrates are over the time since `previous`, an earlier sample of the same
+   * call (each reader keeps its own, so that one reading often does not shorten another's span).
+   */
+  async stats (previous?: CallStats): Promise<CallStats> {
     const report = await this.pc.getStats()
     const now = performance.now()
     let inBytes = 0
@@ -297,7 +303,7 @@ export class RtcCall extends EventTarget implements MediaSession {
     let videoIn = 0
     let lost = 0
     let received = 0
-    const out: CallStats = { inBytes: 0, outBytes: 0, loss: 0, framesDecoded: 0, audioPacketsReceived: 0 }
+    const out: CallStats = { at: now, inBytes: 0, audioInBytes: 0, videoInBytes: 0, outBytes: 0, loss: 0, framesDecoded: 0, audioPacketsReceived: 0 }
     let pair: any
     report.forEach((s: any) => {
       if (s.type === 'inbound-rtp') {
@@ -330,14 +336,15 @@ export class RtcCall extends EventTarget implements MediaSession {
     out.loss = received + lost > 0 ? lost / (received + lost) : 0
     out.inBytes = inBytes
     out.outBytes = outBytes
-    if (this.last != null && now > this.last.at) {
-      const kbps = (bytes: number): number => Math.max(0, bytes * 8 / (now - this.last!.at))
-      out.inKbps = kbps(inBytes - this.last.inBytes)
-      out.outKbps = kbps(outBytes - this.last.outBytes)
-      out.audioInKbps = kbps(audioIn - this.last.audioIn)
-      out.videoInKbps = kbps(videoIn - this.last.videoIn)
+    out.audioInBytes = audioIn
+    out.videoInBytes = videoIn
+    if (previous != null && now > previous.at) {
+      const kbps = (bytes: number): number => Math.max(0, bytes * 8 / (now - previous.at))
+      out.inKbps = kbps(inBytes - previous.inBytes)
+      out.outKbps = kbps(outBytes - previous.outBytes)
+      out.audioInKbps = kbps(audioIn - previous.audioInBytes)
+      out.videoInKbps = kbps(videoIn - previous.videoInBytes)
     }
-    this.last = { at: now, inBytes, outBytes, audioIn, videoIn }
     return out
   }
 
