@@ -24,7 +24,7 @@ import { DuplicateContactError, InvalidInputError, InvalidPeerIdError, MessageTo
 import { createNode } from './node/node.js'
 import { openPlatform } from './platform.js'
 import { Rooms, roomSync } from './rooms/index.js'
-import type { RoomInfo, RoomMessageEvent } from './rooms/index.js'
+import type { RoomInfo, RoomMembersEvent, RoomMessageEvent } from './rooms/index.js'
 import type { StoredRoomMessage } from './store/index.js'
 import { ChatStore } from './store/index.js'
 import type { DirectMessage } from './direct/index.js'
@@ -40,7 +40,7 @@ import type { Datastore } from 'interface-datastore'
 
 export * from './errors.js'
 export type { Contact, StoredMessage, DeliveryState, Direction, StoredRoomMessage } from './store/index.js'
-export type { RoomInfo, RoomMessageEvent } from './rooms/index.js'
+export type { RoomInfo, RoomMembersEvent, RoomMessageEvent } from './rooms/index.js'
 export type { CallRecord, CallOutcome } from './store/index.js'
 export type { CallInfo, CallState, MediaEvents, MediaFactory, MediaOptions, MediaSession, IceCandidate } from './calls/index.js'
 export type { ChatLibp2p } from './node/node.js'
@@ -107,6 +107,8 @@ export interface ChatEvents {
   unreachable: CustomEvent<Unreachable>
   /** a room message from another member was accepted (each id once) */
   'room:message': CustomEvent<RoomMessageEvent & { name?: string }>
+  /** the number of members online in a joined room changed */
+  'room:members': CustomEvent<RoomMembersEvent>
   /** a call started, rang, was answered, connected or ended (state 'incoming': someone calls) */
   call: CustomEvent<CallInfo>
   /** a call ended and is stored in the history */
@@ -157,7 +159,8 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
       onMessage: (m) => {
         const name = this.contactCache.get(m.from)?.name
         this.safeDispatchEvent('room:message', { detail: name != null ? { ...m, name } : m })
-      }
+      },
+      onMembers: (m) => { this.safeDispatchEvent('room:members', { detail: m }) }
     }, allowedTopics)
     this.calls = new Calls({
       self: this.peerId,

@@ -8,7 +8,7 @@ import { decodeInvite } from '../src/crypto/invite.js'
 import { deriveRoomKeys, sealRoomMessage } from '../src/crypto/room.js'
 import { Cleanup, startBootstrap, startChat, startPlainGossipNode, tempDir, until, waitFor } from './fixtures.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
-import type { Chat, RoomMessageEvent } from '../src/index.js'
+import type { Chat, RoomMembersEvent, RoomMessageEvent } from '../src/index.js'
 import type { Message } from '@libp2p/gossipsub'
 
 describe('rooms', function () {
@@ -34,6 +34,19 @@ describe('rooms', function () {
   async function meshed (chats: Chat[], room: string): Promise<void> {
     await until(() => chats.every(c => c.members(room).length === chats.length), 60_000, 'all members online in the room')
   }
+
+  it('says when the number of members online changes: someone joins, someone goes', async () => {
+    const [a, b] = await Promise.all([0, 1].map(async () => cleanup.add(await startChat({ bootstrapNode: boot }))))
+    const room = await a.createRoom('friends')
+    const joined = waitFor<RoomMembersEvent>(a, 'room:members', m => m.roomId === room.roomId && m.online === 2, 60_000)
+    await b.joinRoom(room.invite)
+    assert.equal((await joined).name, 'friends')
+    assert.equal(a.listRooms()[0].online, 2)
+    const gone = waitFor<RoomMembersEvent>(a, 'room:members', m => m.roomId === room.roomId && m.online === 1, 60_000)
+    await b.stop()
+    await gone
+    assert.equal(a.listRooms()[0].online, 1)
+  })
 
   it('creates a room, joins by invite and delivers every message to every member', async () => {
     const [a, b, c] = await Promise.all([0, 1, 2].map(async () => cleanup.add(await startChat({ bootstrapNode: boot }))))

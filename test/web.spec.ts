@@ -294,6 +294,8 @@ describe('web app in Chromium', function () {
     const roomId = room.roomId
     const members = async (p: Page): Promise<number> => await p.evaluate((id) => (window as any).megachat.members(id).length, roomId)
     await until(async () => node.members(roomId).length === 3 && await members(page) === 3 && await members(pageB) === 3, 60_000, 'all three members online in the room')
+    // the room's header follows (on the room:members event)
+    await page.locator('.conv-header', { hasText: '3 online · encrypted room' }).waitFor({ timeout: WAIT_MS })
 
     const fromNode = waitFor<RoomMessageEvent>(node, 'room:message', m => m.text === 'Ann here, in the room', WAIT_MS)
     await typeAndSend(page, 'Ann here, in the room')

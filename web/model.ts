@@ -8,7 +8,6 @@ import type { RtcCall } from '../src/calls/rtc.js'
 
 const HISTORY_LIMIT = 200
 const LAST_READ_KEY = 'megachat:last-read'
-const ROOM_POLL_MS = 3000
 
 export interface UiMessage {
   id: string
@@ -66,7 +65,6 @@ export class ChatModel {
   private readonly lastRead: Record<string, number>
   private active?: ConversationKey
   private readonly listeners = new Set<() => void>()
-  private timer?: ReturnType<typeof setInterval>
 
   constructor (chat: Chat, bootstrap: string[]) {
     this.chat = chat
@@ -156,16 +154,11 @@ export class ChatModel {
     for (const name of ['connection:open', 'connection:close', 'self:peer:update'] as const) {
       chat.libp2p.addEventListener(name, () => { this.updateStatus() })
     }
-    // member counts of rooms have no event: look now and then
-    this.timer = setInterval(() => {
+    chat.addEventListener('room:members', () => {
       this.rooms = this.chat.listRooms()
       this.changed()
-    }, ROOM_POLL_MS)
+    })
     this.updateStatus()
-  }
-
-  stop (): void {
-    clearInterval(this.timer)
   }
 
   private async refreshContacts (): Promise<void> {

@@ -87,12 +87,21 @@ interface JoinedRoom {
   rate: Map<string, number[]>
 }
 
+export interface RoomMembersEvent {
+  roomId: string
+  name: string
+  /** members online now, including yourself */
+  online: number
+}
+
 export interface RoomsInit {
   libp2p: ChatLibp2p
   store: ChatStore
   privateKey: PrivateKey
   /** a room message was accepted (live or synced) */
   onMessage(event: RoomMessageEvent): void
+  /** the number of members online in a joined room changed (someone subscribed, left or disconnected) */
+  onMembers?(event: RoomMembersEvent): void
   signal: AbortSignal
   /** connects to a member the way the chat reaches contacts (relay first, WebRTC in the background) */
   reach(peer: PeerId, addrs?: Multiaddr[]): Promise<unknown>
@@ -114,6 +123,9 @@ export class Rooms {
   /** messages opened by the validator, handed to the message listener */
   private readonly opened = new WeakMap<Message, RoomMessage>()
   private timer?: JitteredInterval
+  /** the online count last reported per room, so that each change is said once */
+  private readonly reportedOnline = new Map<string, number>()
+  private membersCheck?: ReturnType<typeof setTimeout>
 
   constructor (init: RoomsInit, allowedTopics: Set<string>) {
     this.init = init
@@ -149,12 +161,15 @@ export class Rooms {
     this.pubsub.addEventListener('subscription-change', (evt) => {
       for (const sub of evt.detail.subscriptions) {
         const room = this.byTopic.get(sub.topic)
-        if (room != null && sub.subscribe) void this.syncFrom(evt.detail.peerId, room)
+        if (room == null) continue
+        if (sub.subscribe) void this.syncFrom(evt.detail.peerId, room)
+        this.checkMembers()
       }
     })
     this.init.libp2p.addEventListener('peer:disconnect', (evt) => {
       const prefix = `${evt.detail.toString()}/`
       for (const key of this.synced) if (key.startsWith(prefix)) this.synced.delete(key)
+      this.checkMembers()
     })
     for (const room of this.byId.values()) this.enter(room)
     this.timer = new JitteredInterval(() => { this.tick() }, ANNOUNCE_INTERVAL_MS)
@@ -162,6 +177,31 @@ export class Rooms {
 
   stop (): void {
     this.timer?.stop()
+    clearTimeout(this.membersCheck)
+  }
+
+  /**
+   * Reports the rooms whose online count changed, once for a burst of changes. Looked at after the
+   * current task: gossipsub forgets a disconnected peer's subscriptions in its own listener, which may
+   * run after ours.
+   */
+  private checkMembers (): void {
+    if (this.membersCheck != null) return
+    this.membersCheck = setTimeout(() => {
+      this.membersCheck = undefined
+      if (this.init.signal.aborted) return
+      for (const room of this.byId.values()) {
+        const { roomId, name } = room.record
+        const online = this.online(room)
+        if (this.reportedOnline.get(roomId) === online) continue
+        this.reportedOnline.set(roomId, online)
+        this.init.onMembers?.({ roomId, name, online })
+      }
+    }, 0)
+  }
+
+  private online (room: JoinedRoom): number {
+    return this.init.libp2p.status === 'started' ? this.pubsub.getSubscribers(room.keys.topic).length + 1 : 1
   }
 
   /** Persists when we were last in each room, so a restart asks only for what it missed. */
@@ -203,6 +243,7 @@ export class Rooms {
     this.allowedTopics.delete(room.keys.topic)
     this.byId.delete(room.record.roomId)
     this.byTopic.delete(room.keys.topic)
+    this.reportedOnline.delete(room.record.roomId)
     await this.init.store.deleteRoom(room.record.roomId)
     return info
   }
@@ -418,7 +459,7 @@ export class Rooms {
 
   private info (record: RoomRecord): RoomInfo {
     const room = this.byId.get(record.roomId)
-    const online = room != null && this.init.libp2p.status === 'started' ? this.pubsub.getSubscribers(room.keys.topic).length + 1 : 1
+    const online = room != null ? this.online(room) : 1
     return {
       name: record.name,
       roomId: record.roomId,
