@@ -53,6 +53,7 @@ const ONLY = new Set((process.env.BENCH_ONLY ?? 'dm,client,rooms,web,calls').spl
 const IDLE_MS = 3_000
 /** set in the environment of the process that runs one section */
 const IN_SECTION = 'MEGACHAT_BENCH_SECTION'
+const inSection = process.env[IN_SECTION] === '1'
 
 /** the whole bench normally takes about three minutes; past this something hangs, so say where and stop */
 const WATCHDOG_MS = 480_000
@@ -328,7 +329,7 @@ async function stopSection (ms = 5_000): Promise<void> {
 
 async function main (): Promise<void> {
   const t0 = performance.now()
-  if (process.env[IN_SECTION] === '1') {
+  if (inSection) {
     for (const name of SECTIONS) if (ONLY.has(name)) await runSection(name)
     return
   }
@@ -367,7 +368,7 @@ const watchdog = setTimeout(() => {
   process.stderr.write(`bench: still running after ${WATCHDOG_MS / 1000} s, stuck at: ${step}; giving up\n`)
   void stopSection().finally(() => { process.exit(1) })
   // a section's own watchdog says where it is stuck; this one is for the run as a whole
-}, process.env[IN_SECTION] === '1' ? WATCHDOG_MS : 2 * WATCHDOG_MS)
+}, inSection ? WATCHDOG_MS : 2 * WATCHDOG_MS)
 
 main()
   .catch((err) => {

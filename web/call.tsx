@@ -10,6 +10,7 @@ import { Avatar, Icon, errorText } from './ui.js'
 import type { CallInfo } from '../src/index.js'
 import type { CallStats, RtcCall } from '../src/calls/rtc.js'
 import type { ChatModel } from './model.js'
+import type { IconName } from './ui.js'
 
 const STATS_MS = 1000
 
@@ -83,32 +84,38 @@ export function IncomingCall ({ model, call }: { model: ChatModel, call: CallInf
         </p>
         {error !== '' && <p class='error' role='alert'>{error}</p>}
         <div class='incoming-actions'>
-          <label class='action'>
-            <button type='button' class='round-btn danger' aria-label='Decline' title='Decline' disabled={busy}
-              onClick={() => { act(async () => { await model.declineCall() }) }}>
-              <Icon name='hangup' size={24} />
-            </button>
-            <span aria-hidden='true'>Decline</span>
-          </label>
+          <CallAction label='Decline' caption='Decline' icon='hangup' class='danger' disabled={busy}
+            onClick={() => { act(async () => { await model.declineCall() }) }} />
           {call.video && (
-            <label class='action'>
-              <button type='button' class='round-btn' aria-label='Answer without video' title='Answer without video' disabled={busy}
-                onClick={() => { act(async () => { await model.acceptCall(false) }) }}>
-                <Icon name='phone' size={24} />
-              </button>
-              <span aria-hidden='true'>Voice only</span>
-            </label>
+            <CallAction label='Answer without video' caption='Voice only' icon='phone' disabled={busy}
+              onClick={() => { act(async () => { await model.acceptCall(false) }) }} />
           )}
-          <label class='action'>
-            <button type='button' ref={answerRef} class='round-btn accept' aria-label={call.video ? 'Answer with video' : 'Answer'} title='Answer' disabled={busy}
-              onClick={() => { act(async () => { await model.acceptCall(call.video) }) }}>
-              <Icon name={call.video ? 'video' : 'phone'} size={24} />
-            </button>
-            <span aria-hidden='true'>{call.video ? 'Video' : 'Answer'}</span>
-          </label>
+          <CallAction label={call.video ? 'Answer with video' : 'Answer'} caption={call.video ? 'Video' : 'Answer'} icon={call.video ? 'video' : 'phone'}
+            class='accept' disabled={busy} buttonRef={answerRef}
+            onClick={() => { act(async () => { await model.acceptCall(call.video) }) }} />
         </div>
       </div>
     </div>
+  )
+}
+
+/** A round button of the incoming-call screen with its caption under it (the label makes both one target). */
+function CallAction ({ label, caption, icon, class: cls = '', disabled, onClick, buttonRef }: {
+  label: string
+  caption: string
+  icon: IconName
+  class?: string
+  disabled: boolean
+  onClick: () => void
+  buttonRef?: preact.Ref<HTMLButtonElement>
+}): preact.JSX.Element {
+  return (
+    <label class='action'>
+      <button type='button' ref={buttonRef} class={`round-btn ${cls}`} aria-label={label} title={label} disabled={disabled} onClick={onClick}>
+        <Icon name={icon} size={24} />
+      </button>
+      <span aria-hidden='true'>{caption}</span>
+    </label>
   )
 }
 

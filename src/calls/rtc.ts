@@ -297,24 +297,20 @@ export class RtcCall extends EventTarget implements MediaSession {
   async stats (previous?: CallStats): Promise<CallStats> {
     const report = await this.pc.getStats()
     const now = performance.now()
-    let inBytes = 0
-    let outBytes = 0
-    let audioIn = 0
-    let videoIn = 0
     let lost = 0
     let received = 0
     const out: CallStats = { at: now, inBytes: 0, audioInBytes: 0, videoInBytes: 0, outBytes: 0, loss: 0, framesDecoded: 0, audioPacketsReceived: 0 }
     let pair: any
     report.forEach((s: any) => {
       if (s.type === 'inbound-rtp') {
-        inBytes += s.bytesReceived ?? 0
+        out.inBytes += s.bytesReceived ?? 0
         lost += Math.max(0, s.packetsLost ?? 0)
         received += s.packetsReceived ?? 0
         if (s.kind === 'audio') {
-          audioIn += s.bytesReceived ?? 0
+          out.audioInBytes += s.bytesReceived ?? 0
           out.audioPacketsReceived += s.packetsReceived ?? 0
         } else if (s.kind === 'video') {
-          videoIn += s.bytesReceived ?? 0
+          out.videoInBytes += s.bytesReceived ?? 0
           out.framesDecoded += s.framesDecoded ?? 0
           if (s.frameWidth != null) {
             out.frameWidth = s.frameWidth
@@ -322,7 +318,7 @@ export class RtcCall extends EventTarget implements MediaSession {
           }
         }
       } else if (s.type === 'outbound-rtp') {
-        outBytes += s.bytesSent ?? 0
+        out.outBytes += s.bytesSent ?? 0
       } else if (s.type === 'transport' && s.selectedCandidatePairId != null) {
         pair = report.get(s.selectedCandidatePairId)
       }
@@ -334,16 +330,12 @@ export class RtcCall extends EventTarget implements MediaSession {
       out.remoteCandidate = report.get(pair.remoteCandidateId)?.candidateType
     }
     out.loss = received + lost > 0 ? lost / (received + lost) : 0
-    out.inBytes = inBytes
-    out.outBytes = outBytes
-    out.audioInBytes = audioIn
-    out.videoInBytes = videoIn
     if (previous != null && now > previous.at) {
-      const kbps = (bytes: number): number => Math.max(0, bytes * 8 / (now - previous.at))
-      out.inKbps = kbps(inBytes - previous.inBytes)
-      out.outKbps = kbps(outBytes - previous.outBytes)
-      out.audioInKbps = kbps(audioIn - previous.audioInBytes)
-      out.videoInKbps = kbps(videoIn - previous.videoInBytes)
+      const kbps = (key: 'inBytes' | 'outBytes' | 'audioInBytes' | 'videoInBytes'): number => Math.max(0, (out[key] - previous[key]) * 8 / (now - previous.at))
+      out.inKbps = kbps('inBytes')
+      out.outKbps = kbps('outBytes')
+      out.audioInKbps = kbps('audioInBytes')
+      out.videoInKbps = kbps('videoInBytes')
     }
     return out
   }

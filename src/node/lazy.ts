@@ -40,8 +40,8 @@ abstract class Deferred<T extends EventTarget & Partial<Startable>> implements S
   private stopListening?: () => void
   private readonly listeners: Listener[] = []
   private readonly topologies: Array<{ protocol: string, topology: Topology }> = []
-  /** peers handed to the real service's topologies on load */
-  protected handedOver = 0
+  /** whether any peer was handed to the real service's topologies on load */
+  protected handedOver = false
   protected readonly log: Logger
 
   /** the real service's handlers of the protocols the stand-in announces from the start */
@@ -210,7 +210,7 @@ abstract class Deferred<T extends EventTarget & Partial<Startable>> implements S
         if (connection.limits != null && topology.notifyOnLimitedConnection !== true) continue
         if (topology.filter?.has(peer) === true) continue
         topology.filter?.add(peer)
-        this.handedOver++
+        this.handedOver = true
         await Promise.resolve(topology.onConnect?.(peer, connection)).catch((err: Error) => { this.log.error('could not hand %p over: %e', peer, err) })
       }
     }
@@ -244,46 +244,49 @@ export class LazyDHT extends Deferred<RealDHT> {
   }
 
   readonly [peerRoutingSymbol]: PeerRouting = {
-    findPeer: async (peer, options) => await (await this.peerRouting()).findPeer(peer, options),
+    findPeer: async (peer, options) => await (await this.peerRouting(options?.signal)).findPeer(peer, options),
     // a background walk (libp2p's random walk looks for relays this way from the start): it waits for
     // the DHT rather than loading it before the first connection, when it could find nobody anyway
     getClosestPeers: (key, options) => this.stream(async () => ((await this.untilLoaded(options?.signal))[peerRoutingSymbol] as Required<PeerRouting>).getClosestPeers(key, options))
   }
 
   readonly [contentRoutingSymbol]: ContentRouting = {
-    provide: async (cid, options) => { await (await this.contentRouting()).provide(cid, options) },
-    cancelReprovide: async (cid, options) => { await (await this.contentRouting()).cancelReprovide(cid, options) },
-    findProviders: (cid, options) => this.stream(async () => (await this.contentRouting()).findProviders(cid, options)),
-    put: async (key, value, options) => { await (await this.contentRouting()).put(key, value, options) },
-    get: async (key, options) => await (await this.contentRouting()).get(key, options)
+    provide: async (cid, options) => { await (await this.contentRouting(options?.signal)).provide(cid, options) },
+    cancelReprovide: async (cid, options) => { await (await this.contentRouting(options?.signal)).cancelReprovide(cid, options) },
+    findProviders: (cid, options) => this.stream(async () => (await this.contentRouting(options?.signal)).findProviders(cid, options)),
+    put: async (key, value, options) => { await (await this.contentRouting(options?.signal)).put(key, value, options) },
+    get: async (key, options) => await (await this.contentRouting(options?.signal)).get(key, options)
   }
 
-  private async peerRouting (): Promise<Required<PeerRouting>> {
-    return (await this.ready())[peerRoutingSymbol] as Required<PeerRouting>
+  private async peerRouting (signal?: AbortSignal): Promise<Required<PeerRouting>> {
+    return (await this.ready(signal))[peerRoutingSymbol] as Required<PeerRouting>
   }
 
-  private async contentRouting (): Promise<Required<ContentRouting>> {
-    return (await this.ready())[contentRoutingSymbol] as Required<ContentRouting>
+  private async contentRouting (signal?: AbortSignal): Promise<Required<ContentRouting>> {
+    return (await this.ready(signal))[contentRoutingSymbol] as Required<ContentRouting>
   }
 
   /**
    * The DHT, loaded, with the peers handed over on load in its routing table. kad-dht adds a peer its
    * topology hears of a moment later (it reads the peer store first): a lookup that loaded the DHT and
    * ran at once found the table empty and failed ("not found"), about half the time in a tab that
-   * looked a contact up just after its first connection.
+   * looked a contact up just after its first connection. The lookup's abort ends the wait too (the
+   * lookup then fails on its own signal).
    */
-  private async ready (): Promise<RealDHT> {
+  private async ready (signal?: AbortSignal): Promise<RealDHT> {
     const dht = await this.load()
     const table = (dht as unknown as { routingTable?: RoutingTableView }).routingTable
-    if (this.handedOver === 0 || table == null || table.size > 0) return dht
+    if (!this.handedOver || table == null || table.size > 0 || signal?.aborted === true) return dht
     await new Promise<void>(resolve => {
       const done = (): void => {
         clearTimeout(timer)
         table.removeEventListener('peer:add', done)
+        signal?.removeEventListener('abort', done)
         resolve()
       }
       const timer = setTimeout(done, TABLE_WAIT_MS)
       table.addEventListener('peer:add', done)
+      signal?.addEventListener('abort', done)
     })
     return dht
   }

@@ -186,14 +186,15 @@ export class Rooms {
    * run after ours.
    */
   private checkMembers (): void {
-    if (this.membersCheck != null) return
+    if (this.membersCheck != null || this.byId.size === 0) return
     this.membersCheck = setTimeout(() => {
       this.membersCheck = undefined
       if (this.init.signal.aborted) return
       for (const room of this.byId.values()) {
         const { roomId, name } = room.record
         const online = this.online(room)
-        if (this.reportedOnline.get(roomId) === online) continue
+        // a room starts with yourself alone in it
+        if ((this.reportedOnline.get(roomId) ?? 1) === online) continue
         this.reportedOnline.set(roomId, online)
         this.init.onMembers?.({ roomId, name, online })
       }
