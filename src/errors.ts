@@ -28,9 +28,16 @@ export class InvalidInputError extends Error {
   override name = 'InvalidInputError'
 }
 
+/** Nobody knew an address for the peer: not in the peer store, not found in the DHT. */
 export class PeerNotFoundError extends Error {
   static override name = 'PeerNotFoundError'
   override name = 'PeerNotFoundError'
+}
+
+/** Addresses for the peer were found, but none of them could be dialled (offline, or behind a NAT with no relay). */
+export class PeerUnreachableError extends Error {
+  static override name = 'PeerUnreachableError'
+  override name = 'PeerUnreachableError'
 }
 
 export class WrongPassphraseError extends Error {

@@ -1,0 +1,384 @@
+/**
+ * The dial policy: how every feature gets a connection, and a stream, to a peer.
+ *
+ * Nothing waits on one address or one connection at a time. `connect()` races what can work: the address
+ * that worked last time, the addresses the peer store knows, and a DHT lookup, and takes the first connection
+ * that comes up. A remote peer's private LAN address, a dropped SYN or a stale record therefore costs
+ * nothing while a relay address answers in a round trip.
+ *
+ * libp2p dials one peer's addresses one after another (each up to its address timeout) and joins every
+ * dial to the same peer ID into that one queue entry. So the race dials each plain address (TCP, WebSocket)
+ * on its own *without* the peer ID, which libp2p runs side by side, and checks the peer that answered (Noise
+ * authenticates it) before using the connection; relay addresses, which must name the peer, go together in
+ * one dial by peer ID. WebRTC addresses are left for a background upgrade once a relayed connection is up, so a
+ * message never waits on ICE.
+ *
+ * `openStream()` opens a protocol stream on the best open connection (direct first), and when it has not
+ * opened within a moment also on the next one (or a fresh dial): a connection that counts as open but cannot
+ * carry a stream (a WebRTC connection whose data channels never opened) does not hold anything back, and is
+ * marked suspect so that the next stream avoids it.
+ */
+import { logger } from '@libp2p/logger'
+import { multiaddr } from '@multiformats/multiaddr'
+import { WebRTC } from '@multiformats/multiaddr-matcher'
+import { FIND_TIMEOUT_MS } from '../constants.js'
+import { PeerNotFoundError, PeerUnreachableError } from '../errors.js'
+import type { AbortOptions, Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+const log = logger('megachat:reach')
+
+/** The address that worked last gets this head start before the other known addresses are dialled. */
+export const LAST_ADDRESS_HEAD_START_MS = 150
+/** Known addresses get this head start before a DHT lookup is started beside them. */
+export const LOOKUP_DELAY_MS = 300
+/** A stream not open on one connection after this long is also tried on the next one. */
+export const STREAM_STAGGER_MS = 500
+/** How long one stream may take to open on one connection. */
+export const STREAM_OPEN_TIMEOUT_MS = 5_000
+/** Most connections one openStream() tries. */
+export const MAX_STREAM_ATTEMPTS = 4
+/** A connection that failed to carry a stream is avoided for this long. */
+export const SUSPECT_MS = 60_000
+/** Peer store metadata key of the address that last worked. */
+export const LAST_ADDRESS_KEY = 'megachat/last-address'
+
+export type ReachLibp2p = Pick<Libp2p, 'getConnections' | 'dial' | 'peerStore' | 'peerRouting'>
+
+export interface ReachInit {
+  /** per-attempt bound of connect() (ms) */
+  findTimeout?: number
+  /** aborts everything on shutdown */
+  signal?: AbortSignal
+}
+
+export interface ConnectOptions extends AbortOptions {
+  /** addresses to try in place of the peer store's (say, from a DHT provider record) */
+  addrs?: Multiaddr[]
+  /** connections not to return (they failed to carry a stream): a fresh one is dialled instead */
+  exclude?: Set<Connection>
+}
+
+export interface OpenedStream {
+  stream: Stream
+  connection: Connection
+}
+
+/** Connections in the order streams are tried: direct, then unlimited, then relayed; suspects last. */
+export function rankConnections (connections: Connection[], isSuspect: (c: Connection) => boolean = () => false): Connection[] {
+  const rank = (c: Connection): number => (isSuspect(c) ? 10 : 0) + (c.direct ? 0 : c.limits == null ? 1 : 2)
+  return connections.filter(c => c.status === 'open').sort((a, b) => rank(a) - rank(b))
+}
+
+export class Reach {
+  private readonly libp2p: ReachLibp2p
+  private readonly init: ReachInit
+  private readonly suspects = new WeakMap<Connection, number>()
+  /** connect() calls under way per peer: a second caller joins the first (one connection, not two) */
+  private readonly racing = new Map<string, Promise<Connection>>()
+
+  constructor (libp2p: ReachLibp2p, init: ReachInit = {}) {
+    this.libp2p = libp2p
+    this.init = init
+  }
+
+  /** Marks a connection that failed to carry a stream: streams avoid it for a while. */
+  suspect (connection: Connection): void {
+    this.suspects.set(connection, Date.now() + SUSPECT_MS)
+  }
+
+  private isSuspect (connection: Connection): boolean {
+    return (this.suspects.get(connection) ?? 0) > Date.now()
+  }
+
+  /** The best open connection to the peer, if any (suspects only when there is nothing else). */
+  openConnection (peer: PeerId, exclude?: Set<Connection>): Connection | undefined {
+    return rankConnections(this.libp2p.getConnections(peer), c => this.isSuspect(c)).find(c => exclude?.has(c) !== true)
+  }
+
+  /**
+   * A connection to the peer: an open one, or the first to come up of the dials raced from the last
+   * working address, the known addresses and a DHT lookup. Rejects with PeerNotFoundError when nobody
+   * knew an address for the peer, PeerUnreachableError when addresses were found but none answered.
+   */
+  async connect (peer: PeerId, options: ConnectOptions = {}): Promise<Connection> {
+    const open = this.openConnection(peer, options.exclude)
+    if (open != null) return open
+    const key = peer.toString()
+    const joinable = options.exclude == null || options.exclude.size === 0
+    const running = joinable ? this.racing.get(key) : undefined
+    if (running != null) return await abortable(running, options.signal)
+    const race = new DialRace(this.libp2p, peer, [
+      AbortSignal.timeout(this.init.findTimeout ?? FIND_TIMEOUT_MS),
+      ...(this.init.signal != null ? [this.init.signal] : []),
+      ...(options.signal != null ? [options.signal] : [])
+    ], !joinable)
+    const result = race.run(options.addrs)
+    if (joinable) {
+      this.racing.set(key, result)
+      result.catch(() => {}).finally(() => { if (this.racing.get(key) === result) this.racing.delete(key) })
+    }
+    return await result
+  }
+
+  /**
+   * Opens a protocol stream to the peer on the best connection; when it has not opened within
+   * STREAM_STAGGER_MS, also on the next connection (or a fresh dial), and takes the first that opens.
+   */
+  async openStream (peer: PeerId, protocol: string, options: AbortOptions = {}): Promise<OpenedStream> {
+    const signals = [...(this.init.signal != null ? [this.init.signal] : []), ...(options.signal != null ? [options.signal] : [])]
+    const done = new AbortController()
+    const tried = new Set<Connection>()
+    const errors: Error[] = []
+    return await new Promise<OpenedStream>((resolve, reject) => {
+      let running = 0
+      let attempts = 0
+      let finished = false
+      let timer: ReturnType<typeof setTimeout> | undefined
+      /** connections a stream is being opened on */
+      const opening = new Set<Connection>()
+      const finish = (err?: Error, result?: OpenedStream): void => {
+        if (finished) return
+        finished = true
+        clearTimeout(timer)
+        // a connection another one overtook did not carry a stream in time: the next stream avoids it
+        for (const c of opening) if (c !== result?.connection) this.suspect(c)
+        done.abort()
+        if (result != null) resolve(result)
+        else reject(err)
+      }
+      const next = (): void => {
+        clearTimeout(timer)
+        if (finished) return
+        if (signals.some(s => s.aborted) || attempts >= MAX_STREAM_ATTEMPTS) {
+          if (running === 0) finish(errors.at(-1) ?? new PeerUnreachableError(`no stream to ${peer} in time`))
+          return
+        }
+        attempts++
+        running++
+        const attempt = this.connect(peer, { signal: AbortSignal.any([done.signal, ...signals]), exclude: tried })
+          .then(async (connection) => {
+            tried.add(connection)
+            opening.add(connection)
+            const signal = AbortSignal.any([done.signal, AbortSignal.timeout(STREAM_OPEN_TIMEOUT_MS), ...signals])
+            try {
+              const stream = await connection.newStream(protocol, { signal, runOnLimitedConnection: true })
+              opening.delete(connection)
+              if (finished) {
+                stream.abort(new Error('another connection was quicker'))
+                return
+              }
+              finish(undefined, { stream, connection })
+            } catch (err: any) {
+              opening.delete(connection)
+              if (!done.signal.aborted) {
+                log('no %s stream on a connection to %p (%s): %s', protocol, peer, connection.direct ? 'direct' : 'relayed', err.name)
+                this.suspect(connection)
+              }
+              throw err
+            }
+          })
+        attempt.catch((err: Error) => {
+          errors.push(err)
+        }).finally(() => {
+          running--
+          // a failed attempt starts the next one at once, unless it was a dial that found nothing new
+          if (!finished && running === 0) {
+            const last = errors.at(-1)
+            if (last != null && [PeerNotFoundError.name, PeerUnreachableError.name, 'UnsupportedProtocolError'].includes(last.name)) finish(last)
+            else next()
+          }
+        })
+        timer = setTimeout(next, STREAM_STAGGER_MS)
+      }
+      next()
+    })
+  }
+}
+
+/** One connect(): the dials and the lookup raced for a peer, the first connection wins. */
+class DialRace {
+  private readonly controller = new AbortController()
+  private readonly signal: AbortSignal
+  private readonly tried = new Set<string>()
+  private readonly errors: string[] = []
+  private readonly webrtc: Multiaddr[] = []
+  private pending = 0
+  private found = 0
+  private winner?: Connection
+  private resolve!: (c: Connection) => void
+  private reject!: (err: Error) => void
+
+  constructor (private readonly libp2p: ReachLibp2p, private readonly peer: PeerId, signals: AbortSignal[], private readonly force: boolean) {
+    this.signal = AbortSignal.any([this.controller.signal, ...signals])
+  }
+
+  async run (addrs?: Multiaddr[]): Promise<Connection> {
+    const result = new Promise<Connection>((resolve, reject) => {
+      this.resolve = resolve
+      this.reject = reject
+    })
+    const timers: Array<ReturnType<typeof setTimeout>> = []
+    const later = (ms: number, fn: () => void): void => { timers.push(setTimeout(fn, ms)) }
+    this.signal.addEventListener('abort', () => { this.settle() }, { once: true })
+    this.pending++ // the set-up below
+    try {
+      const known = (addrs != null && addrs.length > 0) ? addrs : await this.knownAddresses()
+      const last = await this.lastAddress()
+      let delay = 0
+      if (last != null && !this.signal.aborted) {
+        this.dial([last])
+        delay = LAST_ADDRESS_HEAD_START_MS
+      }
+      if (known.length > 0) later(delay, () => { this.dial(known) })
+      this.pending++ // the lookup
+      later(known.length > 0 || last != null ? delay + LOOKUP_DELAY_MS : 0, () => { void this.lookup() })
+    } catch (err: any) {
+      this.errors.push(err.name)
+    } finally {
+      this.pending--
+    }
+    this.settle()
+    try {
+      return await result
+    } finally {
+      for (const t of timers) clearTimeout(t)
+    }
+  }
+
+  private async knownAddresses (): Promise<Multiaddr[]> {
+    try {
+      return (await this.libp2p.peerStore.get(this.peer)).addresses.map(a => a.multiaddr)
+    } catch {
+      return []
+    }
+  }
+
+  private async lastAddress (): Promise<Multiaddr | undefined> {
+    try {
+      const bytes = (await this.libp2p.peerStore.get(this.peer)).metadata.get(LAST_ADDRESS_KEY)
+      return bytes != null ? multiaddr(new TextDecoder().decode(bytes)) : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  private async lookup (): Promise<void> {
+    try {
+      if (this.winner != null || this.signal.aborted) return
+      const info = await this.libp2p.peerRouting.findPeer(this.peer, { signal: this.signal })
+      this.dial(info.multiaddrs)
+    } catch (err: any) {
+      if (!this.signal.aborted) log('lookup of %p failed: %s', this.peer, err.name)
+    } finally {
+      this.pending--
+      this.settle()
+    }
+  }
+
+  /** Starts dials to addresses not tried yet: each plain one on its own, the relayed ones together. */
+  private dial (addrs: Multiaddr[]): void {
+    if (this.winner != null || this.signal.aborted) return
+    const id = this.peer.toString()
+    const relayed: Multiaddr[] = []
+    for (const addr of addrs) {
+      const key = addr.toString()
+      if (this.tried.has(key)) continue
+      this.tried.add(key)
+      this.found++
+      if (WebRTC.matches(addr)) this.webrtc.push(withPeer(addr, id))
+      else if (addr.getComponents().some(c => c.name === 'p2p-circuit')) relayed.push(withPeer(addr, id))
+      else this.attempt(this.libp2p.dial(withoutPeer(addr, id), { signal: this.signal }))
+    }
+    if (relayed.length > 0) this.attempt(this.libp2p.dial(relayed, { signal: this.signal, force: this.force }))
+  }
+
+  private attempt (dial: Promise<Connection>): void {
+    this.pending++
+    dial.then(async (connection) => {
+      if (!connection.remotePeer.equals(this.peer)) {
+        await connection.close().catch(() => {})
+        throw new PeerUnreachableError('another peer answered at that address')
+      }
+      this.won(connection)
+    }).catch((err: any) => {
+      this.errors.push(err.name ?? 'Error')
+    }).finally(() => {
+      this.pending--
+      this.settle()
+    })
+  }
+
+  private won (connection: Connection): void {
+    if (this.winner == null && !this.signal.aborted) {
+      this.winner = connection
+      this.controller.abort()
+      this.remember(connection)
+      this.upgrade(connection)
+      this.resolve(connection)
+      return
+    }
+    // a dial that connected after the race was decided: keep it only if it is better (direct beside relayed)
+    const better = this.winner != null && this.winner.limits != null && connection.limits == null && connection !== this.winner
+    if (!better && connection !== this.winner) connection.close().catch(() => {})
+  }
+
+  private remember (connection: Connection): void {
+    this.libp2p.peerStore.merge(this.peer, {
+      metadata: { [LAST_ADDRESS_KEY]: new TextEncoder().encode(connection.remoteAddr.toString()) }
+    }).catch((err: any) => { log('could not remember the address of %p: %s', this.peer, err.name) })
+  }
+
+  /** A relayed connection is upgraded to a direct WebRTC one in the background when the peer offers it. */
+  private upgrade (connection: Connection): void {
+    if (connection.limits == null || this.webrtc.length === 0) return
+    this.libp2p.dial(this.webrtc, { force: true, signal: AbortSignal.timeout(30_000) })
+      .then(() => { log('upgraded %p to a direct WebRTC connection', this.peer) })
+      .catch((err: any) => { log('no direct WebRTC connection to %p: %s', this.peer, err.name) })
+  }
+
+  /** Rejects once nothing is left running and nothing won. */
+  private settle (): void {
+    if (this.winner != null) return
+    if (this.pending > 0 && !this.signal.aborted) return
+    if (this.signal.aborted && this.controller.signal.aborted) return
+    if (this.pending === 0 && this.webrtc.length > 0 && !this.signal.aborted) {
+      // nothing but WebRTC was left to try: then that is the way
+      this.attempt(this.libp2p.dial(this.webrtc.splice(0), { signal: this.signal, force: this.force }))
+      return
+    }
+    const what = this.errors.length > 0 ? ` (${[...new Set(this.errors)].join(', ')})` : ''
+    if (this.found === 0) {
+      this.reject(new PeerNotFoundError(`${this.peer} was not found${this.signal.aborted ? ' in time' : ''}: no address is known and the DHT had none`))
+    } else {
+      this.reject(new PeerUnreachableError(`${this.peer} was found but could not be dialled${this.signal.aborted ? ' in time' : ''}${what}`))
+    }
+    this.controller.abort()
+  }
+}
+
+/** The promise, or its signal's abort, whichever comes first. */
+async function abortable<T> (promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal == null) return await promise
+  signal.throwIfAborted()
+  let onAbort!: () => void
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([promise, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
+function withPeer (addr: Multiaddr, id: string): Multiaddr {
+  return addr.getComponents().some(c => c.name === 'p2p' && c.value === id) ? addr : addr.encapsulate(`/p2p/${id}`)
+}
+
+function withoutPeer (addr: Multiaddr, id: string): Multiaddr {
+  const components = addr.getComponents()
+  const last = components.at(-1)
+  return last?.name === 'p2p' && last.value === id ? multiaddr(components.slice(0, -1)) : addr
+}
