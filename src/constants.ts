@@ -1,6 +1,6 @@
 /** Protocol ids, limits and defaults shared by the features. */
 
-export const DM_PROTOCOL = '/megachat/dm/1.0.0'
+export const DM_PROTOCOL = '/megachat/dm/2.0.0'
 /** The DHT protocol of the MegaChat network (kept apart from the public IPFS DHT). */
 export const DHT_PROTOCOL = '/megachat/kad/1.0.0'
 
@@ -13,8 +13,14 @@ export const MAX_DM_FRAME_BYTES = MAX_TEXT_BYTES + 256
 export const DM_MAX_INBOUND_STREAMS = 8
 /** An inbound DM stream that sends nothing for this long is closed. */
 export const DM_IDLE_TIMEOUT_MS = 30_000
-/** Messages sent on one outbound stream before it is closed and the next one opened. */
-export const DM_BATCH = 64
+/** Most messages a sender has written and not yet seen acknowledged on one stream. */
+export const DM_WINDOW = 1024
+/** Most bytes of text a sender has written and not yet seen acknowledged on one stream. */
+export const DM_WINDOW_BYTES = 1024 * 1024
+/** Most messages a receiver holds read but not yet stored; it reads no further until they are. */
+export const DM_MAX_UNSTORED = 512
+/** A sender waiting this long for the next ack gives the stream up (the connection may not carry). */
+export const DM_ACK_TIMEOUT_MS = 10_000
 
 /** How long to look for a contact (DHT lookup plus dials) before giving up for now. */
 export const FIND_TIMEOUT_MS = 15_000
@@ -43,3 +49,12 @@ export const CALL_FIRST_FRAME_MS = CALL_PREPARED_MS + 30_000
 export const CALL_MAX_INBOUND_STREAMS = 4
 /** Frames one signalling stream may carry (a call needs a few dozen: offer, answer, candidates). */
 export const CALL_MAX_FRAMES = 256
+
+const encoder = new TextEncoder()
+/** Is the text longer than `max` UTF-8 bytes? (Encodes it only when its length leaves room for doubt.) */
+export function overUtf8 (text: string, max: number): boolean {
+  // a UTF-16 code unit takes at most three UTF-8 bytes, and at least one
+  if (text.length * 3 <= max) return false
+  if (text.length > max) return true
+  return encoder.encode(text).byteLength > max
+}

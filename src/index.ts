@@ -15,13 +15,14 @@ import { logger } from '@libp2p/logger'
 import { JitteredInterval } from './timer.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
-import { toString as toHex } from 'uint8arrays/to-string'
-import { FIND_TIMEOUT_MS, MAX_PROBE_DELAY_MS, MAX_TEXT_BYTES, RETRY_INTERVAL_MS } from './constants.js'
+import { DM_PROTOCOL, MAX_PROBE_DELAY_MS, MAX_TEXT_BYTES, RETRY_INTERVAL_MS, overUtf8 } from './constants.js'
 import { Calls, callSignalling } from './calls/index.js'
 import { safetyCode } from './crypto/safety-code.js'
 import { directMessages } from './direct/index.js'
-import { DuplicateContactError, InvalidInputError, InvalidPeerIdError, MessageTooLongError, PeerNotFoundError, UnknownContactError } from './errors.js'
+import { Outbox } from './direct/outbox.js'
+import { DuplicateContactError, InvalidInputError, InvalidPeerIdError, MessageTooLongError, UnknownContactError } from './errors.js'
 import { createNode } from './node/node.js'
+import { Reach } from './node/reach.js'
 import { openPlatform } from './platform.js'
 import { Rooms, roomSync } from './rooms/index.js'
 import type { RoomInfo, RoomMembersEvent, RoomMessageEvent } from './rooms/index.js'
@@ -33,9 +34,8 @@ import type { Platform, PlatformInit } from './platform.js'
 import type { CallRecord, Contact, StoredMessage } from './store/index.js'
 import type { CallInfo, MediaFactory, MediaOptions } from './calls/index.js'
 import { multiaddr } from '@multiformats/multiaddr'
-import { WebRTC } from '@multiformats/multiaddr-matcher'
-import type { AbortOptions, Connection, PeerId, PrivateKey } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Unreachable } from './direct/outbox.js'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
 export * from './errors.js'
@@ -87,12 +87,7 @@ export interface PresenceChange {
   lastSeen?: number
 }
 
-export interface Unreachable {
-  peerId: string
-  /** messages still waiting for this contact */
-  pending: number
-  reason: string
-}
+export type { Unreachable } from './direct/outbox.js'
 
 export interface ChatEvents {
   /** a message arrived (each id once) */
@@ -126,18 +121,13 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   readonly calls: Calls
   private readonly init: ChatInit
   private readonly closePlatform: () => Promise<void>
+  /** the dial policy every feature uses */
+  readonly reach: Reach
+  private readonly outbox: Outbox
   private readonly contactCache = new Map<string, Contact>()
-  private readonly flushing = new Map<string, Promise<void>>()
-  private readonly flushAgain = new Set<string>()
-  /** peers whose outbox was empty after the last delivery: a new message to them goes out without reading the outbox */
-  private readonly drained = new Set<string>()
-  /** ids acknowledged lately, so that a message sent twice (retry racing a send) is reported delivered once */
-  private readonly acked = new Set<string>()
   private readonly shutdown = new AbortController()
-  /** quick retries after a failed delivery: peer -> the next delay (ms), doubling up to the retry interval */
-  private readonly backoff = new Map<string, number>()
-  /** peers whose unreachability was reported since their last send or delivery (said once, not every retry) */
-  private readonly reported = new Set<string>()
+  /** messages from each peer being stored, so that two streams from one peer store in turn */
+  private readonly inbox = new Map<string, Promise<unknown>>()
   /** when each offline contact is probed next, with a growing delay */
   private readonly probes = new Map<string, { next: number, delay: number }>()
   private timer?: JitteredInterval
@@ -150,12 +140,23 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     this.store = store
     this.init = init
     this.closePlatform = closePlatform
+    this.reach = new Reach(libp2p, { findTimeout: init.findTimeout, signal: this.shutdown.signal })
+    this.outbox = new Outbox({
+      store,
+      dm: () => libp2p.services.dm,
+      reach: this.reach,
+      protocol: DM_PROTOCOL,
+      signal: this.shutdown.signal,
+      retryInterval: init.retryInterval,
+      onDelivered: (m) => { this.safeDispatchEvent('delivered', { detail: m }) },
+      onUnreachable: (u) => { this.safeDispatchEvent('unreachable', { detail: u }) }
+    })
     this.rooms = new Rooms({
       libp2p,
       store,
       privateKey: init.privateKey,
       signal: this.shutdown.signal,
-      reach: async (peer, addrs) => await this.reach(peer, undefined, addrs),
+      reach: async (peer, addrs) => await this.reach.connect(peer, { addrs }),
       onMessage: (m) => {
         const name = this.contactCache.get(m.from)?.name
         this.safeDispatchEvent('room:message', { detail: name != null ? { ...m, name } : m })
@@ -166,7 +167,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
       self: this.peerId,
       store,
       signalling: () => libp2p.services.calls,
-      reach: async (peer, signal) => await this.reach(peer, signal),
+      reach: async (peer, signal) => await this.reach.connect(peer, { signal }),
       connections: (peer) => this.libp2p.getConnections(peer),
       signal: this.shutdown.signal,
       onChange: (call) => { this.safeDispatchEvent('call', { detail: call }) },
@@ -239,7 +240,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   /** The peer behind a contact name or a peer ID (contact or not). */
   resolve (ref: string): PeerId {
     const contact = this.contactFor(ref)
-    if (contact != null) return peerIdFromString(contact.peerId)
+    if (contact != null) return contactPeerId(contact.peerId)
     if (/^(12D3Koo|Qm|16Uiu2)/.test(ref)) return parsePeerId(ref)
     throw new UnknownContactError(`no contact named ${ref}`)
   }
@@ -254,22 +255,9 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     const peer = this.resolve(to)
     if (peer.equals(this.peerId)) throw new InvalidInputError('cannot message yourself')
     if (text.trim().length === 0) throw new InvalidInputError('empty message')
-    const bytes = new TextEncoder().encode(text).byteLength
-    if (bytes > MAX_TEXT_BYTES) throw new MessageTooLongError(`message is ${bytes} bytes; the limit is ${MAX_TEXT_BYTES}`)
-    const message: StoredMessage = {
-      id: toHex(crypto.getRandomValues(new Uint8Array(16)), 'base16'),
-      peer: peer.toString(),
-      direction: 'out',
-      text,
-      timestamp: Date.now(),
-      state: 'pending'
-    }
-    await this.store.addOutgoing(message)
-    this.reported.delete(message.peer)
-    this.backoff.delete(message.peer)
+    if (overUtf8(text, MAX_TEXT_BYTES)) throw new MessageTooLongError(`message is ${new TextEncoder().encode(text).byteLength} bytes; the limit is ${MAX_TEXT_BYTES}`)
+    const message = await this.outbox.send(peer.toString(), text)
     this.safeDispatchEvent('sent', { detail: message })
-    if (this.drained.has(message.peer) && !this.flushing.has(message.peer)) void this.flush(message.peer, [message])
-    else void this.flush(message.peer)
     return message
   }
 
@@ -339,134 +327,39 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     return this.libp2p.getConnections(peerIdFromString(peer)).length > 0
   }
 
-  /**
-   * Gets a connection to a peer: known addresses first, then a DHT lookup (which also finds relay
-   * addresses). Bounded by `findTimeout`. WebRTC addresses are left for a background upgrade, so a
-   * message never waits on ICE: it goes over TCP, WebSocket or the relay at once, and a relayed
-   * connection is then upgraded to a direct WebRTC one when the peer offers it. `addrs` (say, from a
-   * DHT provider record) are tried in place of the peer store's. The one dial policy for every feature.
-   */
-  async reach (peer: PeerId, signal?: AbortSignal, addrs?: Multiaddr[]): Promise<Connection> {
-    const open = this.openConnection(peer)
-    if (open != null) return open
-    const timeout = AbortSignal.timeout(this.init.findTimeout ?? FIND_TIMEOUT_MS)
-    const options = { signal: AbortSignal.any([timeout, this.shutdown.signal, ...(signal != null ? [signal] : [])]) }
-    const known = (addrs != null && addrs.length > 0) ? addrs : await this.libp2p.peerStore.get(peer).then(p => p.addresses.map(a => a.multiaddr), () => [])
-    if (known.length > 0) {
-      try {
-        return await this.dialPreferringDirect(peer, known, options)
-      } catch (err: any) {
-        // both sides dialled at once and ours was the one closed: theirs is the connection
-        const theirs = this.openConnection(peer)
-        if (theirs != null) return theirs
-        if (options.signal.aborted) throw new PeerNotFoundError(`${peer} was not found in time`)
-        log('dial %p from known addresses failed: %s; looking it up', peer, err.name)
-      }
-    }
-    try {
-      const info = await this.libp2p.peerRouting.findPeer(peer, options)
-      return await this.dialPreferringDirect(peer, info.multiaddrs, options)
-    } catch (err: any) {
-      throw new PeerNotFoundError(`${peer} is not reachable now (${options.signal.aborted ? 'not found in time' : err.name})`)
-    }
-  }
-
-  /** An open connection to the peer: a direct one if there is one, else an unlimited one. */
-  private openConnection (peer: PeerId): Connection | undefined {
-    const open = this.libp2p.getConnections(peer)
-    return open.find(c => c.direct) ?? open.find(c => c.limits == null) ?? open[0]
-  }
-
-  private async dialPreferringDirect (peer: PeerId, addrs: Multiaddr[], options: AbortOptions): Promise<Connection> {
-    const own = addrs.map(a => a.getComponents().some(c => c.name === 'p2p' && c.value === peer.toString()) ? a : a.encapsulate(`/p2p/${peer}`))
-    const webrtc = own.filter(a => WebRTC.matches(a))
-    const other = own.filter(a => !WebRTC.matches(a))
-    if (other.length === 0 && webrtc.length === 0) throw new PeerNotFoundError('no addresses')
-    const connection = await this.libp2p.dial(other.length > 0 ? other : webrtc, options)
-    if (connection.limits != null && webrtc.length > 0 && other.length > 0) {
-      this.libp2p.dial(webrtc, { force: true, signal: AbortSignal.any([AbortSignal.timeout(30_000), this.shutdown.signal]) })
-        .then(() => { log('upgraded %p to a direct WebRTC connection', peer) })
-        .catch((err: any) => { log('no direct WebRTC connection to %p: %s', peer, err.name) })
-    }
-    return connection
+  /** Delivers what waits in the outbox for a peer. */
+  async flush (peer: string): Promise<void> {
+    await this.outbox.flush(peer)
   }
 
   /**
-   * Delivers what waits in the outbox for a peer (or just `only`, when the outbox is known to hold
-   * nothing else). One run per peer at a time; a run asked for meanwhile follows it.
+   * Called by the DM protocol before it acknowledges: the messages are on disk when this resolves.
+   * Messages from one peer are stored in turn, each id once.
    */
-  flush (peer: string, only?: StoredMessage[]): Promise<void> {
-    const running = this.flushing.get(peer)
-    if (running != null) {
-      this.flushAgain.add(peer)
-      return running
-    }
-    const run = this.deliver(peer, only).finally(() => {
-      this.flushing.delete(peer)
-      if (this.flushAgain.delete(peer) && !this.shutdown.signal.aborted) void this.flush(peer)
-    })
-    this.flushing.set(peer, run)
-    return run
-  }
-
-  private async deliver (peer: string, only?: StoredMessage[]): Promise<void> {
-    const pending = only ?? await this.store.outbox(peer)
-    if (pending.length === 0) {
-      this.drained.add(peer)
-      return
-    }
-    const byId = new Map(pending.map(m => [m.id, m]))
-    const id = peerIdFromString(peer)
-    try {
-      // the stream goes on the connection reach() chose: a dial by peer ID here could try every
-      // address the peer store knows, WebRTC first, and keep the message waiting on ICE
-      const connection = await this.reach(id)
-      await this.libp2p.services.dm.send(id, pending.map(toWire), {
-        connection,
-        signal: AbortSignal.any([AbortSignal.timeout(60_000), this.shutdown.signal]),
-        onAck: async (msgId) => {
-          if (this.acked.has(msgId)) return
-          const delivered = await this.store.markDelivered(peer, msgId, byId.get(msgId))
-          if (delivered == null) return
-          this.acked.add(msgId)
-          if (this.acked.size > 10_000) this.acked.delete(this.acked.values().next().value as string)
-          this.safeDispatchEvent('delivered', { detail: delivered })
-        }
-      })
-      this.reported.delete(peer)
-      this.drained.add(peer)
-      this.backoff.delete(peer)
-    } catch (err: any) {
-      this.drained.delete(peer)
-      if (this.shutdown.signal.aborted) return
-      const left = (await this.store.outbox(peer)).length
-      log('delivery to %s failed (%d waiting): %s', peer, left, err.message)
-      // a peer that has only just come online may not be in the DHT yet: try again soon, then less often
-      const delay = this.backoff.get(peer) ?? 1000
-      if (left > 0 && delay < (this.init.retryInterval ?? RETRY_INTERVAL_MS)) {
-        this.backoff.set(peer, delay * 2)
-        setTimeout(() => { if (!this.shutdown.signal.aborted) void this.flush(peer) }, delay).unref?.()
-      }
-      if (left > 0 && !this.reported.has(peer)) {
-        this.reported.add(peer)
-        this.safeDispatchEvent('unreachable', { detail: { peerId: peer, pending: left, reason: err.message } })
-      }
-    }
-  }
-
-  /** Called by the DM protocol before it acknowledges: the message is on disk when this resolves. */
-  async receive (from: PeerId, m: DirectMessage): Promise<void> {
-    const message: IncomingMessage = {
+  async receive (from: PeerId, messages: DirectMessage[]): Promise<void> {
+    const peer = from.toString()
+    const receivedAt = Date.now()
+    const run = (this.inbox.get(peer) ?? Promise.resolve()).catch(() => {}).then(async () => await this.store.addIncoming(peer, messages.map(m => ({
       id: m.id,
-      peer: from.toString(),
-      direction: 'in',
+      peer,
+      direction: 'in' as const,
       text: m.text,
       timestamp: m.timestamp,
-      receivedAt: Date.now()
+      receivedAt,
+      ...(m.seq != null ? { seq: m.seq } : {})
+    }))))
+    this.inbox.set(peer, run)
+    let fresh: StoredMessage[]
+    try {
+      fresh = await run
+    } finally {
+      if (this.inbox.get(peer) === run) this.inbox.delete(peer)
     }
-    if (!await this.store.addIncoming(message)) return // a duplicate: acknowledged again, shown once
-    const name = this.contactCache.get(message.peer)?.name
-    this.safeDispatchEvent('message', { detail: name != null ? { ...message, name } : message })
+    const name = this.contactCache.get(peer)?.name
+    for (const message of fresh) {
+      const detail: IncomingMessage = { ...message, direction: 'in', ...(name != null ? { name } : {}) }
+      this.safeDispatchEvent('message', { detail })
+    }
   }
 
   private onPresence (peer: PeerId, online: boolean): void {
@@ -477,7 +370,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     this.probes.delete(contact.peerId)
     this.store.putContact(contact).catch(err => { log.error('could not store last-seen: %e', err) })
     this.safeDispatchEvent('presence', { detail: { peerId: contact.peerId, name: contact.name, online, lastSeen: now } })
-    if (online) void this.flush(contact.peerId)
+    if (online) void this.outbox.flush(contact.peerId)
   }
 
   /**
@@ -488,11 +381,11 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     void (async () => {
       await this.redialBootstrap()
       const waiting = await this.store.outboxPeers()
-      for (const peer of waiting) void this.flush(peer)
+      for (const peer of waiting) void this.outbox.flush(peer)
       const interval = this.init.retryInterval ?? RETRY_INTERVAL_MS
       for (const c of this.contactCache.values()) {
         if (this.shutdown.signal.aborted) return
-        if (this.isOnline(c.peerId) || this.flushing.has(c.peerId) || waiting.includes(c.peerId)) continue
+        if (this.isOnline(c.peerId) || this.outbox.busy(c.peerId) || waiting.includes(c.peerId)) continue
         const probe = this.probes.get(c.peerId) ?? { next: 0, delay: interval }
         if (Date.now() < probe.next) continue
         await this.reachQuietly(peerIdFromString(c.peerId))
@@ -518,7 +411,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   }
 
   private async reachQuietly (peer: PeerId): Promise<void> {
-    await this.reach(peer).catch(err => { log('contact %p not reachable: %s', peer, err.message) })
+    await this.reach.connect(peer).catch(err => { log('contact %p not reachable: %s', peer, err.message) })
   }
 
   private byName (name: string): Contact | undefined {
@@ -538,15 +431,23 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     this.timer?.stop()
     this.rooms.stop()
     await this.calls.stop()
-    await Promise.allSettled([...this.flushing.values()])
+    await this.outbox.settled()
     await this.rooms.saveActivity().catch((err: any) => { log.error('could not save room activity: %e', err) })
     await this.libp2p.stop()
     await this.closePlatform()
   }
 }
 
-function toWire (m: StoredMessage): DirectMessage {
-  return { id: m.id, timestamp: m.timestamp, text: m.text }
+/** Contacts' peer IDs, parsed once (a send looks its contact up every time). */
+const parsedPeerIds = new Map<string, PeerId>()
+function contactPeerId (peer: string): PeerId {
+  let id = parsedPeerIds.get(peer)
+  if (id == null) {
+    id = peerIdFromString(peer)
+    if (parsedPeerIds.size > 10_000) parsedPeerIds.clear()
+    parsedPeerIds.set(peer, id)
+  }
+  return id
 }
 
 /** Parses a peer ID typed by a person; a typo gets one clear line. */
@@ -594,9 +495,9 @@ export async function createChat (init: ChatInit = {}): Promise<Chat> {
           onEnd: (channel) => { chat?.calls.onEnd(channel) }
         }),
         dm: directMessages({
-          receive: async (from, m) => {
+          receive: async (from, messages) => {
             if (chat == null) throw new Error('not started')
-            await chat.receive(from, m)
+            await chat.receive(from, messages)
           }
         })
       }

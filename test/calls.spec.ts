@@ -298,7 +298,7 @@ describe('calls between two nodes', function () {
 
   it('drops hostile signalling frames, counts them, and keeps working', async () => {
     const [alice, bob] = await pair()
-    const connection = await alice.reach(bob.peerId)
+    const connection = await alice.reach.connect(bob.peerId)
     const stats = bob.libp2p.services.calls.stats
     // garbage inside a well-formed length prefix
     let stream = await connection.newStream('/megachat/call/1.0.0')

@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict'
 import { multiaddr } from '@multiformats/multiaddr'
-import { Cleanup, WEBRTC, startBootstrap, startChat, tempDir, waitFor } from './fixtures.js'
+import { Cleanup, WEBRTC, startBootstrap, startChat, tempDir, until, waitFor } from './fixtures.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
 import type { Chat, IncomingMessage, StoredMessage, Unreachable } from '../src/index.js'
 
@@ -93,8 +93,8 @@ describe('chat between two nodes', function () {
     b.addEventListener('message', () => { shown++ })
     // the same message again, as a sender does after a lost ack: acknowledged again, shown never
     const acks: string[] = []
-    await a.libp2p.services.dm.send(b.peerId, [{ id: sent.id, timestamp: sent.timestamp, text: sent.text }], {
-      onAck: (id) => { acks.push(id) }
+    await a.libp2p.services.dm.send(b.peerId, [{ id: sent.id, timestamp: sent.timestamp, text: sent.text, seq: sent.seq }], {
+      onAck: (ids) => { acks.push(...ids) }
     })
     assert.deepEqual(acks, [sent.id])
     await sendAndDeliver(a, b, 'bob', 'the next one')
@@ -181,6 +181,72 @@ describe('chat between two nodes', function () {
     const [bob] = await a.contacts()
     assert.equal(bob.online, false)
     assert.ok(bob.lastSeen != null && Date.now() - bob.lastSeen < 60_000)
+  })
+
+  describe('order', () => {
+    /** Collects the texts `to` shows from `from`, in the order shown. */
+    function shownBy (to: Chat, from: Chat): string[] {
+      const shown: string[] = []
+      to.addEventListener('message', (evt) => { if (evt.detail.peer === from.peerId.toString()) shown.push(evt.detail.text) })
+      return shown
+    }
+
+    async function untilShown (shown: string[], n: number): Promise<void> {
+      await until(() => shown.length >= n, 50_000, `${n} messages shown`)
+    }
+
+    const texts = (from: number, n: number, tag = 'm'): string[] => Array.from({ length: n }, (_, i) => `${tag} ${from + i}`)
+
+    it('shows a burst of 3,000 messages in the order they were sent, live and in both histories', async () => {
+      const a = cleanup.add(await startChat({ bootstrapNode: boot }))
+      const b = cleanup.add(await startChat({ bootstrapNode: boot }))
+      await befriend(a, b)
+      const shown = shownBy(b, a)
+      const burst = texts(0, 3000)
+      const sent = await Promise.all(burst.map(async t => await a.send('bob', t)))
+      assert.deepEqual(sent.map(m => m.seq), burst.map((_, i) => i + 1), 'numbered in send order')
+      await untilShown(shown, burst.length)
+      assert.deepEqual(shown, burst)
+      assert.deepEqual((await b.history('alice', 5000)).map(m => m.text), burst)
+      await until(async () => (await a.store.outboxPeers()).length === 0, 30_000, 'every message acknowledged')
+      const mine = await a.history('bob', 5000)
+      assert.deepEqual(mine.map(m => m.text), burst)
+    })
+
+    it('keeps the order when the sender restarts in the middle of a burst', async () => {
+      const dirA = cleanup.dir(await tempDir())
+      let a = await startChat({ bootstrapNode: boot, dataDir: dirA })
+      const b = cleanup.add(await startChat({ bootstrapNode: boot }))
+      await befriend(a, b)
+      const shown = shownBy(b, a)
+      const first = texts(0, 1500)
+      await Promise.all(first.map(async t => await a.send('bob', t)))
+      await a.stop() // some delivered, the rest waits in the outbox on disk
+      a = cleanup.add(await startChat({ bootstrapNode: boot, dataDir: dirA }))
+      const second = texts(1500, 500)
+      await Promise.all(second.map(async t => await a.send('bob', t)))
+      await untilShown(shown, 2000)
+      assert.deepEqual(shown, [...first, ...second])
+      assert.deepEqual((await b.history('alice', 5000)).map(m => m.text), [...first, ...second])
+    })
+
+    it('keeps the order when the recipient restarts in the middle of a burst', async () => {
+      const dirB = cleanup.dir(await tempDir())
+      const a = cleanup.add(await startChat({ bootstrapNode: boot }))
+      let b = await startChat({ bootstrapNode: boot, dataDir: dirB })
+      await befriend(a, b)
+      let shown = shownBy(b, a)
+      const all = texts(0, 2000)
+      await Promise.all(all.map(async t => await a.send('bob', t)))
+      await untilShown(shown, 1)
+      await b.stop()
+      const before = [...shown]
+      b = cleanup.add(await startChat({ bootstrapNode: boot, dataDir: dirB }))
+      shown = shownBy(b, a)
+      await untilShown(shown, all.length - before.length)
+      assert.deepEqual([...before, ...shown], all, 'each shown once, in order, across the restart')
+      assert.deepEqual((await b.history('alice', 5000)).map(m => m.text), all)
+    })
   })
 
   it('refuses bad input from the user with one clear error', async () => {

@@ -1,5 +1,6 @@
 /**
- * The direct-message protocol (/megachat/dm/1.0.0): the frame codec, acks that follow storage, and
+ * The direct-message protocol (/megachat/dm/2.0.0): the frame codec, acks that follow storage, a window of
+ * messages in flight, and
  * hostile input from a peer (garbage, oversized or malformed frames, too many streams), on two real
  * libp2p nodes over loopback TCP.
  */
@@ -12,7 +13,7 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { fromString as fromHex } from 'uint8arrays/from-string'
 import { toString as toHex } from 'uint8arrays/to-string'
-import { DM_BATCH, DM_MAX_INBOUND_STREAMS, DM_PROTOCOL, MAX_DM_FRAME_BYTES, MAX_TEXT_BYTES } from '../src/constants.js'
+import { DM_MAX_INBOUND_STREAMS, DM_MAX_UNSTORED, DM_WINDOW, DM_PROTOCOL, MAX_DM_FRAME_BYTES, MAX_TEXT_BYTES } from '../src/constants.js'
 import { directMessages } from '../src/direct/index.js'
 import { DmFrame } from '../src/direct/pb/dm.js'
 import { Cleanup, until } from './fixtures.js'
@@ -34,7 +35,7 @@ function message (text = 'hello'): DirectMessage {
 }
 
 /** One frame's bytes, encoded as the sender would, with any field overridden. */
-function frame (m: Partial<{ id: Uint8Array<ArrayBuffer>, timestamp: bigint, text: string }>): Uint8Array {
+function frame (m: Partial<{ id: Uint8Array<ArrayBuffer>, timestamp: bigint, text: string, seq: bigint }>): Uint8Array {
   return DmFrame.encode({ message: { id: crypto.getRandomValues(new Uint8Array(16)), timestamp: BigInt(Date.now()), text: 'x', ...m } })
 }
 
@@ -74,7 +75,7 @@ describe('direct messages', function () {
   /** A node on loopback with the dm service; `receive` records every call unless replaced. */
   async function startNode (init: Partial<DirectMessagesInit> = {}): Promise<{ node: Node, received: Received[] }> {
     const received: Received[] = []
-    const receive = init.receive ?? (async (from, m, connection) => { received.push({ from, message: m, connection }) })
+    const receive = init.receive ?? (async (from, ms, connection) => { for (const m of ms) received.push({ from, message: m, connection }) })
     const node = await createLibp2p({
       addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
       transports: [tcp()],
@@ -113,11 +114,12 @@ describe('direct messages', function () {
       assert.equal(decoded.message?.text, text)
     })
 
-    it('round-trips an ack frame', () => {
-      const id = crypto.getRandomValues(new Uint8Array(16))
-      const decoded = DmFrame.decode(DmFrame.encode({ ack: { id } }))
+    it('round-trips an ack frame and a sequence number', () => {
+      const decoded = DmFrame.decode(DmFrame.encode({ ack: { count: 300n } }))
       assert.equal(decoded.message, undefined)
-      assert.deepEqual(decoded.ack?.id, id)
+      assert.equal(decoded.ack?.count, 300n)
+      const id = crypto.getRandomValues(new Uint8Array(16))
+      assert.equal(DmFrame.decode(DmFrame.encode({ message: { id, timestamp: 5n, text: 'x', seq: 42n } })).message?.seq, 42n)
     })
 
     it('round-trips the largest text and timestamp', () => {
@@ -136,9 +138,8 @@ describe('direct messages', function () {
       assert.equal(empty.message?.timestamp, 0n)
       assert.equal(empty.message?.text, '')
       // field 15, varint 1, before a real ack
-      const id = new Uint8Array(16).fill(7)
-      const withUnknown = Uint8Array.from([0x78, 0x01, ...DmFrame.encode({ ack: { id } })])
-      assert.deepEqual(DmFrame.decode(withUnknown).ack?.id, id)
+      const withUnknown = Uint8Array.from([0x78, 0x01, ...DmFrame.encode({ ack: { count: 7n } })])
+      assert.equal(DmFrame.decode(withUnknown).ack?.count, 7n)
     })
 
     it('throws on truncated bytes', () => {
@@ -152,7 +153,7 @@ describe('direct messages', function () {
       const { sender, receiver, received } = await pair()
       const messages = [message('one'), message('two'), message('three')]
       const acks: string[] = []
-      await sender.services.dm.send(receiver.peerId, messages, { onAck: (id) => { acks.push(id) }, signal: AbortSignal.timeout(WAIT_MS) })
+      await sender.services.dm.send(receiver.peerId, messages, { onAck: (ids) => { acks.push(...ids) }, signal: AbortSignal.timeout(WAIT_MS) })
       assert.deepEqual(acks, messages.map(m => m.id))
       assert.deepEqual(received.map(r => r.message), messages)
       for (const r of received) {
@@ -163,23 +164,23 @@ describe('direct messages', function () {
       assert.equal(receiver.services.dm.protocol, DM_PROTOCOL)
     })
 
-    it('sends more than one batch on one kept-open stream and keeps the order', async () => {
+    it('sends more than a window on one kept-open stream and keeps the order', async () => {
       const { sender, receiver, received } = await pair()
       const connection = sender.getConnections(receiver.peerId)[0]
       const dmStreams = (): number => connection.streams.filter(s => s.protocol === DM_PROTOCOL).length
       let most = 0
-      const messages = Array.from({ length: DM_BATCH * 2 + 3 }, (_, i) => message(`m${i}`))
+      const messages = Array.from({ length: DM_WINDOW * 2 + 3 }, (_, i) => message(`m${i}`))
       const acks: string[] = []
       await sender.services.dm.send(receiver.peerId, messages, {
-        onAck: (id) => {
-          acks.push(id)
+        onAck: (ids) => {
+          acks.push(...ids)
           most = Math.max(most, dmStreams())
         },
         signal: AbortSignal.timeout(WAIT_MS)
       })
       assert.deepEqual(acks, messages.map(m => m.id))
       assert.deepEqual(received.map(r => r.message.id), messages.map(m => m.id))
-      assert.equal(most, 1, 'one stream for all batches')
+      assert.equal(most, 1, 'one stream for all of them')
       assert.equal(dmStreams(), 1, 'the stream is kept for the next message')
       // the next message reuses it
       await sender.services.dm.send(receiver.peerId, [message('one more')], { signal: AbortSignal.timeout(WAIT_MS) })
@@ -199,34 +200,80 @@ describe('direct messages', function () {
       assert.equal(receiver.services.dm.stats.failedStreams, 0)
     })
 
-    it('acknowledges a message only after receive resolved', async () => {
+    it('acknowledges messages only after receive resolved, and reads on meanwhile', async () => {
       const gate = deferred()
-      const entered: string[] = []
+      const batches: string[][] = []
       const { sender, receiver } = await pair({
-        receive: async (_from, m) => {
-          entered.push(m.id)
-          if (entered.length === 2) await gate.promise
+        receive: async (_from, ms) => {
+          batches.push(ms.map(m => m.id))
+          if (batches.length === 1) await gate.promise
         }
       })
-      const messages = [message('first'), message('held'), message('third')]
+      const first = message('first')
+      const later = [message('second'), message('third')]
       const acks: string[] = []
-      const sending = sender.services.dm.send(receiver.peerId, messages, { onAck: (id) => { acks.push(id) }, signal: AbortSignal.timeout(WAIT_MS) })
+      const sending = sender.services.dm.send(receiver.peerId, [first], { onAck: (ids) => { acks.push(...ids) }, more: () => later.splice(0), signal: AbortSignal.timeout(WAIT_MS) })
       let sent = false
       void sending.then(() => { sent = true }, () => { sent = true })
 
-      await until(() => entered.length === 2, WAIT_MS, 'receive of the second message')
+      await until(() => batches.length === 1, WAIT_MS, 'receive of the first message')
       // Two ping round trips on the same connection: an ack written before them would have arrived first.
       await sender.services.ping.ping(receiver.peerId)
       await sender.services.ping.ping(receiver.peerId)
-      assert.deepEqual(acks, [messages[0].id], 'no ack for a message whose receive has not resolved')
-      assert.deepEqual(entered, [messages[0].id, messages[1].id], 'the next message waits for the one being stored')
+      assert.deepEqual(acks, [], 'no ack for a message whose receive has not resolved')
       assert.equal(sent, false)
-      assert.equal(receiver.services.dm.stats.received, 1)
+      assert.equal(receiver.services.dm.stats.received, 0)
 
       gate.resolve()
       await sending
-      assert.deepEqual(acks, messages.map(m => m.id))
+      assert.deepEqual(acks, [first.id, ...batches.slice(1).flat()])
+      assert.deepEqual(batches.flat(), acks, 'each message stored once, in order')
       assert.equal(receiver.services.dm.stats.received, 3)
+    })
+
+    it('stores a burst in batches and acknowledges each batch with one ack', async () => {
+      let calls = 0
+      const { sender, receiver, received } = await pair({
+        receive: async (_from, ms) => {
+          calls++
+          for (const m of ms) received.push({ from: sender.peerId, message: m, connection: undefined as any })
+          // as a disk write takes a moment: frames that arrive meanwhile make the next batch
+          await new Promise(resolve => setTimeout(resolve, 1))
+        }
+      })
+      const messages = Array.from({ length: 2000 }, (_, i) => ({ ...message(`burst ${i}`), seq: i + 1 }))
+      let ackFrames = 0
+      await sender.services.dm.send(receiver.peerId, messages, { onAck: () => { ackFrames++ }, signal: AbortSignal.timeout(WAIT_MS) })
+      assert.deepEqual(received.map(r => r.message), messages, 'every message, in order, with its sequence number')
+      assert.ok(calls < messages.length / 4, `${calls} store calls for ${messages.length} messages`)
+      assert.equal(ackFrames, calls, 'one ack per stored batch')
+    })
+
+    it(`holds at most ${DM_MAX_UNSTORED} unstored messages while receive is slow`, async () => {
+      const gate = deferred()
+      let largest = 0
+      const { sender, receiver } = await pair({
+        receive: async (_from, ms) => {
+          largest = Math.max(largest, ms.length)
+          await gate.promise
+        }
+      })
+      const messages = Array.from({ length: DM_MAX_UNSTORED * 3 }, (_, i) => message(`m${i}`))
+      const sending = sender.services.dm.send(receiver.peerId, messages, { signal: AbortSignal.timeout(WAIT_MS) })
+      await until(() => largest > 0, WAIT_MS, 'the first receive')
+      // the reader goes on until DM_MAX_UNSTORED wait, then stops reading (yamux holds the rest back)
+      await sender.services.ping.ping(receiver.peerId)
+      gate.resolve()
+      await sending
+      assert.ok(largest <= DM_MAX_UNSTORED, `a batch of ${largest}`)
+      assert.equal(receiver.services.dm.stats.received, messages.length)
+    })
+
+    it('gives a stream up with AckTimeoutError when no ack comes', async () => {
+      const gate = deferred()
+      const { sender, receiver } = await pair({ receive: async () => { await gate.promise } }, { ackTimeout: 300 })
+      await assert.rejects(sender.services.dm.send(receiver.peerId, [message()], { signal: AbortSignal.timeout(WAIT_MS) }), { name: 'AckTimeoutError' })
+      gate.resolve()
     })
 
     it('sends no ack when receive throws, and the sender rejects', async () => {
@@ -234,7 +281,7 @@ describe('direct messages', function () {
         receive: async () => { throw new Error('disk full') }
       })
       const acks: string[] = []
-      const result = await settle(sender.services.dm.send(receiver.peerId, [message()], { onAck: (id) => { acks.push(id) }, signal: AbortSignal.timeout(WAIT_MS) }))
+      const result = await settle(sender.services.dm.send(receiver.peerId, [message()], { onAck: (ids) => { acks.push(...ids) }, signal: AbortSignal.timeout(WAIT_MS) }))
       assert.equal(result.status, 'rejected')
       assert.deepEqual(acks, [])
       assert.deepEqual(receiver.services.dm.stats, { received: 0, oversized: 0, malformed: 0, failedStreams: 1 })
@@ -252,31 +299,31 @@ describe('direct messages', function () {
     it('stops at the first failure and keeps the acks already reported', async () => {
       let calls = 0
       const { sender, receiver } = await pair({
-        receive: async () => { if (++calls === 2) throw new Error('disk full') }
+        receive: async () => { if (++calls >= 2) throw new Error('disk full') }
       })
-      const messages = [message('a'), message('b'), message('c')]
       const acks: string[] = []
-      const result = await settle(sender.services.dm.send(receiver.peerId, messages, { onAck: (id) => { acks.push(id) }, signal: AbortSignal.timeout(WAIT_MS) }))
+      const first = message('a')
+      await sender.services.dm.send(receiver.peerId, [first], { onAck: (ids) => { acks.push(...ids) }, signal: AbortSignal.timeout(WAIT_MS) })
+      const result = await settle(sender.services.dm.send(receiver.peerId, [message('b'), message('c')], { onAck: (ids) => { acks.push(...ids) }, signal: AbortSignal.timeout(WAIT_MS) }))
       assert.equal(result.status, 'rejected')
-      assert.deepEqual(acks, [messages[0].id])
-      assert.equal(calls, 2, 'nothing after the failed message was stored')
+      assert.deepEqual(acks, [first.id])
       assert.equal(receiver.services.dm.stats.received, 1)
     })
 
-    it('rejects an ack for the wrong message with ProtocolViolationError', async () => {
+    it('rejects an ack that counts more than was sent with ProtocolViolationError', async () => {
       const { node: receiver } = await startNode()
       // replace the real handler with one that acknowledges something else
       await receiver.unhandle(DM_PROTOCOL)
       await receiver.handle(DM_PROTOCOL, async (stream) => {
         const lp = lpStream(stream)
         await lp.read()
-        await lp.write(DmFrame.encode({ ack: { id: new Uint8Array(16).fill(9) } }))
+        await lp.write(DmFrame.encode({ ack: { count: 2n } }))
       })
       const { node: sender } = await startNode()
       await sender.dial(receiver.getMultiaddrs()[0])
       const acks: string[] = []
       await assert.rejects(
-        sender.services.dm.send(receiver.peerId, [message()], { onAck: (id) => { acks.push(id) }, signal: AbortSignal.timeout(WAIT_MS) }),
+        sender.services.dm.send(receiver.peerId, [message()], { onAck: (ids) => { acks.push(...ids) }, signal: AbortSignal.timeout(WAIT_MS) }),
         { name: 'ProtocolViolationError' }
       )
       assert.deepEqual(acks, [])
@@ -288,7 +335,7 @@ describe('direct messages', function () {
     async function stillServes (sender: Node, receiver: Node): Promise<void> {
       const m = message('still there?')
       const acks: string[] = []
-      await sender.services.dm.send(receiver.peerId, [m], { onAck: (id) => { acks.push(id) }, signal: AbortSignal.timeout(WAIT_MS) })
+      await sender.services.dm.send(receiver.peerId, [m], { onAck: (ids) => { acks.push(...ids) }, signal: AbortSignal.timeout(WAIT_MS) })
       assert.deepEqual(acks, [m.id])
     }
 
@@ -348,8 +395,9 @@ describe('direct messages', function () {
         ['empty text', frame({ text: '' })],
         ['zero timestamp', frame({ timestamp: 0n })],
         ['timestamp past the safe integers', frame({ timestamp: 2n ** 60n })],
-        ['an ack instead of a message', DmFrame.encode({ ack: { id: new Uint8Array(16) } })],
-        ['a message and an ack', DmFrame.encode({ message: { id: new Uint8Array(16).fill(2), timestamp: 5n, text: 'x' }, ack: { id: new Uint8Array(16) } })],
+        ['an ack instead of a message', DmFrame.encode({ ack: { count: 1n } })],
+        ['a message and an ack', DmFrame.encode({ message: { id: new Uint8Array(16).fill(2), timestamp: 5n, text: 'x' }, ack: { count: 1n } })],
+        ['a sequence number past the safe integers', frame({ seq: 2n ** 60n })],
         ['an empty frame', new Uint8Array(0)]
       ]
       for (const [what, bytes] of bad) {
@@ -371,7 +419,7 @@ describe('direct messages', function () {
       const good = message('good')
       await lp.write(frame({ id: fromHex(good.id, 'base16'), timestamp: BigInt(good.timestamp), text: good.text }))
       const ack = DmFrame.decode(await lp.read({ signal: AbortSignal.timeout(WAIT_MS) }))
-      assert.equal(toHex(ack.ack?.id ?? new Uint8Array(0), 'base16'), good.id)
+      assert.equal(ack.ack?.count, 1n)
       await lp.write(frame({ text: '' }))
       await closed(stream)
       await until(() => receiver.services.dm.stats.malformed === 1, WAIT_MS, 'malformed count')

@@ -94,9 +94,11 @@ for (const backend of backends) {
     })
 
     describe('messages', () => {
-      it('addOutgoing stores the message in the history and in the outbox', async () => {
+      it('addOutgoing stores the message in the history and in the outbox, numbered per peer', async () => {
         const m = msg(BOB, 'out', 1000, 'hello')
         await store.addOutgoing(m)
+        assert.equal(m.seq, 1)
+        assert.ok(m.order != null && m.order >= Date.now() * 1000 - 60_000_000, 'ordered by this device\'s clock')
         assert.deepEqual(await store.getMessage(BOB, m.id), m)
         assert.deepEqual(await store.history(BOB), [m])
         assert.deepEqual(await store.outbox(BOB), [m])
@@ -105,67 +107,63 @@ for (const backend of backends) {
         assert.deepEqual(await store.history(CAROL), [])
         assert.deepEqual(await store.outbox(CAROL), [])
         assert.equal(await store.getMessage(CAROL, m.id), undefined)
+        // numbers count per peer, and several messages go in one batch in the order given
+        const [toCarol, second, third] = [msg(CAROL, 'out', 1), msg(BOB, 'out', 1), msg(BOB, 'out', 1)]
+        await store.addOutgoing(toCarol, second, third)
+        assert.deepEqual([toCarol.seq, second.seq, third.seq], [1, 2, 3])
+        assert.deepEqual(ids(await store.outbox(BOB)), ids([m, second, third]))
       })
 
-      it('markDelivered takes the message out of the outbox and marks it delivered, once', async () => {
+      it('markDelivered takes messages out of the outbox and marks them delivered, once', async () => {
         const first = msg(BOB, 'out', 1000)
         const second = msg(BOB, 'out', 2000)
         await store.addOutgoing(first)
         await store.addOutgoing(second)
         assert.deepEqual(ids(await store.outbox(BOB)), [first.id, second.id])
 
-        const delivered = await store.markDelivered(BOB, first.id)
-        assert.deepEqual(delivered, { ...first, state: 'delivered' })
+        const delivered = await store.markDelivered([first])
+        assert.deepEqual(delivered, [{ ...first, state: 'delivered' }])
         assert.deepEqual(ids(await store.outbox(BOB)), [second.id])
         assert.equal((await store.getMessage(BOB, first.id))?.state, 'delivered')
         const history = await store.history(BOB)
         assert.deepEqual(history.map(m => [m.id, m.state]), [[first.id, 'delivered'], [second.id, 'pending']])
-
-        assert.equal(await store.markDelivered(BOB, first.id), undefined, 'a second ack changes nothing')
-        assert.equal(await store.markDelivered(BOB, 'f'.repeat(32)), undefined, 'an unknown id')
-        assert.equal(await store.markDelivered(CAROL, second.id), undefined, 'the right id from the wrong peer')
+        assert.deepEqual(await store.markDelivered(delivered), [], 'a delivered copy changes nothing')
         assert.deepEqual(ids(await store.outbox(BOB)), [second.id])
-      })
-
-      it('markDelivered with the caller\'s copy of the message does the same without reading it first', async () => {
-        const m = msg(BOB, 'out', 1000)
-        await store.addOutgoing(m)
-        assert.deepEqual(await store.markDelivered(BOB, m.id, m), { ...m, state: 'delivered' })
-        assert.deepEqual(await store.outbox(BOB), [])
+        assert.deepEqual(await store.markDelivered([second]), [{ ...second, state: 'delivered' }])
         assert.deepEqual(await store.outboxPeers(), [])
-        assert.equal((await store.getMessage(BOB, m.id))?.state, 'delivered')
-        assert.deepEqual(await store.history(BOB), [{ ...m, state: 'delivered' }])
-        // a stored copy that says delivered is not delivered again
-        assert.equal(await store.markDelivered(BOB, m.id), undefined)
       })
 
       it('markDelivered ignores incoming messages', async () => {
         const m = msg(BOB, 'in', 1000)
-        assert.equal(await store.addIncoming(m), true)
-        assert.equal(await store.markDelivered(BOB, m.id), undefined)
+        assert.deepEqual(await store.addIncoming(BOB, [m]), [m])
+        assert.deepEqual(await store.markDelivered([m]), [])
         assert.deepEqual(await store.getMessage(BOB, m.id), m)
       })
 
-      it('addIncoming stores a message once: a duplicate returns false and is not stored again', async () => {
+      it('addIncoming stores a message once: a duplicate is left out and not stored again', async () => {
         const m = msg(BOB, 'in', 1000, 'hi')
-        assert.equal(await store.addIncoming(m), true)
-        assert.equal(await store.addIncoming(m), false)
+        assert.deepEqual(await store.addIncoming(BOB, [m]), [m])
+        assert.deepEqual(await store.addIncoming(BOB, [{ ...m }]), [])
         // same id, different timestamp and text (a replay or a confused sender): still a duplicate
-        assert.equal(await store.addIncoming({ ...m, timestamp: 5000, text: 'changed' }), false)
-        assert.deepEqual(await store.history(BOB), [m])
+        assert.deepEqual(await store.addIncoming(BOB, [{ ...m, timestamp: 5000, text: 'changed' }]), [])
+        // twice in one batch: once
+        const twice = msg(BOB, 'in', 1001)
+        assert.deepEqual(ids(await store.addIncoming(BOB, [twice, { ...twice }])), [twice.id])
+        assert.deepEqual(ids(await store.history(BOB)), [m.id, twice.id])
         assert.deepEqual(await store.outbox(BOB), [], 'incoming messages never go into the outbox')
         assert.deepEqual(await store.outboxPeers(), [])
 
         // the same id from another peer is another message
-        assert.equal(await store.addIncoming({ ...m, peer: CAROL }), true)
+        assert.equal((await store.addIncoming(CAROL, [{ ...m, peer: CAROL }])).length, 1)
         assert.equal((await store.history(CAROL)).length, 1)
-        assert.deepEqual(await store.history(BOB), [m])
+        // a message that names another peer than the one it came from is not stored
+        assert.deepEqual(await store.addIncoming(BOB, [msg(CAROL, 'in', 1)]), [])
       })
 
       it('addIncoming and addRoomMessage store a message once even when it arrives twice at the same time', async () => {
         const m = msg(BOB, 'in', 1000, 'twice at once')
-        const results = await Promise.all([store.addIncoming(m), store.addIncoming({ ...m }), store.addIncoming({ ...m })])
-        assert.deepEqual(results.filter(Boolean), [true])
+        const results = await Promise.all([store.addIncoming(BOB, [m]), store.addIncoming(BOB, [{ ...m }]), store.addIncoming(BOB, [{ ...m }])])
+        assert.deepEqual(results.map(r => r.length), [1, 0, 0])
         assert.equal((await store.history(BOB)).length, 1)
         const r = { id: 'ab'.repeat(16), roomId: 'cd'.repeat(32), author: BOB, timestamp: 1000, text: 'room', receivedAt: 1001, sealed: 'AA==' }
         const roomResults = await Promise.all([store.addRoomMessage(r), store.addRoomMessage({ ...r })])
@@ -173,33 +171,41 @@ for (const backend of backends) {
         assert.equal((await store.roomHistory(r.roomId)).length, 1)
       })
 
-      it('history returns the last n messages, oldest first, ordered by timestamp', async () => {
-        // stored out of time order, as happens when a peer's older message arrives late
+      it('history returns the last n messages, oldest first, in the order they were sent and arrived (not by the authors\' clocks)', async () => {
+        // authors' clocks disagree: the conversation still reads in the order things happened here
         const t = [5000, 1000, 3000, 2000, 4000, 10_000_000_000_000, 900]
         const stored: StoredMessage[] = []
         for (const [i, ts] of t.entries()) {
           const m = msg(BOB, i % 2 === 0 ? 'out' : 'in', ts)
           if (m.direction === 'out') await store.addOutgoing(m)
-          else assert.equal(await store.addIncoming(m), true)
+          else assert.equal((await store.addIncoming(BOB, [m])).length, 1)
           stored.push(m)
         }
         await store.addOutgoing(msg(CAROL, 'out', 2500))
-        const byTime = [...stored].sort((a, b) => a.timestamp - b.timestamp)
 
-        assert.deepEqual(ids(await store.history(BOB)), ids(byTime))
-        assert.deepEqual(ids(await store.history(BOB, 50)), ids(byTime))
-        assert.deepEqual(ids(await store.history(BOB, 3)), ids(byTime.slice(-3)))
-        assert.deepEqual(ids(await store.history(BOB, 1)), ids(byTime.slice(-1)))
-        assert.deepEqual(ids(await store.history(BOB, t.length)), ids(byTime))
+        assert.deepEqual(ids(await store.history(BOB)), ids(stored))
+        assert.deepEqual(ids(await store.history(BOB, 3)), ids(stored.slice(-3)))
+        assert.deepEqual(ids(await store.history(BOB, 1)), ids(stored.slice(-1)))
         assert.equal((await store.history(CAROL)).length, 1)
       })
 
-      it('outbox lists pending messages oldest first', async () => {
-        const late = msg(BOB, 'out', 3000)
-        const early = msg(BOB, 'out', 1000)
-        await store.addOutgoing(late)
-        await store.addOutgoing(early)
-        assert.deepEqual(ids(await store.outbox(BOB)), [early.id, late.id])
+      it('a burst of messages in one millisecond keeps its order', async () => {
+        const burst = Array.from({ length: 500 }, () => msg(BOB, 'out', 1000))
+        await store.addOutgoing(...burst)
+        const arrived = Array.from({ length: 500 }, () => msg(BOB, 'in', 1000))
+        await store.addIncoming(BOB, arrived)
+        assert.deepEqual(ids(await store.history(BOB, 1000)), ids([...burst, ...arrived]))
+        assert.deepEqual(ids(await store.outbox(BOB)), ids(burst))
+        assert.deepEqual(ids(await store.outbox(BOB, 10)), ids(burst.slice(0, 10)))
+      })
+
+      it('messages stored before there was an order sort by their timestamp, before newer ones', async () => {
+        const old = msg(BOB, 'in', 1_600_000_000_000)
+        const key = `/megachat/msg/${BOB}/${String(old.timestamp).padStart(16, '0')}-${old.id}`
+        await store.datastore.put(new Key(key), new TextEncoder().encode(JSON.stringify(old)))
+        const now = msg(BOB, 'out', 1)
+        await store.addOutgoing(now)
+        assert.deepEqual(ids(await store.history(BOB)), [old.id, now.id])
       })
 
       it('outboxPeers lists only the peers with messages waiting', async () => {
@@ -207,17 +213,15 @@ for (const backend of backends) {
         const toBob = msg(BOB, 'out', 1000)
         const toBob2 = msg(BOB, 'out', 1100)
         const toCarol = msg(CAROL, 'out', 1200)
-        await store.addOutgoing(toBob)
-        await store.addOutgoing(toBob2)
-        await store.addOutgoing(toCarol)
-        assert.equal(await store.addIncoming(msg(ALICE, 'in', 1300)), true)
+        await store.addOutgoing(toBob, toBob2, toCarol)
+        assert.equal((await store.addIncoming(ALICE, [msg(ALICE, 'in', 1300)])).length, 1)
         assert.deepEqual((await store.outboxPeers()).sort(), [BOB, CAROL].sort())
 
-        await store.markDelivered(CAROL, toCarol.id)
+        await store.markDelivered([toCarol])
         assert.deepEqual(await store.outboxPeers(), [BOB])
-        await store.markDelivered(BOB, toBob.id)
+        await store.markDelivered([toBob])
         assert.deepEqual(await store.outboxPeers(), [BOB], 'one message to bob still waits')
-        await store.markDelivered(BOB, toBob2.id)
+        await store.markDelivered([toBob2])
         assert.deepEqual(await store.outboxPeers(), [])
       })
     })
@@ -229,20 +233,22 @@ describe('ChatStore over LevelDB on disk', function () {
   const cleanup = new Cleanup()
   afterEach(async () => { await cleanup.run() })
 
-  it('keeps contacts, history and the outbox across close and reopen', async () => {
+  it('keeps contacts, history, the outbox, sequence numbers and order across close and reopen', async () => {
     const path = join(cleanup.dir(await tempDir('megachat-store-')), 'db')
     const first = new LevelDatastore(path)
     await first.open()
     const store = new ChatStore(first)
     const bob: Contact = { peerId: BOB, name: 'bob', addedAt: 1000 }
     const sent = msg(BOB, 'out', 1000, 'hello bob')
-    const waiting = msg(BOB, 'out', 3000, 'are you there?')
     const received = msg(BOB, 'in', 2000, 'hi alice')
+    const waiting = msg(BOB, 'out', 3000, 'are you there?')
     await store.putContact(bob)
     await store.addOutgoing(sent)
+    assert.equal((await store.addIncoming(BOB, [received])).length, 1)
     await store.addOutgoing(waiting)
-    assert.equal(await store.addIncoming(received), true)
-    await store.markDelivered(BOB, sent.id)
+    await store.markDelivered([sent])
+    // the clock ran ahead (then the system clock was set back): order must still go forward after a restart
+    await first.put(new Key('/megachat/clock'), new TextEncoder().encode(String((Date.now() + 3_600_000) * 1000)))
     await first.close()
 
     const second = new LevelDatastore(path)
@@ -253,8 +259,12 @@ describe('ChatStore over LevelDB on disk', function () {
     assert.deepEqual(await reopened.history(BOB), [{ ...sent, state: 'delivered' }, received, waiting])
     assert.deepEqual(await reopened.outbox(BOB), [waiting])
     assert.deepEqual(await reopened.outboxPeers(), [BOB])
-    assert.equal(await reopened.addIncoming(received), false, 'the dedupe index survives too')
-    assert.deepEqual(await reopened.markDelivered(BOB, waiting.id), { ...waiting, state: 'delivered' })
-    assert.deepEqual(await reopened.outboxPeers(), [])
+    assert.deepEqual(await reopened.addIncoming(BOB, [received]), [], 'the dedupe index survives too')
+    const next = msg(BOB, 'out', 1)
+    await reopened.addOutgoing(next)
+    assert.equal(next.seq, 3, 'numbering goes on where it stopped')
+    assert.deepEqual(ids(await reopened.history(BOB)), [sent.id, received.id, waiting.id, next.id])
+    assert.deepEqual(await reopened.markDelivered([waiting]), [{ ...waiting, state: 'delivered' }])
+    assert.deepEqual(ids(await reopened.outbox(BOB)), [next.id])
   })
 })

@@ -19,6 +19,8 @@ export interface UiMessage {
   timestamp: number
   /** our clock when it arrived (for unread counts) */
   at: number
+  /** its place in the conversation: the store's order for direct messages, else the timestamp in µs */
+  order: number
   state?: DeliveryState
   /** a call in the conversation's history, in place of a text message */
   call?: CallRecord
@@ -100,7 +102,7 @@ export class ChatModel {
     chat.addEventListener('message', (evt) => {
       const m = evt.detail
       if (this.contacts.every(c => c.peerId !== m.peer)) this.strangers.add(m.peer)
-      this.add(dmKey(m.peer), { id: m.id, from: m.peer, mine: false, text: m.text, timestamp: m.timestamp, at: m.receivedAt ?? Date.now() })
+      this.add(dmKey(m.peer), { ...this.fromStored(m), at: m.receivedAt ?? Date.now() })
       this.announcement = `${m.name ?? shortId(m.peer)}: ${m.text}`
       this.changed()
     })
@@ -125,7 +127,7 @@ export class ChatModel {
     })
     chat.addEventListener('room:message', (evt) => {
       const m = evt.detail
-      this.add(roomKey(m.roomId), { id: m.id, from: m.from, mine: false, text: m.text, timestamp: m.timestamp, at: m.synced ? m.timestamp : Date.now() })
+      this.add(roomKey(m.roomId), { id: m.id, from: m.from, mine: false, text: m.text, timestamp: m.timestamp, at: m.synced ? m.timestamp : Date.now(), order: m.timestamp * 1000 })
       if (!m.synced) this.announcement = `${m.room}, ${m.name ?? shortId(m.from)}: ${m.text}`
       this.changed()
     })
@@ -178,23 +180,23 @@ export class ChatModel {
 
   private fromStored (m: StoredMessage): UiMessage {
     const mine = m.direction === 'out'
-    return { id: m.id, from: mine ? this.me : m.peer, mine, text: m.text, timestamp: m.timestamp, at: m.receivedAt ?? m.timestamp, state: m.state }
+    return { id: m.id, from: mine ? this.me : m.peer, mine, text: m.text, timestamp: m.timestamp, at: m.receivedAt ?? m.timestamp, order: m.order ?? m.timestamp * 1000, state: m.state }
   }
 
   private fromRoom (m: StoredRoomMessage): UiMessage {
-    return { id: m.id, from: m.author, mine: m.author === this.me, text: m.text, timestamp: m.timestamp, at: m.receivedAt }
+    return { id: m.id, from: m.author, mine: m.author === this.me, text: m.text, timestamp: m.timestamp, at: m.receivedAt, order: m.timestamp * 1000 }
   }
 
   private fromCall (r: CallRecord): UiMessage {
     const mine = r.direction === 'out'
-    return { id: `call-${r.id}`, from: mine ? this.me : r.peer, mine, text: callText(r), timestamp: r.timestamp, at: r.endedAt, call: r }
+    return { id: `call-${r.id}`, from: mine ? this.me : r.peer, mine, text: callText(r), timestamp: r.timestamp, at: r.endedAt, order: r.timestamp * 1000, call: r }
   }
 
   private merge (key: ConversationKey, list: UiMessage[]): void {
     for (const m of list) this.add(key, m)
   }
 
-  /** Adds a message once (by id), in time order. */
+  /** Adds a message once (by id), in conversation order (stable: ties keep arrival order). */
   private add (key: ConversationKey, m: UiMessage): void {
     const list = this.messages.get(key) ?? []
     const had = list.find(x => x.id === m.id)
@@ -203,7 +205,7 @@ export class ChatModel {
       return
     }
     list.push(m)
-    list.sort((a, b) => a.timestamp - b.timestamp)
+    list.sort((a, b) => a.order - b.order)
     this.messages.set(key, list)
     if (key === this.active && document.visibilityState === 'visible') this.markRead(key)
   }

@@ -1,18 +1,23 @@
 /**
- * Direct messages: `/megachat/dm/1.0.0`.
+ * Direct messages: `/megachat/dm/2.0.0`.
  *
- * The sender opens a stream to the contact (kept open while the conversation goes on) and writes
- * DmFrame{message} frames (length-prefixed protobuf). The receiver stores each message (through `init.receive`) and only then answers
- * DmFrame{ack}, so a message the sender sees as delivered is on the recipient's disk. Noise gives the
- * stream confidentiality, integrity and mutual authentication; the peer ID of the connection is the author.
+ * The sender keeps one stream open per contact and writes DmFrame{message} frames (length-prefixed
+ * protobuf) without waiting for each one's ack: up to a window of DM_WINDOW messages (and DM_WINDOW_BYTES of
+ * text) may be in flight. The receiver stores what has arrived in one batch (through `init.receive`) and only
+ * then answers with one DmFrame{ack} that counts every message stored so far on the stream, so a message the
+ * sender sees as delivered is on the recipient's disk, and a burst costs one store write and one ack per
+ * batch rather than per message. Frames are handled in the order written, so arrival order is send order;
+ * each message also carries the author's sequence number for the conversation.
  *
- * Bad input from a peer (oversized frames, undecodable bytes, malformed fields, too many streams) aborts
- * that stream and is counted in `stats`; it never throws into the event loop.
+ * Noise gives the stream confidentiality, integrity and mutual authentication; the peer ID of the connection
+ * is the author. Bad input from a peer (oversized frames, undecodable bytes, malformed fields, too many
+ * streams) aborts that stream and is counted in `stats`; it never throws into the event loop. A receiver
+ * reads no further while DM_MAX_UNSTORED messages wait to be stored, so a fast sender cannot swell its memory.
  *
  * @example
  * ```ts
- * const node = await createLibp2p({ services: { dm: directMessages({ receive: async (from, m) => { ... } }) } })
- * await node.services.dm.send(peerId, [{ id, timestamp: Date.now(), text: 'hi' }], { onAck: id => ... })
+ * const node = await createLibp2p({ services: { dm: directMessages({ receive: async (from, ms) => { ... } }) } })
+ * await node.services.dm.send(peerId, [{ id, timestamp: Date.now(), text: 'hi', seq: 1 }], { onAck: ids => ... })
  * ```
  */
 import { serviceCapabilities } from '@libp2p/interface'
@@ -20,7 +25,7 @@ import { lpStream, UnexpectedEOFError } from '@libp2p/utils'
 import type { LengthPrefixedStream } from '@libp2p/utils'
 import { toString as toHex } from 'uint8arrays/to-string'
 import { fromString as fromHex } from 'uint8arrays/from-string'
-import { DM_BATCH, DM_IDLE_TIMEOUT_MS, DM_MAX_INBOUND_STREAMS, DM_PROTOCOL, MAX_DM_FRAME_BYTES, MAX_TEXT_BYTES } from '../constants.js'
+import { DM_ACK_TIMEOUT_MS, DM_IDLE_TIMEOUT_MS, DM_MAX_INBOUND_STREAMS, DM_MAX_UNSTORED, DM_PROTOCOL, DM_WINDOW, DM_WINDOW_BYTES, MAX_DM_FRAME_BYTES, MAX_TEXT_BYTES, overUtf8 } from '../constants.js'
 import { ProtocolViolationError } from '../errors.js'
 import { DmFrame } from './pb/dm.js'
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
@@ -32,6 +37,8 @@ export interface DirectMessage {
   /** author's clock, ms */
   timestamp: number
   text: string
+  /** the author's number for it in this conversation (1, 2, …), if it has one */
+  seq?: number
 }
 
 export interface DirectMessagesInit {
@@ -41,11 +48,15 @@ export interface DirectMessagesInit {
   idleTimeout?: number
   /** an outbound stream unused this long is closed (default 20 s; keep it below the peer's idleTimeout) */
   streamIdleTimeout?: number
+  /** how long a sender waits for the next ack before it gives the stream up (default DM_ACK_TIMEOUT_MS) */
+  ackTimeout?: number
+  /** messages in flight per stream (default DM_WINDOW) */
+  window?: number
   /**
-   * Stores a message that arrived. The ack goes out only after this resolves, so it must not resolve
-   * before the message is written. Duplicates (same id from the same peer) must be accepted quietly.
+   * Stores messages that arrived, in order. The ack goes out only after this resolves, so it must not
+   * resolve before they are written. Duplicates (same id from the same peer) must be accepted quietly.
    */
-  receive(from: PeerId, message: DirectMessage, connection: Connection): Promise<void>
+  receive(from: PeerId, messages: DirectMessage[], connection: Connection): Promise<void>
 }
 
 export interface DirectMessagesComponents {
@@ -66,18 +77,22 @@ export interface DirectMessageStats {
 }
 
 export interface SendOptions extends AbortOptions {
-  /** the connection to use while it is open (else one is found or dialled by peer ID) */
-  connection?: Connection
-  /** Called in order as each ack arrives; the next ack is read after it resolves. */
-  onAck?(id: string): void | Promise<void>
+  /** opens a stream when none is kept open for the peer (default: the connection manager, by peer ID) */
+  open?(options: AbortOptions): Promise<Stream>
+  /** Called in order with the ids each ack covers; the next ack is read after it resolves. */
+  onAck?(ids: string[]): void | Promise<void>
+  /** Asked for messages to send after the given ones, whenever there is room in the window. */
+  more?(): DirectMessage[]
 }
 
 export interface DirectMessages {
   readonly protocol: string
   readonly stats: Readonly<DirectMessageStats>
   /**
-   * Sends messages on fresh streams (at most DM_BATCH per stream) and waits for their acks.
-   * Resolves when all are acknowledged; rejects on the first failure (acks already seen stay reported).
+   * Sends messages, in order, on the peer's kept-open stream (or a new one), with up to a window of
+   * them in flight, and waits for their acks. Resolves when all (and all that `more` gave) are
+   * acknowledged; rejects on the first failure (acks already seen stay reported). A kept stream that
+   * turns out to be dead is replaced once.
    */
   send(peer: PeerId, messages: DirectMessage[], options?: SendOptions): Promise<void>
 }
@@ -87,9 +102,20 @@ const ID_BYTES = 16
 const STREAM_IDLE_MS = 20_000
 
 interface OutboundStream {
+  peer: string
   stream: Stream
-  lp?: LengthPrefixedStream<Stream>
+  lp: LengthPrefixedStream<Stream>
+  /** messages written on the stream so far */
+  written: number
+  /** messages the receiver has acknowledged on it so far */
+  acked: number
   timer: ReturnType<typeof setTimeout> | undefined
+}
+
+/** The ack timed out: the stream (and maybe its connection) does not carry. */
+export class AckTimeoutError extends Error {
+  static override name = 'AckTimeoutError'
+  override name = 'AckTimeoutError'
 }
 
 class DefaultDirectMessages implements DirectMessages, Startable {
@@ -130,24 +156,59 @@ class DefaultDirectMessages implements DirectMessages, Startable {
     this.outbound.clear()
   }
 
+  /**
+   * One inbound stream: a reader takes frames as they come (up to DM_MAX_UNSTORED waiting), and the
+   * messages waiting are stored together, then acknowledged together, while the reader goes on.
+   */
   private async handle (stream: Stream, connection: Connection): Promise<void> {
     const from = connection.remotePeer
     const lp = lpStream(stream, { maxDataLength: MAX_DM_FRAME_BYTES })
     const idle = this.init.idleTimeout ?? DM_IDLE_TIMEOUT_MS
-    try {
-      while (true) {
-        let bytes
-        try {
-          bytes = await lp.read({ signal: AbortSignal.timeout(idle) })
-        } catch (err: any) {
-          if (err.name === UnexpectedEOFError.name) break // the sender closed its side
-          throw err
+    const waiting: DirectMessage[] = []
+    let readerDone = false
+    let readerError: Error | undefined
+    let wakeStorer: (() => void) | undefined
+    let wakeReader: (() => void) | undefined
+    const reader = async (): Promise<void> => {
+      try {
+        while (true) {
+          while (waiting.length >= DM_MAX_UNSTORED) await new Promise<void>(resolve => { wakeReader = resolve })
+          let bytes
+          try {
+            bytes = await lp.read({ signal: AbortSignal.timeout(idle) })
+          } catch (err: any) {
+            if (err.name === UnexpectedEOFError.name) break // the sender closed its side
+            throw err
+          }
+          waiting.push(this.decode(bytes.subarray()))
+          wakeStorer?.()
         }
-        const message = this.decode(bytes.subarray())
-        await this.init.receive(from, message, connection)
-        this.stats.received++
-        await lp.write(DmFrame.encode({ ack: { id: fromHex(message.id, 'base16') } }), { signal: AbortSignal.timeout(idle) })
+      } catch (err: any) {
+        readerError = err
+      } finally {
+        readerDone = true
+        wakeStorer?.()
       }
+    }
+    const reading = reader()
+    try {
+      let stored = 0
+      while (true) {
+        if (waiting.length === 0) {
+          if (readerDone) break
+          await new Promise<void>(resolve => { wakeStorer = resolve })
+          wakeStorer = undefined
+          continue
+        }
+        const batch = waiting.splice(0, waiting.length)
+        wakeReader?.()
+        wakeReader = undefined
+        await this.init.receive(from, batch, connection)
+        stored += batch.length
+        this.stats.received += batch.length
+        await lp.write(DmFrame.encode({ ack: { count: BigInt(stored) } }), { signal: AbortSignal.timeout(idle) })
+      }
+      if (readerError != null) throw readerError
       await stream.close({ signal: AbortSignal.timeout(idle) })
     } catch (err: any) {
       if (err.name === 'InvalidDataLengthError' || err.name === 'InvalidDataLengthLengthError') this.stats.oversized++
@@ -155,6 +216,8 @@ class DefaultDirectMessages implements DirectMessages, Startable {
       else this.stats.failedStreams++
       this.log('dropped dm stream from %p: %s', from, err.name)
       stream.abort(err)
+      wakeReader?.()
+      await reading
     }
   }
 
@@ -169,79 +232,116 @@ class DefaultDirectMessages implements DirectMessages, Startable {
     const m = frame.message
     if (m == null || frame.ack != null) throw new ProtocolViolationError('expected a message frame')
     if (m.id.byteLength !== ID_BYTES) throw new ProtocolViolationError('bad message id')
-    if (m.text.length === 0 || new TextEncoder().encode(m.text).byteLength > this.maxTextBytes) throw new ProtocolViolationError('bad text length')
+    if (m.text.length === 0 || overUtf8(m.text, this.maxTextBytes)) throw new ProtocolViolationError('bad text length')
     const timestamp = Number(m.timestamp)
     if (!Number.isSafeInteger(timestamp) || timestamp <= 0) throw new ProtocolViolationError('bad timestamp')
-    return { id: toHex(m.id, 'base16'), timestamp, text: m.text }
+    const seq = Number(m.seq ?? 0n)
+    if (!Number.isSafeInteger(seq)) throw new ProtocolViolationError('bad sequence number')
+    return { id: toHex(m.id, 'base16'), timestamp, text: m.text, ...(seq > 0 ? { seq } : {}) }
   }
 
   async send (peer: PeerId, messages: DirectMessage[], options: SendOptions = {}): Promise<void> {
-    for (let i = 0; i < messages.length; i += DM_BATCH) {
-      await this.sendBatch(peer, messages.slice(i, i + DM_BATCH), options)
-    }
-  }
-
-  /**
-   * Writes a batch on the peer's open DM stream (or a new one) and reads the acks. A stream is kept
-   * open between batches, so a conversation pays for stream set-up once, not per message; it is closed
-   * after STREAM_IDLE_MS without use. A kept stream that turns out to be dead is replaced once.
-   */
-  private async sendBatch (peer: PeerId, batch: DirectMessage[], options: SendOptions): Promise<void> {
     const key = peer.toString()
     let entry = this.outbound.get(key)
     this.outbound.delete(key)
     if (entry != null) clearTimeout(entry.timer)
-    if (entry != null && (entry.stream.status !== 'open' || entry.stream.readableEnded)) {
+    if (entry != null && (entry.stream.status !== 'open' || entry.stream.readableEnded || entry.written !== entry.acked)) {
       entry.stream.abort(new Error('stale'))
       entry = undefined
     }
-    const reused = entry != null
-    entry ??= { stream: await this.openStream(peer, options), timer: undefined }
-    entry.lp ??= lpStream(entry.stream, { maxDataLength: MAX_DM_FRAME_BYTES })
-    const { stream, lp } = entry
-    let acked = 0
+    const list = [...messages]
     try {
-      await lp.writeV(batch.map(m => DmFrame.encode({
-        message: { id: fromHex(m.id, 'base16'), timestamp: BigInt(m.timestamp), text: m.text }
-      })), options)
-      for (const m of batch) {
-        const bytes = await lp.read(options)
+      await this.sendOn(entry ?? await this.openStream(peer, options), list, options)
+    } catch (err: any) {
+      // a kept stream the other side had already let go of: once more on a fresh one
+      if (entry == null || err.name === ProtocolViolationError.name || options.signal?.aborted === true || err.acked > 0) throw err
+      this.log('kept dm stream to %p was dead (%s); opening another', peer, err.name)
+      await this.sendOn(await this.openStream(peer, options), list, options)
+    }
+  }
+
+  /**
+   * Writes the messages (and what `more` adds) on one stream with up to a window of them in flight,
+   * reading acks as they come. Keeps the stream for the next send. On failure the stream is aborted and
+   * the error carries `acked`, how many of `list` were acknowledged.
+   */
+  private async sendOn (entry: OutboundStream, list: DirectMessage[], options: SendOptions): Promise<void> {
+    const window = this.init.window ?? DM_WINDOW
+    let base = entry.acked
+    let next = 0 // index in list of the next message to write
+    let acked = 0 // messages of list acknowledged
+    let bytesInFlight = 0
+    const sizes: number[] = []
+    try {
+      while (true) {
+        if (next === list.length) list.push(...(options.more?.() ?? []))
+        // fill the window
+        const frames: Uint8Array[] = []
+        while (next < list.length && next - acked < window && (bytesInFlight < DM_WINDOW_BYTES || next === acked)) {
+          const m = list[next++]
+          const frame = DmFrame.encode({
+            message: { id: fromHex(m.id, 'base16'), timestamp: BigInt(m.timestamp), text: m.text, seq: BigInt(m.seq ?? 0) }
+          })
+          sizes.push(frame.byteLength)
+          bytesInFlight += frame.byteLength
+          frames.push(frame)
+        }
+        if (frames.length > 0) {
+          entry.written += frames.length
+          await entry.lp.writeV(frames, options)
+          continue
+        }
+        if (acked === list.length) break
+        // wait for the next ack
+        const signal = AbortSignal.any([AbortSignal.timeout(this.init.ackTimeout ?? DM_ACK_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
+        let bytes
+        try {
+          bytes = await entry.lp.read({ signal })
+        } catch (err: any) {
+          if (signal.aborted && options.signal?.aborted !== true) throw new AckTimeoutError(`no ack in ${this.init.ackTimeout ?? DM_ACK_TIMEOUT_MS} ms`)
+          throw err
+        }
         let frame: DmFrame
         try {
           frame = DmFrame.decode(bytes)
         } catch {
           throw new ProtocolViolationError('undecodable ack')
         }
-        if (frame.ack == null || toHex(frame.ack.id, 'base16') !== m.id) throw new ProtocolViolationError('unexpected ack')
-        acked++
-        await options.onAck?.(m.id)
+        // the ack counts messages since the stream opened; list and sizes start `base` messages later
+        const count = frame.ack != null ? Number(frame.ack.count) - base : NaN
+        if (!Number.isSafeInteger(count) || count <= acked || count > next) throw new ProtocolViolationError('unexpected ack')
+        const ids = list.slice(acked, count).map(m => m.id)
+        for (let i = acked; i < count; i++) bytesInFlight -= sizes[i]
+        acked = count
+        entry.acked = base + count
+        await options.onAck?.(ids)
+        // a long run (messages keep coming through `more`) keeps only what is not acknowledged yet
+        if (acked >= window) {
+          list.splice(0, acked)
+          sizes.splice(0, acked)
+          next -= acked
+          base += acked
+          acked = 0
+        }
       }
     } catch (err: any) {
-      stream.abort(err)
-      // a kept stream the other side had already let go of: once more on a fresh one
-      if (reused && err.name !== ProtocolViolationError.name && options.signal?.aborted !== true) {
-        await this.sendBatch(peer, batch.slice(acked), options)
-        return
-      }
+      entry.stream.abort(err)
+      err.acked = acked
       throw err
     }
     entry.timer = setTimeout(() => {
-      if (this.outbound.get(key) !== entry) return
-      this.outbound.delete(key)
-      stream.close().catch((err: any) => { stream.abort(err) })
+      if (this.outbound.get(entry.peer) === entry) this.outbound.delete(entry.peer)
+      entry.stream.close().catch((err: any) => { entry.stream.abort(err) })
     }, this.init.streamIdleTimeout ?? STREAM_IDLE_MS)
     entry.timer.unref?.()
-    this.outbound.set(key, entry)
+    this.outbound.set(entry.peer, entry)
   }
 
-  private async openStream (peer: PeerId, options: SendOptions): Promise<Stream> {
-    if (options.connection?.status === 'open') {
-      return await options.connection.newStream(this.protocol, { signal: options.signal, runOnLimitedConnection: true })
-    }
-    return await this.components.connectionManager.openStream(peer, this.protocol, {
-      signal: options.signal,
-      runOnLimitedConnection: true
-    })
+  private async openStream (peer: PeerId, options: SendOptions): Promise<OutboundStream> {
+    const stream = options.open != null
+      ? await options.open({ signal: options.signal })
+      : await this.components.connectionManager.openStream(peer, this.protocol, { signal: options.signal, runOnLimitedConnection: true })
+    return { peer: peer.toString(), stream, lp: lpStream(stream, { maxDataLength: MAX_DM_FRAME_BYTES }), written: 0, acked: 0, timer: undefined }
   }
 }
 

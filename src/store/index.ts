@@ -5,14 +5,27 @@
  *
  * Keys
  *   /megachat/contact/<peerId>                      Contact (JSON)
- *   /megachat/msg/<peerId>/<timestamp:16>-<id>      StoredMessage (JSON), ordered by time
+ *   /megachat/msg/<peerId>/<order:16>-<id>          StoredMessage (JSON), in conversation order
  *   /megachat/msgid/<peerId>/<id>                   -> the msg key (dedupe and lookup by id)
- *   /megachat/outbox/<peerId>/<timestamp:16>-<id>   -> the msg key of an unacknowledged message
+ *   /megachat/outbox/<peerId>/<order:16>-<id>       -> the msg key of an unacknowledged message; an outgoing
+ *                                                   message is delivered once its outbox entry is gone
+ *   /megachat/seq/<peerId>                          the last sequence number given to a message to that peer
+ *   /megachat/inseq/<peerId>                        the highest sequence number stored from that peer
+ *   /megachat/clock                                 the last order number given to any message
  *   /megachat/room/<roomId>                          RoomRecord (JSON, holds the room secret)
  *   /megachat/roommsg/<roomId>/<timestamp:16>-<id>   StoredRoomMessage (JSON, with the sealed bytes)
  *   /megachat/roomid/<roomId>/<id>                   -> the roommsg key (replays are recognised forever)
  *   /megachat/call/<peerId>/<timestamp:16>-<id>      CallRecord (JSON): calls and missed calls, by start time
  * Related writes go in one batch, so a crash never leaves a message without its index or outbox entry.
+ *
+ * Order: a conversation is shown in `order`, a number this device gives each message as it is sent or
+ * stored on arrival: max(now in µs, last + 1), so it never goes backwards, not even across a restart or a
+ * clock step (the last one is stored with every batch). A sender numbers its messages to each peer (`seq`)
+ * and sends them oldest first on one stream, so arrival order is send order. Messages stored before
+ * `order` existed are keyed and sorted by their timestamp (ms), which sorts before every µs order.
+ *
+ * Duplicates: a message whose seq is above the highest stored from its author cannot be stored yet, so
+ * only the others (a resend after a lost ack, or a message without seq) are looked up by id.
  */
 import { Key } from 'interface-datastore'
 import { CorruptDataError } from '../errors.js'
@@ -42,6 +55,10 @@ export interface StoredMessage {
   state?: DeliveryState
   /** for 'in': our clock when it arrived */
   receivedAt?: number
+  /** the author's number for it in this conversation (1, 2, …) */
+  seq?: number
+  /** this device's position of it in the conversation (see the header) */
+  order?: number
 }
 
 export interface RoomRecord {
@@ -116,11 +133,21 @@ function lastByTime<T extends { timestamp: number, id: string }> (all: T[], limi
   return all.slice(Math.max(0, all.length - limit))
 }
 
+/** A message's place in its conversation: its order, or (stored before there was one) its timestamp in µs. */
+const orderOf = (m: StoredMessage): number => m.order ?? m.timestamp * 1000
+/** Oldest first by order; ties (none from one device) by id. */
+function byOrder (a: StoredMessage, b: StoredMessage): number {
+  return orderOf(a) - orderOf(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+}
+
 const pad = (n: number): string => Math.max(0, Math.floor(n)).toString().padStart(16, '0')
 const contactKey = (peer: string): Key => new Key(`/megachat/contact/${peer}`)
-const msgKey = (m: StoredMessage): Key => new Key(`/megachat/msg/${m.peer}/${pad(m.timestamp)}-${m.id}`)
+const msgKey = (m: StoredMessage): Key => new Key(`/megachat/msg/${m.peer}/${pad(m.order ?? m.timestamp)}-${m.id}`)
 const msgIdKey = (peer: string, id: string): Key => new Key(`/megachat/msgid/${peer}/${id}`)
-const outboxKey = (m: StoredMessage): Key => new Key(`/megachat/outbox/${m.peer}/${pad(m.timestamp)}-${m.id}`)
+const outboxKey = (m: StoredMessage): Key => new Key(`/megachat/outbox/${m.peer}/${pad(m.order ?? m.timestamp)}-${m.id}`)
+const seqKey = (peer: string): Key => new Key(`/megachat/seq/${peer}`)
+const inSeqKey = (peer: string): Key => new Key(`/megachat/inseq/${peer}`)
+const CLOCK_KEY = new Key('/megachat/clock')
 const callKey = (c: CallRecord): Key => new Key(`/megachat/call/${c.peer}/${pad(c.timestamp)}-${c.id}`)
 const roomKey = (roomId: string): Key => new Key(`/megachat/room/${roomId}`)
 const roomMsgKey = (m: StoredRoomMessage): Key => new Key(`/megachat/roommsg/${m.roomId}/${pad(m.timestamp)}-${m.id}`)
@@ -173,38 +200,118 @@ export class ChatStore {
 
   // ---- messages
 
-  /** Stores an outgoing message and its outbox entry in one batch. */
-  async addOutgoing (m: StoredMessage): Promise<void> {
-    const batch = this.datastore.batch()
-    const key = msgKey(m)
-    batch.put(key, json(m))
-    batch.put(msgIdKey(m.peer, m.id), enc.encode(key.toString()))
-    batch.put(outboxKey(m), enc.encode(key.toString()))
-    await batch.commit()
+  /** the last order given, once read from the store */
+  private clock?: number
+  /** the last seq given per peer, once read from the store */
+  private readonly seqs = new Map<string, number>()
+  /** the highest seq stored from each peer, once read from the store */
+  private readonly inSeqs = new Map<string, number>()
+  /** writes of messages in flight, so that orders and seqs are taken in turn */
+  private writing: Promise<unknown> = Promise.resolve()
+
+  /** Runs `fn` after the message writes before it (orders and seqs are handed out in write order). */
+  private async inTurn<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.writing.then(fn, fn)
+    this.writing = run.catch(() => {})
+    return await run
+  }
+
+  /** A stored counter (0 when there is none yet). */
+  private async counter (key: Key): Promise<number> {
+    try {
+      const n = Number(dec.decode(await this.datastore.get(key)))
+      return Number.isSafeInteger(n) ? n : 0
+    } catch (err: any) {
+      if (err.name !== 'NotFoundError') throw err
+      return 0
+    }
+  }
+
+  private async nextOrder (): Promise<number> {
+    this.clock ??= await this.counter(CLOCK_KEY)
+    this.clock = Math.max(Date.now() * 1000, this.clock + 1)
+    return this.clock
+  }
+
+  private async nextSeq (peer: string): Promise<number> {
+    const seq = (this.seqs.get(peer) ?? await this.counter(seqKey(peer))) + 1
+    this.seqs.set(peer, seq)
+    return seq
   }
 
   /**
-   * Stores an incoming message unless one with the same id from the same peer is already stored.
-   * Returns false for a duplicate.
+   * Stores outgoing messages with their outbox entries in one batch, giving each its seq (per peer) and
+   * order; the messages are updated in place. Counters are read again from the store if the batch fails.
    */
-  async addIncoming (m: StoredMessage): Promise<boolean> {
-    return await this.addOnce(msgIdKey(m.peer, m.id).toString(), async () => await this.putIncoming(m))
+  async addOutgoing (...messages: StoredMessage[]): Promise<void> {
+    await this.inTurn(async () => {
+      const batch = this.datastore.batch()
+      const peers = new Set<string>()
+      try {
+        for (const m of messages) {
+          m.seq = await this.nextSeq(m.peer)
+          m.order = await this.nextOrder()
+          peers.add(m.peer)
+          const key = msgKey(m)
+          batch.put(key, json(m))
+          batch.put(msgIdKey(m.peer, m.id), enc.encode(key.toString()))
+          batch.put(outboxKey(m), enc.encode(key.toString()))
+        }
+        for (const peer of peers) batch.put(seqKey(peer), enc.encode(String(this.seqs.get(peer))))
+        batch.put(CLOCK_KEY, enc.encode(String(this.clock)))
+        await batch.commit()
+      } catch (err) {
+        this.seqs.clear()
+        this.clock = undefined
+        throw err
+      }
+    })
   }
 
-  private async putIncoming (m: StoredMessage): Promise<boolean> {
-    if (await this.datastore.has(msgIdKey(m.peer, m.id))) return false
-    const batch = this.datastore.batch()
-    const key = msgKey(m)
-    batch.put(key, json(m))
-    batch.put(msgIdKey(m.peer, m.id), enc.encode(key.toString()))
-    await batch.commit()
-    return true
+  /**
+   * Stores incoming messages from one peer, in the order given, leaving out any whose id is stored
+   * already. Returns the new ones (with their order set).
+   */
+  async addIncoming (peer: string, messages: StoredMessage[]): Promise<StoredMessage[]> {
+    return await this.inTurn(async () => {
+      let high = this.inSeqs.get(peer) ?? await this.counter(inSeqKey(peer))
+      const known = await Promise.all(messages.map(async m => (m.seq == null || m.seq <= high) && await this.datastore.has(msgIdKey(peer, m.id))))
+      const fresh: StoredMessage[] = []
+      const seen = new Set<string>()
+      for (const [i, m] of messages.entries()) {
+        if (known[i] || seen.has(m.id) || m.peer !== peer) continue
+        seen.add(m.id)
+        fresh.push(m)
+      }
+      if (fresh.length === 0) return fresh
+      const batch = this.datastore.batch()
+      try {
+        for (const m of fresh) {
+          m.order = await this.nextOrder()
+          if (m.seq != null && m.seq > high) high = m.seq
+          const key = msgKey(m)
+          batch.put(key, json(m))
+          batch.put(msgIdKey(peer, m.id), enc.encode(key.toString()))
+        }
+        batch.put(inSeqKey(peer), enc.encode(String(high)))
+        batch.put(CLOCK_KEY, enc.encode(String(this.clock)))
+        await batch.commit()
+        this.inSeqs.set(peer, high)
+      } catch (err) {
+        this.clock = undefined
+        this.inSeqs.delete(peer)
+        throw err
+      }
+      return fresh
+    })
   }
 
   async getMessage (peer: string, id: string): Promise<StoredMessage | undefined> {
     try {
       const key = new Key(dec.decode(await this.datastore.get(msgIdKey(peer, id))))
-      return parse<StoredMessage>(await this.datastore.get(key), 'message')
+      const m = parse<StoredMessage>(await this.datastore.get(key), 'message')
+      if (m.direction === 'out') m.state = await this.datastore.has(outboxKey(m)) ? 'pending' : 'delivered'
+      return m
     } catch (err: any) {
       if (err.name === 'NotFoundError') return undefined
       throw err
@@ -212,36 +319,50 @@ export class ChatStore {
   }
 
   /**
-   * Marks an outgoing message delivered and takes it out of the outbox. Returns the updated message,
-   * or undefined if it is unknown or already delivered. `known` (the message as sent) saves the reads.
+   * Marks outgoing messages (as sent, from the outbox) delivered: takes them out of the outbox, in one
+   * batch. Returns the updated messages.
    */
-  async markDelivered (peer: string, id: string, known?: StoredMessage): Promise<StoredMessage | undefined> {
-    const m = known ?? await this.getMessage(peer, id)
-    if (m == null || m.direction !== 'out' || m.state === 'delivered') return undefined
-    const updated: StoredMessage = { ...m, state: 'delivered' }
+  async markDelivered (messages: StoredMessage[]): Promise<StoredMessage[]> {
+    const updated: StoredMessage[] = []
     const batch = this.datastore.batch()
-    batch.put(msgKey(m), json(updated))
-    batch.delete(outboxKey(m))
-    await batch.commit()
+    for (const m of messages) {
+      if (m.direction !== 'out' || m.state === 'delivered') continue
+      batch.delete(outboxKey(m))
+      updated.push({ ...m, state: 'delivered' })
+    }
+    if (updated.length > 0) await batch.commit()
     return updated
   }
 
   /** The last `limit` messages with a peer, oldest first. */
   async history (peer: string, limit = 50): Promise<StoredMessage[]> {
-    return await this.lastUnder<StoredMessage>(`/megachat/msg/${peer}/`, 'message', limit)
+    const all: StoredMessage[] = []
+    for await (const { value } of this.datastore.query({ prefix: `/megachat/msg/${peer}/` })) {
+      all.push(parse<StoredMessage>(value, 'message'))
+    }
+    all.sort(byOrder)
+    const last = all.slice(Math.max(0, all.length - limit))
+    const pending = new Set<string>()
+    for await (const key of this.datastore.queryKeys({ prefix: `/megachat/outbox/${peer}/` })) pending.add(key.toString())
+    for (const m of last) if (m.direction === 'out') m.state = pending.has(outboxKey(m).toString()) ? 'pending' : 'delivered'
+    return last
   }
 
-  /** Unacknowledged messages to a peer, oldest first. */
-  async outbox (peer: string): Promise<StoredMessage[]> {
+  /** Unacknowledged messages to a peer, oldest first: the first `limit` of them. */
+  async outbox (peer: string, limit = Infinity): Promise<StoredMessage[]> {
+    // an outbox key ends in the message's zero-padded order, so key order is send order
+    const entries: Array<{ key: string, value: Uint8Array }> = []
+    for await (const { key, value } of this.datastore.query({ prefix: `/megachat/outbox/${peer}/` })) entries.push({ key: key.toString(), value })
+    entries.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
     const out: StoredMessage[] = []
-    for await (const { value } of this.datastore.query({ prefix: `/megachat/outbox/${peer}/` })) {
+    for (const { value } of entries.slice(0, limit)) {
       try {
         out.push(parse<StoredMessage>(await this.datastore.get(new Key(dec.decode(value))), 'message'))
       } catch (err: any) {
         if (err.name !== 'NotFoundError') throw err
       }
     }
-    return lastByTime(out, out.length)
+    return out.sort(byOrder)
   }
 
   /** Peers that have unacknowledged messages waiting. */

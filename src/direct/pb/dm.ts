@@ -108,9 +108,14 @@ export namespace DmFrame {
     value: string
   }
 
-  export interface DmFrameAckIdFieldEvent {
-    field: '$.ack.id'
-    value: Uint8Array<ArrayBuffer>
+  export interface DmFrameMessageSeqFieldEvent {
+    field: '$.message.seq'
+    value: bigint
+  }
+
+  export interface DmFrameAckCountFieldEvent {
+    field: '$.ack.count'
+    value: bigint
   }
 
   export function encode (obj: Partial<DmFrame>): Uint8Array<ArrayBuffer> {
@@ -121,7 +126,7 @@ export namespace DmFrame {
     return decodeMessage(buf, DmFrame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DmFrame>): Generator<DmFrameMessageIdFieldEvent | DmFrameMessageTimestampFieldEvent | DmFrameMessageTextFieldEvent | DmFrameAckIdFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DmFrame>): Generator<DmFrameMessageIdFieldEvent | DmFrameMessageTimestampFieldEvent | DmFrameMessageTextFieldEvent | DmFrameMessageSeqFieldEvent | DmFrameAckCountFieldEvent> {
     return streamMessage(buf, DmFrame.codec(), opts)
   }
 }
@@ -130,6 +135,7 @@ export interface DirectMessage {
   id: Uint8Array<ArrayBuffer>
   timestamp: bigint
   text: string
+  seq?: bigint
 }
 
 export namespace DirectMessage {
@@ -155,6 +161,11 @@ export namespace DirectMessage {
         if ((obj.text != null && obj.text !== '')) {
           w.uint32(26)
           w.string(obj.text)
+        }
+
+        if (obj.seq != null) {
+          w.uint32(32)
+          w.uint64(obj.seq)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -183,6 +194,10 @@ export namespace DirectMessage {
             }
             case 3: {
               obj.text = reader.string()
+              break
+            }
+            case 4: {
+              obj.seq = reader.uint64()
               break
             }
             default: {
@@ -221,6 +236,13 @@ export namespace DirectMessage {
               }
               break
             }
+            case 4: {
+              yield {
+                field: `${prefix}.seq`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -248,6 +270,11 @@ export namespace DirectMessage {
     value: string
   }
 
+  export interface DirectMessageSeqFieldEvent {
+    field: '$.seq'
+    value: bigint
+  }
+
   export function encode (obj: Partial<DirectMessage>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, DirectMessage.codec())
   }
@@ -256,13 +283,13 @@ export namespace DirectMessage {
     return decodeMessage(buf, DirectMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DirectMessage>): Generator<DirectMessageIdFieldEvent | DirectMessageTimestampFieldEvent | DirectMessageTextFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DirectMessage>): Generator<DirectMessageIdFieldEvent | DirectMessageTimestampFieldEvent | DirectMessageTextFieldEvent | DirectMessageSeqFieldEvent> {
     return streamMessage(buf, DirectMessage.codec(), opts)
   }
 }
 
 export interface Ack {
-  id: Uint8Array<ArrayBuffer>
+  count: bigint
 }
 
 export namespace Ack {
@@ -275,9 +302,9 @@ export namespace Ack {
           w.fork()
         }
 
-        if ((obj.id != null && obj.id.byteLength > 0)) {
-          w.uint32(10)
-          w.bytes(obj.id)
+        if ((obj.count != null && obj.count !== 0n)) {
+          w.uint32(16)
+          w.uint64(obj.count)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -285,7 +312,7 @@ export namespace Ack {
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
-          id: uint8ArrayAlloc(0)
+          count: 0n
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -294,8 +321,8 @@ export namespace Ack {
           const tag = reader.uint32()
 
           switch (tag >>> 3) {
-            case 1: {
-              obj.id = reader.bytes()
+            case 2: {
+              obj.count = reader.uint64()
               break
             }
             default: {
@@ -313,10 +340,10 @@ export namespace Ack {
           const tag = reader.uint32()
 
           switch (tag >>> 3) {
-            case 1: {
+            case 2: {
               yield {
-                field: `${prefix}.id`,
-                value: reader.bytes()
+                field: `${prefix}.count`,
+                value: reader.uint64()
               }
               break
             }
@@ -332,9 +359,9 @@ export namespace Ack {
     return _codec
   }
 
-  export interface AckIdFieldEvent {
-    field: '$.id'
-    value: Uint8Array<ArrayBuffer>
+  export interface AckCountFieldEvent {
+    field: '$.count'
+    value: bigint
   }
 
   export function encode (obj: Partial<Ack>): Uint8Array<ArrayBuffer> {
@@ -345,7 +372,7 @@ export namespace Ack {
     return decodeMessage(buf, Ack.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Ack>): Generator<AckIdFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Ack>): Generator<AckCountFieldEvent> {
     return streamMessage(buf, Ack.codec(), opts)
   }
 }
