@@ -3,6 +3,8 @@
  *
  * Every figure is printed beside a floor measured in the same run on the same machine, with the ratio:
  *   1. DM round trip (send until delivered) against raw libp2p streams over the same TCP+Noise+yamux;
+ *   1b. acknowledged DM throughput (a burst of 1 kB messages) through createChat and through the --json client,
+ *      beside one raw libp2p stream carrying the same frames (bench/throughput.ts);
  *   2. terminal client start-up to its ready line against a bare libp2p node process;
  *   3. idle client RSS against a bare Node process and a bare libp2p node process;
  *   4. room fan-out at 30 members (one process) against raw gossipsub on the same links (bench/rooms.ts);
@@ -14,7 +16,8 @@
  *
  * Settings (environment): BENCH_MESSAGES (samples per DM row, default 1000), BENCH_STARTUP_RUNS (default 5),
  * BENCH_ROOM_MESSAGES (messages per row in section 4, default 300), BENCH_WEB_RUNS (section 5, default 9),
- * BENCH_CALL_RUNS (section 6, default 7), BENCH_ONLY (comma-separated sections to run: dm, client, rooms,
+ * BENCH_CALL_RUNS (section 6, default 7), BENCH_THROUGHPUT_MESSAGES (section 1b, default 20000),
+ * BENCH_ONLY (comma-separated sections to run: dm, throughput, client, rooms,
  * web, calls; default all).
  */
 import { spawn } from 'node:child_process'
@@ -27,6 +30,8 @@ import { killAll, killAllAndWait, rssKiB, spawnUntilReady, stopChild } from './c
 import { createDmPair } from './dm.js'
 import { createRawNode, EchoClient, freshStreamRoundTrip } from './floor.js'
 import { benchRooms } from './rooms.js'
+import { chatThroughput, floorThroughput, jsonThroughput } from './throughput.js'
+import type { Throughput } from './throughput.js'
 import { benchWeb } from './web.js'
 import { mean, mib, ms, pad, ratio, summarize, verdict } from './stats.js'
 import { removeAllTempDirs, removeTempDir, tempDir } from './temp.js'
@@ -41,6 +46,7 @@ const BARE_LIBP2P = join(ROOT, 'dist/bench/bare-node.js')
 const BARE_NODE_SCRIPT = 'process.stdout.write(\'{"type":"ready"}\\n\'); setInterval(() => {}, 1000)'
 
 const MESSAGES = positiveInt(process.env.BENCH_MESSAGES, 1000)
+const THROUGHPUT_MESSAGES = positiveInt(process.env.BENCH_THROUGHPUT_MESSAGES, 20_000)
 const WARMUP = 50
 /**
  * The DM rows and their floors take turns in blocks of this many messages, so that load from other
@@ -49,7 +55,7 @@ const WARMUP = 50
  */
 const BLOCK = 20
 const STARTUP_RUNS = Math.max(2, positiveInt(process.env.BENCH_STARTUP_RUNS, 5))
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'dm,client,rooms,web,calls').split(',').map(s => s.trim()))
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'dm,throughput,client,rooms,web,calls').split(',').map(s => s.trim()))
 const IDLE_MS = 3_000
 /** set in the environment of the process that runs one section */
 const IN_SECTION = 'MEGACHAT_BENCH_SECTION'
@@ -179,6 +185,36 @@ async function benchDm (): Promise<void> {
   }
 }
 
+// ---- 1b. acknowledged DM throughput
+
+const THROUGHPUT_GOALS = { chat: 20_000, json: 10_000 }
+
+async function benchThroughput (): Promise<void> {
+  line()
+  line(`1b. Acknowledged DM throughput on loopback: a burst of ${THROUGHPUT_MESSAGES} messages of 1 kB sent at once, until all are acknowledged and shown (after a warm-up burst)`)
+  const row = (label: string, t: Throughput, floor?: Throughput, goal?: number): void => {
+    const checks = `lost ${t.lost}, duplicated ${t.duplicated}, out of order ${t.outOfOrder}`
+    const rate = `${pad(Math.round(t.perSecond).toLocaleString('en'), 7)} msg/s in ${pad(ms(t.ms), 9)}`
+    if (floor == null || goal == null) {
+      line(`${pad(label, LABEL)} ${rate}`)
+      return
+    }
+    const ok = t.perSecond >= goal && t.lost === 0 && t.duplicated === 0 && t.outOfOrder === 0
+    line(`${pad(label, LABEL)} ${rate} ${ratio(t.perSecond, floor.perSecond)} of the floor, ${checks}; goal >=${goal.toLocaleString('en')} msg/s, none lost or out of order ${ok ? 'PASS' : 'MISS'}`)
+  }
+  try {
+    step = 'throughput: floor'
+    const floor = await floorThroughput(THROUGHPUT_MESSAGES)
+    row('floor: raw libp2p stream, 1 kB frames', floor)
+    step = 'throughput: createChat'
+    row('createChat (LevelDB both sides)', await chatThroughput(THROUGHPUT_MESSAGES), floor, THROUGHPUT_GOALS.chat)
+    step = 'throughput: --json clients'
+    row('--json client (two processes)', await jsonThroughput(CLIENT, THROUGHPUT_MESSAGES), floor, THROUGHPUT_GOALS.json)
+  } catch (err) {
+    sectionError('dm throughput', err)
+  }
+}
+
 // ---- 2 and 3. client start-up and idle memory
 
 interface Proc {
@@ -278,12 +314,13 @@ async function printedSection (title: string, what: string, run: (step: (what: s
   }
 }
 
-const SECTIONS = ['dm', 'client', 'rooms', 'web', 'calls'] as const
+const SECTIONS = ['dm', 'throughput', 'client', 'rooms', 'web', 'calls'] as const
 type Section = typeof SECTIONS[number]
 
 async function runSection (name: Section): Promise<void> {
   switch (name) {
     case 'dm': await benchDm(); break
+    case 'throughput': await benchThroughput(); break
     case 'client': await benchClient(); break
     case 'rooms':
       line()

@@ -91,6 +91,13 @@ export interface CommandContext {
   current?: string
 }
 
+/** Does this line send a message (a plain line in a conversation, or /msg)? */
+export function isSendLine (line: string, ctx: CommandContext): boolean {
+  const trimmed = line.trim()
+  if (trimmed.length === 0) return false
+  return trimmed.startsWith('/') ? /^\/msg\s/i.test(trimmed) : ctx.current != null
+}
+
 export async function runCommand (chat: Chat, line: string, ctx: CommandContext = {}): Promise<CommandResult> {
   const trimmed = line.trim()
   if (trimmed.length === 0) return { type: 'none' }

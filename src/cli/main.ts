@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline'
 import { Command, InvalidArgumentError } from 'commander'
 import { bootstrapIceServers } from '../node/ice.js'
 import { createChat } from '../index.js'
-import { runCommand } from './commands.js'
+import { isSendLine, runCommand } from './commands.js'
 import { Renderer } from './render.js'
 import { askHidden } from './prompt.js'
 import type { CommandContext, CommandResult } from './commands.js'
@@ -167,26 +167,40 @@ async function main (): Promise<void> {
   out.ready(chat, bootstrapCount)
 
   rl.on('SIGINT', () => { void stop() })
+  // Commands run one at a time, in order, and are answered in the order they came. A run of messages
+  // is the exception: each starts as soon as the one before it has started (a send stores the message in
+  // turn, so the order holds), so a bot's burst is written to the outbox in batches, not one by one.
+  let gate: Promise<void> = Promise.resolve() // when the next line may start
+  let answered: Promise<void> = Promise.resolve() // when the next line's answer may be printed
   // end of input (a bot's script ran out): finish the commands already read, then stop
-  rl.on('close', () => { queue = queue.then(async () => { await stop() }) })
-  // one line at a time, in order: a bot's commands are answered in the order it sent them
-  let queue = Promise.resolve()
+  rl.on('close', () => { answered = answered.then(async () => { await stop() }) })
   rl.on('line', (line) => {
-    queue = queue.then(async () => {
-      if (stopping) return
-      let result: CommandResult
+    let release!: () => void
+    const next = new Promise<void>(resolve => { release = resolve })
+    const outcome = gate.then(async (): Promise<{ result?: CommandResult, err?: any }> => {
+      if (stopping) return {}
+      const running = runCommand(chat, line, ctx)
+      if (isSendLine(line, ctx)) release()
       try {
-        result = await runCommand(chat, line, ctx)
+        return { result: await running }
       } catch (err: any) {
-        out.error(err.message ?? String(err), err.name)
-        out.prompt(currentName(chat, ctx))
-        return
+        return { err }
+      } finally {
+        release()
       }
-      if (result.type === 'quit') {
+    })
+    gate = next
+    answered = answered.then(async () => {
+      const { result, err } = await outcome
+      if (stopping) return
+      if (err != null) {
+        out.error(err.message ?? String(err), err.name)
+      } else if (result?.type === 'quit') {
         await stop()
         return
+      } else if (result != null) {
+        out.result(result)
       }
-      out.result(result)
       out.prompt(currentName(chat, ctx))
     })
   })

@@ -1,0 +1,251 @@
+/**
+ * Acknowledged DM throughput: a burst of 1 kB messages, sent at once, until every one is acknowledged
+ * (stored by the recipient) and shown there, checked for loss, duplicates and order.
+ *
+ *  - floor: two raw libp2p nodes (TCP + Noise + yamux), one stream, the same 1 kB frames written back to
+ *    back, the receiver answering each batch it read with a small ack, until the last one is acknowledged;
+ *  - createChat: two chat nodes with LevelDB stores, `send()` called for every message in one go;
+ *  - --json client: two terminal clients in scriptable mode, `/msg` lines written to one's stdin in one go.
+ */
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { lpStream, UnexpectedEOFError } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createBootstrapNode } from '../bootstrap-node/index.js'
+import { createChat } from '../src/index.js'
+import { createRawNode } from './floor.js'
+import { removeTempDir, tempDir } from './temp.js'
+import type { Chat } from '../src/index.js'
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import type { ChildProcess } from 'node:child_process'
+
+const THROUGHPUT_PROTOCOL = '/megachat-bench/throughput/1.0.0'
+const TEXT_BYTES = 1000
+const TIMEOUT_MS = 120_000
+
+export interface Throughput {
+  messages: number
+  ms: number
+  perSecond: number
+  lost: number
+  duplicated: number
+  /** messages shown after one that was sent later */
+  outOfOrder: number
+}
+
+function text (i: number): string {
+  const head = `#${String(i).padStart(8, '0')} `
+  return head + 'x'.repeat(TEXT_BYTES - head.length)
+}
+
+const indexOf = (t: string): number => Number(t.slice(1, 9))
+
+/** Loss, duplicates and order of what was shown, given the indexes in the order they were shown. */
+function check (shown: number[], first: number, count: number): Pick<Throughput, 'lost' | 'duplicated' | 'outOfOrder'> {
+  const seen = new Set<number>()
+  let duplicated = 0
+  let outOfOrder = 0
+  let last = -1
+  for (const i of shown) {
+    if (i < first || i >= first + count) continue
+    if (seen.has(i)) duplicated++
+    seen.add(i)
+    if (i < last) outOfOrder++
+    last = Math.max(last, i)
+  }
+  return { lost: count - seen.size, duplicated, outOfOrder }
+}
+
+function result (messages: number, ms: number, counts: Pick<Throughput, 'lost' | 'duplicated' | 'outOfOrder'>): Throughput {
+  return { messages, ms, perSecond: messages / ms * 1000, ...counts }
+}
+
+// ---- floor
+
+async function handleFloor (stream: Stream, _connection: Connection): Promise<void> {
+  const lp = lpStream(stream)
+  let count = 0
+  try {
+    while (true) {
+      try {
+        await lp.read()
+      } catch (err: any) {
+        if (err.name === UnexpectedEOFError.name) break
+        throw err
+      }
+      count++
+      // one small ack per frame read: as cheap as an ack gets without batching
+      if (stream.writeBufferLength === 0) await lp.write(new TextEncoder().encode(String(count)))
+    }
+    await lp.write(new TextEncoder().encode(String(count)))
+    await stream.close()
+  } catch (err: any) {
+    stream.abort(err)
+  }
+}
+
+export async function floorThroughput (messages: number): Promise<Throughput> {
+  const nodes: Libp2p[] = []
+  try {
+    const [a, b] = [await createRawNode(), await createRawNode()]
+    nodes.push(a, b)
+    await b.handle(THROUGHPUT_PROTOCOL, handleFloor)
+    await a.dial(b.getMultiaddrs()[0])
+    const run = async (n: number): Promise<number> => {
+      const stream = await a.dialProtocol(b.peerId, THROUGHPUT_PROTOCOL)
+      const lp = lpStream(stream)
+      const frames = Array.from({ length: n }, (_, i) => new TextEncoder().encode(text(i)))
+      const t0 = performance.now()
+      const reading = (async () => {
+        while (true) {
+          const ack = Number(new TextDecoder().decode((await lp.read({ signal: AbortSignal.timeout(TIMEOUT_MS) })).subarray()))
+          if (ack >= n) return
+        }
+      })()
+      for (let i = 0; i < n; i += 256) await lp.writeV(frames.slice(i, i + 256))
+      await reading
+      const elapsed = performance.now() - t0
+      await stream.close()
+      return elapsed
+    }
+    await run(Math.min(1000, messages))
+    const ms = await run(messages)
+    return result(messages, ms, { lost: 0, duplicated: 0, outOfOrder: 0 })
+  } finally {
+    await Promise.allSettled(nodes.map(async n => { await n.stop() }))
+  }
+}
+
+// ---- createChat
+
+export async function chatThroughput (messages: number): Promise<Throughput> {
+  const dir = await tempDir('throughput')
+  const chats: Chat[] = []
+  try {
+    const base = { listen: ['/ip4/127.0.0.1/tcp/0'], webrtc: false }
+    const a = await createChat({ ...base, dataDir: join(dir, 'a') })
+    chats.push(a)
+    const b = await createChat({ ...base, dataDir: join(dir, 'b') })
+    chats.push(b)
+    await a.addContact(b.peerId.toString(), 'bob')
+    await a.libp2p.dial(multiaddr(b.addresses()[0]))
+    const shown: number[] = []
+    b.addEventListener('message', (evt) => { shown.push(indexOf(evt.detail.text)) })
+    let delivered = 0
+    let wake: (() => void) | undefined
+    a.addEventListener('delivered', () => {
+      delivered++
+      wake?.()
+    })
+    const burst = async (first: number, n: number): Promise<number> => {
+      delivered = 0
+      const t0 = performance.now()
+      await Promise.all(Array.from({ length: n }, async (_, i) => await a.send('bob', text(first + i))))
+      const deadline = Date.now() + TIMEOUT_MS
+      while (delivered < n || shown.filter(i => i >= first).length < n) {
+        if (Date.now() > deadline) throw new Error(`createChat: ${delivered} of ${n} delivered within ${TIMEOUT_MS} ms`)
+        await new Promise<void>(resolve => { wake = resolve; setTimeout(resolve, 50) })
+      }
+      return performance.now() - t0
+    }
+    const warm = Math.min(1000, messages)
+    await burst(0, warm)
+    const ms = await burst(warm, messages)
+    const counts = check(shown, warm, messages)
+    // the recipient's history reads in the same order
+    const history = (await b.history(a.peerId.toString(), messages)).map(m => indexOf(m.text))
+    const historyCounts = check(history, warm, messages)
+    counts.outOfOrder = Math.max(counts.outOfOrder, historyCounts.outOfOrder)
+    return result(messages, ms, counts)
+  } finally {
+    await Promise.allSettled(chats.map(async c => { await c.stop() }))
+    await removeTempDir(dir)
+  }
+}
+
+// ---- --json client
+
+class Client {
+  readonly child: ChildProcess
+  readonly lines: any[] = []
+  private pending = ''
+  private readonly waiters = new Set<() => void>()
+
+  constructor (main: string, args: string[]) {
+    this.child = spawn(process.execPath, [main, '--json', ...args], {
+      env: { ...process.env, MEGACHAT_RETRY_MS: '500' },
+      stdio: ['pipe', 'pipe', 'inherit']
+    })
+    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.pending += chunk
+      let nl: number
+      while ((nl = this.pending.indexOf('\n')) >= 0) {
+        const line = this.pending.slice(0, nl)
+        this.pending = this.pending.slice(nl + 1)
+        try {
+          this.lines.push(JSON.parse(line))
+        } catch {}
+      }
+      for (const w of this.waiters) w()
+    })
+  }
+
+  async until (test: () => boolean, what: string, ms = TIMEOUT_MS): Promise<void> {
+    const deadline = Date.now() + ms
+    while (!test()) {
+      if (Date.now() > deadline || this.child.exitCode != null) throw new Error(`--json client: ${what} did not happen`)
+      await new Promise<void>(resolve => {
+        const w = (): void => { this.waiters.delete(w); resolve() }
+        this.waiters.add(w)
+        setTimeout(w, 100)
+      })
+    }
+  }
+
+  write (text: string): void {
+    this.child.stdin?.write(text)
+  }
+
+  async stop (): Promise<void> {
+    if (this.child.exitCode != null) return
+    const exited = new Promise(resolve => this.child.once('exit', resolve))
+    this.child.kill('SIGTERM')
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000)
+    await exited
+    clearTimeout(timer)
+  }
+}
+
+export async function jsonThroughput (main: string, messages: number): Promise<Throughput> {
+  const dir = await tempDir('throughput-json')
+  const clients: Client[] = []
+  const boot = await createBootstrapNode({ listen: ['/ip4/127.0.0.1/tcp/0'], stunPort: false })
+  try {
+    const args = (name: string): string[] => ['--data', join(dir, name), '--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', boot.addresses()[0], '--no-webrtc']
+    const a = new Client(main, args('a'))
+    const b = new Client(main, args('b'))
+    clients.push(a, b)
+    await a.until(() => a.lines.some(l => l.type === 'ready'), 'ready')
+    await b.until(() => b.lines.some(l => l.type === 'ready'), 'ready')
+    const bId = b.lines.find(l => l.type === 'ready').peerId
+    a.write(`/add ${bId} bob\n`)
+    await a.until(() => a.lines.some(l => l.type === 'contact'), 'add')
+    const shown = (): number[] => b.lines.filter(l => l.type === 'message').map(l => indexOf(l.text))
+    const burst = async (first: number, n: number): Promise<number> => {
+      const before = a.lines.filter(l => l.type === 'delivered').length
+      const t0 = performance.now()
+      a.write(Array.from({ length: n }, (_, i) => `/msg bob ${text(first + i)}\n`).join(''))
+      await a.until(() => a.lines.filter(l => l.type === 'delivered').length - before >= n, `${n} delivered`)
+      await b.until(() => shown().filter(i => i >= first).length >= n, `${n} shown`)
+      return performance.now() - t0
+    }
+    const warm = Math.min(1000, messages)
+    await burst(0, warm)
+    const ms = await burst(warm, messages)
+    return result(messages, ms, check(shown(), warm, messages))
+  } finally {
+    await Promise.allSettled(clients.map(async c => { await c.stop() }))
+    await boot.stop()
+    await removeTempDir(dir)
+  }
+}
