@@ -218,6 +218,8 @@ class DialRace {
       this.resolve = resolve
       this.reject = reject
     })
+    // it may settle while the set-up below still awaits the peer store: not an unhandled rejection
+    result.catch(() => {})
     const timers: Array<ReturnType<typeof setTimeout>> = []
     const later = (ms: number, fn: () => void): void => { timers.push(setTimeout(fn, ms)) }
     this.signal.addEventListener('abort', () => { this.settle() }, { once: true })

@@ -141,17 +141,19 @@ function byOrder (a: StoredMessage, b: StoredMessage): number {
 }
 
 const pad = (n: number): string => Math.max(0, Math.floor(n)).toString().padStart(16, '0')
-const contactKey = (peer: string): Key => new Key(`/megachat/contact/${peer}`)
-const msgKey = (m: StoredMessage): Key => new Key(`/megachat/msg/${m.peer}/${pad(m.order ?? m.timestamp)}-${m.id}`)
-const msgIdKey = (peer: string, id: string): Key => new Key(`/megachat/msgid/${peer}/${id}`)
-const outboxKey = (m: StoredMessage): Key => new Key(`/megachat/outbox/${m.peer}/${pad(m.order ?? m.timestamp)}-${m.id}`)
-const seqKey = (peer: string): Key => new Key(`/megachat/seq/${peer}`)
-const inSeqKey = (peer: string): Key => new Key(`/megachat/inseq/${peer}`)
-const CLOCK_KEY = new Key('/megachat/clock')
-const callKey = (c: CallRecord): Key => new Key(`/megachat/call/${c.peer}/${pad(c.timestamp)}-${c.id}`)
-const roomKey = (roomId: string): Key => new Key(`/megachat/room/${roomId}`)
-const roomMsgKey = (m: StoredRoomMessage): Key => new Key(`/megachat/roommsg/${m.roomId}/${pad(m.timestamp)}-${m.id}`)
-const roomMsgIdKey = (roomId: string, id: string): Key => new Key(`/megachat/roomid/${roomId}/${id}`)
+/** A key from parts that are clean already (peer IDs, hex ids, digits): Key's own clean-up is skipped. */
+const cleanKey = (path: string): Key => new Key(path, false)
+const contactKey = (peer: string): Key => cleanKey(`/megachat/contact/${peer}`)
+const msgKey = (m: StoredMessage): Key => cleanKey(`/megachat/msg/${m.peer}/${pad(m.order ?? m.timestamp)}-${m.id}`)
+const msgIdKey = (peer: string, id: string): Key => cleanKey(`/megachat/msgid/${peer}/${id}`)
+const outboxKey = (m: StoredMessage): Key => cleanKey(`/megachat/outbox/${m.peer}/${pad(m.order ?? m.timestamp)}-${m.id}`)
+const seqKey = (peer: string): Key => cleanKey(`/megachat/seq/${peer}`)
+const inSeqKey = (peer: string): Key => cleanKey(`/megachat/inseq/${peer}`)
+const CLOCK_KEY = cleanKey('/megachat/clock')
+const callKey = (c: CallRecord): Key => cleanKey(`/megachat/call/${c.peer}/${pad(c.timestamp)}-${c.id}`)
+const roomKey = (roomId: string): Key => cleanKey(`/megachat/room/${roomId}`)
+const roomMsgKey = (m: StoredRoomMessage): Key => cleanKey(`/megachat/roommsg/${m.roomId}/${pad(m.timestamp)}-${m.id}`)
+const roomMsgIdKey = (roomId: string, id: string): Key => cleanKey(`/megachat/roomid/${roomId}/${id}`)
 
 export class ChatStore {
   /** adds under way, by key: "add if absent" must hold when the same message arrives twice at once */
@@ -308,8 +310,8 @@ export class ChatStore {
 
   async getMessage (peer: string, id: string): Promise<StoredMessage | undefined> {
     try {
-      const key = new Key(dec.decode(await this.datastore.get(msgIdKey(peer, id))))
-      const m = parse<StoredMessage>(await this.datastore.get(key), 'message')
+      const stored = cleanKey(dec.decode(await this.datastore.get(msgIdKey(peer, id))))
+      const m = parse<StoredMessage>(await this.datastore.get(stored), 'message')
       if (m.direction === 'out') m.state = await this.datastore.has(outboxKey(m)) ? 'pending' : 'delivered'
       return m
     } catch (err: any) {
@@ -357,7 +359,7 @@ export class ChatStore {
     const out: StoredMessage[] = []
     for (const { value } of entries.slice(0, limit)) {
       try {
-        out.push(parse<StoredMessage>(await this.datastore.get(new Key(dec.decode(value))), 'message'))
+        out.push(parse<StoredMessage>(await this.datastore.get(cleanKey(dec.decode(value))), 'message'))
       } catch (err: any) {
         if (err.name !== 'NotFoundError') throw err
       }
