@@ -125,11 +125,14 @@ export class Renderer {
 
   unreachable (u: Unreachable, name?: string): void {
     if (this.json) {
-      this.emit({ type: 'unreachable', to: u.peerId, pending: u.pending, reason: u.reason })
+      this.emit({ type: 'unreachable', to: u.peerId, pending: u.pending, why: u.why, reason: u.reason })
       return
     }
     const who = name ?? shortId(u.peerId)
-    this.print(this.c('yellow', `  ⋯ ${who} is not reachable now; ${u.pending} message${u.pending === 1 ? '' : 's'} will be sent when ${who} is back`))
+    const why = u.why === 'not-found'
+      ? 'was not found on the network (offline, or not announced yet)'
+      : u.why === 'not-dialable' ? 'was found but could not be connected to' : 'could not be delivered to'
+    this.print(this.c('yellow', `  ⋯ ${who} ${why}; ${u.pending} message${u.pending === 1 ? '' : 's'} will be sent when ${who} can be reached`))
   }
 
   /** A call rings here (or stopped ringing); other call states need no line in a terminal. */

@@ -46,6 +46,11 @@ export interface Unreachable {
   peerId: string
   /** messages still waiting for this contact */
   pending: number
+  /**
+   * 'not-found': nobody knew an address for them (offline, or not yet announced);
+   * 'not-dialable': found, but no address answered; 'failed': connected, but delivery failed
+   */
+  why: 'not-found' | 'not-dialable' | 'failed'
   reason: string
 }
 
@@ -220,7 +225,8 @@ export class Outbox {
       if (!this.reported.has(peer)) {
         this.reported.add(peer)
         const waiting = (await this.init.store.outbox(peer).catch(() => [])).length
-        this.init.onUnreachable({ peerId: peer, pending: waiting, reason: err.message })
+        const why = err.name === 'PeerNotFoundError' ? 'not-found' : err.name === 'PeerUnreachableError' ? 'not-dialable' : 'failed'
+        this.init.onUnreachable({ peerId: peer, pending: waiting, why, reason: err.message })
       }
     }
   }
