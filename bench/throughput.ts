@@ -4,11 +4,13 @@
  *
  *  - floor: two raw libp2p nodes (TCP + Noise + yamux), one stream, the same 1 kB frames written back to
  *    back, the receiver answering every 64 frames with a small ack, until the last one is acknowledged;
- *  - createChat: two chat nodes with LevelDB stores, `send()` called for every message in one go;
+ *  - createChat: two chat nodes with LevelDB stores (the recipient in a worker thread: its own event loop,
+ *    as on another person's machine), `send()` called for every message in one go;
  *  - --json client: two terminal clients in scriptable mode, `/msg` lines written to one's stdin in one go.
  */
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import { lpStream, UnexpectedEOFError } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createBootstrapNode } from '../bootstrap-node/index.js'
@@ -38,10 +40,10 @@ function text (i: number): string {
   return head + 'x'.repeat(TEXT_BYTES - head.length)
 }
 
-const indexOf = (t: string): number => Number(t.slice(1, 9))
+export const indexOf = (t: string): number => Number(t.slice(1, 9))
 
 /** Loss, duplicates and order of what was shown, given the indexes in the order they were shown. */
-function check (shown: number[], first: number, count: number): Pick<Throughput, 'lost' | 'duplicated' | 'outOfOrder'> {
+export function check (shown: number[], first: number, count: number): Pick<Throughput, 'lost' | 'duplicated' | 'outOfOrder'> {
   const seen = new Set<number>()
   let duplicated = 0
   let outOfOrder = 0
@@ -120,47 +122,67 @@ export async function floorThroughput (messages: number): Promise<Throughput> {
 
 // ---- createChat
 
+/**
+ * The sender in this thread, the recipient in a worker thread (its own event loop and core, as another
+ * person's machine would be), each a createChat node with LevelDB.
+ */
 export async function chatThroughput (messages: number): Promise<Throughput> {
   const dir = await tempDir('throughput')
-  const chats: Chat[] = []
+  let a: Chat | undefined
+  let worker: Worker | undefined
   try {
-    const base = { listen: ['/ip4/127.0.0.1/tcp/0'], webrtc: false }
-    const a = await createChat({ ...base, dataDir: join(dir, 'a') })
-    chats.push(a)
-    const b = await createChat({ ...base, dataDir: join(dir, 'b') })
-    chats.push(b)
-    await a.addContact(b.peerId.toString(), 'bob')
-    await a.libp2p.dial(multiaddr(b.addresses()[0]))
-    const shown: number[] = []
-    b.addEventListener('message', (evt) => { shown.push(indexOf(evt.detail.text)) })
-    let delivered = 0
+    a = await createChat({ listen: ['/ip4/127.0.0.1/tcp/0'], webrtc: false, dataDir: join(dir, 'a') })
+    const sender = a
+    worker = new Worker(new URL('./throughput-receiver.js', import.meta.url), { workerData: { dataDir: join(dir, 'b'), sender: sender.peerId.toString() } })
+    const w = worker
+    let shown = 0
     let wake: (() => void) | undefined
-    a.addEventListener('delivered', () => {
+    const answers: any[] = []
+    w.on('message', (msg) => {
+      if (msg.shown != null) shown = msg.shown
+      else answers.push(msg)
+      wake?.()
+    })
+    w.on('error', (err) => { answers.push({ error: err }); wake?.() })
+    const until = async (test: () => boolean, what: string): Promise<void> => {
+      const deadline = Date.now() + TIMEOUT_MS
+      while (!test()) {
+        const failed = answers.find(a => a.error != null)
+        if (failed != null) throw failed.error
+        if (Date.now() > deadline) throw new Error(`createChat: ${what} did not happen within ${TIMEOUT_MS} ms`)
+        await new Promise<void>(resolve => { wake = resolve; setTimeout(resolve, 50) })
+      }
+    }
+    const answer = async (key: string): Promise<any> => {
+      await until(() => answers.some(a => a[key] != null), key)
+      return answers.splice(answers.findIndex(a => a[key] != null), 1)[0]
+    }
+    const ready = await answer('ready')
+    await sender.addContact(ready.peerId, 'bob')
+    await sender.libp2p.dial(multiaddr(ready.addresses[0]))
+    let delivered = 0
+    sender.addEventListener('delivered', () => {
       delivered++
       wake?.()
     })
     const burst = async (first: number, n: number): Promise<number> => {
-      delivered = 0
+      const [deliveredBefore, shownBefore] = [delivered, shown]
       const t0 = performance.now()
-      await Promise.all(Array.from({ length: n }, async (_, i) => await a.send('bob', text(first + i))))
-      const deadline = Date.now() + TIMEOUT_MS
-      while (delivered < n || shown.filter(i => i >= first).length < n) {
-        if (Date.now() > deadline) throw new Error(`createChat: ${delivered} of ${n} delivered within ${TIMEOUT_MS} ms`)
-        await new Promise<void>(resolve => { wake = resolve; setTimeout(resolve, 50) })
-      }
+      await Promise.all(Array.from({ length: n }, async (_, i) => await sender.send('bob', text(first + i))))
+      await until(() => delivered - deliveredBefore >= n && shown - shownBefore >= n, `${n} delivered and shown`)
       return performance.now() - t0
     }
     const warm = Math.min(1000, messages)
     await burst(0, warm)
     const ms = await burst(warm, messages)
-    const counts = check(shown, warm, messages)
-    // the recipient's history reads in the same order
-    const history = (await b.history(a.peerId.toString(), messages)).map(m => indexOf(m.text))
-    const historyCounts = check(history, warm, messages)
-    counts.outOfOrder = Math.max(counts.outOfOrder, historyCounts.outOfOrder)
-    return result(messages, ms, counts)
+    w.postMessage({ check: [warm, messages] })
+    const { checked } = await answer('checked')
+    w.postMessage({ stop: true })
+    await answer('stopped')
+    return result(messages, ms, checked)
   } finally {
-    await Promise.allSettled(chats.map(async c => { await c.stop() }))
+    await a?.stop().catch(() => {})
+    await worker?.terminate()
     await removeTempDir(dir)
   }
 }
@@ -175,7 +197,7 @@ class Client {
 
   constructor (main: string, args: string[]) {
     this.child = spawn(process.execPath, [main, '--json', ...args], {
-      env: { ...process.env, MEGACHAT_RETRY_MS: '500' },
+      env: { ...process.env, MEGACHAT_RETRY_MS: '500', DEBUG: process.env.BENCH_CLIENT_DEBUG ?? '' },
       stdio: ['pipe', 'pipe', 'inherit']
     })
     this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -195,7 +217,12 @@ class Client {
   async until (test: () => boolean, what: string, ms = TIMEOUT_MS): Promise<void> {
     const deadline = Date.now() + ms
     while (!test()) {
-      if (Date.now() > deadline || this.child.exitCode != null) throw new Error(`--json client: ${what} did not happen`)
+      if (Date.now() > deadline || this.child.exitCode != null) {
+        const counts: Record<string, number> = {}
+        for (const l of this.lines) counts[l.type] = (counts[l.type] ?? 0) + 1
+        const last = [counts, ...this.lines.filter(l => l.type !== "delivered" && l.type !== "sent" && l.type !== "message").slice(-3)]
+        throw new Error(`--json client: ${what} did not happen; last lines: ${JSON.stringify(last)}`)
+      }
       await new Promise<void>(resolve => {
         const w = (): void => { this.waiters.delete(w); resolve() }
         this.waiters.add(w)

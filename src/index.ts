@@ -381,7 +381,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     void (async () => {
       await this.redialBootstrap()
       const waiting = await this.store.outboxPeers()
-      for (const peer of waiting) void this.outbox.flush(peer)
+      for (const peer of waiting) void this.outbox.retry(peer)
       const interval = this.init.retryInterval ?? RETRY_INTERVAL_MS
       for (const c of this.contactCache.values()) {
         if (this.shutdown.signal.aborted) return

@@ -84,6 +84,9 @@ export class Outbox {
    * or it would grow past OUTBOX_PAGE; the store has everything.
    */
   private readonly queues = new Map<string, StoredMessage[]>()
+  /** peers whose outbox a run is reading now, and those sent a message meanwhile (the read may miss it) */
+  private readonly reading = new Set<string>()
+  private readonly missed = new Set<string>()
   /** peers to run again once their current run ends */
   private readonly again = new Set<string>()
   /** peer -> the delay before the next retry (ms) */
@@ -116,6 +119,7 @@ export class Outbox {
     const queue = this.queues.get(peer)
     if (queue != null && queue.length < OUTBOX_PAGE) queue.push(message)
     else this.queues.delete(peer)
+    if (this.reading.has(peer)) this.missed.add(peer)
     // a run under way takes it from the queue; without one it reads the store
     if (this.runs.has(peer) && !this.queues.has(peer)) this.again.add(peer)
     else void this.flush(peer)
@@ -155,6 +159,12 @@ export class Outbox {
     await run.done
   }
 
+  /** Delivers what the store's outbox holds for a peer (the periodic retry: it trusts no queue in memory). */
+  async retry (peer: string): Promise<void> {
+    if (!this.runs.has(peer)) this.queues.delete(peer)
+    await this.flush(peer)
+  }
+
   /** Is a delivery run under way for the peer? */
   busy (peer: string): boolean {
     return this.runs.has(peer)
@@ -169,9 +179,15 @@ export class Outbox {
   private async deliver (peer: string): Promise<void> {
     let first = this.queues.get(peer)?.splice(0)
     if (first == null) {
-      first = await this.init.store.outbox(peer, OUTBOX_PAGE)
-      // the whole outbox was read: from now on sends queue up in memory; else another run reads on
-      if (first.length < OUTBOX_PAGE) this.queues.set(peer, [])
+      this.reading.add(peer)
+      try {
+        first = await this.init.store.outbox(peer, OUTBOX_PAGE)
+      } finally {
+        this.reading.delete(peer)
+      }
+      // the whole outbox was read, and nothing was sent meanwhile that the read may have missed: from now
+      // on sends queue up in memory. Else the next run reads the store again.
+      if (first.length < OUTBOX_PAGE && !this.missed.delete(peer)) this.queues.set(peer, [])
       else this.again.add(peer)
     }
     if (first.length === 0) return

@@ -229,14 +229,21 @@ export class ChatStore {
     }
   }
 
-  private async nextOrder (): Promise<number> {
+  /** Reads the counters a batch needs that are not in memory yet. */
+  private async loadCounters (peers: Iterable<string>): Promise<void> {
     this.clock ??= await this.counter(CLOCK_KEY)
-    this.clock = Math.max(Date.now() * 1000, this.clock + 1)
+    for (const peer of peers) if (!this.seqs.has(peer)) this.seqs.set(peer, await this.counter(seqKey(peer)))
+  }
+
+  /** The next order (loadCounters first). */
+  private nextOrder (): number {
+    this.clock = Math.max(Date.now() * 1000, (this.clock ?? 0) + 1)
     return this.clock
   }
 
-  private async nextSeq (peer: string): Promise<number> {
-    const seq = (this.seqs.get(peer) ?? await this.counter(seqKey(peer))) + 1
+  /** The next seq to a peer (loadCounters first). */
+  private nextSeq (peer: string): number {
+    const seq = (this.seqs.get(peer) ?? 0) + 1
     this.seqs.set(peer, seq)
     return seq
   }
@@ -248,12 +255,12 @@ export class ChatStore {
   async addOutgoing (...messages: StoredMessage[]): Promise<void> {
     await this.inTurn(async () => {
       const batch = this.datastore.batch()
-      const peers = new Set<string>()
+      const peers = new Set(messages.map(m => m.peer))
       try {
+        await this.loadCounters(peers)
         for (const m of messages) {
-          m.seq = await this.nextSeq(m.peer)
-          m.order = await this.nextOrder()
-          peers.add(m.peer)
+          m.seq = this.nextSeq(m.peer)
+          m.order = this.nextOrder()
           const key = msgKey(m)
           batch.put(key, json(m))
           batch.put(msgIdKey(m.peer, m.id), enc.encode(key.toString()))
@@ -288,8 +295,9 @@ export class ChatStore {
       if (fresh.length === 0) return fresh
       const batch = this.datastore.batch()
       try {
+        await this.loadCounters([])
         for (const m of fresh) {
-          m.order = await this.nextOrder()
+          m.order = this.nextOrder()
           if (m.seq != null && m.seq > high) high = m.seq
           const key = msgKey(m)
           batch.put(key, json(m))

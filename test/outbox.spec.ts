@@ -1,0 +1,72 @@
+/**
+ * The outbox (src/direct/outbox.ts) with a real store over memory and a stubbed DM service: what it
+ * sends, in which order, and that a message sent at an awkward moment is never left behind.
+ */
+import assert from 'node:assert/strict'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { MemoryDatastore } from 'datastore-core'
+import { Outbox } from '../src/direct/outbox.js'
+import { ChatStore } from '../src/store/index.js'
+import { until } from './fixtures.js'
+import type { DirectMessage, DirectMessages, SendOptions } from '../src/direct/index.js'
+import type { Reach } from '../src/node/reach.js'
+import type { StoredMessage } from '../src/store/index.js'
+
+/** A DM service that acknowledges everything it is given (and what `more` adds), in order. */
+function fakeDm (sent: DirectMessage[]): DirectMessages {
+  return {
+    protocol: '/test',
+    stats: { received: 0, oversized: 0, malformed: 0, failedStreams: 0 },
+    async send (_peer, messages: DirectMessage[], options: SendOptions = {}) {
+      let list = messages
+      while (list.length > 0) {
+        sent.push(...list)
+        await options.onAck?.(list.map(m => m.id))
+        list = options.more?.() ?? []
+      }
+    }
+  }
+}
+
+describe('outbox', () => {
+  it('delivers a message sent while a run reads the outbox from the store', async () => {
+    const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const store = new ChatStore(new MemoryDatastore())
+    const gate = Promise.withResolvers<void>()
+    let reads = 0
+    const read = store.outbox.bind(store)
+    store.outbox = async (p: string, limit?: number): Promise<StoredMessage[]> => {
+      const result = await read(p, limit)
+      if (++reads === 1) await gate.promise // the first read is slow: a send lands meanwhile
+      return result
+    }
+    const sent: DirectMessage[] = []
+    const delivered: string[] = []
+    const controller = new AbortController()
+    const outbox = new Outbox({
+      store,
+      dm: () => fakeDm(sent),
+      reach: {} as unknown as Reach,
+      protocol: '/test',
+      signal: controller.signal,
+      onDelivered: (m) => { delivered.push(m.text) },
+      onUnreachable: () => {}
+    })
+    await outbox.send(peer, 'one')
+    await until(() => reads === 1, 5_000, 'the first run to read the store')
+    await outbox.send(peer, 'two') // stored after the read's snapshot, before it returned
+    gate.resolve()
+    await until(() => delivered.length === 2, 5_000, 'both delivered')
+    assert.deepEqual(delivered, ['one', 'two'])
+    assert.deepEqual(sent.map(m => m.text), ['one', 'two'])
+    // from now on the queue is known: a send needs no store read
+    const before = reads
+    await outbox.send(peer, 'three')
+    await until(() => delivered.length === 3, 5_000, 'the third delivered')
+    assert.equal(reads, before)
+    assert.deepEqual(await store.outbox(peer), [])
+    controller.abort()
+    await outbox.settled()
+  })
+})
