@@ -13,6 +13,7 @@ import { yamux } from '@libp2p/yamux'
 import { gossipsub } from '@libp2p/gossipsub'
 import { kadDHT } from '@libp2p/kad-dht'
 import { createLibp2p } from 'libp2p'
+import { lanGater } from './lan-gater.js'
 import { chatDhtInit, chatServices, limitTopics, roomGossipsubInit } from './services.js'
 import type { NodeOptions, ChatLibp2p, ChatServices } from './types.js'
 import type { ServiceFactoryMap } from 'libp2p'
@@ -40,6 +41,8 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
     privateKey: options.privateKey,
     datastore: options.datastore,
     addresses: { listen },
+    // another network's private addresses lead nowhere from here: never wait on one
+    connectionGater: lanGater(options.bootstrap ?? []),
     transports: [
       tcp(),
       webSockets(),
