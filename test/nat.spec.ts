@@ -31,7 +31,7 @@ const LAB_NAMESPACES = ['pub', 'nat1', 'nat2', 'alice', 'bob']
 /** Each process's stderr (its debug log) goes here when a test fails, and always with MEGACHAT_NAT_DEBUG. */
 const OUTPUT = resolve('test-output/nat')
 /** The lab's processes' DEBUG spec: how a contact was looked up and dialled; MEGACHAT_NAT_DEBUG replaces it. */
-const DEBUG = process.env.MEGACHAT_NAT_DEBUG ?? 'megachat*,libp2p:connection-manager:dial-queue*,libp2p:kad-dht:peer-routing*'
+const DEBUG = process.env.MEGACHAT_NAT_DEBUG ?? 'megachat*,libp2p:connection-manager:dial-queue*,libp2p:kad-dht:peer-routing*,libp2p:kad-dht:query-self*,libp2p:kad-dht:routing-table*'
 
 /**
  * What natlab runs beside the lab: it holds the lab up until its stdin (a pipe from this process) closes,
@@ -307,7 +307,7 @@ describe('NAT lab: two clients behind home routers, the bootstrap node on the la
     assert.equal(sent.type, 'sent', JSON.stringify(sent))
     let shownAfter = -1
     void bob.next(l => l.type === 'message' && l.id === sent.id, bobMark, FIRST_DM_MS).then(() => { shownAfter = performance.now() - t0 }, () => {})
-    const delivered = await alice.next(l => l.type === 'delivered' && l.id === sent.id, from, FIRST_DM_MS, 'the first DM delivered')
+    const delivered = await alice.next(l => l.type === 'delivered' && l.id === sent.id, from, FIRST_DM_MS, 'delivery of the first DM')
     const latency = performance.now() - t0
     assert.equal(delivered.to, bobId)
     const got: Line = await bob.next(l => l.type === 'message' && l.id === sent.id, bobMark, START_MS, 'the first DM on bob')
