@@ -174,6 +174,13 @@ const CLI_WAIT_MS = 20_000
 export type Line = Record<string, any>
 export interface Exit { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }
 
+export interface JsonClientOptions {
+  /** a command the node process runs under, e.g. `['ip', 'netns', 'exec', 'alice']` */
+  wrap?: string[]
+  /** the script to run instead of the terminal client (another program that prints JSON lines) */
+  script?: string
+}
+
 /** A running `megachat --json` process: its stdout parsed line by line, and a way to wait for a line. */
 export class JsonClient {
   readonly lines: Line[] = []
@@ -186,10 +193,11 @@ export class JsonClient {
   private readonly waiters = new Set<() => void>()
   private exit?: Exit
 
-  constructor (args: string[], env: Record<string, string | undefined> = {}) {
+  constructor (args: string[], env: Record<string, string | undefined> = {}, options: JsonClientOptions = {}) {
     const childEnv: Record<string, string | undefined> = { ...process.env }
     for (const name of ['MEGACHAT_PASSPHRASE', 'MEGACHAT_HOME', 'DEBUG', 'NO_COLOR']) delete childEnv[name]
-    this.child = spawn(process.execPath, [CLI_MAIN, ...args], {
+    const [command, ...argv] = [...(options.wrap ?? []), process.execPath, options.script ?? CLI_MAIN, ...args]
+    this.child = spawn(command, argv, {
       env: { ...childEnv, MEGACHAT_RETRY_MS: '500', MEGACHAT_FIND_TIMEOUT_MS: '5000', ...env },
       stdio: ['pipe', 'pipe', 'pipe']
     })
