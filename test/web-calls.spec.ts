@@ -291,10 +291,20 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
   it('when both call each other at once, they end up in one call', async () => {
     await alice.locator('.list button[data-name="bob"]').click()
     await bob.locator('.list button[data-name="alice"]').click()
-    await Promise.all([
-      alice.getByRole('button', { name: 'Video call bob' }).click(),
-      bob.getByRole('button', { name: 'Video call alice' }).click()
-    ])
+    // Both press their call button at the same instant: each page clicks at a time agreed beforehand.
+    // (Two Playwright clicks one after the other let the first call ring before the second click on a
+    // busy machine, and the ringing overlay then covers the button.)
+    await Promise.all([alice.getByRole('button', { name: 'Video call bob' }).waitFor(), bob.getByRole('button', { name: 'Video call alice' }).waitFor()])
+    const at = Date.now() + 500
+    const clickAt = async (page: Page, name: string): Promise<void> => {
+      await page.evaluate(async ([label, when]) => {
+        const button = document.querySelector<HTMLButtonElement>(`button[aria-label="${label}"]`)
+        if (button == null) throw new Error(`no button ${label}`)
+        await new Promise(resolve => setTimeout(resolve, Math.max(0, when - Date.now())))
+        button.click()
+      }, [name, at] as const)
+    }
+    await Promise.all([clickAt(alice, 'Video call bob'), clickAt(bob, 'Video call alice')])
     const [a, b] = await Promise.all([callState(alice, 'connected'), callState(bob, 'connected')])
     assert.equal(a, b)
     assert.equal(await alice.locator('.call-overlay').count(), 1)
