@@ -430,7 +430,7 @@ function bootstrapProblem (nodes: BootstrapNodeStatus[], peers: number): Status 
 }
 
 /** "203.0.113.7:4001" for a bootstrap multiaddr (the address itself if it has no host and port). */
-export function hostPort (address: string): string {
+function hostPort (address: string): string {
   try {
     const parts = multiaddr(address).getComponents()
     const host = parts[0]?.value
