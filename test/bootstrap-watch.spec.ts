@@ -269,7 +269,7 @@ describe('dialErrorReason, on what libp2p really throws', function () {
     const actual = target.peerId.toString()
     for (const addr of target.getMultiaddrs()) {
       const wrong = addr.toString().replace(actual, stranger.toString())
-      assert.equal(await reason(wrong), `wrong peer id (the node there is ${actual})`, wrong)
+      assert.equal(await reason(wrong), `wrong peer id: the node there is ${actual}`, wrong)
     }
   })
 

@@ -424,7 +424,8 @@ function bootstrapProblem (nodes: BootstrapNodeStatus[], peers: number): Status 
   const which = nodes.length === 1 ? `The bootstrap node ${hostPort(nodes[0].address)} is not` : `None of the ${nodes.length} bootstrap nodes is`
   return {
     state: 'unreachable',
-    text: `${nodes.length === 1 ? 'Bootstrap node' : 'No bootstrap node'} not reachable (${reasons})${retrying ? ' — retrying' : ''}.${others}`,
+    // the sidebar is narrow: a peer ID in a reason ('wrong peer id: the node there is 12D3…') shortened there
+    text: `${nodes.length === 1 ? 'Bootstrap node' : 'No bootstrap node'} not reachable (${reasons.replace(/\b(12D3KooW|Qm)\w{30,}/g, shortId)})${retrying ? ' — retrying' : ''}.${others}`,
     detail: `${which} reachable (${reasons}): contacts cannot be found until ${nodes.length === 1 ? 'it' : 'one'} is. ${retrying ? 'MegaChat keeps trying; if' : 'If'} the address is wrong, correct it in Settings.`
   }
 }

@@ -258,7 +258,7 @@ export function dialErrorReason (err: unknown): string {
     return e.name === 'EncryptionFailedError' ? 'timed out (no libp2p handshake)' : 'timed out'
   }
   const other = /^Payload identity key (\S+) does not match/.exec(message)
-  if (other != null) return `wrong peer id (the node there is ${other[1]})`
+  if (other != null) return `wrong peer id: the node there is ${other[1]}`
   if (e.name === 'EncryptionFailedError') return 'not a libp2p node (handshake failed)'
   if (e.name === 'NoValidAddressesError') return 'no transport for this address here'
   if (e.name === 'DialDeniedError') return 'dial not allowed'
