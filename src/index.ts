@@ -21,6 +21,7 @@ import { safetyCode } from './crypto/safety-code.js'
 import { directMessages } from './direct/index.js'
 import { Outbox } from './direct/outbox.js'
 import { DuplicateContactError, InvalidInputError, InvalidPeerIdError, MessageTooLongError, UnknownContactError } from './errors.js'
+import { BootstrapWatch } from './node/bootstrap-watch.js'
 import { createNode } from './node/node.js'
 import { Reach } from './node/reach.js'
 import { openPlatform } from './platform.js'
@@ -29,11 +30,11 @@ import type { RoomInfo, RoomMembersEvent, RoomMessageEvent } from './rooms/index
 import type { StoredRoomMessage } from './store/index.js'
 import { ChatStore } from './store/index.js'
 import type { DirectMessage } from './direct/index.js'
+import type { BootstrapNodeStatus } from './node/bootstrap-watch.js'
 import type { ChatLibp2p, NodeOptions } from './node/node.js'
 import type { Platform, PlatformInit } from './platform.js'
 import type { CallRecord, Contact, StoredMessage } from './store/index.js'
 import type { CallInfo, MediaFactory, MediaOptions } from './calls/index.js'
-import { multiaddr } from '@multiformats/multiaddr'
 import type { Unreachable } from './direct/outbox.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
@@ -44,6 +45,7 @@ export type { RoomInfo, RoomMembersEvent, RoomMessageEvent } from './rooms/index
 export type { CallRecord, CallOutcome } from './store/index.js'
 export type { CallInfo, CallState, MediaEvents, MediaFactory, MediaOptions, MediaSession, IceCandidate } from './calls/index.js'
 export type { ChatLibp2p } from './node/node.js'
+export type { BootstrapNodeStatus } from './node/bootstrap-watch.js'
 export { MAX_TEXT_BYTES } from './constants.js'
 
 const log = logger('megachat')
@@ -108,6 +110,8 @@ export interface ChatEvents {
   call: CustomEvent<CallInfo>
   /** a call ended and is stored in the history */
   'call:ended': CustomEvent<CallRecord>
+  /** a bootstrap node connected, was lost, or could not be reached (and when it is tried next) */
+  bootstrap: CustomEvent<BootstrapNodeStatus>
 }
 
 const NAME_RE = /^[\p{L}\p{N}_.-]{1,32}$/u
@@ -131,6 +135,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   /** when each offline contact is probed next, with a growing delay */
   private readonly probes = new Map<string, { next: number, delay: number }>()
   private timer?: JitteredInterval
+  private readonly bootstrapWatch: BootstrapWatch
 
   /** use createChat() */
   constructor (libp2p: ChatLibp2p, store: ChatStore, init: ChatInit & { privateKey: PrivateKey }, allowedTopics: Set<string>, closePlatform: () => Promise<void>) {
@@ -163,6 +168,8 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
       },
       onMembers: (m) => { this.safeDispatchEvent('room:members', { detail: m }) }
     }, allowedTopics)
+    this.bootstrapWatch = new BootstrapWatch(libp2p, init.bootstrap ?? [])
+    this.bootstrapWatch.addEventListener('change', (evt) => { this.safeDispatchEvent('bootstrap', { detail: evt.detail }) })
     this.calls = new Calls({
       self: this.peerId,
       store,
@@ -185,9 +192,15 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     this.libp2p.addEventListener('peer:disconnect', (evt) => { this.onPresence(evt.detail, false) })
     await this.rooms.load()
     await this.libp2p.start()
+    this.bootstrapWatch.start()
     this.rooms.start()
     this.timer = new JitteredInterval(() => { this.tick() }, this.init.retryInterval ?? RETRY_INTERVAL_MS)
     this.tick()
+  }
+
+  /** Each configured bootstrap node: connected, or why not and when it is tried next. */
+  bootstrapStatus (): BootstrapNodeStatus[] {
+    return this.bootstrapWatch.status()
   }
 
   /** Multiaddrs others can dial, each ending in /p2p/<our id>. */
@@ -379,7 +392,6 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
    */
   private tick (): void {
     void (async () => {
-      await this.redialBootstrap()
       const waiting = await this.store.outboxPeers()
       for (const peer of waiting) void this.outbox.retry(peer)
       const interval = this.init.retryInterval ?? RETRY_INTERVAL_MS
@@ -394,20 +406,6 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
         }
       }
     })().catch(err => { log.error('retry round failed: %e', err) })
-  }
-
-  /** The bootstrap module dials its list once; when none of them is connected (refused, restarted), dial again. */
-  private async redialBootstrap (): Promise<void> {
-    const list = this.init.bootstrap ?? []
-    if (list.length === 0) return
-    const addrs = list.map(a => multiaddr(a))
-    const connected = addrs.some(a => {
-      const id = a.getComponents().find(c => c.name === 'p2p')?.value
-      return id != null && this.libp2p.getConnections().some(c => c.remotePeer.toString() === id)
-    })
-    if (connected) return
-    await Promise.any(addrs.map(async a => await this.libp2p.dial(a, { signal: AbortSignal.any([AbortSignal.timeout(10_000), this.shutdown.signal]) })))
-      .catch(() => { log('no bootstrap node reachable now') })
   }
 
   private async reachQuietly (peer: PeerId): Promise<void> {
@@ -429,6 +427,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     if (this.shutdown.signal.aborted) return
     this.shutdown.abort()
     this.timer?.stop()
+    this.bootstrapWatch.stop()
     this.rooms.stop()
     await this.calls.stop()
     await this.outbox.settled()

@@ -8,7 +8,9 @@ import { createServer } from 'node:net'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MAX_TEXT_BYTES } from '../src/constants.js'
-import { Cleanup, JsonClient, fakeMedia, startBootstrap, startChat, tempDir, until } from './fixtures.js'
+import { createBootstrapNode } from '../bootstrap-node/index.js'
+import { loadIdentity } from '../src/identity/index.js'
+import { Cleanup, JsonClient, fakeMedia, freePort, startBootstrap, startChat, tempDir, until } from './fixtures.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
 import type { Line } from './fixtures.js'
 import type { AddressInfo } from 'node:net'
@@ -147,7 +149,7 @@ describe('cli --json', function () {
       client.send(line)
       // commands are answered in order: once /whoami is answered, the bad line's answer is in
       await client.command('/whoami', 'whoami')
-      const answers = client.lines.slice(from).filter(l => l.type !== 'presence' && l.type !== 'unreachable')
+      const answers = client.lines.slice(from).filter(l => l.type !== 'presence' && l.type !== 'unreachable' && l.type !== 'bootstrap')
       assert.equal(answers.length, 2, `${line.slice(0, 30)}: ${JSON.stringify(answers).slice(0, 300)}`)
       assert.equal(answers[0].type, 'error', line.slice(0, 30))
       assert.deepEqual(Object.keys(answers[0]).sort(), ['message', 'name', 'type'])
@@ -192,6 +194,58 @@ describe('cli --json', function () {
     assert.deepEqual(history.messages.map((m: any) => m.text), ['hello crew'])
     const bad = await b.command('/say nowhere hi', ['error'])
     assert.equal(bad.name, 'UnknownRoomError')
+  })
+
+  it('warns when the bootstrap node is not reachable, in a line and in /status, retries, and says when it is reached', async function () {
+    this.timeout(180_000)
+    // the bootstrap node's identity first, and a port where nothing listens yet
+    const bootDir = await dataDir()
+    const bootId = (await loadIdentity(bootDir)).peerId.toString()
+    const port = await freePort()
+    const address = `/ip4/127.0.0.1/tcp/${port}/p2p/${bootId}`
+    const args = ['--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', address, '--no-webrtc']
+    const client = cleanup.add(new JsonClient(['--json', '--data', await dataDir(), ...args]))
+    assert.equal((await client.next(() => true, 0, WAIT_MS, 'the first line')).type, 'ready')
+    const warning = await client.next(l => l.type === 'bootstrap', 0, WAIT_MS, 'the bootstrap line')
+    assert.deepEqual(Object.keys(warning).sort(), ['address', 'connected', 'lastError', 'nextRetryAt', 'peerId', 'type'])
+    assert.equal(warning.address, address)
+    assert.equal(warning.peerId, bootId)
+    assert.equal(warning.connected, false)
+    assert.equal(warning.lastError, 'connection refused')
+    assert.equal(typeof warning.nextRetryAt, 'number')
+    const status = await client.command('/status', 'status')
+    assert.equal(status.connections, 0)
+    assert.deepEqual(status.bootstrap.map((b: Line) => [b.address, b.connected, b.lastError]), [[address, false, 'connection refused']])
+
+    // for people: one warning line (however many retries follow), and the same in /status
+    const person = cleanup.add(new JsonClient(['--data', await dataDir(), ...args]))
+    const shortAddress = `/ip4/127.0.0.1/tcp/${port}/p2p/${bootId.slice(0, 4)}…${bootId.slice(-6)}`
+    await until(() => person.stdout.includes('warning:'), WAIT_MS, 'the warning line').catch(err => { throw new Error(`${err.message}; stdout: ${person.stdout}; stderr: ${person.stderr}`) })
+    const warned = person.notJson.filter(l => l.includes('warning:'))
+    assert.deepEqual(warned.map(l => l.replace(/^(> )+/, '')),
+      [`warning: bootstrap node ${shortAddress} not reachable (connection refused); retrying. Contacts cannot be found until it is reachable.`])
+    person.send('/status')
+    await until(() => person.notJson.some(l => l.includes(`bootstrap node ${shortAddress}: not reachable (connection refused); next try in `)), WAIT_MS, 'the bootstrap node in /status')
+    // retried meanwhile, and still one line
+    await client.next(l => l.type === 'bootstrap' && l !== warning, 0, WAIT_MS, 'a retry')
+    assert.equal(person.notJson.filter(l => l.includes('warning:')).length, 1)
+
+    // the node comes up there with that identity: reached at the next retry
+    const from = client.mark()
+    cleanup.add(await createBootstrapNode({ dataDir: bootDir, listen: [`/ip4/127.0.0.1/tcp/${port}`], stunPort: false }))
+    // (the person's client started later: its next try is no later than this one's, give or take the jitter)
+    const nextTry = client.lines.filter(l => l.type === 'bootstrap').at(-1)?.nextRetryAt ?? Date.now()
+    const retryWait = Math.max(0, nextTry - Date.now()) + WAIT_MS
+    const reached = await client.next(l => l.type === 'bootstrap' && l.connected === true, from, retryWait, 'the bootstrap node reached')
+    assert.deepEqual(reached, { type: 'bootstrap', address, peerId: bootId, connected: true })
+    const after = await client.command('/status', 'status')
+    assert.deepEqual(after.bootstrap, [{ address, peerId: bootId, connected: true }])
+    assert.ok(after.connections >= 1)
+    await until(() => person.notJson.some(l => l.includes(`bootstrap node ${shortAddress} is reachable now`)), retryWait, 'the reachable line')
+    person.send('/status')
+    await until(() => person.notJson.some(l => l.includes(`bootstrap node ${shortAddress}: connected`)), WAIT_MS, 'connected in /status')
+    assert.deepEqual(client.notJson, [])
+    assert.equal(client.stderr, '')
   })
 
   it('exits 1 with one line on stderr when the listen port is taken', async () => {

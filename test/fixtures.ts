@@ -3,6 +3,7 @@
  * and waiting on events with a timeout (never a fixed sleep).
  */
 import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -22,6 +23,7 @@ import type { Identify } from '@libp2p/identify'
 import type { Libp2p } from '@libp2p/interface'
 import type { Chat, ChatInit, IceCandidate, MediaFactory } from '../src/index.js'
 import type { ChildProcess } from 'node:child_process'
+import type { AddressInfo } from 'node:net'
 
 /** WebRTC needs the test network namespace (it skips loopback); test/netns.sh says when there is none. */
 export const WEBRTC = process.env.MEGACHAT_IN_NETNS === '1' && process.env.MEGACHAT_NO_WEBRTC == null
@@ -45,6 +47,15 @@ export async function startChat (init: ChatInit & { bootstrapNode?: BootstrapNod
     ...(bootstrapNode != null ? { bootstrap: bootstrapNode.addresses() } : {}),
     ...rest
   })
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (to start something there later). */
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
+  const port = (server.address() as AddressInfo).port
+  await new Promise(resolve => { server.close(resolve) })
+  return port
 }
 
 /** Resolves with the first event of `name` whose detail passes `test`; rejects after `ms`. */

@@ -11,9 +11,11 @@ import { join, resolve } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { WebRTC } from '@multiformats/multiaddr-matcher'
+import { createBootstrapNode } from '../bootstrap-node/index.js'
+import { loadIdentity } from '../src/identity/index.js'
 import { browserGater } from '../src/node/node.browser.js'
 import { CHROMIUM, WEB_DIR, addContactInUi, openProfile as openBrowserProfile, serveBuiltApp } from './browser.js'
-import { Cleanup, JsonClient, WEBRTC, startBootstrap, startChat, tempDir, until, waitFor } from './fixtures.js'
+import { Cleanup, JsonClient, WEBRTC, freePort, startBootstrap, startChat, tempDir, until, waitFor } from './fixtures.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
 import type { Chat, IncomingMessage, RoomMessageEvent, StoredMessage } from '../src/index.js'
 import type { Line } from './fixtures.js'
@@ -381,6 +383,23 @@ describe('web app in Chromium', function () {
     // the identity is still there: the peer ID can be handed out before any network is set up
     assert.equal(await shownPeerId(), browserId)
     await page.screenshot({ path: join(OUTPUT, 'no-bootstrap.png') })
+  })
+
+  it('says when the bootstrap node is not reachable and that it retries, until it is reached', async () => {
+    const bootDir = cleanup.dir(await tempDir('megachat-web-boot-'))
+    const bootId = (await loadIdentity(bootDir)).peerId.toString()
+    const port = await freePort()
+    await page.goto(`${app.url}?bootstrap=${encodeURIComponent(`/ip4/127.0.0.1/tcp/${port}/ws/p2p/${bootId}`)}`)
+    await waitState('unreachable')
+    // a browser does not say why a WebSocket failed (the tab may have reached a contact directly: 'N other peers connected.')
+    assert.match(await page.locator('#status').textContent() ?? '', /^Bootstrap node not reachable \(connection failed\) — retrying\./)
+    assert.match(await page.locator('#bootstrap-banner').textContent() ?? '', new RegExp(`The bootstrap node 127\\.0\\.0\\.1:${port} is not reachable \\(connection failed\\): contacts cannot be found until it is\\.`))
+    await page.screenshot({ path: join(OUTPUT, 'bootstrap-unreachable.png') })
+    // the node comes up at that address with that identity: the tab reaches it at its next try
+    cleanup.add(await createBootstrapNode({ dataDir: bootDir, listen: [`/ip4/127.0.0.1/tcp/${port}/ws`], stunPort: false }))
+    const nextTry: number = await page.evaluate(() => (window as any).megachat.bootstrapStatus()[0].nextRetryAt ?? Date.now())
+    await page.locator('#status[data-state="ready"]').waitFor({ timeout: Math.max(0, nextTry - Date.now()) + WAIT_MS })
+    assert.equal(await page.locator('#bootstrap-banner').count(), 0)
   })
 
   it('talks with the terminal client (the --json child process) both ways, with delivered marks on each side', async () => {

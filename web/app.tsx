@@ -58,6 +58,7 @@ export function App ({ model, net }: { model: ChatModel, net: NetworkConfig }): 
   }, [unread, ringing])
 
   const noBootstrap = model.status.state === 'no-bootstrap'
+  const unreachable = model.status.state === 'unreachable' ? model.status.detail : undefined
   return (
     <div class='app' data-view={view.kind === 'home' ? 'list' : 'main'}>
       <Sidebar model={model} active={view.kind === 'conversation' ? view.key : undefined} settingsOpen={view.kind === 'settings'}
@@ -66,6 +67,12 @@ export function App ({ model, net }: { model: ChatModel, net: NetworkConfig }): 
         {noBootstrap && view.kind !== 'settings' && (
           <div class='banner' role='alert'>
             <span>No bootstrap node configured: nobody can reach you yet.</span>
+            <button type='button' class='btn small' onClick={openSettings}>Open Settings</button>
+          </div>
+        )}
+        {unreachable != null && view.kind !== 'settings' && (
+          <div class='banner' role='alert' id='bootstrap-banner'>
+            <span>{unreachable}</span>
             <button type='button' class='btn small' onClick={openSettings}>Open Settings</button>
           </div>
         )}

@@ -3,7 +3,8 @@
  * unread counts and the connection status, kept up to date from the Chat's events. Components read it
  * and re-render on `subscribe`; all protocol work stays in createChat().
  */
-import type { CallInfo, CallRecord, Chat, ContactInfo, DeliveryState, RoomInfo, StoredMessage, StoredRoomMessage } from '../src/index.js'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { BootstrapNodeStatus, CallInfo, CallRecord, Chat, ContactInfo, DeliveryState, RoomInfo, StoredMessage, StoredRoomMessage } from '../src/index.js'
 import type { RtcCall } from '../src/calls/rtc.js'
 
 const HISTORY_LIMIT = 200
@@ -28,11 +29,13 @@ export interface UiMessage {
 
 export type ConversationKey = `dm:${string}` | `room:${string}`
 
-export type StatusState = 'starting' | 'no-bootstrap' | 'connecting' | 'ready' | 'error'
+export type StatusState = 'starting' | 'no-bootstrap' | 'connecting' | 'unreachable' | 'ready' | 'error'
 
 export interface Status {
   state: StatusState
   text: string
+  /** what to do about it, for a banner (state 'unreachable') */
+  detail?: string
 }
 
 export const dmKey = (peerId: string): ConversationKey => `dm:${peerId}`
@@ -156,6 +159,7 @@ export class ChatModel {
     for (const name of ['connection:open', 'connection:close', 'self:peer:update'] as const) {
       chat.libp2p.addEventListener(name, () => { this.updateStatus() })
     }
+    chat.addEventListener('bootstrap', () => { this.updateStatus() })
     chat.addEventListener('room:members', () => {
       this.rooms = this.chat.listRooms()
       this.changed()
@@ -402,8 +406,41 @@ export function connectionStatus (chat: Chat, bootstrap: string[]): Status {
   const peers = direct.size
   const relayed = [...direct.values()].filter(d => !d).length
   const reachable = chat.addresses().some(a => a.includes('/p2p-circuit'))
+  const unreachable = bootstrapProblem(chat.bootstrapStatus(), peers)
+  if (unreachable != null) return unreachable
   if (peers === 0) return { state: 'connecting', text: 'Connecting to the bootstrap node…' }
   const count = `Connected to ${plural(peers, 'peer')}${relayed > 0 ? ` (${relayed} via relay)` : ''}`
   if (!reachable) return { state: 'connecting', text: `${count}; waiting for a relay reservation…` }
   return { state: 'ready', text: count }
+}
+
+/**
+ * When no bootstrap node is connected and each has failed a dial: which, why, and that it is retried
+ * (without one, nobody can be found, and contacts would only look offline).
+ */
+function bootstrapProblem (nodes: BootstrapNodeStatus[], peers: number): Status | undefined {
+  if (nodes.length === 0 || nodes.some(n => n.connected || n.lastError == null)) return undefined
+  const reasons = [...new Set(nodes.map(n => n.lastError))].join('; ')
+  const retrying = nodes.some(n => n.peerId != null)
+  const others = peers > 0 ? ` ${plural(peers, 'other peer')} connected.` : ''
+  const which = nodes.length === 1 ? `The bootstrap node ${hostPort(nodes[0].address)} is not` : `None of the ${nodes.length} bootstrap nodes is`
+  return {
+    state: 'unreachable',
+    // the sidebar is narrow: a peer ID in a reason ('wrong peer id: the node there is 12D3…') shortened there
+    text: `${nodes.length === 1 ? 'Bootstrap node' : 'No bootstrap node'} not reachable (${reasons.replace(/\b(12D3KooW|Qm)\w{30,}/g, shortId)})${retrying ? ' — retrying' : ''}.${others}`,
+    detail: `${which} reachable (${reasons}): contacts cannot be found until ${nodes.length === 1 ? 'it' : 'one'} is. ${retrying ? 'MegaChat keeps trying; if' : 'If'} the address is wrong, correct it in Settings.`
+  }
+}
+
+/** "203.0.113.7:4001" for a bootstrap multiaddr (the address itself if it has no host and port). */
+function hostPort (address: string): string {
+  try {
+    const parts = multiaddr(address).getComponents()
+    const host = parts[0]?.value
+    const port = parts.find(p => p.name === 'tcp' || p.name === 'udp')?.value
+    if (host == null || port == null) return address
+    return parts[0].name === 'ip6' ? `[${host}]:${port}` : `${host}:${port}`
+  } catch {
+    return address
+  }
 }

@@ -7,6 +7,7 @@ import { checkBootstrapAddress, formatIceServers, loadSettings, parseIceServers,
 import { CopyButton, Icon } from './ui.js'
 import type { NetworkConfig, Source } from './config.js'
 import type { ChatModel } from './model.js'
+import type { BootstrapNodeStatus } from '../src/index.js'
 
 const SOURCES: Record<Source, string> = {
   settings: 'from these settings',
@@ -64,7 +65,7 @@ export function SettingsView ({ model, net, onBack }: { model: ChatModel, net: N
           <p class='small'>In use now ({SOURCES[net.bootstrapFrom]}):</p>
           {net.bootstrap.length === 0
             ? <p class='error small'>No bootstrap node: nobody can reach you.</p>
-            : <ul class='addr-list'>{net.bootstrap.map(a => <li key={a}><code>{a}</code></li>)}</ul>}
+            : <ul class='addr-list'>{net.bootstrap.map(a => <li key={a}><code>{a}</code><BootstrapState node={model.chat.bootstrapStatus().find(b => b.address === a)} /></li>)}</ul>}
 
           <h3>ICE servers (WebRTC)</h3>
           <p class='muted small'>
@@ -97,4 +98,12 @@ export function SettingsView ({ model, net, onBack }: { model: ChatModel, net: N
       </div>
     </section>
   )
+}
+
+/** Beside a bootstrap address: connected, or why not. */
+function BootstrapState ({ node }: { node?: BootstrapNodeStatus }): preact.JSX.Element | null {
+  if (node == null) return null
+  if (node.connected) return <span class='addr-state ok'>connected</span>
+  if (node.lastError == null) return <span class='addr-state'>connecting…</span>
+  return <span class='addr-state bad'>not reachable ({node.lastError}){node.peerId != null ? ', retrying' : ''}</span>
 }

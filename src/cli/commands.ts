@@ -3,7 +3,7 @@
  * a typed result object; the JSON mode prints it as is, the terminal renders it for people.
  */
 import { CallError, InvalidInputError } from '../errors.js'
-import type { CallRecord, Chat, ContactInfo, RoomInfo } from '../index.js'
+import type { BootstrapNodeStatus, CallRecord, Chat, ContactInfo, RoomInfo } from '../index.js'
 import type { StoredMessage } from '../store/index.js'
 
 export interface HistoryEntry {
@@ -23,7 +23,7 @@ export type CommandResult =
   | { type: 'history', peer: string, name?: string, messages: HistoryEntry[] }
   | { type: 'whoami', peerId: string, addresses: string[] }
   | { type: 'safety', peerId: string, name?: string, safetyCode: string }
-  | { type: 'status', connections: number, contactsOnline: number, relayed: number, addresses: string[] }
+  | { type: 'status', connections: number, contactsOnline: number, relayed: number, addresses: string[], bootstrap: BootstrapNodeStatus[] }
   | { type: 'chat', peerId: string, name?: string }
   | { type: 'room', action: 'created' | 'joined' | 'left', name: string, roomId: string, invite: string, online: number }
   | { type: 'rooms', rooms: RoomInfo[] }
@@ -54,7 +54,7 @@ export const COMMANDS: Array<{ usage: string, description: string }> = [
   { usage: '/calls <name|peerId> [n]', description: 'the last n calls and missed calls with someone (default 20)' },
   { usage: '/safety <name|peerId>', description: 'show the safety code to compare with a contact' },
   { usage: '/whoami', description: 'show your peer ID and addresses' },
-  { usage: '/status', description: 'show connections' },
+  { usage: '/status', description: 'show connections and the bootstrap nodes' },
   { usage: '/help', description: 'this list' },
   { usage: '/quit', description: 'leave (waiting messages are kept and sent next time)' }
 ]
@@ -159,7 +159,7 @@ export async function runCommand (chat: Chat, line: string, ctx: CommandContext 
     case 'status': {
       const conns = chat.libp2p.getConnections()
       const online = (await chat.contacts()).filter(c => c.online).length
-      return { type: 'status', connections: conns.length, contactsOnline: online, relayed: conns.filter(c => !c.direct).length, addresses: chat.addresses() }
+      return { type: 'status', connections: conns.length, contactsOnline: online, relayed: conns.filter(c => !c.direct).length, addresses: chat.addresses(), bootstrap: chat.bootstrapStatus() }
     }
     case 'create-room': {
       const [name, extra] = words(rest, 1)

@@ -165,6 +165,8 @@ async function main (): Promise<void> {
   const rl = createInterface({ input: process.stdin, output: json ? undefined : process.stdout, terminal: !json && process.stdin.isTTY === true })
   out.attach(rl)
   out.ready(chat, bootstrapCount)
+  // after the ready line (what came before it is in the status it shows)
+  chat.addEventListener('bootstrap', (evt) => { out.bootstrap(evt.detail, chat.bootstrapStatus()) })
 
   rl.on('SIGINT', () => { void stop() })
   // Commands run one at a time, in order, and are answered in the order they came. A run of messages

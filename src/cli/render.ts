@@ -5,7 +5,7 @@
  */
 import { styleText } from 'node:util'
 import type { CommandResult, HistoryEntry } from './commands.js'
-import type { CallInfo, CallRecord, Chat, IncomingMessage, PresenceChange, RoomMessageEvent, StoredMessage, Unreachable } from '../index.js'
+import type { BootstrapNodeStatus, CallInfo, CallRecord, Chat, IncomingMessage, PresenceChange, RoomMessageEvent, StoredMessage, Unreachable } from '../index.js'
 import { clearScreenDown, cursorTo, moveCursor } from 'node:readline'
 import type { Interface } from 'node:readline'
 
@@ -27,6 +27,8 @@ export class Renderer {
   private readonly color: boolean
   private rl?: Interface
   private promptText = '> '
+  /** bootstrap nodes (by address) said to be unreachable, so that their coming back is said too */
+  private readonly warned = new Set<string>()
 
   constructor (init: RendererInit) {
     this.json = init.json
@@ -72,6 +74,7 @@ export class Renderer {
     const addresses = chat.addresses()
     if (this.json) {
       this.emit({ type: 'ready', peerId, addresses })
+      this.bootstrapAtStart(chat.bootstrapStatus())
       return
     }
     process.stdout.write([
@@ -84,7 +87,37 @@ export class Renderer {
       this.c('dim', 'Type /help for commands, /add <peerId> <name> to add a friend.'),
       ''
     ].join('\n'))
+    this.bootstrapAtStart(chat.bootstrapStatus())
     this.prompt()
+  }
+
+  /** What is known at start: an address that cannot be dialled at all (the rest follow as events). */
+  private bootstrapAtStart (all: BootstrapNodeStatus[]): void {
+    for (const node of all) if (!node.connected && node.lastError != null) this.bootstrap(node, all)
+  }
+
+  /**
+   * A bootstrap node's status changed. The JSON mode prints each change; people get a warning when a
+   * node cannot be reached (once, not at every retry) and a line when it is reached after that.
+   */
+  bootstrap (node: BootstrapNodeStatus, all: BootstrapNodeStatus[]): void {
+    if (this.json) {
+      this.emit({ type: 'bootstrap', ...node })
+      return
+    }
+    const where = bootstrapName(node.address)
+    if (node.connected) {
+      if (this.warned.delete(node.address)) this.print(this.c('green', `● bootstrap node ${where} is reachable now`))
+      return
+    }
+    if (node.lastError == null || this.warned.has(node.address)) return
+    this.warned.add(node.address)
+    const others = all.filter(n => n.connected).length
+    const next = node.peerId == null ? 'it is not used' : 'retrying'
+    const consequence = others > 0
+      ? `${others} other${others === 1 ? ' is' : 's are'} connected`
+      : `contacts cannot be found until ${all.length === 1 ? 'it' : 'one'} is reachable`
+    this.print(this.c('yellow', `warning: bootstrap node ${where} not reachable (${node.lastError}); ${next}. ${capitalise(consequence)}.`))
   }
 
   incoming (m: IncomingMessage): void {
@@ -214,7 +247,8 @@ export class Renderer {
         this.print(`Safety code with ${r.name ?? shortId(r.peerId)}: ${this.c('bold', r.safetyCode)}`)
         return
       case 'status':
-        this.print(`${r.connections} connection${r.connections === 1 ? '' : 's'} (${r.relayed} via relay), ${r.contactsOnline} contact${r.contactsOnline === 1 ? '' : 's'} online`)
+        this.print(`${r.connections} connection${r.connections === 1 ? '' : 's'} (${r.relayed} via relay), ${r.contactsOnline} contact${r.contactsOnline === 1 ? '' : 's'} online`,
+          ...(r.bootstrap.length === 0 ? [this.c('yellow', 'no bootstrap node configured')] : r.bootstrap.map(b => `bootstrap node ${bootstrapName(b.address)}: ${this.bootstrapState(b)}`)))
         return
       case 'chat':
         this.print(this.c('dim', `Talking to ${r.name ?? shortId(r.peerId)}: plain lines are sent to them. /chat another name to switch.`))
@@ -261,6 +295,13 @@ export class Renderer {
     }
   }
 
+  private bootstrapState (b: BootstrapNodeStatus): string {
+    if (b.connected) return this.c('green', 'connected')
+    if (b.lastError == null) return 'connecting…'
+    const next = b.peerId == null ? 'not used' : b.nextRetryAt != null ? `next try in ${Math.max(1, Math.round((b.nextRetryAt - Date.now()) / 1000))} s` : 'trying now'
+    return this.c('yellow', `not reachable (${b.lastError}); ${next}`)
+  }
+
   private historyLines (messages: HistoryEntry[], name: string): string[] {
     if (messages.length === 0) return [this.c('dim', `No messages with ${name} yet.`)]
     const lines: string[] = []
@@ -296,6 +337,13 @@ function callLine (r: CallRecord, who: string): string {
     case 'failed': return `${when} ${kind} ${out ? 'to' : 'from'} ${who} failed${why}`
   }
 }
+
+/** A bootstrap address with its peer ID shortened: /ip4/203.0.113.7/tcp/4001/p2p/12D3…a1b2c3 */
+function bootstrapName (address: string): string {
+  return address.replace(/\/p2p\/([^/]{12,})$/, (_, id: string) => `/p2p/${shortId(id)}`)
+}
+
+const capitalise = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1)
 
 function ago (ms: number): string {
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000))
