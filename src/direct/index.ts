@@ -79,7 +79,10 @@ export interface DirectMessageStats {
 export interface SendOptions extends AbortOptions {
   /** opens a stream when none is kept open for the peer (default: the connection manager, by peer ID) */
   open?(options: AbortOptions): Promise<Stream>
-  /** Called in order with the ids each ack covers; the next ack is read after it resolves. */
+  /**
+   * Called in order with the ids each ack covers. Sending goes on while it runs (it may write to disk);
+   * send() resolves after the last call resolved, and rejects with its error if one throws.
+   */
   onAck?(ids: string[]): void | Promise<void>
   /** Asked for messages to send after the given ones, whenever there is room in the window. */
   more?(): DirectMessage[]
@@ -272,6 +275,9 @@ class DefaultDirectMessages implements DirectMessages, Startable {
     let acked = 0 // messages of list acknowledged
     let bytesInFlight = 0
     const sizes: number[] = []
+    let reporting: Promise<void> = Promise.resolve()
+    let reportError: Error | undefined
+    let unreported = 0
     try {
       while (true) {
         if (next === list.length) list.push(...(options.more?.() ?? []))
@@ -314,7 +320,15 @@ class DefaultDirectMessages implements DirectMessages, Startable {
         for (let i = acked; i < count; i++) bytesInFlight -= sizes[i]
         acked = count
         entry.acked = base + count
-        await options.onAck?.(ids)
+        // reported in order while sending goes on (marking messages delivered writes to disk), but never
+        // more than a few windows behind
+        unreported += ids.length
+        reporting = reporting.then(async () => {
+          if (reportError == null) await options.onAck?.(ids)
+          unreported -= ids.length
+        }).catch((err: Error) => { reportError ??= err })
+        if (unreported > 4 * window) await reporting
+        if (reportError != null) throw reportError
         // a long run (messages keep coming through `more`) keeps only what is not acknowledged yet
         if (acked >= window) {
           list.splice(0, acked)
@@ -324,8 +338,12 @@ class DefaultDirectMessages implements DirectMessages, Startable {
           acked = 0
         }
       }
+      await reporting
+      if (reportError != null) throw reportError
     } catch (err: any) {
       entry.stream.abort(err)
+      // the acks already read are reported before the failure is
+      await reporting
       err.acked = acked
       throw err
     }
