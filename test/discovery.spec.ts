@@ -1,0 +1,187 @@
+/**
+ * Discovery: a contact connected to the bootstrap node is found by a fresh client on the first attempt,
+ * also after other clients came and went. Runs inside the test network namespace (test/netns.sh).
+ */
+import assert from 'node:assert/strict'
+import { rm } from 'node:fs/promises'
+import { bootstrap } from '@libp2p/bootstrap'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import { kadDHT } from '@libp2p/kad-dht'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { MemoryDatastore } from 'datastore-core'
+import { createLibp2p } from 'libp2p'
+import { DHT_PROTOCOL } from '../src/constants.js'
+import { chatDhtInit } from '../src/node/services.js'
+import { catchUpTopologies } from '../src/node/topologies.js'
+import { Cleanup, JsonClient, startBootstrap, startChat, tempDir, until } from './fixtures.js'
+import type { BootstrapNode } from '../bootstrap-node/index.js'
+import type { Chat } from '../src/index.js'
+import type { Line } from './fixtures.js'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
+
+/** earlier clients the bootstrap node sees come and go before the lookups */
+const CHURN = 20
+/** fresh clients that each look the contact up once; 1 failure in 7 would show in 20 with p > 0.95 */
+const FRESH = 20
+/** fresh clients running at once (each is a process of its own, as a new user's would be) */
+const AT_ONCE = 2
+/** the fresh clients' lookup timeout (test/fixtures.ts gives the terminal client 5 s) */
+const FIND_MS = 5000
+
+async function memoryChat (boot: BootstrapNode): Promise<Chat> {
+  return await startChat({ bootstrapNode: boot, datastore: new MemoryDatastore(), privateKey: await generateKeyPair('Ed25519') })
+}
+
+/** The bootstrap node holds the peer's addresses, so it can answer a lookup for it. */
+async function knownTo (boot: BootstrapNode, peer: PeerId, test: (addr: string) => boolean = () => true): Promise<void> {
+  await until(async () => {
+    const addrs = await boot.libp2p.peerStore.get(peer).then(p => p.addresses.map(a => a.multiaddr.toString()), () => [])
+    return addrs.some(test)
+  }, 15_000, `the bootstrap node to know ${peer}`)
+}
+
+/** Clients that connect to the bootstrap node and leave, a third of them without saying goodbye. */
+async function churn (boot: BootstrapNode, count: number): Promise<void> {
+  const waves = 4
+  for (let w = 0; w < waves; w++) {
+    const chats = await Promise.all(Array.from({ length: Math.ceil(count / waves) }, async () => await memoryChat(boot)))
+    await Promise.all(chats.map(async c => { await knownTo(boot, c.peerId) }))
+    await Promise.all(chats.map(async (c, i) => {
+      // abruptly: every connection reset, as when a laptop's lid closes, before the node stops
+      if (i % 3 === 0) for (const conn of c.libp2p.getConnections()) conn.abort(new Error('gone'))
+      await c.stop()
+    }))
+  }
+  await until(() => boot.libp2p.getPeers().length === 0, 15_000, 'the churned clients to be gone')
+}
+
+/**
+ * A fresh terminal client (its own process, new identity and store) adds the contact and writes at
+ * once. Resolves with its output lines once the message is delivered; rejects if it is not.
+ */
+async function firstContact (boot: BootstrapNode, contact: PeerId): Promise<Line[]> {
+  const dir = await tempDir()
+  const client = new JsonClient(['--json', '--data', dir, '--bootstrap', boot.addresses()[0]], { MEGACHAT_FIND_TIMEOUT_MS: String(FIND_MS) })
+  try {
+    await client.next(l => l.type === 'ready', 0, 30_000, 'the ready line')
+    await client.command(`/add ${contact.toString()} bob`, 'contact')
+    const sent = await client.command('/msg bob hello', 'sent')
+    // a failed first attempt says "unreachable" after FIND_MS and retries: wait past it, then look
+    await client.next(l => (l.type === 'delivered' && l.id === sent.id) || l.type === 'unreachable', 0, 3 * FIND_MS, 'delivered')
+    return client.lines
+  } finally {
+    await client.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+describe('discovery', function () {
+  this.timeout(90_000)
+  let cleanup: Cleanup
+
+  beforeEach(() => {
+    cleanup = new Cleanup()
+  })
+
+  afterEach(async () => {
+    await cleanup.run()
+  })
+
+  it('each of 20 fresh clients finds a contact connected to the bootstrap node on its first attempt, after 20 others came and went', async () => {
+    const boot = cleanup.add(await startBootstrap())
+    await churn(boot, CHURN)
+    const contact = cleanup.add(await memoryChat(boot))
+    await knownTo(boot, contact.peerId)
+
+    const outcomes: string[] = []
+    for (let i = 0; i < FRESH; i += AT_ONCE) {
+      const runs = await Promise.all(Array.from({ length: Math.min(AT_ONCE, FRESH - i) }, async () => await firstContact(boot, contact.peerId)))
+      for (const lines of runs) {
+        const failed = lines.find(l => l.type === 'unreachable')
+        outcomes.push(failed != null ? `unreachable: ${failed.reason}` : 'delivered')
+      }
+    }
+    assert.deepEqual(outcomes, new Array(FRESH).fill('delivered'))
+  })
+
+  it('the bootstrap node answers a lookup for a client-mode peer connected to it, with its relay address', async () => {
+    const boot = cleanup.add(await startBootstrap())
+    // reachable only through its reservation on the bootstrap node, as behind a NAT
+    const contact = cleanup.add(await startChat({ bootstrapNode: boot, listen: [], webrtc: false, datastore: new MemoryDatastore(), privateKey: await generateKeyPair('Ed25519') }))
+    const relayed = (addr: string): boolean => addr.includes(`/p2p/${boot.peerId.toString()}/p2p-circuit`)
+    await knownTo(boot, contact.peerId, relayed)
+    // a DHT client: the bootstrap node answers for it from its peer store, not from its routing table
+    assert.equal(contact.libp2p.services.dht.getMode(), 'client')
+    assert.equal((boot.libp2p.services.dht as unknown as { routingTable: { size: number } }).routingTable.size, 0)
+
+    const seeker = cleanup.add(await memoryChat(boot))
+    const found = await seeker.libp2p.peerRouting.findPeer(contact.peerId, { signal: AbortSignal.timeout(FIND_MS) })
+    assert.ok(found.multiaddrs.some(ma => relayed(ma.toString())), found.multiaddrs.map(String).join(' '))
+  })
+
+  describe('a DHT that starts after its first peer was identified (src/node/topologies.ts)', () => {
+    /**
+     * A node like the client's, whose DHT starts only once the bootstrap node it dials at start has
+     * been identified: libp2p told the topologies registered by then, so not the DHT's.
+     */
+    async function lateDhtNode (boot: BootstrapNode, catchUp: boolean): Promise<Libp2p<{ dht: KadDHT }>> {
+      const lateDht = (components: any): KadDHT => {
+        const dht = kadDHT(chatDhtInit())(components) as KadDHT & { start(): Promise<void> }
+        const identified = new Promise<void>(resolve => {
+          const onIdentify = (evt: CustomEvent<{ peerId: PeerId }>): void => {
+            if (!evt.detail.peerId.equals(boot.peerId)) return
+            components.events.removeEventListener('peer:identify', onIdentify)
+            resolve()
+          }
+          components.events.addEventListener('peer:identify', onIdentify)
+        })
+        const start = dht.start.bind(dht)
+        dht.start = async () => {
+          await identified
+          await start()
+        }
+        return dht
+      }
+      const node = await createLibp2p({
+        addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+        transports: [tcp()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+        peerDiscovery: [bootstrap({ list: boot.addresses(), timeout: 0 })],
+        services: {
+          identify: identify(),
+          ping: ping(),
+          dht: lateDht,
+          ...(catchUp ? { dhtCatchUp: catchUpTopologies([DHT_PROTOCOL]) } : {})
+        }
+      })
+      return cleanup.add(node)
+    }
+
+    it('gets that peer into its routing table, so that the first lookup finds a contact through it', async () => {
+      const boot = cleanup.add(await startBootstrap())
+      const contact = cleanup.add(await memoryChat(boot))
+      await knownTo(boot, contact.peerId)
+      const node = await lateDhtNode(boot, true)
+      const found = await node.peerRouting.findPeer(contact.peerId, { signal: AbortSignal.timeout(FIND_MS) })
+      assert.equal(found.id.toString(), contact.peerId.toString())
+    })
+
+    it('is needed: without it libp2p never tells the DHT of that peer and the lookup finds nobody to ask', async () => {
+      // if this starts to fail, libp2p tells late topologies of connected peers itself and
+      // catchUpTopologies can go
+      const boot = cleanup.add(await startBootstrap())
+      const contact = cleanup.add(await memoryChat(boot))
+      await knownTo(boot, contact.peerId)
+      const node = await lateDhtNode(boot, false)
+      await until(() => node.getConnections(boot.peerId).length > 0, 10_000, 'the connection to the bootstrap node')
+      await assert.rejects(node.peerRouting.findPeer(contact.peerId, { signal: AbortSignal.timeout(3000) }))
+      assert.equal((node.services.dht as unknown as { routingTable: { size: number } }).routingTable.size, 0)
+    })
+  })
+})
