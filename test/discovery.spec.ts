@@ -3,7 +3,6 @@
  * also after other clients came and went. Runs inside the test network namespace (test/netns.sh).
  */
 import assert from 'node:assert/strict'
-import { rm } from 'node:fs/promises'
 import { bootstrap } from '@libp2p/bootstrap'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
@@ -17,10 +16,9 @@ import { createLibp2p } from 'libp2p'
 import { DHT_PROTOCOL } from '../src/constants.js'
 import { chatDhtInit } from '../src/node/services.js'
 import { catchUpTopologies } from '../src/node/topologies.js'
-import { Cleanup, JsonClient, startBootstrap, startChat, tempDir, until } from './fixtures.js'
+import { Cleanup, startBootstrap, startChat, until } from './fixtures.js'
+import { churn, firstContact, knownTo, memoryChat } from './first-contact.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
-import type { Chat } from '../src/index.js'
-import type { Line } from './fixtures.js'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 
@@ -30,55 +28,8 @@ const CHURN = 20
 const FRESH = 20
 /** fresh clients running at once (each is a process of its own, as a new user's would be) */
 const AT_ONCE = 2
-/** the fresh clients' lookup timeout (test/fixtures.ts gives the terminal client 5 s) */
+/** the fresh clients' lookup timeout per attempt (ms) */
 const FIND_MS = 5000
-
-async function memoryChat (boot: BootstrapNode): Promise<Chat> {
-  return await startChat({ bootstrapNode: boot, datastore: new MemoryDatastore(), privateKey: await generateKeyPair('Ed25519') })
-}
-
-/** The bootstrap node holds the peer's addresses, so it can answer a lookup for it. */
-async function knownTo (boot: BootstrapNode, peer: PeerId, test: (addr: string) => boolean = () => true): Promise<void> {
-  await until(async () => {
-    const addrs = await boot.libp2p.peerStore.get(peer).then(p => p.addresses.map(a => a.multiaddr.toString()), () => [])
-    return addrs.some(test)
-  }, 15_000, `the bootstrap node to know ${peer}`)
-}
-
-/** Clients that connect to the bootstrap node and leave, a third of them without saying goodbye. */
-async function churn (boot: BootstrapNode, count: number): Promise<void> {
-  const waves = 4
-  for (let w = 0; w < waves; w++) {
-    const chats = await Promise.all(Array.from({ length: Math.ceil(count / waves) }, async () => await memoryChat(boot)))
-    await Promise.all(chats.map(async c => { await knownTo(boot, c.peerId) }))
-    await Promise.all(chats.map(async (c, i) => {
-      // abruptly: every connection reset, as when a laptop's lid closes, before the node stops
-      if (i % 3 === 0) for (const conn of c.libp2p.getConnections()) conn.abort(new Error('gone'))
-      await c.stop()
-    }))
-  }
-  await until(() => boot.libp2p.getPeers().length === 0, 15_000, 'the churned clients to be gone')
-}
-
-/**
- * A fresh terminal client (its own process, new identity and store) adds the contact and writes at
- * once. Resolves with its output lines once the message is delivered; rejects if it is not.
- */
-async function firstContact (boot: BootstrapNode, contact: PeerId): Promise<Line[]> {
-  const dir = await tempDir()
-  const client = new JsonClient(['--json', '--data', dir, '--bootstrap', boot.addresses()[0]], { MEGACHAT_FIND_TIMEOUT_MS: String(FIND_MS) })
-  try {
-    await client.next(l => l.type === 'ready', 0, 30_000, 'the ready line')
-    await client.command(`/add ${contact.toString()} bob`, 'contact')
-    const sent = await client.command('/msg bob hello', 'sent')
-    // a failed first attempt says "unreachable" after FIND_MS and retries: wait past it, then look
-    await client.next(l => (l.type === 'delivered' && l.id === sent.id) || l.type === 'unreachable', 0, 3 * FIND_MS, 'delivered')
-    return client.lines
-  } finally {
-    await client.stop()
-    await rm(dir, { recursive: true, force: true })
-  }
-}
 
 describe('discovery', function () {
   this.timeout(90_000)
@@ -100,11 +51,11 @@ describe('discovery', function () {
 
     const outcomes: string[] = []
     for (let i = 0; i < FRESH; i += AT_ONCE) {
-      const runs = await Promise.all(Array.from({ length: Math.min(AT_ONCE, FRESH - i) }, async () => await firstContact(boot, contact.peerId)))
-      for (const lines of runs) {
-        const failed = lines.find(l => l.type === 'unreachable')
-        outcomes.push(failed != null ? `unreachable: ${failed.reason}` : 'delivered')
-      }
+      const runs = await Promise.all(Array.from({ length: Math.min(AT_ONCE, FRESH - i) }, async () => {
+        // a failed first attempt says "unreachable" after FIND_MS and retries: wait past it
+        return await firstContact(boot.addresses()[0], contact.peerId, { findTimeout: FIND_MS, waitMs: 2 * FIND_MS })
+      }))
+      for (const run of runs) outcomes.push(run.unreachable != null ? `unreachable: ${run.unreachable}` : run.deliveredMs != null ? 'delivered' : 'not delivered')
     }
     assert.deepEqual(outcomes, new Array(FRESH).fill('delivered'))
   })
