@@ -28,8 +28,8 @@ const CHURN = 20
 const FRESH = 20
 /** fresh clients running at once (each is a process of its own, as a new user's would be) */
 const AT_ONCE = 2
-/** the fresh clients' lookup timeout per attempt (ms) */
-const FIND_MS = 5000
+/** the fresh clients' lookup timeout per attempt (ms): generous, as other tests may load the machine */
+const FIND_MS = 10_000
 
 describe('discovery', function () {
   this.timeout(90_000)
@@ -53,7 +53,7 @@ describe('discovery', function () {
     for (let i = 0; i < FRESH; i += AT_ONCE) {
       const runs = await Promise.all(Array.from({ length: Math.min(AT_ONCE, FRESH - i) }, async () => {
         // a failed first attempt says "unreachable" after FIND_MS and retries: wait past it
-        return await firstContact(boot.addresses()[0], contact.peerId, { findTimeout: FIND_MS, waitMs: 2 * FIND_MS })
+        return await firstContact(boot.addresses()[0], contact.peerId, { findTimeout: FIND_MS, waitMs: 1.5 * FIND_MS })
       }))
       for (const run of runs) outcomes.push(run.unreachable != null ? `unreachable: ${run.unreachable}` : run.deliveredMs != null ? 'delivered' : 'not delivered')
     }
@@ -73,6 +73,28 @@ describe('discovery', function () {
     const seeker = cleanup.add(await memoryChat(boot))
     const found = await seeker.libp2p.peerRouting.findPeer(contact.peerId, { signal: AbortSignal.timeout(FIND_MS) })
     assert.ok(found.multiaddrs.some(ma => relayed(ma.toString())), found.multiaddrs.map(String).join(' '))
+  })
+
+  it('a lookup for a client that has left ends "not found": the bootstrap node forgets its addresses (a DHT server\'s stay)', async () => {
+    const boot = cleanup.add(await startBootstrap())
+    const gone = await memoryChat(boot)
+    const server = await startChat({ bootstrapNode: boot, dhtServer: true, datastore: new MemoryDatastore(), privateKey: await generateKeyPair('Ed25519') })
+    await knownTo(boot, gone.peerId)
+    await knownTo(boot, server.peerId)
+    const table = (boot.libp2p.services.dht as unknown as { routingTable: { size: number } }).routingTable
+    await until(() => table.size > 0, 10_000, 'the DHT server in the routing table')
+    // the server leaves first: by the time the client's addresses are forgotten, so would its be
+    await server.stop()
+    await until(() => boot.libp2p.getConnections(server.peerId).length === 0, 10_000, 'the DHT server to be gone')
+    await gone.stop()
+    await until(async () => (await boot.libp2p.peerStore.get(gone.peerId)).addresses.length === 0, 10_000, 'the departed client\'s addresses to be forgotten')
+    // the routing table answers with a DHT server's addresses: those are kept
+    assert.ok((await boot.libp2p.peerStore.get(server.peerId)).addresses.length > 0)
+
+    const seeker = cleanup.add(await memoryChat(boot))
+    const lookup = AbortSignal.timeout(FIND_MS)
+    await assert.rejects(seeker.libp2p.peerRouting.findPeer(gone.peerId, { signal: lookup }), { name: 'NotFoundError' })
+    assert.equal(lookup.aborted, false, 'the lookup ran into its timeout instead of ending "not found"')
   })
 
   describe('a DHT that starts after its first peer was identified (src/node/topologies.ts)', () => {
