@@ -4,14 +4,21 @@
  *   node dist/bench/bare-node.js          a bare libp2p node: TCP, Noise, yamux on 127.0.0.1, nothing else
  *   node dist/bench/bare-node.js --chat   diagnostic: MegaChat's own libp2p assembly (src/node/node.ts,
  *                                         WebRTC off, in-memory datastore) without the store or the client
+ *   node dist/bench/bare-node.js --ping   the bare node plus ping: for each stdin line `ping <multiaddr>` it
+ *                                         dials the address, pings once and prints `{"type":"pong","ms":...}`
+ *                                         (the first-contact floor: a fresh node that already knows the address)
  *
  * Prints one line `{"type":"ready",...}` once listening, then idles until SIGTERM or stdin closes.
  */
+import { createInterface } from 'node:readline'
 import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
+import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import type { Libp2p } from '@libp2p/interface'
+import type { Ping } from '@libp2p/ping'
 
 const LISTEN = ['/ip4/127.0.0.1/tcp/0']
 
@@ -36,7 +43,8 @@ async function start (): Promise<Libp2p> {
     addresses: { listen: LISTEN },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()]
+    streamMuxers: [yamux()],
+    ...(process.argv.includes('--ping') ? { services: { ping: ping() } } : {})
   })
 }
 
@@ -53,3 +61,15 @@ process.on('SIGTERM', stop)
 process.on('SIGINT', stop)
 process.stdin.on('end', stop)
 process.stdin.resume()
+
+if (process.argv.includes('--ping')) {
+  const pinger = (node as Libp2p<{ ping: Ping }>).services.ping
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    const [command, addr] = line.trim().split(/\s+/)
+    if (command !== 'ping' || addr == null) return
+    const t0 = performance.now()
+    pinger.ping(multiaddr(addr), { signal: AbortSignal.timeout(10_000) })
+      .then(() => { process.stdout.write(JSON.stringify({ type: 'pong', ms: performance.now() - t0 }) + '\n') })
+      .catch((err: Error) => { process.stdout.write(JSON.stringify({ type: 'error', message: err.message }) + '\n') })
+  })
+}

@@ -10,15 +10,17 @@
  *   4. room fan-out at 30 members (one process) against raw gossipsub on the same links (bench/rooms.ts);
  *   5. the web app: initial JS gzipped, and page load to ready in Chromium against a bare js-libp2p page (bench/web.ts);
  *   6. calls in the web app: set-up to the first remote video frame against a bare pair of RTCPeerConnections
- *      in one page, and the call's media path and bitrate (bench/calls.ts).
+ *      in one page, and the call's media path and bitrate (bench/calls.ts);
+ *   7. first contact: fresh terminal clients add a contact online for a while and write, through a bootstrap
+ *      node that saw clients come and go, against a fresh bare libp2p process pinging the known address (bench/first.ts).
  * Goals (from the issue) are marked PASS/MISS; a miss does not fail the run, an error does (exit 1).
  * Each section runs in a fresh process (this script again, with MEGACHAT_BENCH_SECTION=1 and BENCH_ONLY set to it).
  *
  * Settings (environment): BENCH_MESSAGES (samples per DM row, default 1000), BENCH_STARTUP_RUNS (default 5),
  * BENCH_ROOM_MESSAGES (messages per row in section 4, default 300), BENCH_WEB_RUNS (section 5, default 9),
  * BENCH_CALL_RUNS (section 6, default 7), BENCH_THROUGHPUT_MESSAGES (section 1b, default 20000),
- * BENCH_ONLY (comma-separated sections to run: dm, throughput, client, rooms,
- * web, calls; default all).
+ * BENCH_FIRST_RUNS (fresh clients in section 7, default 100),
+ * BENCH_ONLY (comma-separated sections to run: dm, throughput, client, rooms, web, calls, first; default all).
  */
 import { spawn } from 'node:child_process'
 import { cpus, loadavg, totalmem } from 'node:os'
@@ -28,12 +30,13 @@ import { LevelDatastore } from 'datastore-level'
 import { benchCalls, stopCalls } from './calls.js'
 import { killAll, killAllAndWait, rssKiB, spawnUntilReady, stopChild } from './children.js'
 import { createDmPair } from './dm.js'
+import { benchFirst } from './first.js'
 import { createRawNode, EchoClient, freshStreamRoundTrip } from './floor.js'
 import { benchRooms } from './rooms.js'
 import { chatThroughput, floorThroughput, jsonThroughput } from './throughput.js'
 import type { Throughput } from './throughput.js'
 import { benchWeb } from './web.js'
-import { mean, mib, ms, pad, ratio, summarize, verdict } from './stats.js'
+import { mean, mib, ms, pad, positiveInt, ratio, summarize, verdict } from './stats.js'
 import { removeAllTempDirs, removeTempDir, tempDir } from './temp.js'
 import type { Started } from './children.js'
 import type { ChildProcess } from 'node:child_process'
@@ -55,7 +58,7 @@ const WARMUP = 50
  */
 const BLOCK = 20
 const STARTUP_RUNS = Math.max(2, positiveInt(process.env.BENCH_STARTUP_RUNS, 5))
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'dm,throughput,client,rooms,web,calls').split(',').map(s => s.trim()))
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'dm,throughput,client,rooms,web,calls,first').split(',').map(s => s.trim()))
 const IDLE_MS = 3_000
 /** set in the environment of the process that runs one section */
 const IN_SECTION = 'MEGACHAT_BENCH_SECTION'
@@ -67,11 +70,6 @@ const WATCHDOG_MS = 480_000
 const DM_GOAL = 1.5
 const RSS_GOAL = 1.3
 const LABEL = 40
-
-function positiveInt (text: string | undefined, fallback: number): number {
-  const n = Number(text)
-  return Number.isSafeInteger(n) && n > 0 ? n : fallback
-}
 
 function line (text = ''): void {
   process.stdout.write(text + '\n')
@@ -314,7 +312,7 @@ async function printedSection (title: string, what: string, run: (step: (what: s
   }
 }
 
-const SECTIONS = ['dm', 'throughput', 'client', 'rooms', 'web', 'calls'] as const
+const SECTIONS = ['dm', 'throughput', 'client', 'rooms', 'web', 'calls', 'first'] as const
 type Section = typeof SECTIONS[number]
 
 async function runSection (name: Section): Promise<void> {
@@ -328,6 +326,10 @@ async function runSection (name: Section): Promise<void> {
       break
     case 'web': await printedSection('5. The web app (Chromium, headless)', 'web app', benchWeb); break
     case 'calls': await printedSection('6. Calls in the web app (Chromium, headless, fake camera and microphone)', 'calls', benchCalls); break
+    case 'first':
+      line()
+      await benchFirst({ line, step: (what) => { step = what } }).catch((err) => { sectionError('first contact', err) })
+      break
   }
 }
 

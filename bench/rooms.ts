@@ -36,7 +36,7 @@ import { createRoomSecret, deriveRoomKeys, openRoomMessageDetailed, sealRoomMess
 import { createChat } from '../src/index.js'
 import { EARLY_DISCOVERY_MS } from '../src/rooms/index.js'
 import { startPlainGossipNode } from '../test/fixtures.js'
-import { mean, ms, pad, ratio, summarize, verdict } from './stats.js'
+import { mean, ms, pad, positiveInt, ratio, summarize, verdict } from './stats.js'
 import type { Summary } from './stats.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
 import type { RoomKeys } from '../src/crypto/room.js'
@@ -99,11 +99,6 @@ export interface RoomBenchIo {
   line(text?: string): void
   /** tells the watchdog what is going on now */
   step(what: string): void
-}
-
-function positiveInt (text: string | undefined, fallback: number): number {
-  const n = Number(text)
-  return Number.isSafeInteger(n) && n > 0 ? n : fallback
 }
 
 type FloorNode = Libp2p<{ identify: Identify, pubsub: GossipSub }>

@@ -1,8 +1,15 @@
-/** Small helpers for the benchmarks: percentiles and table formatting. */
+/** Small helpers for the benchmarks: settings, percentiles and table formatting. */
+
+/** A positive whole number from an environment setting, or `fallback`. */
+export function positiveInt (text: string | undefined, fallback: number): number {
+  const n = Number(text)
+  return Number.isSafeInteger(n) && n > 0 ? n : fallback
+}
 
 export interface Summary {
   n: number
   p50: number
+  p90: number
   p99: number
   mean: number
   min: number
@@ -22,6 +29,7 @@ export function summarize (samples: number[]): Summary {
   return {
     n: sorted.length,
     p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
     p99: percentile(sorted, 99),
     mean: sorted.length > 0 ? sum / sorted.length : Number.NaN,
     min: sorted[0] ?? Number.NaN,

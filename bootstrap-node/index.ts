@@ -28,6 +28,7 @@ import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify, identifyPush } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { logger } from '@libp2p/logger'
 import { noise } from '@libp2p/noise'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
@@ -48,7 +49,7 @@ import type { WebAppServer, WebConfig } from './web.js'
 import type { StunServer, StunStats } from './stun.js'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
-import type { PeerId, PrivateKey, Libp2p, Transport } from '@libp2p/interface'
+import type { IdentifyResult, PeerId, PrivateKey, Libp2p, Transport } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -59,6 +60,8 @@ export type { WebConfig } from './web.js'
 export type { StunStats } from './stun.js'
 
 export { DHT_PROTOCOL, DEFAULT_STUN_PORT } from '../src/constants.js'
+
+const log = logger('megachat:bootstrap')
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws']
 export const DEFAULT_WEBRTC_DIRECT_LISTEN = '/ip4/0.0.0.0/udp/4001/webrtc-direct'
@@ -230,21 +233,12 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
     throw err
   })
 
-  // A reservation is useless once its peer is gone (the relay cannot reach it), but the library keeps
-  // it until its TTL (2 h), so departed peers would fill the table. Drop it on disconnect; clearing
-  // the old timer first keeps it from deleting a fresh reservation when the peer comes back.
-  const onDisconnect = (evt: CustomEvent<PeerId>): void => {
-    const reservation = node.services.relay.reservations.get(evt.detail)
-    if (reservation == null) return
-    reservation.signal.clear()
-    node.services.relay.reservations.delete(evt.detail)
-  }
-  node.addEventListener('peer:disconnect', onDisconnect)
+  const stopForgetting = forgetDeparted(node)
 
   try {
     await node.start()
   } catch (err) {
-    node.removeEventListener('peer:disconnect', onDisconnect)
+    stopForgetting()
     await Promise.resolve(node.stop()).catch(() => {})
     await stunServer?.close()
     throw translateStartError(err, listen)
@@ -268,7 +262,7 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
         config: (req) => webConfig(hostnameOf(req.headers.host))
       })
     } catch (err: any) {
-      node.removeEventListener('peer:disconnect', onDisconnect)
+      stopForgetting()
       await Promise.allSettled([node.stop(), stunServer?.close()])
       throw new ListenError(`cannot serve the web app on ${web.host}:${web.port}: ${listenErrorReason(err)}`)
     }
@@ -291,11 +285,53 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
     webConfig: () => webConfig(),
     stop: async () => {
       stopped ??= (async () => {
-        node.removeEventListener('peer:disconnect', onDisconnect)
+        stopForgetting()
         await Promise.allSettled([node.stop(), stunServer?.close(), webServer?.close()])
       })()
       return stopped
     }
+  }
+}
+
+/**
+ * What the node holds for a peer that has gone (its last connection closed) and can no longer use.
+ *
+ * Its relay reservation: the relay cannot reach the peer any more, but the library keeps a
+ * reservation until its TTL (2 h), so departed peers would fill the table. Clearing the old timer
+ * first keeps it from deleting a fresh reservation when the peer comes back.
+ *
+ * A client's addresses: the DHT answers a lookup for any peer in the peer store, so a departed
+ * client's dead addresses were the answer, and a contact who had gone offline looked found: the one
+ * looking dialled addresses that could not answer (behind a NAT: waiting on dropped packets) instead of
+ * hearing "not found". A DHT server's addresses stay: the routing table answers with them. A DHT server
+ * is a peer that announced the DHT protocol in its last identify (the peer store's protocols will not
+ * do: libp2p adds every protocol a peer opened a stream for, and clients query the DHT). The entry
+ * itself stays, with its signed peer record, which identify compares when the peer comes back; a
+ * provider without addresses is left out of answers. Returns a function that stops this.
+ */
+function forgetDeparted (node: Libp2p<BootstrapServices>): () => void {
+  const servers = new Set<string>()
+  const onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    if (evt.detail.protocols.includes(DHT_PROTOCOL)) servers.add(evt.detail.peerId.toString())
+    else servers.delete(evt.detail.peerId.toString())
+  }
+  const onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const peer = evt.detail
+    const reservation = node.services.relay.reservations.get(peer)
+    if (reservation != null) {
+      reservation.signal.clear()
+      node.services.relay.reservations.delete(peer)
+    }
+    if (servers.delete(peer.toString())) return
+    void (async () => {
+      if ((await node.peerStore.get(peer)).addresses.length > 0) await node.peerStore.patch(peer, { multiaddrs: [] })
+    })().catch((err: Error) => { log.error('could not forget the addresses of %p: %e', peer, err) })
+  }
+  node.addEventListener('peer:identify', onIdentify)
+  node.addEventListener('peer:disconnect', onDisconnect)
+  return () => {
+    node.removeEventListener('peer:identify', onIdentify)
+    node.removeEventListener('peer:disconnect', onDisconnect)
   }
 }
 

@@ -13,6 +13,7 @@
  * topologies the real service registers (each peer once, whichever comes first).
  */
 import { contentRoutingSymbol, peerDiscoverySymbol, peerRoutingSymbol, serviceCapabilities, serviceDependencies, start, stop } from '@libp2p/interface'
+import { tellTopologies } from './topologies.js'
 import type { LateServiceModules } from './types.js'
 import type { GossipSub, GossipsubOpts } from '@libp2p/gossipsub'
 import type { KadDHT, KadDHTInit } from '@libp2p/kad-dht'
@@ -201,19 +202,7 @@ abstract class Deferred<T extends EventTarget & Partial<Startable>> implements S
 
   /** Tells the real service's topologies of the peers that were identified before it registered them. */
   private async replay (): Promise<void> {
-    for (const connection of this.components.connectionManager.getConnections()) {
-      if (connection.status !== 'open') continue
-      const peer: PeerId = connection.remotePeer
-      const protocols = await this.components.peerStore.get(peer).then(p => p.protocols, () => [] as string[])
-      for (const { protocol, topology } of this.topologies) {
-        if (!protocols.includes(protocol)) continue
-        if (connection.limits != null && topology.notifyOnLimitedConnection !== true) continue
-        if (topology.filter?.has(peer) === true) continue
-        topology.filter?.add(peer)
-        this.handedOver = true
-        await Promise.resolve(topology.onConnect?.(peer, connection)).catch((err: Error) => { this.log.error('could not hand %p over: %e', peer, err) })
-      }
-    }
+    if (await tellTopologies(this.components, this.topologies, this.log)) this.handedOver = true
   }
 }
 

@@ -13,8 +13,10 @@ import { yamux } from '@libp2p/yamux'
 import { gossipsub } from '@libp2p/gossipsub'
 import { kadDHT } from '@libp2p/kad-dht'
 import { createLibp2p } from 'libp2p'
+import { DHT_PROTOCOL } from '../constants.js'
 import { lanGater } from './lan-gater.js'
 import { chatDhtInit, chatServices, limitTopics, roomGossipsubInit } from './services.js'
+import { catchUpTopologies } from './topologies.js'
 import type { NodeOptions, ChatLibp2p, ChatServices } from './types.js'
 import type { ServiceFactoryMap } from 'libp2p'
 
@@ -31,6 +33,9 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
   const services = {
     ...chatServices(options),
     dht: kadDHT(chatDhtInit(options.dhtServer === true ? false : undefined)),
+    // the bootstrap nodes are dialled as the node starts: one identified before the DHT registered
+    // its topology would never reach the routing table (topologies.ts)
+    dhtCatchUp: catchUpTopologies([DHT_PROTOCOL]),
     pubsub: gossipsub(roomGossipsubInit(options.allowedTopics ?? [])),
     autoNAT: autoNAT(),
     dcutr: dcutr()

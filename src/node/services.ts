@@ -43,6 +43,9 @@ export function chatDhtInit (clientMode?: boolean): KadDHTInit {
     protocol: DHT_PROTOCOL,
     // kad-dht's default mapper drops private addresses, which breaks LAN and loopback networks
     peerInfoMapper: (peer) => peer,
+    // every lookup waits for the first self-query, which kad-dht runs a second after start by
+    // default: a contact added at once was found only after that second (first contact ~1.1 s)
+    initialQuerySelfInterval: 0,
     clientMode
   }
 }
