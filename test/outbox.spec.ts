@@ -18,6 +18,7 @@ function fakeDm (sent: DirectMessage[]): DirectMessages {
   return {
     protocol: '/test',
     stats: { received: 0, oversized: 0, malformed: 0, failedStreams: 0 },
+    release () {},
     async send (_peer, messages: DirectMessage[], options: SendOptions = {}) {
       let list = messages
       while (list.length > 0) {

@@ -98,6 +98,8 @@ export interface DirectMessages {
    * turns out to be dead is replaced once.
    */
   send(peer: PeerId, messages: DirectMessage[], options?: SendOptions): Promise<void>
+  /** Closes the stream kept open for the peer, if any and idle: the next send opens a new one. */
+  release(peer: PeerId): void
 }
 
 const ID_BYTES = 16
@@ -148,6 +150,15 @@ class DefaultDirectMessages implements DirectMessages, Startable {
       maxInboundStreams: this.init.maxInboundStreams ?? DM_MAX_INBOUND_STREAMS,
       runOnLimitedConnection: true
     })
+  }
+
+  release (peer: PeerId): void {
+    const key = peer.toString()
+    const entry = this.outbound.get(key)
+    if (entry == null) return
+    this.outbound.delete(key)
+    clearTimeout(entry.timer)
+    entry.stream.close().catch((err: any) => { entry.stream.abort(err) })
   }
 
   async stop (): Promise<void> {

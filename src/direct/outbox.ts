@@ -86,6 +86,8 @@ export class Outbox {
   private readonly queues = new Map<string, StoredMessage[]>()
   /** peers whose outbox a run is reading now, and those sent a message meanwhile (the read may miss it) */
   private readonly reading = new Set<string>()
+  /** the connection each peer's kept stream was opened on */
+  private readonly carriers = new Map<string, Connection>()
   private readonly missed = new Set<string>()
   /** peers to run again once their current run ends */
   private readonly again = new Set<string>()
@@ -198,6 +200,13 @@ export class Outbox {
       return { id: m.id, timestamp: m.timestamp, text: m.text, seq: m.seq }
     })
     const id = peerIdFromString(peer)
+    // the kept stream went over the relay, and a direct connection has come up since (a WebRTC upgrade):
+    // move over to it
+    const carrier = this.carriers.get(peer)
+    if (carrier != null && (carrier.status !== 'open' || (carrier.limits != null && this.init.reach.openConnection(id)?.limits == null))) {
+      this.carriers.delete(peer)
+      this.init.dm().release(id)
+    }
     let connection: Connection | undefined
     const signal = AbortSignal.any([AbortSignal.timeout(RUN_TIMEOUT_MS), this.init.signal])
     try {
@@ -206,6 +215,7 @@ export class Outbox {
         open: async (options) => {
           const opened = await this.init.reach.openStream(id, this.init.protocol, options)
           connection = opened.connection
+          this.carriers.set(peer, opened.connection)
           return opened.stream
         },
         more: () => take(this.queues.get(peer)?.splice(0) ?? []),
