@@ -49,3 +49,15 @@ describe('private addresses of other networks', () => {
     assert.equal(isForeignPrivate('127.0.0.1', ownNetworks()), false)
   })
 })
+
+describe('the order of one peer\'s addresses', () => {
+  it('puts the plain relay address before WebRTC signalled through it, and keeps libp2p\'s order otherwise', async () => {
+    const { addressOrder } = await import('../src/node/address-order.js')
+    const relay = '/ip4/203.0.113.1/tcp/4001/p2p/12D3KooWHzSx1x6b5yH3mUrnP6ZNQ8xGsuLTK8vKUv8x3eq5WU1B/p2p-circuit'
+    const addrs = [`${relay}/webrtc`, relay, '/ip4/127.0.0.1/tcp/4001', '/ip4/198.51.100.7/tcp/4001']
+      .map(a => ({ multiaddr: multiaddr(a), isCertified: false }))
+    assert.deepEqual(addrs.sort(addressOrder).map(a => a.multiaddr.toString()), [
+      '/ip4/198.51.100.7/tcp/4001', relay, `${relay}/webrtc`, '/ip4/127.0.0.1/tcp/4001'
+    ])
+  })
+})

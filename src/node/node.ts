@@ -14,6 +14,7 @@ import { gossipsub } from '@libp2p/gossipsub'
 import { kadDHT } from '@libp2p/kad-dht'
 import { createLibp2p } from 'libp2p'
 import { DHT_PROTOCOL } from '../constants.js'
+import { addressOrder } from './address-order.js'
 import { lanGater } from './lan-gater.js'
 import { chatDhtInit, chatServices, limitTopics, roomGossipsubInit } from './services.js'
 import { catchUpTopologies } from './topologies.js'
@@ -48,6 +49,7 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
     addresses: { listen },
     // another network's private addresses lead nowhere from here: never wait on one
     connectionGater: lanGater(options.bootstrap ?? []),
+    connectionManager: { addressSorter: addressOrder },
     transports: [
       tcp(),
       webSockets(),
