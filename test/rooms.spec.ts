@@ -390,6 +390,31 @@ describe('rooms', function () {
     await got
   })
 
+  it('has a fresh client that joins by invite find the members online within seconds, twenty times in a row', async function () {
+    this.timeout(240_000)
+    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const room = await a.createRoom('findme')
+    const members = [cleanup.add(await startChat({ bootstrapNode: boot })), cleanup.add(await startChat({ bootstrapNode: boot }))]
+    for (const m of members) await m.joinRoom(room.invite)
+    await meshed([a, ...members], 'findme')
+    // the invite's creator is gone: joiners find the members through the DHT alone
+    await a.stop()
+    await until(() => members.every(m => m.members('findme').length === 2), 30_000, 'the creator gone')
+
+    const ids = members.map(m => m.peerId.toString()).sort()
+    for (let i = 0; i < 20; i++) {
+      // a new user: new identity, new data directory, joining as soon as the client has started
+      const dir = cleanup.dir(await tempDir())
+      const fresh = await startChat({ bootstrapNode: boot, dataDir: dir })
+      try {
+        await fresh.joinRoom(room.invite)
+        await until(() => ids.every(id => fresh.members('findme').includes(id)), 10_000, `fresh client ${i} to see both members`)
+      } finally {
+        await fresh.stop()
+      }
+    }
+  })
+
   it('keeps rooms and refuses bad input', async () => {
     const dir = cleanup.dir(await tempDir())
     let a = await startChat({ bootstrapNode: boot, dataDir: dir })

@@ -9,7 +9,8 @@
  * is accepted or forwarded; what fails is rejected (and scored down by gossipsub), never shown.
  * Messages are stored with their sealed bytes, so members can serve history to whoever joins, comes
  * back or restarts (./sync.ts: everything a member lacks of the others' newest SYNC_MAX_MESSAGES), and
- * every message id is remembered, so a replay is never shown twice.
+ * every message id is remembered, so a replay is never shown twice. How members find each other is
+ * in ./discovery.ts.
  */
 import { JitteredInterval } from '../timer.js'
 import { logger } from '@libp2p/logger'
@@ -21,6 +22,7 @@ import { DuplicateRoomError, InvalidInputError, MessageTooLongError, UnknownRoom
 import type { RoomKeys, RoomMessage } from '../crypto/room.js'
 import type { ChatLibp2p } from '../node/types.js'
 import type { ChatStore, RoomRecord, StoredRoomMessage } from '../store/index.js'
+import { RoomDiscovery } from './discovery.js'
 import type { RoomSyncSource } from './sync.js'
 import type { Message } from '@libp2p/gossipsub'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
@@ -36,18 +38,15 @@ const Validation = {
 
 export { ROOM_SYNC_PROTOCOL, SYNC_MAX_MESSAGES, roomSync } from './sync.js'
 export type { RoomSync, RoomSyncInit } from './sync.js'
+export { ANNOUNCE_INTERVAL_MS, EARLY_DISCOVERY_MS } from './discovery.js'
 
 const log = logger('megachat:rooms')
 
-/** How often members re-announce themselves in the DHT and look for each other. */
-export const ANNOUNCE_INTERVAL_MS = 2 * 60_000
 /** Messages one author may have accepted per RATE_WINDOW_MS in one room; more are dropped. */
 export const RATE_LIMIT = 30
 export const RATE_WINDOW_MS = 10_000
-/** After joining, members are looked for again after these delays (provider records take a moment to spread). */
-export const EARLY_DISCOVERY_MS = [3_000, 10_000, 30_000]
-/** Most members dialled per discovery round. */
-const MAX_DIALS_PER_ROUND = 16
+/** How often members ask each other, besides on meeting, whether one has messages the other lacks. */
+const RESYNC_INTERVAL_MS = 2 * 60_000
 /** Exchanges with one member in a row while it has more to send (each at most SYNC_MAX_BYTES). */
 const MAX_SYNC_EXCHANGES = 64
 
@@ -129,10 +128,17 @@ export class Rooms {
   /** the online count last reported per room, so that each change is said once */
   private readonly reportedOnline = new Map<string, number>()
   private membersCheck?: ReturnType<typeof setTimeout>
+  private readonly discovery: RoomDiscovery
 
   constructor (init: RoomsInit, allowedTopics: Set<string>) {
     this.init = init
     this.allowedTopics = allowedTopics
+    this.discovery = new RoomDiscovery({
+      libp2p: init.libp2p,
+      reach: init.reach,
+      online: (roomId) => { const room = this.byId.get(roomId); return room != null ? this.online(room) : 1 },
+      signal: init.signal
+    })
   }
 
   private get pubsub (): ChatLibp2p['services']['pubsub'] {
@@ -185,11 +191,12 @@ export class Rooms {
       this.checkMembers()
     })
     for (const room of this.byId.values()) this.enter(room)
-    this.timer = new JitteredInterval(() => { this.tick() }, ANNOUNCE_INTERVAL_MS)
+    this.timer = new JitteredInterval(() => { this.tick() }, RESYNC_INTERVAL_MS)
   }
 
   stop (): void {
     this.timer?.stop()
+    this.discovery.stop()
     clearTimeout(this.membersCheck)
   }
 
@@ -207,8 +214,10 @@ export class Rooms {
         const { roomId, name } = room.record
         const online = this.online(room)
         // a room starts with yourself alone in it
-        if ((this.reportedOnline.get(roomId) ?? 1) === online) continue
+        const before = this.reportedOnline.get(roomId) ?? 1
+        if (before === online) continue
         this.reportedOnline.set(roomId, online)
+        if (online === 1) this.discovery.alone(roomId)
         this.init.onMembers?.({ roomId, name, online })
       }
     }, 0)
@@ -251,6 +260,7 @@ export class Rooms {
   async leave (ref: string): Promise<RoomInfo> {
     const room = this.find(ref)
     const info = this.info(room.record)
+    this.discovery.leave(room.record.roomId)
     this.pubsub.unsubscribe(room.keys.topic)
     this.pubsub.topicValidators.delete(room.keys.topic)
     this.allowedTopics.delete(room.keys.topic)
@@ -336,14 +346,10 @@ export class Rooms {
     return room
   }
 
-  /** Subscribes, announces and looks for members now and a few times soon after. */
+  /** Subscribes, and starts announcing and looking for members. */
   private enter (room: JoinedRoom): void {
     this.subscribe(room)
-    void this.discover(room, true)
-    for (const delay of EARLY_DISCOVERY_MS) {
-      const timer = setTimeout(() => { if (this.byId.has(room.record.roomId)) void this.discover(room) }, delay * (0.75 + Math.random() * 0.5))
-      this.init.signal.addEventListener('abort', () => { clearTimeout(timer) }, { once: true })
-    }
+    this.discovery.enter(room.record.roomId, room.keys.dhtCid, room.record.name)
   }
 
   private subscribe (room: JoinedRoom): void {
@@ -455,32 +461,9 @@ export class Rooms {
     }
   }
 
-  /**
-   * Announces membership in the DHT and connects to the members it lists. In the first round only
-   * the peer with the lower ID dials (both finding each other at once would otherwise open two
-   * connections); later rounds dial whoever is still not connected.
-   */
-  private async discover (room: JoinedRoom, first = false): Promise<void> {
-    const signal = AbortSignal.any([AbortSignal.timeout(60_000), this.init.signal])
-    const routing = this.init.libp2p.contentRouting
-    void routing.provide(room.keys.dhtCid, { signal }).catch((err: any) => { log('announce of %s failed: %s', room.record.name, err.message) })
-    let dials = 0
-    try {
-      for await (const provider of routing.findProviders(room.keys.dhtCid, { signal })) {
-        if (provider.id.equals(this.self) || this.init.libp2p.getConnections(provider.id).length > 0) continue
-        if (first && provider.id.toString() < this.self.toString()) continue
-        if (++dials > MAX_DIALS_PER_ROUND) break
-        void this.init.reach(provider.id, provider.multiaddrs).catch(() => {})
-      }
-    } catch (err: any) {
-      log('looking for members of %s failed: %s', room.record.name, err.message)
-    }
-  }
-
-  /** Announces and looks for members, saves activity, and asks one member of each room again for anything gossip did not bring. */
+  /** Saves activity, and asks one member of each room again for anything gossip did not bring. */
   private tick (): void {
     for (const room of this.byId.values()) {
-      void this.discover(room)
       const peers = this.pubsub.getSubscribers(room.keys.topic)
       if (peers.length > 0) void this.syncFrom(peers[Math.floor(Math.random() * peers.length)], room, true)
     }
