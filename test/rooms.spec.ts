@@ -390,6 +390,34 @@ describe('rooms', function () {
     await got
   })
 
+  it('drops and counts a sync request that wants what was not offered, and stays the same to outsiders', async () => {
+    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const room = await a.createRoom('asked')
+    await a.say('asked', 'not for outsiders')
+    const keys = deriveRoomKeys(decodeInvite(room.invite).secret)
+    const outsider = cleanup.add(await startPlainGossipNode())
+    const sync = a.libp2p.services.roomSync
+    const ask = async (want: SyncWant, roomId: Uint8Array = keys.roomId): Promise<SyncSummary> => {
+      const stream = await outsider.dialProtocol(multiaddr(a.addresses()[0]), ROOM_SYNC_PROTOCOL)
+      const pb = pbStream(stream)
+      // no proof of membership
+      await pb.write({ roomId: roomId as Uint8Array<ArrayBuffer>, auth: new Uint8Array(32) }, SyncRequest)
+      const summary = await pb.read(SyncSummary)
+      await pb.write(want, SyncWant)
+      await pb.read(SyncFrame).catch(() => {})
+      return summary
+    }
+    const before = { ...sync.stats }
+    const done: SyncWant = { whole: [], list: [], items: [], done: true }
+    // the answer about the room is the answer about a room a does not hold: nothing
+    assert.deepEqual(await ask(done), await ask(done, crypto.getRandomValues(new Uint8Array(32))))
+    assert.equal((await ask(done)).ranges.length, 0)
+    assert.equal(sync.stats.denied, before.denied + 3)
+    await ask({ whole: [0], list: [], items: [], done: true })
+    await until(() => sync.stats.failed === before.failed + 1, 10_000, 'the bad want counted')
+    assert.equal(sync.stats.served, before.served)
+  })
+
   it('has a fresh client that joins by invite find the members online within seconds, twenty times in a row', async function () {
     this.timeout(240_000)
     const a = cleanup.add(await startChat({ bootstrapNode: boot }))

@@ -254,13 +254,13 @@ class DefaultRoomSync implements RoomSync, Startable {
         const index = new Map(items.map((item, i) => [`${item.timestamp}-${item.id}`, i]))
         for (let frames = 0; ; frames++) {
           if (frames >= MAX_ITEM_WANTS + 1) throw new ProtocolViolationError('too many sync wants')
-          const more = await pb.read(SyncWant, { signal, limits: { whole: 0, list: 0, items: WANT_ITEMS } })
-          for (const bytes of more.items) {
+          const next = await pb.read(SyncWant, { signal, limits: { whole: 0, list: 0, items: WANT_ITEMS } })
+          for (const bytes of next.items) {
             const item = decodeItem(bytes)
             const i = item != null ? index.get(`${item.timestamp}-${item.id}`) : undefined
             if (i != null) send.add(i)
           }
-          if (more.done) break
+          if (next.done) break
         }
       }
 
