@@ -2,14 +2,21 @@
  * Integration: encrypted rooms over gossipsub with real nodes and the real bootstrap node.
  */
 import assert from 'node:assert/strict'
+import { pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { toString as toHex } from 'uint8arrays/to-string'
 import { decodeInvite } from '../src/crypto/invite.js'
 import { deriveRoomKeys, sealRoomMessage } from '../src/crypto/room.js'
+import { ROOM_SYNC_PROTOCOL, SYNC_MAX_BYTES, SYNC_RANGE_ITEMS, encodeItem } from '../src/rooms/sync.js'
+import { SyncFrame, SyncRequest, SyncSummary, SyncWant } from '../src/rooms/pb/room.js'
 import { Cleanup, startBootstrap, startChat, startPlainGossipNode, tempDir, until, waitFor } from './fixtures.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
-import type { Chat, RoomMembersEvent, RoomMessageEvent } from '../src/index.js'
+import type { Chat, RoomInfo, RoomMembersEvent, RoomMessageEvent, StoredRoomMessage } from '../src/index.js'
 import type { Message } from '@libp2p/gossipsub'
+import type { Stream } from '@libp2p/interface'
+
+const MINUTE = 60_000
+const HOUR = 60 * MINUTE
 
 describe('rooms', function () {
   this.timeout(120_000)
@@ -34,6 +41,50 @@ describe('rooms', function () {
   async function meshed (chats: Chat[], room: string): Promise<void> {
     await until(() => chats.every(c => c.members(room).length === chats.length), 60_000, 'all members online in the room')
   }
+
+  /**
+   * a creates room `name` and b joins it. With `dirB`, b keeps its store there and is left for the test
+   * to stop (and restart).
+   */
+  async function inRoom (name: string, dirB?: string): Promise<{ a: Chat, b: Chat, room: RoomInfo }> {
+    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const b = dirB != null ? await startChat({ bootstrapNode: boot, dataDir: dirB }) : cleanup.add(await startChat({ bootstrapNode: boot }))
+    const room = await a.createRoom(name)
+    await b.joinRoom(room.invite)
+    await meshed([a, b], name)
+    return { a, b, room }
+  }
+
+  /**
+   * Messages of the room `invite` leads to, written by `author` at `times` (ms since the epoch), as a
+   * member who was there then holds them. Stored in each of `holders`, returned as stored.
+   */
+  async function written (author: Chat, invite: string, times: number[], holders: Chat[], text = (i: number) => `written at ${times[i]} (#${i})`): Promise<StoredRoomMessage[]> {
+    const keys = deriveRoomKeys(decodeInvite(invite).secret)
+    const out: StoredRoomMessage[] = []
+    for (const [i, timestamp] of times.entries()) {
+      const sealed = await sealRoomMessage(keys, (author as any).init.privateKey, { text: text(i), timestamp })
+      const stored: StoredRoomMessage = {
+        id: sealed.message.idHex,
+        roomId: keys.roomIdHex,
+        author: author.peerId.toString(),
+        timestamp,
+        text: sealed.message.text,
+        receivedAt: timestamp,
+        sealed: Buffer.from(sealed.bytes).toString('base64')
+      }
+      for (const holder of holders) assert.equal(await holder.store.addRoomMessage(stored), true)
+      out.push(stored)
+    }
+    return out
+  }
+
+  /** `count` times spread over the last `span` ms before `before`, oldest first. */
+  function timesBefore (before: number, span: number, count: number): number[] {
+    return Array.from({ length: count }, (_, i) => Math.floor(before - span + (i * span) / count))
+  }
+
+  const sortedTexts = (messages: Array<{ text: string }>): string[] => messages.map(m => m.text).sort()
 
   it('says when the number of members online changes: someone joins, someone goes', async () => {
     const [a, b] = await Promise.all([0, 1].map(async () => cleanup.add(await startChat({ bootstrapNode: boot }))))
@@ -74,11 +125,7 @@ describe('rooms', function () {
   })
 
   it('gives a late joiner the history, verified', async () => {
-    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
-    const b = cleanup.add(await startChat({ bootstrapNode: boot }))
-    const room = await a.createRoom('club')
-    await b.joinRoom(room.invite)
-    await meshed([a, b], 'club')
+    const { a, b, room } = await inRoom('club')
     const got = receives(b, 'second')
     await a.say('club', 'first')
     await b.say('club', 'from b')
@@ -96,26 +143,6 @@ describe('rooms', function () {
     const history = await late.roomHistory('club')
     assert.equal(history.length, 3)
     assert.ok(history.every((m, i) => i === 0 || history[i - 1].timestamp <= m.timestamp))
-  })
-
-  it('lets a member that restarts get what it missed', async () => {
-    const dirB = cleanup.dir(await tempDir())
-    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
-    let b = await startChat({ bootstrapNode: boot, dataDir: dirB })
-    const room = await a.createRoom('team')
-    await b.joinRoom(room.invite)
-    await meshed([a, b], 'team')
-    const got = receives(b, 'before')
-    await a.say('team', 'before')
-    await got
-    await b.stop()
-
-    await a.say('team', 'while you were away')
-    b = cleanup.add(await startChat({ bootstrapNode: boot, dataDir: dirB }))
-    assert.deepEqual(b.listRooms().map(r => r.name), ['team'])
-    const missed = await receives(b, 'while you were away')
-    assert.equal(missed.synced, true)
-    assert.deepEqual((await b.roomHistory('team')).map(m => m.text), ['before', 'while you were away'])
   })
 
   it('shows a plain gossipsub node on the room topic only ciphertext, and rejects its forgeries', async () => {
@@ -193,11 +220,8 @@ describe('rooms', function () {
 
   it('shows a replayed message once, even after gossip has forgotten it', async () => {
     const dirB = cleanup.dir(await tempDir())
-    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
-    let b = await startChat({ bootstrapNode: boot, dataDir: dirB })
-    const room = await a.createRoom('echo')
-    await b.joinRoom(room.invite)
-    await meshed([a, b], 'echo')
+    const { a, b: first, room } = await inRoom('echo', dirB)
+    let b = first
     const got = receives(b, 'only once')
     const sent = await a.say('echo', 'only once')
     await got
@@ -230,6 +254,192 @@ describe('rooms', function () {
       const got = Promise.all(others.map(async o => await receives(o, text, 60_000)))
       await author.say('twenty', text)
       assert.equal((await got).length, 19)
+    }
+  })
+
+  it('gives a member who leaves and joins again with the same invite the whole history back, old messages too', async () => {
+    const { a, b, room } = await inRoom('again')
+    // b has asked a for the history on joining (there was none)
+    await until(() => b.libp2p.services.roomSync.stats.completed === 1, 30_000, 'b synced from a')
+    // written an hour and a day ago, while both were in the room
+    const now = Date.now()
+    const old = [
+      ...await written(a, room.invite, timesBefore(now - HOUR, 2 * MINUTE, 3), [a, b]),
+      ...await written(b, room.invite, timesBefore(now - 24 * HOUR, HOUR, 3), [a, b])
+    ]
+    const got = receives(a, 'from b, live')
+    await b.say('again', 'from b, live')
+    await got
+    const all = [...old.map(m => m.text), 'from b, live']
+
+    await b.leaveRoom('again')
+    assert.deepEqual(await b.store.roomHistory(room.roomId), [], 'leaving forgets the messages')
+    // still connected to a: joining again asks a for the history
+    assert.ok(b.isOnline(a.peerId.toString()))
+    await b.joinRoom(room.invite)
+    await until(async () => (await b.roomHistory('again', 100)).length === all.length, 30_000, 'the history back')
+    const history = await b.roomHistory('again', 100)
+    assert.deepEqual(sortedTexts(history), all.sort())
+    assert.ok(history.filter(m => m.timestamp < now - 10 * MINUTE).length === old.length)
+  })
+
+  it('gives a member who restarts what it lacks, old messages too, and nothing it holds already', async () => {
+    const dirB = cleanup.dir(await tempDir())
+    const { a, b: first, room } = await inRoom('restart', dirB)
+    let b = first
+    // two days of history both hold: more than one range of a sync summary
+    const now = Date.now()
+    const common = await written(a, room.invite, timesBefore(now - HOUR, 2 * 24 * HOUR, SYNC_RANGE_ITEMS + 60), [a, b])
+    await b.stop()
+
+    // while b was away a came to hold messages b lacks, written long before b's last time there (a
+    // member's late delivery, another member's history), and one said now
+    const lacking = [
+      ...await written(a, room.invite, timesBefore(now - 3 * HOUR, 2 * 24 * HOUR, 30), [a]),
+      ...await written(a, room.invite, timesBefore(now - 20 * MINUTE, 5 * MINUTE, 10), [a])
+    ]
+    await a.say('restart', 'while you were away')
+
+    b = cleanup.add(await startChat({ bootstrapNode: boot, dataDir: dirB, start: false }))
+    const missed = receives(b, 'while you were away')
+    await b.start()
+    assert.deepEqual(b.listRooms().map(r => r.name), ['restart'])
+    assert.equal((await missed).synced, true)
+    const expected = common.length + lacking.length + 1
+    await until(async () => (await b.roomHistory('restart', 1000)).length === expected, 30_000, 'what b lacked')
+    const history = await b.roomHistory('restart', 1000)
+    assert.deepEqual(sortedTexts(history), sortedTexts([...common, ...lacking, { text: 'while you were away' }]))
+    assert.ok(history.every((m, i) => i === 0 || history[i - 1].timestamp <= m.timestamp), 'in order of time')
+    // only what b lacked travelled
+    assert.equal(b.libp2p.services.roomSync.stats.received, lacking.length + 1)
+    assert.equal(b.libp2p.services.roomSync.stats.refused, 0)
+  })
+
+  it('brings a history bigger than one sync exchange in several', async () => {
+    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const room = await a.createRoom('big')
+    // 60 kB texts: more than SYNC_MAX_BYTES in all
+    const count = Math.ceil(SYNC_MAX_BYTES / 60_000) + 10
+    await written(a, room.invite, timesBefore(Date.now(), HOUR, count), [a], (i) => `${i} `.padEnd(60_000, 'x'))
+    const b = cleanup.add(await startChat({ bootstrapNode: boot }))
+    await b.joinRoom(room.invite)
+    await until(async () => (await b.roomHistory('big', 1000)).length === count, 60_000, 'the whole history')
+    assert.equal(b.libp2p.services.roomSync.stats.received, count)
+    assert.equal(b.libp2p.services.roomSync.stats.refused, 0)
+  })
+
+  /**
+   * A peer on the room topic that answers sync requests with `answer`, for `victim` to ask. Resolves
+   * once the victim has seen it in the room.
+   */
+  async function hostileResponder (victim: Chat, invite: string, answer: (stream: Stream) => Promise<void>): Promise<void> {
+    const keys = deriveRoomKeys(decodeInvite(invite).secret)
+    const evil = cleanup.add(await startPlainGossipNode())
+    await evil.handle(ROOM_SYNC_PROTOCOL, async (stream) => {
+      await answer(stream).catch((err: Error) => { stream.abort(err) })
+    })
+    evil.services.pubsub.subscribe(keys.topic)
+    await evil.dial(multiaddr(victim.addresses()[0]))
+    await until(() => victim.members(decodeInvite(invite).name).includes(evil.peerId.toString()), 30_000, 'the victim sees the hostile peer')
+  }
+
+  /** A summary of one range of `count` items from timestamp 1 to 10^12, which the victim lacks all of. */
+  const oneRange = (count: number): SyncSummary => ({
+    first: encodeItem({ timestamp: 1, id: '00'.repeat(16) }),
+    ranges: [{ last: encodeItem({ timestamp: 1e12, id: 'ff'.repeat(16) }), count, fingerprint: new Uint8Array(16) }]
+  })
+
+  it('refuses and counts a sync answer with messages not asked for, or more than SYNC_MAX_BYTES', async () => {
+    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const room = await a.createRoom('hostile')
+    const sync = a.libp2p.services.roomSync
+    const before = { ...sync.stats }
+
+    // asked for the one message of a range, it sends three
+    await hostileResponder(a, room.invite, async (stream) => {
+      const pb = pbStream(stream)
+      await pb.read(SyncRequest)
+      await pb.write(oneRange(1), SyncSummary)
+      const want = await pb.read(SyncWant)
+      assert.deepEqual(want.whole, [0])
+      for (let i = 0; i < 3; i++) await pb.write({ message: new Uint8Array(100), item: encodeItem({ timestamp: 2 + i, id: 'ab'.repeat(16) }) }, SyncFrame)
+      await pb.write({ end: true }, SyncFrame)
+    })
+    await until(() => sync.stats.refused === before.refused + 1, 30_000, 'the answer refused')
+
+    // a range of SYNC_RANGE_ITEMS messages of 20 kB each: more bytes than one answer may carry
+    await hostileResponder(a, room.invite, async (stream) => {
+      const pb = pbStream(stream)
+      await pb.read(SyncRequest)
+      await pb.write(oneRange(SYNC_RANGE_ITEMS), SyncSummary)
+      await pb.read(SyncWant)
+      for (let i = 0; i < SYNC_RANGE_ITEMS; i++) await pb.write({ message: new Uint8Array(20_000), item: encodeItem({ timestamp: 2 + i, id: 'cd'.repeat(16) }) }, SyncFrame)
+      await pb.write({ end: true }, SyncFrame)
+    })
+    await until(() => sync.stats.refused === before.refused + 2, 30_000, 'the second answer refused')
+    // what came before the refusal was opened and dropped (it is not sealed for the room), never stored
+    assert.ok(sync.stats.received - before.received <= 1 + Math.floor(SYNC_MAX_BYTES / 20_000))
+    assert.ok(a.rooms.stats.invalid > 0)
+    assert.deepEqual(await a.roomHistory('hostile'), [])
+    // and the node goes on: a member joins and gets what a says
+    const b = cleanup.add(await startChat({ bootstrapNode: boot }))
+    await b.joinRoom(room.invite)
+    await until(() => a.members('hostile').includes(b.peerId.toString()) && b.members('hostile').includes(a.peerId.toString()), 30_000, 'a and b in the room')
+    const got = receives(b, 'still here')
+    await a.say('hostile', 'still here')
+    await got
+  })
+
+  it('drops and counts a sync request that wants what was not offered, and stays the same to outsiders', async () => {
+    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const room = await a.createRoom('asked')
+    await a.say('asked', 'not for outsiders')
+    const keys = deriveRoomKeys(decodeInvite(room.invite).secret)
+    const outsider = cleanup.add(await startPlainGossipNode())
+    const sync = a.libp2p.services.roomSync
+    const ask = async (want: SyncWant, roomId: Uint8Array = keys.roomId): Promise<SyncSummary> => {
+      const stream = await outsider.dialProtocol(multiaddr(a.addresses()[0]), ROOM_SYNC_PROTOCOL)
+      const pb = pbStream(stream)
+      // no proof of membership
+      await pb.write({ roomId: roomId as Uint8Array<ArrayBuffer>, auth: new Uint8Array(32) }, SyncRequest)
+      const summary = await pb.read(SyncSummary)
+      await pb.write(want, SyncWant)
+      await pb.read(SyncFrame).catch(() => {})
+      return summary
+    }
+    const before = { ...sync.stats }
+    const done: SyncWant = { whole: [], list: [], items: [], done: true }
+    // the answer about the room is the answer about a room a does not hold: nothing
+    assert.deepEqual(await ask(done), await ask(done, crypto.getRandomValues(new Uint8Array(32))))
+    assert.equal((await ask(done)).ranges.length, 0)
+    assert.equal(sync.stats.denied, before.denied + 3)
+    await ask({ whole: [0], list: [], items: [], done: true })
+    await until(() => sync.stats.failed === before.failed + 1, 10_000, 'the bad want counted')
+    assert.equal(sync.stats.served, before.served)
+  })
+
+  it('has a fresh client that joins by invite find the members online within seconds, twenty times in a row', async function () {
+    this.timeout(240_000)
+    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const room = await a.createRoom('findme')
+    const members = [cleanup.add(await startChat({ bootstrapNode: boot })), cleanup.add(await startChat({ bootstrapNode: boot }))]
+    for (const m of members) await m.joinRoom(room.invite)
+    await meshed([a, ...members], 'findme')
+    // the invite's creator is gone: joiners find the members through the DHT alone
+    await a.stop()
+    await until(() => members.every(m => m.members('findme').length === 2), 30_000, 'the creator gone')
+
+    const ids = members.map(m => m.peerId.toString()).sort()
+    for (let i = 0; i < 20; i++) {
+      // a new user: new identity, new data directory, joining as soon as the client has started
+      const dir = cleanup.dir(await tempDir())
+      const fresh = await startChat({ bootstrapNode: boot, dataDir: dir })
+      try {
+        await fresh.joinRoom(room.invite)
+        await until(() => ids.every(id => fresh.members('findme').includes(id)), 10_000, `fresh client ${i} to see both members`)
+      } finally {
+        await fresh.stop()
+      }
     }
   })
 

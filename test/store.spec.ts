@@ -7,9 +7,9 @@ import { join } from 'node:path'
 import { MemoryDatastore } from 'datastore-core'
 import { LevelDatastore } from 'datastore-level'
 import { Key } from 'interface-datastore'
-import { ChatStore } from '../src/store/index.js'
+import { ChatStore, byTime } from '../src/store/index.js'
 import { Cleanup, tempDir } from './fixtures.js'
-import type { Contact, StoredMessage } from '../src/store/index.js'
+import type { Contact, StoredMessage, StoredRoomMessage } from '../src/store/index.js'
 import type { Datastore } from 'interface-datastore'
 
 // peer ids are opaque strings to the store
@@ -223,6 +223,36 @@ for (const backend of backends) {
         assert.deepEqual(await store.outboxPeers(), [BOB], 'one message to bob still waits')
         await store.markDelivered([toBob2])
         assert.deepEqual(await store.outboxPeers(), [])
+      })
+    })
+
+    describe('rooms', () => {
+      const ROOM = 'cd'.repeat(32)
+      const roomMsg = (timestamp: number): StoredRoomMessage => {
+        const m = msg(BOB, 'in', timestamp)
+        return { id: m.id, roomId: ROOM, author: BOB, timestamp, text: m.text, receivedAt: timestamp, sealed: 'AA==' }
+      }
+
+      it('roomItems lists the newest messages of a room as (timestamp, id), oldest first, from the keys', async () => {
+        // stored out of time order; one timestamp twice (the id decides); another room beside it
+        const stored = [5000, 1000, 3000, 3000, 2000, 9_000_000_000_000_000, 0].map(roomMsg)
+        for (const m of stored) assert.equal(await store.addRoomMessage(m), true)
+        await store.addRoomMessage({ ...roomMsg(4000), roomId: 'ef'.repeat(32) })
+        const items = stored.map(({ timestamp, id }) => ({ timestamp, id })).sort(byTime)
+
+        assert.deepEqual(await store.roomItems(ROOM, 100), items)
+        assert.deepEqual(await store.roomItems(ROOM, 3), items.slice(-3))
+        assert.deepEqual(await store.roomItems(ROOM, 100, 2000, 5000), items.filter(i => i.timestamp >= 2000 && i.timestamp <= 5000))
+        assert.deepEqual(await store.roomItems(ROOM, 2, 0, 5000), items.filter(i => i.timestamp <= 5000).slice(-2))
+        assert.deepEqual(await store.roomItems('00'.repeat(32), 100), [])
+      })
+
+      it('getRoomMessage finds a room message by its item', async () => {
+        const m = roomMsg(7000)
+        await store.addRoomMessage(m)
+        assert.deepEqual(await store.getRoomMessage(ROOM, { timestamp: 7000, id: m.id }), m)
+        assert.equal(await store.getRoomMessage(ROOM, { timestamp: 7001, id: m.id }), undefined)
+        assert.equal(await store.getRoomMessage('00'.repeat(32), { timestamp: 7000, id: m.id }), undefined)
       })
     })
   })

@@ -7,8 +7,10 @@
  * (provider records under the derived key), connect, and the gossipsub mesh forms. Every message is
  * sealed (signed by its author inside XChaCha20-Poly1305) and checked by a topic validator before it
  * is accepted or forwarded; what fails is rejected (and scored down by gossipsub), never shown.
- * Messages are stored with their sealed bytes, so members can serve history to late joiners
- * (./sync.ts) and every message id is remembered, so a replay is never shown twice.
+ * Messages are stored with their sealed bytes, so members can serve history to whoever joins, comes
+ * back or restarts (./sync.ts: everything a member lacks of the others' newest SYNC_MAX_MESSAGES), and
+ * every message id is remembered, so a replay is never shown twice. How members find each other is
+ * in ./discovery.ts.
  */
 import { JitteredInterval } from '../timer.js'
 import { logger } from '@libp2p/logger'
@@ -20,6 +22,7 @@ import { DuplicateRoomError, InvalidInputError, MessageTooLongError, UnknownRoom
 import type { RoomKeys, RoomMessage } from '../crypto/room.js'
 import type { ChatLibp2p } from '../node/types.js'
 import type { ChatStore, RoomRecord, StoredRoomMessage } from '../store/index.js'
+import { RoomDiscovery } from './discovery.js'
 import type { RoomSyncSource } from './sync.js'
 import type { Message } from '@libp2p/gossipsub'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
@@ -33,22 +36,19 @@ const Validation = {
   Reject: 'reject' as unknown as TopicValidatorResult
 } as const
 
-export { ROOM_SYNC_PROTOCOL, roomSync } from './sync.js'
+export { ROOM_SYNC_PROTOCOL, SYNC_MAX_MESSAGES, roomSync } from './sync.js'
 export type { RoomSync, RoomSyncInit } from './sync.js'
+export { ANNOUNCE_INTERVAL_MS, EARLY_DISCOVERY_MS } from './discovery.js'
 
 const log = logger('megachat:rooms')
 
-/** How often members re-announce themselves in the DHT and look for each other. */
-export const ANNOUNCE_INTERVAL_MS = 2 * 60_000
 /** Messages one author may have accepted per RATE_WINDOW_MS in one room; more are dropped. */
 export const RATE_LIMIT = 30
 export const RATE_WINDOW_MS = 10_000
-/** After joining, members are looked for again after these delays (provider records take a moment to spread). */
-export const EARLY_DISCOVERY_MS = [3_000, 10_000, 30_000]
-/** Most members dialled per discovery round. */
-const MAX_DIALS_PER_ROUND = 16
-/** On (re)joining, history is asked for from this long before the last time we were there. */
-const SYNC_OVERLAP_MS = 10 * 60_000
+/** How often members ask each other, besides on meeting, whether one has messages the other lacks. */
+const RESYNC_INTERVAL_MS = 2 * 60_000
+/** Exchanges with one member in a row while it has more to send (each at most SYNC_MAX_BYTES). */
+const MAX_SYNC_EXCHANGES = 64
 
 export interface RoomInfo {
   name: string
@@ -116,8 +116,10 @@ export class Rooms {
   private readonly init: RoomsInit
   private readonly byId = new Map<string, JoinedRoom>()
   private readonly byTopic = new Map<string, JoinedRoom>()
-  /** `${peer}/${roomId}` pairs synced with since the peer connected */
+  /** `${peer}/${roomId}` pairs synced with since the peer connected (or we entered the room) */
   private readonly synced = new Set<string>()
+  /** `${peer}/${roomId}` pairs being synced now, with the room as joined then */
+  private readonly syncing = new Map<string, JoinedRoom>()
   /** ids of messages that came through history sync lately, whose live copies may still be in flight */
   private readonly syncedIds = new Set<string>()
   /** messages opened by the validator, handed to the message listener */
@@ -126,10 +128,17 @@ export class Rooms {
   /** the online count last reported per room, so that each change is said once */
   private readonly reportedOnline = new Map<string, number>()
   private membersCheck?: ReturnType<typeof setTimeout>
+  private readonly discovery: RoomDiscovery
 
   constructor (init: RoomsInit, allowedTopics: Set<string>) {
     this.init = init
     this.allowedTopics = allowedTopics
+    this.discovery = new RoomDiscovery({
+      libp2p: init.libp2p,
+      reach: init.reach,
+      online: (roomId) => { const room = this.byId.get(roomId); return room != null ? this.online(room) : 1 },
+      signal: init.signal
+    })
   }
 
   private get pubsub (): ChatLibp2p['services']['pubsub'] {
@@ -143,10 +152,20 @@ export class Rooms {
   /** For the sync service: the joined room with this id. */
   syncSource (roomIdHex: string): RoomSyncSource | undefined {
     const room = this.byId.get(roomIdHex)
-    if (room == null) return undefined
+    return room != null ? this.sourceOf(room) : undefined
+  }
+
+  private sourceOf (room: JoinedRoom): RoomSyncSource {
+    const { store } = this.init
+    const roomId = room.record.roomId
     return {
       keys: room.keys,
-      sealed: async (since, limit) => (await this.init.store.roomHistory(roomIdHex, limit, since)).map(m => fromString(m.sealed, 'base64'))
+      items: async (limit, since, until) => await store.roomItems(roomId, limit, since, until),
+      has: async (id) => await store.hasRoomMessage(roomId, id),
+      sealed: async (item) => {
+        const m = await store.getRoomMessage(roomId, item)
+        return m != null ? fromString(m.sealed, 'base64') : undefined
+      }
     }
   }
 
@@ -172,11 +191,12 @@ export class Rooms {
       this.checkMembers()
     })
     for (const room of this.byId.values()) this.enter(room)
-    this.timer = new JitteredInterval(() => { this.tick() }, ANNOUNCE_INTERVAL_MS)
+    this.timer = new JitteredInterval(() => { this.tick() }, RESYNC_INTERVAL_MS)
   }
 
   stop (): void {
     this.timer?.stop()
+    this.discovery.stop()
     clearTimeout(this.membersCheck)
   }
 
@@ -194,8 +214,10 @@ export class Rooms {
         const { roomId, name } = room.record
         const online = this.online(room)
         // a room starts with yourself alone in it
-        if ((this.reportedOnline.get(roomId) ?? 1) === online) continue
+        const before = this.reportedOnline.get(roomId) ?? 1
+        if (before === online) continue
         this.reportedOnline.set(roomId, online)
+        if (online === 1) this.discovery.alone(roomId)
         this.init.onMembers?.({ roomId, name, online })
       }
     }, 0)
@@ -205,7 +227,7 @@ export class Rooms {
     return this.init.libp2p.status === 'started' ? this.pubsub.getSubscribers(room.keys.topic).length + 1 : 1
   }
 
-  /** Persists when we were last in each room, so a restart asks only for what it missed. */
+  /** Persists when we were last in each room. */
   async saveActivity (): Promise<void> {
     const now = Date.now()
     for (const room of this.byId.values()) {
@@ -226,7 +248,6 @@ export class Rooms {
     const roomIdHex = deriveRoomKeys(parsed.secret).roomIdHex
     const existing = this.byId.get(roomIdHex)
     if (existing != null) return this.info(existing.record)
-    // a newcomer asks for the room's whole (bounded) history
     const record = await this.add(localName ?? parsed.name, parsed.secret, parsed.creator, 0)
     const room = this.byId.get(record.roomId)
     if (room != null && parsed.creator != null && parsed.creator !== this.self.toString()) {
@@ -239,12 +260,16 @@ export class Rooms {
   async leave (ref: string): Promise<RoomInfo> {
     const room = this.find(ref)
     const info = this.info(room.record)
+    this.discovery.leave(room.record.roomId)
     this.pubsub.unsubscribe(room.keys.topic)
     this.pubsub.topicValidators.delete(room.keys.topic)
     this.allowedTopics.delete(room.keys.topic)
     this.byId.delete(room.record.roomId)
     this.byTopic.delete(room.keys.topic)
     this.reportedOnline.delete(room.record.roomId)
+    // joined again, the room starts from nothing: every member is asked for its history again
+    const suffix = `/${room.record.roomId}`
+    for (const key of this.synced) if (key.endsWith(suffix)) this.synced.delete(key)
     await this.init.store.deleteRoom(room.record.roomId)
     return info
   }
@@ -321,14 +346,10 @@ export class Rooms {
     return room
   }
 
-  /** Subscribes, announces and looks for members now and a few times soon after. */
+  /** Subscribes, and starts announcing and looking for members. */
   private enter (room: JoinedRoom): void {
     this.subscribe(room)
-    void this.discover(room, true)
-    for (const delay of EARLY_DISCOVERY_MS) {
-      const timer = setTimeout(() => { if (this.byId.has(room.record.roomId)) void this.discover(room) }, delay * (0.75 + Math.random() * 0.5))
-      this.init.signal.addEventListener('abort', () => { clearTimeout(timer) }, { once: true })
-    }
+    this.discovery.enter(room.record.roomId, room.keys.dhtCid, room.record.name)
   }
 
   private subscribe (room: JoinedRoom): void {
@@ -403,58 +424,49 @@ export class Rooms {
     })
   }
 
-  /** Asks one member for what we missed, once per connection. */
-  private async syncFrom (peer: PeerId, room: JoinedRoom): Promise<void> {
-    const key = `${peer.toString()}/${room.record.roomId}`
-    if (this.synced.has(key) || peer.equals(this.self)) return
-    this.synced.add(key)
-    try {
-      const since = room.record.lastActive > 0 ? room.record.lastActive - SYNC_OVERLAP_MS : 0
-      const sealed = await this.init.libp2p.services.roomSync.request(peer, room.keys, {
-        since,
-        signal: AbortSignal.any([AbortSignal.timeout(30_000), this.init.signal])
-      })
-      let accepted = 0
-      for (const bytes of sealed) {
-        const result = await openRoomMessageDetailed(room.keys, bytes)
-        if (!result.ok) {
-          this.stats.invalid++
-          continue
-        }
-        await this.accept(room, result.message, bytes, true)
-        accepted++
-      }
-      log('synced %d/%d messages of %s from %p', accepted, sealed.length, room.record.name, peer)
-    } catch (err: any) {
-      this.synced.delete(key)
-      log('sync of %s from %p failed: %s', room.record.name, peer, err.message)
-    }
-  }
-
   /**
-   * Announces membership in the DHT and connects to the members it lists. In the first round only
-   * the peer with the lower ID dials (both finding each other at once would otherwise open two
-   * connections); later rounds dial whoever is still not connected.
+   * Asks one member for the messages we lack, once per connection unless `again`: exchanges follow one
+   * another while the member has more to send.
    */
-  private async discover (room: JoinedRoom, first = false): Promise<void> {
-    const signal = AbortSignal.any([AbortSignal.timeout(60_000), this.init.signal])
-    const routing = this.init.libp2p.contentRouting
-    void routing.provide(room.keys.dhtCid, { signal }).catch((err: any) => { log('announce of %s failed: %s', room.record.name, err.message) })
-    let dials = 0
+  private async syncFrom (peer: PeerId, room: JoinedRoom, again = false): Promise<void> {
+    const key = `${peer.toString()}/${room.record.roomId}`
+    if (this.syncing.get(key) === room || (this.synced.has(key) && !again) || peer.equals(this.self)) return
+    this.syncing.set(key, room)
+    const joined = (): boolean => this.byId.get(room.record.roomId) === room
+    let accepted = 0
     try {
-      for await (const provider of routing.findProviders(room.keys.dhtCid, { signal })) {
-        if (provider.id.equals(this.self) || this.init.libp2p.getConnections(provider.id).length > 0) continue
-        if (first && provider.id.toString() < this.self.toString()) continue
-        if (++dials > MAX_DIALS_PER_ROUND) break
-        void this.init.reach(provider.id, provider.multiaddrs).catch(() => {})
+      for (let exchange = 0; exchange < MAX_SYNC_EXCHANGES; exchange++) {
+        const result = await this.init.libp2p.services.roomSync.request(peer, this.sourceOf(room), {
+          signal: this.init.signal,
+          onMessage: async (sealed, item) => {
+            if (!joined()) throw new UnknownRoomError('left the room')
+            const opened = await openRoomMessageDetailed(room.keys, sealed)
+            // the item it came as must be the message's own, or it was not what we asked for
+            if (!opened.ok || opened.message.timestamp !== item.timestamp || opened.message.idHex !== item.id) {
+              this.stats.invalid++
+              return
+            }
+            await this.accept(room, opened.message, sealed, true)
+            accepted++
+          }
+        })
+        if (!result.more || result.received === 0) break
       }
+      if (joined()) this.synced.add(key)
+      log('synced %d messages of %s from %p', accepted, room.record.name, peer)
     } catch (err: any) {
-      log('looking for members of %s failed: %s', room.record.name, err.message)
+      log('sync of %s from %p failed after %d messages: %s', room.record.name, peer, accepted, err.message)
+    } finally {
+      if (this.syncing.get(key) === room) this.syncing.delete(key)
     }
   }
 
+  /** Saves activity, and asks one member of each room again for anything gossip did not bring. */
   private tick (): void {
-    for (const room of this.byId.values()) void this.discover(room)
+    for (const room of this.byId.values()) {
+      const peers = this.pubsub.getSubscribers(room.keys.topic)
+      if (peers.length > 0) void this.syncFrom(peers[Math.floor(Math.random() * peers.length)], room, true)
+    }
     void this.saveActivity().catch(() => {})
   }
 

@@ -71,8 +71,16 @@ export interface RoomRecord {
   /** peer ID of whoever created the invite, if it said */
   creator?: string
   joinedAt: number
-  /** last time this node was known to be in the room (ms); history is asked for from here on */
+  /** last time this node was known to be in the room (ms); 0 until it has been there */
   lastActive: number
+}
+
+/** Where a room message sits in the room's order: what room sync compares, read from the keys alone. */
+export interface RoomItem {
+  /** author's clock (ms), as in the key */
+  timestamp: number
+  /** 32 hex characters */
+  id: string
 }
 
 export interface StoredRoomMessage {
@@ -127,10 +135,21 @@ function parse<T> (bytes: Uint8Array, what: string): T {
   }
 }
 
+/** Orders by (timestamp, id): the order of the message keys, and of room sync's items. */
+export function byTime (a: { timestamp: number, id: string }, b: { timestamp: number, id: string }): number {
+  return a.timestamp - b.timestamp || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+}
+
 /** The last `limit` by (timestamp, id), oldest first. Not every datastore returns keys in order. */
 function lastByTime<T extends { timestamp: number, id: string }> (all: T[], limit: number): T[] {
-  all.sort((a, b) => a.timestamp - b.timestamp || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  all.sort(byTime)
   return all.slice(Math.max(0, all.length - limit))
+}
+
+/** `<timestamp:16>-<id>`, the last part of a message key, back to its item. */
+function parseItem (name: string): RoomItem | undefined {
+  const match = /^(\d{16,})-([0-9a-f]{32})$/.exec(name)
+  return match == null ? undefined : { timestamp: Number(match[1]), id: match[2] }
 }
 
 /** A message's place in its conversation: its order, or (stored before there was one) its timestamp in µs. */
@@ -152,7 +171,7 @@ const inSeqKey = (peer: string): Key => cleanKey(`/megachat/inseq/${peer}`)
 const CLOCK_KEY = cleanKey('/megachat/clock')
 const callKey = (c: CallRecord): Key => cleanKey(`/megachat/call/${c.peer}/${pad(c.timestamp)}-${c.id}`)
 const roomKey = (roomId: string): Key => cleanKey(`/megachat/room/${roomId}`)
-const roomMsgKey = (m: StoredRoomMessage): Key => cleanKey(`/megachat/roommsg/${m.roomId}/${pad(m.timestamp)}-${m.id}`)
+const roomMsgKey = (roomId: string, m: RoomItem): Key => cleanKey(`/megachat/roommsg/${roomId}/${pad(m.timestamp)}-${m.id}`)
 const roomMsgIdKey = (roomId: string, id: string): Key => cleanKey(`/megachat/roomid/${roomId}/${id}`)
 
 export class ChatStore {
@@ -420,7 +439,7 @@ export class ChatStore {
   private async putRoomMessage (m: StoredRoomMessage): Promise<boolean> {
     if (await this.hasRoomMessage(m.roomId, m.id)) return false
     const batch = this.datastore.batch()
-    const key = roomMsgKey(m)
+    const key = roomMsgKey(m.roomId, m)
     batch.put(key, json(m))
     batch.put(roomMsgIdKey(m.roomId, m.id), enc.encode(key.toString()))
     await batch.commit()
@@ -430,6 +449,32 @@ export class ChatStore {
   /** The last `limit` messages of a room with a timestamp at or after `since`, oldest first. */
   async roomHistory (roomId: string, limit = 50, since = 0): Promise<StoredRoomMessage[]> {
     return await this.lastUnder<StoredRoomMessage>(`/megachat/roommsg/${roomId}/`, 'room message', limit, since)
+  }
+
+  /**
+   * The newest `limit` messages of a room with a timestamp in [since, until], as items, oldest first.
+   * Reads keys only, and holds at most twice `limit` items while it reads.
+   */
+  async roomItems (roomId: string, limit: number, since = 0, until = Infinity): Promise<RoomItem[]> {
+    let items: RoomItem[] = []
+    for await (const key of this.datastore.queryKeys({ prefix: `/megachat/roommsg/${roomId}/` })) {
+      const item = parseItem(key.baseNamespace())
+      if (item == null) throw new CorruptDataError('stored room message key is corrupted')
+      if (item.timestamp < since || item.timestamp > until) continue
+      items.push(item)
+      if (items.length >= 2 * limit) items = lastByTime(items, limit)
+    }
+    return lastByTime(items, limit)
+  }
+
+  /** A room message by its item, if stored. */
+  async getRoomMessage (roomId: string, item: RoomItem): Promise<StoredRoomMessage | undefined> {
+    try {
+      return parse<StoredRoomMessage>(await this.datastore.get(roomMsgKey(roomId, item)), 'room message')
+    } catch (err: any) {
+      if (err.name === 'NotFoundError') return undefined
+      throw err
+    }
   }
 
   // ---- calls

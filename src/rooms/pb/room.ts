@@ -1,4 +1,4 @@
-import { decodeMessage, encodeMessage, message, streamMessage } from 'protons-runtime'
+import { decodeMessage, encodeMessage, MaxLengthError, message, streamMessage } from 'protons-runtime'
 import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc'
 import type { Codec, DecodeOptions } from 'protons-runtime'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -344,8 +344,6 @@ export namespace RoomInvite {
 export interface SyncRequest {
   roomId: Uint8Array<ArrayBuffer>
   auth: Uint8Array<ArrayBuffer>
-  since: bigint
-  limit: number
 }
 
 export namespace SyncRequest {
@@ -368,25 +366,13 @@ export namespace SyncRequest {
           w.bytes(obj.auth)
         }
 
-        if ((obj.since != null && obj.since !== 0n)) {
-          w.uint32(24)
-          w.uint64(obj.since)
-        }
-
-        if ((obj.limit != null && obj.limit !== 0)) {
-          w.uint32(32)
-          w.uint32(obj.limit)
-        }
-
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
           roomId: uint8ArrayAlloc(0),
-          auth: uint8ArrayAlloc(0),
-          since: 0n,
-          limit: 0
+          auth: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -401,14 +387,6 @@ export namespace SyncRequest {
             }
             case 2: {
               obj.auth = reader.bytes()
-              break
-            }
-            case 3: {
-              obj.since = reader.uint64()
-              break
-            }
-            case 4: {
-              obj.limit = reader.uint32()
               break
             }
             default: {
@@ -440,20 +418,6 @@ export namespace SyncRequest {
               }
               break
             }
-            case 3: {
-              yield {
-                field: `${prefix}.since`,
-                value: reader.uint64()
-              }
-              break
-            }
-            case 4: {
-              yield {
-                field: `${prefix}.limit`,
-                value: reader.uint32()
-              }
-              break
-            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -476,16 +440,6 @@ export namespace SyncRequest {
     value: Uint8Array<ArrayBuffer>
   }
 
-  export interface SyncRequestSinceFieldEvent {
-    field: '$.since'
-    value: bigint
-  }
-
-  export interface SyncRequestLimitFieldEvent {
-    field: '$.limit'
-    value: number
-  }
-
   export function encode (obj: Partial<SyncRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, SyncRequest.codec())
   }
@@ -494,14 +448,616 @@ export namespace SyncRequest {
     return decodeMessage(buf, SyncRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncRequest>): Generator<SyncRequestRoomIdFieldEvent | SyncRequestAuthFieldEvent | SyncRequestSinceFieldEvent | SyncRequestLimitFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncRequest>): Generator<SyncRequestRoomIdFieldEvent | SyncRequestAuthFieldEvent> {
     return streamMessage(buf, SyncRequest.codec(), opts)
+  }
+}
+
+export interface SyncRange {
+  last: Uint8Array<ArrayBuffer>
+  count: number
+  fingerprint: Uint8Array<ArrayBuffer>
+}
+
+export namespace SyncRange {
+  let _codec: Codec<SyncRange>
+
+  export const codec = (): Codec<SyncRange> => {
+    if (_codec == null) {
+      _codec = message<SyncRange>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.last != null && obj.last.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.last)
+        }
+
+        if ((obj.count != null && obj.count !== 0)) {
+          w.uint32(16)
+          w.uint32(obj.count)
+        }
+
+        if ((obj.fingerprint != null && obj.fingerprint.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.fingerprint)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          last: uint8ArrayAlloc(0),
+          count: 0,
+          fingerprint: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.last = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.count = reader.uint32()
+              break
+            }
+            case 3: {
+              obj.fingerprint = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.last`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.count`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.fingerprint`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SyncRangeLastFieldEvent {
+    field: '$.last'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface SyncRangeCountFieldEvent {
+    field: '$.count'
+    value: number
+  }
+
+  export interface SyncRangeFingerprintFieldEvent {
+    field: '$.fingerprint'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<SyncRange>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SyncRange.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncRange>): SyncRange {
+    return decodeMessage(buf, SyncRange.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncRange>): Generator<SyncRangeLastFieldEvent | SyncRangeCountFieldEvent | SyncRangeFingerprintFieldEvent> {
+    return streamMessage(buf, SyncRange.codec(), opts)
+  }
+}
+
+export interface SyncSummary {
+  first: Uint8Array<ArrayBuffer>
+  ranges: SyncRange[]
+}
+
+export namespace SyncSummary {
+  let _codec: Codec<SyncSummary>
+
+  export const codec = (): Codec<SyncSummary> => {
+    if (_codec == null) {
+      _codec = message<SyncSummary>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.first != null && obj.first.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.first)
+        }
+
+        if (obj.ranges != null && obj.ranges.length > 0) {
+          for (const value of obj.ranges) {
+            w.uint32(18)
+            SyncRange.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          first: uint8ArrayAlloc(0),
+          ranges: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.first = reader.bytes()
+              break
+            }
+            case 2: {
+              if (opts.limits?.ranges != null && obj.ranges.length === opts.limits.ranges) {
+                throw new MaxLengthError('Decode error - repeated field "ranges" had too many elements')
+              }
+
+              obj.ranges.push(SyncRange.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.ranges$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          ranges: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.first`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              if (opts.limits?.ranges != null && obj.ranges === opts.limits.ranges) {
+                throw new MaxLengthError('Streaming decode error - repeated field "ranges" had too many elements')
+              }
+
+              for (const evt of SyncRange.codec().stream(reader, reader.uint32(), `${prefix}.ranges[]`, {
+                limits: opts.limits?.ranges$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.ranges
+                }
+              }
+
+              obj.ranges++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SyncSummaryFirstFieldEvent {
+    field: '$.first'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface SyncSummaryRangesLastFieldEvent {
+    field: '$.ranges[].last'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface SyncSummaryRangesCountFieldEvent {
+    field: '$.ranges[].count'
+    value: number
+    index: number
+  }
+
+  export interface SyncSummaryRangesFingerprintFieldEvent {
+    field: '$.ranges[].fingerprint'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export function encode (obj: Partial<SyncSummary>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SyncSummary.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncSummary>): SyncSummary {
+    return decodeMessage(buf, SyncSummary.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncSummary>): Generator<SyncSummaryFirstFieldEvent | SyncSummaryRangesLastFieldEvent | SyncSummaryRangesCountFieldEvent | SyncSummaryRangesFingerprintFieldEvent> {
+    return streamMessage(buf, SyncSummary.codec(), opts)
+  }
+}
+
+export interface SyncWant {
+  whole: number[]
+  list: number[]
+  items: Uint8Array<ArrayBuffer>[]
+  done: boolean
+}
+
+export namespace SyncWant {
+  let _codec: Codec<SyncWant>
+
+  export const codec = (): Codec<SyncWant> => {
+    if (_codec == null) {
+      _codec = message<SyncWant>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.whole != null && obj.whole.length > 0) {
+          for (const value of obj.whole) {
+            w.uint32(8)
+            w.uint32(value)
+          }
+        }
+
+        if (obj.list != null && obj.list.length > 0) {
+          for (const value of obj.list) {
+            w.uint32(16)
+            w.uint32(value)
+          }
+        }
+
+        if (obj.items != null && obj.items.length > 0) {
+          for (const value of obj.items) {
+            w.uint32(26)
+            w.bytes(value)
+          }
+        }
+
+        if ((obj.done != null && obj.done !== false)) {
+          w.uint32(32)
+          w.bool(obj.done)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          whole: [],
+          list: [],
+          items: [],
+          done: false
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.whole != null && obj.whole.length === opts.limits.whole) {
+                throw new MaxLengthError('Decode error - repeated field "whole" had too many elements')
+              }
+
+              obj.whole.push(reader.uint32())
+              break
+            }
+            case 2: {
+              if (opts.limits?.list != null && obj.list.length === opts.limits.list) {
+                throw new MaxLengthError('Decode error - repeated field "list" had too many elements')
+              }
+
+              obj.list.push(reader.uint32())
+              break
+            }
+            case 3: {
+              if (opts.limits?.items != null && obj.items.length === opts.limits.items) {
+                throw new MaxLengthError('Decode error - repeated field "items" had too many elements')
+              }
+
+              obj.items.push(reader.bytes())
+              break
+            }
+            case 4: {
+              obj.done = reader.bool()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          whole: 0,
+          list: 0,
+          items: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.whole != null && obj.whole === opts.limits.whole) {
+                throw new MaxLengthError('Streaming decode error - repeated field "whole" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.whole[]`,
+                index: obj.whole,
+                value: reader.uint32()
+              }
+
+              obj.whole++
+
+              break
+            }
+            case 2: {
+              if (opts.limits?.list != null && obj.list === opts.limits.list) {
+                throw new MaxLengthError('Streaming decode error - repeated field "list" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.list[]`,
+                index: obj.list,
+                value: reader.uint32()
+              }
+
+              obj.list++
+
+              break
+            }
+            case 3: {
+              if (opts.limits?.items != null && obj.items === opts.limits.items) {
+                throw new MaxLengthError('Streaming decode error - repeated field "items" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.items[]`,
+                index: obj.items,
+                value: reader.bytes()
+              }
+
+              obj.items++
+
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.done`,
+                value: reader.bool()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SyncWantWholeFieldEvent {
+    field: '$.whole[]'
+    index: number
+    value: number
+  }
+
+  export interface SyncWantListFieldEvent {
+    field: '$.list[]'
+    index: number
+    value: number
+  }
+
+  export interface SyncWantItemsFieldEvent {
+    field: '$.items[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface SyncWantDoneFieldEvent {
+    field: '$.done'
+    value: boolean
+  }
+
+  export function encode (obj: Partial<SyncWant>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SyncWant.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncWant>): SyncWant {
+    return decodeMessage(buf, SyncWant.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncWant>): Generator<SyncWantWholeFieldEvent | SyncWantListFieldEvent | SyncWantItemsFieldEvent | SyncWantDoneFieldEvent> {
+    return streamMessage(buf, SyncWant.codec(), opts)
+  }
+}
+
+export interface SyncItems {
+  items: Uint8Array<ArrayBuffer>[]
+}
+
+export namespace SyncItems {
+  let _codec: Codec<SyncItems>
+
+  export const codec = (): Codec<SyncItems> => {
+    if (_codec == null) {
+      _codec = message<SyncItems>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.items != null && obj.items.length > 0) {
+          for (const value of obj.items) {
+            w.uint32(10)
+            w.bytes(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          items: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.items != null && obj.items.length === opts.limits.items) {
+                throw new MaxLengthError('Decode error - repeated field "items" had too many elements')
+              }
+
+              obj.items.push(reader.bytes())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          items: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.items != null && obj.items === opts.limits.items) {
+                throw new MaxLengthError('Streaming decode error - repeated field "items" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.items[]`,
+                index: obj.items,
+                value: reader.bytes()
+              }
+
+              obj.items++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface SyncItemsItemsFieldEvent {
+    field: '$.items[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<SyncItems>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, SyncItems.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncItems>): SyncItems {
+    return decodeMessage(buf, SyncItems.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncItems>): Generator<SyncItemsItemsFieldEvent> {
+    return streamMessage(buf, SyncItems.codec(), opts)
   }
 }
 
 export interface SyncFrame {
   message?: Uint8Array<ArrayBuffer>
+  item?: Uint8Array<ArrayBuffer>
   end?: boolean
+  more?: boolean
 }
 
 export namespace SyncFrame {
@@ -519,9 +1075,19 @@ export namespace SyncFrame {
           w.bytes(obj.message)
         }
 
+        if (obj.item != null) {
+          w.uint32(18)
+          w.bytes(obj.item)
+        }
+
         if (obj.end != null) {
-          w.uint32(16)
+          w.uint32(24)
           w.bool(obj.end)
+        }
+
+        if (obj.more != null) {
+          w.uint32(32)
+          w.bool(obj.more)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -541,7 +1107,15 @@ export namespace SyncFrame {
               break
             }
             case 2: {
+              obj.item = reader.bytes()
+              break
+            }
+            case 3: {
               obj.end = reader.bool()
+              break
+            }
+            case 4: {
+              obj.more = reader.bool()
               break
             }
             default: {
@@ -568,7 +1142,21 @@ export namespace SyncFrame {
             }
             case 2: {
               yield {
+                field: `${prefix}.item`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
                 field: `${prefix}.end`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.more`,
                 value: reader.bool()
               }
               break
@@ -590,8 +1178,18 @@ export namespace SyncFrame {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface SyncFrameItemFieldEvent {
+    field: '$.item'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface SyncFrameEndFieldEvent {
     field: '$.end'
+    value: boolean
+  }
+
+  export interface SyncFrameMoreFieldEvent {
+    field: '$.more'
     value: boolean
   }
 
@@ -603,7 +1201,7 @@ export namespace SyncFrame {
     return decodeMessage(buf, SyncFrame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncFrame>): Generator<SyncFrameMessageFieldEvent | SyncFrameEndFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SyncFrame>): Generator<SyncFrameMessageFieldEvent | SyncFrameItemFieldEvent | SyncFrameEndFieldEvent | SyncFrameMoreFieldEvent> {
     return streamMessage(buf, SyncFrame.codec(), opts)
   }
 }
