@@ -62,7 +62,7 @@ export async function firstContact (bootstrap: string, contact: PeerId, options:
   const t0 = performance.now()
   const client = new JsonClient(['--json', '--data', dir, '--bootstrap', bootstrap], { MEGACHAT_FIND_TIMEOUT_MS: String(options.findTimeout) })
   try {
-    await client.next(l => l.type === 'ready', 0, 30_000, 'the ready line')
+    await client.next(l => l.type === 'ready', 0, 60_000, 'the ready line')
     const tAdd = performance.now()
     const result: FirstContact = { readyMs: tAdd - t0 }
     await client.command(`/add ${contact.toString()} contact`, 'contact')
