@@ -3,7 +3,7 @@
  *
  * Nothing waits on one address or one connection at a time. `connect()` races what can work: the address
  * that worked last time, the addresses the peer store knows, and a DHT lookup, and takes the first connection
- * that comes up. A remote peer's private LAN address, a dropped SYN or a stale record therefore costs
+ * that comes up (a dial that connects later is kept too). A remote peer's private LAN address, a dropped SYN or a stale record therefore costs
  * nothing while a relay address answers in a round trip.
  *
  * libp2p dials one peer's addresses one after another (each up to its address timeout) and joins every
@@ -320,9 +320,9 @@ class DialRace {
       this.resolve(connection)
       return
     }
-    // a dial that connected after the race was decided: keep it only if it is better (direct beside relayed)
-    const better = this.winner != null && this.winner.limits != null && connection.limits == null && connection !== this.winner
-    if (!better && connection !== this.winner) connection.close().catch(() => {})
+    // A dial that connected after the race was decided is left open: the other side may have opened a
+    // stream on it already (closing it lost a call's offer), and libp2p's connection manager prunes extra
+    // connections when there are too many.
   }
 
   private remember (connection: Connection): void {
