@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MAX_TEXT_BYTES } from '../src/constants.js'
+import { INVITE_PROBLEMS } from '../src/crypto/invite.js'
 import { createBootstrapNode } from '../bootstrap-node/index.js'
 import { loadIdentity } from '../src/identity/index.js'
 import { Cleanup, JsonClient, fakeMedia, freePort, startBootstrap, startChat, tempDir, until } from './fixtures.js'
@@ -196,6 +197,11 @@ describe('cli --json', function () {
     assert.deepEqual(history.messages.map((m: any) => m.text), ['hello crew'])
     const bad = await b.command('/say nowhere hi', ['error'])
     assert.equal(bad.name, 'UnknownRoomError')
+    // invites that cannot be used, in plain words
+    for (const [text, problem] of [['https://example.com/room/1', INVITE_PROBLEMS.notInvite], [created.invite.slice(0, -5), INVITE_PROBLEMS.cutShort]]) {
+      const refused = await b.command(`/join ${String(text)}`, ['error'])
+      assert.deepEqual([refused.name, refused.message], ['InvalidInviteError', problem])
+    }
   })
 
   it('warns when the bootstrap node is not reachable, in a line and in /status, retries, and says when it is reached', async function () {
