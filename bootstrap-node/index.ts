@@ -15,7 +15,7 @@
  *
  * // also serve the built web app (dist/web), its /config.json pointing at this node
  * const withWeb = await createBootstrapNode({ web: { port: 8080, host: '0.0.0.0' } })
- * console.info(withWeb.webUrl)    // http://203.0.113.7:8080/
+ * console.info(withWeb.webUrl)    // http://203.0.113.7:8080/ (browsers need HTTPS in front of it)
  * await node.stop()
  * ```
  */
@@ -160,7 +160,10 @@ export interface BootstrapNode {
   status(): BootstrapStatus
   /** STUN counters (received, answered, dropped); undefined when STUN is off. */
   stunStats(): StunStats | undefined
-  /** The web app's URL to give friends (e.g. `http://203.0.113.7:8080/`); undefined without `web`. */
+  /**
+   * The web app's plain-http URL on this node's address (e.g. `http://203.0.113.7:8080/`); undefined
+   * without `web`. Browsers run the app from it only through HTTPS in front (web.ts's webAppAdvice).
+   */
   readonly webUrl: string | undefined
   /** What the web app gets as `/config.json` (also without `web`). */
   webConfig(): WebConfig
@@ -361,8 +364,10 @@ function hostnameOf (header: string | undefined): string | undefined {
  * first (it is known to be reachable from that browser), then public, private, loopback.
  */
 function browserAddresses (addrs: Multiaddr[], peerId: PeerId, requestHost?: string): string[] {
+  // a page opened as http://localhost (what main.ts tells the local user) reaches the node on loopback
+  const host = requestHost === 'localhost' ? '127.0.0.1' : requestHost
   const rank = (ma: Multiaddr): number => {
-    if (requestHost != null && firstHost(ma) === requestHost) return 0
+    if (host != null && firstHost(ma) === host) return 0
     return isLoopback(ma) ? 3 : isPrivate(ma) === true ? 2 : 1
   }
   return addrs

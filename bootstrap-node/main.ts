@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { createBootstrapNode, DEFAULT_LISTEN, DEFAULT_STUN_PORT, DEFAULT_WEB_HOST, DEFAULT_WEB_PORT } from './index.js'
+import { webAppAdvice } from './web.js'
 import type { BootstrapNode, RelayLimits } from './index.js'
 
 const NAME = 'megachat-bootstrap'
@@ -88,8 +89,9 @@ function out (line: string): void {
   process.stdout.write(line + '\n')
 }
 
-function printReady (node: BootstrapNode, json: boolean, dataDir: string): void {
+function printReady (node: BootstrapNode, json: boolean, dataDir: string, webHost: string): void {
   const limits = node.relayLimits
+  const web = node.webUrl != null ? webAppAdvice(webHost, Number(new URL(node.webUrl).port), node.webUrl) : undefined
   if (json) {
     out(JSON.stringify({
       type: 'ready',
@@ -97,6 +99,7 @@ function printReady (node: BootstrapNode, json: boolean, dataDir: string): void 
       addresses: node.addresses(),
       stun: node.stunUrl ?? null,
       ...(node.webUrl != null ? { web: node.webUrl } : {}),
+      ...(web?.local != null ? { webLocal: web.local } : {}),
       relay: {
         maxReservations: limits.maxReservations,
         durationLimitMs: limits.durationLimit,
@@ -112,11 +115,9 @@ function printReady (node: BootstrapNode, json: boolean, dataDir: string): void 
   out('addresses (give one to clients: megachat --bootstrap <address>):')
   for (const a of node.addresses()) out(`  ${a}`)
   out(`STUN:      ${node.stunUrl ?? 'off'}`)
-  if (node.webUrl != null) {
-    out(`web app:   ${node.webUrl}  (give friends this URL; it is set up to use this node)`)
-    if (!/^http:\/\/(127\.|localhost|\[::1\])/.test(node.webUrl)) {
-      out('           browsers run the app only on https:// or localhost: serve this port through an HTTPS proxy (and announce a /wss address)')
-    }
+  if (web != null) {
+    out(`web app:   ${web.local != null ? `${web.local}  (on this computer; it is set up to use this node)` : 'not on this computer'}`)
+    out(`           ${web.others}, and announce its WebSocket port as a /wss address`)
   }
   out(`relay:     ${describeLimits(limits)}`)
 }
@@ -201,7 +202,7 @@ async function main (): Promise<void> {
   process.on('SIGINT', () => { stop('SIGINT') })
   process.on('SIGTERM', () => { stop('SIGTERM') })
 
-  printReady(node, opts.json === true, opts.data)
+  printReady(node, opts.json === true, opts.data, opts.webHost)
   if (opts.statusInterval > 0) {
     timer = setInterval(() => { printStatus(node, opts.json === true) }, opts.statusInterval * 1000)
   }

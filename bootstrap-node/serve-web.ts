@@ -5,14 +5,15 @@
  *
  * With --bootstrap, `/config.json` gives the app those bootstrap nodes (and --stun URLs as its ICE
  * servers), so the page needs no settings; without it, `/config.json` is 404 and the app uses what
- * the user configures. Prints the URL to open. Any failure is one line on stderr and exit code 1.
+ * the user configures. Prints the URL to open on this computer, and that other devices need HTTPS
+ * (browsers run the app only from https:// or localhost). Any failure is one line on stderr and exit code 1.
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command, InvalidArgumentError } from 'commander'
 import { multiaddr } from '@multiformats/multiaddr'
-import { serveWebApp } from './web.js'
+import { serveWebApp, webAppAdvice } from './web.js'
 import type { WebConfig } from './web.js'
 
 const NAME = 'megachat-web'
@@ -82,10 +83,9 @@ async function main (): Promise<void> {
     const why = err?.code === 'EADDRINUSE' ? 'port in use' : err?.code === 'EACCES' ? 'permission denied' : err?.code === 'EADDRNOTAVAIL' ? 'no such local address' : err?.message
     fail(`cannot listen on ${opts.host}:${opts.port}: ${why}`)
   }
-  process.stdout.write(`MegaChat web app: open ${server.url}\n`)
-  if (!/^(127\.|localhost$|::1$)/.test(opts.host)) {
-    process.stdout.write('browsers run the app only on https:// or localhost (it needs Web Crypto): from other machines, serve it through an HTTPS proxy\n')
-  }
+  const advice = webAppAdvice(opts.host, server.port)
+  if (advice.local != null) process.stdout.write(`MegaChat web app: open ${advice.local} on this computer\n`)
+  process.stdout.write(`${advice.others}\n`)
   if (config == null) process.stdout.write('no --bootstrap given: /config.json is not served, set the bootstrap node in the app (or start with --bootstrap <multiaddr>)\n')
   else process.stdout.write(`config.json: ${config.bootstrap.length} bootstrap address${config.bootstrap.length === 1 ? '' : 'es'}, ${config.iceServers.length} STUN server${config.iceServers.length === 1 ? '' : 's'}\n`)
 

@@ -225,6 +225,38 @@ export function urlHost (host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
 }
 
+/** Whether browsers take `http://<host>/` for a secure context (only loopback names and addresses), where the app can run. */
+export function isLoopbackHost (host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase()
+  return h === 'localhost' || h.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::1'
+}
+
+/** Where the app can be opened, as the servers print it. */
+export interface WebAppAdvice {
+  /** a URL that works in a browser on this computer; absent when the server listens on no loopback address */
+  local?: string
+  /** one line about other devices: plain http from them does not work */
+  others: string
+}
+
+/**
+ * What to say about an app served over plain http on `bound` (the address listened on) and `port`:
+ * browsers run it only from https:// or localhost (it needs Web Crypto), so a LAN or public
+ * `http://` URL must not be handed out as if it worked. `othersUrl`: the http URL other devices
+ * would use (the bootstrap node knows its public or LAN address), for the warning.
+ */
+export function webAppAdvice (bound: string, port: number, othersUrl?: string): WebAppAdvice {
+  const proxy = 'serve it through an HTTPS reverse proxy (README: "Serving the web app")'
+  if (isLoopbackHost(bound)) {
+    return { local: `http://${urlHost(bound)}:${port}/`, others: `other devices cannot reach it (it listens on ${bound} only): to give it to friends, ${proxy}` }
+  }
+  const wildcard = bound === '' || bound === '0.0.0.0' || bound === '::'
+  const plain = othersUrl ?? `http://${wildcard ? '<this computer\'s address>' : urlHost(bound)}:${port}/`
+  const others = `for other devices: browsers run MegaChat only from https:// or localhost, so ${plain} will not work for them; ${proxy}`
+  if (wildcard) return { local: `http://localhost:${port}/`, others }
+  return { others: `${plain} will not work in any browser, not even on this computer (not https, not localhost): listen on 0.0.0.0 or 127.0.0.1 to open it as http://localhost:${port}/ here, and ${proxy} for other devices` }
+}
+
 /** for callers that want to know whether a directory holds a built app */
 export function webAppIndex (dir: string): string {
   return join(resolve(dir), 'index.html')

@@ -60,6 +60,12 @@ export class DataDirError extends Error {
   override name = 'DataDirError'
 }
 
+/** Another process (a second MegaChat) holds the data directory's store. */
+export class DataDirInUseError extends Error {
+  static override name = 'DataDirInUseError'
+  override name = 'DataDirInUseError'
+}
+
 export class ProtocolViolationError extends Error {
   static override name = 'ProtocolViolationError'
   override name = 'ProtocolViolationError'

@@ -1,12 +1,13 @@
+import type { PassphraseOptions } from './identity/passphrase.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
-/** What a platform (Node: files and LevelDB; browser: IndexedDB) is opened with. */
-export interface PlatformInit {
+/**
+ * What a platform (Node: files and LevelDB; browser: IndexedDB) is opened with. The passphrase
+ * options (`passphrase`, `askPassphrase`, `choosePassphrase`, `scryptN`) work as identity/passphrase.ts says.
+ */
+export interface PlatformInit extends PassphraseOptions {
   dataDir?: string
-  passphrase?: string
-  askPassphrase?: () => Promise<string>
-  scryptN?: number
   /**
    * Browser: the tab's lock on its data (`megachat:<dataDir>`), already requested by the page, which
    * web/index.html does while the code downloads. Resolves to the function that releases it, or to
@@ -18,6 +19,11 @@ export interface PlatformInit {
    * while the code downloads), so that there is no identity in it to look for.
    */
   newDatabase?: Promise<boolean>
+  /**
+   * Browser: called when another tab holds the lock on this data. With it, the platform waits for
+   * that tab to close and then opens; without it, it fails at once with DataDirError.
+   */
+  onLockHeld?: () => void
 }
 
 /** The identity and the store a chat runs on. */
@@ -31,4 +37,6 @@ export interface Platform {
    * that a reload would lose). Absent when there was nothing to write.
    */
   saved?: Promise<void>
+  /** An unprotected identity key was given a passphrase just now (the user may want to hear it). */
+  protectedNow?: boolean
 }

@@ -11,7 +11,7 @@ import { MemoryDatastore } from 'datastore-core'
 import { IDBDatastore } from 'datastore-idb'
 import { Key } from 'interface-datastore'
 import { DataDirError } from './errors.js'
-import { decodeKeyFile, encodeKeyFile, isProtected } from './identity/keyfile.js'
+import { openKey } from './identity/passphrase.js'
 import type { PlatformInit, Platform } from './platform-types.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
@@ -30,9 +30,14 @@ export async function openPlatform (init: PlatformInit): Promise<Platform> {
   if (globalThis.indexedDB == null) throw new DataDirError('this browser gives the page no IndexedDB (private mode?): nothing could be kept')
   // one tab per database: two tabs with one identity would fight over the same peer ID
   // the page may have asked for it already (web/index.html); if that failed, ask again here
-  const own = async (): Promise<(() => void) | null> => await holdLock(`megachat:${name}`)
-  const release = init.lock != null ? await init.lock.catch(own) : await own()
-  if (release == null) throw new DataDirError('MegaChat is already open in another tab of this browser')
+  const own = async (): Promise<(() => void) | null> => await holdLock(`megachat:${name}`, false)
+  let release = init.lock != null ? await init.lock.catch(own) : await own()
+  if (release == null) {
+    if (init.onLockHeld == null) throw new DataDirError('MegaChat is already open in another tab of this browser')
+    // wait for that tab to close (or to go elsewhere), then carry on here
+    init.onLockHeld()
+    release = await holdLock(`megachat:${name}`, true)
+  }
   const datastore = new IDBDatastore(name)
   try {
     await datastore.open()
@@ -48,10 +53,10 @@ export async function openPlatform (init: PlatformInit): Promise<Platform> {
     }
   }
   try {
-    const { privateKey, saved } = await loadIdentity(datastore, init)
+    const { privateKey, saved, protectedNow } = await loadIdentity(datastore, init)
     // nobody may wait on `saved` if the caller fails first: its rejection is reported by createChat
     saved?.catch(() => {})
-    return { privateKey, datastore, close, saved }
+    return { privateKey, datastore, close, saved, protectedNow }
   } catch (err) {
     await close().catch(() => {})
     throw err
@@ -60,31 +65,19 @@ export async function openPlatform (init: PlatformInit): Promise<Platform> {
 
 /**
  * The key from the datastore, or a new one, with the write that stores it (`saved`) still under way; a
- * passphrase works as with the key file on disk.
+ * passphrase works as with the key file on disk (identity/passphrase.ts).
  */
-async function loadIdentity (datastore: Datastore, init: PlatformInit): Promise<{ privateKey: PrivateKey, saved?: Promise<void> }> {
-  let file: Uint8Array | undefined
+async function loadIdentity (datastore: Datastore, init: PlatformInit): Promise<{ privateKey: PrivateKey, saved?: Promise<void>, protectedNow: boolean }> {
+  let stored: Uint8Array | undefined
   try {
     // a database made just now holds nothing: no need to ask it
-    if (await init.newDatabase?.catch(() => false) !== true) file = await datastore.get(IDENTITY_KEY)
+    if (await init.newDatabase?.catch(() => false) !== true) stored = await datastore.get(IDENTITY_KEY)
   } catch (err: any) {
     if (err.name !== 'NotFoundError') throw err
   }
-  if (file == null) {
-    const privateKey = await newIdentity()
-    const saved = encodeKeyFile(privateKey, init.passphrase, init).then(async file => { await datastore.put(IDENTITY_KEY, file) })
-    return { privateKey, saved }
-  }
-  let passphrase = init.passphrase
-  if ((passphrase == null || passphrase === '') && isProtected(file) && init.askPassphrase != null) {
-    passphrase = await init.askPassphrase()
-  }
-  const privateKey = await decodeKeyFile(file, passphrase)
-  if (!isProtected(file) && passphrase != null && passphrase !== '') {
-    // a passphrase given for a key that has none: protect the key with it from now on
-    await datastore.put(IDENTITY_KEY, await encodeKeyFile(privateKey, passphrase, init))
-  }
-  return { privateKey }
+  const key = await openKey(stored, { ...init, generate: newIdentity })
+  const saved = key.file?.then(async file => { await datastore.put(IDENTITY_KEY, file) })
+  return { privateKey: key.privateKey, saved, protectedNow: key.protectedNow }
 }
 
 /**
@@ -107,12 +100,17 @@ async function newIdentity (): Promise<PrivateKey> {
   }
 }
 
-/** An exclusive Web Lock held until the returned function is called; null when another tab holds it. */
-async function holdLock (name: string): Promise<(() => void) | null> {
+/**
+ * An exclusive Web Lock held until the returned function is called. When another tab holds it: null,
+ * or with `wait`, once that tab lets it go.
+ */
+async function holdLock (name: string, wait: true): Promise<() => void>
+async function holdLock (name: string, wait: false): Promise<(() => void) | null>
+async function holdLock (name: string, wait: boolean): Promise<(() => void) | null> {
   const locks = globalThis.navigator?.locks
   if (locks == null) return () => {}
   return await new Promise((resolve, reject) => {
-    locks.request(name, { ifAvailable: true }, async (lock) => {
+    locks.request(name, { ifAvailable: !wait }, async (lock) => {
       if (lock == null) {
         resolve(null)
         return

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { MemoryDatastore } from 'datastore-core'
 import { LevelDatastore } from 'datastore-level'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { DataDirError } from './errors.js'
+import { DataDirError, DataDirInUseError } from './errors.js'
 import { ensureDataDir, loadIdentity } from './identity/index.js'
 import type { PlatformInit, Platform } from './platform-types.js'
 
@@ -18,16 +18,34 @@ export async function openPlatform (init: PlatformInit): Promise<Platform> {
     return { privateKey: await generateKeyPair('Ed25519'), datastore, close: async () => {} }
   }
   await ensureDataDir(init.dataDir)
-  const { privateKey } = await loadIdentity(init.dataDir, init)
-  const datastore = new LevelDatastore(join(init.dataDir, 'db'))
+  // the store first: its lock tells a second process on this directory to stop before it asks for a passphrase
+  const datastore = await openStore(init.dataDir)
   try {
+    const { privateKey, protectedNow } = await loadIdentity(init.dataDir, init)
+    return { privateKey, datastore, protectedNow, close: async () => { await datastore.close() } }
+  } catch (err) {
+    await datastore.close().catch(() => {})
+    throw err
+  }
+}
+
+/**
+ * Opens `<dir>/db`. LevelDatastore.open() keeps only the text of classic-level's error ("Database
+ * failed to open"), so the database is opened through its public `db` first, with the options
+ * LevelDatastore would use: the cause then says whether another process holds the LOCK file
+ * (classic-level's LEVEL_LOCKED), pinned by test/store.spec.ts.
+ */
+async function openStore (dir: string): Promise<LevelDatastore> {
+  const datastore = new LevelDatastore(join(dir, 'db'))
+  try {
+    await datastore.db.open({ createIfMissing: true, compression: false })
     await datastore.open()
   } catch (err: any) {
     const cause = err.cause ?? err
-    if (cause.code === 'LEVEL_LOCKED' || /lock/i.test(String(cause.message))) {
-      throw new DataDirError(`data directory ${init.dataDir} is in use by another MegaChat process`)
+    if (cause.code === 'LEVEL_LOCKED') {
+      throw new DataDirInUseError(`MegaChat is already running with this data directory (${dir}); another process holds it. Stop it first, or use --data <other dir>.`)
     }
-    throw new DataDirError(`cannot open the message store in ${init.dataDir}: ${cause.code ?? cause.message}`)
+    throw new DataDirError(`cannot open the message store in ${dir}: ${String(cause.message ?? cause.code).split('\n')[0]}`)
   }
-  return { privateKey, datastore, close: async () => { await datastore.close() } }
+  return datastore
 }

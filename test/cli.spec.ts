@@ -4,10 +4,13 @@
  * Every stdout line must be one JSON object; a line that is not fails the test.
  */
 import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MAX_TEXT_BYTES } from '../src/constants.js'
+import { INVITE_PROBLEMS } from '../src/crypto/invite.js'
 import { createBootstrapNode } from '../bootstrap-node/index.js'
 import { loadIdentity } from '../src/identity/index.js'
 import { Cleanup, JsonClient, fakeMedia, freePort, startBootstrap, startChat, tempDir, until } from './fixtures.js'
@@ -194,6 +197,11 @@ describe('cli --json', function () {
     assert.deepEqual(history.messages.map((m: any) => m.text), ['hello crew'])
     const bad = await b.command('/say nowhere hi', ['error'])
     assert.equal(bad.name, 'UnknownRoomError')
+    // invites that cannot be used, in plain words
+    for (const [text, problem] of [['https://example.com/room/1', INVITE_PROBLEMS.notInvite], [created.invite.slice(0, -5), INVITE_PROBLEMS.cutShort]]) {
+      const refused = await b.command(`/join ${String(text)}`, ['error'])
+      assert.deepEqual([refused.name, refused.message], ['InvalidInviteError', problem])
+    }
   })
 
   it('warns when the bootstrap node is not reachable, in a line and in /status, retries, and says when it is reached', async function () {
@@ -310,6 +318,44 @@ describe('cli --json', function () {
 
     const { ready: opened } = await startClient(dir, { MEGACHAT_PASSPHRASE: 'open sesame' })
     assert.equal(opened.peerId, ready.peerId)
+  })
+
+  it('a second client on the same data directory says the first holds it, in one line, and leaves it alone', async () => {
+    const dir = await dataDir()
+    const { client: first, ready } = await startClient(dir)
+    const second = cleanup.add(new JsonClient(['--json', '--data', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-webrtc']))
+    const exit = await second.exited
+    assert.equal(exit.code, 1)
+    assert.deepEqual(lines(exit.stderr), [`megachat: MegaChat is already running with this data directory (${dir}); another process holds it. Stop it first, or use --data <other dir>.`])
+    assert.deepEqual(second.lines.map(l => [l.type, l.name]), [['error', 'DataDirInUseError']])
+    // the first one runs on
+    assert.equal((await first.command('/whoami', 'whoami')).peerId, ready.peerId)
+  })
+
+  it('MEGACHAT_PASSPHRASE protects a key that had none and says so; --passphrase without a terminal asks for it in one line', async () => {
+    const dir = await dataDir()
+    const { client: plain, ready } = await startClient(dir)
+    plain.kill('SIGTERM')
+    assert.equal((await plain.exited).code, 0)
+
+    const { client: now, ready: again } = await startClient(dir, { MEGACHAT_PASSPHRASE: 'from now on' })
+    assert.equal(again.peerId, ready.peerId)
+    const notice = await now.next(l => l.type === 'notice', 0, WAIT_MS, 'the notice')
+    assert.match(notice.message, /now protected by a passphrase/)
+    assert.equal(now.lines.indexOf(notice), 1, 'right after the ready line')
+    now.kill('SIGTERM')
+    assert.equal((await now.exited).code, 0)
+    // from now on it needs the passphrase, and says nothing more about it
+    const { client: opened } = await startClient(dir, { MEGACHAT_PASSPHRASE: 'from now on' })
+    await opened.command('/whoami', 'whoami')
+    assert.deepEqual(opened.lines.filter(l => l.type === 'notice'), [])
+
+    const fresh = await dataDir()
+    const asking = cleanup.add(new JsonClient(['--json', '--passphrase', '--data', fresh, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-webrtc']))
+    const exit = await asking.exited
+    assert.equal(exit.code, 1)
+    assert.deepEqual(lines(exit.stderr), ['megachat: a passphrase is needed: set MEGACHAT_PASSPHRASE (no terminal to ask on)'])
+    assert.equal(existsSync(join(fresh, 'identity.key')), false, 'no key was made without its passphrase')
   })
 
   it('shows an incoming call and declines it, shows a missed call, and says that answering needs the web app', async () => {

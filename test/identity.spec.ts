@@ -7,7 +7,7 @@ import { chmod, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { decodeKeyFile, encodeKeyFile, isProtected, KEY_FILE, loadIdentity } from '../src/identity/index.js'
+import { decodeKeyFile, encodeKeyFile, isProtected, KEY_FILE, loadIdentity, MAX_PASSPHRASE_TRIES } from '../src/identity/index.js'
 import { Cleanup, tempDir } from './fixtures.js'
 
 /** Cheap scrypt so that each test takes milliseconds. */
@@ -85,11 +85,13 @@ describe('identity', function () {
       assert.equal(await mode(dir), 0o700)
     })
 
-    it('protects an existing unprotected key when a passphrase is given', async () => {
+    it('protects an existing unprotected key when a passphrase is given, and says so', async () => {
       const first = await loadIdentity(dir, FAST)
       assert.equal(first.protected, false)
+      assert.equal(first.protectedNow, false)
       const again = await loadIdentity(dir, { ...FAST, passphrase: 'from now on' })
       assert.equal(again.protected, true)
+      assert.equal(again.protectedNow, true)
       assert.equal(again.peerId.toString(), first.peerId.toString())
       assert.equal(isProtected(await readFile(join(dir, KEY_FILE))), true)
       await assert.rejects(loadIdentity(dir, FAST), { name: 'PassphraseRequiredError' })
@@ -141,6 +143,62 @@ describe('identity', function () {
 
       const wrong = await rejection(async () => await loadIdentity(dir, { ...FAST, askPassphrase: async () => 'nope' }))
       assert.equal(wrong.name, 'WrongPassphraseError')
+    })
+
+    it('asks again after a wrong passphrase, at most MAX_PASSPHRASE_TRIES times in all', async () => {
+      const made = await loadIdentity(dir, { ...FAST, passphrase: 's3cret' })
+      const asked: boolean[] = []
+      const answers = ['s3cert', 's3cret']
+      const opened = await loadIdentity(dir, { ...FAST, askPassphrase: async (again) => { asked.push(again); return answers[asked.length - 1] } })
+      assert.deepEqual(asked, [false, true])
+      assert.equal(opened.peerId.toString(), made.peerId.toString())
+
+      asked.length = 0
+      const wrong = await rejection(async () => await loadIdentity(dir, { ...FAST, askPassphrase: async (again) => { asked.push(again); return 'nope' } }))
+      assert.equal(wrong.name, 'WrongPassphraseError')
+      assert.equal(asked.length, MAX_PASSPHRASE_TRIES)
+      assert.deepEqual(asked, [false, ...Array(MAX_PASSPHRASE_TRIES - 1).fill(true)])
+      // a passphrase given up front (MEGACHAT_PASSPHRASE) is not asked again
+      asked.length = 0
+      const env = await rejection(async () => await loadIdentity(dir, { ...FAST, passphrase: 'nope', askPassphrase: async (again) => { asked.push(again); return 's3cret' } }))
+      assert.equal(env.name, 'WrongPassphraseError')
+      assert.deepEqual(asked, [])
+    })
+
+    it('chooses a passphrase for a new key (--passphrase), and for a key that has none, saying so', async () => {
+      const purposes: string[] = []
+      const choose = async (purpose: string): Promise<string> => { purposes.push(purpose); return 'chosen one' }
+      const made = await loadIdentity(dir, { ...FAST, choosePassphrase: choose })
+      assert.deepEqual(purposes, ['new'])
+      assert.equal(made.created, true)
+      assert.equal(made.protected, true)
+      assert.equal(made.protectedNow, false, 'a new key was not protected "now": it never had no passphrase')
+      assert.equal(isProtected(await readFile(join(dir, KEY_FILE))), true)
+      // a protected key is opened, not chosen for again
+      const opened = await loadIdentity(dir, { ...FAST, choosePassphrase: choose, askPassphrase: async () => 'chosen one' })
+      assert.deepEqual(purposes, ['new'])
+      assert.equal(opened.peerId.toString(), made.peerId.toString())
+
+      const plainDir = join(dir, '..', 'plain')
+      const plain = await loadIdentity(plainDir, FAST)
+      const protectedNow = await loadIdentity(plainDir, { ...FAST, choosePassphrase: choose })
+      assert.deepEqual(purposes, ['new', 'protect'])
+      assert.equal(protectedNow.protectedNow, true)
+      assert.equal(protectedNow.peerId.toString(), plain.peerId.toString())
+      assert.equal((await loadIdentity(plainDir, { ...FAST, passphrase: 'chosen one' })).peerId.toString(), plain.peerId.toString())
+    })
+
+    it('refuses an empty chosen passphrase in plain words and writes nothing', async () => {
+      const err = await rejection(async () => await loadIdentity(dir, { ...FAST, choosePassphrase: async () => '' }))
+      assert.equal(err.name, 'InvalidInputError')
+      assert.match(err.message, /empty passphrase would leave the key unprotected/)
+      await assert.rejects(stat(join(dir, KEY_FILE)), { code: 'ENOENT' })
+
+      const plain = await loadIdentity(dir, FAST)
+      const before = await readFile(join(dir, KEY_FILE))
+      assert.equal((await rejection(async () => await loadIdentity(dir, { ...FAST, choosePassphrase: async () => '' }))).name, 'InvalidInputError')
+      assert.deepEqual(await readFile(join(dir, KEY_FILE)), before)
+      assert.equal(plain.protected, false)
     })
 
     it('uses a fresh random salt and nonce for every file, even with the same passphrase and key', async () => {

@@ -9,7 +9,7 @@ import { equals } from 'uint8arrays/equals'
 import { fromString } from 'uint8arrays/from-string'
 import { toString } from 'uint8arrays/to-string'
 import { InvalidInviteError, RoomMessageTooLongError } from '../src/crypto/errors.js'
-import { decodeInvite, encodeInvite, INVITE_PREFIX, MAX_ROOM_NAME_LENGTH } from '../src/crypto/invite.js'
+import { decodeInvite, encodeInvite, INVITE_PREFIX, INVITE_PROBLEMS, MAX_ROOM_NAME_LENGTH } from '../src/crypto/invite.js'
 import { peerIdToBytes } from '../src/crypto/peer.js'
 import {
   createRoomSecret,
@@ -433,46 +433,74 @@ describe('room crypto', () => {
       assert.equal(decodeInvite(good).name, 'room')
 
       const secp = await generateKeyPair('secp256k1')
-      const cases: Record<string, string> = {
-        empty: '',
-        whitespace: '   \n',
-        'wrong scheme': good.replace('megachat://', 'https://'),
-        'wrong kind': good.replace('/room/', '/dm/'),
-        'http link': 'https://example.com/room/abc',
-        'prefix only': INVITE_PREFIX,
-        'bad base64 character': `${INVITE_PREFIX}abc!def`,
-        'standard base64': `${INVITE_PREFIX}ab+/cd`,
-        'impossible base64 length': `${INVITE_PREFIX}abcde`,
-        'too long': INVITE_PREFIX + 'A'.repeat(4000),
-        'not protobuf': INVITE_PREFIX + toString(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff]), 'base64url'),
-        'version 0': encodePayload({ version: 0 }),
-        'version 2': encodePayload({ version: 2 }),
-        'no secret': encodePayload({ secret: new Uint8Array(0) }),
-        'short secret': encodePayload({ secret: random(31) }),
-        'long secret': encodePayload({ secret: random(33) }),
-        'empty name': encodePayload({ name: '' }),
-        'blank name': encodePayload({ name: '   ' }),
-        'long name': encodePayload({ name: 'a'.repeat(MAX_ROOM_NAME_LENGTH + 1) }),
-        'newline in name': encodePayload({ name: 'a\nb' }),
-        'NUL in name': encodePayload({ name: 'a\u0000b' }),
-        'escape in name': encodePayload({ name: 'a\u001b[31mb' }),
-        'C1 control in name': encodePayload({ name: 'a\u0085b' }),
-        'bidi override in name': encodePayload({ name: 'abc\u202Egpj.exe' }),
-        'line separator in name': encodePayload({ name: 'a\u2028b' }),
-        'empty creator': encodePayload({ creator: new Uint8Array(0) }),
-        'random creator': encodePayload({ creator: random(38) }),
-        'secp256k1 creator': encodePayload({ creator: peerIdToBytes(peerIdFromPrivateKey(secp)) }),
-        'unknown field': INVITE_PREFIX + toString(concat([RoomInvite.encode({ version: 1, name: 'room', secret }), new Uint8Array([0x28, 0x01])]), 'base64url'),
-        'non-string': 42 as unknown as string
+      const { empty, notInvite, cutShort, damaged, tooLong, newer } = INVITE_PROBLEMS
+      const cases: Record<string, [string, string]> = {
+        empty: ['', empty],
+        whitespace: ['   \n', empty],
+        'wrong scheme': [good.replace('megachat://', 'https://'), notInvite],
+        'wrong kind': [good.replace('/room/', '/dm/'), notInvite],
+        'http link': ['https://example.com/room/abc', notInvite],
+        'a word': ['hello', notInvite],
+        'a peer ID': ['12D3KooWHhQzYNMALggU3Z4vtbgGaVLs34NNGLPauNZ5gY69GcTy', notInvite],
+        'prefix only': [INVITE_PREFIX, cutShort],
+        'the start of the prefix': ['megachat://ro', cutShort],
+        'cut in the secret': [good.slice(0, good.length - 10), cutShort],
+        'cut by one character': [good.slice(0, -1), cutShort],
+        'cut before the secret': [encodePayload({ secret: new Uint8Array(0) }), cutShort],
+        'bad base64 character': [`${INVITE_PREFIX}abc!def`, damaged],
+        'standard base64': [`${INVITE_PREFIX}ab+/cd`, damaged],
+        'impossible base64 length': [`${INVITE_PREFIX}abcde`, cutShort],
+        'too long': [INVITE_PREFIX + 'A'.repeat(4000), tooLong],
+        'not protobuf': [INVITE_PREFIX + toString(new Uint8Array([0x2f, 0x00, 0x00]), 'base64url'), damaged],
+        'a number that never ends': [INVITE_PREFIX + toString(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff]), 'base64url'), cutShort],
+        'version 0': [encodePayload({ version: 0 }), damaged],
+        'version 2': [encodePayload({ version: 2 }), newer],
+        'short secret': [encodePayload({ secret: random(31) }), damaged],
+        'long secret': [encodePayload({ secret: random(33) }), damaged],
+        'empty name': [encodePayload({ name: '' }), damaged],
+        'blank name': [encodePayload({ name: '   ' }), damaged],
+        'long name': [encodePayload({ name: 'a'.repeat(MAX_ROOM_NAME_LENGTH + 1) }), damaged],
+        'newline in name': [encodePayload({ name: 'a\nb' }), damaged],
+        'NUL in name': [encodePayload({ name: 'a\u0000b' }), damaged],
+        'escape in name': [encodePayload({ name: 'a\u001b[31mb' }), damaged],
+        'C1 control in name': [encodePayload({ name: 'a\u0085b' }), damaged],
+        'bidi override in name': [encodePayload({ name: 'abc\u202Egpj.exe' }), damaged],
+        'line separator in name': [encodePayload({ name: 'a\u2028b' }), damaged],
+        'empty creator': [encodePayload({ creator: new Uint8Array(0) }), damaged],
+        'random creator': [encodePayload({ creator: random(38) }), damaged],
+        'secp256k1 creator': [encodePayload({ creator: peerIdToBytes(peerIdFromPrivateKey(secp)) }), damaged],
+        'unknown field': [INVITE_PREFIX + toString(concat([RoomInvite.encode({ version: 1, name: 'room', secret }), new Uint8Array([0x28, 0x01])]), 'base64url'), damaged],
+        'a bare payload, cut': [good.slice(INVITE_PREFIX.length, -3), notInvite],
+        'non-string': [42 as unknown as string, notInvite]
       }
-      for (const [label, text] of Object.entries(cases)) {
+      for (const [label, [text, problem]] of Object.entries(cases)) {
         assert.throws(() => decodeInvite(text), (err: Error) => {
           assert.equal(err.name, 'InvalidInviteError', label)
           assert.ok(err instanceof InvalidInviteError, label)
+          assert.equal(err.message, problem, label)
           assert.ok(!err.message.includes('\n'), label)
           assert.ok(err.message.length > 0 && err.message.length < 120, label)
           return true
         }, label)
+      }
+    })
+
+    it('says "cut short" for a link cut anywhere after its prefix (unless at the end of a field that may be left out)', () => {
+      const link = encodeInvite({ name: 'Friends 🎉', secret: createRoomSecret(), creator: peerIdFromPrivateKey(bob).toString() })
+      const noCreator = encodeInvite({ name: 'Friends 🎉', secret: decodeInvite(link).secret })
+      for (let end = 'megachat:'.length; end < link.length; end++) {
+        const cut = link.slice(0, end)
+        if (cut === noCreator) continue // a whole invite without its optional creator
+        assert.throws(() => decodeInvite(cut), { message: INVITE_PROBLEMS.cutShort }, `cut at ${end}`)
+      }
+    })
+
+    it('reads a link wrapped across lines, in brackets or followed by punctuation', () => {
+      const secret = createRoomSecret()
+      const link = encodeInvite({ name: 'room', secret })
+      const half = Math.floor(link.length / 2)
+      for (const text of [`${link.slice(0, half)}\n${link.slice(half)}`, `<${link}>`, `(${link}).`, `${link}!`, `"${link}",`]) {
+        assert.deepEqual(decodeInvite(text), { name: 'room', secret }, JSON.stringify(text))
       }
     })
 

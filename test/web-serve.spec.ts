@@ -6,14 +6,47 @@ import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
-import { join, resolve } from 'node:path'
+import { spawn } from 'node:child_process'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { gunzipSync } from 'node:zlib'
 import { createBootstrapNode, WebAppMissingError } from '../bootstrap-node/index.js'
-import { serveWebApp } from '../bootstrap-node/web.js'
+import { isLoopbackHost, serveWebApp, webAppAdvice } from '../bootstrap-node/web.js'
 import { Cleanup, tempDir } from './fixtures.js'
 import type { WebConfig } from '../bootstrap-node/web.js'
+import type { ChildProcess } from 'node:child_process'
 
 const WEB_DIR = resolve('dist/web')
+const HERE = dirname(fileURLToPath(import.meta.url))
+const SERVE_WEB = join(HERE, '..', 'bootstrap-node', 'serve-web.js')
+const BOOTSTRAP_MAIN = join(HERE, '..', 'bootstrap-node', 'main.js')
+
+/** Skips a test that needs dist/web, saying why, when it is not built. */
+function skipUnlessBuilt (test: Mocha.Context): void {
+  if (existsSync(join(WEB_DIR, 'index.html'))) return
+  console.warn('      (skipped: dist/web is not built; run npm run web:build, which npm test does first)')
+  test.skip()
+}
+
+/** A child's stdout lines up to the one `until` accepts (or the first `until` lines); fails if it exits first or after 20 s. */
+async function firstLines (child: ChildProcess, until: number | ((line: string) => boolean)): Promise<string[]> {
+  const done = typeof until === 'number' ? (lines: string[]) => lines.length >= until : (lines: string[]) => lines.some(until)
+  return await new Promise((resolve, reject) => {
+    let text = ''
+    let stderr = ''
+    const timer = setTimeout(() => { reject(new Error(`no such line within 20 s; stdout: ${text} stderr: ${stderr}`)) }, 20_000)
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      text += chunk
+      const lines = text.split('\n').slice(0, -1)
+      if (done(lines)) {
+        clearTimeout(timer)
+        resolve(lines)
+      }
+    })
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited with ${code}; stderr: ${stderr}`)) })
+  })
+}
 const SECRET = 'not for the web'
 
 interface Reply { status: number, headers: Record<string, string | string[] | undefined>, body: Buffer }
@@ -101,10 +134,7 @@ describe('web app server', () => {
   })
 
   it('serves the built app\'s entry script as JavaScript', async function () {
-    if (!existsSync(join(WEB_DIR, 'index.html'))) {
-      console.warn('      (skipped: dist/web is not built; run npm run web:build, which npm test does first)')
-      this.skip()
-    }
+    skipUnlessBuilt(this)
     const web = await serveWebApp({ dir: WEB_DIR, host: '127.0.0.1', port: 0 })
     try {
       const index = await get(web.url, '/')
@@ -147,6 +177,71 @@ describe('web app server', () => {
     }
     // stop() closed the web server too
     await assert.rejects(get(String(boot.webUrl), '/'), /ECONNREFUSED/)
+  })
+
+  it('a page opened as http://localhost gets the node\'s loopback WebSocket address first', async () => {
+    const boot = await createBootstrapNode({
+      listen: ['/ip4/0.0.0.0/tcp/0/ws'],
+      stunPort: false,
+      web: { port: 0, host: '0.0.0.0', dir: root }
+    })
+    try {
+      assert.ok(boot.webUrl != null)
+      const port = new URL(boot.webUrl).port
+      const config: WebConfig = JSON.parse((await get(boot.webUrl, '/config.json', { host: `localhost:${port}` })).body.toString())
+      assert.ok(config.bootstrap.length > 0)
+      assert.match(config.bootstrap[0], /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws\/p2p\//)
+    } finally {
+      await boot.stop()
+    }
+  })
+
+  describe('what the servers say about where to open the app', () => {
+    it('webAppAdvice: localhost for this computer, and no plain-http LAN or public URL handed out as if it worked', () => {
+      const wildcard = webAppAdvice('0.0.0.0', 8080, 'http://192.168.1.5:8080/')
+      assert.equal(wildcard.local, 'http://localhost:8080/')
+      assert.match(wildcard.others, /^for other devices: browsers run MegaChat only from https:\/\/ or localhost, so http:\/\/192\.168\.1\.5:8080\/ will not work for them; serve it through an HTTPS reverse proxy/)
+      assert.equal(webAppAdvice('::', 8080).local, 'http://localhost:8080/')
+      assert.equal(webAppAdvice('127.0.0.1', 8080).local, 'http://127.0.0.1:8080/')
+      assert.equal(webAppAdvice('::1', 8080).local, 'http://[::1]:8080/')
+      assert.match(webAppAdvice('127.0.0.1', 8080).others, /other devices cannot reach it/)
+      const lan = webAppAdvice('192.168.1.5', 8080)
+      assert.equal(lan.local, undefined, 'no browser runs the app from a LAN address over http')
+      assert.match(lan.others, /^http:\/\/192\.168\.1\.5:8080\/ will not work in any browser, not even on this computer .*http:\/\/localhost:8080\//)
+      for (const host of ['localhost', 'app.localhost', '127.0.0.1', '127.1.2.3', '::1', '[::1]']) assert.equal(isLoopbackHost(host), true, host)
+      for (const host of ['10.0.0.1', '192.168.1.5', 'example.com', '0.0.0.0', 'localhost.example.com', '::']) assert.equal(isLoopbackHost(host), false, host)
+    })
+
+    it('npm run web (serve-web.js) on all interfaces prints the localhost URL, and that other devices need HTTPS', async function () {
+      skipUnlessBuilt(this)
+      const child = spawn(process.execPath, [SERVE_WEB, '--port', '0', '--host', '0.0.0.0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      cleanup.add({ stop: () => { if (child.exitCode == null) child.kill('SIGKILL') } })
+      const text = await firstLines(child, 2)
+      assert.match(text[0], /^MegaChat web app: open http:\/\/localhost:\d+\/ on this computer$/)
+      assert.match(text[1], /will not work for them; serve it through an HTTPS reverse proxy/)
+      // and that URL answers
+      assert.equal((await get(text[0].split(' ')[4], '/')).status, 200)
+    })
+
+    it('the bootstrap node with --web prints the localhost URL for this computer and HTTPS for friends, and webLocal in --json', async function () {
+      skipUnlessBuilt(this)
+      const data = cleanup.dir(await tempDir('megachat-web-boot-'))
+      const args = [BOOTSTRAP_MAIN, '--data', data, '--listen', '/ip4/0.0.0.0/tcp/0/ws', '--no-stun', '--web', '--web-port', '0', '--web-host', '0.0.0.0', '--status-interval', '0']
+      const text = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+      cleanup.add({ stop: () => { if (text.exitCode == null) text.kill('SIGKILL') } })
+      const lines = await firstLines(text, l => l.startsWith('relay:'))
+      const webLines = lines.slice(lines.findIndex(l => l.startsWith('web app:')))
+      assert.match(webLines[0], /^web app: {3}http:\/\/localhost:\d+\/ {2}\(on this computer; it is set up to use this node\)$/)
+      assert.match(webLines[1], /^ {11}for other devices: browsers run MegaChat only from https:\/\/ or localhost, so http:\/\/\S+ will not work for them; serve it through an HTTPS reverse proxy .*\/wss address$/)
+      assert.ok(!lines.some(l => /give friends/.test(l)))
+      text.kill('SIGKILL')
+
+      const json = spawn(process.execPath, [...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      cleanup.add({ stop: () => { if (json.exitCode == null) json.kill('SIGKILL') } })
+      const ready = JSON.parse((await firstLines(json, 1))[0])
+      assert.match(ready.webLocal, /^http:\/\/localhost:\d+\/$/)
+      assert.equal(new URL(ready.webLocal).port, new URL(ready.web).port)
+    })
   })
 
   it('bootstrap node with web but no built app: one clear error, nothing left listening', async () => {

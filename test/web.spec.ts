@@ -287,6 +287,13 @@ describe('web app in Chromium', function () {
     await page.locator('#conversation-title', { hasText: 'friends' }).waitFor({ timeout: WAIT_MS })
 
     await pageB.getByRole('button', { name: 'Join', exact: true }).click()
+    // a link cut short when it was copied: said in plain words, and what was pasted stays to be fixed
+    await pageB.locator('#join-room-invite').fill(invite.slice(0, -6))
+    await pageB.locator('#join-room-invite').press('Enter')
+    await pageB.locator('#join-room-error').waitFor({ timeout: WAIT_MS })
+    assert.equal(await pageB.locator('#join-room-error').textContent(), 'This invite link is cut short: copy the whole link and try again')
+    assert.equal(await pageB.locator('#join-room-invite').inputValue(), invite.slice(0, -6))
+    await pageB.screenshot({ path: join(OUTPUT, 'invite-cut-short.png') })
     await pageB.locator('#join-room-invite').fill(invite)
     await pageB.locator('#join-room-invite').press('Enter')
     await pageB.locator('#conversation-title', { hasText: 'friends' }).waitFor({ timeout: WAIT_MS })
@@ -364,16 +371,54 @@ describe('web app in Chromium', function () {
     await page.screenshot({ path: join(OUTPUT, 'after-reload.png') })
   })
 
-  it('refuses a second tab on the same identity with a clear message', async () => {
+  it('a second tab waits while the first is open, says so, and takes over when the first is closed', async () => {
     const second = await context.newPage()
-    try {
-      await second.goto(withBootstrap())
-      await second.locator('#status[data-state="error"]').waitFor({ timeout: WAIT_MS })
-      assert.match(await second.locator('#status').textContent() ?? '', /already open in another tab/)
-      await second.screenshot({ path: join(OUTPUT, 'second-tab.png') })
-    } finally {
-      await second.close()
-    }
+    second.on('console', msg => { pageLog.push(`[a2 ${msg.type()}] ${msg.text()}`) })
+    await second.goto(withBootstrap())
+    const status = second.locator('#status', { hasText: 'open in another tab' })
+    await status.waitFor({ timeout: WAIT_MS })
+    assert.equal(await status.textContent(), 'MegaChat is open in another tab of this browser. This tab takes over when that one is closed.')
+    assert.equal(await second.locator('#status').getAttribute('data-state'), 'starting')
+    await second.screenshot({ path: join(OUTPUT, 'second-tab-waiting.png') })
+    // the first tab runs on meanwhile, and the second has started nothing
+    assert.equal(await shownPeerId(), browserId)
+    assert.equal(await second.evaluate(() => (window as any).megachat == null), true)
+
+    await page.close()
+    page = second
+    await waitState('ready')
+    assert.equal(await shownPeerId(), browserId, 'the same identity')
+    await page.locator('#start-notice', { hasText: 'The other MegaChat tab was closed: this tab has taken over.' }).waitFor({ timeout: WAIT_MS })
+    assert.deepEqual(await page.locator('#contact-list button').evaluateAll(els => els.map(e => e.getAttribute('data-name'))), ['bea', 'node'])
+    await page.screenshot({ path: join(OUTPUT, 'second-tab-took-over.png') })
+    await page.locator('#start-notice').getByRole('button', { name: 'OK' }).click()
+    assert.equal(await page.locator('#start-notice').count(), 0)
+  })
+
+  it('refuses to start on a plain-http page from another address (no Web Crypto), says why, and links to localhost', async () => {
+    const log: string[] = []
+    // megachat.test is this machine, but not "localhost" to the browser: a page from it over http is not a secure context
+    const { context: lanContext, page: lan } = await openBrowserProfile(cleanup, 'lan', { args: ['--host-resolver-rules=MAP megachat.test 127.0.0.1'], log })
+    const port = new URL(app.url).port
+    await lan.goto(`http://megachat.test:${port}/?bootstrap=${encodeURIComponent(bootAddr)}`)
+    await lan.locator('#status[data-state="error"]').waitFor({ timeout: WAIT_MS })
+    assert.equal(await lan.locator('#status').textContent(), 'MegaChat cannot run on this page: it is not a secure one.')
+    assert.match(await lan.locator('.not-secure').textContent() ?? '', /plain http:\/\/ from megachat\.test:\d+, so the browser keeps its cryptography \(Web Crypto\) from it/)
+    assert.match(await lan.locator('.not-secure').textContent() ?? '', /served over HTTPS/)
+    const local = `http://localhost:${port}/?bootstrap=${encodeURIComponent(bootAddr)}`
+    assert.equal(await lan.locator('#local-url').getAttribute('href'), local)
+    assert.equal(await lan.evaluate(() => ({ secure: window.isSecureContext, chat: (window as any).megachat != null })).then(JSON.stringify), JSON.stringify({ secure: false, chat: false }))
+    assert.equal(await lan.locator('#peer-id').count(), 0)
+    await lan.screenshot({ path: join(OUTPUT, 'not-secure.png') })
+    await lan.setViewportSize({ width: 390, height: 800 })
+    await lan.screenshot({ path: join(OUTPUT, 'not-secure-phone.png') })
+
+    // the way out it offers works: the same server as http://localhost runs the app
+    await lan.locator('#local-url').click()
+    await lan.locator('#peer-id').waitFor({ timeout: WAIT_MS })
+    assert.match(await shownPeerId(lan), PEER_ID)
+    assert.equal(new URL(lan.url()).hostname, 'localhost')
+    await lanContext.close()
   })
 
   it('says clearly that no bootstrap node is configured', async () => {

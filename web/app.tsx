@@ -25,9 +25,11 @@ export function StatusLine ({ status }: { status: Status }): preact.JSX.Element 
   )
 }
 
-export function App ({ model, net }: { model: ChatModel, net: NetworkConfig }): preact.JSX.Element {
+/** `notice`: something the start did that the user should hear of (a banner until dismissed). */
+export function App ({ model, net, notice }: { model: ChatModel, net: NetworkConfig, notice?: string }): preact.JSX.Element {
   useModel(model)
   const [view, setView] = useState<View>({ kind: 'home' })
+  const [shownNotice, setNotice] = useState(notice)
   const [dialog, setDialog] = useState<DialogKind | undefined>(undefined)
   const drafts = useRef(new Map<ConversationKey, string>())
 
@@ -64,6 +66,12 @@ export function App ({ model, net }: { model: ChatModel, net: NetworkConfig }): 
       <Sidebar model={model} active={view.kind === 'conversation' ? view.key : undefined} settingsOpen={view.kind === 'settings'}
         onOpen={open} onDialog={setDialog} onSettings={openSettings} />
       <main class='main' id='main'>
+        {shownNotice != null && (
+          <div class='banner' role='status' id='start-notice'>
+            <span>{shownNotice}</span>
+            <button type='button' class='btn small' onClick={() => { setNotice(undefined) }}>OK</button>
+          </div>
+        )}
         {noBootstrap && view.kind !== 'settings' && (
           <div class='banner' role='alert'>
             <span>No bootstrap node configured: nobody can reach you yet.</span>

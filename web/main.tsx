@@ -10,6 +10,7 @@ import { rtcMedia } from '../src/calls/rtc.js'
 import { App, StatusLine } from './app.js'
 import { started } from './ui.js'
 import { loadNetworkConfig, loadSettings, saveSettings } from './config.js'
+import { NotSecure, secureEnough } from './insecure.js'
 import { ChatModel } from './model.js'
 import type { Chat } from '../src/index.js'
 import type { LateServiceModules } from '../src/node/types.js'
@@ -55,10 +56,25 @@ function Splash ({ status }: { status: Status }): preact.JSX.Element {
   )
 }
 
+/** Said while this tab waits for another one to close, then once it has taken over. */
+const WAITING = 'MegaChat is open in another tab of this browser. This tab takes over when that one is closed.'
+const TOOK_OVER = 'The other MegaChat tab was closed: this tab has taken over.'
+
 async function main (): Promise<void> {
   performance.mark('megachat:start')
+  if (!secureEnough()) {
+    root.textContent = '' // index.html's splash
+    render(<NotSecure />, root)
+    return
+  }
+  let waited = false
+  const onLockHeld = (): void => {
+    waited = true
+    root.textContent = ''
+    render(<Splash status={{ state: 'starting', text: WAITING }} />, root)
+  }
   // the settings and the tab's own storage at once (index.html has asked for the lock and the config)
-  const [net, platform] = await Promise.all([loadNetworkConfig(), openPlatform({ dataDir: 'megachat', lock: window.megachatLock, newDatabase: window.megachatNewDatabase })])
+  const [net, platform] = await Promise.all([loadNetworkConfig(), openPlatform({ dataDir: 'megachat', lock: window.megachatLock, newDatabase: window.megachatNewDatabase, onLockHeld })])
   performance.mark('megachat:config')
   let model: ChatModel | undefined
   const callMedia = rtcMedia({ iceServers: net.iceServers, onSession: (call, session) => { model?.attachSession(call.id, session) } })
@@ -75,7 +91,7 @@ async function main (): Promise<void> {
   // connection 30-40 ms later on a 2-core machine; this way the interface comes up connected.
   await firstConnection(chat, net.bootstrap.length > 0 ? FIRST_PAINT_WAIT_MS : 0)
   root.textContent = '' // index.html's splash
-  render(<App model={model} net={net} />, root)
+  render(<App model={model} net={net} notice={waited ? TOOK_OVER : undefined} />, root)
   performance.mark('megachat:rendered')
   started()
 }

@@ -185,6 +185,8 @@ export function Avatar ({ name, kind = 'person' }: { name: string, kind?: 'perso
   return <span class={`avatar ${kind}`} style={{ '--hue': hash }} aria-hidden='true'>{initial}</span>
 }
 
+/** An error's one line, as a sentence (the library's messages start in lower case). */
 export function errorText (err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
+  const text = err instanceof Error ? err.message : String(err)
+  return text.charAt(0).toUpperCase() + text.slice(1)
 }

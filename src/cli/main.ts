@@ -9,9 +9,11 @@ import { createInterface } from 'node:readline'
 import { Command, InvalidArgumentError } from 'commander'
 import { bootstrapIceServers } from '../node/ice.js'
 import { createChat } from '../index.js'
+import { openPlatform } from '../platform.js'
 import { isSendLine, runCommand } from './commands.js'
 import { Renderer } from './render.js'
-import { askHidden } from './prompt.js'
+import { askPassphrase, choosePassphrase, terminalPrompt } from './prompt.js'
+import type { HiddenPrompt } from './prompt.js'
 import type { CommandContext, CommandResult } from './commands.js'
 import type { Chat, ChatInit } from '../index.js'
 
@@ -49,7 +51,7 @@ function parseArgs (argv: string[]): Options {
     .option('--no-webrtc', 'no WebRTC (direct connections between NATed peers)')
     .option('--lan', 'find peers on the local network with mDNS')
     .option('--json', 'scriptable mode: commands on stdin, one JSON object per line on stdout')
-    .option('--passphrase', 'ask for a passphrase that protects the identity key (or set MEGACHAT_PASSPHRASE)')
+    .option('--passphrase', 'protect the identity key with a passphrase: chosen (typed twice) for a new key or one that has none, asked for later (or set MEGACHAT_PASSPHRASE)')
     .addHelpText('after', `
 Commands once running: /add <peerId> [name], /msg <name> <text>, /contacts, /history <name> [n], /help
 
@@ -96,6 +98,8 @@ async function main (): Promise<void> {
 
   let chat: Chat
   let bootstrapCount = 0
+  /** said once the client is up */
+  const notices: string[] = []
   try {
     const dataDir = resolve(opts.data)
     const config = await readConfig(dataDir)
@@ -104,14 +108,24 @@ async function main (): Promise<void> {
     const iceServers = opts.iceServer.length > 0
       ? opts.iceServer.map(urls => ({ urls }))
       : config.iceServers ?? bootstrapIceServers(bootstrap)
-    let passphrase = process.env.MEGACHAT_PASSPHRASE
-    if (opts.passphrase && (passphrase == null || passphrase === '')) {
-      passphrase = await askHidden('Passphrase for your identity key: ')
+    // the passphrase: from the environment, else asked on the terminal when needed (identity/passphrase.ts)
+    let prompt: HiddenPrompt | undefined
+    const terminal = (): HiddenPrompt => { prompt ??= terminalPrompt(); return prompt }
+    const env = process.env.MEGACHAT_PASSPHRASE
+    let platform
+    try {
+      platform = await openPlatform({
+        dataDir,
+        passphrase: env === '' ? undefined : env,
+        askPassphrase: opts.passphrase || (!json && process.stdin.isTTY === true) ? async (again) => await askPassphrase(terminal(), again) : undefined,
+        choosePassphrase: opts.passphrase ? async (purpose) => await choosePassphrase(terminal(), purpose) : undefined
+      })
+    } finally {
+      prompt?.close()
     }
+    if (platform.protectedNow === true) notices.push('Your identity key is now protected by a passphrase: you will need it at every start.')
     const init: ChatInit = {
-      dataDir,
-      passphrase,
-      askPassphrase: json || process.stdin.isTTY !== true ? undefined : async () => await askHidden('Passphrase for your identity key: '),
+      platform,
       listen: opts.listen.length > 0 ? opts.listen : config.listen,
       bootstrap,
       iceServers,
@@ -164,7 +178,7 @@ async function main (): Promise<void> {
 
   const rl = createInterface({ input: process.stdin, output: json ? undefined : process.stdout, terminal: !json && process.stdin.isTTY === true })
   out.attach(rl)
-  out.ready(chat, bootstrapCount)
+  out.ready(chat, bootstrapCount, notices)
   // after the ready line (what came before it is in the status it shows)
   chat.addEventListener('bootstrap', (evt) => { out.bootstrap(evt.detail, chat.bootstrapStatus()) })
 
@@ -218,7 +232,7 @@ function startupError (err: any): string {
     return `a listen address is already in use (${String(err.message).match(/\S+:\d+/)?.[0] ?? 'port taken'}); pick another with --listen`
   }
   if (err.name === 'InvalidArgumentError' || err.name === 'WrongPassphraseError' || err.name === 'PassphraseRequiredError' ||
-      err.name === 'CorruptDataError' || err.name === 'DataDirError') {
+      err.name === 'CorruptDataError' || err.name === 'DataDirError' || err.name === 'DataDirInUseError' || err.name === 'InvalidInputError') {
     return err.message
   }
   if (/multiaddr/i.test(String(err.message))) return `invalid address: ${err.message}`

@@ -69,16 +69,19 @@ export class Renderer {
     this.rl.prompt()
   }
 
-  ready (chat: Chat, bootstrapCount: number): void {
+  /** The first lines, then `notices` (things the start did that the user should hear of). */
+  ready (chat: Chat, bootstrapCount: number, notices: string[] = []): void {
     const peerId = chat.peerId.toString()
     const addresses = chat.addresses()
     if (this.json) {
       this.emit({ type: 'ready', peerId, addresses })
+      for (const message of notices) this.emit({ type: 'notice', message })
       this.bootstrapAtStart(chat.bootstrapStatus())
       return
     }
     process.stdout.write([
       `${this.c('bold', 'MegaChat')} — end-to-end encrypted, peer to peer`,
+      ...notices.map(n => this.c('green', n)),
       `Your peer ID (give it to friends): ${this.c(['bold', 'green'], peerId)}`,
       ...(addresses.length > 0 ? [this.c('dim', `Listening on ${addresses.length} address${addresses.length === 1 ? '' : 'es'}; /whoami lists them`)] : []),
       ...(bootstrapCount === 0

@@ -75,58 +75,73 @@ export function encodeInvite (invite: Invite): string {
   return INVITE_PREFIX + uint8ArrayToString(payload, 'base64url')
 }
 
+/** What a person is told about an invite link that cannot be used, in plain words. */
+export const INVITE_PROBLEMS = Object.freeze({
+  empty: 'no invite link given: paste the link you were sent (megachat://room/…)',
+  notInvite: `this is not a MegaChat invite link (those start with ${INVITE_PREFIX})`,
+  cutShort: 'this invite link is cut short: copy the whole link and try again',
+  damaged: 'this invite link is damaged: ask for the link again',
+  tooLong: 'this is too long to be a MegaChat invite link',
+  newer: 'this invite link is from a newer version of MegaChat: update MegaChat to join the room'
+})
+
 /**
- * Reads an invite link, or its bare base64url payload, with surrounding whitespace allowed.
+ * Reads an invite link, or its bare base64url payload. Whitespace anywhere (a link wrapped across
+ * lines in an e-mail), brackets around it and punctuation after it (the end of a sentence) are left out.
  *
- * @throws InvalidInviteError with a one-line message for anything malformed
+ * @throws InvalidInviteError with a one-line message in plain words (INVITE_PROBLEMS) for anything malformed
  */
 export function decodeInvite (text: string): Invite {
-  if (typeof text !== 'string') throw new InvalidInviteError('invite must be text')
-  const trimmed = text.trim()
-  if (trimmed.length === 0) throw new InvalidInviteError('invite is empty')
-  if (trimmed.length > MAX_INVITE_LENGTH) throw new InvalidInviteError('invite is too long')
-
-  let payload: string
-  if (trimmed.toLowerCase().startsWith(INVITE_PREFIX)) {
-    payload = trimmed.slice(INVITE_PREFIX.length)
-  } else if (/[:/]/.test(trimmed)) {
-    throw new InvalidInviteError(`not a room invite: it must start with ${INVITE_PREFIX}`)
-  } else {
-    payload = trimmed
+  if (typeof text !== 'string') throw new InvalidInviteError(INVITE_PROBLEMS.notInvite)
+  if (text.length > MAX_INVITE_LENGTH * 2) throw new InvalidInviteError(INVITE_PROBLEMS.tooLong)
+  const trimmed = text.replace(/\s+/g, '').replace(/^[<("'[]+/, '').replace(/[>)"'\].,;!?]+$/, '')
+  if (trimmed.length === 0) throw new InvalidInviteError(INVITE_PROBLEMS.empty)
+  if (trimmed.length > MAX_INVITE_LENGTH) throw new InvalidInviteError(INVITE_PROBLEMS.tooLong)
+  const lower = trimmed.toLowerCase()
+  if (lower.startsWith(INVITE_PREFIX)) {
+    const result = readPayload(trimmed.slice(INVITE_PREFIX.length))
+    if (typeof result === 'string') throw new InvalidInviteError(result)
+    return result
   }
+  // "megachat://ro": the start of a link, and no more
+  if (lower.startsWith('megachat:') && INVITE_PREFIX.startsWith(lower)) throw new InvalidInviteError(INVITE_PROBLEMS.cutShort)
+  if (/[:/]/.test(trimmed)) throw new InvalidInviteError(INVITE_PROBLEMS.notInvite)
+  // a bare payload: without the prefix, what cannot be read is not taken for an invite
+  const result = readPayload(trimmed)
+  if (result === INVITE_PROBLEMS.newer) throw new InvalidInviteError(result)
+  if (typeof result === 'string') throw new InvalidInviteError(INVITE_PROBLEMS.notInvite)
+  return result
+}
 
-  payload = payload.replace(/={1,2}$/, '')
-  if (payload.length === 0) throw new InvalidInviteError('invite is empty')
-  if (!/^[A-Za-z0-9_-]+$/.test(payload) || payload.length % 4 === 1) {
-    throw new InvalidInviteError('invite is not valid base64url')
-  }
-
+/** The invite in a base64url payload, or what is wrong with it (one of INVITE_PROBLEMS). */
+function readPayload (text: string): Invite | string {
+  const payload = text.replace(/={1,2}$/, '')
+  if (payload.length === 0) return INVITE_PROBLEMS.cutShort
+  if (!/^[A-Za-z0-9_-]+$/.test(payload)) return INVITE_PROBLEMS.damaged
   let bytes: Uint8Array
   try {
     bytes = uint8ArrayFromString(payload, 'base64url')
   } catch {
-    throw new InvalidInviteError('invite is not valid base64url')
+    // a last group of characters that is not a whole one (or whose spare bits are set): the link ends too soon
+    return INVITE_PROBLEMS.cutShort
   }
 
   let decoded: RoomInvite
   try {
     decoded = RoomInvite.decode(bytes)
-  } catch {
-    throw new InvalidInviteError('invite is corrupted')
+  } catch (err: any) {
+    // the bytes ran out in the middle of a field: the end of the link is missing
+    return err instanceof RangeError ? INVITE_PROBLEMS.cutShort : INVITE_PROBLEMS.damaged
   }
 
-  // the version is checked before the layout, so a newer invite says so rather than "corrupted"
-  if (decoded.version !== INVITE_VERSION) {
-    throw new InvalidInviteError(`unsupported invite version ${decoded.version} (this app reads version ${INVITE_VERSION})`)
+  // the version is checked before the layout, so a newer invite says so rather than "damaged"
+  if (decoded.version > INVITE_VERSION) return INVITE_PROBLEMS.newer
+  const canonical = uint8ArrayEquals(RoomInvite.encode(decoded), bytes)
+  // the fields come in order (version, name, secret, creator): a link that ends before the secret was cut
+  if (canonical && decoded.version === INVITE_VERSION && decoded.secret.byteLength === 0 && decoded.creator == null) return INVITE_PROBLEMS.cutShort
+  if (!canonical || decoded.version !== INVITE_VERSION || decoded.secret.byteLength !== ROOM_SECRET_BYTES || roomNameProblem(decoded.name) != null) {
+    return INVITE_PROBLEMS.damaged
   }
-  if (!uint8ArrayEquals(RoomInvite.encode(decoded), bytes)) {
-    throw new InvalidInviteError('invite is corrupted')
-  }
-  if (decoded.secret.byteLength !== ROOM_SECRET_BYTES) {
-    throw new InvalidInviteError(`invite secret must be ${ROOM_SECRET_BYTES} bytes`)
-  }
-  const nameProblem = roomNameProblem(decoded.name)
-  if (nameProblem != null) throw new InvalidInviteError(`invite ${nameProblem}`)
 
   const invite: Invite = {
     name: decoded.name,
@@ -134,9 +149,8 @@ export function decodeInvite (text: string): Invite {
   }
   if (decoded.creator != null) {
     const creator = ed25519PeerIdFromBytes(decoded.creator)
-    if (creator == null) throw new InvalidInviteError('invite creator is not a valid Ed25519 peer ID')
+    if (creator == null) return INVITE_PROBLEMS.damaged
     invite.creator = creator.toString()
   }
-
   return invite
 }

@@ -4,15 +4,16 @@
  */
 import { chmod, mkdir, open, readFile, rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { DataDirError } from '../errors.js'
-import { decodeKeyFile, encodeKeyFile, isProtected } from './keyfile.js'
-import type { KeyFileOptions } from './keyfile.js'
+import { openKey } from './passphrase.js'
+import type { PassphraseOptions } from './passphrase.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 
 export { decodeKeyFile, encodeKeyFile, isProtected } from './keyfile.js'
 export type { KeyFileOptions } from './keyfile.js'
+export { MAX_PASSPHRASE_TRIES, newPassphraseProblem, openKey } from './passphrase.js'
+export type { PassphraseOptions } from './passphrase.js'
 
 export const KEY_FILE = 'identity.key'
 
@@ -23,14 +24,12 @@ export interface Identity {
   created: boolean
   /** true when the key file is protected by a passphrase */
   protected: boolean
+  /** true when a key that had no passphrase was given one just now */
+  protectedNow: boolean
 }
 
-export interface LoadIdentityOptions extends KeyFileOptions {
-  /** Encrypts a new key at rest, and opens a protected one. */
-  passphrase?: string
-  /** Asked only when the key file is protected and no passphrase was given. */
-  askPassphrase?: () => Promise<string>
-}
+/** How a passphrase is given, asked for or chosen: see identity/passphrase.ts. */
+export type LoadIdentityOptions = PassphraseOptions
 
 /** Makes the data directory (mode 0700) or explains in one line why it cannot. */
 export async function ensureDataDir (dir: string): Promise<void> {
@@ -49,31 +48,18 @@ export async function ensureDataDir (dir: string): Promise<void> {
 export async function loadIdentity (dir: string, options: LoadIdentityOptions = {}): Promise<Identity> {
   await ensureDataDir(dir)
   const path = join(dir, KEY_FILE)
-  let file: Uint8Array | undefined
+  let stored: Uint8Array | undefined
   try {
-    file = await readFile(path)
+    stored = await readFile(path)
   } catch (err: any) {
     if (err.code !== 'ENOENT') throw new DataDirError(`cannot read ${path}: ${err.code ?? err.message}`)
   }
-  if (file != null) {
-    let passphrase = options.passphrase
-    if ((passphrase == null || passphrase === '') && isProtected(file) && options.askPassphrase != null) {
-      passphrase = await options.askPassphrase()
-    }
-    const privateKey = await decodeKeyFile(file, passphrase)
-    let wasProtected = isProtected(file)
-    if (!wasProtected && passphrase != null && passphrase !== '') {
-      // a passphrase given for a key that has none: protect the key with it from now on
-      await writeFileAtomic(path, await encodeKeyFile(privateKey, passphrase, options))
-      wasProtected = true
-    }
-    // repair a loosened mode: the key must stay private to its owner
-    await chmod(path, 0o600).catch(() => {})
-    return { privateKey, peerId: peerIdFromPrivateKey(privateKey), created: false, protected: wasProtected }
-  }
-  const privateKey = await generateKeyPair('Ed25519')
-  await writeFileAtomic(path, await encodeKeyFile(privateKey, options.passphrase, options))
-  return { privateKey, peerId: peerIdFromPrivateKey(privateKey), created: true, protected: options.passphrase != null && options.passphrase !== '' }
+  const key = await openKey(stored, options)
+  if (key.file != null) await writeFileAtomic(path, await key.file)
+  // repair a loosened mode: the key must stay private to its owner
+  else await chmod(path, 0o600).catch(() => {})
+  const { privateKey, created, protectedNow } = key
+  return { privateKey, peerId: peerIdFromPrivateKey(privateKey), created, protected: key.protected, protectedNow }
 }
 
 /** Writes `path` through a temporary file, synced, then renamed: a crash leaves the old file or the new one. */
