@@ -10,7 +10,7 @@
  * each message also carries the author's sequence number for the conversation.
  *
  * Noise gives the stream confidentiality, integrity and mutual authentication; the peer ID of the connection
- * is the author. Bad input from a peer (oversized frames, undecodable bytes, malformed fields, too many
+ * is the author. Bad input from a peer (oversized frames or length prefixes, undecodable bytes, malformed fields, too many
  * streams) aborts that stream and is counted in `stats`; it never throws into the event loop. A receiver
  * reads no further while DM_MAX_UNSTORED messages wait to be stored, so a fast sender cannot swell its memory.
  *
@@ -21,12 +21,13 @@
  * ```
  */
 import { serviceCapabilities } from '@libp2p/interface'
-import { lpStream, UnexpectedEOFError } from '@libp2p/utils'
+import { UnexpectedEOFError } from '@libp2p/utils'
 import type { LengthPrefixedStream } from '@libp2p/utils'
 import { toString as toHex } from 'uint8arrays/to-string'
 import { fromString as fromHex } from 'uint8arrays/from-string'
 import { DM_ACK_TIMEOUT_MS, DM_IDLE_TIMEOUT_MS, DM_MAX_INBOUND_STREAMS, DM_MAX_UNSTORED, DM_PROTOCOL, DM_WINDOW, DM_WINDOW_BYTES, MAX_DM_FRAME_BYTES, MAX_TEXT_BYTES, overUtf8 } from '../constants.js'
 import { ProtocolViolationError } from '../errors.js'
+import { boundedLpStream } from '../node/frames.js'
 import { DmFrame } from './pb/dm.js'
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
@@ -68,7 +69,7 @@ export interface DirectMessagesComponents {
 /** What a peer sent that was dropped, and what was accepted. */
 export interface DirectMessageStats {
   received: number
-  /** frames over the size limit */
+  /** frames (or length prefixes) over the size limit */
   oversized: number
   /** frames that did not decode or had malformed fields */
   malformed: number
@@ -162,7 +163,7 @@ class DefaultDirectMessages implements DirectMessages, Startable {
    */
   private async handle (stream: Stream, connection: Connection): Promise<void> {
     const from = connection.remotePeer
-    const lp = lpStream(stream, { maxDataLength: MAX_DM_FRAME_BYTES })
+    const lp = boundedLpStream(stream, MAX_DM_FRAME_BYTES)
     const idle = this.init.idleTimeout ?? DM_IDLE_TIMEOUT_MS
     const waiting: DirectMessage[] = []
     let readerDone = false
@@ -341,7 +342,7 @@ class DefaultDirectMessages implements DirectMessages, Startable {
     const stream = options.open != null
       ? await options.open({ signal: options.signal })
       : await this.components.connectionManager.openStream(peer, this.protocol, { signal: options.signal, runOnLimitedConnection: true })
-    return { peer: peer.toString(), stream, lp: lpStream(stream, { maxDataLength: MAX_DM_FRAME_BYTES }), written: 0, acked: 0, timer: undefined }
+    return { peer: peer.toString(), stream, lp: boundedLpStream(stream, MAX_DM_FRAME_BYTES), written: 0, acked: 0, timer: undefined }
   }
 }
 

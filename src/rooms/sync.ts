@@ -9,11 +9,11 @@
  * responder cannot forge or alter history, only withhold it. Bounded by count and age on both sides.
  */
 import { serviceCapabilities } from '@libp2p/interface'
-import { pbStream } from '@libp2p/utils'
 import { equals } from 'uint8arrays/equals'
 import { toString as toHex } from 'uint8arrays/to-string'
 import { roomSyncAuth, MAX_ROOM_MESSAGE_BYTES } from '../crypto/room.js'
 import { ProtocolViolationError } from '../errors.js'
+import { boundedPbStream } from '../node/frames.js'
 import { SyncFrame, SyncRequest } from './pb/room.js'
 import type { RoomKeys } from '../crypto/room.js'
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
@@ -97,7 +97,7 @@ class DefaultRoomSync implements RoomSync, Startable {
 
   private async handle (stream: Stream, connection: Connection): Promise<void> {
     const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
-    const pb = pbStream(stream, { maxDataLength: MAX_REQUEST_BYTES })
+    const pb = boundedPbStream(stream, MAX_REQUEST_BYTES)
     try {
       const req = await pb.read(SyncRequest, { signal })
       const source = this.init.lookup(toHex(req.roomId, 'base16'))
@@ -125,7 +125,7 @@ class DefaultRoomSync implements RoomSync, Startable {
     const signal = options.signal ?? AbortSignal.timeout(SYNC_TIMEOUT_MS)
     const limit = Math.min(options.limit ?? this.maxMessages, this.maxMessages)
     const stream = await this.components.connectionManager.openStream(peer, ROOM_SYNC_PROTOCOL, { signal, runOnLimitedConnection: true })
-    const pb = pbStream(stream, { maxDataLength: MAX_ROOM_MESSAGE_BYTES + 16 })
+    const pb = boundedPbStream(stream, MAX_ROOM_MESSAGE_BYTES + 16)
     try {
       await pb.write({
         roomId: keys.roomId as Uint8Array<ArrayBuffer>,
