@@ -21,6 +21,10 @@ export const DM_WINDOW_BYTES = 1024 * 1024
 export const DM_MAX_UNSTORED = 512
 /** A sender waiting this long for the next ack gives the stream up (the connection may not carry). */
 export const DM_ACK_TIMEOUT_MS = 10_000
+/** Author timestamps before this (2020-01-01) are refused as malformed. */
+export const MIN_TIMESTAMP = Date.UTC(2020, 0, 1)
+/** Author timestamps further than this ahead of our clock are refused as malformed. */
+export const MAX_CLOCK_AHEAD_MS = 24 * 3600_000
 
 /** How long to look for a contact (DHT lookup plus dials) before giving up for now. */
 export const FIND_TIMEOUT_MS = 15_000

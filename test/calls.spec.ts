@@ -296,6 +296,28 @@ describe('calls between two nodes', function () {
     assert.equal(alice.contactFor(call.peer), undefined)
   })
 
+  it('drops signalling frames that are not strictly what call.proto says: wire types, UTF-8', async () => {
+    const [alice, bob] = await pair()
+    const connection = await alice.reach.connect(bob.peerId)
+    const stats = bob.libp2p.services.calls.stats
+    const callId = [0x0a, 16, ...new Uint8Array(16).fill(5)]
+    const bad: Array<[string, number[]]> = [
+      ['an offer whose sdp is not UTF-8', [...callId, 0x1a, 4, 0x76, 0x3d, 0x30, 0xff]],
+      ['a type with the wire type of a length', [...callId, 0x12, 1, 0, 0x1a, 3, 0x76, 0x3d, 0x30]],
+      ['a candidate line with a lone surrogate', [...callId, 0x10, 2, 0x2a, 5, 0x0a, 3, 0xed, 0xa0, 0x80]]
+    ]
+    for (const [i, [what, bytes]] of bad.entries()) {
+      const stream = await connection.newStream('/megachat/call/1.0.0')
+      await lpStream(stream).write(Uint8Array.from(bytes))
+      await until(() => stats.malformed === i + 1, WAIT_MS, `${what} counted as malformed`)
+    }
+    assert.equal(stats.received, 0)
+    assert.deepEqual(bob.calls.list(), [])
+    const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
+    const call = await alice.call('bob')
+    assert.equal((await ringing).id, call.id)
+  })
+
   it('drops hostile signalling frames, counts them, and keeps working', async () => {
     const [alice, bob] = await pair()
     const connection = await alice.reach.connect(bob.peerId)

@@ -13,7 +13,7 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { fromString as fromHex } from 'uint8arrays/from-string'
 import { toString as toHex } from 'uint8arrays/to-string'
-import { DM_MAX_INBOUND_STREAMS, DM_MAX_UNSTORED, DM_WINDOW, DM_PROTOCOL, MAX_DM_FRAME_BYTES, MAX_TEXT_BYTES } from '../src/constants.js'
+import { DM_MAX_INBOUND_STREAMS, DM_MAX_UNSTORED, DM_WINDOW, DM_PROTOCOL, MAX_CLOCK_AHEAD_MS, MAX_DM_FRAME_BYTES, MAX_TEXT_BYTES, MIN_TIMESTAMP } from '../src/constants.js'
 import { directMessages } from '../src/direct/index.js'
 import { DmFrame } from '../src/direct/pb/dm.js'
 import { Cleanup, until } from './fixtures.js'
@@ -37,6 +37,13 @@ function message (text = 'hello'): DirectMessage {
 /** One frame's bytes, encoded as the sender would, with any field overridden. */
 function frame (m: Partial<{ id: Uint8Array<ArrayBuffer>, timestamp: bigint, text: string, seq: bigint }>): Uint8Array {
   return DmFrame.encode({ message: { id: crypto.getRandomValues(new Uint8Array(16)), timestamp: BigInt(Date.now()), text: 'x', ...m } })
+}
+
+/** A varint, as protobuf writes it. */
+function varint (n: number): number[] {
+  const out: number[] = []
+  for (; n >= 0x80; n = Math.floor(n / 0x80)) out.push((n % 0x80) | 0x80)
+  return [...out, n]
 }
 
 /** A promise with its resolve and reject, for a `receive` that waits until the test lets it go. */
@@ -410,6 +417,38 @@ describe('direct messages', function () {
       assert.deepEqual(received, [])
       await stillServes(sender, receiver)
       assert.deepEqual(receiver.services.dm.stats, { received: 1, oversized: 0, malformed: bad.length, failedStreams: 0 })
+    })
+
+    it('drops frames that are not strictly what dm.proto says: wire types, UTF-8, absurd timestamps', async () => {
+      const { sender, receiver, received } = await pair()
+      const id = [0x0a, 16, ...new Uint8Array(16).fill(3)]
+      const now = [0x10, ...varint(Date.now())]
+      /** a DmFrame{message} made of these message bytes */
+      const raw = (bytes: number[]): Uint8Array => Uint8Array.from([0x0a, ...varint(bytes.length), ...bytes])
+      const text = (utf8: number[]): number[] => [0x1a, utf8.length, ...utf8]
+      const bad: Array<[string, Uint8Array]> = [
+        ['text with the wire type of a varint (protons reads it as "a")', raw([...id, ...now, 0x18, 1, 0x61])],
+        ['timestamp with the wire type of a length', raw([...id, 0x12, 1, 1, ...text([0x61])])],
+        ['id with the wire type of a 64-bit field', raw([0x09, 1, 2, 3, 4, 5, 6, 7, 8, ...now, ...text([0x61])])],
+        ['text that is not UTF-8 (an overlong "/")', raw([...id, ...now, ...text([0xc0, 0xaf])])],
+        ['text with a lone surrogate', raw([...id, ...now, ...text([0x61, 0xed, 0xb0, 0x80])])],
+        ['a timestamp of 2^53 - 1', frame({ timestamp: BigInt(Number.MAX_SAFE_INTEGER) })],
+        ['a timestamp in 2019', frame({ timestamp: BigInt(Date.UTC(2019, 11, 31)) })],
+        ['a timestamp more than a day ahead', frame({ timestamp: BigInt(Date.now() + MAX_CLOCK_AHEAD_MS + 60_000) })]
+      ]
+      for (const [i, [what, bytes]] of bad.entries()) {
+        const stream = await rawStream(sender, receiver)
+        await lpStream(stream).write(bytes)
+        const end = await closed(stream)
+        assert.notEqual(end.status, 'closed', `${what}: the stream was aborted`)
+        await until(() => receiver.services.dm.stats.malformed === i + 1, WAIT_MS, `${what} counted as malformed`)
+      }
+      assert.equal(received.length, 0)
+      // a clock some hours fast, or a message written on 2020-01-01, is no reason to refuse
+      const fine = [Date.now() + MAX_CLOCK_AHEAD_MS - 3600_000, MIN_TIMESTAMP].map(timestamp => ({ ...message('on time enough'), timestamp }))
+      await sender.services.dm.send(receiver.peerId, fine, { signal: AbortSignal.timeout(WAIT_MS) })
+      assert.deepEqual(received.map(r => r.message), fine)
+      assert.deepEqual(receiver.services.dm.stats, { received: 2, oversized: 0, malformed: bad.length, failedStreams: 0 })
     })
 
     it('drops a good frame followed by a bad one after acknowledging the good one', async () => {

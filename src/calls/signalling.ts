@@ -13,16 +13,19 @@
  * inside the SDP it carries are bound to the contact's key: whoever relays the connection cannot swap
  * them, and the media (DTLS-SRTP) is end-to-end encrypted.
  *
- * Bad input (oversized or undecodable frames, malformed fields, too many frames or streams) aborts the
- * stream and is counted in `stats`; it never throws into the event loop.
+ * Bad input (oversized frames or length prefixes, undecodable frames, fields of the wrong wire type or
+ * strings that are not UTF-8, malformed fields, too many frames or streams) aborts the stream and is
+ * counted in `stats`; it never throws into the event loop.
  */
 import { serviceCapabilities } from '@libp2p/interface'
-import { lpStream, UnexpectedEOFError } from '@libp2p/utils'
+import { UnexpectedEOFError } from '@libp2p/utils'
 import { fromString as fromHex } from 'uint8arrays/from-string'
 import { toString as toHex } from 'uint8arrays/to-string'
 import { CALL_FIRST_FRAME_MS, CALL_MAX_FRAMES, CALL_MAX_INBOUND_STREAMS, CALL_PROTOCOL, MAX_CALL_FRAME_BYTES, MAX_SDP_BYTES } from '../constants.js'
 import { ProtocolViolationError } from '../errors.js'
+import { boundedLpStream, checkFields } from '../node/frames.js'
 import { CallSignal } from './pb/call.js'
+import type { Shape } from '../node/frames.js'
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
 import type { LengthPrefixedStream } from '@libp2p/utils'
@@ -98,7 +101,7 @@ export class SignalChannel {
   constructor (stream: Stream, remotePeer: PeerId) {
     this.stream = stream
     this.remotePeer = remotePeer
-    this.lp = lpStream(stream, { maxDataLength: MAX_CALL_FRAME_BYTES })
+    this.lp = boundedLpStream(stream, MAX_CALL_FRAME_BYTES)
   }
 
   get open (): boolean {
@@ -215,8 +218,19 @@ class DefaultCallSignalling implements CallSignalling, Startable {
   }
 }
 
+/** CallSignal's fields as call.proto declares them (checkFields refuses any other wire type, and invalid UTF-8). */
+const CALL_SIGNAL_SHAPE: Shape = {
+  1: 'bytes',
+  2: 'varint',
+  3: 'string',
+  4: 'varint',
+  5: { 1: 'string', 2: 'string', 3: 'varint', 4: 'string' },
+  6: 'varint'
+}
+
 /** Validates one frame; throws ProtocolViolationError for anything malformed. */
 function decode (bytes: Uint8Array): Signal {
+  checkFields(bytes, CALL_SIGNAL_SHAPE)
   let frame: CallSignal
   try {
     frame = CallSignal.decode(bytes)

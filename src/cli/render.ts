@@ -1,13 +1,16 @@
 /**
  * Output for the terminal client. In `--json` mode every line on stdout is one JSON object and nothing
  * else is ever written there; in the interactive mode, lines are printed above the prompt so that
- * incoming messages never break what the user is typing.
+ * incoming messages never break what the user is typing, and every piece of text that came from the
+ * network (names, messages, room names, errors) goes through terminal-safe.ts first: its control
+ * characters and escape sequences are shown, never obeyed.
  */
 import { styleText } from 'node:util'
 import type { CommandResult, HistoryEntry } from './commands.js'
 import type { BootstrapNodeStatus, CallInfo, CallRecord, Chat, IncomingMessage, PresenceChange, RoomMessageEvent, StoredMessage, Unreachable } from '../index.js'
 import { clearScreenDown, cursorTo, moveCursor } from 'node:readline'
 import type { Interface } from 'node:readline'
+import { safeName, safeText } from './terminal-safe.js'
 
 type Style = Parameters<typeof styleText>[0]
 
@@ -19,7 +22,9 @@ export interface RendererInit {
 const pad2 = (n: number): string => n.toString().padStart(2, '0')
 const time = (ms: number): string => { const d = new Date(ms); return `${pad2(d.getHours())}:${pad2(d.getMinutes())}` }
 const day = (ms: number): string => new Date(ms).toDateString()
-const shortId = (peer: string): string => `${peer.slice(0, 4)}…${peer.slice(-6)}`
+const shortId = (peer: string): string => safeName(`${peer.slice(0, 4)}…${peer.slice(-6)}`)
+/** A contact's (or room member's) name made safe, or a short form of the peer ID for someone without one. */
+const label = (name: string | undefined, peer: string): string => name != null ? safeName(name) : shortId(peer)
 const clip = (text: string, n = 40): string => text.length > n ? `${text.slice(0, n - 1)}…` : text
 
 export class Renderer {
@@ -64,7 +69,7 @@ export class Renderer {
 
   prompt (current?: string): void {
     if (this.json || this.rl == null) return
-    this.promptText = current != null ? `${this.c('cyan', current)}> ` : '> '
+    this.promptText = current != null ? `${this.c('cyan', safeName(current))}> ` : '> '
     this.rl.setPrompt(this.promptText)
     this.rl.prompt()
   }
@@ -128,8 +133,8 @@ export class Renderer {
       this.emit({ type: 'message', from: m.peer, ...(m.name != null ? { name: m.name } : {}), id: m.id, text: m.text, timestamp: m.timestamp })
       return
     }
-    const who = m.name != null ? this.c(['bold', 'cyan'], m.name) : this.c('yellow', `${shortId(m.peer)} (not a contact)`)
-    const lines = [`${this.c('dim', time(m.timestamp))} ${who}: ${m.text}`]
+    const who = m.name != null ? this.c(['bold', 'cyan'], safeName(m.name)) : this.c('yellow', `${shortId(m.peer)} (not a contact)`)
+    const lines = [`${this.c('dim', time(m.timestamp))} ${who}: ${safeText(m.text)}`]
     if (m.name == null) lines.push(this.c('dim', `  /add ${m.peer} <name> to add them`))
     this.print(...lines)
   }
@@ -139,8 +144,8 @@ export class Renderer {
       this.emit({ type: 'message', room: m.room, from: m.from, ...(m.name != null ? { name: m.name } : {}), id: m.id, text: m.text, timestamp: m.timestamp, ...(m.synced ? { synced: true } : {}) })
       return
     }
-    const who = m.name != null ? this.c(['bold', 'cyan'], m.name) : this.c('yellow', shortId(m.from))
-    this.print(`${this.c('dim', time(m.timestamp))} ${this.c('magenta', `#${m.room}`)} ${who}: ${m.text}`)
+    const who = m.name != null ? this.c(['bold', 'cyan'], safeName(m.name)) : this.c('yellow', shortId(m.from))
+    this.print(`${this.c('dim', time(m.timestamp))} ${this.c('magenta', `#${safeName(m.room)}`)} ${who}: ${safeText(m.text)}`)
   }
 
   delivered (m: StoredMessage, name?: string): void {
@@ -148,7 +153,7 @@ export class Renderer {
       this.emit({ type: 'delivered', id: m.id, to: m.peer })
       return
     }
-    this.print(this.c('green', `  ✓ delivered to ${name ?? shortId(m.peer)}: `) + this.c('dim', clip(m.text)))
+    this.print(this.c('green', `  ✓ delivered to ${label(name, m.peer)}: `) + this.c('dim', safeName(clip(m.text))))
   }
 
   presence (p: PresenceChange): void {
@@ -156,7 +161,8 @@ export class Renderer {
       this.emit({ type: 'presence', peerId: p.peerId, name: p.name, online: p.online, ...(p.lastSeen != null ? { lastSeen: p.lastSeen } : {}) })
       return
     }
-    this.print(p.online ? this.c('green', `● ${p.name} is online`) : this.c('dim', `○ ${p.name} went offline`))
+    const name = safeName(p.name)
+    this.print(p.online ? this.c('green', `● ${name} is online`) : this.c('dim', `○ ${name} went offline`))
   }
 
   unreachable (u: Unreachable, name?: string): void {
@@ -164,7 +170,7 @@ export class Renderer {
       this.emit({ type: 'unreachable', to: u.peerId, pending: u.pending, why: u.why, reason: u.reason })
       return
     }
-    const who = name ?? shortId(u.peerId)
+    const who = label(name, u.peerId)
     const why = u.why === 'not-found'
       ? 'was not found on the network (offline, or not announced yet)'
       : u.why === 'not-dialable' ? 'was found but could not be connected to' : 'could not be delivered to'
@@ -178,7 +184,7 @@ export class Renderer {
       this.emit({ type: 'call', id: c.id, from: c.peer, ...(name != null ? { name } : {}), video: c.video, state: c.state })
       return
     }
-    const who = name != null ? this.c(['bold', 'cyan'], name) : this.c('yellow', `${shortId(c.peer)} (not a contact)`)
+    const who = name != null ? this.c(['bold', 'cyan'], safeName(name)) : this.c('yellow', `${shortId(c.peer)} (not a contact)`)
     this.print(`${this.c('bold', '☎')} ${who} is calling you (${c.video ? 'video' : 'voice'}). ` +
       this.c('dim', 'Answering needs the web app; /decline turns it down.'))
   }
@@ -189,7 +195,7 @@ export class Renderer {
       this.emit({ type: 'call-ended', id: r.id, peer: r.peer, ...(name != null ? { name } : {}), direction: r.direction, video: r.video, outcome: r.outcome, ...(r.reason != null ? { reason: r.reason } : {}), timestamp: r.timestamp, endedAt: r.endedAt })
       return
     }
-    const line = callLine(r, name ?? shortId(r.peer))
+    const line = callLine(r, label(name, r.peer))
     this.print(r.outcome === 'missed' && r.direction === 'in' ? this.c('yellow', line) : this.c('dim', line))
   }
 
@@ -198,13 +204,13 @@ export class Renderer {
       this.emit({ type: 'error', message, ...(name != null ? { name } : {}) })
       return
     }
-    this.print(this.c('red', `✗ ${message}`))
+    this.print(this.c('red', `✗ ${safeName(message)}`))
   }
 
   /** A start-up failure: one line, then the process exits. */
   fatal (message: string, name?: string): void {
     if (this.json) this.emit({ type: 'error', message, ...(name != null ? { name } : {}) })
-    process.stderr.write(`megachat: ${message}\n`)
+    process.stderr.write(`megachat: ${safeName(message)}\n`)
   }
 
   bye (): void {
@@ -221,10 +227,10 @@ export class Renderer {
     switch (r.type) {
       case 'contact':
         if (r.action === 'added') {
-          this.print(`Added ${this.c('bold', r.name)}. Safety code: ${this.c('bold', r.safetyCode ?? '')}`,
+          this.print(`Added ${this.c('bold', safeName(r.name))}. Safety code: ${this.c('bold', r.safetyCode ?? '')}`,
             this.c('dim', '  Compare it with your friend (in person or on a call); the same code means no impostor.'))
         } else {
-          this.print(`Removed ${r.name}. Your conversation stays in the history.`)
+          this.print(`Removed ${safeName(r.name)}. Your conversation stays in the history.`)
         }
         return
       case 'contacts':
@@ -234,33 +240,33 @@ export class Renderer {
         }
         this.print(...r.contacts.map(c => {
           const state = c.online ? this.c('green', '● online ') : this.c('dim', `○ ${c.lastSeen != null ? `seen ${ago(c.lastSeen)}` : 'offline'}`)
-          return `${this.c('bold', c.name.padEnd(16))} ${state.padEnd(this.color ? 30 : 20)} ${this.c('dim', c.peerId)}\n${' '.repeat(17)}${this.c('dim', `safety code ${c.safetyCode}`)}`
+          return `${this.c('bold', safeName(c.name).padEnd(16))} ${state.padEnd(this.color ? 30 : 20)} ${this.c('dim', c.peerId)}\n${' '.repeat(17)}${this.c('dim', `safety code ${c.safetyCode}`)}`
         }))
         return
       case 'sent':
         this.print(this.c('dim', '  … sending'))
         return
       case 'history':
-        this.print(...this.historyLines(r.messages, r.name ?? shortId(r.peer)))
+        this.print(...this.historyLines(r.messages, label(r.name, r.peer)))
         return
       case 'whoami':
         this.print(`Peer ID: ${this.c('bold', r.peerId)}`, ...r.addresses.map(a => this.c('dim', `  ${a}`)))
         return
       case 'safety':
-        this.print(`Safety code with ${r.name ?? shortId(r.peerId)}: ${this.c('bold', r.safetyCode)}`)
+        this.print(`Safety code with ${label(r.name, r.peerId)}: ${this.c('bold', r.safetyCode)}`)
         return
       case 'status':
         this.print(`${r.connections} connection${r.connections === 1 ? '' : 's'} (${r.relayed} via relay), ${r.contactsOnline} contact${r.contactsOnline === 1 ? '' : 's'} online`,
           ...(r.bootstrap.length === 0 ? [this.c('yellow', 'no bootstrap node configured')] : r.bootstrap.map(b => `bootstrap node ${bootstrapName(b.address)}: ${this.bootstrapState(b)}`)))
         return
       case 'chat':
-        this.print(this.c('dim', `Talking to ${r.name ?? shortId(r.peerId)}: plain lines are sent to them. /chat another name to switch.`))
+        this.print(this.c('dim', `Talking to ${label(r.name, r.peerId)}: plain lines are sent to them. /chat another name to switch.`))
         return
       case 'room':
         if (r.action === 'left') {
-          this.print(`Left #${r.name}.`)
+          this.print(`Left #${safeName(r.name)}.`)
         } else {
-          this.print(`${r.action === 'created' ? 'Created' : 'Joined'} ${this.c('magenta', `#${r.name}`)} (${r.online} online). Invite link — share it only with people who should read the room:`,
+          this.print(`${r.action === 'created' ? 'Created' : 'Joined'} ${this.c('magenta', `#${safeName(r.name)}`)} (${r.online} online). Invite link — share it only with people who should read the room:`,
             `  ${this.c('bold', r.invite)}`)
         }
         return
@@ -269,29 +275,29 @@ export class Renderer {
           this.print(this.c('dim', 'No rooms yet. /create-room <name> or /join <invite>'))
           return
         }
-        this.print(...r.rooms.map(room => `${this.c('magenta', `#${room.name}`.padEnd(18))} ${room.online} online   ${this.c('dim', room.invite)}`))
+        this.print(...r.rooms.map(room => `${this.c('magenta', `#${safeName(room.name)}`.padEnd(18))} ${room.online} online   ${this.c('dim', room.invite)}`))
         return
       case 'said':
         return
       case 'members':
-        this.print(`#${r.room}: ${r.members.length} online`, ...r.members.map(m => `  ${m.you === true ? this.c('bold', 'you') : m.name ?? shortId(m.peerId)}  ${this.c('dim', m.peerId)}`))
+        this.print(`#${safeName(r.room)}: ${r.members.length} online`, ...r.members.map(m => `  ${m.you === true ? this.c('bold', 'you') : label(m.name, m.peerId)}  ${this.c('dim', m.peerId)}`))
         return
       case 'room-history':
         if (r.messages.length === 0) {
-          this.print(this.c('dim', `No messages in #${r.room} yet.`))
+          this.print(this.c('dim', `No messages in #${safeName(r.room)} yet.`))
           return
         }
-        this.print(...r.messages.map(m => `${this.c('dim', `${day(m.timestamp).slice(4, 10)} ${time(m.timestamp)}`)} ${m.you === true ? this.c('bold', 'you') : this.c(['bold', 'cyan'], m.name ?? shortId(m.from))}: ${m.text}`))
+        this.print(...r.messages.map(m => `${this.c('dim', `${day(m.timestamp).slice(4, 10)} ${time(m.timestamp)}`)} ${m.you === true ? this.c('bold', 'you') : this.c(['bold', 'cyan'], label(m.name, m.from))}: ${safeText(m.text)}`))
         return
       case 'declined':
-        this.print(`Declined the call from ${r.name ?? shortId(r.peer)}.`)
+        this.print(`Declined the call from ${label(r.name, r.peer)}.`)
         return
       case 'calls':
         if (r.calls.length === 0) {
-          this.print(this.c('dim', `No calls with ${r.name ?? shortId(r.peer)} yet.`))
+          this.print(this.c('dim', `No calls with ${label(r.name, r.peer)} yet.`))
           return
         }
-        this.print(...r.calls.map(c => callLine(c, r.name ?? shortId(r.peer))))
+        this.print(...r.calls.map(c => callLine(c, label(r.name, r.peer))))
         return
       case 'help':
         this.print(...r.commands.map(c => `  ${this.c('bold', c.usage.padEnd(28))} ${c.description}`))
@@ -317,7 +323,7 @@ export class Renderer {
       }
       const who = m.direction === 'out' ? this.c('bold', 'you') : this.c(['bold', 'cyan'], name)
       const mark = m.direction === 'out' ? (m.state === 'delivered' ? this.c('green', ' ✓') : this.c('yellow', ' ⋯')) : ''
-      lines.push(`${this.c('dim', time(m.timestamp))} ${who}: ${m.text}${mark}`)
+      lines.push(`${this.c('dim', time(m.timestamp))} ${who}: ${safeText(m.text)}${mark}`)
     }
     return lines
   }

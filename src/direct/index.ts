@@ -10,7 +10,8 @@
  * each message also carries the author's sequence number for the conversation.
  *
  * Noise gives the stream confidentiality, integrity and mutual authentication; the peer ID of the connection
- * is the author. Bad input from a peer (oversized frames, undecodable bytes, malformed fields, too many
+ * is the author. Bad input from a peer (oversized frames or length prefixes, undecodable bytes, a field of
+ * the wrong wire type, text that is not UTF-8, a timestamp before 2020 or over a day ahead, too many
  * streams) aborts that stream and is counted in `stats`; it never throws into the event loop. A receiver
  * reads no further while DM_MAX_UNSTORED messages wait to be stored, so a fast sender cannot swell its memory.
  *
@@ -21,13 +22,15 @@
  * ```
  */
 import { serviceCapabilities } from '@libp2p/interface'
-import { lpStream, UnexpectedEOFError } from '@libp2p/utils'
+import { UnexpectedEOFError } from '@libp2p/utils'
 import type { LengthPrefixedStream } from '@libp2p/utils'
 import { toString as toHex } from 'uint8arrays/to-string'
 import { fromString as fromHex } from 'uint8arrays/from-string'
-import { DM_ACK_TIMEOUT_MS, DM_IDLE_TIMEOUT_MS, DM_MAX_INBOUND_STREAMS, DM_MAX_UNSTORED, DM_PROTOCOL, DM_WINDOW, DM_WINDOW_BYTES, MAX_DM_FRAME_BYTES, MAX_TEXT_BYTES, overUtf8 } from '../constants.js'
+import { DM_ACK_TIMEOUT_MS, DM_IDLE_TIMEOUT_MS, DM_MAX_INBOUND_STREAMS, DM_MAX_UNSTORED, DM_PROTOCOL, DM_WINDOW, DM_WINDOW_BYTES, MAX_CLOCK_AHEAD_MS, MAX_DM_FRAME_BYTES, MAX_TEXT_BYTES, MIN_TIMESTAMP, overUtf8 } from '../constants.js'
 import { ProtocolViolationError } from '../errors.js'
+import { boundedLpStream, checkFields } from '../node/frames.js'
 import { DmFrame } from './pb/dm.js'
+import type { Shape } from '../node/frames.js'
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 
@@ -68,9 +71,9 @@ export interface DirectMessagesComponents {
 /** What a peer sent that was dropped, and what was accepted. */
 export interface DirectMessageStats {
   received: number
-  /** frames over the size limit */
+  /** frames (or length prefixes) over the size limit */
   oversized: number
-  /** frames that did not decode or had malformed fields */
+  /** frames that did not decode strictly or had malformed fields */
   malformed: number
   /** streams that ended in an error other than the above (timeouts, resets) */
   failedStreams: number
@@ -176,7 +179,7 @@ class DefaultDirectMessages implements DirectMessages, Startable {
    */
   private async handle (stream: Stream, connection: Connection): Promise<void> {
     const from = connection.remotePeer
-    const lp = lpStream(stream, { maxDataLength: MAX_DM_FRAME_BYTES })
+    const lp = boundedLpStream(stream, MAX_DM_FRAME_BYTES)
     const idle = this.init.idleTimeout ?? DM_IDLE_TIMEOUT_MS
     const waiting: DirectMessage[] = []
     let readerDone = false
@@ -237,18 +240,13 @@ class DefaultDirectMessages implements DirectMessages, Startable {
 
   /** Validates one inbound frame; throws ProtocolViolationError for anything malformed. */
   private decode (bytes: Uint8Array): DirectMessage {
-    let frame: DmFrame
-    try {
-      frame = DmFrame.decode(bytes)
-    } catch {
-      throw new ProtocolViolationError('undecodable frame')
-    }
+    const frame = decodeFrame(bytes)
     const m = frame.message
     if (m == null || frame.ack != null) throw new ProtocolViolationError('expected a message frame')
     if (m.id.byteLength !== ID_BYTES) throw new ProtocolViolationError('bad message id')
     if (m.text.length === 0 || overUtf8(m.text, this.maxTextBytes)) throw new ProtocolViolationError('bad text length')
     const timestamp = Number(m.timestamp)
-    if (!Number.isSafeInteger(timestamp) || timestamp <= 0) throw new ProtocolViolationError('bad timestamp')
+    if (!Number.isSafeInteger(timestamp) || timestamp < MIN_TIMESTAMP || timestamp > Date.now() + MAX_CLOCK_AHEAD_MS) throw new ProtocolViolationError('bad timestamp')
     const seq = Number(m.seq ?? 0n)
     if (!Number.isSafeInteger(seq)) throw new ProtocolViolationError('bad sequence number')
     return { id: toHex(m.id, 'base16'), timestamp, text: m.text, ...(seq > 0 ? { seq } : {}) }
@@ -318,12 +316,7 @@ class DefaultDirectMessages implements DirectMessages, Startable {
           if (signal.aborted && options.signal?.aborted !== true) throw new AckTimeoutError(`no ack in ${this.init.ackTimeout ?? DM_ACK_TIMEOUT_MS} ms`)
           throw err
         }
-        let frame: DmFrame
-        try {
-          frame = DmFrame.decode(bytes)
-        } catch {
-          throw new ProtocolViolationError('undecodable ack')
-        }
+        const frame = decodeFrame(bytes.subarray())
         // the ack counts messages since the stream opened; list and sizes start `base` messages later
         const count = frame.ack != null ? Number(frame.ack.count) - base : NaN
         if (!Number.isSafeInteger(count) || count <= acked || count > next) throw new ProtocolViolationError('unexpected ack')
@@ -370,7 +363,23 @@ class DefaultDirectMessages implements DirectMessages, Startable {
     const stream = options.open != null
       ? await options.open({ signal: options.signal })
       : await this.components.connectionManager.openStream(peer, this.protocol, { signal: options.signal, runOnLimitedConnection: true })
-    return { peer: peer.toString(), stream, lp: lpStream(stream, { maxDataLength: MAX_DM_FRAME_BYTES }), written: 0, acked: 0, timer: undefined }
+    return { peer: peer.toString(), stream, lp: boundedLpStream(stream, MAX_DM_FRAME_BYTES), written: 0, acked: 0, timer: undefined }
+  }
+}
+
+/** DmFrame's fields as dm.proto declares them (checkFields refuses any other wire type, and invalid UTF-8). */
+const DM_FRAME_SHAPE: Shape = {
+  1: { 1: 'bytes', 2: 'varint', 3: 'string', 4: 'varint' },
+  2: { 2: 'varint' }
+}
+
+/** Decodes a frame whose fields are checked first; throws ProtocolViolationError. */
+function decodeFrame (bytes: Uint8Array): DmFrame {
+  checkFields(bytes, DM_FRAME_SHAPE)
+  try {
+    return DmFrame.decode(bytes)
+  } catch {
+    throw new ProtocolViolationError('undecodable frame')
   }
 }
 

@@ -20,13 +20,13 @@
  * more, and the asker asks again. Each exchange has one timeout; each connection at most four streams.
  */
 import { serviceCapabilities } from '@libp2p/interface'
-import { pbStream } from '@libp2p/utils'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { equals } from 'uint8arrays/equals'
 import { fromString as fromHex } from 'uint8arrays/from-string'
 import { toString as toHex } from 'uint8arrays/to-string'
 import { roomSyncAuth, MAX_ROOM_MESSAGE_BYTES, ROOM_MESSAGE_ID_BYTES } from '../crypto/room.js'
 import { ProtocolViolationError } from '../errors.js'
+import { boundedPbStream } from '../node/frames.js'
 import { byTime } from '../store/index.js'
 import { SyncFrame, SyncItems, SyncRequest, SyncSummary, SyncWant } from './pb/room.js'
 import type { RoomKeys } from '../crypto/room.js'
@@ -228,7 +228,7 @@ class DefaultRoomSync implements RoomSync, Startable {
   /** The responder: summary, item lists, messages. */
   private async handle (stream: Stream, connection: Connection): Promise<void> {
     const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
-    const pb = pbStream(stream, { maxDataLength: MAX_ASK_FRAME_BYTES })
+    const pb = boundedPbStream(stream, MAX_ASK_FRAME_BYTES)
     try {
       const req = await pb.read(SyncRequest, { signal })
       const source = this.init.lookup(toHex(req.roomId, 'base16'))
@@ -289,7 +289,7 @@ class DefaultRoomSync implements RoomSync, Startable {
   async request (peer: PeerId, local: RoomSyncSource, options: RoomSyncRequestOptions): Promise<RoomSyncResult> {
     const signal = AbortSignal.any([AbortSignal.timeout(SYNC_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
     const stream = await this.components.connectionManager.openStream(peer, ROOM_SYNC_PROTOCOL, { signal, runOnLimitedConnection: true })
-    const pb = pbStream(stream, { maxDataLength: MAX_ANSWER_FRAME_BYTES })
+    const pb = boundedPbStream(stream, MAX_ANSWER_FRAME_BYTES)
     try {
       await pb.write({
         roomId: local.keys.roomId as Uint8Array<ArrayBuffer>,

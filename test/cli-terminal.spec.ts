@@ -1,0 +1,71 @@
+/**
+ * The terminal client's human mode prints text from the network with its control characters and escape
+ * sequences shown, never obeyed (src/cli/terminal-safe.ts): the sanitiser itself, and a DM made to clear
+ * the screen, set the window title and draw a fake coloured line, end to end through a client process.
+ */
+import assert from 'node:assert/strict'
+import { CONTINUATION, safeName, safeText } from '../src/cli/terminal-safe.js'
+import { Cleanup, JsonClient, startBootstrap, startChat, tempDir, until } from './fixtures.js'
+
+const WAIT_MS = 20_000
+/** Every character a terminal may obey, or that turns text around: none may reach stdout raw. */
+const OBEYED = /[\0-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/
+
+describe('terminal-safe text', () => {
+  it('shows C0, DEL and C1 controls as \\xHH, so an escape sequence is plain text', () => {
+    assert.equal(safeText('\x1b[2J\x1b]0;owned\x07\x1b[31mbob:\x1b[0m hi'), '\\x1b[2J\\x1b]0;owned\\x07\\x1b[31mbob:\\x1b[0m hi')
+    assert.equal(safeText('\0\x08\x7f\x85\x9b31m\r'), '\\x00\\x08\\x7f\\x85\\x9b31m\\x0d')
+  })
+
+  it('shows bidi controls and line separators as \\uHHHH, and lone surrogates as U+FFFD', () => {
+    assert.equal(safeText('invoice\u202efdp.exe'), 'invoice\\u202efdp.exe')
+    assert.equal(safeName('\u2066a\u2069\u200f\u061c\u2028\u2029'), '\\u2066a\\u2069\\u200f\\u061c\\u2028\\u2029')
+    assert.equal(safeText('a\ud800b\udc00c'), 'a\ufffdb\ufffdc')
+  })
+
+  it('leaves ordinary text alone: accents, scripts, emoji with joiners, a pair of surrogates', () => {
+    for (const text of ['héllo wörld', 'مرحبا بالعالم', 'שלום', '你好', '👨‍👩‍👧 👋🏽', 'tab\tkept']) assert.equal(safeText(text), text)
+  })
+
+  it('indents a message body\'s later lines; a name shows line breaks and tabs', () => {
+    assert.equal(safeText('one\n12:03 bob: fake'), `one${CONTINUATION}12:03 bob: fake`)
+    assert.ok(!safeText('a\nb').split('\n')[1].startsWith('b'))
+    assert.equal(safeName('bob\n12:03 eve\t'), 'bob\\x0a12:03 eve\\x09')
+  })
+
+  it('lets nothing a terminal obeys through, for any code unit', () => {
+    const all = String.fromCharCode(...Array.from({ length: 0x10000 }, (_, i) => i))
+    assert.doesNotMatch(safeText(all), OBEYED)
+    assert.doesNotMatch(safeName(all), OBEYED)
+    assert.ok(!safeName(all).includes('\n') && !safeName(all).includes('\t'))
+  })
+})
+
+describe('terminal client (human mode)', function () {
+  this.timeout(60_000)
+  const cleanup = new Cleanup()
+  afterEach(async () => { await cleanup.run() })
+
+  it('prints a DM full of escape sequences with them shown, live and in the history', async () => {
+    const boot = cleanup.add(await startBootstrap())
+    const dir = cleanup.dir(await tempDir('megachat-cli-'))
+    // stdout is a pipe: the client adds no colour of its own, so any ESC byte there came from the network
+    const client = cleanup.add(new JsonClient(['--data', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', boot.addresses()[0], '--no-webrtc']))
+    const ready = /Your peer ID \(give it to friends\): (\S+)/
+    await until(() => ready.test(client.stdout), WAIT_MS, 'the ready text')
+    const peerId = ready.exec(client.stdout)?.[1] ?? ''
+    const friend = cleanup.add(await startChat({ bootstrapNode: boot }))
+    client.send(`/add ${friend.peerId.toString()} friend`)
+    await until(() => client.stdout.includes('Added friend'), WAIT_MS, 'the contact added')
+    await friend.addContact(peerId, 'victim')
+
+    const evil = '\x1b[2J\x1b[H\x1b]0;owned\x07\x1b[31mbob:\x1b[0m pay eve\nbob: really\u202etxt.exe\r\x9b2J'
+    const shown = '\\x1b[2J\\x1b[H\\x1b]0;owned\\x07\\x1b[31mbob:\\x1b[0m pay eve\n    bob: really\\u202etxt.exe\\x0d\\x9b2J'
+    await friend.send('victim', evil)
+    await until(() => client.stdout.includes(shown), WAIT_MS, 'the message, shown')
+    client.send('/history friend')
+    await until(() => client.stdout.split(shown).length === 3, WAIT_MS, 'the message in the history, shown')
+    assert.doesNotMatch(client.stdout, OBEYED)
+    assert.equal(client.stderr, '')
+  })
+})

@@ -1,0 +1,114 @@
+/**
+ * src/node/frames.ts on an in-memory stream pair: the bounded length prefix (which relies on lpStream
+ * taking a RangeError from the length decoder as "more bytes needed": pinned here), and the strict
+ * field check that runs before the generated decoders.
+ */
+import assert from 'node:assert/strict'
+import { lpStream, streamPair } from '@libp2p/utils'
+import { CallSignal } from '../src/calls/pb/call.js'
+import { DmFrame } from '../src/direct/pb/dm.js'
+import { boundedLpStream, checkFields, frameLimits } from '../src/node/frames.js'
+import type { Shape } from '../src/node/frames.js'
+
+const SIGNAL = AbortSignal.timeout.bind(AbortSignal)
+const DM_SHAPE: Shape = { 1: { 1: 'bytes', 2: 'varint', 3: 'string', 4: 'varint' }, 2: { 2: 'varint' } }
+
+/** A varint, as protobuf and lpStream write it. */
+function varint (n: number): number[] {
+  const out: number[] = []
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80)
+    n = Math.floor(n / 0x80)
+  }
+  out.push(n)
+  return out
+}
+
+/** Field `field` with wire type 2 and these bytes. */
+function lenField (field: number, bytes: number[]): number[] {
+  return [(field << 3) | 2, ...varint(bytes.length), ...bytes]
+}
+
+/** A DmFrame{message} with the message's bytes given. */
+function dmFrame (message: number[]): Uint8Array {
+  return Uint8Array.from(lenField(1, message))
+}
+
+const ID = lenField(1, Array.from({ length: 16 }, (_, i) => i))
+const TIMESTAMP = [2 << 3, ...varint(1_700_000_000_000)]
+
+describe('frames', () => {
+  describe('bounded length prefix', () => {
+    it('needs as many prefix bytes as the frame limit does', () => {
+      assert.equal(frameLimits(127).maxLengthLength, 1)
+      assert.equal(frameLimits(128).maxLengthLength, 2)
+      assert.equal(frameLimits(64 * 1024 + 256).maxLengthLength, 3)
+    })
+
+    it('reads frames whose prefix arrives a byte at a time, up to the limit', async () => {
+      const [a, b] = await streamPair()
+      const reader = boundedLpStream(b, 300)
+      const frame = new Uint8Array(300).fill(7)
+      const bytes = Uint8Array.from([...varint(300), ...frame, ...varint(1), 9])
+      for (const byte of bytes) a.send(Uint8Array.of(byte))
+      assert.deepEqual((await reader.read({ signal: SIGNAL(5000) })).subarray(), frame)
+      assert.deepEqual((await reader.read({ signal: SIGNAL(5000) })).subarray(), Uint8Array.of(9))
+      // and what the library writes, it reads
+      await lpStream(a).write(frame.subarray(0, 200))
+      assert.equal((await reader.read({ signal: SIGNAL(5000) })).byteLength, 200)
+    })
+
+    it('refuses a prefix that does not end by the byte the limit needs, without waiting for more', async () => {
+      const [a, b] = await streamPair()
+      const reader = boundedLpStream(b, 64 * 1024)
+      a.send(Uint8Array.of(0x80, 0x80, 0x80)) // three bytes and nothing after them
+      await assert.rejects(reader.read({ signal: SIGNAL(5000) }), { name: 'InvalidDataLengthLengthError' })
+    })
+
+    it('refuses a complete prefix over the limit', async () => {
+      const [a, b] = await streamPair()
+      a.send(Uint8Array.from(varint(301)))
+      await assert.rejects(boundedLpStream(b, 300).read({ signal: SIGNAL(5000) }), { name: 'InvalidDataLengthError' })
+    })
+  })
+
+  describe('checkFields', () => {
+    it('passes what the generated encoders write, with unknown fields skipped', () => {
+      const frame = DmFrame.encode({ message: { id: new Uint8Array(16), timestamp: 5n, text: 'héllo 👋 \u202e', seq: 3n } })
+      checkFields(frame, DM_SHAPE)
+      checkFields(DmFrame.encode({ ack: { count: 9n } }), DM_SHAPE)
+      checkFields(Uint8Array.from([0x78, 0x01, 0x81, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, ...frame]), DM_SHAPE) // fields 15 (varint), 16 (64-bit)
+      checkFields(new Uint8Array(0), DM_SHAPE)
+      checkFields(CallSignal.encode({ callId: new Uint8Array(16), type: CallSignal.Type.CANDIDATE, video: false, reason: CallSignal.Reason.NORMAL, candidate: { candidate: 'candidate:1', sdpMid: '0', sdpMLineIndex: 0 } }),
+        { 1: 'bytes', 2: 'varint', 3: 'string', 4: 'varint', 5: { 1: 'string', 2: 'string', 3: 'varint', 4: 'string' }, 6: 'varint' })
+    })
+
+    const refused: Array<[string, Uint8Array]> = [
+      ['text as a varint', dmFrame([...ID, ...TIMESTAMP, 3 << 3, 5])],
+      ['timestamp as a length', dmFrame([...ID, ...lenField(2, [1, 2, 3])])],
+      ['id as a 32-bit field', dmFrame([(1 << 3) | 5, 1, 2, 3, 4])],
+      ['the message as a varint', Uint8Array.from([1 << 3, 1])],
+      ['a start group', dmFrame([...ID, (9 << 3) | 3, (9 << 3) | 4])],
+      ['wire type 7', dmFrame([...ID, (9 << 3) | 7])],
+      ['field number 0', dmFrame([0x02, 0])],
+      ['an overlong encoding of "/"', dmFrame([...ID, ...lenField(3, [0xc0, 0xaf])])],
+      ['a lone surrogate in UTF-8', dmFrame([...ID, ...lenField(3, [0xed, 0xa0, 0x80])])],
+      ['a sequence cut short', dmFrame([...ID, ...lenField(3, [0x61, 0xe2, 0x82])])],
+      ['a byte that is never UTF-8', dmFrame([...ID, ...lenField(3, [0xff])])],
+      ['a field running past its message', Uint8Array.from([(1 << 3) | 2, 3, (3 << 3) | 2, 5, 0x61])],
+      ['a varint running past its message', Uint8Array.from([(1 << 3) | 2, 2, 2 << 3, 0x80, 0x01])],
+      ['a truncated frame', DmFrame.encode({ message: { id: new Uint8Array(16), timestamp: 5n, text: 'cut' } }).subarray(0, 20)]
+    ]
+    for (const [what, bytes] of refused) {
+      it(`refuses ${what}`, () => {
+        assert.throws(() => { checkFields(bytes, DM_SHAPE) }, { name: 'ProtocolViolationError' })
+      })
+    }
+
+    it('refuses what the generated decoder takes without a word: a text with the wire type of a varint', () => {
+      const bytes = dmFrame([...ID, ...TIMESTAMP, 3 << 3, 1, 0x61])
+      assert.equal(DmFrame.decode(bytes).message?.text, 'a', 'protons reads the varint as a length')
+      assert.throws(() => { checkFields(bytes, DM_SHAPE) }, { name: 'ProtocolViolationError' })
+    })
+  })
+})
