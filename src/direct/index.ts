@@ -183,13 +183,16 @@ class DefaultDirectMessages implements DirectMessages, Startable {
     const idle = this.init.idleTimeout ?? DM_IDLE_TIMEOUT_MS
     const waiting: DirectMessage[] = []
     let readerDone = false
+    /** set when the stream is given up: the reader stops */
+    let dropped = false
     let readerError: Error | undefined
     let wakeStorer: (() => void) | undefined
     let wakeReader: (() => void) | undefined
     const reader = async (): Promise<void> => {
       try {
         while (true) {
-          while (waiting.length >= DM_MAX_UNSTORED) await new Promise<void>(resolve => { wakeReader = resolve })
+          while (waiting.length >= DM_MAX_UNSTORED && !dropped) await new Promise<void>(resolve => { wakeReader = resolve })
+          if (dropped) break
           let bytes
           try {
             bytes = await lp.read({ signal: AbortSignal.timeout(idle) })
@@ -233,6 +236,9 @@ class DefaultDirectMessages implements DirectMessages, Startable {
       else this.stats.failedStreams++
       this.log('dropped dm stream from %p: %s', from, err.name)
       stream.abort(err)
+      // the reader may be waiting for room that the storer will no longer make
+      dropped = true
+      waiting.length = 0
       wakeReader?.()
       await reading
     }
