@@ -105,14 +105,17 @@ export class Reach {
     const open = this.openConnection(peer, options.exclude)
     if (open != null) return open
     const key = peer.toString()
-    const joinable = options.exclude == null || options.exclude.size === 0
+    // a caller with addresses of its own (a DHT provider record) races them itself; one that wants a
+    // fresh connection (exclude) dials anew
+    const fresh = options.exclude != null && options.exclude.size > 0
+    const joinable = !fresh && (options.addrs == null || options.addrs.length === 0)
     const running = joinable ? this.racing.get(key) : undefined
     if (running != null) return await abortable(running, options.signal)
     const race = new DialRace(this.libp2p, peer, [
       AbortSignal.timeout(this.init.findTimeout ?? FIND_TIMEOUT_MS),
       ...(this.init.signal != null ? [this.init.signal] : []),
       ...(options.signal != null ? [options.signal] : [])
-    ], !joinable)
+    ], fresh)
     const result = race.run(options.addrs)
     if (joinable) {
       this.racing.set(key, result)
