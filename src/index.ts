@@ -130,8 +130,6 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   private readonly outbox: Outbox
   private readonly contactCache = new Map<string, Contact>()
   private readonly shutdown = new AbortController()
-  /** messages from each peer being stored, so that two streams from one peer store in turn */
-  private readonly inbox = new Map<string, Promise<unknown>>()
   /** when each offline contact is probed next, with a growing delay */
   private readonly probes = new Map<string, { next: number, delay: number }>()
   private timer?: JitteredInterval
@@ -347,12 +345,13 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
 
   /**
    * Called by the DM protocol before it acknowledges: the messages are on disk when this resolves.
-   * Messages from one peer are stored in turn, each id once.
+   * Each id is stored (and reported) once.
    */
   async receive (from: PeerId, messages: DirectMessage[]): Promise<void> {
     const peer = from.toString()
     const receivedAt = Date.now()
-    const run = (this.inbox.get(peer) ?? Promise.resolve()).catch(() => {}).then(async () => await this.store.addIncoming(peer, messages.map(m => ({
+    // the store takes writes in turn, so two streams from one peer store (and report) one after the other
+    const fresh = await this.store.addIncoming(peer, messages.map(m => ({
       id: m.id,
       peer,
       direction: 'in' as const,
@@ -360,14 +359,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
       timestamp: m.timestamp,
       receivedAt,
       ...(m.seq != null ? { seq: m.seq } : {})
-    }))))
-    this.inbox.set(peer, run)
-    let fresh: StoredMessage[]
-    try {
-      fresh = await run
-    } finally {
-      if (this.inbox.get(peer) === run) this.inbox.delete(peer)
-    }
+    })))
     const name = this.contactCache.get(peer)?.name
     for (const message of fresh) {
       const detail: IncomingMessage = { ...message, direction: 'in', ...(name != null ? { name } : {}) }

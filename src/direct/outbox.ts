@@ -15,6 +15,7 @@ import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { toString as toHex } from 'uint8arrays/to-string'
 import { RETRY_INTERVAL_MS } from '../constants.js'
+import { AckTimeoutError } from './index.js'
 import type { DirectMessage, DirectMessages } from './index.js'
 import type { Reach } from '../node/reach.js'
 import type { ChatStore, StoredMessage } from '../store/index.js'
@@ -71,13 +72,10 @@ interface PendingWrite {
   reject(err: Error): void
 }
 
-interface Run {
-  done: Promise<void>
-}
-
 export class Outbox {
   private readonly init: OutboxInit
-  private readonly runs = new Map<string, Run>()
+  /** peer -> its delivery run under way */
+  private readonly runs = new Map<string, Promise<void>>()
   /**
    * peer -> the messages stored for it and not yet taken by a run, while they are known to be all there
    * is (after a run that read the whole outbox): then a send needs no store read. Dropped when a run fails
@@ -86,9 +84,9 @@ export class Outbox {
   private readonly queues = new Map<string, StoredMessage[]>()
   /** peers whose outbox a run is reading now, and those sent a message meanwhile (the read may miss it) */
   private readonly reading = new Set<string>()
+  private readonly missed = new Set<string>()
   /** the connection each peer's kept stream was opened on */
   private readonly carriers = new Map<string, Connection>()
-  private readonly missed = new Set<string>()
   /** peers to run again once their current run ends */
   private readonly again = new Set<string>()
   /** peer -> the delay before the next retry (ms) */
@@ -145,20 +143,19 @@ export class Outbox {
     const running = this.runs.get(peer)
     if (running != null) {
       this.again.add(peer)
-      await running.done
+      await running
       return
     }
     clearTimeout(this.retries.get(peer))
     this.retries.delete(peer)
-    const run: Run = { done: Promise.resolve() }
-    run.done = this.deliver(peer).finally(() => {
+    const run = this.deliver(peer).finally(() => {
       this.runs.delete(peer)
       // a message may have joined after the run took its last ones
       const queued = (this.queues.get(peer)?.length ?? 0) > 0
       if ((this.again.delete(peer) || queued) && !this.init.signal.aborted) void this.flush(peer)
     })
     this.runs.set(peer, run)
-    await run.done
+    await run
   }
 
   /** Delivers what the store's outbox holds for a peer (the periodic retry: it trusts no queue in memory). */
@@ -175,7 +172,7 @@ export class Outbox {
   /** Waits for the runs under way. */
   async settled (): Promise<void> {
     for (const t of this.retries.values()) clearTimeout(t)
-    await Promise.allSettled([...this.runs.values()].map(r => r.done))
+    await Promise.allSettled(this.runs.values())
   }
 
   private async deliver (peer: string): Promise<void> {
@@ -235,8 +232,8 @@ export class Outbox {
       // what was in flight is still in the store's outbox: the next run reads it from there
       this.queues.delete(peer)
       if (this.init.signal.aborted) return
-      if (err.name === 'AckTimeoutError' && connection != null) this.init.reach.suspect(connection)
-      const left = (await this.init.store.outbox(peer, 1).catch(() => [])).length
+      if (err.name === AckTimeoutError.name && connection != null) this.init.reach.suspect(connection)
+      const left = await this.init.store.outboxCount(peer).catch(() => 0)
       log('delivery to %s failed: %s', peer, err.message)
       if (left === 0) return
       // a peer that has only just come online may not be in the DHT yet: try again soon, then less often
@@ -250,9 +247,8 @@ export class Outbox {
       }
       if (!this.reported.has(peer)) {
         this.reported.add(peer)
-        const waiting = (await this.init.store.outbox(peer).catch(() => [])).length
         const why = err.name === 'PeerNotFoundError' ? 'not-found' : err.name === 'PeerUnreachableError' ? 'not-dialable' : 'failed'
-        this.init.onUnreachable({ peerId: peer, pending: waiting, why, reason: err.message })
+        this.init.onUnreachable({ peerId: peer, pending: left, why, reason: err.message })
       }
     }
   }

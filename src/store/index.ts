@@ -394,6 +394,13 @@ export class ChatStore {
     return out.sort(byOrder)
   }
 
+  /** How many messages to a peer wait in the outbox (keys only). */
+  async outboxCount (peer: string): Promise<number> {
+    let n = 0
+    for await (const _ of this.datastore.queryKeys({ prefix: `/megachat/outbox/${peer}/` })) n++
+    return n
+  }
+
   /** Peers that have unacknowledged messages waiting. */
   async outboxPeers (): Promise<string[]> {
     const peers = new Set<string>()
