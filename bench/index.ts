@@ -207,7 +207,7 @@ async function benchThroughput (): Promise<void> {
     step = 'throughput: createChat'
     row('createChat (LevelDB both sides)', await chatThroughput(THROUGHPUT_MESSAGES), floor, THROUGHPUT_GOALS.chat)
     step = 'throughput: --json clients'
-    row('--json client (two processes)', await jsonThroughput(CLIENT, THROUGHPUT_MESSAGES), floor, THROUGHPUT_GOALS.json)
+    row('--json client (two processes)', await jsonThroughput(THROUGHPUT_MESSAGES), floor, THROUGHPUT_GOALS.json)
   } catch (err) {
     sectionError('dm throughput', err)
   }

@@ -8,18 +8,16 @@
  *    as on another person's machine), `send()` called for every message in one go;
  *  - --json client: two terminal clients in scriptable mode, `/msg` lines written to one's stdin in one go.
  */
-import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { lpStream, UnexpectedEOFError } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createBootstrapNode } from '../bootstrap-node/index.js'
 import { createChat } from '../src/index.js'
+import { JsonClient, startBootstrap, until } from '../test/fixtures.js'
 import { createRawNode } from './floor.js'
 import { removeTempDir, tempDir } from './temp.js'
 import type { Chat } from '../src/index.js'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
-import type { ChildProcess } from 'node:child_process'
 
 const THROUGHPUT_PROTOCOL = '/megachat-bench/throughput/1.0.0'
 const TEXT_BYTES = 1000
@@ -136,40 +134,34 @@ export async function chatThroughput (messages: number): Promise<Throughput> {
     worker = new Worker(new URL('./throughput-receiver.js', import.meta.url), { workerData: { dataDir: join(dir, 'b'), sender: sender.peerId.toString() } })
     const w = worker
     let shown = 0
-    let wake: (() => void) | undefined
     const answers: any[] = []
     w.on('message', (msg) => {
       if (msg.shown != null) shown = msg.shown
       else answers.push(msg)
-      wake?.()
     })
-    w.on('error', (err) => { answers.push({ error: err }); wake?.() })
-    const until = async (test: () => boolean, what: string): Promise<void> => {
-      const deadline = Date.now() + TIMEOUT_MS
-      while (!test()) {
+    w.on('error', (err) => { answers.push({ error: err }) })
+    /** Waits for `test`, failing at once when the worker failed. */
+    const waitFor = async (test: () => boolean, what: string): Promise<void> => {
+      await until(() => {
         const failed = answers.find(a => a.error != null)
         if (failed != null) throw failed.error
-        if (Date.now() > deadline) throw new Error(`createChat: ${what} did not happen within ${TIMEOUT_MS} ms`)
-        await new Promise<void>(resolve => { wake = resolve; setTimeout(resolve, 50) })
-      }
+        return test()
+      }, TIMEOUT_MS, `createChat: ${what}`)
     }
     const answer = async (key: string): Promise<any> => {
-      await until(() => answers.some(a => a[key] != null), key)
+      await waitFor(() => answers.some(a => a[key] != null), key)
       return answers.splice(answers.findIndex(a => a[key] != null), 1)[0]
     }
     const ready = await answer('ready')
     await sender.addContact(ready.peerId, 'bob')
     await sender.libp2p.dial(multiaddr(ready.addresses[0]))
     let delivered = 0
-    sender.addEventListener('delivered', () => {
-      delivered++
-      wake?.()
-    })
+    sender.addEventListener('delivered', () => { delivered++ })
     const burst = async (first: number, n: number): Promise<number> => {
       const [deliveredBefore, shownBefore] = [delivered, shown]
       const t0 = performance.now()
       await Promise.all(Array.from({ length: n }, async (_, i) => await sender.send('bob', text(first + i))))
-      await until(() => delivered - deliveredBefore >= n && shown - shownBefore >= n, `${n} delivered and shown`)
+      await waitFor(() => delivered - deliveredBefore >= n && shown - shownBefore >= n, `${n} delivered and shown`)
       return performance.now() - t0
     }
     const warm = Math.min(1000, messages)
@@ -189,83 +181,26 @@ export async function chatThroughput (messages: number): Promise<Throughput> {
 
 // ---- --json client
 
-class Client {
-  readonly child: ChildProcess
-  readonly lines: any[] = []
-  private pending = ''
-  private readonly waiters = new Set<() => void>()
-
-  constructor (main: string, args: string[]) {
-    this.child = spawn(process.execPath, [main, '--json', ...args], {
-      env: { ...process.env, MEGACHAT_RETRY_MS: '500', DEBUG: process.env.BENCH_CLIENT_DEBUG ?? '' },
-      stdio: ['pipe', 'pipe', 'inherit']
-    })
-    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.pending += chunk
-      let nl: number
-      while ((nl = this.pending.indexOf('\n')) >= 0) {
-        const line = this.pending.slice(0, nl)
-        this.pending = this.pending.slice(nl + 1)
-        try {
-          this.lines.push(JSON.parse(line))
-        } catch {}
-      }
-      for (const w of this.waiters) w()
-    })
-  }
-
-  async until (test: () => boolean, what: string, ms = TIMEOUT_MS): Promise<void> {
-    const deadline = Date.now() + ms
-    while (!test()) {
-      if (Date.now() > deadline || this.child.exitCode != null) {
-        const counts: Record<string, number> = {}
-        for (const l of this.lines) counts[l.type] = (counts[l.type] ?? 0) + 1
-        const last = [counts, ...this.lines.filter(l => l.type !== "delivered" && l.type !== "sent" && l.type !== "message").slice(-3)]
-        throw new Error(`--json client: ${what} did not happen; last lines: ${JSON.stringify(last)}`)
-      }
-      await new Promise<void>(resolve => {
-        const w = (): void => { this.waiters.delete(w); resolve() }
-        this.waiters.add(w)
-        setTimeout(w, 100)
-      })
-    }
-  }
-
-  write (text: string): void {
-    this.child.stdin?.write(text)
-  }
-
-  async stop (): Promise<void> {
-    if (this.child.exitCode != null) return
-    const exited = new Promise(resolve => this.child.once('exit', resolve))
-    this.child.kill('SIGTERM')
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000)
-    await exited
-    clearTimeout(timer)
-  }
-}
-
-export async function jsonThroughput (main: string, messages: number): Promise<Throughput> {
+export async function jsonThroughput (messages: number): Promise<Throughput> {
   const dir = await tempDir('throughput-json')
-  const clients: Client[] = []
-  const boot = await createBootstrapNode({ listen: ['/ip4/127.0.0.1/tcp/0'], stunPort: false })
+  const clients: JsonClient[] = []
+  const boot = await startBootstrap()
   try {
-    const args = (name: string): string[] => ['--data', join(dir, name), '--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', boot.addresses()[0], '--no-webrtc']
-    const a = new Client(main, args('a'))
-    const b = new Client(main, args('b'))
+    const args = (name: string): string[] => ['--json', '--data', join(dir, name), '--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', boot.addresses()[0], '--no-webrtc']
+    const a = new JsonClient(args('a'))
+    const b = new JsonClient(args('b'))
     clients.push(a, b)
-    await a.until(() => a.lines.some(l => l.type === 'ready'), 'ready')
-    await b.until(() => b.lines.some(l => l.type === 'ready'), 'ready')
-    const bId = b.lines.find(l => l.type === 'ready').peerId
-    a.write(`/add ${bId} bob\n`)
-    await a.until(() => a.lines.some(l => l.type === 'contact'), 'add')
+    const ready = await b.next(l => l.type === 'ready')
+    await a.next(l => l.type === 'ready')
+    await a.command(`/add ${String(ready.peerId)} bob`, 'contact')
+    const count = (client: JsonClient, type: string): number => client.lines.filter(l => l.type === type).length
     const shown = (): number[] => b.lines.filter(l => l.type === 'message').map(l => indexOf(l.text))
     const burst = async (first: number, n: number): Promise<number> => {
-      const before = a.lines.filter(l => l.type === 'delivered').length
+      const before = count(a, 'delivered')
       const t0 = performance.now()
-      a.write(Array.from({ length: n }, (_, i) => `/msg bob ${text(first + i)}\n`).join(''))
-      await a.until(() => a.lines.filter(l => l.type === 'delivered').length - before >= n, `${n} delivered`)
-      await b.until(() => shown().filter(i => i >= first).length >= n, `${n} shown`)
+      for (let i = 0; i < n; i++) a.send(`/msg bob ${text(first + i)}`)
+      await until(() => count(a, 'delivered') - before >= n, TIMEOUT_MS, `${n} delivered`)
+      await until(() => shown().filter(i => i >= first).length >= n, TIMEOUT_MS, `${n} shown`)
       return performance.now() - t0
     }
     const warm = Math.min(1000, messages)
