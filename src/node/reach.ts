@@ -3,8 +3,9 @@
  *
  * Nothing waits on one address or one connection at a time. `connect()` races what can work: the address
  * that worked last time, the addresses the peer store knows, and a DHT lookup, and takes the first connection
- * that comes up (a dial that connects later is kept too). A remote peer's private LAN address, a dropped SYN or a stale record therefore costs
- * nothing while a relay address answers in a round trip.
+ * that comes up (a dial that connects later is kept too, never cut off mid-handshake). Plain addresses start
+ * DIAL_STAGGER_MS apart, so a remote peer's private LAN address, a dropped SYN or a stale record costs a
+ * quarter second at most, and nothing while a relay address answers in a round trip.
  *
  * libp2p dials one peer's addresses one after another (each up to its address timeout) and joins every
  * dial to the same peer ID into that one queue entry. So the race dials each plain address (TCP, WebSocket)
@@ -21,6 +22,7 @@
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import { WebRTC } from '@multiformats/multiaddr-matcher'
+import { raceSignal } from 'race-signal'
 import { FIND_TIMEOUT_MS } from '../constants.js'
 import { PeerNotFoundError, PeerUnreachableError } from '../errors.js'
 import type { AbortOptions, Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
@@ -30,8 +32,18 @@ const log = logger('megachat:reach')
 
 /** The address that worked last gets this head start before the other known addresses are dialled. */
 export const LAST_ADDRESS_HEAD_START_MS = 150
+/**
+ * Plain addresses are dialled one after another, the next this long after the last started (or at once when
+ * it failed): "happy eyeballs" (RFC 8305's connection attempt delay). A dead address costs this much, and a
+ * peer with several working addresses (loopback, LAN, public) gets one connection rather than one per address.
+ */
+export const DIAL_STAGGER_MS = 250
 /** Known addresses get this head start before a DHT lookup is started beside them. */
 export const LOOKUP_DELAY_MS = 300
+/** A lookup that found nothing is made again this often... */
+export const LOOKUP_RETRY_MS = 750
+/** ...for this long after the first one began. */
+export const LOOKUP_PATIENCE_MS = 3_000
 /** A stream not open on one connection after this long is also tried on the next one. */
 export const STREAM_STAGGER_MS = 500
 /** How long one stream may take to open on one connection. */
@@ -43,7 +55,7 @@ export const SUSPECT_MS = 60_000
 /** Peer store metadata key of the address that last worked. */
 export const LAST_ADDRESS_KEY = 'megachat/last-address'
 
-export type ReachLibp2p = Pick<Libp2p, 'getConnections' | 'dial' | 'peerStore' | 'peerRouting'>
+export type ReachLibp2p = Pick<Libp2p, 'getConnections' | 'dial' | 'getDialQueue' | 'peerStore' | 'peerRouting'>
 
 export interface ReachInit {
   /** per-attempt bound of connect() (ms) */
@@ -110,12 +122,11 @@ export class Reach {
     const fresh = options.exclude != null && options.exclude.size > 0
     const joinable = !fresh && (options.addrs == null || options.addrs.length === 0)
     const running = joinable ? this.racing.get(key) : undefined
-    if (running != null) return await abortable(running, options.signal)
+    if (running != null) return await raceSignal(running, options.signal)
     const race = new DialRace(this.libp2p, peer, [
       AbortSignal.timeout(this.init.findTimeout ?? FIND_TIMEOUT_MS),
-      ...(this.init.signal != null ? [this.init.signal] : []),
-      ...(options.signal != null ? [options.signal] : [])
-    ], fresh)
+      ...(this.init.signal != null ? [this.init.signal] : [])
+    ], options.signal != null ? [options.signal] : [], fresh)
     const result = race.run(options.addrs)
     if (joinable) {
       this.racing.set(key, result)
@@ -202,7 +213,14 @@ export class Reach {
 /** One connect(): the dials and the lookup raced for a peer, the first connection wins. */
 class DialRace {
   private readonly controller = new AbortController()
+  /** ends the race: what has not started yet does not start, the lookup stops */
   private readonly signal: AbortSignal
+  /**
+   * bounds the dials themselves, which winning does not abort: a dial that connected on the other side
+   * and is aborted in its last handshake steps resets a connection the other side may be using already
+   */
+  private readonly dialSignal: AbortSignal
+  private readonly timers: Array<ReturnType<typeof setTimeout>> = []
   private readonly tried = new Set<string>()
   private readonly errors: string[] = []
   private readonly webrtc: Multiaddr[] = []
@@ -212,8 +230,9 @@ class DialRace {
   private resolve!: (c: Connection) => void
   private reject!: (err: Error) => void
 
-  constructor (private readonly libp2p: ReachLibp2p, private readonly peer: PeerId, signals: AbortSignal[], private readonly force: boolean) {
-    this.signal = AbortSignal.any([this.controller.signal, ...signals])
+  constructor (private readonly libp2p: ReachLibp2p, private readonly peer: PeerId, bounds: AbortSignal[], caller: AbortSignal[], private readonly force: boolean) {
+    this.dialSignal = AbortSignal.any(bounds)
+    this.signal = AbortSignal.any([this.controller.signal, ...bounds, ...caller])
   }
 
   async run (addrs?: Multiaddr[]): Promise<Connection> {
@@ -223,13 +242,13 @@ class DialRace {
     })
     // it may settle while the set-up below still awaits the peer store: not an unhandled rejection
     result.catch(() => {})
-    const timers: Array<ReturnType<typeof setTimeout>> = []
-    const later = (ms: number, fn: () => void): void => { timers.push(setTimeout(fn, ms)) }
+    const later = (ms: number, fn: () => void): void => { this.timers.push(setTimeout(fn, ms)) }
     this.signal.addEventListener('abort', () => { this.settle() }, { once: true })
     this.pending++ // the set-up below
     try {
-      const known = (addrs != null && addrs.length > 0) ? addrs : await this.knownAddresses()
-      const last = await this.lastAddress()
+      const stored = await this.stored()
+      const known = (addrs != null && addrs.length > 0) ? addrs : stored.addresses
+      const last = stored.last
       let delay = 0
       if (last != null && !this.signal.aborted) {
         this.dial([last])
@@ -247,45 +266,56 @@ class DialRace {
     try {
       return await result
     } finally {
-      for (const t of timers) clearTimeout(t)
+      for (const t of this.timers) clearTimeout(t)
     }
   }
 
-  private async knownAddresses (): Promise<Multiaddr[]> {
+  /** What the peer store knows of the peer: its addresses, and the one that worked last. */
+  private async stored (): Promise<{ addresses: Multiaddr[], last?: Multiaddr }> {
     try {
-      return (await this.libp2p.peerStore.get(this.peer)).addresses.map(a => a.multiaddr)
+      const peer = await this.libp2p.peerStore.get(this.peer)
+      const last = peer.metadata.get(LAST_ADDRESS_KEY)
+      return { addresses: peer.addresses.map(a => a.multiaddr), last: last != null ? multiaddr(new TextDecoder().decode(last)) : undefined }
     } catch {
-      return []
+      return { addresses: [] }
     }
   }
 
-  private async lastAddress (): Promise<Multiaddr | undefined> {
-    try {
-      const bytes = (await this.libp2p.peerStore.get(this.peer)).metadata.get(LAST_ADDRESS_KEY)
-      return bytes != null ? multiaddr(new TextDecoder().decode(bytes)) : undefined
-    } catch {
-      return undefined
-    }
-  }
-
+  /**
+   * Looks the peer up, and again every LOOKUP_RETRY_MS for LOOKUP_PATIENCE_MS while nothing was found: a
+   * contact who has just come online (or reloaded its tab) is known to the bootstrap node a moment after
+   * it connected, once its relay reservation gives it an address; until then the answer is "not found".
+   */
   private async lookup (): Promise<void> {
+    const until = Date.now() + LOOKUP_PATIENCE_MS
     try {
-      if (this.winner != null || this.signal.aborted) return
-      const info = await this.libp2p.peerRouting.findPeer(this.peer, { signal: this.signal })
-      this.dial(info.multiaddrs)
-    } catch (err: any) {
-      if (!this.signal.aborted) log('lookup of %p failed: %s', this.peer, err.name)
+      while (this.winner == null && !this.signal.aborted) {
+        const found = this.found
+        try {
+          const info = await this.libp2p.peerRouting.findPeer(this.peer, { signal: this.signal })
+          this.dial(info.multiaddrs)
+        } catch (err: any) {
+          if (!this.signal.aborted) log('lookup of %p failed: %s', this.peer, err.name)
+        }
+        if (this.found > found || Date.now() + LOOKUP_RETRY_MS > until) return
+        await new Promise<void>(resolve => {
+          const timer = setTimeout(resolve, LOOKUP_RETRY_MS)
+          this.timers.push(timer)
+          this.signal.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
+        })
+      }
     } finally {
       this.pending--
       this.settle()
     }
   }
 
-  /** Starts dials to addresses not tried yet: each plain one on its own, the relayed ones together. */
+  /** Starts dials to addresses not tried yet: the plain ones staggered, each on its own, the relayed ones together. */
   private dial (addrs: Multiaddr[]): void {
     if (this.winner != null || this.signal.aborted) return
     const id = this.peer.toString()
     const relayed: Multiaddr[] = []
+    const plain: Multiaddr[] = []
     for (const addr of addrs) {
       const key = addr.toString()
       if (this.tried.has(key)) continue
@@ -293,12 +323,50 @@ class DialRace {
       this.found++
       if (WebRTC.matches(addr)) this.webrtc.push(withPeer(addr, id))
       else if (addr.getComponents().some(c => c.name === 'p2p-circuit')) relayed.push(withPeer(addr, id))
-      else this.attempt(this.libp2p.dial(withoutPeer(addr, id), { signal: this.signal }))
+      else plain.push(withoutPeer(addr, id))
     }
-    if (relayed.length > 0) this.attempt(this.libp2p.dial(relayed, { signal: this.signal, force: this.force }))
+    if (relayed.length > 0) this.attempt(this.libp2p.dial(relayed, { signal: this.dialSignal, force: this.force }))
+    if (plain.length > 0) this.stagger(plain)
   }
 
-  private attempt (dial: Promise<Connection>): void {
+  /**
+   * Dials the addresses one after another: the next DIAL_STAGGER_MS after the last, or as soon as it failed.
+   *
+   * When libp2p is dialling the peer already (a DHT query asks the peer it just found, a protocol dials it
+   * by peer ID), the queue joins that dial instead: libp2p aborts the later of two connections to the same
+   * address as a duplicate ("Duplicate multiaddr connection") the moment it comes up, while the other side
+   * may already have opened a stream on it (a call's offer was lost that way). the last test in test/reach.spec.ts pins it.
+   */
+  private stagger (queue: Multiaddr[]): void {
+    this.pending++ // the queue, until its last dial has started
+    let released = false
+    const next = (): void => {
+      const over = this.winner != null || this.signal.aborted
+      if (!over && queue.length > 0 && this.libp2p.getDialQueue().some(d => d.peerId?.equals(this.peer) === true)) {
+        queue.length = 0
+        this.attempt(this.libp2p.dial(this.peer, { signal: this.dialSignal }))
+      }
+      const addr = over ? undefined : queue.shift()
+      if (addr == null) {
+        if (!released) {
+          released = true
+          this.pending--
+          this.settle()
+        }
+        return
+      }
+      const timer = setTimeout(next, DIAL_STAGGER_MS)
+      this.timers.push(timer)
+      this.attempt(this.libp2p.dial(addr, { signal: this.dialSignal }), () => {
+        clearTimeout(timer)
+        next()
+      })
+      if (queue.length === 0) next()
+    }
+    next()
+  }
+
+  private attempt (dial: Promise<Connection>, failed?: () => void): void {
     this.pending++
     dial.then(async (connection) => {
       if (!connection.remotePeer.equals(this.peer)) {
@@ -308,24 +376,25 @@ class DialRace {
       this.won(connection)
     }).catch((err: any) => {
       this.errors.push(err.name ?? 'Error')
+      failed?.()
     }).finally(() => {
       this.pending--
       this.settle()
     })
   }
 
+  /**
+   * The first connection wins. One that connects after the race was decided is left open: the other side
+   * may have opened a stream on it already (closing it lost a call's offer), and libp2p's connection
+   * manager prunes extra connections when there are too many.
+   */
   private won (connection: Connection): void {
-    if (this.winner == null && !this.signal.aborted) {
-      this.winner = connection
-      this.controller.abort()
-      this.remember(connection)
-      this.upgrade(connection)
-      this.resolve(connection)
-      return
-    }
-    // A dial that connected after the race was decided is left open: the other side may have opened a
-    // stream on it already (closing it lost a call's offer), and libp2p's connection manager prunes extra
-    // connections when there are too many.
+    if (this.winner != null || this.signal.aborted) return
+    this.winner = connection
+    this.controller.abort()
+    this.remember(connection)
+    this.upgrade(connection)
+    this.resolve(connection)
   }
 
   private remember (connection: Connection): void {
@@ -349,7 +418,7 @@ class DialRace {
     if (this.signal.aborted && this.controller.signal.aborted) return
     if (this.pending === 0 && this.webrtc.length > 0 && !this.signal.aborted) {
       // nothing but WebRTC was left to try: then that is the way
-      this.attempt(this.libp2p.dial(this.webrtc.splice(0), { signal: this.signal, force: this.force }))
+      this.attempt(this.libp2p.dial(this.webrtc.splice(0), { signal: this.dialSignal, force: this.force }))
       return
     }
     const what = this.errors.length > 0 ? ` (${[...new Set(this.errors)].join(', ')})` : ''
@@ -359,22 +428,6 @@ class DialRace {
       this.reject(new PeerUnreachableError(`${this.peer} was found but could not be dialled${this.signal.aborted ? ' in time' : ''}${what}`))
     }
     this.controller.abort()
-  }
-}
-
-/** The promise, or its signal's abort, whichever comes first. */
-async function abortable<T> (promise: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (signal == null) return await promise
-  signal.throwIfAborted()
-  let onAbort!: () => void
-  const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => { reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    return await Promise.race([promise, aborted])
-  } finally {
-    signal.removeEventListener('abort', onAbort)
   }
 }
 
