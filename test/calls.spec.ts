@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CallSignal, MAX_OFFERS_PER_MINUTE } from '../src/calls/index.js'
+import { CALL_PROTOCOL } from '../src/constants.js'
 import { Cleanup, fakeMedia, startBootstrap, startChat, until, waitFor } from './fixtures.js'
 import type { FakeLog } from './fixtures.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
@@ -294,6 +295,30 @@ describe('calls between two nodes', function () {
     const call = await ringing
     assert.equal(call.peer, stranger.peerId.toString())
     assert.equal(alice.contactFor(call.peer), undefined)
+  })
+
+  it('sends the offer again on a fresh stream when the one it went on ends before the callee rang (its connection went)', async () => {
+    const [alice, bob] = await pair()
+    await alice.libp2p.dial(bob.peerId)
+    // the first call stream bob gets dies unread, as one does on a connection that is closed under it
+    // (libp2p aborts a duplicate connection the other side has just opened a stream on)
+    const signalling = (bob.libp2p.services as any).calls
+    await bob.libp2p.unhandle(CALL_PROTOCOL)
+    let lost = 0
+    await bob.libp2p.handle(CALL_PROTOCOL, async (stream) => {
+      await bob.libp2p.unhandle(CALL_PROTOCOL)
+      await signalling.start()
+      await lpStream(stream).read() // the offer came, and is lost
+      lost++
+      stream.abort(new Error('lost with its connection'))
+    }, { runOnLimitedConnection: true })
+    const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
+    const heardRing = waitFor<CallInfo>(alice, 'call', state('ringing'), WAIT_MS)
+    const call = await alice.call('bob', { video: false })
+    assert.equal((await ringing).id, call.id)
+    await heardRing
+    assert.equal(lost, 1)
+    assert.equal(bob.calls.list().length, 1, 'one call, not two')
   })
 
   it('drops signalling frames that are not strictly what call.proto says: wire types, UTF-8', async () => {

@@ -145,10 +145,21 @@ interface Call {
   remoteCandidates: Array<IceCandidate | null>
   /** local candidates found before our offer or answer went out; undefined after */
   localCandidates?: Array<IceCandidate | null>
+  /**
+   * caller: what went out before the callee said it rings (the offer, candidates), sent again on a fresh
+   * stream when the one it went on ends first: its connection may have gone with the frames unread
+   */
+  unconfirmed?: Array<Omit<Signal, 'callId'>>
+  /** how often `unconfirmed` was sent again */
+  resent?: number
   timer?: ReturnType<typeof setTimeout>
   /** remote signals are handled one after another */
   inbound: Promise<void>
 }
+
+/** Most frames kept to send again (an offer and its candidates), and how often a call sends them again. */
+const MAX_UNCONFIRMED = 64
+const MAX_RESENDS = 2
 
 const OPEN_STATES: CallState[] = ['calling', 'ringing', 'incoming', 'connecting', 'connected']
 
@@ -259,6 +270,7 @@ export class Calls {
       startedAt: Date.now()
     })
     call.localCandidates = []
+    call.unconfirmed = []
     try {
       // the signalling stream opens while the media starts and makes the offer
       const [channel, sdp] = await Promise.all([
@@ -371,7 +383,10 @@ export class Calls {
         if (call.channel === channel) call.channel = undefined
         // a stream can go with one of several connections; the next signal opens a fresh one. Only
         // when no connection to them is left, a call not yet answered is over (the timers bound the rest)
-        if (this.init.connections(call.peer).length > 0) return
+        if (this.init.connections(call.peer).length > 0) {
+          await this.resend(call)
+          return
+        }
         if (call.info.state === 'incoming') await this.finish(call, 'missed')
         else if (call.info.state === 'calling' || call.info.state === 'ringing') await this.finish(call, 'failed', 'the connection to them was lost')
       })
@@ -449,9 +464,15 @@ export class Calls {
     const out = call.info.direction === 'out'
     switch (signal.type) {
       case CallSignal.Type.RINGING:
+        call.unconfirmed = undefined
         if (out && call.info.state === 'calling') this.update(call, 'ringing')
         break
+      case CallSignal.Type.OFFER:
+        // the caller sent it again (the stream it first went on ended before our RINGING reached it)
+        if (!out && call.info.state === 'incoming') await this.send(call, { type: CallSignal.Type.RINGING })
+        break
       case CallSignal.Type.ACCEPT:
+        call.unconfirmed = undefined
         if (out && !call.accepted) {
           call.accepted = true
           this.update(call, 'connecting')
@@ -575,6 +596,7 @@ export class Calls {
 
   /** Sends on the call's channel, or on a fresh one when it has closed. */
   private async send (call: Call, signal: Omit<Signal, 'callId'>): Promise<void> {
+    if (call.info.direction === 'out' && call.info.state === 'calling' && call.unconfirmed != null && call.unconfirmed.length < MAX_UNCONFIRMED) call.unconfirmed.push(signal)
     if (call.channel == null || !call.channel.open) {
       call.opening ??= this.openTo(call.peer).finally(() => { call.opening = undefined })
       call.channel = await call.opening
@@ -648,6 +670,24 @@ export class Calls {
       throw err instanceof AggregateError ? err.errors[0] : err
     } finally {
       controller.abort()
+    }
+  }
+
+  /**
+   * Sends what the callee has not confirmed again, on a fresh stream (its frames are idempotent: the callee
+   * answers a repeated offer with RINGING and ignores candidates it has). At most MAX_RESENDS times a call.
+   */
+  private async resend (call: Call): Promise<void> {
+    const frames = call.unconfirmed
+    if (isOver(call) || call.info.state !== 'calling' || frames == null || frames.length === 0 || call.channel != null) return
+    call.resent = (call.resent ?? 0) + 1
+    if (call.resent > MAX_RESENDS) return
+    log('the call stream to %p ended before it rang: sending the offer again', call.peer)
+    call.unconfirmed = []
+    try {
+      for (const frame of frames) await this.send(call, frame)
+    } catch (err: any) {
+      log('could not send the offer again: %s', err.message)
     }
   }
 
