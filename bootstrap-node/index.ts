@@ -327,7 +327,9 @@ function forgetDeparted (node: Libp2p<BootstrapServices>): () => void {
     }
     if (servers.delete(peer.toString())) return
     void (async () => {
-      if ((await node.peerStore.get(peer)).addresses.length > 0) await node.peerStore.patch(peer, { multiaddrs: [] })
+      const { addresses } = await node.peerStore.get(peer)
+      // it may have come back meanwhile (a reloaded tab): then the addresses identify just gave are its own
+      if (addresses.length > 0 && node.getConnections(peer).length === 0) await node.peerStore.patch(peer, { multiaddrs: [] })
     })().catch((err: Error) => { log.error('could not forget the addresses of %p: %e', peer, err) })
   }
   node.addEventListener('peer:identify', onIdentify)

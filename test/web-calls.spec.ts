@@ -5,6 +5,7 @@
  * incoming-call screen and of a live call go to test-output/web/.
  */
 import assert from 'node:assert/strict'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -324,8 +325,14 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
 
   it('a call from a peer ID that is not a contact is shown as an unknown caller', async () => {
     const stranger = cleanup.add(await startChat({ bootstrapNode: boot, callMedia: fakeMedia() }))
-    void stranger.call(bobId).catch(() => {})
-    await ringsAt(bob, 'Unknown caller')
+    let made = 'the call is being made'
+    stranger.call(bobId).then(() => { made = 'the offer was sent' }, (err: Error) => { made = `${err.name}: ${err.message}` })
+    await ringsAt(bob, 'Unknown caller').catch(async (err: Error) => {
+      const known = await boot.libp2p.peerStore.get(peerIdFromString(bobId)).then(p => p.addresses.map(a => a.multiaddr.toString()), (e: Error) => e.name)
+      const connections = boot.libp2p.getConnections(peerIdFromString(bobId)).map(c => `${c.status} ${c.remoteAddr.toString()}`)
+      throw new Error(`${err.message}\nthe stranger's call: ${made}; its calls: ${JSON.stringify(stranger.calls.list())}; ` +
+        `the bootstrap node's addresses of bob: ${JSON.stringify(known)}, its connections to bob: ${JSON.stringify(connections)}`)
+    })
     const shown = await bob.locator('[data-testid="unknown-caller"]').textContent() ?? ''
     assert.match(shown, /Not in your contacts/)
     assert.ok(shown.includes(stranger.peerId.toString().slice(-4)), `the caller's peer ID is shown: ${shown}`)
