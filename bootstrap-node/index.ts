@@ -3,7 +3,9 @@
  * It is a Kademlia DHT server (`/megachat/kad/1.0.0`), a circuit relay v2 server with limits suited
  * to chat, an AutoNAT server, a WebSocket entry point for browsers (and WebRTC-direct when asked),
  * and a STUN responder so that clients' ICE can learn their public address without any third party.
- * It stores no messages and reads none: everything it relays is Noise-encrypted end to end.
+ * It stores no messages and reads none: everything it relays is Noise-encrypted end to end. What it keeps
+ * for others (DHT provider and value records, peer records) is bounded per peer and in all (records.ts),
+ * in a LevelDB under its data directory, or in memory without one.
  *
  * @example
  * ```ts
@@ -43,8 +45,10 @@ import { createLibp2p } from 'libp2p'
 import { InvalidInputError } from '../src/errors.js'
 import { loadIdentity } from '../src/identity/index.js'
 import { ListenError, WebAppMissingError, listenErrorReason } from './errors.js'
+import { DEFAULT_RECORD_LIMITS, checkRecordLimits, openRecordStore } from './records.js'
 import { createStunServer } from './stun.js'
 import { serveWebApp } from './web.js'
+import type { RecordCounts, RecordLimits } from './records.js'
 import type { WebAppServer, WebConfig } from './web.js'
 import type { StunServer, StunStats } from './stun.js'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
@@ -58,6 +62,8 @@ import { DHT_PROTOCOL, DEFAULT_STUN_PORT } from '../src/constants.js'
 export { ListenError, WebAppMissingError } from './errors.js'
 export type { WebConfig } from './web.js'
 export type { StunStats } from './stun.js'
+export { DEFAULT_RECORD_LIMITS } from './records.js'
+export type { RecordCounts, RecordLimits } from './records.js'
 
 export { DHT_PROTOCOL, DEFAULT_STUN_PORT } from '../src/constants.js'
 
@@ -104,7 +110,10 @@ export const DEFAULT_RELAY_LIMITS: Readonly<RelayLimits> = Object.freeze({
 })
 
 export interface BootstrapOptions {
-  /** Keeps the node's key in `<dataDir>/identity.key` (same peer ID after restarts); without it the key is fresh and in memory. */
+  /**
+   * Keeps the node's key in `<dataDir>/identity.key` (same peer ID after restarts) and what it holds for
+   * others (DHT and peer records) in a LevelDB at `<dataDir>/datastore`; without it both are in memory.
+   */
   dataDir?: string
   /** Opens (or protects a new) key file in dataDir. */
   passphrase?: string
@@ -124,6 +133,8 @@ export interface BootstrapOptions {
   relay?: Partial<RelayLimits>
   /** Most connections at once. Default 1000. */
   maxConnections?: number
+  /** Limits on the DHT and peer records it keeps for others; each unset one keeps its value from {@link DEFAULT_RECORD_LIMITS}. */
+  records?: Partial<RecordLimits>
   /**
    * Also serve the built web app over HTTP, with `/config.json` giving it this node's WebSocket
    * addresses as bootstrap list and its STUN URL as ICE server: a friend only needs the URL.
@@ -157,7 +168,11 @@ export interface BootstrapNode {
   readonly stunUrl: string | undefined
   /** The relay limits in force. */
   readonly relayLimits: Readonly<RelayLimits>
+  /** The limits on records kept for others, in force. */
+  readonly recordLimits: Readonly<RecordLimits>
   status(): BootstrapStatus
+  /** DHT and peer records held for others now, and writes refused for a limit since start. */
+  records(): RecordCounts
   /** STUN counters (received, answered, dropped); undefined when STUN is off. */
   stunStats(): StunStats | undefined
   /**
@@ -176,6 +191,7 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
   const announce = parseAddrs(options.announce ?? [], 'announce')
   if (listen.length === 0) throw new InvalidInputError('at least one listen address is needed')
   const relayLimits = checkRelayLimits({ ...DEFAULT_RELAY_LIMITS, ...definedOnly(options.relay ?? {}) })
+  const recordLimits = checkRecordLimits({ ...DEFAULT_RECORD_LIMITS, ...definedOnly(options.records ?? {}) })
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
   if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new InvalidInputError(`maxConnections must be a positive integer, not ${maxConnections}`)
   const stunPort = options.stunPort === false || options.stunPort === null ? undefined : options.stunPort ?? DEFAULT_STUN_PORT
@@ -193,9 +209,13 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
   // libjuice (under WebRTC-direct) prints to stdout and gives a vague error when its port is taken: check first
   for (const ma of listen.filter(isWebrtcDirect)) await checkUdpPortFree(ma)
 
+  // what it keeps for others, bounded; a connected peer's record is never dropped to make room
+  let connected = (_peer: PeerId): boolean => false
+  const records = await openRecordStore(options.dataDir, peerIdFromPrivateKey(privateKey), (peer) => connected(peer), recordLimits)
+
   // STUN first: it is quick to fail (port in use) and cheap to undo
   let stunServer: StunServer | undefined
-  if (stunPort != null) stunServer = await createStunServer({ port: stunPort, host: options.stunHost })
+  if (stunPort != null) stunServer = await createStunServer({ port: stunPort, host: options.stunHost }).catch(async (err) => { await records.close(); throw err })
 
   const transports: Array<(components: any) => Transport> = [tcp(), webSockets()]
   // no ICE servers: a public listener needs none, and the library's default is a list of third-party STUN servers
@@ -204,6 +224,7 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
   const node = await createLibp2p<BootstrapServices>({
     start: false,
     privateKey,
+    datastore: records.datastore,
     nodeInfo: { name: 'megachat-bootstrap' },
     addresses: { listen: listen.map(String), announce: announce.map(String) },
     transports,
@@ -232,9 +253,10 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
       })
     }
   }).catch(async (err) => {
-    await stunServer?.close()
+    await Promise.allSettled([stunServer?.close(), records.close()])
     throw err
   })
+  connected = (peer) => node.getConnections(peer).length > 0
 
   const stopForgetting = forgetDeparted(node)
 
@@ -243,7 +265,7 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
   } catch (err) {
     stopForgetting()
     await Promise.resolve(node.stop()).catch(() => {})
-    await stunServer?.close()
+    await Promise.allSettled([stunServer?.close(), records.close()])
     throw translateStartError(err, listen)
   }
 
@@ -267,6 +289,7 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
     } catch (err: any) {
       stopForgetting()
       await Promise.allSettled([node.stop(), stunServer?.close()])
+      await records.close().catch(() => {})
       throw new ListenError(`cannot serve the web app on ${web.host}:${web.port}: ${listenErrorReason(err)}`)
     }
   }
@@ -279,10 +302,12 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
     addresses,
     stunUrl,
     relayLimits: Object.freeze({ ...relayLimits }),
+    recordLimits: Object.freeze({ ...recordLimits }),
     status: () => ({
       peers: node.getPeers().length,
       reservations: node.services.relay.reservations.size
     }),
+    records: () => records.datastore.counts(),
     stunStats: () => stunServer?.stats(),
     webUrl,
     webConfig: () => webConfig(),
@@ -290,6 +315,7 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
       stopped ??= (async () => {
         stopForgetting()
         await Promise.allSettled([node.stop(), stunServer?.close(), webServer?.close()])
+        await records.close().catch(() => {})
       })()
       return stopped
     }

@@ -120,19 +120,26 @@ function printReady (node: BootstrapNode, json: boolean, dataDir: string, webHos
     out(`           ${web.others}, and announce its WebSocket port as a /wss address`)
   }
   out(`relay:     ${describeLimits(limits)}`)
+  const records = node.recordLimits
+  out(`records:   kept for others, up to ${records.maxProvidersPerPeer} DHT provider records per peer and ${records.maxProviders} in all, ` +
+    `${records.maxPeers} peer records, ${records.maxValues} DHT values (in ${join(dataDir, 'datastore')})`)
 }
 
 function printStatus (node: BootstrapNode, json: boolean): void {
   const { peers, reservations } = node.status()
+  const records = node.records()
   if (json) {
-    out(JSON.stringify({ type: 'status', peers, reservations }))
+    out(JSON.stringify({ type: 'status', peers, reservations, records }))
     return
   }
   const stun = node.stunStats()
   const stunPart = stun != null ? `, STUN ${stun.answered} answered/${stun.dropped} dropped` : ''
+  const limits = node.recordLimits
   out(`${new Date().toISOString().slice(0, 19)}Z  ${peers} peer${peers === 1 ? '' : 's'}, ` +
     `${reservations}/${node.relayLimits.maxReservations} relay reservations ` +
-    `(relayed connections ≤ ${formatDuration(node.relayLimits.durationLimit)}, ${formatBytes(node.relayLimits.dataLimit)})${stunPart}`)
+    `(relayed connections ≤ ${formatDuration(node.relayLimits.durationLimit)}, ${formatBytes(node.relayLimits.dataLimit)})${stunPart}, ` +
+    `records ${records.providers}/${limits.maxProviders} providers, ${records.peers}/${limits.maxPeers} peers, ${records.values}/${limits.maxValues} DHT values ` +
+    `(refused: ${records.refused.providers} providers, ${records.refused.peers} peers, ${records.refused.values} values)`)
 }
 
 async function main (): Promise<void> {
@@ -147,7 +154,7 @@ async function main (): Promise<void> {
       .argParser(collect).default([], DEFAULT_LISTEN.join(' ')))
     .addOption(new Option('--announce <addr>', 'multiaddr to give others instead of the listen addresses, repeatable (e.g. /dns4/chat.example.org/tcp/4001)')
       .argParser(collect).default([], 'the listen addresses'))
-    .addOption(new Option('--data <dir>', 'directory of the node\'s identity key')
+    .addOption(new Option('--data <dir>', 'directory of the node\'s identity key and the records it keeps for others')
       .env('MEGACHAT_BOOTSTRAP_HOME')
       .default(join(homedir(), '.megachat-bootstrap'), '~/.megachat-bootstrap'))
     .option('--stun-port <n>', 'UDP port of the STUN responder (0 = any free port)', parsePort, DEFAULT_STUN_PORT)
