@@ -130,7 +130,9 @@ describe('calls between two nodes', function () {
     // besides their direct TCP connection, a relayed one through the bootstrap node
     await until(() => bob.addresses().some(a => a.includes('/p2p-circuit')), WAIT_MS, 'bob holds a relay reservation')
     const relayAddr = bob.addresses().find(a => a.includes('/p2p-circuit')) as string
-    await alice.libp2p.dial(multiaddr(relayAddr))
+    // (a dial by peer ID joins one under way to that peer, and gets the direct connection that one makes)
+    await until(() => alice.libp2p.getConnections(bob.peerId).some(c => c.direct) && !alice.libp2p.getDialQueue().some(d => d.peerId?.equals(bob.peerId) === true), WAIT_MS, 'the direct connection, and no dial to bob under way')
+    await alice.libp2p.dial(multiaddr(relayAddr), { force: true })
     await until(() => alice.libp2p.getConnections(bob.peerId).some(c => !c.direct) && alice.libp2p.getConnections(bob.peerId).some(c => c.direct), WAIT_MS, 'a direct and a relayed connection')
     const service = alice.libp2p.services.calls
     const open = service.open.bind(service)
