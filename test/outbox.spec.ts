@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MemoryDatastore } from 'datastore-core'
-import { Outbox } from '../src/direct/outbox.js'
+import { OUTBOX_PAGE, Outbox, QUEUE_MAX_CHARS } from '../src/direct/outbox.js'
 import { ChatStore } from '../src/store/index.js'
 import { until } from './fixtures.js'
 import type { DirectMessage, DirectMessages, SendOptions } from '../src/direct/index.js'
@@ -24,7 +24,7 @@ function fakeDm (sent: DirectMessage[]): DirectMessages {
       while (list.length > 0) {
         sent.push(...list)
         await options.onAck?.(list.map(m => m.id))
-        list = options.more?.() ?? []
+        list = await options.more?.() ?? []
       }
     }
   }
@@ -37,8 +37,8 @@ describe('outbox', () => {
     const gate = Promise.withResolvers<void>()
     let reads = 0
     const read = store.outbox.bind(store)
-    store.outbox = async (p: string, limit?: number): Promise<StoredMessage[]> => {
-      const result = await read(p, limit)
+    store.outbox = async (p: string, limit?: number, after?: StoredMessage): Promise<StoredMessage[]> => {
+      const result = await read(p, limit, after)
       if (++reads === 1) await gate.promise // the first read is slow: a send lands meanwhile
       return result
     }
@@ -66,6 +66,35 @@ describe('outbox', () => {
     await outbox.send(peer, 'three')
     await until(() => delivered.length === 3, 5_000, 'the third delivered')
     assert.equal(reads, before)
+    assert.deepEqual(await store.outbox(peer), [])
+    controller.abort()
+    await outbox.settled()
+  })
+
+  it('delivers a burst longer than a page once each and in order, while later messages are still being written and read', async () => {
+    const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const store = new ChatStore(new MemoryDatastore())
+    const sent: DirectMessage[] = []
+    const delivered: string[] = []
+    const dm = fakeDm(sent)
+    const controller = new AbortController()
+    const outbox = new Outbox({
+      store,
+      dm: () => dm,
+      reach: {} as unknown as Reach,
+      protocol: '/test',
+      signal: controller.signal,
+      onDelivered: (m) => { delivered.push(m.text) },
+      onUnreachable: () => {}
+    })
+    // more text than the queue in memory holds: the rest is read from the store, page after page
+    const n = OUTBOX_PAGE * 2 + 100
+    const pad = 'x'.repeat(Math.ceil(QUEUE_MAX_CHARS / n) + 1)
+    const texts = Array.from({ length: n }, (_, i) => `m${i} ${pad}`)
+    await Promise.all(texts.map(async t => await outbox.send(peer, t)))
+    await until(() => delivered.length >= n, 20_000, 'all delivered')
+    assert.ok(sent.map(m => m.text).every((t, i) => t === texts[i]) && sent.length === n, 'sent once each, in order')
+    assert.ok(delivered.every((t, i) => t === texts[i]) && delivered.length === n, 'delivered once each, in order')
     assert.deepEqual(await store.outbox(peer), [])
     controller.abort()
     await outbox.settled()

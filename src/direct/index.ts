@@ -88,7 +88,7 @@ export interface SendOptions extends AbortOptions {
    */
   onAck?(ids: string[]): void | Promise<void>
   /** Asked for messages to send after the given ones, whenever there is room in the window. */
-  more?(): DirectMessage[]
+  more?(): DirectMessage[] | Promise<DirectMessage[]>
 }
 
 export interface DirectMessages {
@@ -295,7 +295,7 @@ class DefaultDirectMessages implements DirectMessages, Startable {
     let unreported = 0
     try {
       while (true) {
-        if (next === list.length) list.push(...(options.more?.() ?? []))
+        if (next === list.length) list.push(...(await options.more?.() ?? []))
         // fill the window
         const frames: Uint8Array[] = []
         while (next < list.length && next - acked < window && (bytesInFlight < DM_WINDOW_BYTES || next === acked)) {

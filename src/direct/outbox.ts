@@ -23,8 +23,16 @@ import type { Connection } from '@libp2p/interface'
 
 const log = logger('megachat:outbox')
 
-/** Most messages one delivery run reads from the store; a longer outbox is sent in further runs. */
+/** Most messages read from the store at once; a run reads the next page while it sends this one. */
 export const OUTBOX_PAGE = 4096
+/**
+ * Most text (UTF-16 code units) kept in memory for one peer's messages waiting to be sent; beyond it they
+ * are read from the store page by page. 32 Mi characters (64 MiB): a burst of 30,000 messages of 1 kB stays
+ * in memory, and a contact offline for long costs no more than that.
+ */
+export const QUEUE_MAX_CHARS = 32 * 1024 * 1024
+/** Most messages stored in one write: a burst's first messages go out while the rest are written. */
+const WRITE_BATCH = 1024
 /** The first retry after a failed run; it doubles up to the retry interval. */
 const FIRST_RETRY_MS = 1000
 /** How long one delivery run may go on (it is retried after). */
@@ -79,11 +87,19 @@ export class Outbox {
   /**
    * peer -> the messages stored for it and not yet taken by a run, while they are known to be all there
    * is (after a run that read the whole outbox): then a send needs no store read. Dropped when a run fails
-   * or it would grow past OUTBOX_PAGE; the store has everything.
+   * or it would hold more than QUEUE_MAX_CHARS of text (a contact offline for long); the store has everything.
    */
   private readonly queues = new Map<string, StoredMessage[]>()
+  /** peer -> characters of text in its queue */
+  private readonly queuedChars = new Map<string, number>()
   /** peers whose outbox a run is reading now, and those sent a message meanwhile (the read may miss it) */
   private readonly reading = new Set<string>()
+  /**
+   * peer -> the order of the last message the read that set its queue up saw. The read sees every message
+   * stored before it (orders are given in turn), so one at or below this came with its page, whenever
+   * its send() goes on, and is not queued again.
+   */
+  private readonly floors = new Map<string, number>()
   private readonly missed = new Set<string>()
   /** the connection each peer's kept stream was opened on */
   private readonly carriers = new Map<string, Connection>()
@@ -95,6 +111,8 @@ export class Outbox {
   /** peers whose unreachability was reported since their last send or delivery */
   private readonly reported = new Set<string>()
   private writes: PendingWrite[] = []
+  /** commitWrites() is under way: it takes what is sent meanwhile too */
+  private committing = false
 
   constructor (init: OutboxInit) {
     this.init = init
@@ -112,13 +130,24 @@ export class Outbox {
     }
     await new Promise<void>((resolve, reject) => {
       this.writes.push({ message, resolve, reject })
-      if (this.writes.length === 1) queueMicrotask(() => { void this.commitWrites() })
+      if (this.writes.length === 1 && !this.committing) {
+        this.committing = true
+        queueMicrotask(() => { void this.commitWrites().finally(() => { this.committing = false }) })
+      }
     })
     this.reported.delete(peer)
     this.backoff.delete(peer)
     const queue = this.queues.get(peer)
-    if (queue != null && queue.length < OUTBOX_PAGE) queue.push(message)
-    else this.queues.delete(peer)
+    const chars = (this.queuedChars.get(peer) ?? 0) + message.text.length
+    if (queue != null && chars <= QUEUE_MAX_CHARS) {
+      // (stored before the read that set the queue up, it came with that read's page)
+      if ((message.order ?? Infinity) > (this.floors.get(peer) ?? -Infinity)) {
+        queue.push(message)
+        this.queuedChars.set(peer, chars)
+      }
+    } else {
+      this.dropQueue(peer)
+    }
     if (this.reading.has(peer)) this.missed.add(peer)
     // a run under way takes it from the queue; without one it reads the store
     if (this.runs.has(peer) && !this.queues.has(peer)) this.again.add(peer)
@@ -126,14 +155,19 @@ export class Outbox {
     return message
   }
 
+  /**
+   * Writes what was sent in one tick, WRITE_BATCH messages at a time, so that the first of a burst go out
+   * while the rest are written.
+   */
   private async commitWrites (): Promise<void> {
-    const writes = this.writes
-    this.writes = []
-    try {
-      await this.init.store.addOutgoing(...writes.map(w => w.message))
-      for (const w of writes) w.resolve()
-    } catch (err: any) {
-      for (const w of writes) w.reject(err)
+    while (this.writes.length > 0) {
+      const writes = this.writes.splice(0, WRITE_BATCH)
+      try {
+        await this.init.store.addOutgoing(...writes.map(w => w.message))
+        for (const w of writes) w.resolve()
+      } catch (err: any) {
+        for (const w of writes) w.reject(err)
+      }
     }
   }
 
@@ -160,7 +194,7 @@ export class Outbox {
 
   /** Delivers what the store's outbox holds for a peer (the periodic retry: it trusts no queue in memory). */
   async retry (peer: string): Promise<void> {
-    if (!this.runs.has(peer)) this.queues.delete(peer)
+    if (!this.runs.has(peer)) this.dropQueue(peer)
     await this.flush(peer)
   }
 
@@ -175,27 +209,71 @@ export class Outbox {
     await Promise.allSettled(this.runs.values())
   }
 
-  private async deliver (peer: string): Promise<void> {
-    let first = this.queues.get(peer)?.splice(0)
-    if (first == null) {
-      this.reading.add(peer)
-      try {
-        first = await this.init.store.outbox(peer, OUTBOX_PAGE)
-      } finally {
-        this.reading.delete(peer)
-      }
-      // the whole outbox was read, and nothing was sent meanwhile that the read may have missed: from now
-      // on sends queue up in memory. Else the next run reads the store again.
-      if (first.length < OUTBOX_PAGE && !this.missed.delete(peer)) this.queues.set(peer, [])
-      else this.again.add(peer)
+  /** Everything queued for the peer (undefined when it has no queue), which is then empty. */
+  private takeQueued (peer: string): StoredMessage[] | undefined {
+    this.queuedChars.delete(peer)
+    return this.queues.get(peer)?.splice(0)
+  }
+
+  private dropQueue (peer: string): void {
+    this.queues.delete(peer)
+    this.queuedChars.delete(peer)
+  }
+
+  /**
+   * Reads a page of the peer's outbox from the store (after `after`). When it was the whole rest of the
+   * outbox and nothing was sent meanwhile that the read may have missed, sends queue up in memory from now
+   * on; else the store is read again for more.
+   */
+  private async readPage (peer: string, after?: StoredMessage): Promise<StoredMessage[]> {
+    this.reading.add(peer)
+    let page: StoredMessage[]
+    try {
+      page = await this.init.store.outbox(peer, OUTBOX_PAGE, after)
+    } finally {
+      this.reading.delete(peer)
     }
+    if (page.length < OUTBOX_PAGE && !this.missed.delete(peer)) {
+      this.queues.set(peer, [])
+      const end = page.at(-1) ?? after
+      this.floors.set(peer, end?.order ?? -Infinity)
+    }
+    return page
+  }
+
+  private async deliver (peer: string): Promise<void> {
+    const first = this.takeQueued(peer) ?? await this.readPage(peer)
     if (first.length === 0) return
     /** sent on this run and not yet acknowledged, in order */
     const inFlight = new Map<string, StoredMessage>()
-    const take = (ms: StoredMessage[]): DirectMessage[] => ms.map(m => {
-      inFlight.set(m.id, m)
-      return { id: m.id, timestamp: m.timestamp, text: m.text, seq: m.seq }
-    })
+    /** the last message this run took */
+    let last: StoredMessage | undefined
+    /** the page after `last`, being read from the store while the run sends (when there is no queue) */
+    let next: Promise<StoredMessage[]> | undefined
+    const take = (ms: StoredMessage[]): DirectMessage[] => {
+      if (ms.length > 0) {
+        last = ms[ms.length - 1]
+        if (!this.queues.has(peer)) {
+          next = this.readPage(peer, last)
+          next.catch(() => {}) // a run that fails meanwhile leaves it; else more() gets the error
+        }
+      } else if (!this.queues.has(peer)) {
+        this.again.add(peer) // a send the last read may have missed: the next run reads the store
+      }
+      return ms.map(m => {
+        inFlight.set(m.id, m)
+        return { id: m.id, timestamp: m.timestamp, text: m.text, seq: m.seq }
+      })
+    }
+    /** what to send after what was taken: the queue, or (too much was sent for one) the store's next page */
+    const more = async (): Promise<DirectMessage[]> => {
+      if (next != null) {
+        const page = next
+        next = undefined
+        return take(await page)
+      }
+      return take(this.takeQueued(peer) ?? [])
+    }
     const id = peerIdFromString(peer)
     // the kept stream went over the relay, and a direct connection has come up since (a WebRTC upgrade):
     // move over to it
@@ -215,7 +293,7 @@ export class Outbox {
           this.carriers.set(peer, opened.connection)
           return opened.stream
         },
-        more: () => take(this.queues.get(peer)?.splice(0) ?? []),
+        more,
         onAck: async (ids) => {
           const acked = ids.flatMap(i => {
             const m = inFlight.get(i)
@@ -230,7 +308,7 @@ export class Outbox {
       this.backoff.delete(peer)
     } catch (err: any) {
       // what was in flight is still in the store's outbox: the next run reads it from there
-      this.queues.delete(peer)
+      this.dropQueue(peer)
       if (this.init.signal.aborted) return
       if (err.name === AckTimeoutError.name && connection != null) this.init.reach.suspect(connection)
       const left = await this.init.store.outboxCount(peer).catch(() => 0)

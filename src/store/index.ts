@@ -377,11 +377,15 @@ export class ChatStore {
     return last
   }
 
-  /** Unacknowledged messages to a peer, oldest first: the first `limit` of them. */
-  async outbox (peer: string, limit = Infinity): Promise<StoredMessage[]> {
+  /** Unacknowledged messages to a peer, oldest first: the first `limit` of them (of those after `after`). */
+  async outbox (peer: string, limit = Infinity, after?: StoredMessage): Promise<StoredMessage[]> {
     // an outbox key ends in the message's zero-padded order, so key order is send order
+    const from = after != null ? outboxKey(after).toString() : ''
     const entries: Array<{ key: string, value: Uint8Array }> = []
-    for await (const { key, value } of this.datastore.query({ prefix: `/megachat/outbox/${peer}/` })) entries.push({ key: key.toString(), value })
+    for await (const { key, value } of this.datastore.query({ prefix: `/megachat/outbox/${peer}/` })) {
+      const k = key.toString()
+      if (k > from) entries.push({ key: k, value })
+    }
     entries.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
     const out: StoredMessage[] = []
     for (const { value } of entries.slice(0, limit)) {
