@@ -303,6 +303,16 @@ describe('web app in Chromium', function () {
     const roomId = room.roomId
     const members = async (p: Page): Promise<number> => await p.evaluate((id) => (window as any).megachat.members(id).length, roomId)
     await until(async () => node.members(roomId).length === 3 && await members(page) === 3 && await members(pageB) === 3, 60_000, 'all three members online in the room')
+      .catch(async (err: Error) => {
+        // who sees whom, and over what
+        const inTab = async (p: Page): Promise<unknown> => await p.evaluate((id) => {
+          const chat = (window as any).megachat
+          return { members: chat.members(id), connections: chat.libp2p.getConnections().map((c: any) => `${c.remotePeer.toString().slice(-6)} ${c.direct === true ? 'direct' : 'relayed'} ${c.status} ${c.remoteAddr.toString().slice(0, 40)}`) }
+        }, roomId)
+        const short = (id: string): string => id.slice(-6)
+        throw new Error(`${err.message}: ann ${short(browserId)} ${JSON.stringify(await inTab(page))}; bea ${short(browserBId)} ${JSON.stringify(await inTab(pageB))}; ` +
+          `node ${short(node.peerId.toString())} ${JSON.stringify({ members: node.members(roomId), connections: node.libp2p.getConnections().map(c => `${c.remotePeer.toString().slice(-6)} ${c.direct ? 'direct' : 'relayed'} ${c.status}`) })}`)
+      })
     // the room's header follows (on the room:members event)
     await page.locator('.conv-header', { hasText: '3 online · encrypted room' }).waitFor({ timeout: WAIT_MS })
 
