@@ -124,6 +124,28 @@ describe('rooms', function () {
     assert.deepEqual(a.listRooms().map(r => r.name), ['friends'])
   })
 
+  it('keeps messages flowing both ways when the connection the room\'s streams were on closes and another stays open', async () => {
+    const { a, b } = await inRoom('pair')
+    // beside their direct connection, a relayed one through the bootstrap node
+    await until(() => b.addresses().some(x => x.includes('/p2p-circuit')), 20_000, 'b holds a relay reservation')
+    await until(() => !a.libp2p.getDialQueue().some(d => d.peerId?.equals(b.peerId) === true), 20_000, 'no dial to b under way')
+    const relayed = await a.libp2p.dial(multiaddr(b.addresses().find(x => x.includes('/p2p-circuit')) as string), { force: true })
+    assert.ok(relayed.limits != null, 'a relayed connection')
+    // the streams gossipsub opened went on the connection it heard of first: close every other one
+    await Promise.all(a.libp2p.getConnections(b.peerId).filter(c => c !== relayed).map(async c => { await c.close() }))
+    await until(() => b.libp2p.getConnections(a.peerId).length === 1, 20_000, 'b to see one connection left')
+
+    // (within the few seconds a member's arrival takes, not at the next periodic sync)
+    const toB = receives(b, 'still here', 10_000)
+    await a.say('pair', 'still here')
+    await toB
+    const toA = receives(a, 'me too', 10_000)
+    await b.say('pair', 'me too')
+    await toA
+    assert.equal(a.members('pair').length, 2)
+    assert.equal(b.members('pair').length, 2)
+  })
+
   it('gives a late joiner the history, verified', async () => {
     const { a, b, room } = await inRoom('club')
     const got = receives(b, 'second')
