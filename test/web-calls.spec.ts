@@ -147,6 +147,15 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
       const v = document.querySelector<HTMLVideoElement>('video.remote')
       return v != null && v.videoWidth > 0 && !v.classList.contains('hidden')
     }, undefined, { timeout: WAIT_MS })
+    // the whole picture is drawn inside the window: the video box fits it, and the picture (contain) in the box
+    const drawn = await alice.evaluate(() => {
+      const v = document.querySelector<HTMLVideoElement>('video.remote') as HTMLVideoElement
+      const box = v.getBoundingClientRect()
+      const scale = Math.min(box.width / v.videoWidth, box.height / v.videoHeight)
+      return { top: box.top, bottom: box.bottom, left: box.left, right: box.right, picture: { width: v.videoWidth * scale, height: v.videoHeight * scale }, window: { width: innerWidth, height: innerHeight } }
+    })
+    assert.ok(drawn.top >= 0 && drawn.left >= 0 && drawn.bottom <= drawn.window.height && drawn.right <= drawn.window.width, `the remote video fits the window: ${JSON.stringify(drawn)}`)
+    assert.ok(drawn.picture.height <= drawn.window.height && drawn.picture.width <= drawn.window.width, `the picture is letterboxed, not cut: ${JSON.stringify(drawn)}`)
     // the quality line shows the media coming in: a received bitrate above zero
     await alice.locator('[data-testid="call-quality"]', { hasText: RECEIVING }).waitFor({ timeout: WAIT_MS })
     await alice.screenshot({ path: join(OUTPUT, 'call-live.png') })
