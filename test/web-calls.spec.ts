@@ -260,7 +260,11 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
     await overlay(alice).waitFor({ state: 'detached', timeout: WAIT_MS })
     await overlay(bob).waitFor({ state: 'detached', timeout: WAIT_MS })
     assert.equal((await historyLine(alice, id)).outcome, 'declined')
-    assert.match((await historyLine(alice, id)).text, /Call declined/)
+    assert.match((await historyLine(alice, id)).text, /They declined your video call/)
+    // the conversation lists say who declined, without a "You:" in front that would say the opposite
+    await alice.locator('.list button[data-name="bob"] .item-preview', { hasText: 'They declined your video call' }).waitFor({ timeout: WAIT_MS })
+    await bob.locator('.list button[data-name="alice"] .item-preview', { hasText: 'You declined the video call' }).waitFor({ timeout: WAIT_MS })
+    assert.equal((await alice.locator('.list button[data-name="bob"] .item-preview').textContent())?.trim(), 'They declined your video call')
   })
 
   it('no answer: a missed call on both sides, counted unread for the callee', async () => {

@@ -198,7 +198,8 @@ function Sidebar ({ model, active, settingsOpen, onOpen, onDialog, onSettings }:
 function preview (model: ChatModel, key: ConversationKey): string | undefined {
   const last = model.lastOf(key)
   if (last == null) return undefined
-  const who = key.startsWith('room:') && !last.mine ? `${model.nameOf(last.from)}: ` : last.mine ? 'You: ' : ''
+  // a call's line says itself who did what ("They declined your voice call")
+  const who = last.call != null ? '' : key.startsWith('room:') && !last.mine ? `${model.nameOf(last.from)}: ` : last.mine ? 'You: ' : ''
   return who + last.text.replace(/\s+/g, ' ')
 }
 

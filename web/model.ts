@@ -384,7 +384,7 @@ export function callText (r: CallRecord): string {
       if (!out) return `Missed ${kind}${r.reason != null ? ` (${r.reason})` : ''}`
       return r.reason === 'no answer' ? `No answer (${kind})` : `Cancelled ${kind}`
     case 'declined':
-      return out ? `Call declined (${kind})` : `Declined ${kind}`
+      return out ? `They declined your ${kind}` : `You declined the ${kind}`
     case 'busy':
       return 'Busy: they were in another call'
     case 'failed':
