@@ -59,6 +59,8 @@ interface Stub {
   metadata: Map<string, Uint8Array>
   /** dials libp2p has under way on its own (getDialQueue) */
   queue: Array<{ peerId?: PeerId }>
+  /** the useCache option of each lookup */
+  lookups: unknown[]
 }
 
 /**
@@ -66,7 +68,7 @@ interface Stub {
  * or 'refused' (fails at once). Addresses are matched by their text without the /p2p/ suffix of the peer.
  */
 function stub (peer: PeerId, known: string[], answers: Record<string, FakeConnection | 'dead' | 'refused'>, lookup?: string[] | 'dead' | (() => string[])): Stub {
-  const s: Stub = { libp2p: undefined as any, dialled: [], aborted: [], open: [], metadata: new Map(), queue: [] }
+  const s: Stub = { libp2p: undefined as any, dialled: [], aborted: [], open: [], metadata: new Map(), queue: [], lookups: [] }
   const strip = (a: Multiaddr): string => a.toString().replace(`/p2p/${peer.toString()}`, '')
   s.libp2p = {
     getConnections: (p?: PeerId) => s.open.filter(c => p == null || c.remotePeer.equals(p)),
@@ -105,6 +107,7 @@ function stub (peer: PeerId, known: string[], answers: Record<string, FakeConnec
     },
     peerRouting: {
       findPeer: async (_p: PeerId, options: any = {}) => {
+        s.lookups.push(options.useCache)
         if (lookup === 'dead') return await never(options.signal)
         const addrs = typeof lookup === 'function' ? lookup() : lookup
         if (addrs == null || addrs.length === 0) throw Object.assign(new Error('not found'), { name: 'NotFoundError' })
@@ -196,6 +199,8 @@ describe('dial policy', function () {
     const s = stub(peer, [], { '/ip4/127.0.0.1/tcp/15': found }, () => ++lookups < 3 ? [] : ['/ip4/127.0.0.1/tcp/15'])
     assert.equal(await new Reach(s.libp2p).connect(peer), found)
     assert.equal(lookups, 3)
+    // each asked the network, not the peer store (which holds what the race dials anyway)
+    assert.deepEqual(s.lookups, [false, false, false])
   })
 
   it('says "not found" when nobody knows an address, and "found but could not be dialled" when none answers', async () => {

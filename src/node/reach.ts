@@ -40,7 +40,7 @@ export const LAST_ADDRESS_HEAD_START_MS = 150
 export const DIAL_STAGGER_MS = 250
 /** Known addresses get this head start before a DHT lookup is started beside them. */
 export const LOOKUP_DELAY_MS = 300
-/** A lookup that found nothing is made again this often... */
+/** A lookup that brought no connection is made again this often... */
 export const LOOKUP_RETRY_MS = 750
 /** ...for this long after the first one began. */
 export const LOOKUP_PATIENCE_MS = 3_000
@@ -282,22 +282,24 @@ class DialRace {
   }
 
   /**
-   * Looks the peer up, and again every LOOKUP_RETRY_MS for LOOKUP_PATIENCE_MS while nothing was found: a
-   * contact who has just come online (or reloaded its tab) is known to the bootstrap node a moment after
-   * it connected, once its relay reservation gives it an address; until then the answer is "not found".
+   * Looks the peer up, and again every LOOKUP_RETRY_MS for LOOKUP_PATIENCE_MS while no connection came of
+   * it: a contact who has just come online (or reloaded its tab) is known to the bootstrap node a moment
+   * after it connected, and its relay address a moment after its reservation; until then the answer is
+   * "not found", or only addresses behind its router.
    */
   private async lookup (): Promise<void> {
     const until = Date.now() + LOOKUP_PATIENCE_MS
     try {
       while (this.winner == null && !this.signal.aborted) {
-        const found = this.found
         try {
-          const info = await this.libp2p.peerRouting.findPeer(this.peer, { signal: this.signal })
+          // asked of the network every time: the DHT would answer from the peer store, with the addresses
+          // the race dials anyway (a contact's relay address, learnt later, was never found that way)
+          const info = await this.libp2p.peerRouting.findPeer(this.peer, { signal: this.signal, useCache: false })
           this.dial(info.multiaddrs)
         } catch (err: any) {
           if (!this.signal.aborted) log('lookup of %p failed: %s', this.peer, err.name)
         }
-        if (this.found > found || Date.now() + LOOKUP_RETRY_MS > until) return
+        if (Date.now() + LOOKUP_RETRY_MS > until) return
         await new Promise<void>(resolve => {
           const timer = setTimeout(resolve, LOOKUP_RETRY_MS)
           this.timers.push(timer)
