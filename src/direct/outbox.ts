@@ -307,7 +307,9 @@ export class Outbox {
       this.reported.delete(peer)
       this.backoff.delete(peer)
     } catch (err: any) {
-      // what was in flight is still in the store's outbox: the next run reads it from there
+      // what was in flight is still in the store's outbox: the next run reads it from there (after a page
+      // still being read, which would set the queue up again without it)
+      await next?.catch(() => {})
       this.dropQueue(peer)
       if (this.init.signal.aborted) return
       if (err.name === AckTimeoutError.name && connection != null) this.init.reach.suspect(connection)
