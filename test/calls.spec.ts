@@ -12,7 +12,7 @@ import { CALL_PROTOCOL } from '../src/constants.js'
 import { Cleanup, fakeMedia, startBootstrap, startChat, until, waitFor } from './fixtures.js'
 import type { FakeLog } from './fixtures.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
-import type { CallInfo, CallRecord, Chat, ChatInit } from '../src/index.js'
+import type { CallInfo, CallRecord, Chat, ChatInit, MediaFactory } from '../src/index.js'
 
 const WAIT_MS = 20_000
 
@@ -91,6 +91,24 @@ describe('calls between two nodes', function () {
     const records = Promise.all([ended(alice, call.id), ended(bob, call.id)])
     await bob.calls.hangup(call.id)
     assert.deepEqual((await records).map(r => r.outcome), ['answered', 'answered'])
+  })
+
+  it('a call hung up while it was still connecting is kept as failed on both sides, not as answered', async () => {
+    // media that never connects (ICE that never finds a path)
+    const stuck = (): MediaFactory => async (call, events, options) => await fakeMedia()(call, { ...events, connected: () => {} }, options)
+    const [alice, bob] = await pair({ callMedia: stuck() }, { callMedia: stuck() })
+    const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
+    const call = await alice.call('bob', { video: false })
+    await ringing
+    const connecting = waitFor(alice, 'call', state('connecting'), WAIT_MS)
+    await bob.calls.accept(call.id)
+    await connecting
+    const records = Promise.all([ended(alice, call.id), ended(bob, call.id)])
+    await alice.calls.hangup(call.id)
+    const [mine, theirs] = await records
+    assert.deepEqual([mine.outcome, mine.reason], ['failed', 'you hung up before it connected'])
+    assert.deepEqual([theirs.outcome, theirs.reason], ['failed', 'they hung up before it connected'])
+    assert.equal(mine.connectedAt, undefined)
   })
 
   it('declines: the caller hears it, both keep it as declined', async () => {

@@ -345,7 +345,7 @@ export class Calls {
       await this.decline(id)
       return
     }
-    await this.finish(call, this.hungUp(call), undefined, { type: CallSignal.Type.HANGUP })
+    await this.finish(call, this.hungUp(call), this.hungUpReason(call, true), { type: CallSignal.Type.HANGUP })
   }
 
   /** Hangs up everything (the chat is stopping). */
@@ -503,16 +503,25 @@ export class Calls {
           await this.finish(call, undefined, 'the calls crossed')
         }
         else if (signal.reason === CallSignal.Reason.FAILED) await this.finish(call, this.broken(call), 'the connection failed on their side')
-        else await this.finish(call, this.hungUp(call))
+        else await this.finish(call, this.hungUp(call), this.hungUpReason(call, false))
         break
       default:
         break // a newer kind of signal: ignored
     }
   }
 
-  /** How a call that is hung up ends: talked (or was being answered), else missed. */
+  /**
+   * How a call that is hung up ends: talked once media flowed; answered but hung up while still connecting,
+   * failed (nobody talked: it is not an answered call); else missed.
+   */
   private hungUp (call: Call): CallOutcome {
-    return call.info.connectedAt != null || call.accepted ? 'answered' : 'missed'
+    return call.info.connectedAt != null ? 'answered' : call.accepted ? 'failed' : 'missed'
+  }
+
+  /** Why a hung-up call ended, when it says more than its outcome ("Call failed" alone would not). */
+  private hungUpReason (call: Call, byUs: boolean): string | undefined {
+    if (call.info.connectedAt != null || !call.accepted) return undefined
+    return byUs ? 'you hung up before it connected' : 'they hung up before it connected'
   }
 
   /** How a call whose media failed ends: it counts as talked once media flowed. */
