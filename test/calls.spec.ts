@@ -39,6 +39,17 @@ describe('calls between two nodes', function () {
   }
 
   const state = (s: CallInfo['state']) => (c: CallInfo) => c.state === s
+
+  /** alice calls bob (voice), bob answers; resolves once alice's side of the call is `reached` */
+  async function answered (alice: Chat, bob: Chat, reached: CallInfo['state']): Promise<CallInfo> {
+    const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
+    const call = await alice.call('bob', { video: false })
+    await ringing
+    const there = waitFor(alice, 'call', state(reached), WAIT_MS)
+    await bob.calls.accept(call.id)
+    await there
+    return call
+  }
   const ended = async (chat: Chat, id: string): Promise<CallRecord> => await waitFor<CallRecord>(chat, 'call:ended', r => r.id === id, WAIT_MS)
 
   it('connects a call both ways, trickles candidates after the description, and hangs up on both sides', async () => {
@@ -82,12 +93,7 @@ describe('calls between two nodes', function () {
 
   it('ends the call on both sides when the callee hangs up', async () => {
     const [alice, bob] = await pair()
-    const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
-    const call = await alice.call('bob', { video: false })
-    await ringing
-    const connected = waitFor(alice, 'call', state('connected'), WAIT_MS)
-    await bob.calls.accept(call.id)
-    await connected
+    const call = await answered(alice, bob, 'connected')
     const records = Promise.all([ended(alice, call.id), ended(bob, call.id)])
     await bob.calls.hangup(call.id)
     assert.deepEqual((await records).map(r => r.outcome), ['answered', 'answered'])
@@ -97,12 +103,7 @@ describe('calls between two nodes', function () {
     // media that never connects (ICE that never finds a path)
     const stuck = (): MediaFactory => async (call, events, options) => await fakeMedia()(call, { ...events, connected: () => {} }, options)
     const [alice, bob] = await pair({ callMedia: stuck() }, { callMedia: stuck() })
-    const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
-    const call = await alice.call('bob', { video: false })
-    await ringing
-    const connecting = waitFor(alice, 'call', state('connecting'), WAIT_MS)
-    await bob.calls.accept(call.id)
-    await connecting
+    const call = await answered(alice, bob, 'connecting')
     const records = Promise.all([ended(alice, call.id), ended(bob, call.id)])
     await alice.calls.hangup(call.id)
     const [mine, theirs] = await records
