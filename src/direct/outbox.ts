@@ -74,6 +74,18 @@ export interface OutboxInit {
   onUnreachable(u: Unreachable): void
 }
 
+interface Queue {
+  messages: StoredMessage[]
+  /** characters of text in `messages` */
+  chars: number
+  /**
+   * the order of the last message the read that set the queue up saw. The read sees every message stored
+   * before it (orders are given in turn), so one at or below this came with its page, whenever its send()
+   * goes on, and is not queued again.
+   */
+  floor: number
+}
+
 interface PendingWrite {
   message: StoredMessage
   resolve(): void
@@ -89,17 +101,9 @@ export class Outbox {
    * is (after a run that read the whole outbox): then a send needs no store read. Dropped when a run fails
    * or it would hold more than QUEUE_MAX_CHARS of text (a contact offline for long); the store has everything.
    */
-  private readonly queues = new Map<string, StoredMessage[]>()
-  /** peer -> characters of text in its queue */
-  private readonly queuedChars = new Map<string, number>()
+  private readonly queues = new Map<string, Queue>()
   /** peers whose outbox a run is reading now, and those sent a message meanwhile (the read may miss it) */
   private readonly reading = new Set<string>()
-  /**
-   * peer -> the order of the last message the read that set its queue up saw. The read sees every message
-   * stored before it (orders are given in turn), so one at or below this came with its page, whenever
-   * its send() goes on, and is not queued again.
-   */
-  private readonly floors = new Map<string, number>()
   private readonly missed = new Set<string>()
   /** the connection each peer's kept stream was opened on */
   private readonly carriers = new Map<string, Connection>()
@@ -130,23 +134,19 @@ export class Outbox {
     }
     await new Promise<void>((resolve, reject) => {
       this.writes.push({ message, resolve, reject })
-      if (this.writes.length === 1 && !this.committing) {
+      if (!this.committing) {
         this.committing = true
-        queueMicrotask(() => { void this.commitWrites().finally(() => { this.committing = false }) })
+        queueMicrotask(() => { void this.commitWrites() })
       }
     })
     this.reported.delete(peer)
     this.backoff.delete(peer)
     const queue = this.queues.get(peer)
-    const chars = (this.queuedChars.get(peer) ?? 0) + message.text.length
-    if (queue != null && chars <= QUEUE_MAX_CHARS) {
-      // (stored before the read that set the queue up, it came with that read's page)
-      if ((message.order ?? Infinity) > (this.floors.get(peer) ?? -Infinity)) {
-        queue.push(message)
-        this.queuedChars.set(peer, chars)
-      }
-    } else {
-      this.dropQueue(peer)
+    if (queue != null && queue.chars + message.text.length > QUEUE_MAX_CHARS) {
+      this.queues.delete(peer)
+    } else if (queue != null && (message.order ?? Infinity) > queue.floor) {
+      queue.messages.push(message)
+      queue.chars += message.text.length
     }
     if (this.reading.has(peer)) this.missed.add(peer)
     // a run under way takes it from the queue; without one it reads the store
@@ -169,6 +169,8 @@ export class Outbox {
         for (const w of writes) w.reject(err)
       }
     }
+    // in the same tick as the last look at `writes`: a send after it schedules a new commit
+    this.committing = false
   }
 
   /** Delivers what waits for a peer; a call while a run goes on runs again after it. */
@@ -185,7 +187,7 @@ export class Outbox {
     const run = this.deliver(peer).finally(() => {
       this.runs.delete(peer)
       // a message may have joined after the run took its last ones
-      const queued = (this.queues.get(peer)?.length ?? 0) > 0
+      const queued = (this.queues.get(peer)?.messages.length ?? 0) > 0
       if ((this.again.delete(peer) || queued) && !this.init.signal.aborted) void this.flush(peer)
     })
     this.runs.set(peer, run)
@@ -194,7 +196,7 @@ export class Outbox {
 
   /** Delivers what the store's outbox holds for a peer (the periodic retry: it trusts no queue in memory). */
   async retry (peer: string): Promise<void> {
-    if (!this.runs.has(peer)) this.dropQueue(peer)
+    if (!this.runs.has(peer)) this.queues.delete(peer)
     await this.flush(peer)
   }
 
@@ -211,13 +213,10 @@ export class Outbox {
 
   /** Everything queued for the peer (undefined when it has no queue), which is then empty. */
   private takeQueued (peer: string): StoredMessage[] | undefined {
-    this.queuedChars.delete(peer)
-    return this.queues.get(peer)?.splice(0)
-  }
-
-  private dropQueue (peer: string): void {
-    this.queues.delete(peer)
-    this.queuedChars.delete(peer)
+    const queue = this.queues.get(peer)
+    if (queue == null) return undefined
+    queue.chars = 0
+    return queue.messages.splice(0)
   }
 
   /**
@@ -234,9 +233,7 @@ export class Outbox {
       this.reading.delete(peer)
     }
     if (page.length < OUTBOX_PAGE && !this.missed.delete(peer)) {
-      this.queues.set(peer, [])
-      const end = page.at(-1) ?? after
-      this.floors.set(peer, end?.order ?? -Infinity)
+      this.queues.set(peer, { messages: [], chars: 0, floor: (page.at(-1) ?? after)?.order ?? -Infinity })
     }
     return page
   }
@@ -246,19 +243,14 @@ export class Outbox {
     if (first.length === 0) return
     /** sent on this run and not yet acknowledged, in order */
     const inFlight = new Map<string, StoredMessage>()
-    /** the last message this run took */
-    let last: StoredMessage | undefined
-    /** the page after `last`, being read from the store while the run sends (when there is no queue) */
+    /** the page after the last message taken, being read from the store while the run sends (when there is no queue) */
     let next: Promise<StoredMessage[]> | undefined
     const take = (ms: StoredMessage[]): DirectMessage[] => {
-      if (ms.length > 0) {
-        last = ms[ms.length - 1]
-        if (!this.queues.has(peer)) {
-          next = this.readPage(peer, last)
-          next.catch(() => {}) // a run that fails meanwhile leaves it; else more() gets the error
-        }
-      } else if (!this.queues.has(peer)) {
-        this.again.add(peer) // a send the last read may have missed: the next run reads the store
+      // no queue (too much was sent for one, or a send the read may have missed): read on in the store.
+      // (A send that finds no queue while a run goes on asks for another run after it.)
+      if (ms.length > 0 && !this.queues.has(peer)) {
+        next = this.readPage(peer, ms[ms.length - 1])
+        next.catch(() => {}) // a run that fails meanwhile leaves it; else more() gets the error
       }
       return ms.map(m => {
         inFlight.set(m.id, m)
@@ -310,7 +302,7 @@ export class Outbox {
       // what was in flight is still in the store's outbox: the next run reads it from there (after a page
       // still being read, which would set the queue up again without it)
       await next?.catch(() => {})
-      this.dropQueue(peer)
+      this.queues.delete(peer)
       if (this.init.signal.aborted) return
       if (err.name === AckTimeoutError.name && connection != null) this.init.reach.suspect(connection)
       const left = await this.init.store.outboxCount(peer).catch(() => 0)
