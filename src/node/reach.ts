@@ -337,33 +337,34 @@ class DialRace {
    * When libp2p is dialling the peer already (a DHT query asks the peer it just found, a protocol dials it
    * by peer ID), the queue joins that dial instead: libp2p aborts the later of two connections to the same
    * address as a duplicate ("Duplicate multiaddr connection") the moment it comes up, while the other side
-   * may already have opened a stream on it (a call's offer was lost that way). the last test in test/reach.spec.ts pins it.
+   * may already have opened a stream on it (a call's offer was lost that way). The last test in
+   * test/reach.spec.ts pins it.
    */
   private stagger (queue: Multiaddr[]): void {
     this.pending++ // the queue, until its last dial has started
     let released = false
+    const release = (): void => {
+      if (released) return
+      released = true
+      this.pending--
+      this.settle()
+    }
     const next = (): void => {
-      const over = this.winner != null || this.signal.aborted
-      if (!over && queue.length > 0 && this.libp2p.getDialQueue().some(d => d.peerId?.equals(this.peer) === true)) {
+      if (this.winner != null || this.signal.aborted || queue.length === 0) {
+        release()
+      } else if (this.libp2p.getDialQueue().some(d => d.peerId?.equals(this.peer) === true)) {
         queue.length = 0
         this.attempt(this.libp2p.dial(this.peer, { signal: this.dialSignal }))
+        release()
+      } else {
+        const timer = setTimeout(next, DIAL_STAGGER_MS)
+        this.timers.push(timer)
+        this.attempt(this.libp2p.dial(queue.shift() as Multiaddr, { signal: this.dialSignal }), () => {
+          clearTimeout(timer)
+          next()
+        })
+        if (queue.length === 0) release()
       }
-      const addr = over ? undefined : queue.shift()
-      if (addr == null) {
-        if (!released) {
-          released = true
-          this.pending--
-          this.settle()
-        }
-        return
-      }
-      const timer = setTimeout(next, DIAL_STAGGER_MS)
-      this.timers.push(timer)
-      this.attempt(this.libp2p.dial(addr, { signal: this.dialSignal }), () => {
-        clearTimeout(timer)
-        next()
-      })
-      if (queue.length === 0) next()
     }
     next()
   }
