@@ -345,7 +345,7 @@ export class Calls {
       await this.decline(id)
       return
     }
-    await this.finish(call, this.hungUp(call), this.hungUpReason(call, true), { type: CallSignal.Type.HANGUP })
+    await this.finish(call, ...this.hungUp(call, 'you'), { type: CallSignal.Type.HANGUP })
   }
 
   /** Hangs up everything (the chat is stopping). */
@@ -426,7 +426,7 @@ export class Calls {
       void this.finish(same, undefined, 'the calls crossed', { type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.GLARE })
     } else if (same != null) {
       // they call again while their last call still seems to ring or run here: that one is over
-      void this.finish(same, this.hungUp(same))
+      void this.finish(same, this.hungUp(same, 'they')[0])
     }
     if (this.current() != null) {
       void this.sendOn(channel, { callId: signal.callId, type: CallSignal.Type.BUSY })
@@ -503,7 +503,7 @@ export class Calls {
           await this.finish(call, undefined, 'the calls crossed')
         }
         else if (signal.reason === CallSignal.Reason.FAILED) await this.finish(call, this.broken(call), 'the connection failed on their side')
-        else await this.finish(call, this.hungUp(call), this.hungUpReason(call, false))
+        else await this.finish(call, ...this.hungUp(call, 'they'))
         break
       default:
         break // a newer kind of signal: ignored
@@ -511,17 +511,12 @@ export class Calls {
   }
 
   /**
-   * How a call that is hung up ends: talked once media flowed; answered but hung up while still connecting,
-   * failed (nobody talked: it is not an answered call); else missed.
+   * How a call that `who` hung up ends: talked once media flowed; answered but hung up while still
+   * connecting, failed (nobody talked: it is not an answered call), saying so; else missed.
    */
-  private hungUp (call: Call): CallOutcome {
-    return call.info.connectedAt != null ? 'answered' : call.accepted ? 'failed' : 'missed'
-  }
-
-  /** Why a hung-up call ended, when it says more than its outcome ("Call failed" alone would not). */
-  private hungUpReason (call: Call, byUs: boolean): string | undefined {
-    if (call.info.connectedAt != null || !call.accepted) return undefined
-    return byUs ? 'you hung up before it connected' : 'they hung up before it connected'
+  private hungUp (call: Call, who: 'you' | 'they'): [CallOutcome, string | undefined] {
+    if (call.info.connectedAt != null) return ['answered', undefined]
+    return call.accepted ? ['failed', `${who} hung up before it connected`] : ['missed', undefined]
   }
 
   /** How a call whose media failed ends: it counts as talked once media flowed. */
