@@ -18,10 +18,10 @@
 import { join } from 'node:path'
 import { peerIdFromCID } from '@libp2p/peer-id'
 import { BaseDatastore, MemoryDatastore } from 'datastore-core'
-import { LevelDatastore } from 'datastore-level'
 import { Key } from 'interface-datastore'
 import { CID } from 'multiformats/cid'
 import { DataDirError, InvalidInputError } from '../src/errors.js'
+import { openLevel } from '../src/platform.js'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { Datastore, KeyQuery, Pair, Query } from 'interface-datastore'
 
@@ -221,14 +221,10 @@ export async function openRecordStore (dataDir: string | undefined, self: PeerId
   }
   if (dataDir == null) return { datastore: new BoundedDatastore(new MemoryDatastore(), { limits, keep }), close: async () => {} }
   const path = join(dataDir, 'datastore')
-  const level = new LevelDatastore(path)
-  try {
-    await level.open()
-  } catch (err: any) {
-    const cause = err.cause ?? err
-    if (cause.code === 'LEVEL_LOCKED' || /lock/i.test(String(cause.message))) throw new DataDirError(`data directory ${dataDir} is in use by another process (its record store ${path} is locked)`)
-    throw new DataDirError(`cannot open the record store ${path}: ${cause.code ?? cause.message}`)
-  }
+  const level = await openLevel(path).catch((cause: any) => {
+    if (cause.code === 'LEVEL_LOCKED') throw new DataDirError(`data directory ${dataDir} is in use by another process (its record store ${path} is locked)`)
+    throw new DataDirError(`cannot open the record store ${path}: ${String(cause.message ?? cause.code).split('\n')[0]}`)
+  })
   const datastore = new BoundedDatastore(level, { limits, keep })
   try {
     await datastore.open()

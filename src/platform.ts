@@ -30,22 +30,30 @@ export async function openPlatform (init: PlatformInit): Promise<Platform> {
 }
 
 /**
- * Opens `<dir>/db`. LevelDatastore.open() keeps only the text of classic-level's error ("Database
- * failed to open"), so the database is opened through its public `db` first, with the options
- * LevelDatastore would use: the cause then says whether another process holds the LOCK file
- * (classic-level's LEVEL_LOCKED), pinned by test/store.spec.ts.
+ * Opens a LevelDB datastore at `path`, creating it when missing. LevelDatastore.open() keeps only the text
+ * of classic-level's error ("Database failed to open"), so the database is opened through its public `db`
+ * first, with the options LevelDatastore would use, and a failure rejects with classic-level's own error:
+ * its `code` is LEVEL_LOCKED when another process holds the LOCK file (pinned by test/store.spec.ts).
  */
-async function openStore (dir: string): Promise<LevelDatastore> {
-  const datastore = new LevelDatastore(join(dir, 'db'))
+export async function openLevel (path: string): Promise<LevelDatastore> {
+  const datastore = new LevelDatastore(path)
   try {
     await datastore.db.open({ createIfMissing: true, compression: false })
     await datastore.open()
   } catch (err: any) {
-    const cause = err.cause ?? err
+    throw err.cause ?? err
+  }
+  return datastore
+}
+
+/** Opens `<dir>/db`, saying in words when another MegaChat holds it. */
+async function openStore (dir: string): Promise<LevelDatastore> {
+  try {
+    return await openLevel(join(dir, 'db'))
+  } catch (cause: any) {
     if (cause.code === 'LEVEL_LOCKED') {
       throw new DataDirInUseError(`MegaChat is already running with this data directory (${dir}); another process holds it. Stop it first, or use --data <other dir>.`)
     }
     throw new DataDirError(`cannot open the message store in ${dir}: ${String(cause.message ?? cause.code).split('\n')[0]}`)
   }
-  return datastore
 }
