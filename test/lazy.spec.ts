@@ -15,9 +15,11 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { GOSSIPSUB_PROTOCOLS, LazyDHT, LazyGossipSub } from '../src/node/lazy.js'
 import { chatDhtInit, roomGossipsubInit } from '../src/node/services.js'
+import { repairTopologies } from '../src/node/topologies.js'
 import { until } from './fixtures.js'
 import type { LateServiceModules } from '../src/node/types.js'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
+import type { Connection } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 
 const WAIT_MS = 20_000
@@ -111,6 +113,52 @@ describe('services loaded after the first connection (a tab\'s DHT and gossipsub
     await walked
     assert.deepEqual(loaded.sort(), ['dht', 'pubsub'], 'each loaded once')
   })
+
+  for (const friendKind of ['a terminal client', 'another tab']) {
+    it(`keeps gossiping with ${friendKind} when the connection the streams were on is lost while another stays open`, async () => {
+      await streamsComeBack(friendKind === 'another tab')
+    })
+  }
+
+  /** A tab and a friend (a terminal client, or a tab), each with the repair chatServices gives, lose their first connection. */
+  async function streamsComeBack (friendIsTab: boolean): Promise<void> {
+    const repair = repairTopologies(GOSSIPSUB_PROTOCOLS)
+    const lazyGossipsub = (c: any): LazyGossipSub => new LazyGossipSub(c, roomGossipsubInit(), async () => ({ kadDHT, gossipsub }))
+    const tab = await node({ pubsub: lazyGossipsub, repair })
+    const friend = await node({ pubsub: friendIsTab ? lazyGossipsub : gossipsub(roomGossipsubInit()), repair })
+    tab.services.pubsub.subscribe(TOPIC)
+    friend.services.pubsub.subscribe(TOPIC)
+    const first = await tab.dial(friend.getMultiaddrs()[0])
+    const sees = async (what: string): Promise<void> => {
+      await until(() => friend.services.pubsub.getSubscribers(TOPIC).some(p => p.equals(tab.peerId)) &&
+        tab.services.pubsub.getSubscribers(TOPIC).some(p => p.equals(friend.peerId)), WAIT_MS, what)
+    }
+    await sees('each to see the other subscribed')
+    // a second connection (a relayed one and a WebRTC one, in the app), identified on both sides: nothing
+    // of it is left to tell gossipsub of the peer later
+    const firstAtFriend = friend.getConnections(tab.peerId)[0]
+    const identified = ([[tab, first], [friend, firstAtFriend]] as Array<[Libp2p, Connection]>).map(async ([n, old]) => await new Promise<void>(resolve => {
+      n.addEventListener('peer:identify', (evt) => { if (evt.detail.connection !== old) resolve() })
+    }))
+    await tab.dial(friend.getMultiaddrs()[0], { force: true })
+    await Promise.all(identified)
+    // the first one is lost (a relay's limit, a NAT rebinding): its streams fail on both sides
+    first.abort(new Error('connection lost'))
+    await until(() => friend.getConnections(tab.peerId).length === 1, WAIT_MS, 'the friend to see one connection left')
+    await sees('each to see the other subscribed still')
+    type Gossiping = Libp2p<{ pubsub: Pick<GossipSub, 'publish' | 'addEventListener'> }>
+    const heard = async (at: Gossiping, from: Gossiping, text: string): Promise<void> => {
+      const got: string[] = []
+      at.services.pubsub.addEventListener('message', (evt) => { got.push(new TextDecoder().decode(evt.detail.data)) })
+      await until(async () => {
+        if (got.includes(text)) return true
+        await from.services.pubsub.publish(TOPIC, encode(text)).catch(() => {}) // (a mesh forms after a heartbeat)
+        return false
+      }, WAIT_MS, `"${text}" heard`)
+    }
+    await heard(friend, tab, 'from the tab')
+    await heard(tab, friend, 'from the friend')
+  }
 
   it('a lookup before any connection loads the DHT at once', async () => {
     let loads = 0

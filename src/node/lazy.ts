@@ -159,22 +159,11 @@ abstract class Deferred<T extends EventTarget & Partial<Startable>> implements S
   /** The node's components, but the topologies the real service registers are kept (replay()) and told of each peer once. */
   private componentsFor (): Components {
     const registrar = this.components.registrar
+    // kept for the hand-over (replay), which may tell of a peer that identify tells of too: topologies take
+    // that, as they take libp2p's registrar telling them of each connection (and topologies.ts's repair)
     const register = async (protocol: string, topology: Topology): Promise<string> => {
-      const told = new Set<string>()
-      const once: Topology = {
-        ...topology,
-        onConnect: async (peer, connection) => {
-          if (told.has(peer.toString())) return
-          told.add(peer.toString())
-          await topology.onConnect?.(peer, connection)
-        },
-        onDisconnect: (peer) => {
-          told.delete(peer.toString())
-          topology.onDisconnect?.(peer)
-        }
-      }
-      this.topologies.push({ protocol, topology: once })
-      return await registrar.register(protocol, once)
+      this.topologies.push({ protocol, topology })
+      return await registrar.register(protocol, topology)
     }
     // the protocols announced already: the real service's handler is kept here, the registration stays
     const announced = this.announce.protocols

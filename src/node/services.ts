@@ -8,6 +8,8 @@ import { identify, identifyPush } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { DHT_PROTOCOL } from '../constants.js'
+import { GOSSIPSUB_PROTOCOLS } from './lazy.js'
+import { repairTopologies } from './topologies.js'
 import type { ChatServices, NodeOptions } from './types.js'
 import type { GossipSub, GossipsubOpts } from '@libp2p/gossipsub'
 import type { KadDHTInit } from '@libp2p/kad-dht'
@@ -56,7 +58,9 @@ export function chatServices (options: NodeOptions): ServiceFactoryMap<Omit<Chat
     ...options.services,
     identify: identify(),
     identifyPush: identifyPush(),
-    ping: ping()
+    ping: ping(),
+    // gossipsub's streams to a room member come back on its other connection when one goes (topologies.ts)
+    gossipRepair: repairTopologies(GOSSIPSUB_PROTOCOLS)
   } as unknown as ServiceFactoryMap<Omit<ChatServices, 'dht' | 'pubsub'>>
 }
 
