@@ -302,17 +302,19 @@ describe('web app in Chromium', function () {
 
     const roomId = room.roomId
     const members = async (p: Page): Promise<number> => await p.evaluate((id) => (window as any).megachat.members(id).length, roomId)
-    await until(async () => node.members(roomId).length === 3 && await members(page) === 3 && await members(pageB) === 3, 60_000, 'all three members online in the room')
-      .catch(async (err: Error) => {
-        // who sees whom, and over what
-        const inTab = async (p: Page): Promise<unknown> => await p.evaluate((id) => {
-          const chat = (window as any).megachat
-          return { members: chat.members(id), connections: chat.libp2p.getConnections().map((c: any) => `${c.remotePeer.toString().slice(-6)} ${c.direct === true ? 'direct' : 'relayed'} ${c.status} ${c.remoteAddr.toString().slice(0, 40)}`) }
-        }, roomId)
-        const short = (id: string): string => id.slice(-6)
-        throw new Error(`${err.message}: ann ${short(browserId)} ${JSON.stringify(await inTab(page))}; bea ${short(browserBId)} ${JSON.stringify(await inTab(pageB))}; ` +
-          `node ${short(node.peerId.toString())} ${JSON.stringify({ members: node.members(roomId), connections: node.libp2p.getConnections().map(c => `${c.remotePeer.toString().slice(-6)} ${c.direct ? 'direct' : 'relayed'} ${c.status}`) })}`)
-      })
+    /** who sees whom in the room, over which connections (said when something below does not happen) */
+    const seen = async (err: Error): Promise<never> => {
+      const inTab = async (p: Page): Promise<unknown> => await p.evaluate((id) => {
+        const chat = (window as any).megachat
+        return { members: chat.members(id), connections: chat.libp2p.getConnections().map((c: any) => `${c.remotePeer.toString().slice(-6)} ${c.direct === true ? 'direct' : 'relayed'} ${c.status} ${c.remoteAddr.toString().slice(0, 40)}`) }
+      }, roomId)
+      const short = (id: string): string => id.slice(-6)
+      // (gossipsub's own state, read for this message only)
+      const gossipStreams = [...((node.libp2p.services.pubsub as any).streamsOutbound?.keys() ?? [])].map(short)
+      throw new Error(`${err.message}: ann ${short(browserId)} ${JSON.stringify(await inTab(page))}; bea ${short(browserBId)} ${JSON.stringify(await inTab(pageB))}; ` +
+        `node ${short(node.peerId.toString())} ${JSON.stringify({ members: node.members(roomId), gossipStreamsTo: gossipStreams, connections: node.libp2p.getConnections().map(c => `${c.remotePeer.toString().slice(-6)} ${c.direct ? 'direct' : 'relayed'} ${c.status}`) })}`)
+    }
+    await until(async () => node.members(roomId).length === 3 && await members(page) === 3 && await members(pageB) === 3, 60_000, 'all three members online in the room').catch(seen)
     // the room's header follows (on the room:members event)
     await page.locator('.conv-header', { hasText: '3 online · encrypted room' }).waitFor({ timeout: WAIT_MS })
 
@@ -327,8 +329,8 @@ describe('web app in Chromium', function () {
     await fromB
 
     await node.say(roomId, 'and Node')
-    await shown(page, '.msg.in', 'and Node')
-    await shown(pageB, '.msg.in', 'and Node')
+    await shown(page, '.msg.in', 'and Node').catch(async (err: Error) => await seen(new Error(`on ann: ${err.message}`)))
+    await shown(pageB, '.msg.in', 'and Node').catch(async (err: Error) => await seen(new Error(`on bea: ${err.message}`)))
     // authors: a contact's name in the room, or a short peer ID for someone who is not a contact
     await shown(page, '.msg.in .author', 'bea')
     await shown(pageB, '.msg.in .author', node.peerId.toString().slice(0, 6))
