@@ -443,6 +443,17 @@ describe('rooms', function () {
     assert.equal(sync.stats.served, before.served)
   })
 
+  /** who sees whom in the room and over which connections, with gossipsub's own streams (said when a join is not seen in time) */
+  const seen = (fresh: Chat, members: Chat[]): string => {
+    const short = (id: { toString: () => string }): string => id.toString().slice(-6)
+    const state = (n: Chat): unknown => ({
+      members: n.members('findme').map(short),
+      connections: n.libp2p.getConnections().map(c => `${short(c.remotePeer)} ${c.direction} ${c.status}`),
+      gossipStreamsTo: [...((n.libp2p.services.pubsub as any).streamsOutbound?.keys() ?? [])].map(short)
+    })
+    return [fresh, ...members].map(n => `${short(n.peerId)} ${JSON.stringify(state(n))}`).join('; ')
+  }
+
   it('has a fresh client that joins by invite find the members online within seconds, twenty times in a row', async function () {
     this.timeout(240_000)
     const a = cleanup.add(await startChat({ bootstrapNode: boot }))
@@ -462,6 +473,7 @@ describe('rooms', function () {
       try {
         await fresh.joinRoom(room.invite)
         await until(() => ids.every(id => fresh.members('findme').includes(id)), 10_000, `fresh client ${i} to see both members`)
+          .catch((err: Error) => { throw new Error(`${err.message}: ${seen(fresh, members)}`) })
       } finally {
         await fresh.stop()
       }
