@@ -9,30 +9,19 @@ import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CallSignal, MAX_OFFERS_PER_MINUTE } from '../src/calls/index.js'
 import { CALL_PROTOCOL } from '../src/constants.js'
-import { Cleanup, fakeMedia, startBootstrap, startChat, until, waitFor } from './fixtures.js'
+import { eachTestWithBootstrap, fakeMedia, startChat, until, waitFor } from './fixtures.js'
 import type { FakeLog } from './fixtures.js'
-import type { BootstrapNode } from '../bootstrap-node/index.js'
 import type { CallInfo, CallRecord, Chat, ChatInit, MediaFactory } from '../src/index.js'
 
 const WAIT_MS = 20_000
 
 describe('calls between two nodes', function () {
   this.timeout(60_000)
-  let cleanup: Cleanup
-  let boot: BootstrapNode
-
-  beforeEach(async () => {
-    cleanup = new Cleanup()
-    boot = cleanup.add(await startBootstrap())
-  })
-
-  afterEach(async () => {
-    await cleanup.run()
-  })
+  const env = eachTestWithBootstrap()
 
   async function pair (a: Partial<ChatInit> = {}, b: Partial<ChatInit> = {}): Promise<[Chat, Chat]> {
-    const alice = cleanup.add(await startChat({ bootstrapNode: boot, callMedia: fakeMedia(), ...a }))
-    const bob = cleanup.add(await startChat({ bootstrapNode: boot, callMedia: fakeMedia(), ...b }))
+    const alice = env.cleanup.add(await startChat({ bootstrapNode: env.boot, callMedia: fakeMedia(), ...a }))
+    const bob = env.cleanup.add(await startChat({ bootstrapNode: env.boot, callMedia: fakeMedia(), ...b }))
     await alice.addContact(bob.peerId.toString(), 'bob')
     await bob.addContact(alice.peerId.toString(), 'alice')
     return [alice, bob]
@@ -277,7 +266,7 @@ describe('calls between two nodes', function () {
 
   it('answers busy while in another call, and keeps that as a missed call', async () => {
     const [alice, bob] = await pair()
-    const carol = cleanup.add(await startChat({ bootstrapNode: boot, callMedia: fakeMedia() }))
+    const carol = env.cleanup.add(await startChat({ bootstrapNode: env.boot, callMedia: fakeMedia() }))
     await carol.addContact(bob.peerId.toString(), 'bob')
     const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
     const call = await alice.call('bob')
@@ -309,8 +298,8 @@ describe('calls between two nodes', function () {
   })
 
   it('a call from someone who is not a contact arrives with their peer ID', async () => {
-    const alice = cleanup.add(await startChat({ bootstrapNode: boot, callMedia: fakeMedia() }))
-    const stranger = cleanup.add(await startChat({ bootstrapNode: boot, callMedia: fakeMedia() }))
+    const alice = env.cleanup.add(await startChat({ bootstrapNode: env.boot, callMedia: fakeMedia() }))
+    const stranger = env.cleanup.add(await startChat({ bootstrapNode: env.boot, callMedia: fakeMedia() }))
     const ringing = waitFor<CallInfo>(alice, 'call', state('incoming'), WAIT_MS)
     await stranger.call(alice.peerId.toString())
     const call = await ringing

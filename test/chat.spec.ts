@@ -3,23 +3,12 @@
  */
 import assert from 'node:assert/strict'
 import { multiaddr } from '@multiformats/multiaddr'
-import { Cleanup, WEBRTC, startBootstrap, startChat, tempDir, until, waitFor } from './fixtures.js'
-import type { BootstrapNode } from '../bootstrap-node/index.js'
+import { eachTestWithBootstrap, startChat, tempDir, until, waitFor, WEBRTC } from './fixtures.js'
 import type { Chat, IncomingMessage, StoredMessage, Unreachable } from '../src/index.js'
 
 describe('chat between two nodes', function () {
   this.timeout(60_000)
-  let cleanup: Cleanup
-  let boot: BootstrapNode
-
-  beforeEach(async () => {
-    cleanup = new Cleanup()
-    boot = cleanup.add(await startBootstrap())
-  })
-
-  afterEach(async () => {
-    await cleanup.run()
-  })
+  const env = eachTestWithBootstrap()
 
   async function befriend (a: Chat, b: Chat): Promise<void> {
     await a.addContact(b.peerId.toString(), 'bob')
@@ -35,8 +24,8 @@ describe('chat between two nodes', function () {
   }
 
   it('finds a contact by peer ID through the DHT when both know only the bootstrap node', async () => {
-    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
-    const b = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const a = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
+    const b = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
     assert.equal(a.libp2p.getConnections(b.peerId).length, 0)
     // the only address either could know of the other comes from the network
     assert.equal((await a.libp2p.peerStore.has(b.peerId)), false)
@@ -52,8 +41,8 @@ describe('chat between two nodes', function () {
   })
 
   it('delivers through the relay when the recipient has no direct address', async () => {
-    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
-    const b = cleanup.add(await startChat({ bootstrapNode: boot, listen: [], webrtc: false }))
+    const a = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
+    const b = env.cleanup.add(await startChat({ bootstrapNode: env.boot, listen: [], webrtc: false }))
     // b can only be reached through its reservation on the bootstrap node
     await waitFor(b.libp2p, 'self:peer:update', () => b.addresses().some(addr => addr.includes('/p2p-circuit')))
     assert.ok(b.addresses().every(addr => addr.includes('/p2p-circuit')), `b has a direct address: ${b.addresses().join(' ')}`)
@@ -73,8 +62,8 @@ describe('chat between two nodes', function () {
   it('connects two relay-only peers directly over WebRTC, signalled through the relay', async function () {
     if (!WEBRTC) this.skip() // needs the test network namespace: WebRTC skips loopback
     // neither peer has a dialable address: both behave as if behind NATs
-    const a = cleanup.add(await startChat({ bootstrapNode: boot, listen: [], iceServers: [] }))
-    const b = cleanup.add(await startChat({ bootstrapNode: boot, listen: [], iceServers: [] }))
+    const a = env.cleanup.add(await startChat({ bootstrapNode: env.boot, listen: [], iceServers: [] }))
+    const b = env.cleanup.add(await startChat({ bootstrapNode: env.boot, listen: [], iceServers: [] }))
     await waitFor(b.libp2p, 'self:peer:update', () => b.addresses().some(addr => addr.includes('/webrtc')))
     await a.addContact(b.peerId.toString(), 'bob')
     await sendAndDeliver(a, b, 'bob', 'over the relay first')
@@ -85,8 +74,8 @@ describe('chat between two nodes', function () {
   })
 
   it('acknowledges each message and shows a duplicate only once', async () => {
-    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
-    const b = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const a = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
+    const b = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
     await befriend(a, b)
     const { sent } = await sendAndDeliver(a, b, 'bob', 'once only')
     let shown = 0
@@ -104,16 +93,16 @@ describe('chat between two nodes', function () {
   })
 
   it('keeps the peer ID, contacts and history across a restart', async () => {
-    const dirA = cleanup.dir(await tempDir())
-    let a = await startChat({ bootstrapNode: boot, dataDir: dirA })
-    const b = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const dirA = env.cleanup.dir(await tempDir())
+    let a = await startChat({ bootstrapNode: env.boot, dataDir: dirA })
+    const b = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
     await befriend(a, b)
     await sendAndDeliver(a, b, 'bob', 'before restart')
     await sendAndDeliver(b, a, 'alice', 'reply before restart')
     const id = a.peerId.toString()
     await a.stop()
 
-    a = cleanup.add(await startChat({ bootstrapNode: boot, dataDir: dirA }))
+    a = env.cleanup.add(await startChat({ bootstrapNode: env.boot, dataDir: dirA }))
     assert.equal(a.peerId.toString(), id)
     assert.deepEqual((await a.contacts()).map(c => c.name), ['bob'])
     const history = await a.history('bob')
@@ -125,12 +114,12 @@ describe('chat between two nodes', function () {
   })
 
   it('delivers from the outbox when the recipient comes online later', async () => {
-    const dirB = cleanup.dir(await tempDir())
-    let b = await startChat({ bootstrapNode: boot, dataDir: dirB })
+    const dirB = env.cleanup.dir(await tempDir())
+    let b = await startChat({ bootstrapNode: env.boot, dataDir: dirB })
     const bId = b.peerId.toString()
     await b.stop()
 
-    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const a = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
     await a.addContact(bId, 'bob')
     const unreachable = waitFor<Unreachable>(a, 'unreachable', u => u.peerId === bId)
     const sent = await a.send('bob', 'waiting for you')
@@ -141,7 +130,7 @@ describe('chat between two nodes', function () {
     assert.equal((await a.history('bob'))[0].state, 'pending')
 
     const delivered = waitFor<StoredMessage>(a, 'delivered', m => m.id === sent.id)
-    b = cleanup.add(await startChat({ bootstrapNode: boot, dataDir: dirB }))
+    b = env.cleanup.add(await startChat({ bootstrapNode: env.boot, dataDir: dirB }))
     const got = await waitFor<IncomingMessage>(b, 'message', m => m.id === sent.id)
     assert.equal(got.text, 'waiting for you')
     await delivered
@@ -150,28 +139,28 @@ describe('chat between two nodes', function () {
   })
 
   it('delivers from the outbox after the sender restarts', async () => {
-    const dirA = cleanup.dir(await tempDir())
-    const dirB = cleanup.dir(await tempDir())
-    let b = await startChat({ bootstrapNode: boot, dataDir: dirB })
+    const dirA = env.cleanup.dir(await tempDir())
+    const dirB = env.cleanup.dir(await tempDir())
+    let b = await startChat({ bootstrapNode: env.boot, dataDir: dirB })
     const bId = b.peerId.toString()
     await b.stop()
 
-    let a = await startChat({ bootstrapNode: boot, dataDir: dirA })
+    let a = await startChat({ bootstrapNode: env.boot, dataDir: dirA })
     await a.addContact(bId, 'bob')
     const sent = await a.send('bob', 'sent before a restart')
     await a.stop() // the message is only in a's outbox on disk now
 
-    b = cleanup.add(await startChat({ bootstrapNode: boot, dataDir: dirB }))
+    b = env.cleanup.add(await startChat({ bootstrapNode: env.boot, dataDir: dirB }))
     const got = waitFor<IncomingMessage>(b, 'message', m => m.id === sent.id)
-    a = cleanup.add(await startChat({ bootstrapNode: boot, dataDir: dirA }))
+    a = env.cleanup.add(await startChat({ bootstrapNode: env.boot, dataDir: dirA }))
     const delivered = waitFor<StoredMessage>(a, 'delivered', m => m.id === sent.id)
     assert.equal((await got).text, 'sent before a restart')
     await delivered
   })
 
   it('shows presence: online when connected, offline with last seen after', async () => {
-    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
-    const b = await startChat({ bootstrapNode: boot })
+    const a = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
+    const b = await startChat({ bootstrapNode: env.boot })
     await a.addContact(b.peerId.toString(), 'bob')
     const online = waitFor(a, 'presence', (p: any) => p.name === 'bob' && p.online === true)
     await a.libp2p.dial(multiaddr(b.addresses()[0]))
@@ -200,8 +189,8 @@ describe('chat between two nodes', function () {
     const texts = (from: number, n: number, tag = 'm'): string[] => Array.from({ length: n }, (_, i) => `${tag} ${from + i}`)
 
     it('shows a burst of 3,000 messages in the order they were sent, live and in both histories', async () => {
-      const a = cleanup.add(await startChat({ bootstrapNode: boot }))
-      const b = cleanup.add(await startChat({ bootstrapNode: boot }))
+      const a = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
+      const b = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
       await befriend(a, b)
       const shown = shownBy(b, a)
       const burst = texts(0, 3000)
@@ -216,15 +205,15 @@ describe('chat between two nodes', function () {
     })
 
     it('keeps the order when the sender restarts in the middle of a burst', async () => {
-      const dirA = cleanup.dir(await tempDir())
-      let a = await startChat({ bootstrapNode: boot, dataDir: dirA })
-      const b = cleanup.add(await startChat({ bootstrapNode: boot }))
+      const dirA = env.cleanup.dir(await tempDir())
+      let a = await startChat({ bootstrapNode: env.boot, dataDir: dirA })
+      const b = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
       await befriend(a, b)
       const shown = shownBy(b, a)
       const first = texts(0, 1500)
       await Promise.all(first.map(async t => await a.send('bob', t)))
       await a.stop() // some delivered, the rest waits in the outbox on disk
-      a = cleanup.add(await startChat({ bootstrapNode: boot, dataDir: dirA }))
+      a = env.cleanup.add(await startChat({ bootstrapNode: env.boot, dataDir: dirA }))
       const second = texts(1500, 500)
       await Promise.all(second.map(async t => await a.send('bob', t)))
       await untilShown(shown, 2000)
@@ -233,9 +222,9 @@ describe('chat between two nodes', function () {
     })
 
     it('keeps the order when the recipient restarts in the middle of a burst', async () => {
-      const dirB = cleanup.dir(await tempDir())
-      const a = cleanup.add(await startChat({ bootstrapNode: boot }))
-      let b = await startChat({ bootstrapNode: boot, dataDir: dirB })
+      const dirB = env.cleanup.dir(await tempDir())
+      const a = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
+      let b = await startChat({ bootstrapNode: env.boot, dataDir: dirB })
       await befriend(a, b)
       let shown = shownBy(b, a)
       const all = texts(0, 2000)
@@ -243,7 +232,7 @@ describe('chat between two nodes', function () {
       await untilShown(shown, 1)
       await b.stop()
       const before = [...shown]
-      b = cleanup.add(await startChat({ bootstrapNode: boot, dataDir: dirB }))
+      b = env.cleanup.add(await startChat({ bootstrapNode: env.boot, dataDir: dirB }))
       shown = shownBy(b, a)
       await untilShown(shown, all.length - before.length)
       assert.deepEqual([...before, ...shown], all, 'each shown once, in order, across the restart')
@@ -252,8 +241,8 @@ describe('chat between two nodes', function () {
   })
 
   it('refuses bad input from the user with one clear error', async () => {
-    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
-    const b = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const a = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
+    const b = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
     await assert.rejects(a.addContact('12D3KooWnotapeerid'), { name: 'InvalidPeerIdError' })
     await assert.rejects(a.addContact(a.peerId.toString()), { name: 'InvalidInputError' })
     await a.addContact(b.peerId.toString(), 'bob')

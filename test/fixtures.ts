@@ -308,3 +308,21 @@ export class JsonClient {
     clearTimeout(timer)
   }
 }
+
+/**
+ * For each test of the suite it is called in: a bootstrap node started before it, and everything added
+ * to `cleanup` (the node too) stopped after it.
+ */
+export function eachTestWithBootstrap (): { readonly cleanup: Cleanup, readonly boot: BootstrapNode } {
+  const cleanup = new Cleanup()
+  let boot: BootstrapNode | undefined
+  beforeEach(async () => { boot = cleanup.add(await startBootstrap()) })
+  afterEach(async () => { await cleanup.run() })
+  return {
+    cleanup,
+    get boot () {
+      if (boot == null) throw new Error('no bootstrap node outside a test')
+      return boot
+    }
+  }
+}

@@ -9,8 +9,7 @@ import { decodeInvite } from '../src/crypto/invite.js'
 import { deriveRoomKeys, sealRoomMessage } from '../src/crypto/room.js'
 import { ROOM_SYNC_PROTOCOL, SYNC_MAX_BYTES, SYNC_RANGE_ITEMS, encodeItem } from '../src/rooms/sync.js'
 import { SyncFrame, SyncRequest, SyncSummary, SyncWant } from '../src/rooms/pb/room.js'
-import { Cleanup, startBootstrap, startChat, startPlainGossipNode, tempDir, until, waitFor } from './fixtures.js'
-import type { BootstrapNode } from '../bootstrap-node/index.js'
+import { eachTestWithBootstrap, startChat, startPlainGossipNode, tempDir, until, waitFor } from './fixtures.js'
 import type { Chat, RoomInfo, RoomMembersEvent, RoomMessageEvent, StoredRoomMessage } from '../src/index.js'
 import type { Message } from '@libp2p/gossipsub'
 import type { Stream } from '@libp2p/interface'
@@ -20,17 +19,7 @@ const HOUR = 60 * MINUTE
 
 describe('rooms', function () {
   this.timeout(120_000)
-  let cleanup: Cleanup
-  let boot: BootstrapNode
-
-  beforeEach(async () => {
-    cleanup = new Cleanup()
-    boot = cleanup.add(await startBootstrap())
-  })
-
-  afterEach(async () => {
-    await cleanup.run()
-  })
+  const env = eachTestWithBootstrap()
 
   /** Resolves when `chat` has accepted a room message with this text. */
   async function receives (chat: Chat, text: string, ms = 30_000): Promise<RoomMessageEvent> {
@@ -47,8 +36,8 @@ describe('rooms', function () {
    * to stop (and restart).
    */
   async function inRoom (name: string, dirB?: string): Promise<{ a: Chat, b: Chat, room: RoomInfo }> {
-    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
-    const b = dirB != null ? await startChat({ bootstrapNode: boot, dataDir: dirB }) : cleanup.add(await startChat({ bootstrapNode: boot }))
+    const a = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
+    const b = dirB != null ? await startChat({ bootstrapNode: env.boot, dataDir: dirB }) : env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
     const room = await a.createRoom(name)
     await b.joinRoom(room.invite)
     await meshed([a, b], name)
@@ -87,7 +76,7 @@ describe('rooms', function () {
   const sortedTexts = (messages: Array<{ text: string }>): string[] => messages.map(m => m.text).sort()
 
   it('says when the number of members online changes: someone joins, someone goes', async () => {
-    const [a, b] = await Promise.all([0, 1].map(async () => cleanup.add(await startChat({ bootstrapNode: boot }))))
+    const [a, b] = await Promise.all([0, 1].map(async () => env.cleanup.add(await startChat({ bootstrapNode: env.boot }))))
     const room = await a.createRoom('friends')
     const joined = waitFor<RoomMembersEvent>(a, 'room:members', m => m.roomId === room.roomId && m.online === 2, 60_000)
     await b.joinRoom(room.invite)
@@ -100,7 +89,7 @@ describe('rooms', function () {
   })
 
   it('creates a room, joins by invite and delivers every message to every member', async () => {
-    const [a, b, c] = await Promise.all([0, 1, 2].map(async () => cleanup.add(await startChat({ bootstrapNode: boot }))))
+    const [a, b, c] = await Promise.all([0, 1, 2].map(async () => env.cleanup.add(await startChat({ bootstrapNode: env.boot }))))
     const room = await a.createRoom('friends')
     assert.match(room.invite, /^megachat:\/\/room\/[A-Za-z0-9_-]+$/)
     assert.equal(decodeInvite(room.invite).creator, a.peerId.toString())
@@ -157,7 +146,7 @@ describe('rooms', function () {
     await a.say('club', 'second')
     await got
 
-    const late = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const late = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
     const synced: RoomMessageEvent[] = []
     late.addEventListener('room:message', (evt) => { synced.push(evt.detail) })
     await late.joinRoom(room.invite)
@@ -171,14 +160,14 @@ describe('rooms', function () {
   })
 
   it('shows a plain gossipsub node on the room topic only ciphertext, and rejects its forgeries', async () => {
-    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
-    const b = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const a = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
+    const b = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
     const room = await a.createRoom('secret-plans')
     await b.joinRoom(room.invite)
     const keys = deriveRoomKeys(decodeInvite(room.invite).secret)
 
     // an eavesdropper that somehow learnt the topic name (not the secret)
-    const spy = cleanup.add(await startPlainGossipNode())
+    const spy = env.cleanup.add(await startPlainGossipNode())
     const seen: Message[] = []
     spy.services.pubsub.addEventListener('message', (evt) => { seen.push(evt.detail) })
     spy.services.pubsub.subscribe(keys.topic)
@@ -212,7 +201,7 @@ describe('rooms', function () {
   })
 
   it('rejects a member forging another member', async () => {
-    const [a, b, c] = await Promise.all([0, 1, 2].map(async () => cleanup.add(await startChat({ bootstrapNode: boot }))))
+    const [a, b, c] = await Promise.all([0, 1, 2].map(async () => env.cleanup.add(await startChat({ bootstrapNode: env.boot }))))
     const room = await a.createRoom('trust')
     await b.joinRoom(room.invite)
     await c.joinRoom(room.invite)
@@ -244,7 +233,7 @@ describe('rooms', function () {
   })
 
   it('shows a replayed message once, even after gossip has forgotten it', async () => {
-    const dirB = cleanup.dir(await tempDir())
+    const dirB = env.cleanup.dir(await tempDir())
     const { a, b: first, room } = await inRoom('echo', dirB)
     let b = first
     const got = receives(b, 'only once')
@@ -252,9 +241,9 @@ describe('rooms', function () {
     await got
     // a restart empties gossipsub's seen-cache; only the persistent id store remembers now
     await b.stop()
-    b = cleanup.add(await startChat({ bootstrapNode: boot, dataDir: dirB }))
+    b = env.cleanup.add(await startChat({ bootstrapNode: env.boot, dataDir: dirB }))
     const keys = deriveRoomKeys(decodeInvite(room.invite).secret)
-    const replayer = cleanup.add(await startPlainGossipNode())
+    const replayer = env.cleanup.add(await startPlainGossipNode())
     replayer.services.pubsub.subscribe(keys.topic)
     await replayer.dial(multiaddr(b.addresses()[0]))
     await until(() => replayer.services.pubsub.getSubscribers(keys.topic).some(p => p.equals(b.peerId)), 30_000, 'replayer sees b in the room')
@@ -268,7 +257,7 @@ describe('rooms', function () {
   })
 
   it('delivers every message to every member in a room of twenty', async () => {
-    const chats = await Promise.all(Array.from({ length: 20 }, async () => cleanup.add(await startChat({ bootstrapNode: boot, webrtc: false }))))
+    const chats = await Promise.all(Array.from({ length: 20 }, async () => env.cleanup.add(await startChat({ bootstrapNode: env.boot, webrtc: false }))))
     const room = await chats[0].createRoom('twenty')
     await Promise.all(chats.slice(1).map(async c => await c.joinRoom(room.invite)))
     // members found each other through the DHT alone
@@ -309,7 +298,7 @@ describe('rooms', function () {
   })
 
   it('gives a member who restarts what it lacks, old messages too, and nothing it holds already', async () => {
-    const dirB = cleanup.dir(await tempDir())
+    const dirB = env.cleanup.dir(await tempDir())
     const { a, b: first, room } = await inRoom('restart', dirB)
     let b = first
     // two days of history both hold: more than one range of a sync summary
@@ -325,7 +314,7 @@ describe('rooms', function () {
     ]
     await a.say('restart', 'while you were away')
 
-    b = cleanup.add(await startChat({ bootstrapNode: boot, dataDir: dirB, start: false }))
+    b = env.cleanup.add(await startChat({ bootstrapNode: env.boot, dataDir: dirB, start: false }))
     const missed = receives(b, 'while you were away')
     await b.start()
     assert.deepEqual(b.listRooms().map(r => r.name), ['restart'])
@@ -341,12 +330,12 @@ describe('rooms', function () {
   })
 
   it('brings a history bigger than one sync exchange in several', async () => {
-    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const a = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
     const room = await a.createRoom('big')
     // 60 kB texts: more than SYNC_MAX_BYTES in all
     const count = Math.ceil(SYNC_MAX_BYTES / 60_000) + 10
     await written(a, room.invite, timesBefore(Date.now(), HOUR, count), [a], (i) => `${i} `.padEnd(60_000, 'x'))
-    const b = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const b = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
     await b.joinRoom(room.invite)
     await until(async () => (await b.roomHistory('big', 1000)).length === count, 60_000, 'the whole history')
     assert.equal(b.libp2p.services.roomSync.stats.received, count)
@@ -359,7 +348,7 @@ describe('rooms', function () {
    */
   async function hostileResponder (victim: Chat, invite: string, answer: (stream: Stream) => Promise<void>): Promise<void> {
     const keys = deriveRoomKeys(decodeInvite(invite).secret)
-    const evil = cleanup.add(await startPlainGossipNode())
+    const evil = env.cleanup.add(await startPlainGossipNode())
     await evil.handle(ROOM_SYNC_PROTOCOL, async (stream) => {
       await answer(stream).catch((err: Error) => { stream.abort(err) })
     })
@@ -375,7 +364,7 @@ describe('rooms', function () {
   })
 
   it('refuses and counts a sync answer with messages not asked for, or more than SYNC_MAX_BYTES', async () => {
-    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const a = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
     const room = await a.createRoom('hostile')
     const sync = a.libp2p.services.roomSync
     const before = { ...sync.stats }
@@ -407,7 +396,7 @@ describe('rooms', function () {
     assert.ok(a.rooms.stats.invalid > 0)
     assert.deepEqual(await a.roomHistory('hostile'), [])
     // and the node goes on: a member joins and gets what a says
-    const b = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const b = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
     await b.joinRoom(room.invite)
     await until(() => a.members('hostile').includes(b.peerId.toString()) && b.members('hostile').includes(a.peerId.toString()), 30_000, 'a and b in the room')
     const got = receives(b, 'still here')
@@ -416,11 +405,11 @@ describe('rooms', function () {
   })
 
   it('drops and counts a sync request that wants what was not offered, and stays the same to outsiders', async () => {
-    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const a = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
     const room = await a.createRoom('asked')
     await a.say('asked', 'not for outsiders')
     const keys = deriveRoomKeys(decodeInvite(room.invite).secret)
-    const outsider = cleanup.add(await startPlainGossipNode())
+    const outsider = env.cleanup.add(await startPlainGossipNode())
     const sync = a.libp2p.services.roomSync
     const ask = async (want: SyncWant, roomId: Uint8Array = keys.roomId): Promise<SyncSummary> => {
       const stream = await outsider.dialProtocol(multiaddr(a.addresses()[0]), ROOM_SYNC_PROTOCOL)
@@ -456,9 +445,9 @@ describe('rooms', function () {
 
   it('has a fresh client that joins by invite find the members online within seconds, twenty times in a row', async function () {
     this.timeout(240_000)
-    const a = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const a = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
     const room = await a.createRoom('findme')
-    const members = [cleanup.add(await startChat({ bootstrapNode: boot })), cleanup.add(await startChat({ bootstrapNode: boot }))]
+    const members = [env.cleanup.add(await startChat({ bootstrapNode: env.boot })), env.cleanup.add(await startChat({ bootstrapNode: env.boot }))]
     for (const m of members) await m.joinRoom(room.invite)
     await meshed([a, ...members], 'findme')
     // the invite's creator is gone: joiners find the members through the DHT alone
@@ -468,8 +457,8 @@ describe('rooms', function () {
     const ids = members.map(m => m.peerId.toString()).sort()
     for (let i = 0; i < 20; i++) {
       // a new user: new identity, new data directory, joining as soon as the client has started
-      const dir = cleanup.dir(await tempDir())
-      const fresh = await startChat({ bootstrapNode: boot, dataDir: dir })
+      const dir = env.cleanup.dir(await tempDir())
+      const fresh = await startChat({ bootstrapNode: env.boot, dataDir: dir })
       try {
         await fresh.joinRoom(room.invite)
         await until(() => ids.every(id => fresh.members('findme').includes(id)), 10_000, `fresh client ${i} to see both members`)
@@ -481,8 +470,8 @@ describe('rooms', function () {
   })
 
   it('keeps rooms and refuses bad input', async () => {
-    const dir = cleanup.dir(await tempDir())
-    let a = await startChat({ bootstrapNode: boot, dataDir: dir })
+    const dir = env.cleanup.dir(await tempDir())
+    let a = await startChat({ bootstrapNode: env.boot, dataDir: dir })
     const room = await a.createRoom('mine')
     await assert.rejects(a.createRoom('mine'), { name: 'DuplicateRoomError' })
     await assert.rejects(a.createRoom('bad name with spaces'), { name: 'InvalidInputError' })
@@ -493,7 +482,7 @@ describe('rooms', function () {
     // joining again is harmless
     assert.equal((await a.joinRoom(room.invite)).name, 'mine')
     await a.stop()
-    a = cleanup.add(await startChat({ bootstrapNode: boot, dataDir: dir }))
+    a = env.cleanup.add(await startChat({ bootstrapNode: env.boot, dataDir: dir }))
     assert.deepEqual(a.listRooms().map(r => [r.name, r.invite]), [['mine', room.invite]])
     assert.deepEqual((await a.roomHistory('mine')).map(m => m.text), ['note to self'])
     await a.leaveRoom('mine')
