@@ -57,6 +57,7 @@ export async function createDmPair (label: string, store: 'leveldb' | 'memory'):
     }
 
     await a.addContact(b.peerId.toString(), 'bob')
+    await b.addContact(a.peerId.toString(), 'alice')
     await a.libp2p.dial(multiaddr(b.addresses()[0]))
 
     let seq = 0

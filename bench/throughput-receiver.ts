@@ -11,6 +11,8 @@ import { check, indexOf } from './throughput.js'
 const port = parentPort
 if (port == null) throw new Error('run as a worker thread')
 const chat = await createChat({ listen: ['/ip4/127.0.0.1/tcp/0'], webrtc: false, dataDir: workerData.dataDir })
+// the sender is a contact: a stranger's messages would stop at their message request
+await chat.addContact(workerData.sender, 'alice')
 const shown: number[] = []
 let reported = 0
 chat.addEventListener('message', (evt) => {

@@ -191,8 +191,9 @@ export async function jsonThroughput (messages: number): Promise<Throughput> {
     const b = new JsonClient(args('b'))
     clients.push(a, b)
     const ready = await b.next(l => l.type === 'ready')
-    await a.next(l => l.type === 'ready')
+    const readyA = await a.next(l => l.type === 'ready')
     await a.command(`/add ${String(ready.peerId)} bob`, 'contact')
+    await b.command(`/add ${String(readyA.peerId)} alice`, 'contact')
     const count = (client: JsonClient, type: string): number => client.lines.filter(l => l.type === type).length
     const shown = (): number[] => b.lines.filter(l => l.type === 'message').map(l => indexOf(l.text))
     const burst = async (first: number, n: number): Promise<number> => {

@@ -26,6 +26,16 @@ export const MIN_TIMESTAMP = Date.UTC(2020, 0, 1)
 /** Author timestamps further than this ahead of our clock are refused as malformed. */
 export const MAX_CLOCK_AHEAD_MS = 24 * 3600_000
 
+/**
+ * Messages from someone who is not a contact (a stranger) are a message request until the user accepts
+ * (adds them) or blocks them. A request holds at most this many messages...
+ */
+export const REQUEST_MAX_MESSAGES = 20
+/** ...and this much text (UTF-16 code units: one message of the longest size fits); the rest waits, unacknowledged, in the sender's outbox. */
+export const REQUEST_MAX_CHARS = MAX_TEXT_BYTES
+/** Most open message requests; strangers beyond them wait (on their side) until the user answers some. */
+export const MAX_REQUESTS = 100
+
 /** How long to look for a contact (DHT lookup plus dials) before giving up for now. */
 export const FIND_TIMEOUT_MS = 15_000
 /** How often messages still waiting in the outbox are retried. */

@@ -20,6 +20,7 @@ import { Calls, callSignalling } from './calls/index.js'
 import { safetyCode } from './crypto/safety-code.js'
 import { directMessages } from './direct/index.js'
 import { Outbox } from './direct/outbox.js'
+import { Strangers } from './direct/strangers.js'
 import { DuplicateContactError, InvalidInputError, InvalidPeerIdError, MessageTooLongError, UnknownContactError } from './errors.js'
 import { BootstrapWatch } from './node/bootstrap-watch.js'
 import { createNode } from './node/node.js'
@@ -33,14 +34,14 @@ import type { DirectMessage } from './direct/index.js'
 import type { BootstrapNodeStatus } from './node/bootstrap-watch.js'
 import type { ChatLibp2p, NodeOptions } from './node/node.js'
 import type { Platform, PlatformInit } from './platform.js'
-import type { CallRecord, Contact, StoredMessage } from './store/index.js'
+import type { CallRecord, Contact, MessageRequest, StoredMessage } from './store/index.js'
 import type { CallInfo, MediaFactory, MediaOptions } from './calls/index.js'
 import type { Unreachable } from './direct/outbox.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
 export * from './errors.js'
-export type { Contact, StoredMessage, DeliveryState, Direction, StoredRoomMessage } from './store/index.js'
+export type { Contact, MessageRequest, StoredMessage, DeliveryState, Direction, StoredRoomMessage } from './store/index.js'
 export type { RoomInfo, RoomMembersEvent, RoomMessageEvent } from './rooms/index.js'
 export type { CallRecord, CallOutcome } from './store/index.js'
 export type { CallInfo, CallState, MediaEvents, MediaFactory, MediaOptions, MediaSession, IceCandidate } from './calls/index.js'
@@ -80,6 +81,8 @@ export interface IncomingMessage extends StoredMessage {
   direction: 'in'
   /** the contact's name, when the author is a contact */
   name?: string
+  /** the author is not a contact: the message is part of their message request (accept: addContact; or block) */
+  request?: true
 }
 
 export interface PresenceChange {
@@ -128,7 +131,9 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   /** the dial policy every feature uses */
   readonly reach: Reach
   private readonly outbox: Outbox
-  private readonly contactCache = new Map<string, Contact>()
+  private readonly contactCache: Map<string, Contact>
+  /** message requests from non-contacts, and blocked peers */
+  private readonly strangers: Strangers
   private readonly shutdown = new AbortController()
   /** when each offline contact is probed next, with a growing delay */
   private readonly probes = new Map<string, { next: number, delay: number }>()
@@ -136,11 +141,14 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   private readonly bootstrapWatch: BootstrapWatch
 
   /** use createChat() */
-  constructor (libp2p: ChatLibp2p, store: ChatStore, init: ChatInit & { privateKey: PrivateKey }, allowedTopics: Set<string>, closePlatform: () => Promise<void>) {
+  constructor (libp2p: ChatLibp2p, store: ChatStore, init: ChatInit & { privateKey: PrivateKey }, parts: ChatParts, closePlatform: () => Promise<void>) {
     super()
+    const { allowedTopics, contacts, strangers } = parts
     this.libp2p = libp2p
     this.peerId = libp2p.peerId
     this.store = store
+    this.contactCache = contacts
+    this.strangers = strangers
     this.init = init
     this.closePlatform = closePlatform
     this.reach = new Reach(libp2p, { findTimeout: init.findTimeout, signal: this.shutdown.signal })
@@ -186,6 +194,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   async start (): Promise<void> {
     if (this.libp2p.status !== 'stopped' || this.shutdown.signal.aborted) return
     for (const c of await this.store.listContacts()) this.contactCache.set(c.peerId, c)
+    await this.strangers.load()
     this.libp2p.addEventListener('peer:connect', (evt) => { this.onPresence(evt.detail, true) })
     this.libp2p.addEventListener('peer:disconnect', (evt) => { this.onPresence(evt.detail, false) })
     await this.rooms.load()
@@ -225,6 +234,9 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     const contact: Contact = { peerId: key, name: chosen, addedAt: Date.now() }
     await this.store.putContact(contact)
     this.contactCache.set(key, contact)
+    // adding someone accepts their message request, and undoes a block
+    await this.strangers.accepted(key)
+    await this.strangers.unblock(key)
     void this.reachQuietly(id)
     return this.info(contact)
   }
@@ -241,6 +253,39 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     return [...this.contactCache.values()]
       .sort((a, b) => a.name.localeCompare(b.name))
       .map(c => this.info(c))
+  }
+
+  // ---- message requests and blocking
+
+  /**
+   * Message requests: people who are not contacts and wrote to us, the latest first. Accept one by
+   * adding the contact (addContact), or block them. Their messages are in history() meanwhile.
+   */
+  requests (): MessageRequest[] {
+    return this.strangers.requests()
+  }
+
+  /**
+   * Blocks a peer (a contact or not): their connections are closed and refused from now on, and the
+   * conversation with them, their message request and their contact are deleted.
+   */
+  async block (ref: string): Promise<void> {
+    const peer = this.resolve(ref)
+    if (peer.equals(this.peerId)) throw new InvalidInputError('that is your own peer ID')
+    const key = peer.toString()
+    await this.strangers.block(key)
+    if (this.contactCache.delete(key)) await this.store.deleteContact(key)
+    await this.libp2p.hangUp(peer).catch((err: any) => { log('closing connections to %p failed: %s', peer, err.message) })
+  }
+
+  /** Lets a blocked peer connect and write again (as a stranger). Resolves false if they were not blocked. */
+  async unblock (peer: string): Promise<boolean> {
+    return await this.strangers.unblock(parsePeerId(peer).toString())
+  }
+
+  /** Peer IDs of the blocked peers. */
+  blocked (): string[] {
+    return this.strangers.listBlocked()
   }
 
   /** A contact by name (case-insensitive) or peer ID. */
@@ -344,14 +389,18 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   }
 
   /**
-   * Called by the DM protocol before it acknowledges: the messages are on disk when this resolves.
+   * Called by the DM protocol before it acknowledges: the messages it took are on disk when this resolves
+   * with their number (all from a contact; from a stranger, what their message request has room for).
    * Each id is stored (and reported) once.
    */
-  async receive (from: PeerId, messages: DirectMessage[]): Promise<void> {
+  async receive (from: PeerId, messages: DirectMessage[]): Promise<number> {
     const peer = from.toString()
     const receivedAt = Date.now()
+    const taken = this.strangers.admit(peer, messages)
+    if (taken === 0) return 0
+    const request = this.strangers.record(peer)
     // the store takes writes in turn, so two streams from one peer store (and report) one after the other
-    const fresh = await this.store.addIncoming(peer, messages.map(m => ({
+    const fresh = await this.store.addIncoming(peer, messages.slice(0, taken).map(m => ({
       id: m.id,
       peer,
       direction: 'in' as const,
@@ -359,12 +408,13 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
       timestamp: m.timestamp,
       receivedAt,
       ...(m.seq != null ? { seq: m.seq } : {})
-    })))
+    })), request != null ? () => request : undefined)
     const name = this.contactCache.get(peer)?.name
     for (const message of fresh) {
-      const detail: IncomingMessage = { ...message, direction: 'in', ...(name != null ? { name } : {}) }
+      const detail: IncomingMessage = { ...message, direction: 'in', ...(name != null ? { name } : {}), ...(request != null ? { request: true } : {}) }
       this.safeDispatchEvent('message', { detail })
     }
+    return taken
   }
 
   private onPresence (peer: PeerId, online: boolean): void {
@@ -429,6 +479,15 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   }
 }
 
+/** What createChat makes before the node and hands to the Chat. */
+interface ChatParts {
+  /** gossipsub's topic filter: the joined rooms' topics */
+  allowedTopics: Set<string>
+  /** the contacts by peer ID, filled by start() */
+  contacts: Map<string, Contact>
+  strangers: Strangers
+}
+
 /** Contacts' peer IDs, parsed once (a send looks its contact up every time). */
 const parsedPeerIds = new Map<string, PeerId>()
 function contactPeerId (peer: string): PeerId {
@@ -462,7 +521,8 @@ export async function createChat (init: ChatInit = {}): Promise<Chat> {
   const store = new ChatStore(datastore)
   let chat: Chat | undefined
   let libp2p: ChatLibp2p
-  const allowedTopics = new Set<string>()
+  const contacts = new Map<string, Contact>()
+  const parts: ChatParts = { allowedTopics: new Set<string>(), contacts, strangers: new Strangers(store, peer => contacts.has(peer)) }
   try {
     const { listen, bootstrap, iceServers, webrtc, lan, dhtServer, lateServices } = init
     libp2p = await createNode({
@@ -475,7 +535,8 @@ export async function createChat (init: ChatInit = {}): Promise<Chat> {
       webrtc,
       lan,
       dhtServer,
-      allowedTopics,
+      allowedTopics: parts.allowedTopics,
+      denyPeer: (peer) => parts.strangers.isBlocked(peer.toString()),
       services: {
         roomSync: roomSync({ lookup: (roomId) => chat?.rooms.syncSource(roomId) }),
         calls: callSignalling({
@@ -488,7 +549,7 @@ export async function createChat (init: ChatInit = {}): Promise<Chat> {
         dm: directMessages({
           receive: async (from, messages) => {
             if (chat == null) throw new Error('not started')
-            await chat.receive(from, messages)
+            return await chat.receive(from, messages)
           }
         })
       }
@@ -499,7 +560,7 @@ export async function createChat (init: ChatInit = {}): Promise<Chat> {
     await platform.close()
     throw err
   }
-  chat = new Chat(libp2p, store, { ...init, privateKey }, allowedTopics, platform.close)
+  chat = new Chat(libp2p, store, { ...init, privateKey }, parts, platform.close)
   if (init.start === false) return chat
   try {
     await chat.start()

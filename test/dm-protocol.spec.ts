@@ -167,7 +167,7 @@ describe('direct messages', function () {
         assert.equal(r.from.toString(), sender.peerId.toString())
         assert.equal(r.connection.remotePeer.toString(), sender.peerId.toString())
       }
-      assert.deepEqual(receiver.services.dm.stats, { received: 3, oversized: 0, malformed: 0, failedStreams: 0 })
+      assert.deepEqual(receiver.services.dm.stats, { received: 3, oversized: 0, malformed: 0, refused: 0, failedStreams: 0 })
       assert.equal(receiver.services.dm.protocol, DM_PROTOCOL)
     })
 
@@ -291,7 +291,35 @@ describe('direct messages', function () {
       const result = await settle(sender.services.dm.send(receiver.peerId, [message()], { onAck: (ids) => { acks.push(...ids) }, signal: AbortSignal.timeout(WAIT_MS) }))
       assert.equal(result.status, 'rejected')
       assert.deepEqual(acks, [])
-      assert.deepEqual(receiver.services.dm.stats, { received: 0, oversized: 0, malformed: 0, failedStreams: 1 })
+      assert.deepEqual(receiver.services.dm.stats, { received: 0, oversized: 0, malformed: 0, refused: 0, failedStreams: 1 })
+    })
+
+    it('acknowledges only what receive took, ends the stream, and counts the rest as refused', async () => {
+      // room for two messages in all, however they come in batches
+      let room = 2
+      const { sender, receiver } = await pair({
+        receive: async (_from, messages) => {
+          const taken = Math.min(messages.length, room)
+          room -= taken
+          return taken
+        }
+      })
+      const acks: string[] = []
+      const list = ['a', 'b', 'c', 'd', 'e'].map(id => message(id))
+      const result = await settle(sender.services.dm.send(receiver.peerId, list, { onAck: (ids) => { acks.push(...ids) }, signal: AbortSignal.timeout(WAIT_MS) }))
+      assert.equal(result.status, 'rejected')
+      assert.equal((result as PromiseRejectedResult).reason.acked, 2)
+      assert.deepEqual(acks, list.slice(0, 2).map(m => m.id))
+      assert.equal(receiver.services.dm.stats.received, 2)
+      assert.ok(receiver.services.dm.stats.refused >= 1, JSON.stringify(receiver.services.dm.stats))
+      assert.equal(receiver.services.dm.stats.failedStreams, 0)
+      // nothing taken: no ack at all
+      const none = await pair({ receive: async () => 0 })
+      const nothing: string[] = []
+      const refused = await settle(none.sender.services.dm.send(none.receiver.peerId, [message('f')], { onAck: (ids) => { nothing.push(...ids) }, signal: AbortSignal.timeout(WAIT_MS) }))
+      assert.equal(refused.status, 'rejected')
+      assert.deepEqual(nothing, [])
+      assert.deepEqual(none.receiver.services.dm.stats, { received: 0, oversized: 0, malformed: 0, refused: 1, failedStreams: 0 })
     })
 
     it('reports a reset stream to the sender as a stream error, not as a protocol violation', async () => {
@@ -359,7 +387,7 @@ describe('direct messages', function () {
       assert.deepEqual(received, [])
 
       await stillServes(sender, receiver)
-      assert.deepEqual(receiver.services.dm.stats, { received: 1, oversized: 0, malformed: 1, failedStreams: 0 })
+      assert.deepEqual(receiver.services.dm.stats, { received: 1, oversized: 0, malformed: 1, refused: 0, failedStreams: 0 })
     })
 
     it('drops a frame longer than MAX_DM_FRAME_BYTES as oversized', async () => {
@@ -379,7 +407,7 @@ describe('direct messages', function () {
       await until(() => receiver.services.dm.stats.oversized === 2, WAIT_MS, 'second oversized count')
 
       await stillServes(sender, receiver)
-      assert.deepEqual(receiver.services.dm.stats, { received: 1, oversized: 2, malformed: 0, failedStreams: 0 })
+      assert.deepEqual(receiver.services.dm.stats, { received: 1, oversized: 2, malformed: 0, refused: 0, failedStreams: 0 })
     })
 
     it('accepts a frame with the longest allowed text', async () => {
@@ -416,7 +444,7 @@ describe('direct messages', function () {
       await until(() => receiver.services.dm.stats.malformed === bad.length, WAIT_MS, 'malformed count')
       assert.deepEqual(received, [])
       await stillServes(sender, receiver)
-      assert.deepEqual(receiver.services.dm.stats, { received: 1, oversized: 0, malformed: bad.length, failedStreams: 0 })
+      assert.deepEqual(receiver.services.dm.stats, { received: 1, oversized: 0, malformed: bad.length, refused: 0, failedStreams: 0 })
     })
 
     it('drops frames that are not strictly what dm.proto says: wire types, UTF-8, absurd timestamps', async () => {
@@ -448,7 +476,7 @@ describe('direct messages', function () {
       const fine = [Date.now() + MAX_CLOCK_AHEAD_MS - 3600_000, MIN_TIMESTAMP].map(timestamp => ({ ...message('on time enough'), timestamp }))
       await sender.services.dm.send(receiver.peerId, fine, { signal: AbortSignal.timeout(WAIT_MS) })
       assert.deepEqual(received.map(r => r.message), fine)
-      assert.deepEqual(receiver.services.dm.stats, { received: 2, oversized: 0, malformed: bad.length, failedStreams: 0 })
+      assert.deepEqual(receiver.services.dm.stats, { received: 2, oversized: 0, malformed: bad.length, refused: 0, failedStreams: 0 })
     })
 
     it('drops a good frame followed by a bad one after acknowledging the good one', async () => {

@@ -17,7 +17,7 @@ import type { StoredMessage } from '../src/store/index.js'
 function fakeDm (sent: DirectMessage[]): DirectMessages {
   return {
     protocol: '/test',
-    stats: { received: 0, oversized: 0, malformed: 0, failedStreams: 0 },
+    stats: { received: 0, oversized: 0, malformed: 0, refused: 0, failedStreams: 0 },
     release () {},
     async send (_peer, messages: DirectMessage[], options: SendOptions = {}) {
       let list = messages

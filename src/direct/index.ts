@@ -12,7 +12,8 @@
  * Noise gives the stream confidentiality, integrity and mutual authentication; the peer ID of the connection
  * is the author. Bad input from a peer (oversized frames or length prefixes, undecodable bytes, a field of
  * the wrong wire type, text that is not UTF-8, a timestamp before 2020 or over a day ahead, too many
- * streams) aborts that stream and is counted in `stats`; it never throws into the event loop. A receiver
+ * streams) aborts that stream and is counted in `stats`; it never throws into the event loop. Messages
+ * the receiver will not take now (`receive` takes fewer) are acknowledged up to there, and the stream ends. A receiver
  * reads no further while DM_MAX_UNSTORED messages wait to be stored, so a fast sender cannot swell its memory.
  *
  * @example
@@ -58,8 +59,10 @@ export interface DirectMessagesInit {
   /**
    * Stores messages that arrived, in order. The ack goes out only after this resolves, so it must not
    * resolve before they are written. Duplicates (same id from the same peer) must be accepted quietly.
+   * It may take only the first few (resolving with how many it stored; nothing means all): the rest are
+   * refused for now, the stream ends after the ack, and the sender keeps them to send again later.
    */
-  receive(from: PeerId, messages: DirectMessage[], connection: Connection): Promise<void>
+  receive(from: PeerId, messages: DirectMessage[], connection: Connection): Promise<number | undefined | void>
 }
 
 export interface DirectMessagesComponents {
@@ -75,6 +78,8 @@ export interface DirectMessageStats {
   oversized: number
   /** frames that did not decode strictly or had malformed fields */
   malformed: number
+  /** messages that `receive` did not take (a blocked peer, a full message request) */
+  refused: number
   /** streams that ended in an error other than the above (timeouts, resets) */
   failedStreams: number
 }
@@ -126,9 +131,15 @@ export class AckTimeoutError extends Error {
   override name = 'AckTimeoutError'
 }
 
+/** The receiver took only some of the messages: the stream ends, the sender keeps the rest. */
+class RefusedError extends Error {
+  static override name = 'RefusedError'
+  override name = 'RefusedError'
+}
+
 class DefaultDirectMessages implements DirectMessages, Startable {
   readonly protocol: string
-  readonly stats: DirectMessageStats = { received: 0, oversized: 0, malformed: 0, failedStreams: 0 }
+  readonly stats: DirectMessageStats = { received: 0, oversized: 0, malformed: 0, refused: 0, failedStreams: 0 }
   private readonly components: DirectMessagesComponents
   private readonly init: DirectMessagesInit
   private readonly maxTextBytes: number
@@ -223,17 +234,24 @@ class DefaultDirectMessages implements DirectMessages, Startable {
         const batch = waiting.splice(0, waiting.length)
         wakeReader?.()
         wakeReader = undefined
-        await this.init.receive(from, batch, connection)
-        stored += batch.length
-        this.stats.received += batch.length
-        await lp.write(DmFrame.encode({ ack: { count: BigInt(stored) } }), { signal: AbortSignal.timeout(idle) })
+        const taken = Math.min(batch.length, await this.init.receive(from, batch, connection) ?? batch.length)
+        if (taken > 0) {
+          stored += taken
+          this.stats.received += taken
+          await lp.write(DmFrame.encode({ ack: { count: BigInt(stored) } }), { signal: AbortSignal.timeout(idle) })
+        }
+        if (taken < batch.length) {
+          // what was read beyond them is dropped unacknowledged as well: the sender has it all
+          this.stats.refused += batch.length - taken + waiting.length
+          throw new RefusedError(`${batch.length - taken + waiting.length} messages not taken now`)
+        }
       }
       if (readerError != null) throw readerError
       await stream.close({ signal: AbortSignal.timeout(idle) })
     } catch (err: any) {
       if (err.name === 'InvalidDataLengthError' || err.name === 'InvalidDataLengthLengthError') this.stats.oversized++
       else if (err.name === ProtocolViolationError.name) this.stats.malformed++
-      else this.stats.failedStreams++
+      else if (err.name !== RefusedError.name) this.stats.failedStreams++
       this.log('dropped dm stream from %p: %s', from, err.name)
       stream.abort(err)
       // the reader may be waiting for room that the storer will no longer make

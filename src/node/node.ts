@@ -16,7 +16,7 @@ import { createLibp2p } from 'libp2p'
 import { DHT_PROTOCOL } from '../constants.js'
 import { addressOrder } from './address-order.js'
 import { lanGater } from './lan-gater.js'
-import { chatDhtInit, chatServices, limitTopics, roomGossipsubInit } from './services.js'
+import { blockingGater, chatDhtInit, chatServices, limitTopics, roomGossipsubInit } from './services.js'
 import { catchUpTopologies } from './topologies.js'
 import type { NodeOptions, ChatLibp2p, ChatServices } from './types.js'
 import type { ServiceFactoryMap } from 'libp2p'
@@ -48,7 +48,7 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
     datastore: options.datastore,
     addresses: { listen },
     // another network's private addresses lead nowhere from here: never wait on one
-    connectionGater: lanGater(options.bootstrap ?? []),
+    connectionGater: blockingGater(lanGater(options.bootstrap ?? []), options.denyPeer),
     connectionManager: { addressSorter: addressOrder },
     transports: [
       tcp(),

@@ -14,6 +14,7 @@ import type { ChatServices, NodeOptions } from './types.js'
 import type { GossipSub, GossipsubOpts } from '@libp2p/gossipsub'
 import type { KadDHTInit } from '@libp2p/kad-dht'
 import type { ServiceFactoryMap } from 'libp2p'
+import type { ConnectionGater, PeerId } from '@libp2p/interface'
 
 /**
  * How MegaChat runs gossipsub for rooms. Exported so that the benchmark's floor and the tests' plain
@@ -80,5 +81,21 @@ export function limitTopics (gossipsub: GossipSub, joined: Set<string>): void {
   const pubsub = gossipsub as unknown as { allowedTopics: { has(topic: string): boolean }, topics: Map<string, unknown> }
   pubsub.allowedTopics = {
     has: (topic: string) => joined.has(topic) || (ROOM_TOPIC.test(topic) && (pubsub.topics.has(topic) || pubsub.topics.size < joined.size + MAX_OTHER_TOPICS))
+  }
+}
+
+/**
+ * A gater that also refuses every connection to and from the peers `denyPeer` names (the ones the user
+ * blocked): dials to them are not made, and their connections are closed once Noise has told who they
+ * are, on every transport (TCP, WebSockets, relayed, WebRTC), before any stream is opened.
+ */
+export function blockingGater (gater: ConnectionGater, denyPeer?: (peer: PeerId) => boolean): ConnectionGater {
+  if (denyPeer == null) return gater
+  return {
+    ...gater,
+    denyDialPeer: (peer) => denyPeer(peer),
+    denyInboundEncryptedConnection: (peer) => denyPeer(peer),
+    denyOutboundEncryptedConnection: (peer) => denyPeer(peer),
+    denyInboundRelayedConnection: (_relay, peer) => denyPeer(peer)
   }
 }

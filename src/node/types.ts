@@ -5,7 +5,7 @@ import type { GossipSub, gossipsub } from '@libp2p/gossipsub'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
 import type { KadDHT, kadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { ServiceFactoryMap } from 'libp2p'
 import type { Datastore } from 'interface-datastore'
 
@@ -37,6 +37,8 @@ export interface NodeOptions {
   lan?: boolean
   /** force DHT server mode (default: automatic) */
   dhtServer?: boolean
+  /** peers whose connections are refused (the ones the user blocked); asked on every connection */
+  denyPeer?: (peer: PeerId) => boolean
   /** gossipsub accepts subscriptions only to these topics (the joined rooms'); the set may change */
   allowedTopics?: Set<string>
   /** the features: direct messages, rooms, ... */

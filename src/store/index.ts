@@ -16,6 +16,8 @@
  *   /megachat/roommsg/<roomId>/<timestamp:16>-<id>   StoredRoomMessage (JSON, with the sealed bytes)
  *   /megachat/roomid/<roomId>/<id>                   -> the roommsg key (replays are recognised forever)
  *   /megachat/call/<peerId>/<timestamp:16>-<id>      CallRecord (JSON): calls and missed calls, by start time
+ *   /megachat/request/<peerId>                      MessageRequest (JSON): a non-contact who wrote to us
+ *   /megachat/blocked/<peerId>                      Blocked (JSON)
  * Related writes go in one batch, so a crash never leaves a message without its index or outbox entry.
  *
  * Order: a conversation is shown in `order`, a number this device gives each message as it is sent or
@@ -37,6 +39,22 @@ export interface Contact {
   addedAt: number
   /** last time a connection to the contact was open (ms), if ever */
   lastSeen?: number
+}
+
+/** Someone who is not a contact wrote to us: their messages wait for the user to accept (add) or block them. */
+export interface MessageRequest {
+  peerId: string
+  /** when the first and the last of their messages arrived (ms) */
+  firstAt: number
+  lastAt: number
+  /** messages and text (UTF-16 code units) held so far */
+  messages: number
+  chars: number
+}
+
+export interface Blocked {
+  peerId: string
+  blockedAt: number
 }
 
 export type Direction = 'in' | 'out'
@@ -169,6 +187,8 @@ const outboxKey = (m: StoredMessage): Key => cleanKey(`/megachat/outbox/${m.peer
 const seqKey = (peer: string): Key => cleanKey(`/megachat/seq/${peer}`)
 const inSeqKey = (peer: string): Key => cleanKey(`/megachat/inseq/${peer}`)
 const CLOCK_KEY = cleanKey('/megachat/clock')
+const requestKey = (peer: string): Key => cleanKey(`/megachat/request/${peer}`)
+const blockedKey = (peer: string): Key => cleanKey(`/megachat/blocked/${peer}`)
 const callKey = (c: CallRecord): Key => cleanKey(`/megachat/call/${c.peer}/${pad(c.timestamp)}-${c.id}`)
 const roomKey = (roomId: string): Key => cleanKey(`/megachat/room/${roomId}`)
 const roomMsgKey = (roomId: string, m: RoomItem): Key => cleanKey(`/megachat/roommsg/${roomId}/${pad(m.timestamp)}-${m.id}`)
@@ -212,11 +232,48 @@ export class ChatStore {
   }
 
   async listContacts (): Promise<Contact[]> {
-    const out: Contact[] = []
-    for await (const { value } of this.datastore.query({ prefix: '/megachat/contact/' })) {
-      out.push(parse<Contact>(value, 'contact'))
-    }
+    return await this.list<Contact>('/megachat/contact/', 'contact')
+  }
+
+  /** Every JSON record under a prefix. */
+  private async list<T> (prefix: string, what: string): Promise<T[]> {
+    const out: T[] = []
+    for await (const { value } of this.datastore.query({ prefix })) out.push(parse<T>(value, what))
     return out
+  }
+
+  // ---- message requests and blocked peers
+
+  async listRequests (): Promise<MessageRequest[]> {
+    return await this.list<MessageRequest>('/megachat/request/', 'message request')
+  }
+
+  async deleteRequest (peer: string): Promise<void> {
+    await this.datastore.delete(requestKey(peer))
+  }
+
+  async listBlocked (): Promise<Blocked[]> {
+    return await this.list<Blocked>('/megachat/blocked/', 'blocked peer')
+  }
+
+  /**
+   * Blocks a peer in one batch: the blocked record, and the conversation forgotten (messages, what waits
+   * in the outbox for them, their message request). Their contact, if any, is left to the caller.
+   */
+  async block (b: Blocked): Promise<void> {
+    await this.inTurn(async () => {
+      const batch = this.datastore.batch()
+      batch.put(blockedKey(b.peerId), json(b))
+      batch.delete(requestKey(b.peerId))
+      for (const prefix of [`/megachat/msg/${b.peerId}/`, `/megachat/msgid/${b.peerId}/`, `/megachat/outbox/${b.peerId}/`]) {
+        for await (const key of this.datastore.queryKeys({ prefix })) batch.delete(key)
+      }
+      await batch.commit()
+    })
+  }
+
+  async unblock (peer: string): Promise<void> {
+    await this.datastore.delete(blockedKey(peer))
   }
 
   // ---- messages
@@ -298,9 +355,10 @@ export class ChatStore {
 
   /**
    * Stores incoming messages from one peer, in the order given, leaving out any whose id is stored
-   * already. Returns the new ones (with their order set).
+   * already. Returns the new ones (with their order set). With `request`, the author's message request
+   * (what it returns for the new ones) is written in the same batch.
    */
-  async addIncoming (peer: string, messages: StoredMessage[]): Promise<StoredMessage[]> {
+  async addIncoming (peer: string, messages: StoredMessage[], request?: (fresh: StoredMessage[]) => MessageRequest): Promise<StoredMessage[]> {
     return await this.inTurn(async () => {
       let high = this.inSeqs.get(peer) ?? await this.counter(inSeqKey(peer))
       const known = await Promise.all(messages.map(async m => (m.seq == null || m.seq <= high) && await this.datastore.has(msgIdKey(peer, m.id))))
@@ -324,6 +382,7 @@ export class ChatStore {
         }
         batch.put(inSeqKey(peer), enc.encode(String(high)))
         batch.put(CLOCK_KEY, enc.encode(String(this.clock)))
+        if (request != null) batch.put(requestKey(peer), json(request(fresh)))
         await batch.commit()
         this.inSeqs.set(peer, high)
       } catch (err) {
@@ -421,11 +480,7 @@ export class ChatStore {
   }
 
   async listRooms (): Promise<RoomRecord[]> {
-    const out: RoomRecord[] = []
-    for await (const { value } of this.datastore.query({ prefix: '/megachat/room/' })) {
-      out.push(parse<RoomRecord>(value, 'room'))
-    }
-    return out
+    return await this.list<RoomRecord>('/megachat/room/', 'room')
   }
 
   /** Forgets a room and its messages. */
