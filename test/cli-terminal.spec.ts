@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { CONTINUATION, safeName, safeText } from '../src/cli/terminal-safe.js'
 import { Cleanup, JsonClient, startBootstrap, startChat, tempDir, until } from './fixtures.js'
+import type { BootstrapNode } from '../bootstrap-node/index.js'
 
 const WAIT_MS = 20_000
 /** Every character a terminal may obey, or that turns text around: none may reach stdout raw. */
@@ -46,14 +47,19 @@ describe('terminal client (human mode)', function () {
   const cleanup = new Cleanup()
   afterEach(async () => { await cleanup.run() })
 
-  it('prints a DM full of escape sequences with them shown, live and in the history', async () => {
+  /** A bootstrap node and the terminal client in human mode beside it, ready. */
+  async function startHuman (): Promise<{ boot: BootstrapNode, client: JsonClient, peerId: string }> {
     const boot = cleanup.add(await startBootstrap())
     const dir = cleanup.dir(await tempDir('megachat-cli-'))
     // stdout is a pipe: the client adds no colour of its own, so any ESC byte there came from the network
     const client = cleanup.add(new JsonClient(['--data', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', boot.addresses()[0], '--no-webrtc']))
     const ready = /Your peer ID \(give it to friends\): (\S+)/
     await until(() => ready.test(client.stdout), WAIT_MS, 'the ready text')
-    const peerId = ready.exec(client.stdout)?.[1] ?? ''
+    return { boot, client, peerId: ready.exec(client.stdout)?.[1] ?? '' }
+  }
+
+  it('prints a DM full of escape sequences with them shown, live and in the history', async () => {
+    const { boot, client, peerId } = await startHuman()
     const friend = cleanup.add(await startChat({ bootstrapNode: boot }))
     client.send(`/add ${friend.peerId.toString()} friend`)
     await until(() => client.stdout.includes('Added friend'), WAIT_MS, 'the contact added')
@@ -66,6 +72,34 @@ describe('terminal client (human mode)', function () {
     client.send('/history friend')
     await until(() => client.stdout.split(shown).length === 3, WAIT_MS, 'the message in the history, shown')
     assert.doesNotMatch(client.stdout, OBEYED)
+    assert.equal(client.stderr, '')
+  })
+
+  it('shows a stranger\'s message as a message request, and answers it with /requests, /block and /accept', async () => {
+    const { boot, client, peerId } = await startHuman()
+    const stranger = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const id = stranger.peerId.toString()
+    await stranger.addContact(peerId, 'you')
+    await stranger.send('you', 'hi, we met at the conference')
+    await stranger.send('you', 'it is Sam')
+    await until(() => client.stdout.includes('it is Sam'), WAIT_MS, 'the second message')
+    const lines = client.stdout.split('\n')
+    assert.ok(lines.some(l => /message request from 12D3\S*: hi, we met at the conference/.test(l)), client.stdout)
+    // how to answer it is said once, with the full peer ID to copy
+    assert.equal(lines.filter(l => l.includes(`/accept ${id} <name> to add them, /block ${id} to refuse them`)).length, 1)
+
+    client.send('/requests')
+    await until(() => client.stdout.includes(`${id} 2 messages`), WAIT_MS, 'the request listed')
+    client.send(`/block ${id}`)
+    await until(() => client.stdout.includes('their connections and messages are refused'), WAIT_MS, 'the block confirmed')
+    client.send('/requests')
+    await until(() => client.stdout.includes(`Blocked: ${id}`), WAIT_MS, 'the blocked peer listed')
+    client.send(`/unblock ${id}`)
+    await until(() => client.stdout.includes(`Unblocked ${id}`), WAIT_MS, 'the unblock confirmed')
+    client.send(`/accept ${id} sam`)
+    await until(() => client.stdout.includes('Added sam'), WAIT_MS, 'the request accepted')
+    await stranger.send('you', 'thanks')
+    await until(() => /sam: thanks/.test(client.stdout), WAIT_MS, 'a message from the new contact, under their name')
     assert.equal(client.stderr, '')
   })
 })

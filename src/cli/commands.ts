@@ -3,7 +3,7 @@
  * a typed result object; the JSON mode prints it as is, the terminal renders it for people.
  */
 import { CallError, InvalidInputError } from '../errors.js'
-import type { BootstrapNodeStatus, CallRecord, Chat, ContactInfo, RoomInfo } from '../index.js'
+import type { BootstrapNodeStatus, CallRecord, Chat, ContactInfo, MessageRequest, RoomInfo } from '../index.js'
 import type { StoredMessage } from '../store/index.js'
 
 export interface HistoryEntry {
@@ -19,6 +19,8 @@ export interface HistoryEntry {
 export type CommandResult =
   | { type: 'contact', action: 'added' | 'removed', peerId: string, name: string, safetyCode?: string }
   | { type: 'contacts', contacts: Array<Omit<ContactInfo, 'addedAt'>> }
+  | { type: 'requests', requests: MessageRequest[], blocked: string[] }
+  | { type: 'block', action: 'blocked' | 'unblocked', peerId: string, name?: string }
   | { type: 'sent', id: string, to: string, timestamp: number }
   | { type: 'history', peer: string, name?: string, messages: HistoryEntry[] }
   | { type: 'whoami', peerId: string, addresses: string[] }
@@ -40,6 +42,10 @@ export const COMMANDS: Array<{ usage: string, description: string }> = [
   { usage: '/add <peerId> [name]', description: 'add a contact by peer ID' },
   { usage: '/remove <name>', description: 'remove a contact (history is kept)' },
   { usage: '/contacts', description: 'list contacts with presence and safety codes' },
+  { usage: '/requests', description: 'messages from people who are not contacts, and who is blocked' },
+  { usage: '/accept <peerId> [name]', description: 'accept a message request: add them as a contact' },
+  { usage: '/block <name|peerId>', description: 'refuse someone\'s connections and messages, and forget your conversation' },
+  { usage: '/unblock <peerId>', description: 'let a blocked peer write to you again' },
   { usage: '/msg <name|peerId> <text>', description: 'send a direct message' },
   { usage: '/chat <name|peerId>', description: 'talk to one contact: plain lines go to them' },
   { usage: '/history <name|peerId> [n]', description: 'show the last n messages (default 20)' },
@@ -109,9 +115,10 @@ export async function runCommand (chat: Chat, line: string, ctx: CommandContext 
   const cmd = m?.[1].toLowerCase() ?? ''
   const rest = m?.[2] ?? ''
   switch (cmd) {
-    case 'add': {
+    case 'add':
+    case 'accept': {
       const [peer, name, extra] = words(rest, 2)
-      if (peer == null || extra != null) throw new InvalidInputError('usage: /add <peerId> [name]')
+      if (peer == null || extra != null) throw new InvalidInputError(`usage: /${cmd} <peerId> [name]`)
       const c = await chat.addContact(peer, name)
       return { type: 'contact', action: 'added', peerId: c.peerId, name: c.name, safetyCode: c.safetyCode }
     }
@@ -125,6 +132,23 @@ export async function runCommand (chat: Chat, line: string, ctx: CommandContext 
     case 'contacts': {
       const contacts = (await chat.contacts()).map(({ addedAt, ...c }) => c)
       return { type: 'contacts', contacts }
+    }
+    case 'requests':
+      return { type: 'requests', requests: chat.requests(), blocked: chat.blocked() }
+    case 'block': {
+      const [ref, extra] = words(rest, 1)
+      if (ref == null || extra != null) throw new InvalidInputError('usage: /block <name|peerId>')
+      const name = chat.contactFor(ref)?.name
+      const peer = chat.resolve(ref).toString()
+      await chat.block(peer)
+      if (ctx.current === peer) ctx.current = undefined
+      return { type: 'block', action: 'blocked', peerId: peer, ...(name != null ? { name } : {}) }
+    }
+    case 'unblock': {
+      const [peer, extra] = words(rest, 1)
+      if (peer == null || extra != null) throw new InvalidInputError('usage: /unblock <peerId>')
+      if (!await chat.unblock(peer)) throw new InvalidInputError(`${peer} is not blocked`)
+      return { type: 'block', action: 'unblocked', peerId: chat.resolve(peer).toString() }
     }
     case 'msg': {
       const [ref, text] = words(rest, 1)

@@ -34,6 +34,8 @@ export class Renderer {
   private promptText = '> '
   /** bootstrap nodes (by address) said to be unreachable, so that their coming back is said too */
   private readonly warned = new Set<string>()
+  /** peers whose message request was explained already (the hint is shown once per person) */
+  private readonly requestsShown = new Set<string>()
 
   constructor (init: RendererInit) {
     this.json = init.json
@@ -130,12 +132,17 @@ export class Renderer {
 
   incoming (m: IncomingMessage): void {
     if (this.json) {
-      this.emit({ type: 'message', from: m.peer, ...(m.name != null ? { name: m.name } : {}), id: m.id, text: m.text, timestamp: m.timestamp })
+      this.emit({ type: 'message', from: m.peer, ...(m.name != null ? { name: m.name } : {}), id: m.id, text: m.text, timestamp: m.timestamp, ...(m.request === true ? { request: true } : {}) })
       return
     }
-    const who = m.name != null ? this.c(['bold', 'cyan'], safeName(m.name)) : this.c('yellow', `${shortId(m.peer)} (not a contact)`)
+    const who = m.name != null ? this.c(['bold', 'cyan'], safeName(m.name)) : this.c('yellow', `message request from ${shortId(m.peer)}`)
     const lines = [`${this.c('dim', time(m.timestamp))} ${who}: ${safeText(m.text)}`]
-    if (m.name == null) lines.push(this.c('dim', `  /add ${m.peer} <name> to add them`))
+    // the way to answer a request, once per person and session
+    if (m.request === true && !this.requestsShown.has(m.peer)) {
+      if (this.requestsShown.size >= 1000) this.requestsShown.clear()
+      this.requestsShown.add(m.peer)
+      lines.push(this.c('dim', `  not in your contacts: /accept ${m.peer} <name> to add them, /block ${m.peer} to refuse them`))
+    }
     this.print(...lines)
   }
 
@@ -232,6 +239,17 @@ export class Renderer {
         } else {
           this.print(`Removed ${safeName(r.name)}. Your conversation stays in the history.`)
         }
+        return
+      case 'requests':
+        if (r.requests.length === 0) this.print(this.c('dim', 'No message requests.'))
+        this.print(...r.requests.map(q => `${this.c('yellow', q.peerId)} ${q.messages} message${q.messages === 1 ? '' : 's'}, the last ${ago(q.lastAt)}`))
+        if (r.requests.length > 0) this.print(this.c('dim', '  /history <peerId> reads them; /accept <peerId> <name> or /block <peerId> answers'))
+        if (r.blocked.length > 0) this.print(`Blocked: ${r.blocked.join(', ')}`, this.c('dim', '  /unblock <peerId> lets one write again'))
+        return
+      case 'block':
+        this.print(r.action === 'blocked'
+          ? `Blocked ${label(r.name, r.peerId)}: their connections and messages are refused, and your conversation is deleted. /unblock ${r.peerId} undoes it.`
+          : `Unblocked ${r.peerId}: they can write to you again (as a message request).`)
         return
       case 'contacts':
         if (r.contacts.length === 0) {
