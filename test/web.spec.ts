@@ -185,6 +185,46 @@ describe('web app in Chromium', function () {
     assert.equal((await item.locator('.badge').textContent())?.trim(), '1')
   })
 
+  it('shows a stranger\'s messages as a message request: Block refuses them and deletes it, Settings unblocks, Accept adds them', async () => {
+    const stranger = cleanup.add(await startChat({ bootstrapNode: boot }))
+    const id = stranger.peerId.toString()
+    await stranger.addContact(browserId, 'target')
+    const inPage = await expectInPage('message', 'cheap watches, today only')
+    await stranger.send('target', 'cheap watches, today only')
+    assert.equal((await inPage.received()).request, true)
+    await page.getByRole('heading', { name: 'Message requests' }).waitFor({ timeout: WAIT_MS })
+    const item = page.locator(`.list button[data-id="${id}"]`)
+    await item.click()
+    const bar = page.getByRole('form', { name: 'Message request' })
+    await bar.waitFor({ timeout: WAIT_MS })
+    await page.screenshot({ path: join(OUTPUT, 'message-request.png') })
+
+    page.once('dialog', (d) => { void d.accept() })
+    await bar.getByRole('button', { name: 'Block' }).click()
+    await item.waitFor({ state: 'detached', timeout: WAIT_MS })
+    assert.deepEqual(await page.evaluate(() => (window as any).megachat.blocked()), [id])
+    assert.deepEqual(await page.evaluate(async (p) => (await (window as any).megachat.history(p)).length, id), 0)
+    const tab = peerIdFromString(browserId)
+    await until(() => stranger.libp2p.getConnections(tab).length === 0, WAIT_MS, 'the blocked peer\'s connection to the tab to close')
+    // what they write now waits on their side
+    const refused = waitFor(stranger, 'unreachable', u => u.peerId === browserId, WAIT_MS)
+    await stranger.send('target', 'are you there?')
+    await refused
+
+    await page.getByRole('button', { name: 'Settings' }).click()
+    await page.getByRole('button', { name: `Unblock ${id}` }).click()
+    await page.getByRole('button', { name: `Unblock ${id}` }).waitFor({ state: 'detached', timeout: WAIT_MS })
+    await page.getByRole('button', { name: 'Back to conversations' }).first().click()
+    // unblocked: the waiting message arrives, as a request again; Accept adds them under the name typed
+    await item.click({ timeout: WAIT_MS })
+    await shown(page, '.msg.in', 'are you there?')
+    await bar.getByRole('textbox', { name: 'Their name' }).fill('sam')
+    await bar.getByRole('button', { name: 'Accept' }).click()
+    await page.locator('#conversation-title', { hasText: 'sam' }).waitFor({ timeout: WAIT_MS })
+    await bar.waitFor({ state: 'detached', timeout: WAIT_MS })
+    assert.ok(await page.evaluate((p) => (window as any).megachat.requests().every((r: any) => r.peerId !== p), id), 'the request is gone')
+  })
+
   it('refuses an invalid peer ID in the Add-contact dialog with a clear inline error, and closes on Escape', async () => {
     await page.getByRole('button', { name: 'Add contact', exact: true }).first().click()
     const peer = page.locator('#add-contact-peer')

@@ -178,7 +178,7 @@ function Sidebar ({ model, active, settingsOpen, onOpen, onDialog, onSettings }:
         </section>
         {strangers.length > 0 && (
           <section aria-labelledby='others-heading'>
-            <div class='list-header'><h2 id='others-heading'>Not in your contacts</h2></div>
+            <div class='list-header'><h2 id='others-heading'>Message requests</h2></div>
             <ul class='list'>
               {strangers.map(p => {
                 const key = dmKey(p)
@@ -330,7 +330,7 @@ function ConversationView ({ model, convKey, drafts, onBack }: {
         <div id='conv-details' class='details'>
           {contact != null && <ContactDetails model={model} peerId={id} safetyCode={contact.safetyCode} name={contact.name} />}
           {room != null && <RoomDetails model={model} roomId={id} invite={room.invite} />}
-          {contact == null && room == null && <StrangerDetails model={model} peerId={id} />}
+          {contact == null && room == null && <StrangerDetails peerId={id} />}
         </div>
       )}
       {model.callNotice != null && model.callNotice.peer === id && (
@@ -339,6 +339,7 @@ function ConversationView ({ model, convKey, drafts, onBack }: {
           <button type='button' class='btn small' onClick={() => { model.dismissCallNotice() }}>OK</button>
         </div>
       )}
+      {contact == null && room == null && <RequestBar key={id} model={model} peerId={id} />}
       <MessageList model={model} messages={messages} isRoom={room != null} empty={emptyText(title, contact != null, room != null)} />
       <Composer key={convKey} label={`Message ${room != null ? 'the room ' : ''}${title}`}
         initial={drafts.get(convKey) ?? ''} onDraft={(t) => { drafts.set(convKey, t) }} onSend={send} />
@@ -377,26 +378,43 @@ function ContactDetails ({ model, peerId, safetyCode, name }: { model: ChatModel
   )
 }
 
-function StrangerDetails ({ model, peerId }: { model: ChatModel, peerId: string }): preact.JSX.Element {
-  const [name, setName] = useState('')
-  const [error, setError] = useState('')
+function StrangerDetails ({ peerId }: { peerId: string }): preact.JSX.Element {
   return (
-    <form class='details-grid' onSubmit={(e) => {
-      e.preventDefault()
-      model.addContact(peerId, name.trim() === '' ? undefined : name.trim()).catch(err => { setError(errorText(err)) })
-    }}>
+    <div class='details-grid'>
       <div>
         <div class='me-label'>Peer ID</div>
         <code class='peer-id full'>{peerId}</code>
+        <CopyButton text={peerId} label='Copy the peer ID' class='btn small' />
       </div>
-      <div>
-        <label class='field'>
-          <span>Add as a contact, named</span>
-          <input value={name} onInput={(e) => { setName(e.currentTarget.value) }} placeholder='name' />
-        </label>
-        <button type='submit' class='btn small primary'>Add contact</button>
-        {error !== '' && <p class='error' role='alert'>{error}</p>}
+    </div>
+  )
+}
+
+/**
+ * A message request: someone who is not a contact wrote (or called). Accepting adds them as a contact;
+ * blocking refuses them from now on and deletes the conversation.
+ */
+function RequestBar ({ model, peerId }: { model: ChatModel, peerId: string }): preact.JSX.Element {
+  const [name, setName] = useState('')
+  const [error, setError] = useState('')
+  return (
+    <form class='banner request' aria-label='Message request' onSubmit={(e) => {
+      e.preventDefault()
+      model.addContact(peerId, name.trim() === '' ? undefined : name.trim()).catch(err => { setError(errorText(err)) })
+    }}>
+      <p>
+        <strong>{shortId(peerId)} is not in your contacts.</strong> Accept to add them and hear from them freely; until then
+        only their first few messages are shown. Block to refuse them and delete this conversation.
+      </p>
+      <div class='row'>
+        <input class='request-name' value={name} onInput={(e) => { setName(e.currentTarget.value) }} placeholder='their name' aria-label='Their name' />
+        <button type='submit' class='btn small primary'>Accept</button>
+        <button type='button' class='btn small danger' onClick={() => {
+          if (!confirm(`Block ${shortId(peerId)}? Their connections and messages are refused, and this conversation is deleted.`)) return
+          model.block(peerId).catch(err => { setError(errorText(err)) })
+        }}>Block</button>
       </div>
+      {error !== '' && <p class='error' role='alert'>{error}</p>}
     </form>
   )
 }

@@ -54,8 +54,10 @@ export class ChatModel {
   readonly bootstrap: string[]
   contacts: ContactInfo[] = []
   rooms: RoomInfo[] = []
-  /** peers who wrote to us without being contacts */
+  /** peers who wrote to us (or called) without being contacts: their message requests */
   strangers = new Set<string>()
+  /** peer IDs the user blocked */
+  blocked: string[] = []
   status: Status = { state: 'connecting', text: 'Connecting…' }
   /** the message most recently received, for the screen reader announcement */
   announcement = ''
@@ -97,8 +99,10 @@ export class ChatModel {
   async load (): Promise<void> {
     await this.refreshContacts()
     this.rooms = this.chat.listRooms()
+    for (const r of this.chat.requests()) this.strangers.add(r.peerId)
+    this.blocked = this.chat.blocked()
     await Promise.all([
-      ...this.contacts.map(async c => { await this.loadDm(c.peerId) }),
+      ...[...this.contacts.map(c => c.peerId), ...this.strangers].map(async peer => { await this.loadDm(peer) }),
       ...this.rooms.map(async r => { await this.loadRoom(r.roomId) })
     ])
     const chat = this.chat
@@ -268,6 +272,22 @@ export class ChatModel {
   async removeContact (peerId: string): Promise<void> {
     await this.chat.removeContact(peerId)
     await this.refreshContacts()
+    this.changed()
+  }
+
+  /** Blocks someone: their connections are refused and the conversation with them is deleted. */
+  async block (peerId: string): Promise<void> {
+    await this.chat.block(peerId)
+    this.strangers.delete(peerId)
+    this.messages.delete(dmKey(peerId))
+    this.blocked = this.chat.blocked()
+    await this.refreshContacts()
+    this.changed()
+  }
+
+  async unblock (peerId: string): Promise<void> {
+    await this.chat.unblock(peerId)
+    this.blocked = this.chat.blocked()
     this.changed()
   }
 

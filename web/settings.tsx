@@ -95,6 +95,16 @@ export function SettingsView ({ model, net, onBack }: { model: ChatModel, net: N
             : <ul class='addr-list'>{model.chat.addresses().map(a => <li key={a}><code>{a}</code></li>)}</ul>}
           <p class='muted small'>Your identity, contacts and history are kept in this browser (IndexedDB) and never leave it except as messages to your contacts.</p>
         </div>
+        <div class='card' aria-labelledby='blocked-heading'>
+          <h3 id='blocked-heading'>Blocked people</h3>
+          {model.blocked.length === 0
+            ? <p class='muted small'>Nobody. Block someone from their message request.</p>
+            : <ul class='addr-list'>{model.blocked.map(p => (
+              <li key={p}><code>{p}</code>
+                <button type='button' class='btn small' aria-label={`Unblock ${p}`} onClick={() => { model.unblock(p).catch(() => {}) }}>Unblock</button>
+              </li>))}
+            </ul>}
+        </div>
       </div>
     </section>
   )
