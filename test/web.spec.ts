@@ -223,6 +223,9 @@ describe('web app in Chromium', function () {
     await page.locator('#conversation-title', { hasText: 'sam' }).waitFor({ timeout: WAIT_MS })
     await bar.waitFor({ state: 'detached', timeout: WAIT_MS })
     assert.ok(await page.evaluate((p) => (window as any).megachat.requests().every((r: any) => r.peerId !== p), id), 'the request is gone')
+    // the tests after this one count the tab's contacts and connections without sam
+    await stranger.stop()
+    await page.evaluate(async (p) => { await (window as any).megachatModel.removeContact(p) }, id)
   })
 
   it('refuses an invalid peer ID in the Add-contact dialog with a clear inline error, and closes on Escape', async () => {
