@@ -85,3 +85,11 @@ export class CallError extends Error {
   static override name = 'CallError'
   override name = 'CallError'
 }
+
+/** A bootstrap node refused TURN credentials (too many requests), or gave none that can be used. */
+export class TurnRefusedError extends Error {
+  static override name = 'TurnRefusedError'
+  override name = 'TurnRefusedError'
+  /** seconds until asking again is worth it, when the node said */
+  retryAfter?: number
+}
