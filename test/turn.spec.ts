@@ -23,7 +23,7 @@ import { COTURN_MISSING, TURN_CREDENTIALS_PROTOCOL, createBootstrapNode } from '
 import { findCoturn } from '../bootstrap-node/coturn.js'
 import { stun } from '../bootstrap-node/stun.js'
 import { TURN_REQUESTS_PER_MINUTE, turnRestCredentials } from '../bootstrap-node/turn.js'
-import { fetchTurnCredentials } from '../src/turn/index.js'
+import { TurnCredentials, decodeTurnCredentials, encodeTurnCredentials, fetchTurnCredentials } from '../src/turn/index.js'
 import { Cleanup, WEBRTC, fakeMedia, freePort, startChat, tempDir, until, waitFor } from './fixtures.js'
 import type { BootstrapNode, BootstrapOptions } from '../bootstrap-node/index.js'
 import type { CallInfo, MediaFactory, MediaSetup } from '../src/index.js'
@@ -92,6 +92,29 @@ function errorCode (msg: Buffer): number | undefined {
   }
   return undefined
 }
+
+describe('TURN credentials frames', () => {
+  const good = { urls: ['turn:203.0.113.7:3479?transport=udp', 'turn:turn.example.org:3479?transport=tcp'], username: '1700000000:12D3KooW', credential: 'q83vEjRWeJCrze8SNFZ4kKs=', ttl: 21600 }
+
+  it('decodes what the bootstrap node encodes', () => {
+    assert.deepEqual(decodeTurnCredentials(encodeTurnCredentials(good)), { ...good, retryAfter: 0 })
+  })
+
+  it('refuses malformed frames with ProtocolViolationError', () => {
+    const bad = [
+      encodeTurnCredentials({ ...good, urls: Array.from({ length: 5 }, () => good.urls[0]) }), // too many URLs
+      encodeTurnCredentials({ ...good, urls: ['http://203.0.113.7/'] }), // not a TURN URL
+      encodeTurnCredentials({ ...good, urls: ['turn:user:pass@203.0.113.7:3479'] }), // credentials in the URL
+      encodeTurnCredentials({ ...good, urls: [`turn:${'a'.repeat(300)}:3479`] }),
+      encodeTurnCredentials({ ...good, username: 'u'.repeat(200) }),
+      Uint8Array.from([0x10, 0x01]), // field 2 (username) as a varint
+      Uint8Array.from([0x12, 0x02, 0xc3, 0x28]), // username not UTF-8
+      Uint8Array.from([0x0a, 0x05, 0x74]) // a URL running past the frame
+    ]
+    for (const bytes of bad) assert.throws(() => decodeTurnCredentials(bytes), { name: 'ProtocolViolationError' })
+    assert.equal(TurnCredentials.decode(encodeTurnCredentials({ retryAfter: 30 })).retryAfter, 30)
+  })
+})
 
 describe('TURN from the bootstrap node', function () {
   this.timeout(60_000)
