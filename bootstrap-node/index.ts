@@ -3,6 +3,8 @@
  * It is a Kademlia DHT server (`/megachat/kad/1.0.0`), a circuit relay v2 server with limits suited
  * to chat, an AutoNAT server, a WebSocket entry point for browsers (and WebRTC-direct when asked),
  * and a STUN responder so that clients' ICE can learn their public address without any third party.
+ * With `turn`, it also runs coturn (coturn.ts) and hands connected peers short-lived TURN credentials for
+ * it (`/megachat/turn-credentials/1.0.0`, turn.ts), so that calls get through symmetric NATs.
  * It stores no messages and reads none: everything it relays is Noise-encrypted end to end. What it keeps
  * for others (DHT provider and value records, peer records) is bounded per peer and in all (records.ts),
  * in a LevelDB under its data directory, or in memory without one.
@@ -23,6 +25,7 @@
  */
 import { createSocket } from 'node:dgram'
 import { existsSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { autoNAT } from '@libp2p/autonat'
@@ -46,11 +49,15 @@ import { InvalidInputError } from '../src/errors.js'
 import { loadIdentity } from '../src/identity/index.js'
 import { ListenError, WebAppMissingError, listenErrorReason } from './errors.js'
 import { DEFAULT_RECORD_LIMITS, checkRecordLimits, openRecordStore } from './records.js'
+import { COTURN_MISSING, CoturnMissingError, startCoturn } from './coturn.js'
 import { createStunServer } from './stun.js'
+import { turnCredentials } from './turn.js'
 import { serveWebApp } from './web.js'
 import type { RecordCounts, RecordLimits } from './records.js'
 import type { WebAppServer, WebConfig } from './web.js'
 import type { StunServer, StunStats } from './stun.js'
+import type { Coturn } from './coturn.js'
+import type { TurnCredentialsService, TurnCredentialsStats } from './turn.js'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
 import type { IdentifyResult, PeerId, PrivateKey, Libp2p, Transport } from '@libp2p/interface'
@@ -58,10 +65,14 @@ import type { KadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
-import { DHT_PROTOCOL, DEFAULT_STUN_PORT } from '../src/constants.js'
+import { DHT_PROTOCOL, DEFAULT_STUN_PORT, DEFAULT_TURN_PORT, TURN_CREDENTIALS_TTL_S } from '../src/constants.js'
 export { ListenError, WebAppMissingError } from './errors.js'
 export type { WebConfig } from './web.js'
 export type { StunStats } from './stun.js'
+export type { Coturn, CoturnExit } from './coturn.js'
+export type { TurnCredentialsStats } from './turn.js'
+export { COTURN_MISSING } from './coturn.js'
+export { TURN_CREDENTIALS_PROTOCOL, DEFAULT_TURN_PORT } from '../src/constants.js'
 export { DEFAULT_RECORD_LIMITS } from './records.js'
 export type { RecordCounts, RecordLimits } from './records.js'
 
@@ -84,6 +95,46 @@ export interface WebOptions {
   host?: string
   /** The built app. Default {@link DEFAULT_WEB_DIR} (dist/web, made by `npm run web:build`). */
   dir?: string
+}
+
+export const DEFAULT_TURN_HOST = '0.0.0.0'
+export const DEFAULT_TURN_REALM = 'megachat'
+/** The UDP ports coturn relays media on by default: one per allocation, two or four per relayed call. */
+export const DEFAULT_TURN_MIN_PORT = 49152
+export const DEFAULT_TURN_MAX_PORT = 49407
+
+export interface TurnOptions {
+  /** UDP and TCP port of coturn. Default {@link DEFAULT_TURN_PORT} (3479: 3478 is the STUN responder's). */
+  port?: number
+  /** Address coturn listens and relays on. Default '0.0.0.0'. */
+  host?: string
+  /** TURN realm. Default 'megachat'. */
+  realm?: string
+  /** The machine's public IPv4 address when it sits behind a 1:1 NAT (a cloud VM); also the TURN URLs' host. */
+  externalIp?: string
+  /** The UDP port range of relayed media. Default 49152-49407. */
+  minPort?: number
+  maxPort?: number
+  /** Relay to loopback and private addresses: for tests and labs only, never on a public server. */
+  allowPrivatePeers?: boolean
+  /** How long credentials last (seconds). Default 6 h. */
+  ttl?: number
+  /** The coturn binary. Default `turnserver` on the PATH. */
+  binary?: string
+}
+
+/** TURN as the node runs it. */
+export interface TurnInfo {
+  /** the URLs handed to clients; empty when coturn is missing */
+  urls: string[]
+  /** the UDP ports of relayed media */
+  relayPorts: [number, number]
+  /** `--turn` was asked for but cannot be had: one line for the operator */
+  unavailable?: string
+  /** the supervised coturn ('ready' and 'exit' events); undefined when unavailable */
+  coturn?: Coturn
+  /** credentials handed out and refused; undefined when unavailable */
+  stats(): TurnCredentialsStats | undefined
 }
 
 export interface RelayLimits {
@@ -140,6 +191,11 @@ export interface BootstrapOptions {
    * addresses as bootstrap list and its STUN URL as ICE server: a friend only needs the URL.
    */
   web?: WebOptions
+  /**
+   * Also run coturn as a TURN server and hand connected peers short-lived credentials for it. When
+   * coturn is not installed, the node runs without TURN and `turn.unavailable` says so.
+   */
+  turn?: TurnOptions
 }
 
 export interface BootstrapStatus {
@@ -157,6 +213,7 @@ export type BootstrapServices = {
   autonat: unknown
   dht: KadDHT
   relay: CircuitRelayService
+  turn?: TurnCredentialsService
 }
 
 export interface BootstrapNode {
@@ -166,6 +223,8 @@ export interface BootstrapNode {
   addresses(): string[]
   /** e.g. `stun:203.0.113.7:3478` with the port really bound; undefined when STUN is off. */
   readonly stunUrl: string | undefined
+  /** TURN (coturn) as it runs; undefined without `turn`. */
+  readonly turn: TurnInfo | undefined
   /** The relay limits in force. */
   readonly relayLimits: Readonly<RelayLimits>
   /** The limits on records kept for others, in force. */
@@ -182,7 +241,7 @@ export interface BootstrapNode {
   readonly webUrl: string | undefined
   /** What the web app gets as `/config.json` (also without `web`). */
   webConfig(): WebConfig
-  /** Stops libp2p, the STUN responder and the web server. Safe to call twice. */
+  /** Stops libp2p, the STUN responder, coturn and the web server. Safe to call twice. */
   stop(): Promise<void>
 }
 
@@ -201,6 +260,7 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
   if (options.webrtcDirect === true && !hasWebrtcDirect) listen.push(multiaddr(DEFAULT_WEBRTC_DIRECT_LISTEN))
   const useWebrtcDirect = options.webrtcDirect === true || hasWebrtcDirect
   const web = options.web != null ? checkWebOptions(options.web) : undefined
+  const turn = options.turn != null ? checkTurnOptions(options.turn) : undefined
 
   const privateKey: PrivateKey = options.dataDir != null
     ? (await loadIdentity(options.dataDir, { passphrase: options.passphrase })).privateKey
@@ -216,6 +276,27 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
   // STUN first: it is quick to fail (port in use) and cheap to undo
   let stunServer: StunServer | undefined
   if (stunPort != null) stunServer = await createStunServer({ port: stunPort, host: options.stunHost }).catch(async (err) => { await records.close(); throw err })
+
+  // coturn next: its secret goes into the credentials service. Without coturn the node runs on without TURN
+  let coturn: Coturn | undefined
+  let turnUnavailable: string | undefined
+  if (turn != null) {
+    try {
+      coturn = await startCoturn(turn)
+    } catch (err: any) {
+      if (err.name !== CoturnMissingError.name) {
+        await Promise.allSettled([stunServer?.close(), records.close()])
+        throw err
+      }
+      turnUnavailable = COTURN_MISSING
+      log.error(COTURN_MISSING)
+    }
+  }
+  let turnUrls: string[] = []
+  const closeEarly = async (): Promise<void> => {
+    await Promise.allSettled([stunServer?.close(), coturn?.stop()])
+    await records.close().catch(() => {})
+  }
 
   const transports: Array<(components: any) => Transport> = [tcp(), webSockets()]
   // no ICE servers: a public listener needs none, and the library's default is a list of third-party STUN servers
@@ -250,10 +331,11 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
           defaultDataLimit: relayLimits.dataLimit,
           reservationTtl: relayLimits.reservationTtl
         }
-      })
+      }),
+      ...(coturn != null ? { turn: turnCredentials({ secret: coturn.secret, urls: () => turnUrls, ttl: turn?.ttl }) } : {})
     }
   }).catch(async (err) => {
-    await Promise.allSettled([stunServer?.close(), records.close()])
+    await closeEarly()
     throw err
   })
   connected = (peer) => node.getConnections(peer).length > 0
@@ -265,13 +347,26 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
   } catch (err) {
     stopForgetting()
     await Promise.resolve(node.stop()).catch(() => {})
-    await Promise.allSettled([stunServer?.close(), records.close()])
+    await closeEarly()
     throw translateStartError(err, listen)
   }
 
   const peerId = peerIdFromPrivateKey(privateKey)
   const addresses = (): string[] => node.getMultiaddrs().map(ma => withPeerId(ma, peerId))
   const stunUrl = stunServer != null ? `stun:${stunUrlHost(stunServer.address().address, announce, node.getMultiaddrs())}:${stunServer.address().port}` : undefined
+  if (turn != null && coturn != null) {
+    const host = turn.externalIp ?? stunUrlHost(turn.host, announce, node.getMultiaddrs())
+    turnUrls = [`turn:${host}:${turn.port}?transport=udp`, `turn:${host}:${turn.port}?transport=tcp`]
+  }
+  const turnInfo: TurnInfo | undefined = turn == null
+    ? undefined
+    : {
+        urls: turnUrls,
+        relayPorts: [turn.minPort, turn.maxPort],
+        ...(turnUnavailable != null ? { unavailable: turnUnavailable } : {}),
+        ...(coturn != null ? { coturn } : {}),
+        stats: () => node.services.turn != null ? { ...node.services.turn.stats } : undefined
+      }
   const webConfig = (requestHost?: string): WebConfig => ({
     bootstrap: browserAddresses(node.getMultiaddrs(), peerId, requestHost),
     iceServers: stunUrl != null ? [{ urls: stunUrl }] : []
@@ -288,8 +383,8 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
       })
     } catch (err: any) {
       stopForgetting()
-      await Promise.allSettled([node.stop(), stunServer?.close()])
-      await records.close().catch(() => {})
+      await Promise.allSettled([node.stop()])
+      await closeEarly()
       throw new ListenError(`cannot serve the web app on ${web.host}:${web.port}: ${listenErrorReason(err)}`)
     }
   }
@@ -301,6 +396,7 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
     libp2p: node,
     addresses,
     stunUrl,
+    turn: turnInfo,
     relayLimits: Object.freeze({ ...relayLimits }),
     recordLimits: Object.freeze({ ...recordLimits }),
     status: () => ({
@@ -314,7 +410,7 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
     stop: async () => {
       stopped ??= (async () => {
         stopForgetting()
-        await Promise.allSettled([node.stop(), stunServer?.close(), webServer?.close()])
+        await Promise.allSettled([node.stop(), stunServer?.close(), webServer?.close(), coturn?.stop()])
         await records.close().catch(() => {})
       })()
       return stopped
@@ -374,6 +470,25 @@ function checkWebOptions (web: WebOptions): Required<WebOptions> {
   const dir = web.dir ?? DEFAULT_WEB_DIR
   if (!existsSync(join(dir, 'index.html'))) throw new WebAppMissingError(`the web app is not built (no ${join(dir, 'index.html')}): run npm run web:build first`)
   return { port, host, dir }
+}
+
+function checkTurnOptions (turn: TurnOptions): Required<Omit<TurnOptions, 'externalIp' | 'binary'>> & Pick<TurnOptions, 'externalIp' | 'binary'> {
+  const port = turn.port ?? DEFAULT_TURN_PORT
+  const minPort = turn.minPort ?? DEFAULT_TURN_MIN_PORT
+  const maxPort = turn.maxPort ?? DEFAULT_TURN_MAX_PORT
+  // coturn cannot pick a free port itself, and clients need the real one
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidInputError(`TURN port must be 1-65535, not ${port}`)
+  if (!Number.isInteger(minPort) || !Number.isInteger(maxPort) || minPort < 1024 || maxPort > 65535 || minPort > maxPort) {
+    throw new InvalidInputError(`TURN relay ports must be a range within 1024-65535, not ${minPort}-${maxPort}`)
+  }
+  const host = turn.host ?? DEFAULT_TURN_HOST
+  if (isIP(host) === 0) throw new InvalidInputError(`TURN host must be an IP address, not ${host}`)
+  if (turn.externalIp != null && isIP(turn.externalIp) !== 4) throw new InvalidInputError(`TURN external IP must be an IPv4 address, not ${turn.externalIp}`)
+  const realm = turn.realm ?? DEFAULT_TURN_REALM
+  if (!/^[\w.-]{1,64}$/.test(realm)) throw new InvalidInputError(`TURN realm must be 1-64 letters, digits, ".", "_" or "-", not ${realm}`)
+  const ttl = turn.ttl ?? TURN_CREDENTIALS_TTL_S
+  if (!Number.isInteger(ttl) || ttl < 60 || ttl > 7 * 24 * 3600) throw new InvalidInputError(`TURN credentials must last 60 s to 7 days, not ${ttl} s`)
+  return { ...turn, port, host, realm, minPort, maxPort, ttl, allowPrivatePeers: turn.allowPrivatePeers === true }
 }
 
 /** The host name of an HTTP Host header (without port or IPv6 brackets). */

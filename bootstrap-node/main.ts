@@ -3,19 +3,25 @@
  *
  *   node dist/bootstrap-node/main.js [--listen ADDR]... [--announce ADDR]... [--data DIR]
  *        [--stun-port N | --no-stun] [--webrtc-direct] [--web [--web-port N] [--web-host ADDR]]
+ *        [--turn [--turn-port N] [--turn-host ADDR] [--turn-external-ip IP] [--turn-relay-ports MIN-MAX] [--turn-realm NAME]]
  *        [--status-interval SECONDS] [--json]
  *
  * Text mode prints the peer id, the addresses to give clients (`--bootstrap`), the STUN URL, the
- * web app's URL (with --web) and the relay limits, then a short status line every interval. `--json`
- * prints one JSON object per line: `{"type":"ready",...}` once, then `{"type":"status",...}`. Any failure to start is one line on
- * stderr and exit code 1.
+ * TURN URLs (with --turn), the web app's URL (with --web) and the relay limits, then a short status
+ * line every interval. `--json` prints one JSON object per line: `{"type":"ready",...}` once, then
+ * `{"type":"status",...}`, and `{"type":"turn",...}` when coturn stops or runs again. Any failure to
+ * start is one line on stderr and exit code 1. With --turn and no coturn installed, one line on stderr
+ * says so and the node runs without TURN; each time coturn stops unasked, one line says why.
  */
 import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { createBootstrapNode, DEFAULT_LISTEN, DEFAULT_STUN_PORT, DEFAULT_WEB_HOST, DEFAULT_WEB_PORT } from './index.js'
+import {
+  createBootstrapNode, DEFAULT_LISTEN, DEFAULT_STUN_PORT, DEFAULT_TURN_HOST, DEFAULT_TURN_MAX_PORT, DEFAULT_TURN_MIN_PORT,
+  DEFAULT_TURN_PORT, DEFAULT_TURN_REALM, DEFAULT_WEB_HOST, DEFAULT_WEB_PORT
+} from './index.js'
 import { webAppAdvice } from './web.js'
 import type { BootstrapNode, RelayLimits } from './index.js'
 
@@ -32,6 +38,13 @@ interface CliOptions {
   web?: boolean
   webPort: number
   webHost: string
+  turn?: boolean
+  turnPort: number
+  turnHost: string
+  turnExternalIp?: string
+  turnRelayPorts: [number, number]
+  turnRealm: string
+  turnAllowPrivatePeers?: boolean
   statusInterval: number
   json?: boolean
 }
@@ -60,6 +73,13 @@ function parsePort (value: string): number {
   const n = Number(value)
   if (!/^\d+$/.test(value) || n > 65535) throw new InvalidArgumentError('expected a port number 0-65535 (0 = any free port)')
   return n
+}
+
+function parsePortRange (value: string): [number, number] {
+  const m = /^(\d+)-(\d+)$/.exec(value)
+  const [min, max] = [Number(m?.[1]), Number(m?.[2])]
+  if (m == null || min < 1024 || max > 65535 || min > max) throw new InvalidArgumentError('expected a port range such as 49152-49407 (within 1024-65535)')
+  return [min, max]
 }
 
 function parseSeconds (value: string): number {
@@ -98,6 +118,7 @@ function printReady (node: BootstrapNode, json: boolean, dataDir: string, webHos
       peerId: node.peerId.toString(),
       addresses: node.addresses(),
       stun: node.stunUrl ?? null,
+      ...(node.turn != null ? { turn: node.turn.unavailable != null ? { unavailable: node.turn.unavailable } : { urls: node.turn.urls, relayPorts: node.turn.relayPorts } } : {}),
       ...(node.webUrl != null ? { web: node.webUrl } : {}),
       ...(web?.local != null ? { webLocal: web.local } : {}),
       relay: {
@@ -115,6 +136,7 @@ function printReady (node: BootstrapNode, json: boolean, dataDir: string, webHos
   out('addresses (give one to clients: megachat --bootstrap <address>):')
   for (const a of node.addresses()) out(`  ${a}`)
   out(`STUN:      ${node.stunUrl ?? 'off'}`)
+  if (node.turn != null) out(`TURN:      ${describeTurn(node)}`)
   if (web != null) {
     out(`web app:   ${web.local != null ? `${web.local}  (on this computer; it is set up to use this node)` : 'not on this computer'}`)
     out(`           ${web.others}, and announce its WebSocket port as a /wss address`)
@@ -125,15 +147,41 @@ function printReady (node: BootstrapNode, json: boolean, dataDir: string, webHos
     `${records.maxPeers} peer records, ${records.maxValues} DHT values (in ${join(dataDir, 'datastore')})`)
 }
 
+function describeTurn (node: BootstrapNode): string {
+  const turn = node.turn
+  if (turn == null) return 'off'
+  if (turn.unavailable != null) return `off (${turn.unavailable})`
+  return `${turn.urls.join(' ')}, relayed media on udp ${turn.relayPorts.join('-')}; credentials for connected peers` +
+    (turn.coturn?.ready === true || turn.coturn?.lastExit == null ? '' : ` (coturn stopped: ${turn.coturn.lastExit.reason}; starting it again)`)
+}
+
+/** One line whenever coturn stops unasked (on stderr) or answers again after that. */
+function watchTurn (node: BootstrapNode, json: boolean): void {
+  const coturn = node.turn?.coturn
+  if (coturn == null) return
+  coturn.addEventListener('exit', (evt) => {
+    const { reason, restartIn } = evt.detail
+    if (json) out(JSON.stringify({ type: 'turn', state: 'stopped', reason, restartInMs: restartIn }))
+    else process.stderr.write(`${NAME}: coturn stopped (${reason}); starting it again in ${formatDuration(restartIn)}\n`)
+  })
+  coturn.addEventListener('ready', (evt) => {
+    if (coturn.restarts === 0) return
+    if (json) out(JSON.stringify({ type: 'turn', state: 'running', pid: evt.detail.pid, restarts: coturn.restarts }))
+    else out(`${new Date().toISOString().slice(0, 19)}Z  coturn running again (restart ${coturn.restarts})`)
+  })
+}
+
 function printStatus (node: BootstrapNode, json: boolean): void {
   const { peers, reservations } = node.status()
   const records = node.records()
+  const turn = node.turn?.stats()
   if (json) {
-    out(JSON.stringify({ type: 'status', peers, reservations, records }))
+    out(JSON.stringify({ type: 'status', peers, reservations, records, ...(turn != null ? { turn: { ...turn, running: node.turn?.coturn?.ready === true } } : {}) }))
     return
   }
   const stun = node.stunStats()
-  const stunPart = stun != null ? `, STUN ${stun.answered} answered/${stun.dropped} dropped` : ''
+  const stunPart = (stun != null ? `, STUN ${stun.answered} answered/${stun.dropped} dropped` : '') +
+    (turn != null ? `, TURN ${node.turn?.coturn?.ready === true ? 'up' : 'down'}, ${turn.issued} credentials/${turn.refused} refused` : '')
   const limits = node.recordLimits
   out(`${new Date().toISOString().slice(0, 19)}Z  ${peers} peer${peers === 1 ? '' : 's'}, ` +
     `${reservations}/${node.relayLimits.maxReservations} relay reservations ` +
@@ -163,6 +211,14 @@ async function main (): Promise<void> {
     .option('--web', 'also serve the web app built into dist/web (npm run web:build), set up to use this node')
     .option('--web-port <n>', 'TCP port of the web app with --web (0 = any free port)', parsePort, DEFAULT_WEB_PORT)
     .option('--web-host <addr>', 'address the web app listens on with --web', DEFAULT_WEB_HOST)
+    .option('--turn', 'also run coturn as TURN server (apt-get install coturn) and give connected peers credentials for it')
+    .option('--turn-port <n>', 'UDP and TCP port of coturn with --turn', parsePort, DEFAULT_TURN_PORT)
+    .option('--turn-host <addr>', 'address coturn listens and relays on with --turn', DEFAULT_TURN_HOST)
+    .option('--turn-external-ip <ip>', 'the public IPv4 address, when this machine is behind a 1:1 NAT (cloud VMs); also the host in the TURN URLs')
+    .addOption(new Option('--turn-relay-ports <min-max>', 'UDP ports of relayed media with --turn (one per allocation)')
+      .argParser(parsePortRange).default([DEFAULT_TURN_MIN_PORT, DEFAULT_TURN_MAX_PORT], `${DEFAULT_TURN_MIN_PORT}-${DEFAULT_TURN_MAX_PORT}`))
+    .option('--turn-realm <name>', 'TURN realm with --turn', DEFAULT_TURN_REALM)
+    .addOption(new Option('--turn-allow-private-peers', 'let coturn relay to loopback and private addresses: for tests and labs only').hideHelp())
     .option('--status-interval <seconds>', 'print a status line every N seconds (0 = never)', parseSeconds, 60)
     .option('--json', 'print one JSON object per line (ready, then status)')
     .showSuggestionAfterError(true)
@@ -184,7 +240,18 @@ async function main (): Promise<void> {
       announce: opts.announce,
       stunPort: opts.stun ? opts.stunPort : false,
       webrtcDirect: opts.webrtcDirect === true,
-      web: opts.web === true ? { port: opts.webPort, host: opts.webHost } : undefined
+      web: opts.web === true ? { port: opts.webPort, host: opts.webHost } : undefined,
+      turn: opts.turn === true
+        ? {
+            port: opts.turnPort,
+            host: opts.turnHost,
+            externalIp: opts.turnExternalIp,
+            minPort: opts.turnRelayPorts[0],
+            maxPort: opts.turnRelayPorts[1],
+            realm: opts.turnRealm,
+            allowPrivatePeers: opts.turnAllowPrivatePeers === true
+          }
+        : undefined
     })
   } catch (err: any) {
     fail(err?.message ?? String(err))
@@ -209,7 +276,9 @@ async function main (): Promise<void> {
   process.on('SIGINT', () => { stop('SIGINT') })
   process.on('SIGTERM', () => { stop('SIGTERM') })
 
+  if (node.turn?.unavailable != null) process.stderr.write(`${NAME}: ${node.turn.unavailable}; running without TURN\n`)
   printReady(node, opts.json === true, opts.data, opts.webHost)
+  watchTurn(node, opts.json === true)
   if (opts.statusInterval > 0) {
     timer = setInterval(() => { printStatus(node, opts.json === true) }, opts.statusInterval * 1000)
   }

@@ -64,6 +64,15 @@ export const CALL_MAX_INBOUND_STREAMS = 4
 /** Frames one signalling stream may carry (a call needs a few dozen: offer, answer, candidates). */
 export const CALL_MAX_FRAMES = 256
 
+/** Bootstrap nodes that run coturn (`--turn`) hand out TURN REST credentials to connected peers on this protocol. */
+export const TURN_CREDENTIALS_PROTOCOL = '/megachat/turn-credentials/1.0.0'
+/** Longest TURN credentials frame: four URLs of up to 256 characters, a username and a credential. */
+export const MAX_TURN_FRAME_BYTES = 2048
+/** How long TURN credentials last: calls relayed through TURN must outlive them (coturn checks expiry at each refresh). */
+export const TURN_CREDENTIALS_TTL_S = 6 * 3600
+/** Default UDP and TCP port of the bootstrap node's coturn (3478, the usual one, is its STUN responder's). */
+export const DEFAULT_TURN_PORT = 3479
+
 const encoder = new TextEncoder()
 /** Is the text longer than `max` UTF-8 bytes? (Encodes it only when its length leaves room for doubt.) */
 export function overUtf8 (text: string, max: number): boolean {

@@ -97,3 +97,11 @@ export class MessageRequestFullError extends Error {
   static override name = 'MessageRequestFullError'
   override name = 'MessageRequestFullError'
 }
+
+/** A bootstrap node refused TURN credentials (too many requests), or gave none that can be used. */
+export class TurnRefusedError extends Error {
+  static override name = 'TurnRefusedError'
+  override name = 'TurnRefusedError'
+  /** seconds until asking again is worth it, when the node said */
+  retryAfter?: number
+}

@@ -27,6 +27,7 @@ import { createNode } from './node/node.js'
 import { Reach } from './node/reach.js'
 import { openPlatform } from './platform.js'
 import { Rooms, roomSync } from './rooms/index.js'
+import { BootstrapTurn } from './turn/index.js'
 import type { RoomInfo, RoomMembersEvent, RoomMessageEvent } from './rooms/index.js'
 import type { StoredRoomMessage } from './store/index.js'
 import { ChatStore } from './store/index.js'
@@ -44,7 +45,7 @@ export * from './errors.js'
 export type { Contact, MessageRequest, StoredMessage, DeliveryState, Direction, StoredRoomMessage } from './store/index.js'
 export type { RoomInfo, RoomMembersEvent, RoomMessageEvent } from './rooms/index.js'
 export type { CallRecord, CallOutcome } from './store/index.js'
-export type { CallInfo, CallState, MediaEvents, MediaFactory, MediaOptions, MediaSession, IceCandidate } from './calls/index.js'
+export type { CallInfo, CallState, MediaEvents, MediaFactory, MediaOptions, MediaSession, MediaSetup, IceCandidate } from './calls/index.js'
 export type { ChatLibp2p } from './node/node.js'
 export type { BootstrapNodeStatus } from './node/bootstrap-watch.js'
 export { MAX_TEXT_BYTES } from './constants.js'
@@ -139,6 +140,8 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   private readonly probes = new Map<string, { next: number, delay: number }>()
   private timer?: JitteredInterval
   private readonly bootstrapWatch: BootstrapWatch
+  /** TURN credentials from the bootstrap nodes that run coturn */
+  private readonly turn: BootstrapTurn
 
   /** use createChat() */
   constructor (libp2p: ChatLibp2p, store: ChatStore, init: ChatInit & { privateKey: PrivateKey }, parts: ChatParts, closePlatform: () => Promise<void>) {
@@ -176,6 +179,8 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     }, allowedTopics)
     this.bootstrapWatch = new BootstrapWatch(libp2p, init.bootstrap ?? [])
     this.bootstrapWatch.addEventListener('change', (evt) => { this.safeDispatchEvent('bootstrap', { detail: evt.detail }) })
+    const bootstrapIds = new Set(this.bootstrapWatch.status().map(s => s.peerId).filter(id => id != null))
+    this.turn = new BootstrapTurn(libp2p, (peer) => bootstrapIds.has(peer.toString()))
     this.calls = new Calls({
       self: this.peerId,
       store,
@@ -186,6 +191,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
       onChange: (call) => { this.safeDispatchEvent('call', { detail: call }) },
       onEnded: (record) => { this.safeDispatchEvent('call:ended', { detail: record }) },
       media: init.callMedia,
+      iceServers: () => this.iceServers(),
       ringTimeout: init.ringTimeout
     })
   }
@@ -198,6 +204,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     this.libp2p.addEventListener('peer:connect', (evt) => { this.onPresence(evt.detail, true) })
     this.libp2p.addEventListener('peer:disconnect', (evt) => { this.onPresence(evt.detail, false) })
     await this.rooms.load()
+    this.turn.start()
     await this.libp2p.start()
     this.bootstrapWatch.start()
     this.rooms.start()
@@ -208,6 +215,14 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   /** Each configured bootstrap node: connected, or why not and when it is tried next. */
   bootstrapStatus (): BootstrapNodeStatus[] {
     return this.bootstrapWatch.status()
+  }
+
+  /**
+   * The ICE servers a call's media uses now: the configured ones (by default the bootstrap nodes' STUN),
+   * then the TURN servers of the bootstrap nodes that run one, with their current credentials.
+   */
+  iceServers (): RTCIceServer[] {
+    return [...(this.init.iceServers ?? []), ...this.turn.iceServers()]
   }
 
   /** Multiaddrs others can dial, each ending in /p2p/<our id>. */
@@ -470,6 +485,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     this.shutdown.abort()
     this.timer?.stop()
     this.bootstrapWatch.stop()
+    this.turn.stop()
     this.rooms.stop()
     await this.calls.stop()
     await this.outbox.settled()

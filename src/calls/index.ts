@@ -96,8 +96,14 @@ export interface MediaOptions {
   video: boolean
 }
 
+/** What a MediaFactory is given: the user's choice, and the ICE servers to use. */
+export interface MediaSetup extends MediaOptions {
+  /** the configured STUN/TURN servers and the bootstrap nodes' TURN servers, as they are when the call starts */
+  iceServers?: RTCIceServer[]
+}
+
 /** Makes the media of a call: asks for the camera and microphone, sets up the connection. */
-export type MediaFactory = (call: Readonly<CallInfo>, events: MediaEvents, options: MediaOptions) => Promise<MediaSession>
+export type MediaFactory = (call: Readonly<CallInfo>, events: MediaEvents, options: MediaSetup) => Promise<MediaSession>
 
 export interface CallsInit {
   self: PeerId
@@ -114,6 +120,8 @@ export interface CallsInit {
   /** a call ended and its record is stored */
   onEnded(record: CallRecord): void
   media?: MediaFactory
+  /** the ICE servers a call's media uses, asked for at each call (TURN credentials come and go) */
+  iceServers?(): RTCIceServer[]
   ringTimeout?: number
   connectTimeout?: number
   /** how long a prepared stream is kept (ms) */
@@ -578,7 +586,7 @@ export class Calls {
         failed: (reason) => {
           void this.finish(call, this.broken(call), reason, { type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.FAILED })
         }
-      }, options)
+      }, { ...options, iceServers: this.init.iceServers?.() })
     } catch (err: any) {
       throw new CallError(`camera or microphone unavailable: ${err.message}`)
     }

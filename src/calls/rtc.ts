@@ -4,8 +4,8 @@
  * Both sides always negotiate one audio and one video transceiver, sending and receiving, even for a
  * voice call. Turning the camera on or off, sharing the screen and switching devices then only ever
  * replace a sender's track: the call never needs a second offer/answer round.
- * ICE servers are the user's (empty by default: host candidates, and whatever STUN the bootstrap
- * nodes serve). The SDP goes over the Noise-authenticated signalling stream, which binds the DTLS
+ * ICE servers are those the call is set up with (Calls passes the configured STUN servers and the
+ * bootstrap nodes' TURN servers), else `init.iceServers`; none by default: host candidates only. The SDP goes over the Noise-authenticated signalling stream, which binds the DTLS
  * fingerprints, and so the SRTP keys, to the contact's peer ID.
  *
  * @example
@@ -14,10 +14,11 @@
  * const chat = await createChat({ callMedia: rtcMedia({ iceServers: [], onSession: (call, s) => sessions.set(call.id, s) }) })
  * ```
  */
-import type { CallInfo, MediaEvents, MediaFactory, MediaOptions, MediaSession } from './index.js'
+import type { CallInfo, MediaEvents, MediaFactory, MediaSession, MediaSetup } from './index.js'
 import type { IceCandidate } from './signalling.js'
 
 export interface RtcMediaInit {
+  /** used when the call brings none (Calls always does) */
   iceServers?: RTCIceServer[]
   /** how long the connection may stay 'disconnected' before the call is given up (ms) */
   disconnectTimeout?: number
@@ -89,7 +90,7 @@ export class RtcCall extends EventTarget implements MediaSession {
    * bare pair); answering first still brings the connection, and so the first frame, sooner
    * (connected 100 ms to 78-85 ms). If no microphone can be had, the call fails with that reason.
    */
-  static async open (call: Readonly<CallInfo>, events: MediaEvents, options: MediaOptions, init: RtcMediaInit): Promise<RtcCall> {
+  static async open (call: Readonly<CallInfo>, events: MediaEvents, options: MediaSetup, init: RtcMediaInit): Promise<RtcCall> {
     const md = globalThis.navigator?.mediaDevices
     if (md?.getUserMedia == null) throw new Error('this browser gives the page no camera or microphone (it needs https or localhost)')
     const session = new RtcCall(events, options, init)
@@ -97,11 +98,11 @@ export class RtcCall extends EventTarget implements MediaSession {
     return session
   }
 
-  private constructor (events: MediaEvents, options: MediaOptions, init: RtcMediaInit) {
+  private constructor (events: MediaEvents, options: MediaSetup, init: RtcMediaInit) {
     super()
     this.events = events
     this.cameraOn = options.video
-    this.pc = new RTCPeerConnection({ iceServers: init.iceServers ?? [] })
+    this.pc = new RTCPeerConnection({ iceServers: options.iceServers ?? init.iceServers ?? [] })
     this.pc.addEventListener('icecandidate', (e) => {
       if (this.closed) return
       this.events.candidate(e.candidate == null ? null : e.candidate.toJSON() as IceCandidate)
