@@ -86,18 +86,6 @@ export class CallError extends Error {
   override name = 'CallError'
 }
 
-/** The peer is blocked: its connections and messages are refused. */
-export class BlockedPeerError extends Error {
-  static override name = 'BlockedPeerError'
-  override name = 'BlockedPeerError'
-}
-
-/** A peer who is not a contact wrote more than a message request holds, or too many strangers wrote at once: the rest waits on their side. */
-export class MessageRequestFullError extends Error {
-  static override name = 'MessageRequestFullError'
-  override name = 'MessageRequestFullError'
-}
-
 /** A bootstrap node refused TURN credentials (too many requests), or gave none that can be used. */
 export class TurnRefusedError extends Error {
   static override name = 'TurnRefusedError'
