@@ -7,7 +7,8 @@ import assert from 'node:assert/strict'
 import { lpStream, streamPair } from '@libp2p/utils'
 import { CallSignal } from '../src/calls/pb/call.js'
 import { DmFrame } from '../src/direct/pb/dm.js'
-import { boundedLpStream, checkFields, frameLimits } from '../src/node/frames.js'
+import { SyncSummary, SyncWant } from '../src/rooms/pb/room.js'
+import { boundedLpStream, boundedPbStream, checkFields, frameLimits } from '../src/node/frames.js'
 import type { Shape } from '../src/node/frames.js'
 
 const SIGNAL = AbortSignal.timeout.bind(AbortSignal)
@@ -69,6 +70,33 @@ describe('frames', () => {
       const [a, b] = await streamPair()
       a.send(Uint8Array.from(varint(301)))
       await assert.rejects(boundedLpStream(b, 300).read({ signal: SIGNAL(5000) }), { name: 'InvalidDataLengthError' })
+    })
+  })
+
+  describe('bounded protobuf stream', () => {
+    // protons throws a plain Error for these, RangeError for a cut frame, MaxLengthError past a limit:
+    // a handler counting refusals by name missed the first (found by test/fuzz.spec.ts)
+    const undecodable: Array<[string, Uint8Array, Record<string, number>]> = [
+      ['an invalid wire type', Uint8Array.from([(9 << 3) | 7]), {}],
+      ['a frame cut short', Uint8Array.from([(1 << 3) | 2, 24, 1, 2]), {}],
+      ['more ranges than the limit', SyncSummary.encode({ first: new Uint8Array(24), ranges: [1, 2].map(count => ({ last: new Uint8Array(24), count, fingerprint: new Uint8Array(16) })) }), { ranges: 1 }]
+    ]
+    for (const [what, frame, limits] of undecodable) {
+      it(`refuses ${what} with ProtocolViolationError`, async () => {
+        const [a, b] = await streamPair()
+        await lpStream(a).write(frame)
+        await assert.rejects(boundedPbStream(b, 1000).read(SyncSummary, { signal: SIGNAL(5000), limits }), { name: 'ProtocolViolationError' })
+      })
+    }
+
+    it('reads what the generated encoder writes, also through pb()', async () => {
+      const [a, b] = await streamPair()
+      const want: SyncWant = { whole: [1], list: [], items: [new Uint8Array(24).fill(7)], done: true }
+      await lpStream(a).writeV([SyncWant.encode(want), SyncWant.encode(want), Uint8Array.of(0xff)])
+      const pb = boundedPbStream(b, 1000)
+      assert.deepEqual(await pb.read(SyncWant, { signal: SIGNAL(5000) }), want)
+      assert.deepEqual(await pb.pb(SyncWant).read({ signal: SIGNAL(5000) }), want)
+      await assert.rejects(pb.pb(SyncWant).read({ signal: SIGNAL(5000) }), { name: 'ProtocolViolationError' })
     })
   })
 

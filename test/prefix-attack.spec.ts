@@ -6,15 +6,12 @@
  * few MB of it took the client's RSS up by hundreds of MB.)
  */
 import assert from 'node:assert/strict'
-import { noise } from '@libp2p/noise'
-import { tcp } from '@libp2p/tcp'
-import { yamux } from '@libp2p/yamux'
-import { createLibp2p } from 'libp2p'
 import { CALL_PROTOCOL, DM_PROTOCOL } from '../src/constants.js'
 import { ROOM_SYNC_PROTOCOL } from '../src/rooms/sync.js'
-import { Cleanup, startChat, waitFor } from './fixtures.js'
-import type { Chat, IncomingMessage } from '../src/index.js'
-import type { Libp2p, Stream } from '@libp2p/interface'
+import { Cleanup } from './fixtures.js'
+import { streamEnded, underAttack } from './fuzz-frames.js'
+import type { Chat } from '../src/index.js'
+import type { Libp2p } from '@libp2p/interface'
 
 /** What the attacker offers in all, per protocol. */
 const PREFIX_BYTES = 4 * 1024 * 1024
@@ -29,15 +26,6 @@ interface Attack {
   streams: number
 }
 
-/** Resolves when the stream has closed or been reset; rejects if it is still open after `ms`. */
-async function ended (stream: Stream, ms: number): Promise<void> {
-  if (stream.status !== 'open' && stream.status !== 'closing') return
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => { reject(new Error(`the stream is still ${stream.status} after ${ms} ms: not refused`)) }, ms)
-    stream.addEventListener('close', () => { clearTimeout(timer); resolve() }, { once: true })
-  })
-}
-
 /**
  * Opens streams on `protocol` one after another and writes 0x80 bytes on each until it is refused,
  * until `total` bytes have been offered. `progress` hears the running count.
@@ -48,7 +36,7 @@ async function neverEndingPrefix (attacker: Libp2p, victim: Chat, protocol: stri
   while (attack.offered < total) {
     const stream = await attacker.dialProtocol(victim.peerId, protocol, { signal: AbortSignal.timeout(REFUSED_WITHIN_MS) })
     attack.streams++
-    const refused = ended(stream, REFUSED_WITHIN_MS)
+    const refused = streamEnded(stream, REFUSED_WITHIN_MS)
     refused.catch(() => {})
     while (attack.offered < total && stream.status === 'open' && stream.writeStatus === 'writable') {
       attack.offered += chunk.byteLength
@@ -70,29 +58,16 @@ describe('a length prefix that never ends', function () {
   this.timeout(120_000)
   const cleanup = new Cleanup()
   let victim: Chat
-  let friend: Chat
   let attacker: Libp2p
+  let sendAndReceive: (text: string) => Promise<void>
 
   beforeEach(async () => {
-    victim = cleanup.add(await startChat())
-    friend = cleanup.add(await startChat())
-    await victim.addContact(friend.peerId.toString(), 'friend')
-    await friend.addContact(victim.peerId.toString(), 'victim')
-    await friend.libp2p.dial(victim.libp2p.getMultiaddrs()[0])
-    attacker = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
-    cleanup.add({ stop: async () => { await attacker.stop() } })
-    await attacker.dial(victim.libp2p.getMultiaddrs()[0])
+    ({ victim, attacker, honestDm: sendAndReceive } = await underAttack(cleanup))
     // one DM first, so that what a first message costs (streams, store) is in the baseline
     await sendAndReceive('before')
   })
 
   afterEach(async () => { await cleanup.run() })
-
-  async function sendAndReceive (text: string): Promise<void> {
-    const got = waitFor<IncomingMessage>(victim, 'message', m => m.text === text, 20_000)
-    await friend.send('victim', text)
-    await got
-  }
 
   const protocols: Array<{ name: string, protocol: string, refused: (chat: Chat) => number }> = [
     { name: 'direct messages', protocol: DM_PROTOCOL, refused: chat => chat.libp2p.services.dm.stats.oversized },

@@ -110,14 +110,7 @@ export class SignalChannel {
 
   /** Writes one frame (after those asked for before it). */
   async send (signal: Signal, options?: AbortOptions): Promise<void> {
-    const bytes = CallSignal.encode({
-      callId: fromHex(signal.callId, 'base16'),
-      type: signal.type,
-      sdp: signal.sdp,
-      video: signal.video ?? false,
-      candidate: signal.candidate == null ? undefined : withoutNulls(signal.candidate),
-      reason: signal.reason ?? CallSignal.Reason.NORMAL
-    })
+    const bytes = encodeSignal(signal)
     const write = this.writing.then(async () => { await this.lp.write(bytes, options) })
     this.writing = write.catch(() => {})
     await write
@@ -201,7 +194,7 @@ class DefaultCallSignalling implements CallSignalling, Startable {
         const bytes = await channel.read(first ? { signal: AbortSignal.timeout(this.init.firstFrameTimeout ?? CALL_FIRST_FRAME_MS) } : undefined)
         if (bytes == null) break
         if (n >= CALL_MAX_FRAMES) throw new ProtocolViolationError('too many frames on one call stream')
-        const signal = decode(bytes)
+        const signal = decodeSignal(bytes)
         this.stats.received++
         this.init.onSignal(from, signal, channel)
       }
@@ -228,8 +221,24 @@ const CALL_SIGNAL_SHAPE: Shape = {
   6: 'varint'
 }
 
-/** Validates one frame; throws ProtocolViolationError for anything malformed. */
-function decode (bytes: Uint8Array): Signal {
+/** One frame as it goes on the wire. */
+export function encodeSignal (signal: Signal): Uint8Array {
+  return CallSignal.encode({
+    callId: fromHex(signal.callId, 'base16'),
+    type: signal.type,
+    sdp: signal.sdp,
+    video: signal.video ?? false,
+    candidate: signal.candidate == null ? undefined : withoutNulls(signal.candidate),
+    reason: signal.reason ?? CallSignal.Reason.NORMAL
+  })
+}
+
+/**
+ * Reads one frame as the signalling service does: fields checked strictly, a 16-byte call id, an sdp of
+ * 1..MAX_SDP_BYTES for OFFER and ANSWER, a candidate line of at most 1024 characters. Throws
+ * ProtocolViolationError for anything malformed.
+ */
+export function decodeSignal (bytes: Uint8Array): Signal {
   checkFields(bytes, CALL_SIGNAL_SHAPE)
   let frame: CallSignal
   try {

@@ -211,7 +211,7 @@ class DefaultDirectMessages implements DirectMessages, Startable {
             if (err.name === UnexpectedEOFError.name) break // the sender closed its side
             throw err
           }
-          waiting.push(this.decode(bytes.subarray()))
+          waiting.push(decodeDirectMessage(bytes.subarray(), this.maxTextBytes))
           wakeStorer?.()
         }
       } catch (err: any) {
@@ -262,20 +262,6 @@ class DefaultDirectMessages implements DirectMessages, Startable {
     }
   }
 
-  /** Validates one inbound frame; throws ProtocolViolationError for anything malformed. */
-  private decode (bytes: Uint8Array): DirectMessage {
-    const frame = decodeFrame(bytes)
-    const m = frame.message
-    if (m == null || frame.ack != null) throw new ProtocolViolationError('expected a message frame')
-    if (m.id.byteLength !== ID_BYTES) throw new ProtocolViolationError('bad message id')
-    if (m.text.length === 0 || overUtf8(m.text, this.maxTextBytes)) throw new ProtocolViolationError('bad text length')
-    const timestamp = Number(m.timestamp)
-    if (!Number.isSafeInteger(timestamp) || timestamp < MIN_TIMESTAMP || timestamp > Date.now() + MAX_CLOCK_AHEAD_MS) throw new ProtocolViolationError('bad timestamp')
-    const seq = Number(m.seq ?? 0n)
-    if (!Number.isSafeInteger(seq)) throw new ProtocolViolationError('bad sequence number')
-    return { id: toHex(m.id, 'base16'), timestamp, text: m.text, ...(seq > 0 ? { seq } : {}) }
-  }
-
   async send (peer: PeerId, messages: DirectMessage[], options: SendOptions = {}): Promise<void> {
     const key = peer.toString()
     let entry = this.outbound.get(key)
@@ -318,9 +304,7 @@ class DefaultDirectMessages implements DirectMessages, Startable {
         const frames: Uint8Array[] = []
         while (next < list.length && next - acked < window && (bytesInFlight < DM_WINDOW_BYTES || next === acked)) {
           const m = list[next++]
-          const frame = DmFrame.encode({
-            message: { id: fromHex(m.id, 'base16'), timestamp: BigInt(m.timestamp), text: m.text, seq: BigInt(m.seq ?? 0) }
-          })
+          const frame = encodeDirectMessage(m)
           sizes.push(frame.byteLength)
           bytesInFlight += frame.byteLength
           frames.push(frame)
@@ -395,6 +379,31 @@ class DefaultDirectMessages implements DirectMessages, Startable {
 const DM_FRAME_SHAPE: Shape = {
   1: { 1: 'bytes', 2: 'varint', 3: 'string', 4: 'varint' },
   2: { 2: 'varint' }
+}
+
+/** One message as a sender writes it: a DmFrame{message}. */
+export function encodeDirectMessage (m: DirectMessage): Uint8Array {
+  return DmFrame.encode({
+    message: { id: fromHex(m.id, 'base16'), timestamp: BigInt(m.timestamp), text: m.text, seq: BigInt(m.seq ?? 0) }
+  })
+}
+
+/**
+ * Reads one inbound frame as the receiver does: its fields checked strictly, then a 16-byte id, text of
+ * 1..maxTextBytes bytes, a timestamp from 2020 to a day ahead, a safe sequence number. Throws
+ * ProtocolViolationError for anything else.
+ */
+export function decodeDirectMessage (bytes: Uint8Array, maxTextBytes = MAX_TEXT_BYTES): DirectMessage {
+  const frame = decodeFrame(bytes)
+  const m = frame.message
+  if (m == null || frame.ack != null) throw new ProtocolViolationError('expected a message frame')
+  if (m.id.byteLength !== ID_BYTES) throw new ProtocolViolationError('bad message id')
+  if (m.text.length === 0 || overUtf8(m.text, maxTextBytes)) throw new ProtocolViolationError('bad text length')
+  const timestamp = Number(m.timestamp)
+  if (!Number.isSafeInteger(timestamp) || timestamp < MIN_TIMESTAMP || timestamp > Date.now() + MAX_CLOCK_AHEAD_MS) throw new ProtocolViolationError('bad timestamp')
+  const seq = Number(m.seq ?? 0n)
+  if (!Number.isSafeInteger(seq)) throw new ProtocolViolationError('bad sequence number')
+  return { id: toHex(m.id, 'base16'), timestamp, text: m.text, ...(seq > 0 ? { seq } : {}) }
 }
 
 /** Decodes a frame whose fields are checked first; throws ProtocolViolationError. */

@@ -9,6 +9,8 @@
  * it is longer than a length up to `maxDataLength` can need (3 bytes for 64 KiB), with lpStream's own
  * InvalidDataLengthLengthError, so a handler counts it as an oversized frame.
  *
+ * Decoding. {@link boundedPbStream} turns every error of a protons decoder into ProtocolViolationError.
+ *
  * Fields. The protons-generated decoders look only at field numbers: a string field sent as a varint is
  * read as garbage, and invalid UTF-8 becomes lone surrogates. {@link checkFields} scans a frame against a
  * {@link Shape} first (one pass over the tags; strings are checked by the platform's UTF-8 decoder).
@@ -45,9 +47,26 @@ export function boundedLpStream<S extends MessageStream> (stream: S, maxDataLeng
   return lpStream(stream, frameLimits(maxDataLength))
 }
 
-/** `pbStream` with frames up to `maxDataLength` bytes and a prefix no longer than that needs. */
+/**
+ * `pbStream` with frames up to `maxDataLength` bytes and a prefix no longer than that needs, whose `read`
+ * throws ProtocolViolationError for a frame that does not decode. (protons throws RangeError for a
+ * frame cut short, MaxLengthError past a decode limit, and a plain Error for an invalid wire type or
+ * varint: a handler that counts refusals by error name would miss the last.)
+ */
 export function boundedPbStream<S extends MessageStream> (stream: S, maxDataLength: number): ProtobufStream<S> {
-  return pbStream(stream, frameLimits(maxDataLength))
+  const pb = pbStream(stream, frameLimits(maxDataLength))
+  const read = pb.read
+  // pb.pb() reads through this property too
+  pb.read = async (proto, options) => await read({
+    decode: (data, opts) => {
+      try {
+        return proto.decode(data, opts)
+      } catch (err: any) {
+        throw new ProtocolViolationError(`undecodable frame: ${err.message}`)
+      }
+    }
+  }, options)
+  return pb
 }
 
 /**

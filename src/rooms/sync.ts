@@ -56,8 +56,8 @@ const MAX_ASK_FRAME_BYTES = 2 * MAX_RANGES * 4 + WANT_ITEMS * (ITEM_BYTES + 2) +
 /** the responder's frames: the largest is a message with its item (a summary is about 2 kB, an item list 6.5 kB) */
 const MAX_ANSWER_FRAME_BYTES = MAX_ROOM_MESSAGE_BYTES + ITEM_BYTES + 16
 
-/** what an answer that breaks the rules throws (ours, a frame over its cap, a list over its decode limit) */
-const REFUSALS = new Set([ProtocolViolationError.name, 'InvalidDataLengthError', 'InvalidDataLengthLengthError', 'MaxLengthError', 'RangeError'])
+/** what an answer that breaks the rules throws (ours, for a frame that does not decode too; a frame or prefix over its cap) */
+const REFUSALS = new Set([ProtocolViolationError.name, 'InvalidDataLengthError', 'InvalidDataLengthLengthError'])
 
 // ---- items and fingerprints (pure)
 
