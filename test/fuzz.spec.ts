@@ -211,6 +211,8 @@ describe('fuzz: protocol handlers on the wire', function () {
 
   before(async () => {
     ({ victim, attacker, honestDm } = await underAttack(cleanup))
+    // what is fuzzed here is the decoding: the attacker is a contact, so that no message request stops it
+    await victim.addContact(attacker.peerId.toString(), 'attacker')
     const room = await victim.createRoom('fuzzed')
     keys = deriveRoomKeys(decodeInvite(room.invite).secret)
     for (let i = 0; i < 3; i++) await victim.say('fuzzed', `history ${i}`)
