@@ -71,6 +71,34 @@ export interface ConnectOptions extends AbortOptions {
   exclude?: Set<Connection>
 }
 
+/** One step of a connect(): what was tried, when (ms after it began), and how it went. */
+export interface ReachStep {
+  at: number
+  /** 'known': the addresses the peer store had; 'lookup': a DHT lookup; 'dial': a dial of `addr` */
+  what: 'known' | 'lookup' | 'dial'
+  /** the address(es) dialled (relay addresses go together) */
+  addr?: string
+  ok: boolean
+  /** what it found or why it failed, in a few words */
+  detail: string
+}
+
+/** The last connect() to a peer that had to dial: how it went, step by step (for diagnostics). */
+export interface ReachTrace {
+  startedAt: number
+  /** ms it took; undefined while it runs */
+  tookMs?: number
+  outcome: 'connected' | 'not found' | 'unreachable' | 'running'
+  /** the connection that won: its address, and whether it is direct */
+  via?: string
+  steps: ReachStep[]
+}
+
+/** Peers whose last trace is kept. */
+const MAX_TRACES = 256
+/** Steps kept per trace. */
+const MAX_STEPS = 64
+
 export interface OpenedStream {
   stream: Stream
   connection: Connection
@@ -88,6 +116,8 @@ export class Reach {
   private readonly suspects = new WeakMap<Connection, number>()
   /** connect() calls under way per peer: a second caller joins the first (one connection, not two) */
   private readonly racing = new Map<string, Promise<Connection>>()
+  /** the last race per peer, oldest first */
+  private readonly traces = new Map<string, ReachTrace>()
 
   constructor (libp2p: ReachLibp2p, init: ReachInit = {}) {
     this.libp2p = libp2p
@@ -101,6 +131,12 @@ export class Reach {
 
   private isSuspect (connection: Connection): boolean {
     return (this.suspects.get(connection) ?? 0) > Date.now()
+  }
+
+  /** How the last attempt to connect to the peer went (one that had to dial), if there was one lately. */
+  lastTrace (peer: PeerId): ReachTrace | undefined {
+    const trace = this.traces.get(peer.toString())
+    return trace == null ? undefined : { ...trace, steps: [...trace.steps] }
   }
 
   /** The best open connection to the peer, if any (suspects only when there is nothing else). */
@@ -127,6 +163,9 @@ export class Reach {
       AbortSignal.timeout(this.init.findTimeout ?? FIND_TIMEOUT_MS),
       ...(this.init.signal != null ? [this.init.signal] : [])
     ], options.signal != null ? [options.signal] : [], fresh)
+    this.traces.delete(key)
+    this.traces.set(key, race.trace)
+    if (this.traces.size > MAX_TRACES) this.traces.delete(this.traces.keys().next().value as string)
     const result = race.run(options.addrs)
     if (joinable) {
       this.racing.set(key, result)
@@ -222,6 +261,7 @@ class DialRace {
   private readonly dialSignal: AbortSignal
   private readonly timers: Array<ReturnType<typeof setTimeout>> = []
   private readonly tried = new Set<string>()
+  readonly trace: ReachTrace = { startedAt: Date.now(), outcome: 'running', steps: [] }
   private readonly errors: string[] = []
   private readonly webrtc: Multiaddr[] = []
   private pending = 0
@@ -249,6 +289,7 @@ class DialRace {
       const stored = await this.stored()
       const known = (addrs != null && addrs.length > 0) ? addrs : stored.addresses
       const last = stored.last
+      this.step('known', known.length > 0, known.length > 0 ? `${known.length} address${known.length === 1 ? '' : 'es'} known` : 'no address known')
       let delay = 0
       if (last != null && !this.signal.aborted) {
         this.dial([last])
@@ -295,9 +336,13 @@ class DialRace {
           // asked of the network every time: the DHT would answer from the peer store, with the addresses
           // the race dials anyway (a contact's relay address, learnt later, was never found that way)
           const info = await this.libp2p.peerRouting.findPeer(this.peer, { signal: this.signal, useCache: false })
+          this.step('lookup', true, `found ${info.multiaddrs.length} address${info.multiaddrs.length === 1 ? '' : 'es'}`)
           this.dial(info.multiaddrs)
         } catch (err: any) {
-          if (!this.signal.aborted) log('lookup of %p failed: %s', this.peer, err.name)
+          if (!this.signal.aborted) {
+            log('lookup of %p failed: %s', this.peer, err.name)
+            this.step('lookup', false, err.name === 'NotFoundError' ? 'not found in the DHT' : `failed: ${err.message ?? err.name}`)
+          }
         }
         if (Date.now() + LOOKUP_RETRY_MS > until) return
         await new Promise<void>(resolve => {
@@ -327,7 +372,7 @@ class DialRace {
       else if (addr.getComponents().some(c => c.name === 'p2p-circuit')) relayed.push(withPeer(addr, id))
       else plain.push(withoutPeer(addr, id))
     }
-    if (relayed.length > 0) this.attempt(this.libp2p.dial(relayed, { signal: this.dialSignal, force: this.force }))
+    if (relayed.length > 0) this.attempt(this.libp2p.dial(relayed, { signal: this.dialSignal, force: this.force }), relayed.join(' '))
     if (plain.length > 0) this.stagger(plain)
   }
 
@@ -354,12 +399,13 @@ class DialRace {
         release()
       } else if (this.libp2p.getDialQueue().some(d => d.peerId?.equals(this.peer) === true)) {
         queue.length = 0
-        this.attempt(this.libp2p.dial(this.peer, { signal: this.dialSignal }))
+        this.attempt(this.libp2p.dial(this.peer, { signal: this.dialSignal }), 'by peer ID (joining the dial under way)')
         release()
       } else {
         const timer = setTimeout(next, DIAL_STAGGER_MS)
         this.timers.push(timer)
-        this.attempt(this.libp2p.dial(queue.shift() as Multiaddr, { signal: this.dialSignal }), () => {
+        const addr = queue.shift() as Multiaddr
+        this.attempt(this.libp2p.dial(addr, { signal: this.dialSignal }), addr.toString(), () => {
           clearTimeout(timer)
           next()
         })
@@ -369,16 +415,18 @@ class DialRace {
     next()
   }
 
-  private attempt (dial: Promise<Connection>, failed?: () => void): void {
+  private attempt (dial: Promise<Connection>, addr: string, failed?: () => void): void {
     this.pending++
     dial.then(async (connection) => {
       if (!connection.remotePeer.equals(this.peer)) {
         await connection.close().catch(() => {})
         throw new PeerUnreachableError('another peer answered at that address')
       }
+      this.step('dial', true, connection.direct ? 'connected directly' : connection.limits != null ? 'connected through a relay' : 'connected', addr)
       this.won(connection)
     }).catch((err: any) => {
       this.errors.push(err.name ?? 'Error')
+      this.step('dial', false, dialFailure(err), addr)
       failed?.()
     }).finally(() => {
       this.pending--
@@ -394,6 +442,7 @@ class DialRace {
   private won (connection: Connection): void {
     if (this.winner != null || this.signal.aborted) return
     this.winner = connection
+    this.ended('connected', connection.remoteAddr.toString())
     this.controller.abort()
     this.remember(connection)
     this.upgrade(connection)
@@ -421,10 +470,12 @@ class DialRace {
     if (this.signal.aborted && this.controller.signal.aborted) return
     if (this.pending === 0 && this.webrtc.length > 0 && !this.signal.aborted) {
       // nothing but WebRTC was left to try: then that is the way
-      this.attempt(this.libp2p.dial(this.webrtc.splice(0), { signal: this.dialSignal, force: this.force }))
+      const webrtc = this.webrtc.splice(0)
+      this.attempt(this.libp2p.dial(webrtc, { signal: this.dialSignal, force: this.force }), webrtc.join(' '))
       return
     }
     const what = this.errors.length > 0 ? ` (${[...new Set(this.errors)].join(', ')})` : ''
+    this.ended(this.found === 0 ? 'not found' : 'unreachable')
     if (this.found === 0) {
       this.reject(new PeerNotFoundError(`${this.peer} was not found${this.signal.aborted ? ' in time' : ''}: no address is known and the DHT had none`))
     } else {
@@ -432,6 +483,31 @@ class DialRace {
     }
     this.controller.abort()
   }
+
+  private step (what: ReachStep['what'], ok: boolean, detail: string, addr?: string): void {
+    if (this.trace.steps.length >= MAX_STEPS) return
+    this.trace.steps.push({ at: Date.now() - this.trace.startedAt, what, ok, detail, ...(addr != null ? { addr } : {}) })
+  }
+
+  private ended (outcome: ReachTrace['outcome'], via?: string): void {
+    this.trace.outcome = outcome
+    this.trace.tookMs = Date.now() - this.trace.startedAt
+    if (via != null) this.trace.via = via
+  }
+}
+
+/** Why a dial failed, in a few words a person can act on (an AggregateError: each of its reasons, once). */
+export function dialFailure (err: any): string {
+  if (Array.isArray(err?.errors) && err.errors.length > 0) return [...new Set(err.errors.map(dialFailure))].join('; ')
+  const text = `${String(err?.name)} ${String(err?.message)}`
+  if (/ECONNREFUSED/.test(text)) return 'refused: nothing listens there (offline?)'
+  if (/NO_RESERVATION|no reservation/i.test(text)) return 'the relay holds no reservation for them (offline, or on another relay)'
+  if (/EHOSTUNREACH|ENETUNREACH/.test(text)) return 'no route to that address'
+  if (/timed? ?out|TimeoutError|AbortError/i.test(text)) return 'no answer in time (a firewall or NAT drops it?)'
+  if (/another peer answered/.test(text)) return 'another peer answered at that address'
+  if (/NoValidAddresses/.test(text)) return 'none of these addresses can be dialled from here'
+  if (/gater|denied/i.test(text)) return 'not dialled: a private address of another network, or blocked'
+  return `${String(err?.name ?? 'Error')}: ${String(err?.message ?? '').slice(0, 120)}`
 }
 
 function withPeer (addr: Multiaddr, id: string): Multiaddr {
