@@ -19,35 +19,18 @@
  * ```
  */
 import { createSocket } from 'node:dgram'
-import { createRequire } from 'node:module'
 import { isIP } from 'node:net'
 import { logger } from '@libp2p/logger'
 import { ListenError, listenErrorReason } from './errors.js'
+import { stun } from '../src/node/stun.js'
+import type { StunMessage } from '../src/node/stun.js'
 import type { AddressInfo } from 'node:net'
 import type { RemoteInfo } from 'node:dgram'
 
 const log = logger('megachat:bootstrap:stun')
 
-/** The parts of the untyped npm `stun` package used here and in the tests. */
-export interface StunAttribute { type: number, value: any }
-export interface StunMessage {
-  readonly type: number
-  readonly transactionId: Buffer
-  getAttribute(type: number): StunAttribute | undefined
-  getXorAddress(): { address: string, port: number, family: string } | undefined
-}
-export interface StunOutgoingMessage extends StunMessage {
-  addXorAddress(address: string, port: number): unknown
-  toBuffer(): Buffer
-}
-export interface StunLib {
-  createMessage(type: number, transactionId?: Buffer): StunOutgoingMessage
-  decode(message: Buffer): StunMessage
-  constants: Record<string, number>
-}
-
-/** The npm `stun` package (CommonJS, ships no types), typed by {@link StunLib}. */
-export const stun: StunLib = createRequire(import.meta.url)('stun')
+export { stun } from '../src/node/stun.js'
+export type { StunAttribute, StunMessage, StunOutgoingMessage, StunLib } from '../src/node/stun.js'
 
 const STUN_HEADER_LENGTH = 20
 const MAGIC_COOKIE = 0x2112a442
