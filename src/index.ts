@@ -23,6 +23,8 @@ import { Outbox } from './direct/outbox.js'
 import { Strangers } from './direct/strangers.js'
 import { DuplicateContactError, InvalidInputError, InvalidPeerIdError, MessageTooLongError, UnknownContactError } from './errors.js'
 import { BootstrapWatch } from './node/bootstrap-watch.js'
+import { diagnoseNetwork, diagnosePeer } from './node/diagnose.js'
+import type { Diagnosis } from './node/diagnose.js'
 import { createNode } from './node/node.js'
 import { Reach } from './node/reach.js'
 import { openPlatform } from './platform.js'
@@ -48,6 +50,7 @@ export type { CallRecord, CallOutcome } from './store/index.js'
 export type { CallInfo, CallState, MediaEvents, MediaFactory, MediaOptions, MediaSession, MediaSetup, IceCandidate } from './calls/index.js'
 export type { ChatLibp2p } from './node/node.js'
 export type { BootstrapNodeStatus } from './node/bootstrap-watch.js'
+export type { Diagnosis, PeerDiagnosis, PathInfo, NatReport, NatMapping, NatSeen, ReachTrace, ReachStep } from './node/diagnose.js'
 export { MAX_TEXT_BYTES } from './constants.js'
 
 const log = logger('megachat')
@@ -223,6 +226,27 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
    */
   iceServers (): RTCIceServer[] {
     return [...(this.init.iceServers ?? []), ...this.turn.iceServers()]
+  }
+
+  /**
+   * Why can't I reach someone? The kind of NAT this device is behind (asked of the STUN servers), the
+   * bootstrap nodes, relay reservations and TURN servers, what is missing; and with `ref`, the way to
+   * that person now or, when there is none, a fresh attempt and why each of its steps failed.
+   */
+  async diagnose (ref?: string): Promise<Diagnosis> {
+    const peer = ref != null ? this.resolve(ref) : undefined
+    // with a connection open this returns it at once; without, it dials (or joins the dial under way)
+    const attempt = peer != null && !this.strangers.isBlocked(peer.toString()) ? this.reach.connect(peer).catch(() => {}) : undefined
+    const diagnosis = await diagnoseNetwork({
+      iceServers: this.init.iceServers ?? [],
+      turnServers: this.turn.iceServers(),
+      bootstrap: this.bootstrapStatus(),
+      addresses: this.addresses()
+    })
+    if (peer == null) return diagnosis
+    await attempt
+    const key = peer.toString()
+    return { ...diagnosis, peer: diagnosePeer(key, this.contactCache.get(key)?.name, this.libp2p.getConnections(peer), this.reach.lastTrace(peer), this.strangers.isBlocked(key)) }
   }
 
   /** Multiaddrs others can dial, each ending in /p2p/<our id>. */

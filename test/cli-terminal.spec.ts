@@ -75,6 +75,25 @@ describe('terminal client (human mode)', function () {
     assert.equal(client.stderr, '')
   })
 
+  it('/diagnose says how a contact is reached, and after they went offline, why not, step by step', async () => {
+    const { boot, client } = await startHuman()
+    const friend = await startChat({ bootstrapNode: boot })
+    const id = friend.peerId.toString()
+    client.send(`/add ${id} friend`)
+    await until(() => client.stdout.includes('Added friend'), WAIT_MS, 'the contact added')
+    client.send('/diagnose friend')
+    await until(() => client.stdout.includes('connected to friend directly'), WAIT_MS, 'the way to the friend')
+    assert.match(client.stdout, /NAT: /)
+    assert.match(client.stdout, /bootstrap node .*: connected/)
+    assert.match(client.stdout, /TURN for calls: none \(no bootstrap node of yours runs --turn\)/)
+    await friend.stop()
+    client.send('/diagnose friend')
+    await until(() => client.stdout.includes('friend was found but could not be reached'), WAIT_MS, 'why the friend cannot be reached')
+    assert.match(client.stdout, /last attempt .*: unreachable/)
+    assert.match(client.stdout, /\+ *\d+ ms dial \/ip4\/127\.0\.0\.1\/tcp\/\d+: refused: nothing listens there/)
+    assert.equal(client.stderr, '')
+  })
+
   it('shows a stranger\'s message as a message request, and answers it with /requests, /block and /accept', async () => {
     const { boot, client, peerId } = await startHuman()
     const stranger = cleanup.add(await startChat({ bootstrapNode: boot }))

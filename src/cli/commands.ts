@@ -3,7 +3,7 @@
  * a typed result object; the JSON mode prints it as is, the terminal renders it for people.
  */
 import { CallError, InvalidInputError } from '../errors.js'
-import type { BootstrapNodeStatus, CallRecord, Chat, ContactInfo, MessageRequest, RoomInfo } from '../index.js'
+import type { BootstrapNodeStatus, CallRecord, Chat, ContactInfo, Diagnosis, MessageRequest, RoomInfo } from '../index.js'
 import type { StoredMessage } from '../store/index.js'
 
 export interface HistoryEntry {
@@ -20,6 +20,7 @@ export type CommandResult =
   | { type: 'contact', action: 'added' | 'removed', peerId: string, name: string, safetyCode?: string }
   | { type: 'contacts', contacts: Array<Omit<ContactInfo, 'addedAt'>> }
   | { type: 'requests', requests: MessageRequest[], blocked: string[] }
+  | ({ type: 'diagnosis' } & Diagnosis)
   | { type: 'block', action: 'blocked' | 'unblocked', peerId: string, name?: string }
   | { type: 'sent', id: string, to: string, timestamp: number }
   | { type: 'history', peer: string, name?: string, messages: HistoryEntry[] }
@@ -61,6 +62,7 @@ export const COMMANDS: Array<{ usage: string, description: string }> = [
   { usage: '/safety <name|peerId>', description: 'show the safety code to compare with a contact' },
   { usage: '/whoami', description: 'show your peer ID and addresses' },
   { usage: '/status', description: 'show connections and the bootstrap nodes' },
+  { usage: '/diagnose [name|peerId]', description: 'why can\'t I reach someone? your NAT, relays, TURN, and the way to them' },
   { usage: '/help', description: 'this list' },
   { usage: '/quit', description: 'leave (waiting messages are kept and sent next time)' }
 ]
@@ -184,6 +186,11 @@ export async function runCommand (chat: Chat, line: string, ctx: CommandContext 
       const conns = chat.libp2p.getConnections()
       const online = (await chat.contacts()).filter(c => c.online).length
       return { type: 'status', connections: conns.length, contactsOnline: online, relayed: conns.filter(c => !c.direct).length, addresses: chat.addresses(), bootstrap: chat.bootstrapStatus() }
+    }
+    case 'diagnose': {
+      const [ref, extra] = words(rest, 1)
+      if (extra != null) throw new InvalidInputError('usage: /diagnose [name|peerId]')
+      return { type: 'diagnosis', ...await chat.diagnose(ref) }
     }
     case 'create-room': {
       const [name, extra] = words(rest, 1)

@@ -7,7 +7,7 @@
  */
 import { styleText } from 'node:util'
 import type { CommandResult, HistoryEntry } from './commands.js'
-import type { BootstrapNodeStatus, CallInfo, CallRecord, Chat, IncomingMessage, PresenceChange, RoomMessageEvent, StoredMessage, Unreachable } from '../index.js'
+import type { BootstrapNodeStatus, CallInfo, CallRecord, Chat, Diagnosis, IncomingMessage, PresenceChange, RoomMessageEvent, StoredMessage, Unreachable } from '../index.js'
 import { clearScreenDown, cursorTo, moveCursor } from 'node:readline'
 import type { Interface } from 'node:readline'
 import { safeName, safeText } from './terminal-safe.js'
@@ -51,7 +51,7 @@ export class Renderer {
     return this.color ? styleText(style, text) : text
   }
 
-  private emit (obj: Record<string, unknown>): void {
+  private emit (obj: object): void {
     process.stdout.write(JSON.stringify(obj) + '\n')
   }
 
@@ -128,6 +128,27 @@ export class Renderer {
       ? `${others} other${others === 1 ? ' is' : 's are'} connected`
       : `contacts cannot be found until ${all.length === 1 ? 'it' : 'one'} is reachable`
     this.print(this.c('yellow', `warning: bootstrap node ${where} not reachable (${node.lastError}); ${next}. ${capitalise(consequence)}.`))
+  }
+
+  /** /diagnose, for people: the network first, then the way to the person asked about, step by step. */
+  private diagnosisLines (d: Diagnosis): string[] {
+    const lines = [this.c('bold', 'This device'), `  NAT: ${d.nat.summary}`]
+    for (const s of d.nat.seen) lines.push(this.c('dim', `    STUN ${s.server}: ${s.mapped != null ? `sees you at ${s.mapped}` : s.error ?? 'no answer'}`))
+    lines.push(...(d.bootstrap.length === 0 ? [this.c('yellow', '  no bootstrap node configured')] : d.bootstrap.map(b => `  bootstrap node ${bootstrapName(b.address)}: ${this.bootstrapState(b)}`)))
+    lines.push(d.relays.length > 0 ? `  reachable through ${d.relays.length} relay address${d.relays.length === 1 ? '' : 'es'}` : '  no relay reservation: only reachable at your own addresses')
+    for (const r of d.relays) lines.push(this.c('dim', `    ${shortIds(r)}`))
+    lines.push(d.turn.length > 0 ? `  TURN for calls: ${d.turn.join(', ')}` : '  TURN for calls: none (no bootstrap node of yours runs --turn)')
+    for (const a of d.advice) lines.push(this.c('yellow', `  ! ${a}`))
+    const p = d.peer
+    if (p == null) return lines
+    lines.push(this.c('bold', label(p.name, p.peerId)), `  ${safeText(p.summary)}`)
+    for (const c of p.connections) lines.push(this.c('dim', `    ${c.path} (${c.direction}) ${shortIds(c.address)}`))
+    const t = p.lastAttempt
+    if (t != null && p.connections.length === 0) {
+      lines.push(`  last attempt ${ago(t.startedAt)}${t.tookMs != null ? `, ${t.tookMs} ms` : ''}: ${t.outcome}`)
+      for (const s of t.steps) lines.push(this.c(s.ok ? 'dim' : 'yellow', `    +${String(s.at).padStart(5)} ms ${s.what}${s.addr != null ? ` ${shortIds(s.addr)}` : ''}: ${s.detail}`))
+    }
+    return lines
   }
 
   incoming (m: IncomingMessage): void {
@@ -277,6 +298,9 @@ export class Renderer {
         this.print(`${r.connections} connection${r.connections === 1 ? '' : 's'} (${r.relayed} via relay), ${r.contactsOnline} contact${r.contactsOnline === 1 ? '' : 's'} online`,
           ...(r.bootstrap.length === 0 ? [this.c('yellow', 'no bootstrap node configured')] : r.bootstrap.map(b => `bootstrap node ${bootstrapName(b.address)}: ${this.bootstrapState(b)}`)))
         return
+      case 'diagnosis':
+        this.print(...this.diagnosisLines(r))
+        return
       case 'chat':
         this.print(this.c('dim', `Talking to ${label(r.name, r.peerId)}: plain lines are sent to them. /chat another name to switch.`))
         return
@@ -371,6 +395,11 @@ function bootstrapName (address: string): string {
 }
 
 const capitalise = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1)
+
+/** Peer IDs inside multiaddrs, shortened as shortId() does: the addresses of a diagnosis fit a line. */
+function shortIds (text: string): string {
+  return text.replace(/12D3KooW[1-9A-HJ-NP-Za-km-z]{44}/g, id => shortId(id))
+}
 
 function ago (ms: number): string {
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000))
