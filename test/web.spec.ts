@@ -285,6 +285,20 @@ describe('web app in Chromium', function () {
     await page.locator('#status', { hasText: /Connected to 2 peers/ }).waitFor({ timeout: WAIT_MS })
   })
 
+  it('shows the connection to a contact, and the tab\'s own NAT, relays and TURN, under Connection details', async () => {
+    await openConversation(page, 'node')
+    await page.getByRole('button', { name: 'Contact details and safety code' }).click()
+    await page.getByRole('button', { name: 'Check the connection to node' }).click()
+    const peer = page.getByTestId('diag-peer')
+    await peer.waitFor({ timeout: WAIT_MS })
+    assert.match(await peer.textContent() ?? '', WEBRTC ? /^connected to node directly over WebRTC/ : /^connected to node/)
+    // the tab's STUN server is the bootstrap node's: on one machine, no NAT
+    assert.match(await page.getByTestId('diag-nat').first().textContent() ?? '', /^no NAT|no STUN server/)
+    assert.match(await page.getByTestId('diag-turn').first().textContent() ?? '', /none \(no bootstrap node of yours runs --turn\)/)
+    await page.screenshot({ path: join(OUTPUT, 'connection-details.png') })
+    await page.getByRole('button', { name: 'Contact details and safety code' }).click()
+  })
+
   it('two browser profiles add each other in the dialog and exchange DMs, each seeing the delivered mark', async function () {
     this.timeout(120_000)
     ;({ page: pageB } = await openProfile('b'))

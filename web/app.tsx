@@ -8,6 +8,7 @@ import { CallView, IncomingCall } from './call.js'
 import { AddContactDialog, CreateRoomDialog, JoinRoomDialog, QrDialog } from './dialogs.js'
 import { dmKey, roomKey, shortId } from './model.js'
 import { SettingsView } from './settings.js'
+import { ConnectionDetails } from './diagnosis.js'
 import { Avatar, CopyButton, Icon, QrCode, errorText, useModel } from './ui.js'
 import type { NetworkConfig } from './config.js'
 import type { ChatModel, ConversationKey, Status, UiMessage } from './model.js'
@@ -373,6 +374,10 @@ function ContactDetails ({ model, peerId, safetyCode, name }: { model: ChatModel
           }}>Remove contact</button>
         </div>
         {error !== '' && <p class='error' role='alert'>{error}</p>}
+      </div>
+      <div>
+        <div class='me-label'>Connection</div>
+        <ConnectionDetails model={model} peerId={peerId} label={`Check the connection to ${name}`} />
       </div>
     </div>
   )

@@ -4,6 +4,7 @@
  */
 import { useState } from 'preact/hooks'
 import { checkBootstrapAddress, formatIceServers, loadSettings, parseIceServers, saveSettings } from './config.js'
+import { ConnectionDetails } from './diagnosis.js'
 import { CopyButton, Icon } from './ui.js'
 import type { NetworkConfig, Source } from './config.js'
 import type { ChatModel } from './model.js'
@@ -94,6 +95,11 @@ export function SettingsView ({ model, net, onBack }: { model: ChatModel, net: N
             ? <p class='muted small'>None yet: you get one through a bootstrap node's relay.</p>
             : <ul class='addr-list'>{model.chat.addresses().map(a => <li key={a}><code>{a}</code></li>)}</ul>}
           <p class='muted small'>Your identity, contacts and history are kept in this browser (IndexedDB) and never leave it except as messages to your contacts.</p>
+        </div>
+        <div class='card' aria-labelledby='connection-heading'>
+          <h3 id='connection-heading'>Connection details</h3>
+          <p class='muted small'>What kind of NAT this device is behind, its relay reservations and TURN servers, and what is missing. To see why one person cannot be reached, open their details (ⓘ).</p>
+          <ConnectionDetails model={model} label='Check the connection' />
         </div>
         <div class='card' aria-labelledby='blocked-heading'>
           <h3 id='blocked-heading'>Blocked people</h3>
