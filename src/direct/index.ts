@@ -27,10 +27,10 @@ import { UnexpectedEOFError } from '@libp2p/utils'
 import type { LengthPrefixedStream } from '@libp2p/utils'
 import { toString as toHex } from 'uint8arrays/to-string'
 import { fromString as fromHex } from 'uint8arrays/from-string'
-import { DM_ACK_TIMEOUT_MS, DM_IDLE_TIMEOUT_MS, DM_MAX_INBOUND_STREAMS, DM_MAX_UNSTORED, DM_PROTOCOL, DM_WINDOW, DM_WINDOW_BYTES, MAX_CLOCK_AHEAD_MS, MAX_DM_FRAME_BYTES, MAX_TEXT_BYTES, MIN_TIMESTAMP, overUtf8 } from '../constants.js'
+import { DM_ACK_TIMEOUT_MS, DM_IDLE_TIMEOUT_MS, DM_MAX_INBOUND_STREAMS, DM_MAX_UNSTORED, DM_PROTOCOL, DM_WINDOW, DM_WINDOW_BYTES, MAX_CLOCK_AHEAD_MS, MAX_DM_FRAME_BYTES, MAX_TEXT_BYTES, MIN_TIMESTAMP } from '../constants.js'
 import { ProtocolViolationError } from '../errors.js'
 import { boundedLpStream, checkFields } from '../node/frames.js'
-import { DmFrame } from './pb/dm.js'
+import { DmFrame, DmFrameIn } from './pb/dm.js'
 import type { Shape } from '../node/frames.js'
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
@@ -380,6 +380,10 @@ const DM_FRAME_SHAPE: Shape = {
   1: { 1: 'bytes', 2: 'varint', 3: 'string', 4: 'varint' },
   2: { 2: 'varint' }
 }
+/** The same for a receiver, which reads the text as bytes (DmFrameIn) and checks its UTF-8 as it decodes it. */
+const DM_FRAME_IN_SHAPE: Shape = { ...DM_FRAME_SHAPE, 1: { 1: 'bytes', 2: 'varint', 3: 'bytes', 4: 'varint' } }
+/** The platform's UTF-8 decoder: refuses invalid UTF-8, keeps a leading BOM as text. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** One message as a sender writes it: a DmFrame{message}. */
 export function encodeDirectMessage (m: DirectMessage): Uint8Array {
@@ -394,16 +398,28 @@ export function encodeDirectMessage (m: DirectMessage): Uint8Array {
  * ProtocolViolationError for anything else.
  */
 export function decodeDirectMessage (bytes: Uint8Array, maxTextBytes = MAX_TEXT_BYTES): DirectMessage {
-  const frame = decodeFrame(bytes)
+  checkFields(bytes, DM_FRAME_IN_SHAPE)
+  let frame: DmFrameIn
+  try {
+    frame = DmFrameIn.decode(bytes)
+  } catch {
+    throw new ProtocolViolationError('undecodable frame')
+  }
   const m = frame.message
   if (m == null || frame.ack != null) throw new ProtocolViolationError('expected a message frame')
   if (m.id.byteLength !== ID_BYTES) throw new ProtocolViolationError('bad message id')
-  if (m.text.length === 0 || overUtf8(m.text, maxTextBytes)) throw new ProtocolViolationError('bad text length')
+  if (m.text.byteLength === 0 || m.text.byteLength > maxTextBytes) throw new ProtocolViolationError('bad text length')
+  let text: string
+  try {
+    text = utf8.decode(m.text)
+  } catch {
+    throw new ProtocolViolationError('text is not UTF-8')
+  }
   const timestamp = Number(m.timestamp)
   if (!Number.isSafeInteger(timestamp) || timestamp < MIN_TIMESTAMP || timestamp > Date.now() + MAX_CLOCK_AHEAD_MS) throw new ProtocolViolationError('bad timestamp')
   const seq = Number(m.seq ?? 0n)
   if (!Number.isSafeInteger(seq)) throw new ProtocolViolationError('bad sequence number')
-  return { id: toHex(m.id, 'base16'), timestamp, text: m.text, ...(seq > 0 ? { seq } : {}) }
+  return { id: toHex(m.id, 'base16'), timestamp, text, ...(seq > 0 ? { seq } : {}) }
 }
 
 /** Decodes a frame whose fields are checked first; throws ProtocolViolationError. */
