@@ -80,6 +80,30 @@ describe('calls between two nodes', function () {
     assert.deepEqual((await bob.callHistory('alice')).map(r => [r.id, r.outcome]), [[call.id, 'answered']])
   })
 
+  it('keeps a connected call\'s record in the store while it runs (a page that dies keeps it), replaced by the final one', async () => {
+    const [alice, bob] = await pair()
+    const reported: CallRecord[] = []
+    alice.addEventListener('call:ended', (evt) => { reported.push(evt.detail) })
+    alice.calls.recordInterval = 100
+    const call = await answered(alice, bob, 'connected')
+    const stored = async (chat: Chat, peer: string): Promise<CallRecord[]> => (await chat.callHistory(peer)).filter(r => r.id === call.id)
+    await until(async () => (await stored(alice, 'bob')).length > 0 && (await stored(bob, 'alice')).length > 0, WAIT_MS, 'the running call stored on both sides')
+    const [running] = await stored(alice, 'bob')
+    assert.equal(running.outcome, 'answered')
+    assert.ok(running.connectedAt != null && running.endedAt >= running.connectedAt, JSON.stringify(running))
+    assert.equal(alice.calls.get(call.id)?.state, 'connected')
+    assert.deepEqual(reported, [], 'not reported as ended')
+    // while it runs, the record's end moves on
+    await until(async () => (await stored(alice, 'bob'))[0].endedAt > running.endedAt, WAIT_MS, 'the running record refreshed')
+
+    const records = Promise.all([ended(alice, call.id), ended(bob, call.id)])
+    await alice.calls.hangup(call.id)
+    const [mine] = await records
+    assert.deepEqual(reported, [mine])
+    assert.deepEqual(await alice.callHistory('bob'), [mine], 'one record, the final one')
+    assert.deepEqual((await bob.callHistory('alice')).map(r => [r.id, r.outcome]), [[call.id, 'answered']])
+  })
+
   it('ends the call on both sides when the callee hangs up', async () => {
     const [alice, bob] = await pair()
     const call = await answered(alice, bob, 'connected')

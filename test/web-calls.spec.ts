@@ -336,6 +336,29 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
     await bob.locator('#status[data-state="ready"]').waitFor({ timeout: WAIT_MS })
   })
 
+  it('a reload during a call keeps the call in the reloading side\'s own history, once', async () => {
+    await call(alice, 'bob', false)
+    await ringsAt(bob, 'alice')
+    await bob.getByRole('button', { name: 'Answer', exact: true }).click()
+    const id = await callState(alice, 'connected')
+    await callState(bob, 'connected')
+    // the call has been going on a little: sound comes through
+    await rises(alice, 'audioPacketsReceived', 10, 'alice')
+    await alice.reload()
+    await alice.locator('#status[data-state="ready"]').waitFor({ timeout: WAIT_MS })
+    await overlay(bob).waitFor({ state: 'detached', timeout: WAIT_MS })
+    const kept = await alice.evaluate(async (id) => ((await (window as any).megachat.callHistory('bob')) as Array<{ id: string, outcome: string, connectedAt?: number, endedAt: number }>)
+      .filter(r => r.id === id), id)
+    assert.equal(kept.length, 1, `the call once in alice's history: ${JSON.stringify(kept)}`)
+    assert.equal(kept[0].outcome, 'answered')
+    assert.ok(kept[0].connectedAt != null && kept[0].endedAt >= kept[0].connectedAt, JSON.stringify(kept[0]))
+    await alice.locator('.list button[data-name="bob"]').click()
+    assert.match((await historyLine(alice, id)).text, /Outgoing voice call/)
+    assert.equal(await alice.locator(`.call-entry[data-id="call-${id}"]`).count(), 1)
+    await bob.locator('.list button[data-name="alice"]').click()
+    assert.equal((await historyLine(bob, id)).outcome, 'answered')
+  })
+
   it('a call from a peer ID that is not a contact is shown as an unknown caller', async () => {
     const stranger = cleanup.add(await startChat({ bootstrapNode: boot, callMedia: fakeMedia() }))
     let made = 'the call is being made'

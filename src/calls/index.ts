@@ -14,7 +14,10 @@
  * that one at once (its user wanted the call too).
  *
  * Every ended call is stored (store.addCall) before 'ended' is reported, except a call dropped in
- * favour of the other in such a crossing, which never rang.
+ * favour of the other in such a crossing, which never rang. A connected call is stored already while it
+ * runs, as answered and ending at the last CALL_RECORD_MS tick, so that a page that goes away mid-call
+ * keeps it (its last write, on the way out, does not survive); the final record replaces that one (the
+ * store keys a call by its start and id).
  *
  * A call's signalling stream can be opened ahead (prepare(), when the user opens the contact's
  * conversation or points at a call button): opening a stream costs a round trip of multistream-select
@@ -23,7 +26,7 @@
  */
 import { logger } from '@libp2p/logger'
 import { toString as toHex } from 'uint8arrays/to-string'
-import { CALL_CONNECT_TIMEOUT_MS, CALL_PREPARED_MS, RING_TIMEOUT_MS } from '../constants.js'
+import { CALL_CONNECT_TIMEOUT_MS, CALL_PREPARED_MS, CALL_RECORD_MS, RING_TIMEOUT_MS } from '../constants.js'
 import { CallError, InvalidInputError } from '../errors.js'
 import { CallSignal } from './signalling.js'
 import type { CallSignalling, IceCandidate, Signal, SignalChannel } from './signalling.js'
@@ -126,6 +129,8 @@ export interface CallsInit {
   connectTimeout?: number
   /** how long a prepared stream is kept (ms) */
   preparedTimeout?: number
+  /** how often a running call's record is stored again (ms) */
+  recordInterval?: number
 }
 
 /** A signalling stream opened ahead of a call to one peer. */
@@ -163,6 +168,10 @@ interface Call {
   timer?: ReturnType<typeof setTimeout>
   /** remote signals are handled one after another */
   inbound: Promise<void>
+  /** the call's record writes, one after another (the final one last) */
+  saving: Promise<void>
+  /** the next write of a running call's record */
+  recordTimer?: ReturnType<typeof setTimeout>
 }
 
 /** Most frames kept to send again (an offer and its candidates), and how often a call sends them again. */
@@ -181,6 +190,7 @@ export class Calls {
   ringTimeout: number
   connectTimeout: number
   preparedTimeout: number
+  recordInterval: number
   private readonly init: CallsInit
   private readonly calls = new Map<string, Call>()
   /** signalling streams opened ahead of a call, by peer */
@@ -201,6 +211,7 @@ export class Calls {
     this.ringTimeout = init.ringTimeout ?? RING_TIMEOUT_MS
     this.connectTimeout = init.connectTimeout ?? CALL_CONNECT_TIMEOUT_MS
     this.preparedTimeout = init.preparedTimeout ?? CALL_PREPARED_MS
+    this.recordInterval = init.recordInterval ?? CALL_RECORD_MS
   }
 
   /** Calls that have not ended. */
@@ -534,7 +545,7 @@ export class Calls {
 
   /** Keeps a new call, lets `setup` fill it in, then announces it. */
   private add (peer: PeerId, info: CallInfo, setup?: (call: Call) => void): Call {
-    const call: Call = { info, peer, accepted: false, remoteSet: false, remoteCandidates: [], inbound: Promise.resolve() }
+    const call: Call = { info, peer, accepted: false, remoteSet: false, remoteCandidates: [], inbound: Promise.resolve(), saving: Promise.resolve() }
     this.calls.set(info.id, call)
     setup?.(call)
     this.init.onChange({ ...info })
@@ -582,6 +593,7 @@ export class Calls {
           clearTimeout(call.timer)
           call.info.connectedAt ??= Date.now()
           this.update(call, 'connected')
+          this.keepRecord(call)
         },
         failed: (reason) => {
           void this.finish(call, this.broken(call), reason, { type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.FAILED })
@@ -725,6 +737,7 @@ export class Calls {
   private async finish (call: Call, outcome: CallOutcome | undefined, reason?: string, last?: Omit<Signal, 'callId'>): Promise<void> {
     if (call.info.state === 'ended') return
     clearTimeout(call.timer)
+    clearTimeout(call.recordTimer)
     call.info.state = 'ended'
     call.info.outcome = outcome
     call.info.reason = reason
@@ -735,27 +748,54 @@ export class Calls {
       : this.send(call, last).catch((err: Error) => { log('could not tell %p the call ended: %s', call.peer, err.message) })
     void said.then(() => { call.channel?.close() })
     this.init.onChange({ ...call.info })
-    if (outcome != null) await this.record(call.info)
+    if (outcome != null) {
+      // after any write of the running call's record, which this one replaces
+      call.saving = call.saving.then(async () => { await this.record(call.info) })
+      await call.saving
+    }
     if (this.init.signal.aborted) await said
   }
 
+  /**
+   * Stores a connected call's record as it would read if the call ended now (answered, ending now), and
+   * again every recordInterval until it ends.
+   */
+  private keepRecord (call: Call): void {
+    if (isOver(call)) return
+    clearTimeout(call.recordTimer)
+    call.recordTimer = setTimeout(() => { this.keepRecord(call) }, this.recordInterval)
+    call.saving = call.saving.then(async () => {
+      if (!isOver(call)) await this.store(toRecord(call.info, 'answered'))
+    })
+  }
+
+  /** Stores an ended call's record, then reports it. */
   private async record (info: CallInfo): Promise<void> {
-    const record: CallRecord = {
-      id: info.id,
-      peer: info.peer,
-      direction: info.direction,
-      video: info.video,
-      timestamp: info.startedAt,
-      ...(info.connectedAt != null ? { connectedAt: info.connectedAt } : {}),
-      endedAt: Date.now(),
-      outcome: info.outcome ?? 'missed',
-      ...(info.reason != null ? { reason: info.reason } : {})
-    }
+    const record = toRecord(info, info.outcome ?? 'missed')
+    await this.store(record)
+    this.init.onEnded(record)
+  }
+
+  private async store (record: CallRecord): Promise<void> {
     try {
       await this.init.store.addCall(record)
     } catch (err: any) {
       log.error('could not store a call record: %e', err)
     }
-    this.init.onEnded(record)
+  }
+}
+
+/** A call's record, ending now. */
+function toRecord (info: CallInfo, outcome: CallOutcome): CallRecord {
+  return {
+    id: info.id,
+    peer: info.peer,
+    direction: info.direction,
+    video: info.video,
+    timestamp: info.startedAt,
+    ...(info.connectedAt != null ? { connectedAt: info.connectedAt } : {}),
+    endedAt: Date.now(),
+    outcome,
+    ...(info.reason != null ? { reason: info.reason } : {})
   }
 }
