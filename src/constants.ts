@@ -59,10 +59,20 @@ export const MAX_CALL_FRAME_BYTES = MAX_SDP_BYTES + 2048
 export const CALL_PREPARED_MS = 60_000
 /** How long an inbound signalling stream may stay silent before its first frame: a stream opened ahead of a call waits for it. */
 export const CALL_FIRST_FRAME_MS = CALL_PREPARED_MS + 30_000
+/**
+ * A connected call's record is stored when it connects and stored again this often while it runs (its end
+ * moved on), so that a page that dies mid-call (a reload, a closed tab) keeps it with at most this much of
+ * its length lost: a write on the way out does not survive.
+ */
+export const CALL_RECORD_MS = 15_000
 /** Call-signalling streams one connection may hold open at once. */
 export const CALL_MAX_INBOUND_STREAMS = 4
-/** Frames one signalling stream may carry (a call needs a few dozen: offer, answer, candidates). */
+/** Frames one signalling stream may carry (a call needs a few dozen: offer, answer, candidates); MEDIA frames apart. */
 export const CALL_MAX_FRAMES = 256
+/** A side sends its camera and microphone state (a MEDIA frame) at most once in this time; changes meanwhile go out together after it. */
+export const CALL_MEDIA_FRAME_MS = 500
+/** MEDIA frames a signalling stream may bring ahead of that pace (frames bunch up on the way) before it is refused. */
+export const CALL_MEDIA_BURST = 16
 
 /** Bootstrap nodes that run coturn (`--turn`) hand out TURN REST credentials to connected peers on this protocol. */
 export const TURN_CREDENTIALS_PROTOCOL = '/megachat/turn-credentials/1.0.0'

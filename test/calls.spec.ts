@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CallSignal, MAX_OFFERS_PER_MINUTE } from '../src/calls/index.js'
-import { CALL_PROTOCOL } from '../src/constants.js'
+import { CALL_MEDIA_BURST, CALL_PROTOCOL } from '../src/constants.js'
 import { eachTestWithBootstrap, fakeMedia, startChat, until, waitFor } from './fixtures.js'
 import type { FakeLog } from './fixtures.js'
 import type { CallInfo, CallRecord, Chat, ChatInit, MediaFactory } from '../src/index.js'
@@ -78,6 +78,106 @@ describe('calls between two nodes', function () {
     // kept in the history of both
     assert.deepEqual((await alice.callHistory('bob')).map(r => [r.id, r.outcome]), [[call.id, 'answered']])
     assert.deepEqual((await bob.callHistory('alice')).map(r => [r.id, r.outcome]), [[call.id, 'answered']])
+  })
+
+  it('keeps a connected call\'s record in the store while it runs (a page that dies keeps it), replaced by the final one', async () => {
+    const [alice, bob] = await pair()
+    const reported: CallRecord[] = []
+    alice.addEventListener('call:ended', (evt) => { reported.push(evt.detail) })
+    alice.calls.recordInterval = 100
+    const call = await answered(alice, bob, 'connected')
+    const stored = async (chat: Chat, peer: string): Promise<CallRecord[]> => (await chat.callHistory(peer)).filter(r => r.id === call.id)
+    await until(async () => (await stored(alice, 'bob')).length > 0 && (await stored(bob, 'alice')).length > 0, WAIT_MS, 'the running call stored on both sides')
+    const [running] = await stored(alice, 'bob')
+    assert.equal(running.outcome, 'answered')
+    assert.ok(running.connectedAt != null && running.endedAt >= running.connectedAt, JSON.stringify(running))
+    assert.equal(alice.calls.get(call.id)?.state, 'connected')
+    assert.deepEqual(reported, [], 'not reported as ended')
+    // while it runs, the record's end moves on
+    await until(async () => (await stored(alice, 'bob'))[0].endedAt > running.endedAt, WAIT_MS, 'the running record refreshed')
+
+    const records = Promise.all([ended(alice, call.id), ended(bob, call.id)])
+    await alice.calls.hangup(call.id)
+    const [mine] = await records
+    assert.deepEqual(reported, [mine])
+    assert.deepEqual(await alice.callHistory('bob'), [mine], 'one record, the final one')
+    assert.deepEqual((await bob.callHistory('alice')).map(r => [r.id, r.outcome]), [[call.id, 'answered']])
+  })
+
+  it('tells the other side when the camera or the microphone goes off or on', async () => {
+    const aliceLog: FakeLog = { events: [], closed: 0, sessions: [] }
+    const bobLog: FakeLog = { events: [], closed: 0, sessions: [] }
+    const [alice, bob] = await pair({ callMedia: fakeMedia(aliceLog) }, { callMedia: fakeMedia(bobLog) })
+    // each learns the other's state from the offer and the answer
+    const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
+    const call = await alice.call('bob', { video: true })
+    const incoming = await ringing
+    assert.deepEqual([incoming.remoteCamera, incoming.remoteMic], [true, true])
+    const connected = Promise.all([waitFor(alice, 'call', state('connected'), WAIT_MS), waitFor(bob, 'call', state('connected'), WAIT_MS)])
+    await bob.calls.accept(call.id, { video: false })
+    await connected
+    const info = alice.calls.get(call.id)
+    assert.deepEqual([info?.remoteCamera, info?.remoteMic], [false, true], 'bob answered without his camera')
+
+    const [aliceMedia] = aliceLog.sessions ?? []
+    const [bobMedia] = bobLog.sessions ?? []
+    const sees = async (chat: Chat, camera: boolean, mic: boolean): Promise<CallInfo> =>
+      await waitFor<CallInfo>(chat, 'call', c => c.id === call.id && c.remoteCamera === camera && c.remoteMic === mic, WAIT_MS)
+    let seen = sees(bob, true, false)
+    aliceMedia.sending({ camera: true, mic: false })
+    await seen
+    seen = sees(bob, false, false)
+    aliceMedia.sending({ camera: false, mic: false })
+    await seen
+    seen = sees(alice, true, true)
+    bobMedia.sending({ camera: true, mic: true })
+    await seen
+    // the same state again says nothing; a burst of changes goes out as at most two frames, ending with the last state
+    const stats = bob.libp2p.services.calls.stats
+    const before = stats.received
+    aliceMedia.sending({ camera: false, mic: false })
+    seen = sees(bob, true, true)
+    for (let i = 1; i < 50; i++) aliceMedia.sending({ camera: i % 2 === 0, mic: i % 3 === 0 })
+    aliceMedia.sending({ camera: true, mic: true })
+    await seen
+    assert.ok(stats.received - before <= 2, `${stats.received - before} frames for a burst of changes`)
+    assert.equal(alice.calls.get(call.id)?.state, 'connected')
+    assert.equal(bob.calls.get(call.id)?.state, 'connected')
+  })
+
+  it('sends no media state to an older client (its offer said none), which would refuse the frame', async () => {
+    const bobLog: FakeLog = { events: [], closed: 0, sessions: [] }
+    const [alice, bob] = await pair({}, { callMedia: fakeMedia(bobLog) })
+    const connection = await alice.reach.connect(bob.peerId)
+    const lp = lpStream(await connection.newStream(CALL_PROTOCOL))
+    const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
+    await lp.write(CallSignal.encode({ callId: crypto.getRandomValues(new Uint8Array(16)), type: CallSignal.Type.OFFER, sdp: 'v=0 an older client', video: false, reason: CallSignal.Reason.NORMAL }))
+    const incoming = await ringing
+    assert.equal(incoming.remoteCamera, undefined)
+    await bob.calls.accept(incoming.id)
+    bobLog.sessions?.[0].sending({ camera: false, mic: false })
+    await bob.calls.hangup(incoming.id)
+    const types: CallSignal.Type[] = []
+    while (types.at(-1) !== CallSignal.Type.HANGUP) types.push(CallSignal.decode(await lp.read()).type)
+    assert.ok(!types.includes(CallSignal.Type.MEDIA), types.join())
+  })
+
+  it('refuses media state frames that come too fast or say nothing, and the call goes on', async () => {
+    const [alice, bob] = await pair()
+    const call = await answered(alice, bob, 'connected')
+    const connection = await alice.reach.connect(bob.peerId)
+    const stats = bob.libp2p.services.calls.stats
+    const callId = Uint8Array.from(Buffer.from(call.id, 'hex'))
+    const media = (camera: boolean): Uint8Array => CallSignal.encode({ callId, type: CallSignal.Type.MEDIA, video: false, reason: CallSignal.Reason.NORMAL, media: { camera, mic: true } })
+    await lpStream(await connection.newStream(CALL_PROTOCOL)).write(CallSignal.encode({ callId, type: CallSignal.Type.MEDIA, video: false, reason: CallSignal.Reason.NORMAL }))
+    await until(() => stats.malformed === 1, WAIT_MS, 'a media frame without a state counted as malformed')
+    const before = stats.received
+    const lp = lpStream(await connection.newStream(CALL_PROTOCOL))
+    for (let i = 0; i <= CALL_MEDIA_BURST; i++) await lp.write(media(i % 2 === 1)).catch(() => {})
+    await until(() => stats.malformed === 2, WAIT_MS, 'a flood of media frames refused')
+    assert.equal(stats.received - before, CALL_MEDIA_BURST)
+    const info = bob.calls.get(call.id)
+    assert.deepEqual([info?.state, info?.remoteCamera], ['connected', true], 'the last state taken')
   })
 
   it('ends the call on both sides when the callee hangs up', async () => {

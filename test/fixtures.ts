@@ -21,7 +21,7 @@ import type { BootstrapNode } from '../bootstrap-node/index.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p } from '@libp2p/interface'
-import type { Chat, ChatInit, IceCandidate, MediaFactory } from '../src/index.js'
+import type { Chat, ChatInit, IceCandidate, MediaEvents, MediaFactory } from '../src/index.js'
 import type { ChildProcess } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 
@@ -106,6 +106,8 @@ export interface FakeLog {
   /** what each side's media was given, in order */
   events: string[]
   closed: number
+  /** the events of each media session made, to report through as real media would (camera off...) */
+  sessions?: MediaEvents[]
 }
 
 /**
@@ -123,6 +125,7 @@ export function fakeMedia (log: FakeLog = { events: [], closed: 0 }): MediaFacto
     }
     const local: IceCandidate = { candidate: `candidate:1 1 udp 2122260223 10.77.0.1 ${call.direction === 'out' ? 5000 : 6000} typ host`, sdpMid: '0', sdpMLineIndex: 0 }
     log.events.push(`media video=${String(options.video)}`)
+    log.sessions?.push(events)
     return {
       async offer () {
         events.candidate(local)

@@ -96,6 +96,15 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
     assert.equal((await p.locator('[data-testid="caller"]').textContent())?.trim(), caller)
   }
 
+  /** alice calls bob with video, bob answers with his camera on; resolves once both are connected */
+  async function videoCallConnected (): Promise<void> {
+    await call(alice, 'bob', true)
+    await ringsAt(bob, 'alice')
+    await bob.getByRole('button', { name: 'Answer with video' }).click()
+    await callState(alice, 'connected')
+    await callState(bob, 'connected')
+  }
+
   /** getStats figures of the page's current call */
   async function stats (p: Page): Promise<{ framesDecoded: number, audioPacketsReceived: number, localCandidate?: string, remoteCandidate?: string, frameWidth?: number }> {
     return await p.evaluate(async () => await (window as any).megachatModel.session.stats())
@@ -176,11 +185,7 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
   })
 
   it('during a call: screen sharing replaces the camera, the camera goes off and on, the microphone is switched', async () => {
-    await call(alice, 'bob', true)
-    await ringsAt(bob, 'alice')
-    await bob.getByRole('button', { name: 'Answer with video' }).click()
-    await callState(alice, 'connected')
-    await callState(bob, 'connected')
+    await videoCallConnected()
     // the fake camera is 640x480; the fake screen is the size of the browser's window: the shape of the
     // frames bob's decoder puts out tells which one alice sends (the encoder may scale, not reshape)
     /** bob's decoded frames: 4:3 (the camera) or not (the screen) */
@@ -234,6 +239,35 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
     } finally {
       await bob.setViewportSize({ width: 1100, height: 720 })
     }
+  })
+
+  it('the other side sees the camera go off (their avatar, not a frozen picture) and the microphone muted', async () => {
+    await videoCallConnected()
+    const remoteVideoShown = (): boolean => {
+      const v = document.querySelector<HTMLVideoElement>('video.remote')
+      return v != null && v.videoWidth > 0 && !v.classList.contains('hidden')
+    }
+    const bobMuted = alice.getByRole('img', { name: 'bob\'s microphone is off' })
+    await alice.waitForFunction(remoteVideoShown, undefined, { timeout: WAIT_MS })
+    assert.equal(await alice.locator('.call-avatar').count(), 0)
+    assert.equal(await bobMuted.count(), 0)
+
+    // bob turns his camera off: alice sees his avatar in place of his last frame (Chromium keeps the
+    // received track live and unmuted, so only bob's word tells her)
+    await bob.getByRole('button', { name: 'Turn camera off' }).click()
+    await alice.locator('.call-avatar').waitFor({ timeout: WAIT_MS })
+    assert.equal(await alice.locator('video.remote.hidden').count(), 1)
+    // bob mutes: alice sees it
+    await bob.getByRole('button', { name: 'Mute' }).click()
+    await bobMuted.waitFor({ timeout: WAIT_MS })
+    await alice.screenshot({ path: join(OUTPUT, 'call-remote-camera-mic-off.png') })
+
+    // and both back on
+    await bob.getByRole('button', { name: 'Unmute' }).click()
+    await bobMuted.waitFor({ state: 'detached', timeout: WAIT_MS })
+    await bob.getByRole('button', { name: 'Turn camera on' }).click()
+    await alice.locator('.call-avatar').waitFor({ state: 'detached', timeout: WAIT_MS })
+    await alice.waitForFunction(remoteVideoShown, undefined, { timeout: WAIT_MS })
   })
 
   it('a voice call, hung up by the callee, ends on both sides', async () => {
@@ -334,6 +368,29 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
     await bob.reload()
     await overlay(alice).waitFor({ state: 'detached', timeout: WAIT_MS })
     await bob.locator('#status[data-state="ready"]').waitFor({ timeout: WAIT_MS })
+  })
+
+  it('a reload during a call keeps the call in the reloading side\'s own history, once', async () => {
+    await call(alice, 'bob', false)
+    await ringsAt(bob, 'alice')
+    await bob.getByRole('button', { name: 'Answer', exact: true }).click()
+    const id = await callState(alice, 'connected')
+    await callState(bob, 'connected')
+    // the call has been going on a little: sound comes through
+    await rises(alice, 'audioPacketsReceived', 10, 'alice')
+    await alice.reload()
+    await alice.locator('#status[data-state="ready"]').waitFor({ timeout: WAIT_MS })
+    await overlay(bob).waitFor({ state: 'detached', timeout: WAIT_MS })
+    const kept = await alice.evaluate(async (id) => ((await (window as any).megachat.callHistory('bob')) as Array<{ id: string, outcome: string, connectedAt?: number, endedAt: number }>)
+      .filter(r => r.id === id), id)
+    assert.equal(kept.length, 1, `the call once in alice's history: ${JSON.stringify(kept)}`)
+    assert.equal(kept[0].outcome, 'answered')
+    assert.ok(kept[0].connectedAt != null && kept[0].endedAt >= kept[0].connectedAt, JSON.stringify(kept[0]))
+    await alice.locator('.list button[data-name="bob"]').click()
+    assert.match((await historyLine(alice, id)).text, /Outgoing voice call/)
+    assert.equal(await alice.locator(`.call-entry[data-id="call-${id}"]`).count(), 1)
+    await bob.locator('.list button[data-name="alice"]').click()
+    assert.equal((await historyLine(bob, id)).outcome, 'answered')
   })
 
   it('a call from a peer ID that is not a contact is shown as an unknown caller', async () => {

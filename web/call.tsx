@@ -1,7 +1,9 @@
 /**
  * Calls in the interface: the incoming-call screen (who, their safety code, answer or decline) and the
  * call view (remote and local video, duration, mute / camera / screen / devices, hang-up, and the
- * connection quality from getStats). Both read the model's current call; all call logic is in
+ * connection quality from getStats). The other side's camera and microphone state comes from what it
+ * says (CallInfo.remoteCamera, remoteMic): a received track keeps showing the last frame when the
+ * sender stops its camera, so their avatar takes its place then. Both read the model's current call; all call logic is in
  * src/calls (signalling and states) and src/calls/rtc.ts (the RTCPeerConnection).
  */
 import { useEffect, useRef, useState } from 'preact/hooks'
@@ -184,7 +186,8 @@ export function CallView ({ model, call, session }: { model: ChatModel, call: Ca
     setError('')
     what().catch(err => { setError(errorText(err)) })
   }
-  const remoteVideo = session?.remote.getVideoTracks().some(t => t.readyState === 'live' && !t.muted) === true
+  // video comes in, and they say they send it (older clients say nothing)
+  const remoteVideo = session?.remote.getVideoTracks().some(t => t.readyState === 'live' && !t.muted) === true && call.remoteCamera !== false
   const showLocal = session != null && (session.cameraOn || session.sharing)
   const title = known ? name : shortId(call.peer)
 
@@ -195,13 +198,23 @@ export function CallView ({ model, call, session }: { model: ChatModel, call: Ca
         {!remoteVideo && (
           <div class='call-avatar'>
             <div class={call.state === 'connected' ? '' : 'ring'}><Avatar name={known ? name : call.peer.slice(-4)} /></div>
+            {call.video && call.state === 'connected' && call.remoteCamera === false && <p class='call-avatar-note'>Camera off</p>}
           </div>
         )}
         {showLocal && <StreamVideo stream={session?.local} muted class={`local${session?.sharing === true ? '' : ' mirror'}`} label='Your video' />}
       </div>
       <header class='call-top'>
         <div>
-          <h2 class='call-name'>{title}</h2>
+          <div class='call-who'>
+            <h2 class='call-name'>{title}</h2>
+            <span aria-live='polite'>
+              {call.remoteMic === false && (
+                <span class='remote-muted' role='img' aria-label={`${title}'s microphone is off`} title={`${title}'s microphone is off`}>
+                  <Icon name='mic-off' size={14} /><span aria-hidden='true'>Muted</span>
+                </span>
+              )}
+            </span>
+          </div>
           <p class='call-state' data-testid='call-state' aria-live='polite'>{stateText(call, now)}</p>
         </div>
         {stats != null && call.state === 'connected' && <p class='call-quality' data-testid='call-quality'>{qualityText(stats)}</p>}

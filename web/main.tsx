@@ -83,7 +83,8 @@ async function main (): Promise<void> {
   window.megachat = chat
   model = new ChatModel(chat, net.bootstrap)
   window.megachatModel = model
-  // a reload or a closed tab hangs up: the other side hears it at once rather than when ICE gives up
+  // a reload or a closed tab hangs up: the other side hears it at once rather than when ICE gives up.
+  // (Our own record of the call is stored while it runs: the final one written here may not survive.)
   addEventListener('pagehide', () => { for (const call of chat.calls.list()) void chat.calls.hangup(call.id) })
   await model.load()
   // Drawn once the first connection is up, or after FIRST_PAINT_WAIT_MS without one; index.html's splash

@@ -210,6 +210,8 @@ export class ChatModel {
     const had = list.find(x => x.id === m.id)
     if (had != null) {
       if (m.state === 'delivered') had.state = 'delivered'
+      // a call's final record replaces the one stored while it ran
+      if (m.call != null) Object.assign(had, { call: m.call, text: m.text, at: m.at })
       return
     }
     list.push(m)

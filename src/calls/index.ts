@@ -14,7 +14,16 @@
  * that one at once (its user wanted the call too).
  *
  * Every ended call is stored (store.addCall) before 'ended' is reported, except a call dropped in
- * favour of the other in such a crossing, which never rang.
+ * favour of the other in such a crossing, which never rang. A connected call is stored already while it
+ * runs, as answered and ending at the last CALL_RECORD_MS tick, so that a page that goes away mid-call
+ * keeps it (its last write, on the way out, does not survive); the final record replaces that one (the
+ * store keys a call by its start and id).
+ *
+ * Each side tells the other what it sends (camera or screen video, microphone on or off): with its OFFER
+ * or ANSWER, and in MEDIA frames when that changes during the call (at most one per CALL_MEDIA_FRAME_MS,
+ * the latest state). A received video track does not say it: in Chromium it stays live and unmuted when
+ * the sender stops sending, and shows the last frame. A side that said nothing with its OFFER or ANSWER
+ * is an older client, which refuses MEDIA frames: it is sent none, and its CallInfo has no remote state.
  *
  * A call's signalling stream can be opened ahead (prepare(), when the user opens the contact's
  * conversation or points at a call button): opening a stream costs a round trip of multistream-select
@@ -23,15 +32,15 @@
  */
 import { logger } from '@libp2p/logger'
 import { toString as toHex } from 'uint8arrays/to-string'
-import { CALL_CONNECT_TIMEOUT_MS, CALL_PREPARED_MS, RING_TIMEOUT_MS } from '../constants.js'
+import { CALL_CONNECT_TIMEOUT_MS, CALL_MEDIA_FRAME_MS, CALL_PREPARED_MS, CALL_RECORD_MS, RING_TIMEOUT_MS } from '../constants.js'
 import { CallError, InvalidInputError } from '../errors.js'
 import { CallSignal } from './signalling.js'
-import type { CallSignalling, IceCandidate, Signal, SignalChannel } from './signalling.js'
+import type { CallSignalling, IceCandidate, MediaState, Signal, SignalChannel } from './signalling.js'
 import type { CallOutcome, CallRecord, ChatStore, Direction } from '../store/index.js'
 import type { Connection, PeerId } from '@libp2p/interface'
 
 export { callSignalling, CallSignal } from './signalling.js'
-export type { CallSignalling, CallSignallingStats, IceCandidate, Signal } from './signalling.js'
+export type { CallSignalling, CallSignallingStats, IceCandidate, MediaState, Signal } from './signalling.js'
 
 const log = logger('megachat:calls')
 
@@ -65,6 +74,10 @@ export interface CallInfo {
   outcome?: CallOutcome
   /** once ended, when there is more to say than the outcome: one line for the user */
   reason?: string
+  /** the other side sends video (camera or screen); undefined until it said (an older client never does) */
+  remoteCamera?: boolean
+  /** the other side's microphone is on; undefined until it said */
+  remoteMic?: boolean
 }
 
 /** What the media side reports back for a call. */
@@ -75,6 +88,8 @@ export interface MediaEvents {
   connected(): void
   /** no media path could be made, or it was lost for good */
   failed(reason: string): void
+  /** what we send now (it may be said again unchanged): the other side is told when it changes */
+  sending(state: MediaState): void
 }
 
 /** One call's media (an RTCPeerConnection in the web app). */
@@ -126,6 +141,8 @@ export interface CallsInit {
   connectTimeout?: number
   /** how long a prepared stream is kept (ms) */
   preparedTimeout?: number
+  /** how often a running call's record is stored again (ms) */
+  recordInterval?: number
 }
 
 /** A signalling stream opened ahead of a call to one peer. */
@@ -163,6 +180,17 @@ interface Call {
   timer?: ReturnType<typeof setTimeout>
   /** remote signals are handled one after another */
   inbound: Promise<void>
+  /** the call's record writes, one after another (the final one last) */
+  saving: Promise<void>
+  /** the next write of a running call's record */
+  recordTimer?: ReturnType<typeof setTimeout>
+  /** what we send, as the media says */
+  local: MediaState
+  /** what the other side was last told; undefined until our OFFER or ANSWER went */
+  told?: MediaState
+  /** when the last MEDIA frame went, and the timer of the next one */
+  mediaAt: number
+  mediaTimer?: ReturnType<typeof setTimeout>
 }
 
 /** Most frames kept to send again (an offer and its candidates), and how often a call sends them again. */
@@ -181,6 +209,7 @@ export class Calls {
   ringTimeout: number
   connectTimeout: number
   preparedTimeout: number
+  recordInterval: number
   private readonly init: CallsInit
   private readonly calls = new Map<string, Call>()
   /** signalling streams opened ahead of a call, by peer */
@@ -201,6 +230,7 @@ export class Calls {
     this.ringTimeout = init.ringTimeout ?? RING_TIMEOUT_MS
     this.connectTimeout = init.connectTimeout ?? CALL_CONNECT_TIMEOUT_MS
     this.preparedTimeout = init.preparedTimeout ?? CALL_PREPARED_MS
+    this.recordInterval = init.recordInterval ?? CALL_RECORD_MS
   }
 
   /** Calls that have not ended. */
@@ -292,12 +322,13 @@ export class Calls {
         return { ...call.info }
       }
       call.channel ??= channel
-      await this.send(call, { type: CallSignal.Type.OFFER, sdp, video }).catch(async (err: Error) => {
+      const offer = { type: CallSignal.Type.OFFER, sdp, video, media: this.tell(call) }
+      await this.send(call, offer).catch(async (err: Error) => {
         // a prepared stream may have died quietly since (its connection went): once more on a fresh one
         if (channel.open || call.channel !== channel) throw err
         log('the prepared stream to %p failed (%s): once more', peer, err.message)
         call.channel = undefined
-        await this.send(call, { type: CallSignal.Type.OFFER, sdp, video })
+        await this.send(call, offer)
       })
       this.flushLocalCandidates(call)
       this.setTimer(call, this.ringTimeout)
@@ -325,7 +356,7 @@ export class Calls {
       const sdp = await media.answer(call.offer)
       call.offer = undefined
       // frames go out in order: the answer, then the candidates found meanwhile
-      const answered = this.send(call, { type: CallSignal.Type.ANSWER, sdp })
+      const answered = this.send(call, { type: CallSignal.Type.ANSWER, sdp, media: this.tell(call) })
       this.flushLocalCandidates(call)
       await Promise.all([accepted, answered, this.remoteDescriptionSet(call)])
     } catch (err: any) {
@@ -410,7 +441,8 @@ export class Calls {
       direction: 'in',
       video: signal.video === true,
       state: 'incoming',
-      startedAt: Date.now()
+      startedAt: Date.now(),
+      ...(signal.media != null ? { remoteCamera: signal.media.camera, remoteMic: signal.media.mic } : {})
     }
     const key = from.toString()
     if (!this.allowOffer(key)) {
@@ -490,9 +522,14 @@ export class Calls {
       case CallSignal.Type.ANSWER:
         if (out && !call.remoteSet && call.media != null && signal.sdp != null) {
           call.accepted = true
+          this.heard(call, signal.media)
+          this.sendMedia(call) // what changed here since the offer
           await call.media.setAnswer(signal.sdp)
           await this.remoteDescriptionSet(call)
         }
+        break
+      case CallSignal.Type.MEDIA:
+        this.heard(call, signal.media)
         break
       case CallSignal.Type.CANDIDATE:
         if (call.media != null && call.remoteSet) await call.media.addCandidate(signal.candidate ?? null)
@@ -534,7 +571,7 @@ export class Calls {
 
   /** Keeps a new call, lets `setup` fill it in, then announces it. */
   private add (peer: PeerId, info: CallInfo, setup?: (call: Call) => void): Call {
-    const call: Call = { info, peer, accepted: false, remoteSet: false, remoteCandidates: [], inbound: Promise.resolve() }
+    const call: Call = { info, peer, accepted: false, remoteSet: false, remoteCandidates: [], inbound: Promise.resolve(), saving: Promise.resolve(), local: { camera: info.video, mic: true }, mediaAt: 0 }
     this.calls.set(info.id, call)
     setup?.(call)
     this.init.onChange({ ...info })
@@ -570,6 +607,7 @@ export class Calls {
 
   private async startMedia (call: Call, options: MediaOptions): Promise<MediaSession> {
     if (this.media == null) throw new CallError('no media on this client')
+    call.local = { camera: options.video, mic: true }
     let media: MediaSession
     try {
       media = await this.media({ ...call.info }, {
@@ -582,9 +620,14 @@ export class Calls {
           clearTimeout(call.timer)
           call.info.connectedAt ??= Date.now()
           this.update(call, 'connected')
+          this.keepRecord(call)
         },
         failed: (reason) => {
           void this.finish(call, this.broken(call), reason, { type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.FAILED })
+        },
+        sending: (state) => {
+          call.local = { camera: state.camera, mic: state.mic }
+          this.sendMedia(call)
         }
       }, { ...options, iceServers: this.init.iceServers?.() })
     } catch (err: any) {
@@ -598,6 +641,43 @@ export class Calls {
   private async remoteDescriptionSet (call: Call): Promise<void> {
     call.remoteSet = true
     for (const c of call.remoteCandidates.splice(0)) await call.media?.addCandidate(c)
+  }
+
+  /** What goes with our OFFER or ANSWER: what we send now; the other side knows it from then on. */
+  private tell (call: Call): MediaState {
+    call.told = { ...call.local }
+    return call.told
+  }
+
+  /** What the other side says it sends (nothing: an older client); announced when it changed. */
+  private heard (call: Call, media: MediaState | undefined): void {
+    if (media == null || isOver(call) || (call.info.remoteCamera === media.camera && call.info.remoteMic === media.mic)) return
+    call.info.remoteCamera = media.camera
+    call.info.remoteMic = media.mic
+    this.init.onChange({ ...call.info })
+  }
+
+  /**
+   * Tells the other side what we send when it changed since it was last told: at once, or, within
+   * CALL_MEDIA_FRAME_MS of the last MEDIA frame, at the end of that time (the state then, however often
+   * it changed meanwhile). Only once our OFFER or ANSWER went, and only to a side that knows MEDIA.
+   */
+  private sendMedia (call: Call): void {
+    const told = call.told
+    if (isOver(call) || told == null || call.info.remoteCamera == null || call.mediaTimer != null) return
+    if (told.camera === call.local.camera && told.mic === call.local.mic) return
+    const wait = call.mediaAt + CALL_MEDIA_FRAME_MS - Date.now()
+    if (wait > 0) {
+      call.mediaTimer = setTimeout(() => {
+        call.mediaTimer = undefined
+        this.sendMedia(call)
+      }, wait)
+      return
+    }
+    call.mediaAt = Date.now()
+    const media = { ...call.local }
+    call.told = media
+    void this.send(call, { type: CallSignal.Type.MEDIA, media }).catch((err: Error) => { log('media state not sent: %s', err.message) })
   }
 
   private flushLocalCandidates (call: Call): void {
@@ -725,6 +805,8 @@ export class Calls {
   private async finish (call: Call, outcome: CallOutcome | undefined, reason?: string, last?: Omit<Signal, 'callId'>): Promise<void> {
     if (call.info.state === 'ended') return
     clearTimeout(call.timer)
+    clearTimeout(call.recordTimer)
+    clearTimeout(call.mediaTimer)
     call.info.state = 'ended'
     call.info.outcome = outcome
     call.info.reason = reason
@@ -735,27 +817,54 @@ export class Calls {
       : this.send(call, last).catch((err: Error) => { log('could not tell %p the call ended: %s', call.peer, err.message) })
     void said.then(() => { call.channel?.close() })
     this.init.onChange({ ...call.info })
-    if (outcome != null) await this.record(call.info)
+    if (outcome != null) {
+      // after any write of the running call's record, which this one replaces
+      call.saving = call.saving.then(async () => { await this.record(call.info) })
+      await call.saving
+    }
     if (this.init.signal.aborted) await said
   }
 
+  /**
+   * Stores a connected call's record as it would read if the call ended now (answered, ending now), and
+   * again every recordInterval until it ends.
+   */
+  private keepRecord (call: Call): void {
+    if (isOver(call)) return
+    clearTimeout(call.recordTimer)
+    call.recordTimer = setTimeout(() => { this.keepRecord(call) }, this.recordInterval)
+    call.saving = call.saving.then(async () => {
+      if (!isOver(call)) await this.store(toRecord(call.info, 'answered'))
+    })
+  }
+
+  /** Stores an ended call's record, then reports it. */
   private async record (info: CallInfo): Promise<void> {
-    const record: CallRecord = {
-      id: info.id,
-      peer: info.peer,
-      direction: info.direction,
-      video: info.video,
-      timestamp: info.startedAt,
-      ...(info.connectedAt != null ? { connectedAt: info.connectedAt } : {}),
-      endedAt: Date.now(),
-      outcome: info.outcome ?? 'missed',
-      ...(info.reason != null ? { reason: info.reason } : {})
-    }
+    const record = toRecord(info, info.outcome ?? 'missed')
+    await this.store(record)
+    this.init.onEnded(record)
+  }
+
+  private async store (record: CallRecord): Promise<void> {
     try {
       await this.init.store.addCall(record)
     } catch (err: any) {
       log.error('could not store a call record: %e', err)
     }
-    this.init.onEnded(record)
+  }
+}
+
+/** A call's record, ending now. */
+function toRecord (info: CallInfo, outcome: CallOutcome): CallRecord {
+  return {
+    id: info.id,
+    peer: info.peer,
+    direction: info.direction,
+    video: info.video,
+    timestamp: info.startedAt,
+    ...(info.connectedAt != null ? { connectedAt: info.connectedAt } : {}),
+    endedAt: Date.now(),
+    outcome,
+    ...(info.reason != null ? { reason: info.reason } : {})
   }
 }

@@ -63,7 +63,11 @@ export function rtcMedia (init: RtcMediaInit = {}): MediaFactory {
   }
 }
 
-/** One call's media; emits 'change' when tracks or the local controls change. */
+/**
+ * One call's media; emits 'change' when tracks or the local controls change, and tells the calls layer
+ * what it sends (MediaEvents.sending) at each change: the other side cannot see a camera turned off in
+ * the track it receives.
+ */
 export class RtcCall extends EventTarget implements MediaSession {
   readonly pc: RTCPeerConnection
   /** what we send: microphone, and camera or screen */
@@ -355,6 +359,7 @@ export class RtcCall extends EventTarget implements MediaSession {
   }
 
   private changed (): void {
+    if (!this.closed) this.events.sending({ camera: this.cameraOn || this.sharing, mic: this.micOn })
     this.dispatchEvent(new Event('change'))
   }
 }

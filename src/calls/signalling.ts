@@ -14,14 +14,16 @@
  * them, and the media (DTLS-SRTP) is end-to-end encrypted.
  *
  * Bad input (oversized frames or length prefixes, undecodable frames, fields of the wrong wire type or
- * strings that are not UTF-8, malformed fields, too many frames or streams) aborts the stream and is
- * counted in `stats`; it never throws into the event loop.
+ * strings that are not UTF-8, malformed fields, too many frames or streams, MEDIA frames faster than
+ * CALL_MEDIA_FRAME_MS beyond a burst of CALL_MEDIA_BURST) aborts the stream and is counted in `stats`;
+ * it never throws into the event loop. MEDIA frames (camera and microphone on or off) are not counted
+ * in CALL_MAX_FRAMES: a long call may toggle them often, and their pace bounds them instead.
  */
 import { serviceCapabilities } from '@libp2p/interface'
 import { UnexpectedEOFError } from '@libp2p/utils'
 import { fromString as fromHex } from 'uint8arrays/from-string'
 import { toString as toHex } from 'uint8arrays/to-string'
-import { CALL_FIRST_FRAME_MS, CALL_MAX_FRAMES, CALL_MAX_INBOUND_STREAMS, CALL_PROTOCOL, MAX_CALL_FRAME_BYTES, MAX_SDP_BYTES } from '../constants.js'
+import { CALL_FIRST_FRAME_MS, CALL_MAX_FRAMES, CALL_MAX_INBOUND_STREAMS, CALL_MEDIA_BURST, CALL_MEDIA_FRAME_MS, CALL_PROTOCOL, MAX_CALL_FRAME_BYTES, MAX_SDP_BYTES } from '../constants.js'
 import { ProtocolViolationError } from '../errors.js'
 import { boundedLpStream, checkFields } from '../node/frames.js'
 import { CallSignal } from './pb/call.js'
@@ -40,6 +42,14 @@ export interface IceCandidate {
   usernameFragment?: string | null
 }
 
+/** What one side of a call sends. */
+export interface MediaState {
+  /** video goes out: the camera, or a shared screen */
+  camera: boolean
+  /** the microphone is on */
+  mic: boolean
+}
+
 /** One signalling frame, validated. */
 export interface Signal {
   /** 32 hex characters */
@@ -53,6 +63,8 @@ export interface Signal {
   candidate?: IceCandidate | null
   /** HANGUP */
   reason?: CallSignal.Reason
+  /** MEDIA; OFFER and ANSWER from clients that know MEDIA */
+  media?: MediaState
 }
 
 export interface CallSignallingInit {
@@ -188,13 +200,19 @@ class DefaultCallSignalling implements CallSignalling, Startable {
   private async run (channel: SignalChannel, inbound: boolean): Promise<void> {
     this.channels.add(channel)
     const from = channel.remotePeer
+    let frames = 0
+    const media = new Pace(CALL_MEDIA_FRAME_MS, CALL_MEDIA_BURST)
     try {
       for (let n = 0; ; n++) {
         const first = inbound && n === 0
         const bytes = await channel.read(first ? { signal: AbortSignal.timeout(this.init.firstFrameTimeout ?? CALL_FIRST_FRAME_MS) } : undefined)
         if (bytes == null) break
-        if (n >= CALL_MAX_FRAMES) throw new ProtocolViolationError('too many frames on one call stream')
         const signal = decodeSignal(bytes)
+        if (signal.type === CallSignal.Type.MEDIA) {
+          if (!media.take()) throw new ProtocolViolationError('media frames too fast')
+        } else if (++frames > CALL_MAX_FRAMES) {
+          throw new ProtocolViolationError('too many frames on one call stream')
+        }
         this.stats.received++
         this.init.onSignal(from, signal, channel)
       }
@@ -218,7 +236,8 @@ const CALL_SIGNAL_SHAPE: Shape = {
   3: 'string',
   4: 'varint',
   5: { 1: 'string', 2: 'string', 3: 'varint', 4: 'string' },
-  6: 'varint'
+  6: 'varint',
+  7: { 1: 'varint', 2: 'varint' }
 }
 
 /** One frame as it goes on the wire. */
@@ -229,7 +248,8 @@ export function encodeSignal (signal: Signal): Uint8Array {
     sdp: signal.sdp,
     video: signal.video ?? false,
     candidate: signal.candidate == null ? undefined : withoutNulls(signal.candidate),
-    reason: signal.reason ?? CallSignal.Reason.NORMAL
+    reason: signal.reason ?? CallSignal.Reason.NORMAL,
+    media: signal.media == null ? undefined : { camera: signal.media.camera, mic: signal.media.mic }
   })
 }
 
@@ -254,6 +274,7 @@ export function decodeSignal (bytes: Uint8Array): Signal {
       if (frame.sdp == null || frame.sdp.length === 0 || frame.sdp.length > MAX_SDP_BYTES) throw new ProtocolViolationError('bad sdp')
       signal.sdp = frame.sdp
       signal.video = frame.video
+      if (frame.media != null) signal.media = { camera: frame.media.camera, mic: frame.media.mic }
       break
     case CallSignal.Type.CANDIDATE: {
       const c = frame.candidate
@@ -264,10 +285,38 @@ export function decodeSignal (bytes: Uint8Array): Signal {
     case CallSignal.Type.HANGUP:
       signal.reason = frame.reason
       break
+    case CallSignal.Type.MEDIA:
+      if (frame.media == null) throw new ProtocolViolationError('a media frame without media')
+      signal.media = { camera: frame.media.camera, mic: frame.media.mic }
+      break
     default:
       break
   }
   return signal
+}
+
+/** At most one event per `ms` on average, with `burst` of them at once. */
+class Pace {
+  private readonly ms: number
+  private readonly burst: number
+  private tokens: number
+  private at = Date.now()
+
+  constructor (ms: number, burst: number) {
+    this.ms = ms
+    this.burst = burst
+    this.tokens = burst
+  }
+
+  /** Counts one event; false when it comes too soon. */
+  take (): boolean {
+    const now = Date.now()
+    this.tokens = Math.min(this.burst, this.tokens + (now - this.at) / this.ms)
+    this.at = now
+    if (this.tokens < 1) return false
+    this.tokens--
+    return true
+  }
 }
 
 function withoutNulls (c: IceCandidate): CallSignal['candidate'] {

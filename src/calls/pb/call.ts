@@ -10,6 +10,7 @@ export interface CallSignal {
   video: boolean
   candidate?: Candidate
   reason: CallSignal.Reason
+  media?: MediaState
 }
 
 export namespace CallSignal {
@@ -21,7 +22,8 @@ export namespace CallSignal {
     ACCEPT = 'ACCEPT',
     DECLINE = 'DECLINE',
     BUSY = 'BUSY',
-    HANGUP = 'HANGUP'
+    HANGUP = 'HANGUP',
+    MEDIA = 'MEDIA'
   }
 
   enum __TypeValues {
@@ -32,7 +34,8 @@ export namespace CallSignal {
     ACCEPT = 4,
     DECLINE = 5,
     BUSY = 6,
-    HANGUP = 7
+    HANGUP = 7,
+    MEDIA = 8
   }
 
   export namespace Type {
@@ -100,6 +103,11 @@ export namespace CallSignal {
           CallSignal.Reason.codec().encode(obj.reason, w)
         }
 
+        if (obj.media != null) {
+          w.uint32(58)
+          MediaState.codec().encode(obj.media, w)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -141,6 +149,12 @@ export namespace CallSignal {
             }
             case 6: {
               obj.reason = CallSignal.Reason.codec().decode(reader)
+              break
+            }
+            case 7: {
+              obj.media = MediaState.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.media
+              })
               break
             }
             default: {
@@ -200,6 +214,13 @@ export namespace CallSignal {
               }
               break
             }
+            case 7: {
+              yield * MediaState.codec().stream(reader, reader.uint32(), `${prefix}.media`, {
+                limits: opts.limits?.media
+              })
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -257,6 +278,16 @@ export namespace CallSignal {
     value: CallSignal.Reason
   }
 
+  export interface CallSignalMediaCameraFieldEvent {
+    field: '$.media.camera'
+    value: boolean
+  }
+
+  export interface CallSignalMediaMicFieldEvent {
+    field: '$.media.mic'
+    value: boolean
+  }
+
   export function encode (obj: Partial<CallSignal>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, CallSignal.codec())
   }
@@ -265,8 +296,120 @@ export namespace CallSignal {
     return decodeMessage(buf, CallSignal.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<CallSignal>): Generator<CallSignalCallIdFieldEvent | CallSignalTypeFieldEvent | CallSignalSdpFieldEvent | CallSignalVideoFieldEvent | CallSignalCandidateCandidateFieldEvent | CallSignalCandidateSdpMidFieldEvent | CallSignalCandidateSdpMLineIndexFieldEvent | CallSignalCandidateUsernameFragmentFieldEvent | CallSignalReasonFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<CallSignal>): Generator<CallSignalCallIdFieldEvent | CallSignalTypeFieldEvent | CallSignalSdpFieldEvent | CallSignalVideoFieldEvent | CallSignalCandidateCandidateFieldEvent | CallSignalCandidateSdpMidFieldEvent | CallSignalCandidateSdpMLineIndexFieldEvent | CallSignalCandidateUsernameFragmentFieldEvent | CallSignalReasonFieldEvent | CallSignalMediaCameraFieldEvent | CallSignalMediaMicFieldEvent> {
     return streamMessage(buf, CallSignal.codec(), opts)
+  }
+}
+
+export interface MediaState {
+  camera: boolean
+  mic: boolean
+}
+
+export namespace MediaState {
+  let _codec: Codec<MediaState>
+
+  export const codec = (): Codec<MediaState> => {
+    if (_codec == null) {
+      _codec = message<MediaState>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.camera != null && obj.camera !== false)) {
+          w.uint32(8)
+          w.bool(obj.camera)
+        }
+
+        if ((obj.mic != null && obj.mic !== false)) {
+          w.uint32(16)
+          w.bool(obj.mic)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          camera: false,
+          mic: false
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.camera = reader.bool()
+              break
+            }
+            case 2: {
+              obj.mic = reader.bool()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.camera`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.mic`,
+                value: reader.bool()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface MediaStateCameraFieldEvent {
+    field: '$.camera'
+    value: boolean
+  }
+
+  export interface MediaStateMicFieldEvent {
+    field: '$.mic'
+    value: boolean
+  }
+
+  export function encode (obj: Partial<MediaState>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, MediaState.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MediaState>): MediaState {
+    return decodeMessage(buf, MediaState.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MediaState>): Generator<MediaStateCameraFieldEvent | MediaStateMicFieldEvent> {
+    return streamMessage(buf, MediaState.codec(), opts)
   }
 }
 
