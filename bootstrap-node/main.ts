@@ -23,6 +23,7 @@ import {
   DEFAULT_TURN_PORT, DEFAULT_TURN_REALM, DEFAULT_WEB_HOST, DEFAULT_WEB_PORT
 } from './index.js'
 import { webAppAdvice } from './web.js'
+import { unsupportedNode } from '../src/node-version.js'
 import type { BootstrapNode, RelayLimits } from './index.js'
 
 const NAME = 'megachat-bootstrap'
@@ -229,6 +230,8 @@ async function main (): Promise<void> {
     .allowExcessArguments(false)
   program.parse()
   const opts = program.opts<CliOptions>()
+  const tooOld = unsupportedNode()
+  if (tooOld != null) fail(tooOld)
   if (opts.data.trim() === '') fail('--data needs a directory')
 
   let node: BootstrapNode

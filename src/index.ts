@@ -44,10 +44,11 @@ import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
 export * from './errors.js'
+export * from './crypto/errors.js'
 export type { Contact, MessageRequest, StoredMessage, DeliveryState, Direction, StoredRoomMessage } from './store/index.js'
 export type { RoomInfo, RoomMembersEvent, RoomMessageEvent } from './rooms/index.js'
 export type { CallRecord, CallOutcome } from './store/index.js'
-export type { CallInfo, CallState, MediaEvents, MediaFactory, MediaOptions, MediaSession, MediaSetup, MediaState, IceCandidate } from './calls/index.js'
+export type { Calls, CallInfo, CallState, MediaEvents, MediaFactory, MediaOptions, MediaSession, MediaSetup, MediaState, IceCandidate } from './calls/index.js'
 export type { ChatLibp2p } from './node/node.js'
 export type { BootstrapNodeStatus } from './node/bootstrap-watch.js'
 export type { Diagnosis, PeerDiagnosis, PathInfo, NatReport, NatMapping, NatSeen, ReachTrace, ReachStep } from './node/diagnose.js'
@@ -125,14 +126,17 @@ const NAME_RE = /^[\p{L}\p{N}_.-]{1,32}$/u
 
 export class Chat extends TypedEventEmitter<ChatEvents> {
   readonly peerId: PeerId
+  /** the libp2p node underneath (connections, addresses): for what the methods here do not cover */
   readonly libp2p: ChatLibp2p
+  /** @internal the store of contacts, history and the outbox */
   readonly store: ChatStore
+  /** @internal the rooms module: use the room methods of Chat */
   readonly rooms: Rooms
   /** calls: accept, decline, hang up by call id; see also call() */
   readonly calls: Calls
   private readonly init: ChatInit
   private readonly closePlatform: () => Promise<void>
-  /** the dial policy every feature uses */
+  /** @internal the dial policy every feature uses */
   readonly reach: Reach
   private readonly outbox: Outbox
   private readonly contactCache: Map<string, Contact>
@@ -428,6 +432,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   }
 
   /**
+   * @internal
    * Called by the DM protocol before it acknowledges: the messages it took are on disk when this resolves
    * with their number (all from a contact; from a stranger, what their message request has room for).
    * Each id is stored (and reported) once.

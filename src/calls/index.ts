@@ -387,7 +387,7 @@ export class Calls {
     await this.finish(call, ...this.hungUp(call, 'you'), { type: CallSignal.Type.HANGUP })
   }
 
-  /** Hangs up everything (the chat is stopping). */
+  /** @internal Hangs up everything (the chat is stopping). */
   async stop (): Promise<void> {
     for (const key of [...this.prepared.keys()]) this.unprepare(key)?.close()
     await Promise.allSettled([...this.calls.keys()].map(async id => { await this.hangup(id) }))
@@ -395,6 +395,7 @@ export class Calls {
 
   // ---- from the signalling service
 
+  /** @internal */
   onSignal (from: PeerId, signal: Signal, channel: SignalChannel): void {
     const call = this.calls.get(signal.callId)
     if (call == null) {
@@ -412,6 +413,7 @@ export class Calls {
       .catch(async (err: Error) => { await this.fail(call, err) })
   }
 
+  /** @internal */
   onEnd (channel: SignalChannel): void {
     channel.close() // the other side closed its end: close ours
     const key = channel.remotePeer.toString()

@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline'
 import { Command, InvalidArgumentError } from 'commander'
 import { bootstrapIceServers } from '../node/ice.js'
 import { createChat } from '../index.js'
+import { unsupportedNode } from '../node-version.js'
 import { openPlatform } from '../platform.js'
 import { isSendLine, runCommand } from './commands.js'
 import { Renderer } from './render.js'
@@ -95,6 +96,11 @@ async function main (): Promise<void> {
   const opts = parseArgs(process.argv)
   const json = opts.json
   const out = new Renderer({ json, color: !json && process.stdout.isTTY === true && process.env.NO_COLOR == null })
+  const tooOld = unsupportedNode()
+  if (tooOld != null) {
+    out.fatal(tooOld, 'UnsupportedNodeError')
+    process.exit(1)
+  }
 
   let chat: Chat
   let bootstrapCount = 0
