@@ -16,7 +16,9 @@
  *
  * Peers: by default coturn relays to public addresses only: loopback, RFC 1918, CGNAT, link-local and
  * other special ranges are denied, so that a TURN allocation cannot reach the server's own network.
- * `allowPrivatePeers` lifts that for tests and labs on private or loopback addresses.
+ * `allowedPeers` lets it relay to the addresses and ranges given, and to nothing else that is denied: a lab
+ * whose "internet" is documentation space (203.0.113.0/24) names that range. `allowPrivatePeers` lifts
+ * the whole list, and allows loopback, for tests on one machine.
  *
  * @example
  * ```ts
@@ -76,6 +78,11 @@ export interface CoturnOptions {
   maxPort: number
   /** relay to loopback and private addresses too: for tests and labs only */
   allowPrivatePeers?: boolean
+  /**
+   * addresses (`203.0.113.7`) and ranges (`203.0.113.0-203.0.113.255`) coturn may relay to although they
+   * are in a denied range (coturn's allowed-peer-ip); the rest of the list still holds
+   */
+  allowedPeers?: string[]
   /** the coturn binary; default `turnserver` on the PATH */
   binary?: string
   /** at most this many allocations per username at once (coturn's user-quota); default 12 */
@@ -174,9 +181,20 @@ function coturnConfig (options: CoturnOptions, secret: string, dir: string): str
     'simple-log',
     `pidfile=${join(dir, 'turnserver.pid')}`,
     `userdb=${join(dir, 'turndb')}`,
-    ...(options.allowPrivatePeers === true ? ['allow-loopback-peers'] : PRIVATE_PEERS.map(r => `denied-peer-ip=${r}`))
+    ...(options.allowPrivatePeers === true ? ['allow-loopback-peers'] : PRIVATE_PEERS.map(r => `denied-peer-ip=${r}`)),
+    ...(options.allowedPeers ?? []).map(r => `allowed-peer-ip=${r}`)
   ]
   return lines.join('\n') + '\n'
+}
+
+/**
+ * Whether `range` is an IP address or a range of two of one family, first to last, as coturn's
+ * allowed-peer-ip takes it (`203.0.113.0-203.0.113.255`).
+ */
+export function isPeerRange (range: string): boolean {
+  const ends = range.split('-')
+  if (ends.length > 2 || ends.some(e => isIP(e) === 0)) return false
+  return ends.length === 1 || isIP(ends[0]) === isIP(ends[1])
 }
 
 /** Where to send the readiness probe: the listening address, or loopback for a wildcard. */

@@ -49,7 +49,7 @@ import { InvalidInputError } from '../src/errors.js'
 import { loadIdentity } from '../src/identity/index.js'
 import { ListenError, WebAppMissingError, listenErrorReason } from './errors.js'
 import { DEFAULT_RECORD_LIMITS, checkRecordLimits, openRecordStore } from './records.js'
-import { COTURN_MISSING, CoturnMissingError, startCoturn } from './coturn.js'
+import { COTURN_MISSING, CoturnMissingError, isPeerRange, startCoturn } from './coturn.js'
 import { createStunServer } from './stun.js'
 import { turnCredentials } from './turn.js'
 import { serveWebApp } from './web.js'
@@ -117,6 +117,11 @@ export interface TurnOptions {
   maxPort?: number
   /** Relay to loopback and private addresses: for tests and labs only, never on a public server. */
   allowPrivatePeers?: boolean
+  /**
+   * Addresses and ranges (`203.0.113.0-203.0.113.255`) coturn may relay to although they are private or
+   * special (e.g. a lab's "internet" in documentation space); every other denied range stays denied.
+   */
+  allowedPeers?: string[]
   /** How long credentials last (seconds). Default 6 h. */
   ttl?: number
   /** The coturn binary. Default `turnserver` on the PATH. */
@@ -488,7 +493,10 @@ function checkTurnOptions (turn: TurnOptions): Required<Omit<TurnOptions, 'exter
   if (!/^[\w.-]{1,64}$/.test(realm)) throw new InvalidInputError(`TURN realm must be 1-64 letters, digits, ".", "_" or "-", not ${realm}`)
   const ttl = turn.ttl ?? TURN_CREDENTIALS_TTL_S
   if (!Number.isInteger(ttl) || ttl < 60 || ttl > 7 * 24 * 3600) throw new InvalidInputError(`TURN credentials must last 60 s to 7 days, not ${ttl} s`)
-  return { ...turn, port, host, realm, minPort, maxPort, ttl, allowPrivatePeers: turn.allowPrivatePeers === true }
+  const allowedPeers = turn.allowedPeers ?? []
+  const bad = allowedPeers.find(r => !isPeerRange(r))
+  if (bad != null) throw new InvalidInputError(`TURN allowed peers must be IP addresses or ranges such as 203.0.113.0-203.0.113.255, not ${bad}`)
+  return { ...turn, port, host, realm, minPort, maxPort, ttl, allowPrivatePeers: turn.allowPrivatePeers === true, allowedPeers }
 }
 
 /** The host name of an HTTP Host header (without port or IPv6 brackets). */

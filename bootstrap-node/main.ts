@@ -3,7 +3,8 @@
  *
  *   node dist/bootstrap-node/main.js [--listen ADDR]... [--announce ADDR]... [--data DIR]
  *        [--stun-port N | --no-stun] [--webrtc-direct] [--web [--web-port N] [--web-host ADDR]]
- *        [--turn [--turn-port N] [--turn-host ADDR] [--turn-external-ip IP] [--turn-relay-ports MIN-MAX] [--turn-realm NAME]]
+ *        [--turn [--turn-port N] [--turn-host ADDR] [--turn-external-ip IP] [--turn-relay-ports MIN-MAX] [--turn-realm NAME]
+ *                [--turn-allow-peer IP|FIRST-LAST]...]
  *        [--status-interval SECONDS] [--json]
  *
  * Text mode prints the peer id, the addresses to give clients (`--bootstrap`), the STUN URL, the
@@ -46,6 +47,7 @@ interface CliOptions {
   turnRelayPorts: [number, number]
   turnRealm: string
   turnAllowPrivatePeers?: boolean
+  turnAllowPeer: string[]
   statusInterval: number
   json?: boolean
 }
@@ -219,6 +221,8 @@ async function main (): Promise<void> {
     .addOption(new Option('--turn-relay-ports <min-max>', 'UDP ports of relayed media with --turn (one per allocation)')
       .argParser(parsePortRange).default([DEFAULT_TURN_MIN_PORT, DEFAULT_TURN_MAX_PORT], `${DEFAULT_TURN_MIN_PORT}-${DEFAULT_TURN_MAX_PORT}`))
     .option('--turn-realm <name>', 'TURN realm with --turn', DEFAULT_TURN_REALM)
+    .addOption(new Option('--turn-allow-peer <ip|first-last>', 'with --turn, let coturn relay to this address or range although it is private or special (e.g. a lab\'s 203.0.113.0-203.0.113.255); repeatable')
+      .argParser(collect).default([]))
     .addOption(new Option('--turn-allow-private-peers', 'let coturn relay to loopback and private addresses: for tests and labs only').hideHelp())
     .option('--status-interval <seconds>', 'print a status line every N seconds (0 = never)', parseSeconds, 60)
     .option('--json', 'print one JSON object per line (ready, then status)')
@@ -252,7 +256,8 @@ async function main (): Promise<void> {
             minPort: opts.turnRelayPorts[0],
             maxPort: opts.turnRelayPorts[1],
             realm: opts.turnRealm,
-            allowPrivatePeers: opts.turnAllowPrivatePeers === true
+            allowPrivatePeers: opts.turnAllowPrivatePeers === true,
+            allowedPeers: opts.turnAllowPeer
           }
         : undefined
     })

@@ -30,6 +30,8 @@ export interface ProfileOptions {
   /** a user-data-dir used before (the same identity); default a new temporary one */
   existing?: string
   args?: string[]
+  /** the browser to run; default {@link CHROMIUM} (the NAT lab gives a wrapper that runs it in a namespace) */
+  executablePath?: string
   /** console lines and page errors go here, marked with the profile's name */
   log?: string[]
 }
@@ -38,7 +40,7 @@ export interface ProfileOptions {
 export async function openProfile (cleanup: Cleanup, name: string, options: ProfileOptions = {}): Promise<{ context: BrowserContext, page: Page, profile: string }> {
   const profile = options.existing ?? cleanup.dir(await tempDir(`megachat-chromium-${name}-`))
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    executablePath: options.executablePath ?? CHROMIUM,
     headless: false, // --headless=new is in the arguments
     args: [...CHROMIUM_ARGS, ...(options.args ?? [])],
     viewport: { width: 1100, height: 720 }

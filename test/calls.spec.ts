@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { CallSignal, MAX_OFFERS_PER_MINUTE } from '../src/calls/index.js'
+import { CallSignal, MAX_OFFERS_PER_MINUTE, noMediaPath } from '../src/calls/index.js'
 import { CALL_MEDIA_BURST, CALL_PROTOCOL } from '../src/constants.js'
 import { eachTestWithBootstrap, fakeMedia, startChat, until, waitFor } from './fixtures.js'
 import type { FakeLog } from './fixtures.js'
@@ -199,6 +199,29 @@ describe('calls between two nodes', function () {
     assert.deepEqual([mine.outcome, mine.reason], ['failed', 'you hung up before it connected'])
     assert.deepEqual([theirs.outcome, theirs.reason], ['failed', 'they hung up before it connected'])
     assert.equal(mine.connectedAt, undefined)
+  })
+
+  it('a call whose media finds no path says on both sides what would help: a TURN server (--turn), unless there was one', async () => {
+    // media whose ICE finds no path: it fails as rtc.ts does, with noMediaPath() of the ICE servers it was given
+    const noPath = (fail: boolean): MediaFactory => async (call, events, options) =>
+      await fakeMedia()(call, { ...events, connected: () => { if (fail) events.failed(noMediaPath(options.iceServers)) } }, options)
+    const turn = [{ urls: 'stun:203.0.113.9:3478' }, { urls: ['turn:203.0.113.9:3479?transport=udp'], username: 'u', credential: 'c' }]
+    for (const iceServers of [undefined, turn]) {
+      const [alice, bob] = await pair({ callMedia: noPath(true), iceServers }, { callMedia: noPath(false), iceServers })
+      const records = Promise.all([waitFor<CallRecord>(alice, 'call:ended', () => true, WAIT_MS), waitFor<CallRecord>(bob, 'call:ended', () => true, WAIT_MS)])
+      await answered(alice, bob, 'connecting')
+      const [mine, theirs] = await records
+      assert.deepEqual([mine.outcome, theirs.outcome], ['failed', 'failed'])
+      assert.equal(mine.reason, noMediaPath(iceServers), 'the side whose ICE failed')
+      assert.equal(theirs.reason, noMediaPath(iceServers), 'the other side, told FAILED before any media flowed')
+      assert.equal(/--turn/.test(mine.reason ?? ''), iceServers == null)
+    }
+    // nor does the connect timeout blame anything else
+    const stuck = (): MediaFactory => async (call, events, options) => await fakeMedia()(call, { ...events, connected: () => {} }, options)
+    const [alice, bob] = await pair({ callMedia: stuck() }, { callMedia: stuck() })
+    alice.calls.connectTimeout = 200
+    const call = await answered(alice, bob, 'connecting')
+    assert.match((await ended(alice, call.id)).reason ?? '', /no TURN server to relay the call \(a bootstrap node runs one with --turn\)/)
   })
 
   it('declines: the caller hears it, both keep it as declined', async () => {

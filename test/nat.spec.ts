@@ -10,47 +10,21 @@
  * bootstrap node's relay.
  *
  * Needs root, iptables, conntrack and `ip netns`; elsewhere it is skipped with one line saying why. The lab's
- * namespace names are fixed, so only one lab can run on a machine: a test waits for another one to go away.
+ * namespace names are fixed, so only one lab can run on a machine: a test waits for another one to go away
+ * (lab.ts, shared with nat-calls.spec.ts).
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
-import { basename, dirname, join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { fileURLToPath } from 'node:url'
-import { Cleanup, JsonClient, tempDir, until } from './fixtures.js'
+import { JsonClient, tempDir, until } from './fixtures.js'
+import { BOOTSTRAP_IP, BOOTSTRAP_MAIN, directShare, eachLabTest, labMissing } from './lab.js'
 import type { Line } from './fixtures.js'
-import type { ChildProcess } from 'node:child_process'
 
-const HERE = dirname(fileURLToPath(import.meta.url))
-/** dist/test/nat.spec.js -> test/natlab in the source tree */
-const NATLAB = join(HERE, '..', '..', 'test', 'natlab')
-const BOOTSTRAP_MAIN = join(HERE, '..', 'bootstrap-node', 'main.js')
-
-const LAB_NAMESPACES = ['pub', 'nat1', 'nat2', 'alice', 'bob']
 /** Each process's stderr (its debug log) goes here when a test fails, and always with MEGACHAT_NAT_DEBUG. */
 const OUTPUT = resolve('test-output/nat')
 /** The lab's processes' DEBUG spec: how a contact was looked up and dialled; MEGACHAT_NAT_DEBUG replaces it. */
 const DEBUG = process.env.MEGACHAT_NAT_DEBUG ?? 'megachat*,libp2p:connection-manager:dial-queue*,libp2p:kad-dht:peer-routing*,libp2p:kad-dht:query-self*,libp2p:kad-dht:routing-table*'
 
-/**
- * What natlab runs beside the lab: it holds the lab up until its stdin (a pipe from this process) closes,
- * then ends whatever still runs in the lab's namespaces (only this test's processes: one lab at a time),
- * so that nothing outlives this process, however it ends.
- */
-const HOLD = `echo lab-up; cat >/dev/null
-pids () { for ns in pub alice bob; do ip netns pids "$ns"; done; }
-p=$(pids); [ -z "$p" ] && exit 0
-kill $p 2>/dev/null
-for i in 1 2 3 4 5 6 7 8 9 10; do [ -z "$(pids)" ] && exit 0; sleep 0.5; done
-kill -9 $(pids) 2>/dev/null; exit 0`
-const BOOTSTRAP_IP = '203.0.113.1'
-/** bob's router's address on the lab's internet: alice's packets to it went direct, not through the relay */
-const BOB_ROUTER_IP = '203.0.113.12'
-const COUNT_CHAIN = 'megachat-count'
-
-/** How long a test waits for someone else's lab to go away before failing. */
-const OTHER_LAB_WAIT_MS = 180_000
 /** One scenario, once its lab is up (the first DM's wait included). */
 const SCENARIO_MS = 75_000
 /** Generous: this is about delivery; the latency goal (<= 1.5 s cone, <= 3 s symmetric) is the benchmark's. */
@@ -64,129 +38,6 @@ const DIRECT_MS = 20_000
 const DIRECT_SHARE = 0.9
 /** About 1 kB per message, as in the issue's measurements. */
 const PAD = 'x'.repeat(1000)
-
-interface Run { code: number | null, stdout: string, stderr: string }
-
-async function run (command: string, args: string[]): Promise<Run> {
-  return await new Promise(resolve => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s })
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
-    child.once('error', (err) => { resolve({ code: -1, stdout, stderr: stderr + err.message }) })
-    child.once('close', (code) => { resolve({ code, stdout, stderr }) })
-  })
-}
-
-async function inLab (ns: string, command: string[]): Promise<string> {
-  const r = await run('ip', ['netns', 'exec', ns, ...command])
-  if (r.code !== 0) throw new Error(`${ns}: ${command.join(' ')} failed (${r.code}): ${r.stderr.trim()}`)
-  return r.stdout
-}
-
-/** Why the lab cannot run here, or undefined when it can. */
-async function labMissing (): Promise<string | undefined> {
-  if (process.platform !== 'linux') return 'the NAT lab needs Linux network namespaces'
-  if (process.getuid?.() !== 0) return 'the NAT lab needs root'
-  for (const tool of ['ip', 'iptables', 'conntrack']) {
-    if ((await run('sh', ['-c', `command -v ${tool}`])).code !== 0) return `no ${tool} on PATH (apt-get install ${tool === 'ip' ? 'iproute2' : tool})`
-  }
-  // from inside the test's own namespace (test/netns.sh), named namespaces must still be possible
-  const probe = `megachat-probe-${process.pid}`
-  const added = await run('ip', ['netns', 'add', probe])
-  if (added.code !== 0) return `ip netns add does not work here: ${added.stderr.trim().split('\n')[0]}`
-  await run('ip', ['netns', 'del', probe])
-  return undefined
-}
-
-/**
- * Why another lab seems to be running, or undefined. Lab namespaces with no process in them and no natlab
- * script alive are an interrupted run's leftovers, which natlab removes itself.
- */
-async function otherLab (): Promise<string | undefined> {
-  const listed = (await run('ip', ['netns', 'list'])).stdout.split('\n').map(l => l.split(' ')[0])
-  const present = LAB_NAMESPACES.filter(n => listed.includes(n))
-  if (present.length === 0) return undefined
-  for (const ns of present) {
-    if ((await run('ip', ['netns', 'pids', ns])).stdout.trim() !== '') return `processes run in namespace ${ns}`
-  }
-  for (const pid of await readdir('/proc').catch(() => [])) {
-    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue
-    const args = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0')
-    if (args.some(a => basename(a) === 'natlab')) return `natlab runs (pid ${pid})`
-  }
-  return undefined
-}
-
-interface Counters {
-  /** bytes alice sent to / got from bob's router: the direct path */
-  toPeer: number
-  fromPeer: number
-  /** bytes alice sent to / got from the bootstrap node: the relay (and DHT, identify, STUN) */
-  toBootstrap: number
-  fromBootstrap: number
-}
-
-/** The lab, held up by a command that waits for its stdin to close: if this process dies, the lab goes too. */
-class Lab {
-  private stderr = ''
-  private constructor (private readonly child: ChildProcess, private readonly done: Promise<number | null>) {}
-
-  static async start (symmetric: boolean): Promise<Lab> {
-    const env: Record<string, string | undefined> = { ...process.env }
-    for (const name of Object.keys(env)) if (name.startsWith('LAB_')) delete env[name]
-    if (symmetric) env.LAB_SYMMETRIC = '1'
-    const child = spawn('bash', [NATLAB, 'sh', '-c', HOLD], { env, stdio: ['pipe', 'pipe', 'pipe'] })
-    const done = new Promise<number | null>(resolve => { child.once('close', resolve) })
-    const lab = new Lab(child, done)
-    child.stderr?.setEncoding('utf8').on('data', (s: string) => { lab.stderr += s })
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { reject(new Error(`the lab was not up within ${START_MS} ms: ${lab.stderr}`)) }, START_MS)
-      child.stdout?.setEncoding('utf8').on('data', (s: string) => { if (s.includes('lab-up')) { clearTimeout(timer); resolve() } })
-      void done.then(code => { clearTimeout(timer); reject(new Error(`natlab exited (${code}) before the lab was up: ${lab.stderr.trim()}`)) })
-    })
-    await lab.countOnAliceRouter()
-    return lab
-  }
-
-  /** Counting rules on nat1 (RETURN from a chain of their own: they count and decide nothing). */
-  private async countOnAliceRouter (): Promise<void> {
-    const ipt = (...args: string[]): Promise<string> => inLab('nat1', ['iptables', ...args])
-    await ipt('-N', COUNT_CHAIN)
-    await ipt('-A', COUNT_CHAIN, '-i', 'lan', '-d', BOB_ROUTER_IP, '-j', 'RETURN')
-    await ipt('-A', COUNT_CHAIN, '-i', 'wan', '-s', BOB_ROUTER_IP, '-j', 'RETURN')
-    await ipt('-A', COUNT_CHAIN, '-i', 'lan', '-d', BOOTSTRAP_IP, '-j', 'RETURN')
-    await ipt('-A', COUNT_CHAIN, '-i', 'wan', '-s', BOOTSTRAP_IP, '-j', 'RETURN')
-    await ipt('-I', 'FORWARD', '1', '-j', COUNT_CHAIN)
-  }
-
-  async counters (): Promise<Counters> {
-    const listing = await inLab('nat1', ['iptables', '-L', COUNT_CHAIN, '-v', '-x', '-n'])
-    const bytes = listing.split('\n').slice(2).filter(l => l.trim() !== '').map(l => Number(l.trim().split(/\s+/)[1]))
-    assert.equal(bytes.length, 4, `counting rules on nat1:\n${listing}`)
-    const [toPeer, fromPeer, toBootstrap, fromBootstrap] = bytes
-    return { toPeer, fromPeer, toBootstrap, fromBootstrap }
-  }
-
-  /** Ends the holding command; natlab then deletes the namespaces. */
-  async stop (): Promise<void> {
-    this.child.stdin?.end()
-    let killed = false
-    const timer = setTimeout(() => { killed = this.child.kill('SIGKILL') }, 20_000)
-    await this.done
-    clearTimeout(timer)
-    // natlab killed could not clean up: remove what it left (else the next natlab would)
-    if (killed) for (const ns of LAB_NAMESPACES) await run('ip', ['netns', 'del', ns])
-  }
-}
-
-/** The share of alice's traffic between two counter readings that went to or came from bob's router. */
-function directShare (before: Counters, after: Counters): { share: number, direct: number, relayed: number } {
-  const direct = after.toPeer - before.toPeer + after.fromPeer - before.fromPeer
-  const relayed = after.toBootstrap - before.toBootstrap + after.fromBootstrap - before.fromBootstrap
-  return { share: direct / Math.max(1, direct + relayed), direct, relayed }
-}
 
 const texts = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix} ${i} ${PAD}`)
 
@@ -226,8 +77,7 @@ function orderProblem (got: string[], sent: string[], what: string): string | un
 }
 
 describe('NAT lab: two clients behind home routers, the bootstrap node on the lab\'s internet', function () {
-  const cleanup = new Cleanup()
-  const processes: Array<{ name: string, process: JsonClient }> = []
+  const { cleanup, start, lab: startLab } = eachLabTest(OUTPUT)
 
   before(async function () {
     const missing = await labMissing()
@@ -236,24 +86,6 @@ describe('NAT lab: two clients behind home routers, the bootstrap node on the la
       this.skip()
     }
   })
-
-  afterEach(async function () {
-    const failed = this.currentTest?.state === 'failed'
-    const test = this.currentTest?.title.split(' ')[0] ?? 'test'
-    await cleanup.run()
-    if (failed || process.env.MEGACHAT_NAT_DEBUG != null) {
-      await mkdir(OUTPUT, { recursive: true })
-      for (const { name, process } of processes) await writeFile(join(OUTPUT, `${test}-${name}.log`), process.stderr)
-      console.log(`      the lab's processes' debug logs are in ${OUTPUT}/${test}-*.log (MEGACHAT_NAT_DEBUG=<DEBUG spec> for others)`)
-    }
-    processes.length = 0
-  })
-
-  function start (name: string, ns: string, args: string[], env: Record<string, string | undefined> = {}, script?: string): JsonClient {
-    const p = cleanup.add(new JsonClient(args, env, { wrap: ['ip', 'netns', 'exec', ns], script }))
-    processes.push({ name, process: p })
-    return p
-  }
 
   /** A terminal client in `ns` with the client's own default timings (not the tests' faster ones). */
   async function client (name: string, bootstrap: string): Promise<{ client: JsonClient, peerId: string }> {
@@ -272,14 +104,7 @@ describe('NAT lab: two clients behind home routers, the bootstrap node on the la
 
   async function scenario (test: Mocha.Context, symmetric: boolean): Promise<void> {
     const kind = symmetric ? 'symmetric' : 'cone'
-    test.timeout(OTHER_LAB_WAIT_MS + SCENARIO_MS)
-    const busy = await otherLab()
-    if (busy != null) {
-      console.log(`      waiting for another NAT lab to go away (${busy})`)
-      await until(async () => await otherLab() == null, OTHER_LAB_WAIT_MS, 'another NAT lab to go away')
-    }
-    const lab = cleanup.add(await Lab.start(symmetric))
-    test.timeout(SCENARIO_MS)
+    const lab = await startLab(test, symmetric, SCENARIO_MS)
 
     const boot = start('bootstrap', 'pub', ['--json', '--data', cleanup.dir(await tempDir('megachat-nat-boot-')),
       '--listen', `/ip4/${BOOTSTRAP_IP}/tcp/4001`, '--announce', `/ip4/${BOOTSTRAP_IP}/tcp/4001`, '--stun-port', '3478',

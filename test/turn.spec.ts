@@ -302,6 +302,12 @@ describe('TURN from the bootstrap node', function () {
     assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, 'coturn is gone')
   })
 
+  it('refuses allowed peers that are not an IP address or a range of one family', async () => {
+    for (const bad of ['203.0.113.0/24', '203.0.113.0-', '10.0.0.1-::1', 'example.org']) {
+      await assert.rejects(startTurnBootstrap({ turn: { port: 3479, allowedPeers: [bad] } }), (err: any) => err.name === 'InvalidInputError' && err.message.includes(bad))
+    }
+  })
+
   it('runs without TURN when coturn is missing, and says so in one line', async () => {
     const boot = await startTurnBootstrap({ turn: { binary: '/nonexistent/turnserver' } })
     assert.equal(boot.turn?.unavailable, COTURN_MISSING)
@@ -326,6 +332,7 @@ describe('TURN from the bootstrap node', function () {
     const data = cleanup.dir(await tempDir())
     const port = await freePort()
     const child = spawn(process.execPath, [MAIN, '--json', '--turn', '--turn-host', '127.0.0.1', '--turn-port', String(port), '--turn-relay-ports', '49301-49310',
+      '--turn-allow-peer', '203.0.113.0-203.0.113.255',
       '--listen', '/ip4/127.0.0.1/tcp/0', '--stun-port', '0', '--data', data, '--status-interval', '0.2'], { stdio: ['ignore', 'pipe', 'pipe'] })
     cleanup.add({ stop: () => { child.kill('SIGKILL') } })
     let stdout = ''
@@ -343,7 +350,11 @@ describe('TURN from the bootstrap node', function () {
     const config = cmdline[cmdline.indexOf('-c') + 1]
     assert.equal(statSync(config).mode & 0o777, 0o600)
     assert.equal(statSync(dirname(config)).mode & 0o777, 0o700)
-    const secret = /static-auth-secret=(\S+)/.exec(readFileSync(config, 'utf8'))?.[1] ?? ''
+    const text = readFileSync(config, 'utf8')
+    const secret = /static-auth-secret=(\S+)/.exec(text)?.[1] ?? ''
+    // the lab's "internet" (documentation space) is allowed; every other denied range stays denied
+    assert.ok(text.includes('\nallowed-peer-ip=203.0.113.0-203.0.113.255\n'))
+    for (const denied of ['10.0.0.0-10.255.255.255', '127.0.0.0-127.255.255.255', '192.168.0.0-192.168.255.255']) assert.ok(text.includes(`\ndenied-peer-ip=${denied}\n`), denied)
     assert.ok(secret.length >= 40)
     child.kill('SIGTERM')
     assert.equal(await exited, 0)

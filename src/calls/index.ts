@@ -117,6 +117,18 @@ export interface MediaSetup extends MediaOptions {
   iceServers?: RTCIceServer[]
 }
 
+/**
+ * Why a call's media never connected (ICE found no path), and what would help: with no TURN server among
+ * the ICE servers the call was given, one would relay it, and a bootstrap node runs one with `--turn`.
+ * (Behind symmetric NATs no direct path exists; Chromium gives up on ICE after about 15 s.)
+ */
+export function noMediaPath (iceServers: RTCIceServer[] | undefined): string {
+  const turn = iceServers?.some(s => [s.urls].flat().some(url => /^turns?:/.test(url))) === true
+  return turn
+    ? 'no media path between you, not even through the TURN server'
+    : 'no media path between you: a direct one could not be made, and there is no TURN server to relay the call (a bootstrap node runs one with --turn)'
+}
+
 /** Makes the media of a call: asks for the camera and microphone, sets up the connection. */
 export type MediaFactory = (call: Readonly<CallInfo>, events: MediaEvents, options: MediaSetup) => Promise<MediaSession>
 
@@ -160,6 +172,8 @@ interface Call {
   /** a fresh channel being opened */
   opening?: Promise<SignalChannel>
   media?: MediaSession
+  /** the ICE servers the media was given */
+  iceServers?: RTCIceServer[]
   /** callee: the caller's offer, until answered */
   offer?: string
   /** the other side answered (caller's view) or the user did (callee's) */
@@ -549,7 +563,7 @@ export class Calls {
           this.crossed.set(call.info.peer, { video: call.info.video, until: Date.now() + this.ringTimeout })
           await this.finish(call, undefined, 'the calls crossed')
         }
-        else if (signal.reason === CallSignal.Reason.FAILED) await this.finish(call, this.broken(call), 'the connection failed on their side')
+        else if (signal.reason === CallSignal.Reason.FAILED) await this.finish(call, this.broken(call), this.failedThere(call))
         else await this.finish(call, ...this.hungUp(call, 'they'))
         break
       default:
@@ -564,6 +578,14 @@ export class Calls {
   private hungUp (call: Call, who: 'you' | 'they'): [CallOutcome, string | undefined] {
     if (call.info.connectedAt != null) return ['answered', undefined]
     return call.accepted ? ['failed', `${who} hung up before it connected`] : ['missed', undefined]
+  }
+
+  /**
+   * Why a call failed on the other side: before any media flowed, FAILED means that no media path could
+   * be made (call.proto), ours too, and what would help depends on our ICE servers.
+   */
+  private failedThere (call: Call): string {
+    return call.info.connectedAt == null ? noMediaPath(call.iceServers) : 'the connection failed on their side'
   }
 
   /** How a call whose media failed ends: it counts as talked once media flowed. */
@@ -603,7 +625,7 @@ export class Calls {
     } else if (state === 'incoming') {
       await this.finish(call, 'missed')
     } else if (state === 'connecting') {
-      await this.finish(call, 'failed', 'no media connection could be made (a TURN server may help)', { type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.FAILED })
+      await this.finish(call, 'failed', noMediaPath(call.iceServers), { type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.FAILED })
     }
   }
 
@@ -611,6 +633,7 @@ export class Calls {
     if (this.media == null) throw new CallError('no media on this client')
     call.local = { camera: options.video, mic: true }
     let media: MediaSession
+    call.iceServers = this.init.iceServers?.()
     try {
       media = await this.media({ ...call.info }, {
         candidate: (c) => {
@@ -631,7 +654,7 @@ export class Calls {
           call.local = { camera: state.camera, mic: state.mic }
           this.sendMedia(call)
         }
-      }, { ...options, iceServers: this.init.iceServers?.() })
+      }, { ...options, iceServers: call.iceServers })
     } catch (err: any) {
       throw new CallError(`camera or microphone unavailable: ${err.message}`)
     }

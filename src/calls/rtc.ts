@@ -14,6 +14,7 @@
  * const chat = await createChat({ callMedia: rtcMedia({ iceServers: [], onSession: (call, s) => sessions.set(call.id, s) }) })
  * ```
  */
+import { noMediaPath } from './index.js'
 import type { CallInfo, MediaEvents, MediaFactory, MediaSession, MediaSetup } from './index.js'
 import type { IceCandidate } from './signalling.js'
 
@@ -84,6 +85,8 @@ export class RtcCall extends EventTarget implements MediaSession {
   private readonly events: MediaEvents
   private disconnectTimer?: ReturnType<typeof setTimeout>
   private closed = false
+  /** media flowed at some point: a failure after that is a lost connection, not a missing path */
+  private connectedOnce = false
 
   /**
    * Sets the call up at once and asks for the camera and microphone meanwhile. Neither the caller's
@@ -106,7 +109,8 @@ export class RtcCall extends EventTarget implements MediaSession {
     super()
     this.events = events
     this.cameraOn = options.video
-    this.pc = new RTCPeerConnection({ iceServers: options.iceServers ?? init.iceServers ?? [] })
+    const iceServers = options.iceServers ?? init.iceServers ?? []
+    this.pc = new RTCPeerConnection({ iceServers })
     this.pc.addEventListener('icecandidate', (e) => {
       if (this.closed) return
       this.events.candidate(e.candidate == null ? null : e.candidate.toJSON() as IceCandidate)
@@ -123,8 +127,10 @@ export class RtcCall extends EventTarget implements MediaSession {
       const state = this.pc.connectionState
       clearTimeout(this.disconnectTimer)
       if (this.closed) return
-      if (state === 'connected') this.events.connected()
-      else if (state === 'failed') this.events.failed('the media connection failed')
+      if (state === 'connected') {
+        this.connectedOnce = true
+        this.events.connected()
+      } else if (state === 'failed') this.events.failed(this.connectedOnce ? 'the connection to them was lost' : noMediaPath(iceServers))
       else if (state === 'disconnected') {
         this.disconnectTimer = setTimeout(() => { this.events.failed('the connection to them was lost') }, timeout)
       }
