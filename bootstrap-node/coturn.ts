@@ -87,6 +87,8 @@ export interface CoturnOptions {
   binary?: string
   /** at most this many allocations per username at once (coturn's user-quota); default 12 */
   userQuota?: number
+  /** how long coturn has to answer STUN after a start (ms); default 15 s */
+  readyTimeout?: number
 }
 
 export interface CoturnExit {
@@ -145,7 +147,7 @@ export async function startCoturn (options: CoturnOptions): Promise<Coturn> {
   const secret = randomBytes(32).toString('base64url')
   const config = join(dir, 'turnserver.conf')
   await writeFile(config, coturnConfig(options, secret, dir), { mode: 0o600 })
-  const supervisor = new Supervisor(binary, config, dir, secret, probeAddress(options.host), options.port)
+  const supervisor = new Supervisor(binary, config, dir, secret, probeAddress(options.host), options.port, options.readyTimeout ?? READY_TIMEOUT_MS)
   await supervisor.firstStart()
   return supervisor
 }
@@ -217,7 +219,7 @@ class Supervisor extends TypedEventEmitter<CoturnEvents> implements Coturn {
   private readonly onProcessExit = (): void => { this.child?.kill('SIGKILL') }
 
   constructor (private readonly binary: string, private readonly config: string, private readonly dir: string, secret: string,
-    private readonly probeHost: string, private readonly port: number) {
+    private readonly probeHost: string, private readonly port: number, private readonly readyTimeout: number) {
     super()
     this.secret = secret
     process.once('exit', this.onProcessExit)
@@ -266,7 +268,7 @@ class Supervisor extends TypedEventEmitter<CoturnEvents> implements Coturn {
       this.safeDispatchEvent('ready', { detail: { pid: child.pid ?? 0 } })
     }, () => {
       if (probing.signal.aborted || this.child !== child) return
-      failure = `coturn did not answer on port ${this.port} within ${READY_TIMEOUT_MS / 1000} s`
+      failure = `coturn did not answer on port ${this.port} within ${this.readyTimeout / 1000} s`
       child.kill('SIGKILL')
     })
     child.once('close', (code, signal) => {
@@ -294,14 +296,16 @@ class Supervisor extends TypedEventEmitter<CoturnEvents> implements Coturn {
     const request = stun.createMessage(stun.constants.STUN_BINDING_REQUEST)
     try {
       return await new Promise<boolean>((resolve, reject) => {
-        const deadline = setTimeout(() => { reject(new Error('no answer')) }, READY_TIMEOUT_MS)
-        const send = (): void => { socket.send(request.toBuffer(), this.port, this.probeHost, () => {}) }
-        const interval = setInterval(send, PROBE_INTERVAL_MS)
-        const finish = (up: boolean): void => {
+        // every way out stops both timers: the socket is closed after, and a send on it would throw
+        const finish = (up: boolean | Error): void => {
           clearTimeout(deadline)
           clearInterval(interval)
-          resolve(up)
+          if (up instanceof Error) reject(up)
+          else resolve(up)
         }
+        const deadline = setTimeout(() => { finish(new Error('no answer')) }, this.readyTimeout)
+        const send = (): void => { socket.send(request.toBuffer(), this.port, this.probeHost, () => {}) }
+        const interval = setInterval(send, PROBE_INTERVAL_MS)
         signal.addEventListener('abort', () => { finish(false) }, { once: true })
         socket.on('error', () => {}) // ICMP unreachable while coturn is not listening yet
         socket.on('message', (msg) => {

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createSocket } from 'node:dgram'
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { identify } from '@libp2p/identify'
@@ -20,7 +20,8 @@ import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { COTURN_MISSING, TURN_CREDENTIALS_PROTOCOL, createBootstrapNode } from '../bootstrap-node/index.js'
-import { findCoturn } from '../bootstrap-node/coturn.js'
+import { findCoturn, startCoturn } from '../bootstrap-node/coturn.js'
+import type { CoturnExit } from '../bootstrap-node/coturn.js'
 import { stun } from '../bootstrap-node/stun.js'
 import { TURN_REQUESTS_PER_MINUTE, turnRestCredentials } from '../bootstrap-node/turn.js'
 import { TurnCredentials, decodeTurnCredentials, encodeTurnCredentials, fetchTurnCredentials } from '../src/turn/index.js'
@@ -300,6 +301,21 @@ describe('TURN from the bootstrap node', function () {
     await boot.stop()
     assert.equal(coturn.pid, undefined)
     assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, 'coturn is gone')
+  })
+
+  it('gives up on a coturn that never answers, kills it, starts it again and lives on', async () => {
+    // a "coturn" that runs and never listens: the readiness probe runs out while sending
+    const dir = cleanup.dir(await tempDir('megachat-fake-coturn-'))
+    const binary = join(dir, 'turnserver')
+    writeFileSync(binary, '#!/bin/sh\nexec sleep 60\n', { mode: 0o755 })
+    const coturn = await startCoturn({ binary, port: await freePort(), host: '127.0.0.1', realm: 'test', minPort: 49152, maxPort: 49407, readyTimeout: 300 })
+    cleanup.add(coturn)
+    const second = waitFor<CoturnExit>(coturn, 'exit', () => coturn.restarts >= 1, WAIT_MS)
+    assert.match(coturn.lastExit?.reason ?? '', /did not answer on port \d+ within 0.3 s/)
+    // the probe's timers stopped with it: another start, probed and given up on, and the process is still here
+    const exit = await second
+    assert.match(exit.reason, /did not answer/)
+    assert.equal(coturn.ready, false)
   })
 
   it('refuses allowed peers that are not an IP address or a range of one family', async () => {
