@@ -452,7 +452,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
       timestamp: m.timestamp,
       receivedAt,
       ...(m.seq != null ? { seq: m.seq } : {})
-    })), request != null ? () => request : undefined)
+    })), request)
     const name = this.contactCache.get(peer)?.name
     for (const message of fresh) {
       const detail: IncomingMessage = { ...message, direction: 'in', ...(name != null ? { name } : {}), ...(request != null ? { request: true } : {}) }

@@ -47,7 +47,7 @@ describe('strangers', function () {
       for (let i = 0; i < MAX_REQUESTS; i++) {
         const peer = `12D3KooWmany${i}`
         const request = { peerId: peer, firstAt: Date.now(), lastAt: Date.now(), messages: 1, chars: 2 }
-        await store.addIncoming(peer, [{ id: i.toString(16).padStart(32, '0'), peer, direction: 'in', text: 'hi', timestamp: Date.now() }], () => request)
+        await store.addIncoming(peer, [{ id: i.toString(16).padStart(32, '0'), peer, direction: 'in', text: 'hi', timestamp: Date.now() }], request)
       }
       const full = new Strangers(store, () => false)
       await full.load()
@@ -62,7 +62,7 @@ describe('strangers', function () {
       assert.equal(strangers.admit(peer, texts(1)), 1)
       const r = strangers.record(peer)
       assert.ok(r != null)
-      await store.addIncoming(peer, [{ id: 'a'.repeat(32), peer, direction: 'in', text: 'buy now', timestamp: Date.now() }], () => r)
+      await store.addIncoming(peer, [{ id: 'a'.repeat(32), peer, direction: 'in', text: 'buy now', timestamp: Date.now() }], r)
       assert.equal((await store.history(peer)).length, 1)
       await strangers.block(peer)
       assert.equal(strangers.admit(peer, texts(3)), 0)
@@ -82,7 +82,7 @@ describe('strangers', function () {
       assert.equal(strangers.admit(peer, texts(2)), 2)
       const r = strangers.record(peer)
       assert.ok(r != null)
-      await store.addIncoming(peer, [0, 1].map(i => ({ id: String(i).repeat(32), peer, direction: 'in' as const, text: `t${i}`, timestamp: Date.now() })), () => r)
+      await store.addIncoming(peer, [0, 1].map(i => ({ id: String(i).repeat(32), peer, direction: 'in' as const, text: `t${i}`, timestamp: Date.now() })), r)
       let again = new Strangers(store, () => false)
       await again.load()
       assert.deepEqual(again.requests().map(x => [x.peerId, x.messages]), [[peer, 2]])

@@ -49,11 +49,6 @@ export class Strangers {
     return [...this.open.values()].sort((a, b) => b.lastAt - a.lastAt).map(r => ({ ...r }))
   }
 
-  request (peer: string): MessageRequest | undefined {
-    const r = this.open.get(peer)
-    return r == null ? undefined : { ...r }
-  }
-
   isBlocked (peer: string): boolean {
     return this.blocked.has(peer)
   }

@@ -355,10 +355,10 @@ export class ChatStore {
 
   /**
    * Stores incoming messages from one peer, in the order given, leaving out any whose id is stored
-   * already. Returns the new ones (with their order set). With `request`, the author's message request
-   * (what it returns for the new ones) is written in the same batch.
+   * already. Returns the new ones (with their order set). With `request`, the author's message request is
+   * written in the same batch (when any message is new).
    */
-  async addIncoming (peer: string, messages: StoredMessage[], request?: (fresh: StoredMessage[]) => MessageRequest): Promise<StoredMessage[]> {
+  async addIncoming (peer: string, messages: StoredMessage[], request?: MessageRequest): Promise<StoredMessage[]> {
     return await this.inTurn(async () => {
       let high = this.inSeqs.get(peer) ?? await this.counter(inSeqKey(peer))
       const known = await Promise.all(messages.map(async m => (m.seq == null || m.seq <= high) && await this.datastore.has(msgIdKey(peer, m.id))))
@@ -382,7 +382,7 @@ export class ChatStore {
         }
         batch.put(inSeqKey(peer), enc.encode(String(high)))
         batch.put(CLOCK_KEY, enc.encode(String(this.clock)))
-        if (request != null) batch.put(requestKey(peer), json(request(fresh)))
+        if (request != null) batch.put(requestKey(peer), json(request))
         await batch.commit()
         this.inSeqs.set(peer, high)
       } catch (err) {
