@@ -3,11 +3,12 @@
  * probes STUN and, for a person, dials them) and shows what it found in plain words.
  */
 import { useState } from 'preact/hooks'
+import { shortPeerIds } from '../src/short-id.js'
+import { shortId } from './model.js'
 import { errorText } from './ui.js'
 import type { Diagnosis } from '../src/index.js'
 import type { ChatModel } from './model.js'
 
-const short = (text: string): string => text.replace(/12D3KooW[1-9A-HJ-NP-Za-km-z]{44}/g, id => `${id.slice(0, 4)}…${id.slice(-6)}`)
 
 export function ConnectionDetails ({ model, peerId, label }: { model: ChatModel, peerId?: string, label: string }): preact.JSX.Element {
   const [result, setResult] = useState<Diagnosis | undefined>()
@@ -28,7 +29,7 @@ export function ConnectionDetails ({ model, peerId, label }: { model: ChatModel,
           {result.peer?.lastAttempt != null && result.peer.connections.length === 0 && (
             <ol class='diag-steps'>
               {result.peer.lastAttempt.steps.map((s, i) => (
-                <li key={i} class={s.ok ? 'ok' : 'bad'}>+{s.at} ms {s.what}{s.addr != null ? <code> {short(s.addr)}</code> : null}: {s.detail}</li>
+                <li key={i} class={s.ok ? 'ok' : 'bad'}>+{s.at} ms {s.what}{s.addr != null ? <code> {shortPeerIds(s.addr, shortId)}</code> : null}: {s.detail}</li>
               ))}
             </ol>
           )}

@@ -6,6 +6,7 @@
  * characters and escape sequences are shown, never obeyed.
  */
 import { styleText } from 'node:util'
+import { shortPeerId, shortPeerIds } from '../short-id.js'
 import type { CommandResult, HistoryEntry } from './commands.js'
 import type { BootstrapNodeStatus, CallInfo, CallRecord, Chat, Diagnosis, IncomingMessage, PresenceChange, RoomMessageEvent, StoredMessage, Unreachable } from '../index.js'
 import { clearScreenDown, cursorTo, moveCursor } from 'node:readline'
@@ -22,7 +23,7 @@ export interface RendererInit {
 const pad2 = (n: number): string => n.toString().padStart(2, '0')
 const time = (ms: number): string => { const d = new Date(ms); return `${pad2(d.getHours())}:${pad2(d.getMinutes())}` }
 const day = (ms: number): string => new Date(ms).toDateString()
-const shortId = (peer: string): string => safeName(`${peer.slice(0, 4)}…${peer.slice(-6)}`)
+const shortId = (peer: string): string => safeName(shortPeerId(peer))
 /** A contact's (or room member's) name made safe, or a short form of the peer ID for someone without one. */
 const label = (name: string | undefined, peer: string): string => name != null ? safeName(name) : shortId(peer)
 const clip = (text: string, n = 40): string => text.length > n ? `${text.slice(0, n - 1)}…` : text
@@ -136,17 +137,17 @@ export class Renderer {
     for (const s of d.nat.seen) lines.push(this.c('dim', `    STUN ${s.server}: ${s.mapped != null ? `sees you at ${s.mapped}` : s.error ?? 'no answer'}`))
     lines.push(...(d.bootstrap.length === 0 ? [this.c('yellow', '  no bootstrap node configured')] : d.bootstrap.map(b => `  bootstrap node ${bootstrapName(b.address)}: ${this.bootstrapState(b)}`)))
     lines.push(d.relays.length > 0 ? `  reachable through ${d.relays.length} relay address${d.relays.length === 1 ? '' : 'es'}` : '  no relay reservation: only reachable at your own addresses')
-    for (const r of d.relays) lines.push(this.c('dim', `    ${shortIds(r)}`))
+    for (const r of d.relays) lines.push(this.c('dim', `    ${shortPeerIds(r)}`))
     lines.push(d.turn.length > 0 ? `  TURN for calls: ${d.turn.join(', ')}` : '  TURN for calls: none (no bootstrap node of yours runs --turn)')
     for (const a of d.advice) lines.push(this.c('yellow', `  ! ${a}`))
     const p = d.peer
     if (p == null) return lines
     lines.push(this.c('bold', label(p.name, p.peerId)), `  ${safeText(p.summary)}`)
-    for (const c of p.connections) lines.push(this.c('dim', `    ${c.path} (${c.direction}) ${shortIds(c.address)}`))
+    for (const c of p.connections) lines.push(this.c('dim', `    ${c.path} (${c.direction}) ${shortPeerIds(c.address)}`))
     const t = p.lastAttempt
     if (t != null && p.connections.length === 0) {
       lines.push(`  last attempt ${ago(t.startedAt)}${t.tookMs != null ? `, ${t.tookMs} ms` : ''}: ${t.outcome}`)
-      for (const s of t.steps) lines.push(this.c(s.ok ? 'dim' : 'yellow', `    +${String(s.at).padStart(5)} ms ${s.what}${s.addr != null ? ` ${shortIds(s.addr)}` : ''}: ${s.detail}`))
+      for (const s of t.steps) lines.push(this.c(s.ok ? 'dim' : 'yellow', `    +${String(s.at).padStart(5)} ms ${s.what}${s.addr != null ? ` ${shortPeerIds(s.addr)}` : ''}: ${s.detail}`))
     }
     return lines
   }
@@ -395,11 +396,6 @@ function bootstrapName (address: string): string {
 }
 
 const capitalise = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1)
-
-/** Peer IDs inside multiaddrs, shortened as shortId() does: the addresses of a diagnosis fit a line. */
-function shortIds (text: string): string {
-  return text.replace(/12D3KooW[1-9A-HJ-NP-Za-km-z]{44}/g, id => shortId(id))
-}
 
 function ago (ms: number): string {
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000))

@@ -3,6 +3,7 @@
  * in plain words. Chat.diagnose() gathers it; the terminal's /diagnose and the web app's connection
  * details show it.
  */
+import { shortPeerId } from '../short-id.js'
 import { probeNat } from './nat-probe.js'
 import type { BootstrapNodeStatus } from './bootstrap-watch.js'
 import type { NatReport } from './nat-types.js'
@@ -83,7 +84,7 @@ export async function diagnoseNetwork (init: { iceServers: RTCIceServer[], turnS
 export function diagnosePeer (peerId: string, name: string | undefined, connections: Connection[], lastAttempt: ReachTrace | undefined, blocked: boolean): PeerDiagnosis {
   const paths = connections.filter(c => c.status === 'open').map(pathOf)
     .sort((a, b) => rankPath(a) - rankPath(b))
-  const who = name ?? `${peerId.slice(0, 8)}…${peerId.slice(-6)}`
+  const who = name ?? shortPeerId(peerId)
   let summary: string
   if (blocked) summary = `${who} is blocked: their connections are refused (unblock them to talk)`
   else if (paths.length > 0) {
