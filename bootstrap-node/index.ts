@@ -298,7 +298,8 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
     }
   }
   let turnUrls: string[] = []
-  const closeEarly = async (): Promise<void> => {
+  /** Stops what runs beside libp2p: the STUN responder, coturn, then the record store. */
+  const closeBeside = async (): Promise<void> => {
     await Promise.allSettled([stunServer?.close(), coturn?.stop()])
     await records.close().catch(() => {})
   }
@@ -340,7 +341,7 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
       ...(coturn != null ? { turn: turnCredentials({ secret: coturn.secret, urls: () => turnUrls, ttl: turn?.ttl }) } : {})
     }
   }).catch(async (err) => {
-    await closeEarly()
+    await closeBeside()
     throw err
   })
   connected = (peer) => node.getConnections(peer).length > 0
@@ -352,7 +353,7 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
   } catch (err) {
     stopForgetting()
     await Promise.resolve(node.stop()).catch(() => {})
-    await closeEarly()
+    await closeBeside()
     throw translateStartError(err, listen)
   }
 
@@ -388,8 +389,8 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
       })
     } catch (err: any) {
       stopForgetting()
-      await Promise.allSettled([node.stop()])
-      await closeEarly()
+      await Promise.resolve(node.stop()).catch(() => {})
+      await closeBeside()
       throw new ListenError(`cannot serve the web app on ${web.host}:${web.port}: ${listenErrorReason(err)}`)
     }
   }
@@ -415,8 +416,8 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
     stop: async () => {
       stopped ??= (async () => {
         stopForgetting()
-        await Promise.allSettled([node.stop(), stunServer?.close(), webServer?.close(), coturn?.stop()])
-        await records.close().catch(() => {})
+        await Promise.allSettled([node.stop(), webServer?.close()])
+        await closeBeside()
       })()
       return stopped
     }
