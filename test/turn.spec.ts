@@ -230,7 +230,10 @@ describe('TURN from the bootstrap node', function () {
 
   it('connects a relay-only RTCPeerConnection pair through coturn, with no other path between them', async function () {
     // node-datachannel needs the test network namespace, and the namespace is ours to firewall
-    if (process.env.MEGACHAT_IN_NETNS !== '1' || !WEBRTC) this.skip()
+    if (process.env.MEGACHAT_IN_NETNS !== '1' || !WEBRTC) {
+      console.info('      (skipped: needs the test network namespace, as npm test makes it: WebRTC there, and a firewall of our own)')
+      this.skip()
+    }
     const boot = await startTurnBootstrap()
     const turnPort = Number(boot.turn?.urls[0].match(/:(\d+)\?/)?.[1])
     // only UDP to and from coturn passes, as between two symmetric NATs: any other path would be direct
