@@ -37,7 +37,7 @@ import type { Page } from 'playwright-core'
 const PROXY = join(dirname(fileURLToPath(import.meta.url)), 'https-proxy.js')
 /** Logs of the lab's processes and pages go here when a test fails, and always with MEGACHAT_NAT_DEBUG. */
 const OUTPUT = resolve('test-output/nat-calls')
-const DEBUG = process.env.MEGACHAT_NAT_DEBUG ?? 'megachat*,-megachat:store*,megachat:bootstrap:turn:trace'
+const DEBUG = process.env.MEGACHAT_NAT_DEBUG ?? 'megachat*,-megachat:store*,megachat:bootstrap:turn:trace,libp2p:circuit-relay:server*'
 /** One test, once its lab is up. */
 const TEST_MS = 150_000
 const WAIT_MS = 30_000
