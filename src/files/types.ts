@@ -86,6 +86,26 @@ export interface FileSource {
   blob: Blob
   /** Node: the file's path, kept so that it can be served again after a restart without a copy. */
   path?: string
+  /** Images: a preview the caller made (the web app: WebP, at most 320 px and 16 KiB). */
+  thumbnail?: Uint8Array
+}
+
+/**
+ * The files of every conversation, as `chat.files`. Sending is `chat.sendFile(contactOrRoom, source)`;
+ * the offer is a message of the conversation whose `file` field is the transfer's id.
+ */
+export interface Files {
+  /** Transfers, newest last; of one conversation (peer ID or room id) when given. */
+  list(conversation?: string): FileTransfer[]
+  get(id: string): FileTransfer | undefined
+  /** Starts or resumes fetching an offered file (the user's "save"/"accept"); Node may name where it goes. */
+  fetch(id: string, options?: { path?: string }): Promise<void>
+  /** Stops a transfer either way; a partial file is deleted. */
+  cancel(id: string): Promise<void>
+  /** A finished or own file's bytes (the web app shows images and saves files from it). */
+  blob(id: string): Promise<Blob | undefined>
+  /** Contacts' files up to this many bytes are fetched without asking (0: never). */
+  autoFetchBytes: number
 }
 
 /**
