@@ -25,19 +25,18 @@
  * the sender stops sending, and shows the last frame. A side that said nothing with its OFFER or ANSWER
  * is an older client, which refuses MEDIA frames: it is sent none, and its CallInfo has no remote state.
  *
- * A call's signalling stream can be opened ahead (prepare(), when the user opens the contact's
- * conversation or points at a call button): opening a stream costs a round trip of multistream-select
- * plus a data channel, about 25 ms of a call's set-up otherwise. A prepared stream is kept for
- * CALL_PREPARED_MS and then closed.
+ * The streams calls travel on, and which connection each is opened on, are channels.ts's.
  */
 import { logger } from '@libp2p/logger'
 import { toString as toHex } from 'uint8arrays/to-string'
-import { CALL_CONNECT_TIMEOUT_MS, CALL_MEDIA_FRAME_MS, CALL_PREPARED_MS, CALL_RECORD_MS, RING_TIMEOUT_MS } from '../constants.js'
+import { CALL_CONNECT_TIMEOUT_MS, CALL_MEDIA_FRAME_MS, CALL_RECORD_MS, RING_TIMEOUT_MS } from '../constants.js'
 import { CallError, InvalidInputError } from '../errors.js'
+import { SignalChannels } from './channels.js'
 import { CallSignal } from './signalling.js'
-import type { CallSignalling, IceCandidate, MediaState, Signal, SignalChannel } from './signalling.js'
+import type { SignalChannelsInit } from './channels.js'
+import type { IceCandidate, MediaState, Signal, SignalChannel } from './signalling.js'
 import type { CallOutcome, CallRecord, ChatStore, Direction } from '../store/index.js'
-import type { Connection, PeerId } from '@libp2p/interface'
+import type { PeerId } from '@libp2p/interface'
 
 export { callSignalling, CallSignal } from './signalling.js'
 export type { CallSignalling, CallSignallingStats, IceCandidate, MediaState, Signal } from './signalling.js'
@@ -46,10 +45,6 @@ const log = logger('megachat:calls')
 
 /** The callee's own ring timer runs this much longer than the caller's, which decides. */
 const CALLEE_GRACE_MS = 5000
-/** How long a last word (hang-up, decline) may take to go out. */
-const SEND_TIMEOUT_MS = 10_000
-/** How long a direct connection has to open the signalling stream before relayed ones are tried too (ms) */
-const DIRECT_FIRST_MS = 250
 
 /** Calls one peer may place to us per minute; more are answered busy and not kept (a flood). */
 export const MAX_OFFERS_PER_MINUTE = 10
@@ -132,16 +127,10 @@ export function noMediaPath (iceServers: RTCIceServer[] | undefined): string {
 /** Makes the media of a call: asks for the camera and microphone, sets up the connection. */
 export type MediaFactory = (call: Readonly<CallInfo>, events: MediaEvents, options: MediaSetup) => Promise<MediaSession>
 
-export interface CallsInit {
+/** What calls need: the signalling streams' needs (channels.ts) and the call's own. */
+export interface CallsInit extends SignalChannelsInit {
   self: PeerId
   store: ChatStore
-  signalling(): CallSignalling
-  /** the one dial policy (Chat.reach) */
-  reach(peer: PeerId, signal?: AbortSignal): Promise<Connection>
-  /** the peer's open connections */
-  connections(peer: PeerId): Connection[]
-  /** aborted when the chat stops */
-  signal: AbortSignal
   /** a call started, changed state or ended */
   onChange(call: CallInfo): void
   /** a call ended and its record is stored */
@@ -151,18 +140,8 @@ export interface CallsInit {
   iceServers?(): RTCIceServer[]
   ringTimeout?: number
   connectTimeout?: number
-  /** how long a prepared stream is kept (ms) */
-  preparedTimeout?: number
   /** how often a running call's record is stored again (ms) */
   recordInterval?: number
-}
-
-/** A signalling stream opened ahead of a call to one peer. */
-interface Prepared {
-  /** the stream once it is open */
-  channel?: SignalChannel
-  opening: Promise<SignalChannel | undefined>
-  timer: ReturnType<typeof setTimeout>
 }
 
 interface Call {
@@ -222,12 +201,10 @@ export class Calls {
   /** ms; tests shorten it */
   ringTimeout: number
   connectTimeout: number
-  preparedTimeout: number
   recordInterval: number
   private readonly init: CallsInit
   private readonly calls = new Map<string, Call>()
-  /** signalling streams opened ahead of a call, by peer */
-  private readonly prepared = new Map<string, Prepared>()
+  private readonly channels: SignalChannels
   /**
    * Peers whose call crossed ours and won, with how to answer theirs: their offer may come after
    * their "glare" answer to ours (two streams, no order between them), and is answered at once.
@@ -243,7 +220,7 @@ export class Calls {
     this.media = init.media
     this.ringTimeout = init.ringTimeout ?? RING_TIMEOUT_MS
     this.connectTimeout = init.connectTimeout ?? CALL_CONNECT_TIMEOUT_MS
-    this.preparedTimeout = init.preparedTimeout ?? CALL_PREPARED_MS
+    this.channels = new SignalChannels(init)
     this.recordInterval = init.recordInterval ?? CALL_RECORD_MS
   }
 
@@ -258,49 +235,22 @@ export class Calls {
   }
 
   /**
-   * Opens the signalling stream for a call to `peer` ahead of it, so that the call, if it comes, sets
-   * up a round trip sooner. Only over a connection that is open already (it never dials), only when
-   * this node can make calls and is not in one, and at most one per peer; a stream prepared already
-   * is kept for another CALL_PREPARED_MS. Failures are quiet: the call opens its own stream then.
+   * Opens the signalling stream for a call to `peer` ahead of it (channels.ts), when this node can make
+   * calls and is not in one.
    */
   prepare (peer: PeerId): void {
-    if (this.media == null || peer.equals(this.init.self) || this.current() != null || this.init.signal.aborted) return
-    const key = peer.toString()
-    const expire = (): ReturnType<typeof setTimeout> => setTimeout(() => { this.unprepare(key)?.close() }, this.preparedTimeout)
-    const ready = this.prepared.get(key)
-    if (ready != null && (ready.channel == null || ready.channel.open)) {
-      clearTimeout(ready.timer)
-      ready.timer = expire()
-      return
-    }
-    if (ready != null) this.unprepare(key)?.close()
-    if (!this.init.connections(peer).some(c => c.status === 'open')) return
-    const entry: Prepared = { opening: Promise.resolve(undefined), timer: expire() }
-    entry.opening = this.openTo(peer).then((channel) => {
-      if (this.prepared.get(key) === entry) entry.channel = channel
-      else channel.close() // given up meanwhile
-      return channel
-    }, (err: Error) => {
-      log('could not prepare a call to %p: %s', peer, err.message)
-      if (this.prepared.get(key) === entry) this.unprepare(key)
-      return undefined
-    })
-    this.prepared.set(key, entry)
+    if (this.media == null || peer.equals(this.init.self) || this.current() != null) return
+    this.channels.prepare(peer)
   }
 
   /** Whether a stream prepared for a call to `peer` is open (for tests and benchmarks). */
   isPrepared (peer: PeerId): boolean {
-    return this.prepared.get(peer.toString())?.channel?.open === true
+    return this.channels.isPrepared(peer)
   }
 
-  /** Forgets the stream prepared for `key`'s peer and hands it back (open or not) to be used or closed. */
-  private unprepare (key: string): SignalChannel | undefined {
-    const entry = this.prepared.get(key)
-    if (entry == null) return undefined
-    clearTimeout(entry.timer)
-    this.prepared.delete(key)
-    return entry.channel
-  }
+  /** How long a prepared stream is kept (ms); tests shorten it. */
+  get preparedTimeout (): number { return this.channels.preparedTimeout }
+  set preparedTimeout (ms: number) { this.channels.preparedTimeout = ms }
 
   /**
    * Calls a peer. Resolves once the offer is on its way (the call is then 'calling'); follow it with
@@ -326,7 +276,7 @@ export class Calls {
     try {
       // the signalling stream opens while the media starts and makes the offer
       const [channel, sdp] = await Promise.all([
-        this.connect(peer).catch((err: Error) => {
+        this.channels.take(peer).catch((err: Error) => {
           throw new CallError(`could not reach them: they seem to be offline (${err.message})`)
         }),
         this.startMedia(call, { video }).then(async (media) => await media.offer())
@@ -403,7 +353,7 @@ export class Calls {
 
   /** @internal Hangs up everything (the chat is stopping). */
   async stop (): Promise<void> {
-    for (const key of [...this.prepared.keys()]) this.unprepare(key)?.close()
+    this.channels.closePrepared()
     await Promise.allSettled([...this.calls.keys()].map(async id => { await this.hangup(id) }))
   }
 
@@ -430,8 +380,7 @@ export class Calls {
   /** @internal */
   onEnd (channel: SignalChannel): void {
     channel.close() // the other side closed its end: close ours
-    const key = channel.remotePeer.toString()
-    if (this.prepared.get(key)?.channel === channel) this.unprepare(key)
+    this.channels.ended(channel)
     for (const call of this.calls.values()) {
       if (call.channel !== channel) continue
       call.inbound = call.inbound.then(async () => {
@@ -463,7 +412,7 @@ export class Calls {
     const key = from.toString()
     if (!this.allowOffer(key)) {
       this.floods++
-      void this.sendOn(channel, { callId: signal.callId, type: CallSignal.Type.BUSY })
+      void this.channels.lastWord(channel, { callId: signal.callId, type: CallSignal.Type.BUSY })
       return
     }
     const won = this.crossed.get(key)
@@ -474,7 +423,7 @@ export class Calls {
       // both called at once: the lower peer ID's call is kept
       const theirsWins = from.toString() < this.init.self.toString() && !same.accepted
       if (!theirsWins) {
-        void this.sendOn(channel, { callId: signal.callId, type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.GLARE })
+        void this.channels.lastWord(channel, { callId: signal.callId, type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.GLARE })
         return
       }
       log('calls crossed with %p: theirs is kept', from)
@@ -485,7 +434,7 @@ export class Calls {
       void this.finish(same, this.hungUp(same, 'they')[0])
     }
     if (this.current() != null) {
-      void this.sendOn(channel, { callId: signal.callId, type: CallSignal.Type.BUSY })
+      void this.channels.lastWord(channel, { callId: signal.callId, type: CallSignal.Type.BUSY })
       void this.record({ ...info, state: 'ended', outcome: 'missed', reason: 'you were in another call' })
       return
     }
@@ -715,79 +664,10 @@ export class Calls {
   private async send (call: Call, signal: Omit<Signal, 'callId'>): Promise<void> {
     if (call.info.direction === 'out' && call.info.state === 'calling' && call.unconfirmed != null && call.unconfirmed.length < MAX_UNCONFIRMED) call.unconfirmed.push(signal)
     if (call.channel == null || !call.channel.open) {
-      call.opening ??= this.openTo(call.peer).finally(() => { call.opening = undefined })
+      call.opening ??= this.channels.open(call.peer).finally(() => { call.opening = undefined })
       call.channel = await call.opening
     }
-    await call.channel.send({ ...signal, callId: call.info.id }, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })
-  }
-
-  /**
-   * A signalling stream to the peer for a new call. Connections between two peers are often still
-   * settling (relayed ones replaced, a WebRTC one added) when a call starts just after they met: a
-   * dial or stream that fails on a connection closed under it is tried once more.
-   */
-  private async connect (peer: PeerId): Promise<SignalChannel> {
-    const key = peer.toString()
-    const ready = this.prepared.get(key)
-    if (ready != null) {
-      const channel = ready.channel ?? await ready.opening
-      if (this.prepared.get(key) === ready) this.unprepare(key)
-      if (channel?.open === true) return channel
-    }
-    try {
-      return await this.openTo(peer)
-    } catch (err: any) {
-      if (!/Closed|Reset/i.test(`${err.name} ${err.message}`) || this.init.signal.aborted) throw err
-      log('opening a call to %p failed (%s): once more', peer, err.message)
-      return await this.openTo(peer)
-    }
-  }
-
-  /** A signalling stream to the peer over the connection reach() gives, or another one (openChannel). */
-  private async openTo (peer: PeerId): Promise<SignalChannel> {
-    return await this.openChannel(peer, await this.init.reach(peer))
-  }
-
-  /**
-   * Opens a signalling stream on the peer's direct connections (WebRTC, TCP...) at once, and
-   * DIRECT_FIRST_MS later on the relayed ones too unless a stream is open by then; the first stream
-   * that opens is kept. Direct first: over the relay every frame of the set-up takes a detour through
-   * the relay node, and streams opened on every connection at once cost both sides and the relay CPU
-   * while the call is set up (together about a third of the set-up time in `npm run bench`). The
-   * relayed ones still join: a libp2p WebRTC connection can look open while its data channels never
-   * do, and a call must not wait for that to time out when the relayed connection beside it works.
-   */
-  private async openChannel (peer: PeerId, preferred: Connection): Promise<SignalChannel> {
-    const connections = [preferred, ...this.init.connections(peer).filter(c => c !== preferred && c.status === 'open')]
-    // a direct connection first (no relay in the way); the others join if it has no stream soon
-    const direct = connections.filter(c => c.direct && c.status === 'open')
-    const now = direct.length > 0 ? direct : connections
-    const later = connections.filter(c => !now.includes(c))
-    const signalling = this.init.signalling()
-    const controller = new AbortController()
-    const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(SEND_TIMEOUT_MS)])
-    const attempts = [
-      ...now.map(async c => await signalling.open(c, { signal })),
-      ...later.map(async c => {
-        // no timer left behind when a direct stream opened first
-        await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(resolve, DIRECT_FIRST_MS)
-          signal.addEventListener('abort', () => { clearTimeout(timer); reject(signal.reason) }, { once: true })
-        })
-        return await signalling.open(c, { signal })
-      })
-    ]
-    try {
-      const first = await Promise.any(attempts)
-      for (const attempt of attempts) {
-        attempt.then(channel => { if (channel !== first) channel.abort(new Error('another stream opened first')) }, () => {})
-      }
-      return first
-    } catch (err: any) {
-      throw err instanceof AggregateError ? err.errors[0] : err
-    } finally {
-      controller.abort()
-    }
+    await this.channels.send(call.channel, { ...signal, callId: call.info.id })
   }
 
   /**
@@ -806,16 +686,6 @@ export class Calls {
     } catch (err: any) {
       log('could not send the offer again: %s', err.message)
     }
-  }
-
-  /** A last word on a channel that belongs to no call (busy, a crossed call), then close it. */
-  private async sendOn (channel: SignalChannel, signal: Signal): Promise<void> {
-    try {
-      await channel.send(signal, { signal: AbortSignal.timeout(SEND_TIMEOUT_MS) })
-    } catch (err: any) {
-      log('could not answer %p: %s', channel.remotePeer, err.message)
-    }
-    channel.close()
   }
 
   private async fail (call: Call, err: Error): Promise<void> {
