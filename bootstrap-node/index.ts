@@ -45,6 +45,7 @@ import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { WebSockets, WebSocketsSecure } from '@multiformats/multiaddr-matcher'
 import { createLibp2p } from 'libp2p'
+import { CONNECTION_MONITOR } from '../src/constants.js'
 import { InvalidInputError } from '../src/errors.js'
 import { loadIdentity } from '../src/identity/index.js'
 import { ListenError, WebAppMissingError, listenErrorReason } from './errors.js'
@@ -319,6 +320,8 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
     streamMuxers: [yamux()],
     // many clients may share one address (carrier-grade NAT, a test host): allow bursts from one IP
     connectionManager: { maxConnections, inboundConnectionThreshold: 100 },
+    // a client busy for a few seconds keeps its connection (constants.ts)
+    connectionMonitor: CONNECTION_MONITOR,
     services: {
       identify: identify(),
       identifyPush: identifyPush(),

@@ -91,3 +91,16 @@ export function overUtf8 (text: string, max: number): boolean {
   if (text.length > max) return true
   return encoder.encode(text).byteLength > max
 }
+
+/**
+ * libp2p pings every connection every 10 s and aborts one whose ping is not answered within a timeout
+ * that follows past pings, 5 s at least by default. A tab whose main thread is busy for a few seconds, or
+ * an uplink full of a call's video (home routers queue seconds of it), lost its relayed connections and
+ * its bootstrap node that way in the middle of a call's set-up (the NAT lab's symmetric calls, about one
+ * in eight). Here a ping has 12 to 14 s, and the next starts 15 s after the last: never while one is
+ * still out (the ping protocol allows one stream at a time, and libp2p aborts the connection when a
+ * heartbeat cannot open its stream). A dead connection is still found within half a minute. Clients and
+ * the bootstrap node use it.
+ */
+export const CONNECTION_MONITOR = { pingInterval: 15_000, pingTimeout: { minTimeout: 12_000, maxTimeout: 14_000 } }
+

@@ -20,6 +20,7 @@ import { MemoryDatastore, MountDatastore } from 'datastore-core'
 import { Key } from 'interface-datastore'
 import { createLibp2p } from 'libp2p'
 import { LazyDHT, LazyGossipSub } from './lazy.js'
+import { CONNECTION_MONITOR } from '../constants.js'
 import { blockingGater, chatDhtInit, chatServices, limitTopics, roomGossipsubInit } from './services.js'
 import type { NodeOptions, ChatLibp2p, ChatServices } from './types.js'
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
@@ -54,6 +55,7 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
     connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
     connectionGater: blockingGater(browserGater(options.bootstrap ?? []), options.denyPeer),
+    connectionMonitor: CONNECTION_MONITOR,
     peerDiscovery: (options.bootstrap?.length ?? 0) > 0 ? [bootstrap({ list: options.bootstrap ?? [], timeout: 0 })] : [],
     services: {
       ...chatServices(options),

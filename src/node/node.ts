@@ -13,7 +13,7 @@ import { yamux } from '@libp2p/yamux'
 import { gossipsub } from '@libp2p/gossipsub'
 import { kadDHT } from '@libp2p/kad-dht'
 import { createLibp2p } from 'libp2p'
-import { DHT_PROTOCOL } from '../constants.js'
+import { DHT_PROTOCOL, CONNECTION_MONITOR } from '../constants.js'
 import { addressOrder } from './address-order.js'
 import { lanGater } from './lan-gater.js'
 import { blockingGater, chatDhtInit, chatServices, limitTopics, roomGossipsubInit } from './services.js'
@@ -50,6 +50,7 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
     // another network's private addresses lead nowhere from here: never wait on one
     connectionGater: blockingGater(lanGater(options.bootstrap ?? []), options.denyPeer),
     connectionManager: { addressSorter: addressOrder },
+    connectionMonitor: CONNECTION_MONITOR,
     transports: [
       tcp(),
       webSockets(),

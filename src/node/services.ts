@@ -10,6 +10,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { DHT_PROTOCOL } from '../constants.js'
 import { GOSSIPSUB_PROTOCOLS } from './lazy.js'
 import { repairTopologies } from './topologies.js'
+import { webrtcGuard } from './webrtc-guard.js'
 import type { ChatServices, NodeOptions } from './types.js'
 import type { GossipSub, GossipsubOpts } from '@libp2p/gossipsub'
 import type { KadDHTInit } from '@libp2p/kad-dht'
@@ -61,7 +62,9 @@ export function chatServices (options: NodeOptions): ServiceFactoryMap<Omit<Chat
     identifyPush: identifyPush(),
     ping: ping(),
     // gossipsub's streams to a room member come back on its other connection when one goes (topologies.ts)
-    gossipRepair: repairTopologies(GOSSIPSUB_PROTOCOLS)
+    gossipRepair: repairTopologies(GOSSIPSUB_PROTOCOLS),
+    // a WebRTC connection whose data channels never opened is closed (webrtc-guard.ts)
+    webrtcGuard: webrtcGuard()
   } as unknown as ServiceFactoryMap<Omit<ChatServices, 'dht' | 'pubsub'>>
 }
 
