@@ -104,3 +104,6 @@ export function overUtf8 (text: string, max: number): boolean {
  */
 export const CONNECTION_MONITOR = { pingInterval: 15_000, pingTimeout: { minTimeout: 12_000, maxTimeout: 14_000 } }
 
+/** What a contact's or room's local name may be (the name this user gives it; it never travels). */
+export const LOCAL_NAME = /^[\p{L}\p{N}_.-]{1,32}$/u
+export const LOCAL_NAME_RULE = '1-32 letters, digits, "_", "." or "-"'

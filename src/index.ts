@@ -15,7 +15,7 @@ import { logger } from '@libp2p/logger'
 import { JitteredInterval } from './timer.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
-import { DM_PROTOCOL, MAX_PROBE_DELAY_MS, MAX_TEXT_BYTES, RETRY_INTERVAL_MS, overUtf8 } from './constants.js'
+import { DM_PROTOCOL, LOCAL_NAME, LOCAL_NAME_RULE, MAX_PROBE_DELAY_MS, MAX_TEXT_BYTES, RETRY_INTERVAL_MS, overUtf8 } from './constants.js'
 import { Calls, callSignalling } from './calls/index.js'
 import { safetyCode } from './crypto/safety-code.js'
 import { directMessages } from './direct/index.js'
@@ -121,8 +121,6 @@ export interface ChatEvents {
   /** a bootstrap node connected, was lost, or could not be reached (and when it is tried next) */
   bootstrap: CustomEvent<BootstrapNodeStatus>
 }
-
-const NAME_RE = /^[\p{L}\p{N}_.-]{1,32}$/u
 
 export class Chat extends TypedEventEmitter<ChatEvents> {
   readonly peerId: PeerId
@@ -270,7 +268,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     if (id.equals(this.peerId)) throw new InvalidInputError('that is your own peer ID')
     const key = id.toString()
     const chosen = name ?? `peer-${key.slice(-6)}`
-    if (!NAME_RE.test(chosen)) throw new InvalidInputError('a contact name is 1-32 letters, digits, "_", "." or "-"')
+    if (!LOCAL_NAME.test(chosen)) throw new InvalidInputError(`a contact name is ${LOCAL_NAME_RULE}`)
     if (this.contactCache.has(key)) throw new DuplicateContactError(`already a contact: ${this.contactCache.get(key)?.name}`)
     const taken = this.byName(chosen)
     if (taken != null) throw new DuplicateContactError(`the name ${chosen} is taken by another contact`)

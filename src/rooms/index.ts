@@ -19,6 +19,7 @@ import { fromString, toString } from 'uint8arrays'
 import { decodeInvite, encodeInvite } from '../crypto/invite.js'
 import { createRoomSecret, deriveRoomKeys, openRoomMessageDetailed, sealRoomMessage, MAX_ROOM_TEXT_BYTES } from '../crypto/room.js'
 import { DuplicateRoomError, InvalidInputError, MessageTooLongError, UnknownRoomError } from '../errors.js'
+import { LOCAL_NAME, LOCAL_NAME_RULE } from '../constants.js'
 import type { RoomKeys, RoomMessage } from '../crypto/room.js'
 import type { ChatLibp2p } from '../node/types.js'
 import type { ChatStore, RoomRecord, StoredRoomMessage } from '../store/index.js'
@@ -106,8 +107,6 @@ export interface RoomsInit {
   /** connects to a member the way the chat reaches contacts (relay first, WebRTC in the background) */
   reach(peer: PeerId, addrs?: Multiaddr[]): Promise<unknown>
 }
-
-const NAME_RE = /^[\p{L}\p{N}_.-]{1,32}$/u
 
 export class Rooms {
   readonly stats: RoomDropStats = { invalid: 0, replayed: 0, rateLimited: 0 }
@@ -318,7 +317,7 @@ export class Rooms {
   // ---- internals
 
   private async add (name: string, secret: Uint8Array, creator: string | undefined, lastActive: number): Promise<RoomRecord> {
-    if (!NAME_RE.test(name)) throw new InvalidInputError('a room name is 1-32 letters, digits, "_", "." or "-"; give a local name: /join <invite> <name>')
+    if (!LOCAL_NAME.test(name)) throw new InvalidInputError(`a room name is ${LOCAL_NAME_RULE}; give a local name: /join <invite> <name>`)
     for (const room of this.byId.values()) {
       if (room.record.name.toLowerCase() === name.toLowerCase()) throw new DuplicateRoomError(`you already have a room named ${name}; /join <invite> <other name>`)
     }
