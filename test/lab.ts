@@ -9,11 +9,14 @@
  *   nat2  : bob's home router, wan 203.0.113.12          bob   : 10.2.0.2
  *
  * Needs root, iptables, conntrack and `ip netns` (labMissing() says what is missing). The namespace names
- * are fixed, so only one lab can run on a machine: waitForOtherLab() waits for someone else's to go away.
+ * are fixed, so only one lab can run on a machine: waitForOtherLab() waits for someone else's to go away,
+ * and natlab runs under `flock` on one lock file, so that two test runs that both saw no lab cannot build
+ * two at once (the second waits for the lock; the kernel drops it when the holder dies, however it ends).
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Cleanup, JsonClient, until } from './fixtures.js'
@@ -33,6 +36,8 @@ export const BOB_ROUTER_IP = '203.0.113.12'
 /** The lab's internet, as a range (e.g. for coturn's allowed peers). */
 export const LAB_INTERNET = '203.0.113.0-203.0.113.255'
 const COUNT_CHAIN = 'megachat-count'
+/** Held (flock) by whoever runs a lab. */
+const LAB_LOCK = join(tmpdir(), 'megachat-natlab.lock')
 
 /**
  * What natlab runs beside the lab: it holds the lab up until its stdin (a pipe from this process) closes,
@@ -76,8 +81,8 @@ export async function inLab (ns: string, command: string[]): Promise<string> {
 export async function labMissing (): Promise<string | undefined> {
   if (process.platform !== 'linux') return 'the NAT lab needs Linux network namespaces'
   if (process.getuid?.() !== 0) return 'the NAT lab needs root'
-  for (const tool of ['ip', 'iptables', 'conntrack']) {
-    if ((await run('sh', ['-c', `command -v ${tool}`])).code !== 0) return `no ${tool} on PATH (apt-get install ${tool === 'ip' ? 'iproute2' : tool})`
+  for (const tool of ['ip', 'iptables', 'conntrack', 'flock']) {
+    if ((await run('sh', ['-c', `command -v ${tool}`])).code !== 0) return `no ${tool} on PATH (apt-get install ${tool === 'ip' ? 'iproute2' : tool === 'flock' ? 'util-linux' : tool})`
   }
   // from inside the test's own namespace (test/netns.sh), named namespaces must still be possible
   const probe = `megachat-probe-${process.pid}`
@@ -132,14 +137,22 @@ export class Lab {
     const env: Record<string, string | undefined> = { ...process.env }
     for (const name of Object.keys(env)) if (name.startsWith('LAB_')) delete env[name]
     if (symmetric) env.LAB_SYMMETRIC = '1'
-    const child = spawn('bash', [NATLAB, 'sh', '-c', HOLD], { env, stdio: ['pipe', 'pipe', 'pipe'] })
+    const wait = String(Math.ceil(OTHER_LAB_WAIT_MS / 1000))
+    // `lab-locked` once the lock is ours; the lab's start is timed from there
+    const child = spawn('flock', ['-w', wait, LAB_LOCK, 'sh', '-c', 'echo lab-locked; exec bash "$0" sh -c "$1"', NATLAB, HOLD], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true })
     const done = new Promise<number | null>(resolve => { child.once('close', resolve) })
     const lab = new Lab(child, done)
     child.stderr?.setEncoding('utf8').on('data', (s: string) => { lab.stderr += s })
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { reject(new Error(`the lab was not up within ${LAB_START_MS} ms: ${lab.stderr}`)) }, LAB_START_MS)
-      child.stdout?.setEncoding('utf8').on('data', (s: string) => { if (s.includes('lab-up')) { clearTimeout(timer); resolve() } })
-      void done.then(code => { clearTimeout(timer); reject(new Error(`natlab exited (${code}) before the lab was up: ${lab.stderr.trim()}`)) })
+      let timer: ReturnType<typeof setTimeout> | undefined
+      child.stdout?.setEncoding('utf8').on('data', (s: string) => {
+        if (s.includes('lab-locked')) timer = setTimeout(() => { reject(new Error(`the lab was not up within ${LAB_START_MS} ms: ${lab.stderr}`)) }, LAB_START_MS)
+        if (s.includes('lab-up')) { clearTimeout(timer); resolve() }
+      })
+      void done.then(code => {
+        clearTimeout(timer)
+        reject(new Error(code === 1 && lab.stderr.trim() === '' ? `another NAT lab held ${LAB_LOCK} for ${wait} s` : `natlab exited (${code}) before the lab was up: ${lab.stderr.trim()}`))
+      })
     })
     await lab.countOnAliceRouter()
     return lab
@@ -169,7 +182,8 @@ export class Lab {
   async stop (): Promise<void> {
     this.child.stdin?.end()
     let killed = false
-    const timer = setTimeout(() => { killed = this.child.kill('SIGKILL') }, 20_000)
+    // flock, natlab and what natlab runs are one process group (detached), all killed if they hang
+    const timer = setTimeout(() => { killed = this.child.pid != null && process.kill(-this.child.pid, 'SIGKILL') }, 20_000)
     await this.done
     clearTimeout(timer)
     // natlab killed could not clean up: remove what it left (else the next natlab would)
