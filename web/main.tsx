@@ -88,8 +88,8 @@ async function main (): Promise<void> {
   addEventListener('pagehide', () => { for (const call of chat.calls.list()) void chat.calls.hangup(call.id) })
   await model.load()
   // Drawn once the first connection is up, or after FIRST_PAINT_WAIT_MS without one; index.html's splash
-  // shows until then. Drawing it (layout, paint, raster) in the middle of the first handshake made that
-  // connection 30-40 ms later on a 2-core machine; this way the interface comes up connected.
+  // shows until then. Drawing it (layout, paint, raster) in the middle of the first handshake delays that
+  // connection on a small machine; this way the interface comes up connected.
   await firstConnection(chat, net.bootstrap.length > 0 ? FIRST_PAINT_WAIT_MS : 0)
   root.textContent = '' // index.html's splash
   render(<App model={model} net={net} notice={waited ? TOOK_OVER : undefined} />, root)

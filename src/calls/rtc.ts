@@ -92,10 +92,10 @@ export class RtcCall extends EventTarget implements MediaSession {
    * Sets the call up at once and asks for the camera and microphone meanwhile. Neither the caller's
    * offer nor the callee's answer waits for the devices (a real camera takes up to a second to start):
    * the transceivers are negotiated sendrecv and the tracks join them when ready (attach()), so the
-   * connection is made while the camera starts. The first video frame comes about 100 ms after the
-   * sender's getUserMedia resolves however early the connection is up (the same in `npm run bench`'s
-   * bare pair); answering first still brings the connection, and so the first frame, sooner
-   * (connected 100 ms to 78-85 ms). If no microphone can be had, the call fails with that reason.
+   * connection is made while the camera starts. The first video frame comes some time after the
+   * sender's getUserMedia resolves however early the connection is up (the bench's bare pair shows the
+   * same); answering first still brings the connection, and so the first frame, sooner. If no
+   * microphone can be had, the call fails with that reason.
    */
   static async open (call: Readonly<CallInfo>, events: MediaEvents, options: MediaSetup, init: RtcMediaInit): Promise<RtcCall> {
     const md = globalThis.navigator?.mediaDevices

@@ -1,6 +1,7 @@
 /**
  * Owns the node's Ed25519 key: made on first start, kept in `<dir>/identity.key` with mode 0600,
- * the same peer ID after every restart. Nobody else creates keys.
+ * the same peer ID after every restart. (A tab keeps its key in IndexedDB instead, platform.browser.ts;
+ * a chat made without a data directory gets a throwaway key, platform.ts.)
  */
 import { chmod, mkdir, open, readFile, rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'

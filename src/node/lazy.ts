@@ -1,8 +1,7 @@
 /**
  * Services a browser tab loads after its first connection instead of before it. kad-dht and gossipsub
- * are about 170 kB of the web app's 790 kB of JavaScript; parsing, compiling and starting them before
- * the node could dial held the tab's first connection back by about 30 ms (`npm run bench`, load to
- * ready: 1.28-1.32x the bare libp2p page with them in the first load, 1.14-1.18x without).
+ * are a large share of the web app's JavaScript, and parsing, compiling and starting them before the
+ * node can dial holds the tab's first connection back (the bench's "load to ready" row shows it).
  *
  * Each stand-in is the service as libp2p and MegaChat use it from the start: the DHT's peer routing,
  * content routing and peer discovery; gossipsub's subscribe, publish, subscribers, topic validators and

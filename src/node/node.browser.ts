@@ -73,8 +73,8 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
 /**
  * Noise's own browser crypto (@noble), except that X25519 key pairs come from the Montgomery ladder.
  * @noble/curves makes an X25519 public key from Ed25519 base-point tables that it builds on first use,
- * 20-30 ms of the main thread in the middle of a tab's start; the ladder takes about a millisecond,
- * gives the same key, and nothing else in the tab needs those tables (Ed25519 signatures go through
+ * a long task on the main thread in the middle of a tab's start; the ladder is far cheaper, gives the
+ * same key, and nothing else in the tab needs those tables (Ed25519 signatures go through
  * WebCrypto, and the identity is made there: platform.browser.ts).
  */
 const noiseCrypto = {
@@ -88,7 +88,7 @@ const noiseCrypto = {
 /**
  * libp2p keeps the node's own record (its protocols and addresses) in the peer store, like any peer's,
  * and rewrites it at start once per protocol handler, one read and one write after another: on
- * IndexedDB some thirty round trips, which made start take 100-200 ms instead of about 30. That record
+ * IndexedDB a round trip each, most of a tab's start. That record
  * is rebuilt at every start anyway, so it is kept in memory; the records of other peers (what lets a
  * restarted tab dial its contacts at once) still go to `datastore`.
  */

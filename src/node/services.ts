@@ -78,7 +78,7 @@ const ROOM_TOPIC = /^\/megachat\/room\/1\/[a-z2-7]{52}$/
  * subscriptions only once per connection, so a plain "joined rooms only" filter would forget who is in
  * a room we join later. The filter therefore takes the joined rooms' topics always, and other
  * well-formed room topics up to MAX_OTHER_TOPICS tracked in all; anything else is dropped.
- * (test/rooms.spec.ts checks that a topic that is not a room topic stays untracked.)
+ * (test/topics.spec.ts pins that gossipsub still consults `allowedTopics`.)
  */
 export function limitTopics (gossipsub: GossipSub, joined: Set<string>): void {
   const pubsub = gossipsub as unknown as { allowedTopics: { has(topic: string): boolean }, topics: Map<string, unknown> }
