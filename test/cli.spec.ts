@@ -172,7 +172,7 @@ describe('cli --json', function () {
 
   it('creates a room, joins it by invite and carries room messages as message lines with "room"', async () => {
     const { client: a, ready: readyA } = await startClient(await dataDir())
-    const { client: b } = await startClient(await dataDir())
+    const { client: b, ready: readyB } = await startClient(await dataDir())
     const created = await a.command('/create-room crew', ['room', 'error'])
     assert.equal(created.type, 'room', JSON.stringify(created))
     assert.equal(created.action, 'created')
@@ -195,6 +195,17 @@ describe('cli --json', function () {
     assert.deepEqual(rooms.rooms.map((r: any) => r.name), ['crew'])
     const history = await b.command('/room-history crew', 'room-history')
     assert.deepEqual(history.messages.map((m: any) => m.text), ['hello crew'])
+    // who is online in the room: both (a's message came, so they met); b is marked as b
+    let members: any
+    await until(async () => {
+      members = await b.command('/members crew', 'members')
+      return members.members.length === 2
+    }, WAIT_MS, 'both members online in /members')
+    assert.equal(members.room, 'crew')
+    assert.deepEqual(members.members.map((m: any) => m.peerId).sort(), [readyA.peerId, readyB.peerId].sort())
+    assert.deepEqual(members.members.filter((m: any) => m.you === true).map((m: any) => m.peerId), [readyB.peerId])
+    assert.equal((await b.command('/members', ['error'])).name, 'InvalidInputError')
+    assert.equal((await b.command('/members nowhere', ['error'])).name, 'UnknownRoomError')
     const bad = await b.command('/say nowhere hi', ['error'])
     assert.equal(bad.name, 'UnknownRoomError')
     // invites that cannot be used, in plain words
