@@ -8,9 +8,11 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MemoryDatastore } from 'datastore-core'
 import { OUTBOX_PAGE, Outbox, QUEUE_MAX_CHARS } from '../src/direct/outbox.js'
 import { ChatStore } from '../src/store/index.js'
+import { PeerNotFoundError } from '../src/errors.js'
 import { until } from './fixtures.js'
 import type { DirectMessage, DirectMessages, SendOptions } from '../src/direct/index.js'
 import type { Reach } from '../src/node/reach.js'
+import type { Unreachable } from '../src/direct/outbox.js'
 import type { StoredMessage } from '../src/store/index.js'
 
 /** A DM service that acknowledges everything it is given (and what `more` adds), in order. */
@@ -31,6 +33,41 @@ function fakeDm (sent: DirectMessage[]): DirectMessages {
 }
 
 describe('outbox', () => {
+  it('retries a contact that cannot be found after 1 s, then 2 s, up to the retry interval, and says so once', async () => {
+    const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const store = new ChatStore(new MemoryDatastore())
+    const attempts: number[] = []
+    const reports: Unreachable[] = []
+    const controller = new AbortController()
+    const outbox = new Outbox({
+      store,
+      dm: () => ({
+        ...fakeDm([]),
+        async send () {
+          attempts.push(performance.now())
+          throw new PeerNotFoundError('not found in time')
+        }
+      }),
+      reach: {} as unknown as Reach,
+      protocol: '/test',
+      signal: controller.signal,
+      // backing off stops where the periodic retry (every 3 s here) takes over
+      retryInterval: 3_000,
+      onDelivered: () => {},
+      onUnreachable: (u) => { reports.push(u) }
+    })
+    await outbox.send(peer, 'are you there?')
+    await until(() => attempts.length === 3, 10_000, 'three attempts')
+    // a timer never fires early: these are lower bounds, whatever the machine's load
+    assert.ok(attempts[1] - attempts[0] >= 990, `first retry after ${attempts[1] - attempts[0]} ms`)
+    assert.ok(attempts[2] - attempts[1] >= 1990, `second retry after ${attempts[2] - attempts[1]} ms`)
+    assert.deepEqual(reports.map(r => [r.peerId, r.pending, r.why]), [[peer, 1, 'not-found']])
+    // the message waits in the store for the next round
+    assert.deepEqual((await store.outbox(peer)).map(m => m.text), ['are you there?'])
+    controller.abort()
+    await outbox.settled()
+  })
+
   it('delivers a message sent while a run reads the outbox from the store', async () => {
     const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
     const store = new ChatStore(new MemoryDatastore())
