@@ -183,6 +183,8 @@ describe('calls between two nodes', function () {
   it('ends the call on both sides when the callee hangs up', async () => {
     const [alice, bob] = await pair()
     const call = await answered(alice, bob, 'connected')
+    // bob's media may connect a moment after alice's (a call hung up while connecting is a failed one)
+    await until(() => bob.calls.get(call.id)?.state === 'connected', WAIT_MS, 'bob connected too')
     const records = Promise.all([ended(alice, call.id), ended(bob, call.id)])
     await bob.calls.hangup(call.id)
     assert.deepEqual((await records).map(r => r.outcome), ['answered', 'answered'])
@@ -222,6 +224,29 @@ describe('calls between two nodes', function () {
     alice.calls.connectTimeout = 200
     const call = await answered(alice, bob, 'connecting')
     assert.match((await ended(alice, call.id)).reason ?? '', /no TURN server to relay the call \(a bootstrap node runs one with --turn\)/)
+  })
+
+  it('a callee whose microphone cannot start says so to the caller, not that no media path exists', async () => {
+    // the camera and microphone refused when bob answers (the media factory fails), and later in a call
+    // (the devices fail after the media started, as rtc.ts reports a refused getUserMedia)
+    const refused: MediaFactory = async () => { throw new Error('Permission denied') }
+    const lateRefusal: MediaFactory = async (call, events, options) => {
+      const session = await fakeMedia()(call, events, options)
+      setTimeout(() => { events.failed('the microphone is not allowed', true) }, 0)
+      return session
+    }
+    for (const callMedia of [refused, lateRefusal]) {
+      const [alice, bob] = await pair({}, { callMedia })
+      const records = Promise.all([waitFor<CallRecord>(alice, 'call:ended', () => true, WAIT_MS), waitFor<CallRecord>(bob, 'call:ended', () => true, WAIT_MS)])
+      const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
+      const call = await alice.call('bob', { video: false })
+      await ringing
+      await bob.calls.accept(call.id).catch(() => {})
+      const [mine, theirs] = await records
+      assert.equal(mine.reason, 'the call failed on their side: their microphone could not start')
+      assert.match(theirs.reason ?? '', /Permission denied|not allowed/)
+      assert.equal(mine.outcome, 'failed')
+    }
   })
 
   it('declines: the caller hears it, both keep it as declined', async () => {

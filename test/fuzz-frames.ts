@@ -125,7 +125,7 @@ const candidate = fc.record({
 export const signal: fc.Arbitrary<Signal> = fc.oneof(
   fc.record({ callId: id16, type: fc.constantFrom(CallSignal.Type.OFFER, CallSignal.Type.ANSWER), sdp, video: fc.boolean() }),
   fc.record({ callId: id16, type: fc.constant(CallSignal.Type.CANDIDATE), candidate: fc.option(candidate, { nil: null }) }),
-  fc.record({ callId: id16, type: fc.constant(CallSignal.Type.HANGUP), reason: fc.constantFrom(CallSignal.Reason.NORMAL, CallSignal.Reason.NO_ANSWER, CallSignal.Reason.GLARE, CallSignal.Reason.FAILED) }),
+  fc.record({ callId: id16, type: fc.constant(CallSignal.Type.HANGUP), reason: fc.constantFrom(CallSignal.Reason.NORMAL, CallSignal.Reason.NO_ANSWER, CallSignal.Reason.GLARE, CallSignal.Reason.FAILED, CallSignal.Reason.DEVICES) }),
   fc.record({ callId: id16, type: fc.constantFrom(CallSignal.Type.RINGING, CallSignal.Type.ACCEPT, CallSignal.Type.DECLINE, CallSignal.Type.BUSY) })
 )
 

@@ -43,6 +43,9 @@ export type { CallSignalling, CallSignallingStats, IceCandidate, MediaState, Sig
 
 const log = logger('megachat:calls')
 
+/** The camera and microphone could not start: the other side is told so (DEVICES), not that no media path exists. */
+class DevicesError extends CallError {}
+
 /** The callee's own ring timer runs this much longer than the caller's, which decides. */
 const CALLEE_GRACE_MS = 5000
 
@@ -81,8 +84,8 @@ export interface MediaEvents {
   candidate(c: IceCandidate | null): void
   /** media flows (ICE and DTLS are up) */
   connected(): void
-  /** no media path could be made, or it was lost for good */
-  failed(reason: string): void
+  /** no media path could be made, or it was lost for good; `devices`: the microphone could not start */
+  failed(reason: string, devices?: boolean): void
   /** what we send now (it may be said again unchanged): the other side is told when it changes */
   sending(state: MediaState): void
 }
@@ -513,6 +516,7 @@ export class Calls {
           await this.finish(call, undefined, 'the calls crossed')
         }
         else if (signal.reason === CallSignal.Reason.FAILED) await this.finish(call, this.broken(call), this.failedThere(call))
+        else if (signal.reason === CallSignal.Reason.DEVICES) await this.finish(call, this.broken(call), 'the call failed on their side: their microphone could not start')
         else await this.finish(call, ...this.hungUp(call, 'they'))
         break
       default:
@@ -596,8 +600,8 @@ export class Calls {
           this.update(call, 'connected')
           this.keepRecord(call)
         },
-        failed: (reason) => {
-          void this.finish(call, this.broken(call), reason, { type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.FAILED })
+        failed: (reason, devices) => {
+          void this.finish(call, this.broken(call), reason, { type: CallSignal.Type.HANGUP, reason: devices === true ? CallSignal.Reason.DEVICES : CallSignal.Reason.FAILED })
         },
         sending: (state) => {
           call.local = { camera: state.camera, mic: state.mic }
@@ -605,7 +609,7 @@ export class Calls {
         }
       }, { ...options, iceServers: call.iceServers })
     } catch (err: any) {
-      throw new CallError(`camera or microphone unavailable: ${err.message}`)
+      throw new DevicesError(`camera or microphone unavailable: ${err.message}`)
     }
     if (call.info.state === 'ended') media.close()
     call.media = media
@@ -690,7 +694,8 @@ export class Calls {
 
   private async fail (call: Call, err: Error): Promise<void> {
     log('call %s failed: %s', call.info.id, err.message)
-    await this.finish(call, this.broken(call), err.message, { type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.FAILED })
+    const reason = err instanceof DevicesError ? CallSignal.Reason.DEVICES : CallSignal.Reason.FAILED
+    await this.finish(call, this.broken(call), err.message, { type: CallSignal.Type.HANGUP, reason })
   }
 
   /**

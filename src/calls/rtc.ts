@@ -148,7 +148,7 @@ export class RtcCall extends EventTarget implements MediaSession {
         if (!video) throw err
         stream = await md.getUserMedia({ audio: true, video: false })
       } catch (err2: any) {
-        if (!this.closed) this.events.failed(mediaError(err2))
+        if (!this.closed) this.events.failed(mediaError(err2), true)
         return
       }
     }

@@ -48,14 +48,16 @@ export namespace CallSignal {
     NORMAL = 'NORMAL',
     NO_ANSWER = 'NO_ANSWER',
     GLARE = 'GLARE',
-    FAILED = 'FAILED'
+    FAILED = 'FAILED',
+    DEVICES = 'DEVICES'
   }
 
   enum __ReasonValues {
     NORMAL = 0,
     NO_ANSWER = 1,
     GLARE = 2,
-    FAILED = 3
+    FAILED = 3,
+    DEVICES = 4
   }
 
   export namespace Reason {
