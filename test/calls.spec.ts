@@ -245,7 +245,6 @@ describe('calls between two nodes', function () {
       const [mine, theirs] = await records
       assert.equal(mine.reason, 'the call failed on their side: their microphone could not start')
       assert.match(theirs.reason ?? '', /Permission denied|not allowed/)
-      assert.equal(mine.outcome, 'failed')
     }
   })
 
