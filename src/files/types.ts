@@ -129,4 +129,15 @@ export interface FileStorage {
   remove(id: string): Promise<void>
   /** Free bytes the platform lets us use, when it can say. */
   available(): Promise<number | undefined>
+  /** Node: copies a finished (or own) file to a path the user chose; returns where it went. */
+  copyTo?(id: string, path: string): Promise<string>
+  /** Lets go of open files (and a temporary folder); called when the chat stops. */
+  close?(): Promise<void>
 }
+
+/**
+ * Each platform's storage module (storage.ts, and storage.browser.ts through package.json's "browser"
+ * map) exports `openFileStorage(dataDir?: string): Promise<FileStorage>`: Node `<dataDir>/files/`,
+ * the browser an OPFS folder for that data directory (its IndexedDB name).
+ */
+export type OpenFileStorage = (dataDir?: string) => Promise<FileStorage>
