@@ -8,8 +8,16 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Cleanup, startChat, tempDir, waitFor } from './fixtures.js'
+import { lpStream } from '@libp2p/utils'
+import { DM_PROTOCOL, FILE_PROTOCOL } from '../src/constants.js'
+import { encodeDirectMessage } from '../src/direct/index.js'
+import { safeFileName } from '../src/files/names.js'
+import { encodeOffer, sha256 } from '../src/files/offer.js'
+import { FileHeader, FileRequest, FileWant } from '../src/files/pb/file.js'
+import { Cleanup, eachTestWithBootstrap, startChat, tempDir, until, waitFor } from './fixtures.js'
+import { startAttacker } from './fuzz-frames.js'
 import type { Chat, FileTransfer } from '../src/index.js'
+import type { Libp2p, Stream } from '@libp2p/interface'
 
 /** A file of `size` random bytes in `dir`; returns its path and SHA-256. */
 export async function randomFile (dir: string, name: string, size: number): Promise<{ path: string, hash: string }> {
@@ -85,5 +93,191 @@ describe('files', function () {
     assert.equal(await hashOf((await back).path as string), two.hash)
     assert.equal(a.files.list().length, 2)
     assert.equal((await readFile(join(dir, 'a', 'files', 'two.txt'))).byteLength, 1000)
+  })
+})
+
+describe('files: names from the network', () => {
+  it('are made one safe name inside the folder', () => {
+    assert.equal(safeFileName('../../x'), '_.._x')
+    assert.equal(safeFileName('..'), 'file')
+    assert.equal(safeFileName('/etc/passwd'), '_etc_passwd')
+    assert.equal(safeFileName('a\\b:c*?.txt'), 'a_b_c__.txt')
+    assert.equal(safeFileName('evil\u202egnp.exe'), 'evilgnp.exe')
+    assert.equal(safeFileName('bell\u0007\n.txt'), 'bell.txt')
+    assert.equal(safeFileName('.hidden'), 'hidden')
+    assert.equal(safeFileName('CON'), '_CON')
+    assert.equal(safeFileName('nul.txt'), '_nul.txt')
+    assert.equal(safeFileName('com1.tar.gz'), '_com1.tar.gz')
+    assert.equal(safeFileName('trailing. . '), 'trailing')
+    assert.equal(safeFileName(''), 'file')
+    const long = safeFileName('é'.repeat(300) + '.jpeg')
+    assert.ok(new TextEncoder().encode(long).byteLength <= 200, long)
+    assert.ok(long.endsWith('é.jpeg'))
+  })
+})
+
+describe('files: policy and hostile senders', function () {
+  this.timeout(120_000)
+  const cleanup = new Cleanup()
+  afterEach(async () => { await cleanup.run() })
+
+  /** A victim client and a raw attacker node connected to it. */
+  async function victimAndAttacker (contact: boolean): Promise<{ victim: Chat, attacker: Libp2p, dir: string }> {
+    const dir = cleanup.dir(await tempDir())
+    const victim = cleanup.add(await startChat({ dataDir: join(dir, 'victim') }))
+    const attacker = await startAttacker()
+    cleanup.add({ stop: async () => { await attacker.stop() } })
+    await attacker.dial(victim.libp2p.getMultiaddrs()[0])
+    if (contact) await victim.addContact(attacker.peerId.toString(), 'mallory')
+    return { victim, attacker, dir }
+  }
+
+  /** The attacker offers a file by DM: `chunks` are the chunks it will serve, `hashed` those the offer is made from. */
+  async function offer (attacker: Libp2p, victim: Chat, name: string, size: number, hashed: Uint8Array[]): Promise<string> {
+    const hashes = new Uint8Array(hashed.length * 32)
+    for (const [i, c] of hashed.entries()) hashes.set(await sha256(c), i * 32)
+    const id = crypto.getRandomValues(new Uint8Array(16))
+    const file = encodeOffer({ id, name, size, type: '', chunkSize: 2 ** 20, manifest: await sha256(hashes) })
+    const stream = await attacker.dialProtocol(victim.peerId, DM_PROTOCOL)
+    const lp = lpStream(stream)
+    await lp.write(encodeDirectMessage({ id: Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('hex'), timestamp: Date.now(), text: '', seq: 1, file }))
+    await lp.read({ signal: AbortSignal.timeout(10_000) })
+    await stream.close()
+    return Buffer.from(id).toString('hex')
+  }
+
+  /** The attacker serves these hashes and chunks for any request. */
+  async function serve (attacker: Libp2p, hashed: Uint8Array[], chunks: Uint8Array[]): Promise<void> {
+    const hashes = new Uint8Array(hashed.length * 32)
+    for (const [i, c] of hashed.entries()) hashes.set(await sha256(c), i * 32)
+    await attacker.handle(FILE_PROTOCOL, async (stream: Stream) => {
+      const lp = lpStream(stream, { maxDataLength: 2 ** 22 })
+      try {
+        FileRequest.decode((await lp.read()).subarray())
+        await lp.write(FileHeader.encode({ hashes }))
+        const want = FileWant.decode((await lp.read()).subarray())
+        for (const c of chunks.slice(want.first)) await lp.write(c)
+        await stream.close()
+      } catch (err: any) {
+        stream.abort(err)
+      }
+    })
+  }
+
+  it('refuses a chunk that does not match its hash, and says so', async () => {
+    const { victim, attacker } = await victimAndAttacker(true)
+    const good = [new Uint8Array(2 ** 20).fill(1), new Uint8Array(100).fill(2)]
+    const bad = [good[0], new Uint8Array(100).fill(3)]
+    await serve(attacker, good, bad)
+    const failed = waitFor<FileTransfer>(victim, 'file-error')
+    await offer(attacker, victim, 'bad.bin', 2 ** 20 + 100, good)
+    const t = await failed
+    assert.equal(t.state, 'failed')
+    assert.match(t.error ?? '', /do not match/)
+    assert.equal(victim.libp2p.services.files.stats.badChunks, 1)
+    // nothing kept of it but the verified first chunk's partial file, and no finished file
+    assert.equal(t.path, undefined)
+  })
+
+  it('refuses a sender that lies about the size', async () => {
+    const { victim, attacker } = await victimAndAttacker(true)
+    const chunk = new Uint8Array(1000).fill(7)
+    // the offer says 5 MiB, the hashes are of one 1000-byte chunk: the manifest matches what is served
+    await serve(attacker, [chunk], [chunk])
+    const failed = waitFor<FileTransfer>(victim, 'file-error')
+    await offer(attacker, victim, 'liar.bin', 5 * 2 ** 20, [chunk])
+    const t = await failed
+    assert.equal(t.state, 'failed')
+    assert.match(t.error ?? '', /number of chunk hashes/)
+    assert.equal(victim.libp2p.services.files.stats.malformed, 1)
+  })
+
+  it('keeps a stranger\'s file for the user, then fetches it when asked, under a safe name', async () => {
+    const { victim, attacker, dir } = await victimAndAttacker(false)
+    const chunk = new Uint8Array(5000).fill(9)
+    await serve(attacker, [chunk], [chunk])
+    const offered = waitFor<FileTransfer>(victim, 'file-offer')
+    const id = await offer(attacker, victim, '../../\u202eCON', 5000, [chunk])
+    const t = await offered
+    assert.equal(t.id, id)
+    assert.equal(t.state, 'offered')
+    // a message request carries it
+    assert.equal(victim.requests().length, 1)
+    const done = waitFor<FileTransfer>(victim, 'file-done')
+    await victim.files.fetch(id)
+    const got = await done
+    assert.equal(got.path, join(dir, 'victim', 'files', '_.._CON'))
+    assert.deepEqual(new Uint8Array(await readFile(got.path as string)), chunk)
+  })
+
+  it('leaves a contact\'s file over the automatic size for the user', async () => {
+    const dir = cleanup.dir(await tempDir())
+    const a = cleanup.add(await startChat({ dataDir: join(dir, 'a') }))
+    const b = cleanup.add(await startChat({ dataDir: join(dir, 'b'), autoFetchBytes: 1000 }))
+    await befriend(a, b)
+    const file = await randomFile(dir, 'big.bin', 1001)
+    const offered = waitFor<FileTransfer>(b, 'file-offer')
+    await a.sendFile('bob', await source(file.path))
+    assert.equal((await offered).state, 'offered')
+    const done = waitFor<FileTransfer>(b, 'file-done')
+    await b.files.fetch((await offered).id)
+    assert.equal(await hashOf((await done).path as string), file.hash)
+  })
+
+  it('serves a DM file only to the peer it was offered to', async () => {
+    const dir = cleanup.dir(await tempDir())
+    const a = cleanup.add(await startChat({ dataDir: join(dir, 'a') }))
+    const b = cleanup.add(await startChat({ dataDir: join(dir, 'b') }))
+    await befriend(a, b)
+    const file = await randomFile(dir, 'private.bin', 100)
+    const sent = await a.sendFile('bob', await source(file.path))
+    const eve = await startAttacker()
+    cleanup.add({ stop: async () => { await eve.stop() } })
+    await eve.dial(a.libp2p.getMultiaddrs()[0])
+    const stream = await eve.dialProtocol(a.peerId, FILE_PROTOCOL)
+    const lp = lpStream(stream)
+    await lp.write(FileRequest.encode({ id: Buffer.from(sent.id, 'hex') }))
+    const header = FileHeader.decode((await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray())
+    assert.equal(header.error, 'unknown')
+    assert.equal(header.hashes.byteLength, 0)
+    assert.equal(a.libp2p.services.files.stats.refused, 1)
+  })
+})
+
+describe('files in rooms', function () {
+  this.timeout(120_000)
+  const env = eachTestWithBootstrap()
+
+  it('fetches a room file from a member who is not the author while the author is offline', async () => {
+    const dir = env.cleanup.dir(await tempDir())
+    const a = await startChat({ bootstrapNode: env.boot, dataDir: join(dir, 'a') })
+    const b = env.cleanup.add(await startChat({ bootstrapNode: env.boot, dataDir: join(dir, 'b') }))
+    const c = env.cleanup.add(await startChat({ bootstrapNode: env.boot, dataDir: join(dir, 'c'), autoFetchBytes: 0 }))
+    let aStopped = false
+    env.cleanup.add({ stop: async () => { if (!aStopped) await a.stop() } })
+    const room = await a.createRoom('photos')
+    await b.joinRoom(room.invite)
+    await c.joinRoom(room.invite)
+    for (const [x, y] of [[a, b], [a, c], [b, c]]) await x.libp2p.dial(y.libp2p.getMultiaddrs()[0])
+    await until(() => [a, b, c].every(x => x.members('photos').length === 3), 60_000, 'all members online in the room')
+    const file = await randomFile(dir, 'room.bin', 2 * 2 ** 20 + 7)
+    const bDone = waitFor<FileTransfer>(b, 'file-done')
+    const cOffer = waitFor<FileTransfer>(c, 'file-offer')
+    const sent = await a.sendFile('photos', await source(file.path))
+    assert.equal(sent.room, true)
+    assert.equal(await hashOf((await bDone).path as string), file.hash)
+    const offered = await cOffer
+    assert.equal(offered.state, 'offered')
+    assert.equal(offered.conversation, room.roomId)
+    const [said] = await c.roomHistory('photos')
+    assert.equal(said.file, sent.id)
+    // the author goes; b still has it
+    aStopped = true
+    await a.stop()
+    await until(() => c.members('photos').length === 2, 30_000, 'the author gone from the room')
+    const cDone = waitFor<FileTransfer>(c, 'file-done')
+    await c.files.fetch(offered.id)
+    assert.equal(await hashOf((await cDone).path as string), file.hash)
+    assert.ok(b.libp2p.services.files.stats.served >= 3, `b served ${b.libp2p.services.files.stats.served} chunks`)
   })
 })
