@@ -4,9 +4,7 @@
  * for strangers, and the terminal commands.
  */
 import assert from 'node:assert/strict'
-import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { lpStream } from '@libp2p/utils'
 import { DM_PROTOCOL, FILE_PROTOCOL } from '../src/constants.js'
@@ -16,36 +14,9 @@ import { encodeOffer, sha256 } from '../src/files/offer.js'
 import { FileHeader, FileRequest, FileWant } from '../src/files/pb/file.js'
 import { Cleanup, eachTestWithBootstrap, startChat, tempDir, until, waitFor } from './fixtures.js'
 import { startAttacker } from './fuzz-frames.js'
+import { hashOf, randomFile, source } from './files-fixtures.js'
 import type { Chat, FileTransfer } from '../src/index.js'
 import type { Libp2p, Stream } from '@libp2p/interface'
-
-/** A file of `size` random bytes in `dir`; returns its path and SHA-256. */
-export async function randomFile (dir: string, name: string, size: number): Promise<{ path: string, hash: string }> {
-  const path = join(dir, name)
-  const hash = createHash('sha256')
-  await writeFile(path, new Uint8Array(0))
-  const { open } = await import('node:fs/promises')
-  const h = await open(path, 'w')
-  for (let done = 0; done < size;) {
-    const part = randomBytes(Math.min(4 * 2 ** 20, size - done))
-    await h.write(part)
-    hash.update(part)
-    done += part.byteLength
-  }
-  await h.close()
-  return { path, hash: hash.digest('hex') }
-}
-
-export async function hashOf (path: string): Promise<string> {
-  const hash = createHash('sha256')
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
-  return hash.digest('hex')
-}
-
-export async function source (path: string, name?: string): Promise<{ name: string, blob: Blob, path: string }> {
-  const { openAsBlob } = await import('node:fs')
-  return { name: name ?? path.split('/').pop() as string, blob: await openAsBlob(path), path }
-}
 
 async function befriend (a: Chat, b: Chat): Promise<void> {
   await a.addContact(b.peerId.toString(), 'bob')
