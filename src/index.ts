@@ -232,6 +232,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
           return []
         }
       },
+      isOnline: (peer) => this.isOnline(peer),
       signal: this.shutdown.signal,
       autoFetchBytes: init.autoFetchBytes,
       onEvent: (name, transfer) => { this.safeDispatchEvent(name, { detail: transfer }) }

@@ -12,7 +12,8 @@ import { encodeDirectMessage } from '../src/direct/index.js'
 import { safeFileName } from '../src/files/names.js'
 import { encodeOffer, sha256 } from '../src/files/offer.js'
 import { FileHeader, FileRequest, FileWant } from '../src/files/pb/file.js'
-import { Cleanup, eachTestWithBootstrap, startChat, tempDir, until, waitFor } from './fixtures.js'
+import { multiaddr } from '@multiformats/multiaddr'
+import { Cleanup, eachTestWithBootstrap, JsonClient, startChat, tempDir, until, waitFor } from './fixtures.js'
 import { startAttacker } from './fuzz-frames.js'
 import { hashOf, randomFile, source } from './files-fixtures.js'
 import type { Chat, FileTransfer } from '../src/index.js'
@@ -231,6 +232,9 @@ describe('files in rooms', function () {
     await c.joinRoom(room.invite)
     for (const [x, y] of [[a, b], [a, c], [b, c]]) await x.libp2p.dial(y.libp2p.getMultiaddrs()[0])
     await until(() => [a, b, c].every(x => x.members('photos').length === 3), 60_000, 'all members online in the room')
+    // b is a contact of the author's: it fetches at once; c waits (autoFetchBytes 0)
+    await b.addContact(a.peerId.toString(), 'alice')
+    await c.addContact(a.peerId.toString(), 'alice')
     const file = await randomFile(dir, 'room.bin', 2 * 2 ** 20 + 7)
     const bDone = waitFor<FileTransfer>(b, 'file-done')
     const cOffer = waitFor<FileTransfer>(c, 'file-offer')
@@ -250,5 +254,54 @@ describe('files in rooms', function () {
     await c.files.fetch(offered.id)
     assert.equal(await hashOf((await cDone).path as string), file.hash)
     assert.ok(b.libp2p.services.files.stats.served >= 3, `b served ${b.libp2p.services.files.stats.served} chunks`)
+  })
+})
+
+describe('files in the terminal client', function () {
+  this.timeout(120_000)
+  const cleanup = new Cleanup()
+  afterEach(async () => { await cleanup.run() })
+
+  it('sends, lists, saves and cancels with /send, /files, /save and /cancel, and prints the file events in --json', async () => {
+    const dir = cleanup.dir(await tempDir())
+    const c = cleanup.add(new JsonClient(['--json', '--data', join(dir, 'c'), '--listen', '/ip4/127.0.0.1/tcp/0', '--no-webrtc', '--auto-fetch', '1']))
+    const ready = await c.next(l => l.type === 'ready')
+    const b = cleanup.add(await startChat({ dataDir: join(dir, 'b') }))
+    await c.command(`/add ${b.peerId.toString()} bob`, 'contact')
+    await b.addContact(ready.peerId, 'carol')
+    await b.libp2p.dial(multiaddr(ready.addresses[0]))
+    // a file from bob: fetched at once (1 MiB or less), with its events
+    const small = await randomFile(dir, 'small file.txt', 2000)
+    const from = c.mark()
+    const sent = await b.sendFile('carol', await source(small.path))
+    const offer = await c.next(l => l.type === 'file-offer', from)
+    assert.equal(offer.id, sent.id)
+    assert.equal(offer.name, 'small file.txt')
+    assert.equal(offer.direction, 'in')
+    assert.equal(typeof offer.mime, 'string')
+    const done = await c.next(l => l.type === 'file-done', from)
+    assert.equal(await hashOf(done.path), small.hash)
+    // one over --auto-fetch waits for /save
+    const big = await randomFile(dir, 'big.bin', 2 ** 20 + 1)
+    const bigSent = await b.sendFile('carol', await source(big.path))
+    const waiting = await c.next(l => l.type === 'file-offer' && l.id === bigSent.id, from)
+    assert.equal(waiting.state, 'offered')
+    const saved = await c.command(`/save ${bigSent.id.slice(0, 8)} ${join(dir, 'copy.bin')}`, 'file-save')
+    assert.equal(saved.file.id, bigSent.id)
+    await c.next(l => l.type === 'file-done' && l.id === bigSent.id, from)
+    assert.equal(await hashOf(join(dir, 'copy.bin')), big.hash)
+    // carol sends one (a path with a space)
+    const got = waitFor<FileTransfer>(b, 'file-done')
+    const sentLine = await c.command(`/send bob ${small.path}`, 'file-sent')
+    assert.equal(sentLine.file.state, 'serving')
+    assert.equal(await hashOf((await got).path as string), small.hash)
+    const list = await c.command('/files bob', 'files')
+    assert.equal(list.files.length, 3)
+    const cancelled = await c.command(`/cancel ${sentLine.file.id.slice(0, 10)}`, 'file-cancelled')
+    assert.equal(cancelled.file.state, 'cancelled')
+    const unknown = await c.command('/save ffffffffffff', 'error')
+    assert.match(unknown.message, /no file/)
+    const help = await c.command('/help', 'help')
+    assert.ok(help.commands.some((x: any) => x.usage.startsWith('/send ')))
   })
 })

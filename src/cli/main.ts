@@ -162,7 +162,7 @@ async function main (): Promise<void> {
     c.addEventListener('file-offer', (evt) => {
       const t = evt.detail
       const contact = c.contactFor(t.from)
-      out.fileOffer(t, contact?.name, t.room || (contact != null && t.size <= c.files.autoFetchBytes))
+      out.fileOffer(t, contact?.name, contact != null && t.size <= c.files.autoFetchBytes)
     })
     c.addEventListener('file-progress', (evt) => { out.fileProgress(evt.detail) })
     c.addEventListener('file-done', (evt) => { out.fileDone(evt.detail) })

@@ -195,7 +195,7 @@ export class Renderer {
   /** Someone offered a file; `fetching`: it comes without asking (a contact's, small enough). */
   fileOffer (t: FileTransfer, who: string | undefined, fetching: boolean): void {
     if (this.json) {
-      this.emit({ type: 'file-offer', ...fileLine(t), ...(who != null ? { name: who } : {}) })
+      this.emit({ type: 'file-offer', ...fileLine(t), ...(who != null ? { fromName: who } : {}) })
       return
     }
     const from = t.room ? `${label(who, t.from)} in a room` : label(who, t.from)

@@ -10,10 +10,11 @@
  * and the bytes are sealed under a key only the offer carries).
  *
  * Receiving: an offer becomes a transfer in state 'offered'. A contact's file up to `autoFetchBytes`
- * (and a room member's) is fetched at once; a larger one, or anyone's who is not a contact, waits for
+ * (in a DM or a room) is fetched at once; a larger one, or anyone's who is not a contact, waits for
  * `fetch()`. At most MAX_CONCURRENT_FETCHES run at once, the rest wait in line. A DM file comes from its
- * sender; a room file from its author first, then from each member online in turn (one at a time: a
- * race would pull the same bytes twice over a link that is likely the bottleneck). Each chunk is checked
+ * sender; a room file from its author first when connected, then from each member online in turn, then
+ * from the author by a dial (one at a time: a race would pull the same bytes twice over a link that is
+ * likely the bottleneck, and the author, who surely has the whole file, usually answers). Each chunk is checked
  * against its hash and written before more are asked for; progress is stored. An interrupted transfer is
  * 'paused' and resumes from the last verified chunk when its sender connects again, on the periodic
  * retry, and after a restart: the partial file is checked chunk by chunk against the hashes and cut at the
@@ -68,6 +69,8 @@ export interface FilesInit {
   isContact(peer: string): boolean
   /** peers online in a room now (not us) */
   roomMembers(roomId: string): string[]
+  /** is a connection to the peer open now? */
+  isOnline(peer: string): boolean
   signal: AbortSignal
   autoFetchBytes?: number
   maxConcurrent?: number
@@ -272,8 +275,8 @@ export class FileEngine implements Files {
     const live: Live = { record, lastEmit: 0, samples: [] }
     this.transfers.set(id, live)
     this.emit(live, 'file-offer', true)
-    const trusted = room || this.init.isContact(from)
-    if (trusted && offer.size <= this.autoFetchBytes) this.enqueue(id)
+    // a contact's (in a DM or a room), up to the size the user set; anyone else's waits for the user
+    if (this.init.isContact(from) && offer.size <= this.autoFetchBytes) this.enqueue(id)
   }
 
   private recordOf (offer: FileOffer, conversation: string, room: boolean, from: string, direction: 'in' | 'out'): Omit<FileRecord, 'state'> {
@@ -325,7 +328,9 @@ export class FileEngine implements Files {
     delete r.error
     this.emit(live, 'file-progress', true)
     const self = this.init.self.toString()
-    const sources = r.room ? [r.from, ...this.init.roomMembers(r.conversation).filter(p => p !== r.from && p !== self)] : [r.from]
+    // a room file: the author first when connected, then each member online, then the author (a dial)
+    const members = r.room ? this.init.roomMembers(r.conversation).filter(p => p !== r.from && p !== self) : []
+    const sources = !r.room ? [r.from] : this.init.isOnline(r.from) ? [r.from, ...members] : [...members, r.from]
     let last: any
     try {
       for (const peer of sources) {
