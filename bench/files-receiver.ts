@@ -8,10 +8,8 @@
 import { createInterface } from 'node:readline'
 import { lpStream, UnexpectedEOFError } from '@libp2p/utils'
 import { createChat } from '../src/index.js'
-import { createRawNode } from './floor.js'
+import { BULK_PROTOCOL, createRawNode } from './floor.js'
 import type { Stream } from '@libp2p/interface'
-
-export const BULK_PROTOCOL = '/megachat-bench/bulk/1.0.0'
 
 const say = (obj: object): void => { process.stdout.write(JSON.stringify(obj) + '\n') }
 
@@ -52,6 +50,9 @@ async function main (): Promise<void> {
   })
   say({ type: 'ready', peerId: chat.peerId.toString(), addresses: chat.addresses() })
 }
+
+// exits cleanly on SIGTERM (so that a --cpu-prof profile is written)
+process.on('SIGTERM', () => { process.exit(0) })
 
 main().catch((err) => {
   process.stderr.write(`files-receiver: ${err?.stack ?? err}\n`)

@@ -67,7 +67,7 @@ export const MAX_CONCURRENT_FETCHES = 3
 /** Offers waiting for the user (or for their sender) kept at most; more are refused and counted. */
 export const MAX_PENDING_OFFERS = 1000
 /** Chunks a receiver lets the sender send ahead of what it has written (its memory bound per transfer). */
-export const FILE_CREDIT_CHUNKS = 4
+export const FILE_CREDIT_CHUNKS = 16
 /** Inbound file streams one connection may hold open at once. */
 export const FILE_MAX_INBOUND_STREAMS = 8
 /** A file stream's first frame (each side) must come within this; then no frame may take longer than the idle timeout. */

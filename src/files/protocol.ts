@@ -25,6 +25,8 @@ import type { LengthPrefixedStream } from '@libp2p/utils'
 
 /** Most credit (chunks granted and not yet sent) a sender accepts from a receiver. */
 export const MAX_CREDIT = 64
+/** Chunks a sender reads ahead of the one it writes. */
+const READ_AHEAD = 2
 const SMALL_FRAME = 64
 const REQUEST_SHAPE: Shape = { 1: 'bytes' }
 const HEADER_SHAPE: Shape = { 1: 'bytes', 2: 'string' }
@@ -155,6 +157,19 @@ class DefaultFileTransfer implements FileTransfer, Startable {
       if (want.first > chunks || want.count > MAX_CREDIT) throw new ProtocolViolationError('bad want')
       let credit = want.count
       let next = want.first
+      // the next chunks are read from disk while one is written: the link never waits on the disk
+      const ahead = new Map<number, Promise<Uint8Array>>()
+      const readAhead = async (index: number): Promise<Uint8Array> => {
+        const reading = ahead.get(index) ?? source.chunk(index)
+        ahead.delete(index)
+        for (let j = index + 1; j <= index + READ_AHEAD && j < chunks; j++) {
+          if (ahead.has(j)) continue
+          const p = source.chunk(j)
+          p.catch(() => {})
+          ahead.set(j, p)
+        }
+        return await reading
+      }
       // further wants come while chunks go out
       let wake: (() => void) | undefined
       let readError: Error | undefined
@@ -189,7 +204,7 @@ class DefaultFileTransfer implements FileTransfer, Startable {
             if (credit === 0 && readError == null && !ended && Date.now() - t0 >= FILE_IDLE_TIMEOUT_MS) throw new ProtocolViolationError('no credit in time')
           }
           if (readError != null) throw readError
-          const bytes = await source.chunk(next)
+          const bytes = await readAhead(next)
           await lp.write(bytes, { signal: AbortSignal.timeout(FILE_IDLE_TIMEOUT_MS) })
           credit--
           next++
@@ -259,21 +274,43 @@ export async function pull (stream: Stream, init: PullInit): Promise<void> {
     }
     let outstanding = Math.min(credit, chunks - first)
     await lp.write(FileWant.encode({ first, count: outstanding }), { signal: signal(FILE_IDLE_TIMEOUT_MS) })
+    // a chunk is hashed as soon as it is read, and written after the one before it, while the next ones
+    // are read: what is read and not yet written, and what is on its way, stay within the credit
+    let writing: Promise<void> = Promise.resolve()
+    let failed: Error | undefined
+    // a chunk that fails stops the read under way (the sender may be waiting for credit)
+    const stop = new AbortController()
     for (let i = first; i < chunks; i++) {
-      const bytes = (await lp.read({ signal: signal(FILE_IDLE_TIMEOUT_MS) })).subarray()
+      if (failed != null) break
+      let bytes: Uint8Array
+      try {
+        bytes = (await lp.read({ signal: AbortSignal.any([signal(FILE_IDLE_TIMEOUT_MS), stop.signal]) })).subarray()
+      } catch (err) {
+        if (failed != null) break
+        throw err
+      }
       const want = Math.min(init.chunkSize, init.size - i * init.chunkSize) + init.overhead
       if (bytes.byteLength !== want) throw new ProtocolViolationError(`chunk ${i} is ${bytes.byteLength} bytes, not ${want}`)
-      const hash = await sha256(bytes)
-      if (!equals(hash, hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES))) throw new BadChunkError(`chunk ${i} does not match its hash`)
-      await init.onChunk(i, bytes)
-      outstanding--
-      const remaining = chunks - i - 1
-      if (outstanding <= credit / 2 && remaining > outstanding) {
-        const grant = Math.min(credit - outstanding, remaining - outstanding)
-        outstanding += grant
-        await lp.write(FileWant.encode({ count: grant }), { signal: signal(FILE_IDLE_TIMEOUT_MS) })
-      }
+      const hashing = sha256(bytes)
+      const index = i
+      writing = writing.then(async () => {
+        if (!equals(await hashing, hashes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES))) throw new BadChunkError(`chunk ${index} does not match its hash`)
+        await init.onChunk(index, bytes)
+        outstanding--
+        const remaining = chunks - index - 1
+        // topped up a few at a time, so the sender always has most of the credit to go on with
+        if (outstanding <= credit - Math.max(1, credit >> 2) && remaining > outstanding) {
+          const grant = Math.min(credit - outstanding, remaining - outstanding)
+          outstanding += grant
+          await lp.write(FileWant.encode({ count: grant }), { signal: signal(FILE_IDLE_TIMEOUT_MS) })
+        }
+      })
+      writing.catch((err: Error) => {
+        failed ??= err
+        stop.abort()
+      })
     }
+    await writing
     await stream.close({ signal: signal(FILE_IDLE_TIMEOUT_MS) })
   } catch (err: any) {
     countFailure(init.stats, err)

@@ -34,10 +34,16 @@ interface Meta {
 }
 
 const ID = /^[0-9a-f]{32}$/
+/** A file served stays open this long after its last read. */
+const READ_IDLE_MS = 10_000
 
 export class NodeFileStorage implements FileStorage {
   readonly dir: string
   private readonly handles = new Map<string, Promise<FileHandle>>()
+  /** the size of each partial file open for writing */
+  private readonly sizes = new Map<string, number>()
+  /** files open for reading (served), closed after READ_IDLE_MS unused */
+  private readonly readers = new Map<string, { handle: Promise<FileHandle>, timer?: ReturnType<typeof setTimeout> }>()
   private readonly metas = new Map<string, Meta>()
   private readonly temporary: boolean
 
@@ -87,7 +93,32 @@ export class NodeFileStorage implements FileStorage {
   private async closeHandle (id: string): Promise<void> {
     const h = this.handles.get(id)
     this.handles.delete(id)
+    this.sizes.delete(id)
     await (await h?.catch(() => undefined))?.close()
+    await this.closeReader(id)
+  }
+
+  private async closeReader (id: string): Promise<void> {
+    const r = this.readers.get(id)
+    if (r == null) return
+    this.readers.delete(id)
+    clearTimeout(r.timer)
+    await (await r.handle.catch(() => undefined))?.close()
+  }
+
+  /** A kept-open handle to read a finished or sent file (a file served is read a chunk at a time). */
+  private async reader (id: string, path: string): Promise<FileHandle> {
+    let r = this.readers.get(id)
+    if (r == null) {
+      const entry: { handle: Promise<FileHandle>, timer?: ReturnType<typeof setTimeout> } = { handle: open(path, 'r') }
+      entry.handle.catch(() => { if (this.readers.get(id) === entry) this.readers.delete(id) })
+      this.readers.set(id, entry)
+      r = entry
+    }
+    clearTimeout(r.timer)
+    r.timer = setTimeout(() => { void this.closeReader(id) }, READ_IDLE_MS)
+    r.timer.unref?.()
+    return await r.handle
   }
 
   async written (id: string): Promise<number> {
@@ -101,14 +132,17 @@ export class NodeFileStorage implements FileStorage {
 
   async append (id: string, offset: number, bytes: Uint8Array): Promise<void> {
     const h = await this.handle(id)
-    const size = (await h.stat()).size
+    // the size is looked up once per open file, then followed here (only this process writes it)
+    const size = this.sizes.get(id) ?? (await h.stat()).size
     if (size > offset) await h.truncate(offset)
     else if (size < offset) throw new InvalidInputError(`partial file is ${size} bytes, not ${offset}`)
+    this.sizes.delete(id)
     let done = 0
     while (done < bytes.byteLength) {
       const { bytesWritten } = await h.write(bytes, done, bytes.byteLength - done, offset + done)
       done += bytesWritten
     }
+    this.sizes.set(id, offset + bytes.byteLength)
   }
 
   async finish (id: string, name: string): Promise<string> {
@@ -141,7 +175,7 @@ export class NodeFileStorage implements FileStorage {
   async read (id: string, offset: number, length: number): Promise<Uint8Array> {
     const meta = await this.meta(id)
     const path = meta?.sent ?? meta?.done ?? this.part(id)
-    const h = meta == null ? await this.handle(id) : await open(path, 'r')
+    const h = meta == null ? await this.handle(id) : await this.reader(id, path)
     try {
       if (meta?.sent != null) {
         const now = await h.stat()
@@ -157,10 +191,9 @@ export class NodeFileStorage implements FileStorage {
       if (done !== length) throw new FileChangedError('the file is shorter than it was')
       return out
     } catch (err: any) {
+      if (meta != null) await this.closeReader(id)
       if (err.code === 'ENOENT') throw new FileChangedError('the file is gone')
       throw err
-    } finally {
-      if (meta != null) await h.close()
     }
   }
 
@@ -210,7 +243,7 @@ export class NodeFileStorage implements FileStorage {
   }
 
   async close (): Promise<void> {
-    for (const id of [...this.handles.keys()]) await this.closeHandle(id)
+    for (const id of [...this.handles.keys(), ...this.readers.keys()]) await this.closeHandle(id)
     if (this.temporary) await rm(this.dir, { recursive: true, force: true })
   }
 }
