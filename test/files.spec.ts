@@ -10,7 +10,7 @@ import { lpStream } from '@libp2p/utils'
 import { DM_PROTOCOL, FILE_PROTOCOL } from '../src/constants.js'
 import { encodeDirectMessage } from '../src/direct/index.js'
 import { safeFileName } from '../src/files/names.js'
-import { encodeOffer, sha256 } from '../src/files/offer.js'
+import { decodeOffer, encodeOffer, sha256 } from '../src/files/offer.js'
 import { FileHeader, FileRequest, FileWant } from '../src/files/pb/file.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Cleanup, eachTestWithBootstrap, JsonClient, startChat, tempDir, until, waitFor } from './fixtures.js'
@@ -65,6 +65,15 @@ describe('files', function () {
     assert.equal(await hashOf((await back).path as string), two.hash)
     assert.equal(a.files.list().length, 2)
     assert.equal((await readFile(join(dir, 'a', 'files', 'two.txt'))).byteLength, 1000)
+  })
+})
+
+describe('files: offers', () => {
+  it('carry sizes across 2^31 and 2^32 exactly (protons-runtime 7.1.2 writes a bigint uint64 in [2^31, 2^32) wrongly)', () => {
+    for (const size of [2 ** 31 - 1, 2 ** 31, 3e9, 2 ** 32 - 1, 2 ** 32, 64 * 2 ** 30]) {
+      const offer = { id: new Uint8Array(16), name: 'x', size, type: '', chunkSize: 2 ** 20, manifest: new Uint8Array(32) }
+      assert.equal(decodeOffer(encodeOffer(offer)).size, size)
+    }
   })
 })
 

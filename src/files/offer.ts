@@ -32,7 +32,7 @@ export function encodeOffer (offer: FileOffer): Uint8Array {
   return FileOfferPb.encode({
     id: offer.id as Uint8Array<ArrayBuffer>,
     name: offer.name,
-    size: BigInt(offer.size),
+    size: offer.size,
     type: offer.type,
     chunkSize: offer.chunkSize,
     manifest: offer.manifest as Uint8Array<ArrayBuffer>,
@@ -55,7 +55,7 @@ export function decodeOffer (bytes: Uint8Array): FileOffer {
   } catch {
     throw new ProtocolViolationError('undecodable file offer')
   }
-  const size = Number(pb.size)
+  const size = pb.size
   const nameBytes = enc.encode(pb.name).byteLength
   if (pb.id.byteLength !== FILE_ID_BYTES) throw new ProtocolViolationError('bad file id')
   if (nameBytes === 0 || nameBytes > MAX_FILE_NAME_BYTES) throw new ProtocolViolationError('bad file name length')

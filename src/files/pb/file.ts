@@ -6,7 +6,7 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 export interface FileOfferPb {
   id: Uint8Array<ArrayBuffer>
   name: string
-  size: bigint
+  size: number
   type: string
   chunkSize: number
   manifest: Uint8Array<ArrayBuffer>
@@ -34,9 +34,9 @@ export namespace FileOfferPb {
           w.string(obj.name)
         }
 
-        if ((obj.size != null && obj.size !== 0n)) {
+        if ((obj.size != null && obj.size !== 0)) {
           w.uint32(24)
-          w.uint64(obj.size)
+          w.uint64Number(obj.size)
         }
 
         if ((obj.type != null && obj.type !== '')) {
@@ -71,7 +71,7 @@ export namespace FileOfferPb {
         const obj: any = {
           id: uint8ArrayAlloc(0),
           name: '',
-          size: 0n,
+          size: 0,
           type: '',
           chunkSize: 0,
           manifest: uint8ArrayAlloc(0)
@@ -92,7 +92,7 @@ export namespace FileOfferPb {
               break
             }
             case 3: {
-              obj.size = reader.uint64()
+              obj.size = reader.uint64Number()
               break
             }
             case 4: {
@@ -147,7 +147,7 @@ export namespace FileOfferPb {
             case 3: {
               yield {
                 field: `${prefix}.size`,
-                value: reader.uint64()
+                value: reader.uint64Number()
               }
               break
             }
@@ -210,7 +210,7 @@ export namespace FileOfferPb {
 
   export interface FileOfferPbSizeFieldEvent {
     field: '$.size'
-    value: bigint
+    value: number
   }
 
   export interface FileOfferPbTypeFieldEvent {
