@@ -35,6 +35,29 @@ describe('files: resume', function () {
   const cleanup = new Cleanup()
   afterEach(async () => { await cleanup.run() })
 
+  it('cancels a file being fetched: the fetch stops, the partial file goes, the sender no longer serves it to a new fetch', async () => {
+    const dir = cleanup.dir(await tempDir())
+    const a = cleanup.add(await startChat({ dataDir: join(dir, 'a'), files: slowReads(await openFileStorage(join(dir, 'a')), 15) }))
+    const b = cleanup.add(await startChat({ dataDir: join(dir, 'b') }))
+    await a.addContact(b.peerId.toString(), 'bob')
+    await b.addContact(a.peerId.toString(), 'alice')
+    await b.libp2p.dial(a.libp2p.getMultiaddrs()[0])
+    const file = await randomFile(dir, 'cancel.bin', 16 * MiB)
+    const sent = await a.sendFile('bob', await source(file.path))
+    await waitFor<FileTransfer>(b, 'file-progress', t => t.id === sent.id && t.bytes >= 2 * MiB, 60_000)
+    let done = false
+    b.addEventListener('file-done', () => { done = true })
+    await b.files.cancel(sent.id)
+    assert.equal(b.files.get(sent.id)?.state, 'cancelled')
+    await assert.rejects(stat(join(dir, 'b', 'files', `${sent.id}.part`)), { code: 'ENOENT' })
+    await assert.rejects(b.files.fetch(sent.id), { name: 'InvalidInputError' })
+    // the sender's side: cancelled too, and refused to anyone after
+    await a.files.cancel(sent.id)
+    assert.equal(a.files.get(sent.id)?.state, 'cancelled')
+    assert.equal(done, false)
+    assert.equal(await b.files.blob(sent.id), undefined)
+  })
+
   for (let run = 1; run <= RUNS; run++) {
     it(`resumes after the receiving client is killed (SIGKILL) mid-transfer, its partial file damaged${RUNS > 1 ? ` (run ${run})` : ''}`, async () => {
       const dir = cleanup.dir(await tempDir())

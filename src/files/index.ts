@@ -103,7 +103,8 @@ export class FileEngine implements Files {
   private readonly init: FilesInit
   private readonly transfers = new Map<string, Live>()
   private readonly queue: string[] = []
-  private readonly running = new Set<string>()
+  /** fetches under way, by id */
+  private readonly running = new Map<string, Promise<void>>()
 
   constructor (init: FilesInit) {
     this.init = init
@@ -186,6 +187,8 @@ export class FileEngine implements Files {
     const at = this.queue.indexOf(id)
     if (at >= 0) this.queue.splice(at, 1)
     r.state = 'cancelled'
+    // the fetch under way ends (and writes nothing more) before its partial file goes
+    await this.running.get(id)
     if (r.direction === 'in') await this.init.storage.remove(id)
     await this.init.store.putFile(r)
     this.emit(live, 'file-progress', true)
@@ -310,11 +313,11 @@ export class FileEngine implements Files {
   private pump (): void {
     while (this.running.size < (this.init.maxConcurrent ?? MAX_CONCURRENT_FETCHES) && this.queue.length > 0) {
       const id = this.queue.shift() as string
-      this.running.add(id)
-      void this.run(id).catch(err => { log.error('fetch of %s failed: %e', id, err) }).finally(() => {
+      const run = this.run(id).catch(err => { log.error('fetch of %s failed: %e', id, err) }).finally(() => {
         this.running.delete(id)
         this.pump()
       })
+      this.running.set(id, run)
     }
   }
 

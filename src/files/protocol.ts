@@ -258,6 +258,8 @@ export async function pull (stream: Stream, init: PullInit): Promise<void> {
   // what the sender may have in flight: the credit, a header, their prefixes
   const lp: LengthPrefixedStream<Stream> = lpStream(stream, { ...frameLimits(maxFrame), maxBufferSize: (credit + 1) * (maxChunk + 8) + maxFrame })
   const signal = (ms: number): AbortSignal => AbortSignal.any([AbortSignal.timeout(ms), ...(init.signal != null ? [init.signal] : [])])
+  /** the chunks being checked and written, in order */
+  let writing: Promise<void> = Promise.resolve()
   try {
     if (chunks > MAX_FILE_CHUNKS) throw new ProtocolViolationError('too many chunks')
     await lp.write(FileRequest.encode({ id: init.id as Uint8Array<ArrayBuffer> }), { signal: signal(FILE_IDLE_TIMEOUT_MS) })
@@ -276,7 +278,6 @@ export async function pull (stream: Stream, init: PullInit): Promise<void> {
     await lp.write(FileWant.encode({ first, count: outstanding }), { signal: signal(FILE_IDLE_TIMEOUT_MS) })
     // a chunk is hashed as soon as it is read, and written after the one before it, while the next ones
     // are read: what is read and not yet written, and what is on its way, stay within the credit
-    let writing: Promise<void> = Promise.resolve()
     let failed: Error | undefined
     // a chunk that fails stops the read under way (the sender may be waiting for credit)
     const stop = new AbortController()
@@ -315,6 +316,8 @@ export async function pull (stream: Stream, init: PullInit): Promise<void> {
   } catch (err: any) {
     countFailure(init.stats, err)
     stream.abort(err)
+    // no chunk is written after this rejects (a retry may start at once)
+    await writing.catch(() => {})
     throw err
   }
 }
