@@ -313,4 +313,26 @@ describe('files in the terminal client', function () {
     const help = await c.command('/help', 'help')
     assert.ok(help.commands.some((x: any) => x.usage.startsWith('/send ')))
   })
+
+  it('says in plain lines who offers what, how far it got and where it went, never obeying the name\'s control characters', async () => {
+    const dir = cleanup.dir(await tempDir())
+    const c = cleanup.add(new JsonClient(['--data', join(dir, 'c'), '--listen', '/ip4/127.0.0.1/tcp/0', '--no-webrtc']))
+    await until(() => c.stdout.includes('Your peer ID'), 20_000, 'the client up')
+    const peerId = /Your peer ID[^:]*: (\S+)/.exec(c.stdout)?.[1] as string
+    const b = cleanup.add(await startChat({ dataDir: join(dir, 'b') }))
+    c.send(`/add ${b.peerId.toString()} bob`)
+    await until(() => c.stdout.includes('Added bob'), 20_000, 'bob added')
+    await b.addContact(peerId, 'carol')
+    c.send('/whoami')
+    await until(() => /\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//.test(c.stdout), 20_000, 'addresses')
+    const addr = /(\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/\S+)/.exec(c.stdout)?.[1] as string
+    await b.libp2p.dial(multiaddr(addr))
+    const file = await randomFile(dir, 'plain.bin', 3 * 2 ** 20)
+    await b.sendFile('carol', { ...(await source(file.path)), name: 'x\x1b[2J\u202eevil.bin' })
+    await until(() => c.stdout.includes('saved to'), 30_000, 'the file saved')
+    assert.match(c.stdout, /bob offers x\\x1b\[2J\\u202eevil\.bin \(3\.0 MiB\)/)
+    assert.match(c.stdout, /↓ .*\d+%/)
+    assert.doesNotMatch(c.stdout, /[\x1b\u202e]/)
+    assert.ok(c.stdout.includes(join(dir, 'c', 'files', 'x[2Jevil.bin')), c.stdout)
+  })
 })

@@ -84,6 +84,8 @@ interface Live {
   /** set while a fetch runs */
   controller?: AbortController
   lastEmit: number
+  /** a progress event held back by the interval, said when it is up */
+  trailing?: ReturnType<typeof setTimeout>
   samples: Array<{ at: number, bytes: number }>
   /** where the user asked it to be saved (Node) */
   saveTo?: string
@@ -125,7 +127,10 @@ export class FileEngine implements Files {
   }
 
   stop (): void {
-    for (const live of this.transfers.values()) live.controller?.abort()
+    for (const live of this.transfers.values()) {
+      live.controller?.abort()
+      clearTimeout(live.trailing)
+    }
   }
 
   /** The periodic retry and a peer's coming online: paused transfers (of that peer) go back in line. */
@@ -494,7 +499,18 @@ export class FileEngine implements Files {
     const r = live.record
     live.samples.push({ at: now, bytes: r.bytes })
     while (live.samples.length > 2 && now - live.samples[0].at > RATE_WINDOW_MS) live.samples.shift()
-    if (!force && now - live.lastEmit < PROGRESS_MS) return
+    if (!force && now - live.lastEmit < PROGRESS_MS) {
+      // the last change of a burst is said when the interval is up (a stalled transfer shows where it stopped)
+      live.trailing ??= setTimeout(() => {
+        live.trailing = undefined
+        live.lastEmit = Date.now()
+        if (!this.init.signal.aborted) this.init.onEvent('file-progress', this.view(live))
+      }, PROGRESS_MS - (now - live.lastEmit))
+      live.trailing.unref?.()
+      return
+    }
+    clearTimeout(live.trailing)
+    live.trailing = undefined
     live.lastEmit = now
     this.init.onEvent(name, this.view(live))
   }

@@ -115,6 +115,8 @@ class DefaultFileTransfer implements FileTransfer, Startable {
   readonly protocol = FILE_PROTOCOL
   readonly stats: FileTransferStats = { served: 0, refused: 0, oversized: 0, malformed: 0, badChunks: 0, failedStreams: 0 }
   private readonly log: Logger
+  /** streams being served now */
+  private readonly serving = new Set<Stream>()
   readonly [Symbol.toStringTag] = 'megachat/files'
   readonly [serviceCapabilities] = ['@megachat/files']
 
@@ -132,11 +134,23 @@ class DefaultFileTransfer implements FileTransfer, Startable {
 
   async stop (): Promise<void> {
     await this.components.registrar.unhandle(this.protocol)
+    // a file being served is not waited for: the receiver resumes it later
+    for (const stream of this.serving) stream.abort(new Error('stopping'))
+    this.serving.clear()
   }
 
   /** Serves one request: the header, then chunks as the receiver grants credit. */
   private async handle (stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer
+    this.serving.add(stream)
+    try {
+      await this.serve(stream, peer)
+    } finally {
+      this.serving.delete(stream)
+    }
+  }
+
+  private async serve (stream: Stream, peer: PeerId): Promise<void> {
     // the receiver sends only small frames
     const lp = lpStream(stream, frameLimits(SMALL_FRAME))
     const idle = AbortSignal.timeout(FILE_FIRST_FRAME_MS)
