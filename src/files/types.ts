@@ -127,7 +127,7 @@ export interface FileStorage {
    * file that changed on disk since keep() rejects with FileChangedError (`err.name`).
    */
   read(id: string, offset: number, length: number): Promise<Uint8Array>
-  /** Browser: keeps a copy of a file the user sends (a File does not survive a reload). Node: nothing to do. */
+  /** Browser: keeps a copy of a file the user sends (a File does not survive a reload). Node: notes its path, size and modification time (no copy). */
   keep(id: string, source: FileSource): Promise<void>
   /** The finished file as a Blob (browser: for <img> and saving). */
   blob(id: string): Promise<Blob | undefined>
