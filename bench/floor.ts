@@ -17,6 +17,8 @@ import type { LengthPrefixedStream } from '@libp2p/utils'
 
 export const ECHO_PROTOCOL = '/megachat-bench/echo/1.0.0'
 export const REQUEST_PROTOCOL = '/megachat-bench/request/1.0.0'
+/** bench/files.ts: one stream of bulk data, the floor for files */
+export const BULK_PROTOCOL = '/megachat-bench/bulk/1.0.0'
 
 /** ~40 bytes, about a short DM on the wire */
 const FRAME = new TextEncoder().encode('bench frame: hello bob, how are you? :)')

@@ -12,15 +12,17 @@
  *   6. calls in the web app: set-up to the first remote video frame against a bare pair of RTCPeerConnections
  *      in one page, and the call's media path and bitrate (bench/calls.ts);
  *   7. first contact: fresh terminal clients add a contact online for a while and write, through a bootstrap
- *      node that saw clients come and go, against a fresh bare libp2p process pinging the known address (bench/first.ts).
+ *      node that saw clients come and go, against a fresh bare libp2p process pinging the known address (bench/first.ts);
+ *   8. files: one 1 GiB file between two clients against one raw libp2p stream carrying the same bytes, and the
+ *      receiving client's peak RSS during it against its idle RSS (bench/files.ts).
  * Goals (from the issue) are marked PASS/MISS; a miss does not fail the run, an error does (exit 1).
  * Each section runs in a fresh process (this script again, with MEGACHAT_BENCH_SECTION=1 and BENCH_ONLY set to it).
  *
  * Settings (environment): BENCH_MESSAGES (samples per DM row, default 1000), BENCH_STARTUP_RUNS (default 5),
  * BENCH_ROOM_MESSAGES (messages per row in section 4, default 300), BENCH_WEB_RUNS (section 5, default 9),
  * BENCH_CALL_RUNS (section 6, default 7), BENCH_THROUGHPUT_MESSAGES (section 1b, default 20000),
- * BENCH_FIRST_RUNS (fresh clients in section 7, default 100),
- * BENCH_ONLY (comma-separated sections to run: dm, throughput, client, rooms, web, calls, first; default all).
+ * BENCH_FIRST_RUNS (fresh clients in section 7, default 100), BENCH_FILE_MIB (section 8, default 1024),
+ * BENCH_ONLY (comma-separated sections to run: dm, throughput, client, rooms, web, calls, first, files; default all).
  */
 import { spawn } from 'node:child_process'
 import { cpus, loadavg, totalmem } from 'node:os'
@@ -30,6 +32,7 @@ import { LevelDatastore } from 'datastore-level'
 import { benchCalls, stopCalls } from './calls.js'
 import { killAll, killAllAndWait, rssKiB, spawnUntilReady, stopChild } from './children.js'
 import { createDmPair } from './dm.js'
+import { benchFiles } from './files.js'
 import { benchFirst } from './first.js'
 import { createRawNode, EchoClient, freshStreamRoundTrip } from './floor.js'
 import { benchRooms } from './rooms.js'
@@ -58,7 +61,7 @@ const WARMUP = 50
  */
 const BLOCK = 20
 const STARTUP_RUNS = Math.max(2, positiveInt(process.env.BENCH_STARTUP_RUNS, 5))
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'dm,throughput,client,rooms,web,calls,first').split(',').map(s => s.trim()))
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'dm,throughput,client,rooms,web,calls,first,files').split(',').map(s => s.trim()))
 const IDLE_MS = 3_000
 /** set in the environment of the process that runs one section */
 const IN_SECTION = 'MEGACHAT_BENCH_SECTION'
@@ -312,7 +315,7 @@ async function printedSection (title: string, what: string, run: (step: (what: s
   }
 }
 
-const SECTIONS = ['dm', 'throughput', 'client', 'rooms', 'web', 'calls', 'first'] as const
+const SECTIONS = ['dm', 'throughput', 'client', 'rooms', 'web', 'calls', 'first', 'files'] as const
 type Section = typeof SECTIONS[number]
 
 async function runSection (name: Section): Promise<void> {
@@ -329,6 +332,10 @@ async function runSection (name: Section): Promise<void> {
     case 'first':
       line()
       await benchFirst({ line, step: (what) => { step = what } }).catch((err) => { sectionError('first contact', err) })
+      break
+    case 'files':
+      line()
+      await benchFiles({ line, step: (what) => { step = what } }).catch((err) => { sectionError('files', err) })
       break
   }
 }

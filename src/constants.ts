@@ -6,8 +6,10 @@ export const DHT_PROTOCOL = '/megachat/kad/1.0.0'
 
 /** Longest direct-message text, in UTF-8 bytes. */
 export const MAX_TEXT_BYTES = 64 * 1024
-/** Longest DM frame on the wire: the text plus id, timestamp and protobuf overhead. */
-export const MAX_DM_FRAME_BYTES = MAX_TEXT_BYTES + 256
+/** Longest file offer (src/files/pb/file.proto) a message may carry: name, type, thumbnail, hashes and key. */
+export const MAX_OFFER_BYTES = 17 * 1024
+/** Longest DM frame on the wire: the text, a file offer, id, timestamp and protobuf overhead. */
+export const MAX_DM_FRAME_BYTES = MAX_TEXT_BYTES + MAX_OFFER_BYTES + 256
 
 /** Inbound DM streams one connection may hold open at once. */
 export const DM_MAX_INBOUND_STREAMS = 8
@@ -42,6 +44,37 @@ export const FIND_TIMEOUT_MS = 15_000
 export const RETRY_INTERVAL_MS = 30_000
 /** Offline contacts are probed (for presence) with a delay that doubles up to this. */
 export const MAX_PROBE_DELAY_MS = 10 * 60_000
+
+export const FILE_PROTOCOL = '/megachat/file/1.0.0'
+/** Bytes per chunk of a file we send (1 GiB: 1024 chunks, 32 KiB of hashes). */
+export const FILE_CHUNK_BYTES = 1024 * 1024
+/** Chunk sizes accepted in an offer. */
+export const MIN_FILE_CHUNK_BYTES = 16 * 1024
+export const MAX_FILE_CHUNK_BYTES = 4 * 1024 * 1024
+/** Largest file sent or accepted. */
+export const MAX_FILE_BYTES = 64 * 1024 ** 3
+/** Most chunks a file may have (64 GiB at 1 MiB): the hashes frame is at most 2 MiB. */
+export const MAX_FILE_CHUNKS = 65_536
+/** Longest file name in an offer, in UTF-8 bytes; longest MIME type. */
+export const MAX_FILE_NAME_BYTES = 255
+export const MAX_FILE_TYPE_BYTES = 127
+/** Largest thumbnail in an offer. */
+export const MAX_THUMBNAIL_BYTES = 16 * 1024
+/** Contacts' files up to this size are fetched without asking (default of `--auto-fetch`). */
+export const AUTO_FETCH_BYTES = 64 * 1024 * 1024
+/** Files fetched at once; more wait their turn. */
+export const MAX_CONCURRENT_FETCHES = 3
+/** Offers waiting for the user (or for their sender) kept at most; more are refused and counted. */
+export const MAX_PENDING_OFFERS = 1000
+/** Chunks a receiver lets the sender send ahead of what it has written (its memory bound per transfer). */
+export const FILE_CREDIT_CHUNKS = 16
+/** Inbound file streams one connection may hold open at once. */
+export const FILE_MAX_INBOUND_STREAMS = 8
+/** A file stream's first frame (each side) must come within this; then no frame may take longer than the idle timeout. */
+export const FILE_FIRST_FRAME_MS = 10_000
+export const FILE_IDLE_TIMEOUT_MS = 30_000
+/** Free disk kept free beyond a file being fetched. */
+export const FILE_DISK_MARGIN_BYTES = 64 * 1024 * 1024
 
 /** UDP port of the STUN responder that a bootstrap node runs beside its libp2p listeners. */
 export const DEFAULT_STUN_PORT = 3478

@@ -14,6 +14,7 @@ import { createChat } from 'megachat'
 import { logger } from '@libp2p/logger'
 import { JitteredInterval } from './timer.js'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { toString as toHex } from 'uint8arrays/to-string'
 import { TypedEventEmitter } from 'main-event'
 import { DM_PROTOCOL, LOCAL_NAME, LOCAL_NAME_RULE, MAX_PROBE_DELAY_MS, MAX_TEXT_BYTES, RETRY_INTERVAL_MS, overUtf8 } from './constants.js'
 import { Calls, callSignalling } from './calls/index.js'
@@ -30,6 +31,11 @@ import { Reach } from './node/reach.js'
 import { openPlatform } from './platform.js'
 import { Rooms, roomSync } from './rooms/index.js'
 import { BootstrapTurn } from './turn/index.js'
+import { FileEngine } from './files/index.js'
+import { decodeOffer, encodeOffer } from './files/offer.js'
+import { fileTransfer } from './files/protocol.js'
+import { openFileStorage } from './files/storage.js'
+import type { FileEvents, FileSource, FileStorage, FileTransfer } from './files/types.js'
 import type { RoomInfo, RoomMembersEvent, RoomMessageEvent } from './rooms/index.js'
 import type { StoredRoomMessage } from './store/index.js'
 import { ChatStore } from './store/index.js'
@@ -52,7 +58,9 @@ export type { Calls, CallInfo, CallState, MediaEvents, MediaFactory, MediaOption
 export type { ChatLibp2p } from './node/node.js'
 export type { BootstrapNodeStatus } from './node/bootstrap-watch.js'
 export type { Diagnosis, PeerDiagnosis, PathInfo, NatReport, NatMapping, NatSeen, ReachTrace, ReachStep } from './node/diagnose.js'
-export { MAX_TEXT_BYTES } from './constants.js'
+export { MAX_TEXT_BYTES, MAX_FILE_BYTES, AUTO_FETCH_BYTES } from './constants.js'
+export type { FileTransfer, FileState, FileSource, FileStorage, Files, FileEvents, FileOffer } from './files/types.js'
+export type { FileEngineStats, FileTransferStats } from './files/index.js'
 
 const log = logger('megachat')
 
@@ -74,6 +82,10 @@ export interface ChatInit extends PlatformInit, Pick<NodeOptions, 'listen' | 'bo
   callMedia?: MediaFactory
   /** how long a call rings before it is missed (ms) */
   ringTimeout?: number
+  /** where file bytes are kept (default: `<dataDir>/files/`, or a temporary folder without a dataDir) */
+  files?: FileStorage
+  /** contacts' files up to this many bytes are fetched without asking (default AUTO_FETCH_BYTES, 64 MiB) */
+  autoFetchBytes?: number
 }
 
 export interface ContactInfo extends Contact {
@@ -99,7 +111,7 @@ export interface PresenceChange {
 
 export type { Unreachable } from './direct/outbox.js'
 
-export interface ChatEvents {
+export interface ChatEvents extends FileEvents {
   /** a message arrived (each id once) */
   message: CustomEvent<IncomingMessage>
   /** a message was stored in the outbox */
@@ -147,11 +159,14 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   private readonly bootstrapWatch: BootstrapWatch
   /** TURN credentials from the bootstrap nodes that run coturn */
   private readonly turn: BootstrapTurn
+  /** files and pictures: list, fetch, cancel, read; send with sendFile() */
+  readonly files: FileEngine
+  private readonly fileStorage: FileStorage
 
   /** use createChat() */
   constructor (libp2p: ChatLibp2p, store: ChatStore, init: ChatInit & { privateKey: PrivateKey }, parts: ChatParts, closePlatform: () => Promise<void>) {
     super()
-    const { allowedTopics, contacts, strangers } = parts
+    const { allowedTopics, contacts, strangers, fileStorage } = parts
     this.libp2p = libp2p
     this.peerId = libp2p.peerId
     this.store = store
@@ -179,6 +194,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
       onMessage: (m) => {
         const name = this.contactCache.get(m.from)?.name
         this.safeDispatchEvent('room:message', { detail: name != null ? { ...m, name } : m })
+        if (m.file != null) void this.files.onOffer(m.from, m.roomId, true, decodeOffer(m.file), m.id).catch((err: any) => { log.error('could not take a file offer: %e', err) })
       },
       onMembers: (m) => { this.safeDispatchEvent('room:members', { detail: m }) }
     }, allowedTopics)
@@ -199,6 +215,26 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
       iceServers: () => this.iceServers(),
       ringTimeout: init.ringTimeout
     })
+    this.fileStorage = fileStorage
+    this.files = new FileEngine({
+      self: this.peerId,
+      store,
+      storage: fileStorage,
+      reach: this.reach,
+      stats: () => libp2p.services.files.stats,
+      isContact: (peer) => this.contactCache.has(peer),
+      roomMembers: (roomId) => {
+        try {
+          return this.rooms.members(roomId)
+        } catch {
+          return []
+        }
+      },
+      isOnline: (peer) => this.isOnline(peer),
+      signal: this.shutdown.signal,
+      autoFetchBytes: init.autoFetchBytes,
+      onEvent: (name, transfer) => { this.safeDispatchEvent(name, { detail: transfer }) }
+    })
   }
 
   /** Starts the node (createChat does, unless told `start: false`). */
@@ -209,12 +245,14 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     this.libp2p.addEventListener('peer:connect', (evt) => { this.onPresence(evt.detail, true) })
     this.libp2p.addEventListener('peer:disconnect', (evt) => { this.onPresence(evt.detail, false) })
     await this.rooms.load()
+    await this.files.load()
     this.turn.start()
     await this.libp2p.start()
     this.bootstrapWatch.start()
     this.rooms.start()
     this.timer = new JitteredInterval(() => { this.tick() }, this.init.retryInterval ?? RETRY_INTERVAL_MS)
     this.tick()
+    this.files.start()
   }
 
   /** Each configured bootstrap node: connected, or why not and when it is tried next. */
@@ -358,6 +396,32 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     return message
   }
 
+  /**
+   * Offers a file in a conversation (a contact or peer ID, else a room by name or id): hashes it, keeps
+   * it to be served, and sends the offer as a message (DM: through the outbox; room: a sealed message).
+   * Resolves with the transfer (state 'serving') once the offer is stored; the other side fetches the
+   * bytes. Node: pass `path` (the file is served from there, not copied).
+   */
+  async sendFile (ref: string, source: FileSource, text = ''): Promise<FileTransfer> {
+    if (overUtf8(text, MAX_TEXT_BYTES)) throw new MessageTooLongError(`message is too long; the limit is ${MAX_TEXT_BYTES} bytes`)
+    const contact = this.contactFor(ref)
+    let room: string | undefined
+    if (contact == null && !/^(12D3Koo|Qm|16Uiu2)/.test(ref)) room = this.rooms.find(ref).record.roomId
+    if (room != null) {
+      const { offer, transfer } = await this.files.prepare(room, true, source)
+      const m = await this.rooms.say(room, text, encodeOffer(offer))
+      await this.files.offered(transfer.id, m.id)
+      return transfer
+    }
+    const peer = this.resolve(ref)
+    if (peer.equals(this.peerId)) throw new InvalidInputError('cannot send a file to yourself')
+    const { offer, transfer } = await this.files.prepare(peer.toString(), false, source)
+    const message = await this.outbox.send(peer.toString(), text, { id: transfer.id, offer: encodeOffer(offer) })
+    await this.files.offered(transfer.id, message.id)
+    this.safeDispatchEvent('sent', { detail: message })
+    return transfer
+  }
+
   async history (ref: string, limit = 50): Promise<StoredMessage[]> {
     return await this.store.history(this.resolve(ref).toString(), limit)
   }
@@ -442,15 +506,29 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     if (taken === 0) return 0
     const request = this.strangers.record(peer)
     // the store takes writes in turn, so two streams from one peer store (and report) one after the other
-    const fresh = await this.store.addIncoming(peer, messages.slice(0, taken).map(m => ({
-      id: m.id,
-      peer,
-      direction: 'in' as const,
-      text: m.text,
-      timestamp: m.timestamp,
-      receivedAt,
-      ...(m.seq != null ? { seq: m.seq } : {})
-    })), request)
+    const offers = new Map<string, Uint8Array>()
+    const fresh = await this.store.addIncoming(peer, messages.slice(0, taken).map(m => {
+      let file: string | undefined
+      if (m.file != null) {
+        file = toHex(decodeOffer(m.file).id, 'base16')
+        offers.set(m.id, m.file)
+      }
+      return {
+        id: m.id,
+        peer,
+        direction: 'in' as const,
+        text: m.text,
+        timestamp: m.timestamp,
+        receivedAt,
+        ...(m.seq != null ? { seq: m.seq } : {}),
+        ...(file != null ? { file } : {})
+      }
+    }), request)
+    // the offers of the messages stored now become transfers (and may start fetching)
+    for (const m of fresh) {
+      const offer = offers.get(m.id)
+      if (offer != null) await this.files.onOffer(peer, peer, false, decodeOffer(offer), m.id).catch((err: any) => { log.error('could not take a file offer: %e', err) })
+    }
     const name = this.contactCache.get(peer)?.name
     for (const message of fresh) {
       const detail: IncomingMessage = { ...message, direction: 'in', ...(name != null ? { name } : {}), ...(request != null ? { request: true } : {}) }
@@ -468,6 +546,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     this.store.putContact(contact).catch(err => { log.error('could not store last-seen: %e', err) })
     this.safeDispatchEvent('presence', { detail: { peerId: contact.peerId, name: contact.name, online, lastSeen: now } })
     if (online) void this.outbox.flush(contact.peerId)
+    if (online) this.files.retry(contact.peerId)
   }
 
   /**
@@ -476,6 +555,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
    */
   private tick (): void {
     void (async () => {
+      this.files.retry()
       const waiting = await this.store.outboxPeers()
       for (const peer of waiting) void this.outbox.retry(peer)
       const interval = this.init.retryInterval ?? RETRY_INTERVAL_MS
@@ -514,10 +594,12 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     this.bootstrapWatch.stop()
     this.turn.stop()
     this.rooms.stop()
+    this.files.stop()
     await this.calls.stop()
     await this.outbox.settled()
     await this.rooms.saveActivity().catch((err: any) => { log.error('could not save room activity: %e', err) })
     await this.libp2p.stop()
+    await this.fileStorage.close?.().catch((err: any) => { log.error('could not close the files folder: %e', err) })
     await this.closePlatform()
   }
 }
@@ -529,6 +611,7 @@ interface ChatParts {
   /** the contacts by peer ID, filled by start() */
   contacts: Map<string, Contact>
   strangers: Strangers
+  fileStorage: FileStorage
 }
 
 /** Contacts' peer IDs, parsed once (a send looks its contact up every time). */
@@ -565,7 +648,14 @@ export async function createChat (init: ChatInit = {}): Promise<Chat> {
   let chat: Chat | undefined
   let libp2p: ChatLibp2p
   const contacts = new Map<string, Contact>()
-  const parts: ChatParts = { allowedTopics: new Set<string>(), contacts, strangers: new Strangers(store, peer => contacts.has(peer)) }
+  let fileStorage: FileStorage
+  try {
+    fileStorage = init.files ?? await openFileStorage(init.dataDir)
+  } catch (err) {
+    await platform.close()
+    throw err
+  }
+  const parts: ChatParts = { allowedTopics: new Set<string>(), contacts, strangers: new Strangers(store, peer => contacts.has(peer)), fileStorage }
   try {
     const { listen, bootstrap, iceServers, webrtc, lan, dhtServer, lateServices } = init
     libp2p = await createNode({
@@ -588,6 +678,9 @@ export async function createChat (init: ChatInit = {}): Promise<Chat> {
             else channel.abort(new Error('not started'))
           },
           onEnd: (channel) => { chat?.calls.onEnd(channel) }
+        }),
+        files: fileTransfer({
+          lookup: async (peer, id) => chat != null ? await chat.files.serve(peer, id) : 'unavailable'
         }),
         dm: directMessages({
           receive: async (from, messages) => {

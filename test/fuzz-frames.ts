@@ -15,6 +15,8 @@ import { MAX_CLOCK_AHEAD_MS, MIN_TIMESTAMP } from '../src/constants.js'
 import { encodeInvite } from '../src/crypto/invite.js'
 import { roomSyncAuth } from '../src/crypto/room.js'
 import { encodeDirectMessage } from '../src/direct/index.js'
+import { encodeOffer } from '../src/files/offer.js'
+import type { FileOffer } from '../src/files/types.js'
 import { SyncRequest, SyncWant } from '../src/rooms/pb/room.js'
 import { startChat, waitFor } from './fixtures.js'
 import type { Signal } from '../src/calls/signalling.js'
@@ -101,12 +103,29 @@ const id16 = fc.uint8Array({ minLength: 16, maxLength: 16 }).map(b => toHex(b, '
 /** text as people write it (any code points, so UTF-8 of every length), never empty */
 const text = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 80 })
 
-/** A message a sender may send: a timestamp from 2020 to a day ahead. */
+// ---- file offers
+
+/** An offer a sender may make: sizes within the limits, in chunks of an accepted size. */
+export const fileOffer: fc.Arbitrary<FileOffer> = fc.record({
+  id: fc.uint8Array({ minLength: 16, maxLength: 16 }),
+  name: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }),
+  size: fc.integer({ min: 0, max: 64 * 2 ** 30 }),
+  type: fc.constantFrom('', 'image/jpeg', 'application/octet-stream'),
+  chunkSize: fc.constantFrom(2 ** 20, 4 * 2 ** 20),
+  manifest: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+  thumbnail: fc.option(fc.uint8Array({ maxLength: 64 }), { nil: undefined }),
+  key: fc.option(fc.uint8Array({ minLength: 32, maxLength: 32 }), { nil: undefined })
+}, { requiredKeys: ['id', 'name', 'size', 'type', 'chunkSize', 'manifest'] })
+
+export const offerBytes: fc.Arbitrary<Uint8Array> = fileOffer.map(encodeOffer)
+
+/** A message a sender may send: a timestamp from 2020 to a day ahead, sometimes with a file offer. */
 export const directMessage: fc.Arbitrary<DirectMessage> = fc.record({
   id: id16,
   timestamp: fc.integer({ min: MIN_TIMESTAMP, max: Date.now() + MAX_CLOCK_AHEAD_MS - 3600_000 }),
   text,
-  seq: fc.option(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), { nil: undefined })
+  seq: fc.option(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), { nil: undefined }),
+  file: fc.option(offerBytes, { freq: 4, nil: undefined })
 }, { requiredKeys: ['id', 'timestamp', 'text'] })
 
 export const dmFrame: fc.Arbitrary<Uint8Array> = directMessage.map(encodeDirectMessage)

@@ -19,10 +19,13 @@ import { CALL_PROTOCOL, DM_PROTOCOL, MAX_CLOCK_AHEAD_MS, MAX_SDP_BYTES, MAX_TEXT
 import { decodeInvite, encodeInvite, INVITE_PROBLEMS, roomNameProblem } from '../src/crypto/invite.js'
 import { deriveRoomKeys, openRoomMessageDetailed, roomSyncAuth, sealRoomMessage } from '../src/crypto/room.js'
 import { decodeDirectMessage, encodeDirectMessage } from '../src/direct/index.js'
+import { decodeOffer, encodeOffer } from '../src/files/offer.js'
+import { FileRequest } from '../src/files/pb/file.js'
+import { FILE_PROTOCOL, MAX_FILE_BYTES, MAX_FILE_CHUNKS } from '../src/constants.js'
 import { SyncFrame, SyncItems, SyncRequest, SyncSummary, SyncWant } from '../src/rooms/pb/room.js'
 import { ROOM_SYNC_PROTOCOL } from '../src/rooms/sync.js'
 import { Cleanup, until } from './fixtures.js'
-import { attack, badPrefix, callFrame, directMessage, dmFrame, fuzzed, fuzzedInvite, invite, lengthPrefixed, mutated, runs, signal, syncRequest, syncWant, underAttack } from './fuzz-frames.js'
+import { attack, badPrefix, callFrame, directMessage, dmFrame, fileOffer, offerBytes, fuzzed, fuzzedInvite, invite, lengthPrefixed, mutated, runs, signal, syncRequest, syncWant, underAttack } from './fuzz-frames.js'
 import type { Invite } from '../src/crypto/invite.js'
 import type { RoomKeys } from '../src/crypto/room.js'
 import type { Chat } from '../src/index.js'
@@ -33,7 +36,7 @@ const PROTONS_ERRORS = new Set(['RangeError', 'MaxLengthError', 'Error'])
 
 /** `value` without its undefined properties, at any depth (a decoder leaves absent fields undefined) */
 function defined (value: unknown): unknown {
-  if (value == null || typeof value !== 'object') return value
+  if (value == null || typeof value !== 'object' || value instanceof Uint8Array) return value
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => [k, defined(v)]))
 }
 
@@ -62,11 +65,34 @@ describe('fuzz: decoders', () => {
         const m = decodedOrRefused(() => decodeDirectMessage(bytes), VIOLATION)
         if (m == null) return
         assert.match(m.id, /^[0-9a-f]{32}$/)
-        assert.ok(m.text.length > 0 && m.text.isWellFormed() && !overUtf8(m.text, MAX_TEXT_BYTES), 'text is 1..64 KiB of well-formed Unicode')
+        assert.ok((m.text.length > 0 || m.file != null) && m.text.isWellFormed() && !overUtf8(m.text, MAX_TEXT_BYTES), 'text is 1..64 KiB of well-formed Unicode (or none, with a file)')
+        if (m.file != null) decodeOffer(m.file)
         assert.ok(Number.isSafeInteger(m.timestamp) && m.timestamp >= MIN_TIMESTAMP && m.timestamp <= Date.now() + MAX_CLOCK_AHEAD_MS)
         assert.ok(m.seq == null || (Number.isSafeInteger(m.seq) && m.seq > 0))
         // what was accepted is what a sender would have sent: it reads back the same
         assert.deepEqual(decodeDirectMessage(encodeDirectMessage(m)), m)
+      }), { numRuns: runs(1500) })
+    })
+  })
+
+  describe('file offers', () => {
+    it('round-trips every offer a sender may make', () => {
+      fc.assert(fc.property(fileOffer, (o) => {
+        assert.deepEqual(defined(decodeOffer(encodeOffer(o))), defined(o))
+      }), { numRuns: runs(1000) })
+    })
+
+    it('reads arbitrary and mutated offers as one within every limit, or refuses them', () => {
+      fc.assert(fc.property(fuzzed(offerBytes), (bytes) => {
+        const o = decodedOrRefused(() => decodeOffer(bytes), VIOLATION)
+        if (o == null) return
+        assert.equal(o.id.byteLength, 16)
+        assert.equal(o.manifest.byteLength, 32)
+        assert.ok(o.name.length > 0 && o.name.isWellFormed())
+        assert.ok(Number.isSafeInteger(o.size) && o.size >= 0 && o.size <= MAX_FILE_BYTES)
+        assert.ok(Math.ceil(o.size / o.chunkSize) <= MAX_FILE_CHUNKS)
+        assert.ok(o.key == null || o.key.byteLength === 32)
+        assert.deepEqual(defined(decodeOffer(encodeOffer(o))), defined(o))
       }), { numRuns: runs(1500) })
     })
   })
@@ -264,6 +290,21 @@ describe('fuzz: protocol handlers on the wire', function () {
       assert.ok(sessions >= runs(150))
     })
   }
+
+  it('files: every stream of fuzzed requests ends, refused or counted once', async () => {
+    const files = victim.libp2p.services.files
+    const counted = (): number => files.stats.refused + files.stats.malformed + files.stats.oversized + files.stats.failedStreams
+    const request = fc.uint8Array({ minLength: 16, maxLength: 16 }).map(id => FileRequest.encode({ id }))
+    const start = { ...files.stats }
+    await fc.assert(fc.asyncProperty(fc.array(fuzzed(request), { minLength: 1, maxLength: 3 }), fc.option(badPrefix), async (frames, prefix) => {
+      const before = counted()
+      await attack(attacker, victim.peerId, FILE_PROTOCOL, [...frames.map(lengthPrefixed), ...(prefix != null ? [prefix] : [])])
+      await until(() => counted() > before, 15_000, 'the stream to be counted')
+      assert.equal(counted(), before + 1)
+    }), { numRuns: runs(100), endOnFailure: true })
+    assert.ok(files.stats.refused > start.refused && files.stats.malformed > start.malformed, JSON.stringify(files.stats))
+    assert.equal(files.stats.served, start.served)
+  })
 
   it('room sync, answering: every request is served, denied or failed as the decoder and the proof say', async () => {
     const sync = victim.libp2p.services.roomSync

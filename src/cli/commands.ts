@@ -2,8 +2,11 @@
  * The slash commands, shared by the interactive terminal and `--json` mode. Each command returns
  * a typed result object; the JSON mode prints it as is, the terminal renders it for people.
  */
+import { openAsBlob } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { basename, resolve } from 'node:path'
 import { CallError, InvalidInputError } from '../errors.js'
-import type { BootstrapNodeStatus, CallRecord, Chat, ContactInfo, Diagnosis, MessageRequest, RoomInfo } from '../index.js'
+import type { BootstrapNodeStatus, CallRecord, Chat, ContactInfo, Diagnosis, FileTransfer, MessageRequest, RoomInfo } from '../index.js'
 import type { StoredMessage } from '../store/index.js'
 
 export interface HistoryEntry {
@@ -35,9 +38,21 @@ export type CommandResult =
   | { type: 'room-history', room: string, messages: Array<{ id: string, from: string, name?: string, you?: true, text: string, timestamp: number }> }
   | { type: 'declined', id: string, peer: string, name?: string }
   | { type: 'calls', peer: string, name?: string, calls: CallRecord[] }
+  | { type: 'file-sent', file: FileLine }
+  | { type: 'files', conversation?: string, files: FileLine[] }
+  | { type: 'file-save', file: FileLine }
+  | { type: 'file-cancelled', file: FileLine }
   | { type: 'help', commands: Array<{ usage: string, description: string }> }
   | { type: 'quit' }
   | { type: 'none' }
+
+/** A transfer as the terminal and `--json` show it: the thumbnail left out, the MIME type as `mime` (`type` names the JSON line). */
+export type FileLine = Omit<FileTransfer, 'thumbnail' | 'type'> & { mime: string }
+
+export function fileLine (t: FileTransfer): FileLine {
+  const { thumbnail, type, ...rest } = t
+  return { ...rest, mime: type }
+}
 
 export const COMMANDS: Array<{ usage: string, description: string }> = [
   { usage: '/add <peerId> [name]', description: 'add a contact by peer ID' },
@@ -50,6 +65,10 @@ export const COMMANDS: Array<{ usage: string, description: string }> = [
   { usage: '/msg <name|peerId> <text>', description: 'send a direct message' },
   { usage: '/chat <name|peerId>', description: 'talk to one contact: plain lines go to them' },
   { usage: '/history <name|peerId> [n]', description: 'show the last n messages (default 20)' },
+  { usage: '/send <name|peerId|room> <path>', description: 'offer a file: they fetch it from you, checked chunk by chunk (it stays where it is)' },
+  { usage: '/files [name|peerId|room]', description: 'files sent and received (of one conversation), with their ids and progress' },
+  { usage: '/save <id> [path]', description: 'fetch a file that waits for you (from a non-contact, or over --auto-fetch); with a path, also copy it there' },
+  { usage: '/cancel <id>', description: 'stop a file transfer either way (a partial file is deleted)' },
   { usage: '/create-room <name>', description: 'make an encrypted room and print its invite link' },
   { usage: '/join <invite> [name]', description: 'join a room by invite link (optionally under another name)' },
   { usage: '/rooms', description: 'your rooms with members online and invite links' },
@@ -255,6 +274,36 @@ export async function runCommand (chat: Chat, line: string, ctx: CommandContext 
       const peer = chat.resolve(ref).toString()
       return { type: 'calls', peer, ...nameOf(chat, peer), calls: await chat.callHistory(peer, limit) }
     }
+    case 'send': {
+      const [ref, path] = words(rest, 1)
+      if (ref == null || path == null) throw new InvalidInputError('usage: /send <name|peerId|room> <path>')
+      const full = resolve(path.trim())
+      const s = await stat(full).catch(() => undefined)
+      if (s == null) throw new InvalidInputError(`no file ${path.trim()}`)
+      if (!s.isFile()) throw new InvalidInputError(`${path.trim()} is not a file`)
+      const t = await chat.sendFile(ref, { name: basename(full), blob: await openAsBlob(full), path: full })
+      return { type: 'file-sent', file: fileLine(t) }
+    }
+    case 'files': {
+      const [ref, extra] = words(rest, 1)
+      if (extra != null) throw new InvalidInputError('usage: /files [name|peerId|room]')
+      const conversation = ref == null ? undefined : conversationOf(chat, ref)
+      return { type: 'files', ...(conversation != null ? { conversation } : {}), files: chat.files.list(conversation).map(fileLine) }
+    }
+    case 'save': {
+      const [id, path] = words(rest, 1)
+      if (id == null) throw new InvalidInputError('usage: /save <id> [path]')
+      const t = chat.files.find(id)
+      await chat.files.fetch(t.id, path != null ? { path: resolve(path.trim()) } : {})
+      return { type: 'file-save', file: fileLine(chat.files.get(t.id) ?? t) }
+    }
+    case 'cancel': {
+      const [id, extra] = words(rest, 1)
+      if (id == null || extra != null) throw new InvalidInputError('usage: /cancel <id>')
+      const t = chat.files.find(id)
+      await chat.files.cancel(t.id)
+      return { type: 'file-cancelled', file: fileLine(chat.files.get(t.id) ?? t) }
+    }
     case 'help':
       return { type: 'help', commands: COMMANDS }
     case 'quit':
@@ -263,6 +312,12 @@ export async function runCommand (chat: Chat, line: string, ctx: CommandContext 
     default:
       throw new InvalidInputError(`unknown command /${cmd}; type /help`)
   }
+}
+
+/** A contact's or peer's ID, or a room's id. */
+function conversationOf (chat: Chat, ref: string): string {
+  if (chat.contactFor(ref) != null || /^(12D3Koo|Qm|16Uiu2)/.test(ref)) return chat.resolve(ref).toString()
+  return chat.rooms.find(ref).record.roomId
 }
 
 function nameOf (chat: Chat, peer: string): { name?: string } {

@@ -29,6 +29,7 @@ interface Options {
   lan: boolean
   json: boolean
   passphrase: boolean
+  autoFetch?: number
 }
 
 interface ConfigFile {
@@ -52,9 +53,14 @@ function parseArgs (argv: string[]): Options {
     .option('--no-webrtc', 'no WebRTC (direct connections between NATed peers)')
     .option('--lan', 'find peers on the local network with mDNS')
     .option('--json', 'scriptable mode: commands on stdin, one JSON object per line on stdout')
+    .option('--auto-fetch <MiB>', 'fetch contacts\' files up to this size without asking (default 64; 0: always ask)', (v) => {
+      const n = Number(v)
+      if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('a size in MiB, 0 or more')
+      return n
+    })
     .option('--passphrase', 'protect the identity key with a passphrase: chosen (typed twice) for a new key or one that has none, asked for later (or set MEGACHAT_PASSPHRASE)')
     .addHelpText('after', `
-Commands once running: /add <peerId> [name], /msg <name> <text>, /contacts, /history <name> [n], /help
+Commands once running: /add <peerId> [name], /msg <name> <text>, /send <name> <path>, /files, /contacts, /history <name> [n], /help
 
 Example:
   npm start -- --bootstrap /ip4/203.0.113.7/tcp/4001/p2p/12D3KooW...`)
@@ -70,7 +76,8 @@ Example:
     webrtc: opts.webrtc !== false,
     lan: opts.lan === true,
     json: opts.json === true,
-    passphrase: opts.passphrase === true
+    passphrase: opts.passphrase === true,
+    ...(opts.autoFetch != null ? { autoFetch: opts.autoFetch } : {})
   }
 }
 
@@ -132,6 +139,8 @@ async function main (): Promise<void> {
     if (platform.protectedNow === true) notices.push('Your identity key is now protected by a passphrase: you will need it at every start.')
     const init: ChatInit = {
       platform,
+      dataDir,
+      ...(opts.autoFetch != null ? { autoFetchBytes: Math.round(opts.autoFetch * 2 ** 20) } : {}),
       listen: opts.listen.length > 0 ? opts.listen : config.listen,
       bootstrap,
       iceServers,
@@ -150,6 +159,14 @@ async function main (): Promise<void> {
     c.addEventListener('unreachable', (evt) => { out.unreachable(evt.detail, c.contactFor(evt.detail.peerId)?.name) })
     c.addEventListener('call', (evt) => { out.call(evt.detail, c.contactFor(evt.detail.peer)?.name) })
     c.addEventListener('call:ended', (evt) => { out.callEnded(evt.detail, c.contactFor(evt.detail.peer)?.name) })
+    c.addEventListener('file-offer', (evt) => {
+      const t = evt.detail
+      const contact = c.contactFor(t.from)
+      out.fileOffer(t, contact?.name, contact != null && t.size <= c.files.autoFetchBytes)
+    })
+    c.addEventListener('file-progress', (evt) => { out.fileProgress(evt.detail) })
+    c.addEventListener('file-done', (evt) => { out.fileDone(evt.detail) })
+    c.addEventListener('file-error', (evt) => { out.fileError(evt.detail) })
     try {
       await c.start()
     } catch (err) {

@@ -7,8 +7,9 @@
  */
 import { styleText } from 'node:util'
 import { shortPeerId, shortPeerIds } from '../short-id.js'
-import type { CommandResult, HistoryEntry } from './commands.js'
-import type { BootstrapNodeStatus, CallInfo, CallRecord, Chat, Diagnosis, IncomingMessage, PresenceChange, RoomMessageEvent, StoredMessage, Unreachable } from '../index.js'
+import { fileLine } from './commands.js'
+import type { CommandResult, FileLine, HistoryEntry } from './commands.js'
+import type { BootstrapNodeStatus, CallInfo, CallRecord, Chat, Diagnosis, FileTransfer, IncomingMessage, PresenceChange, RoomMessageEvent, StoredMessage, Unreachable } from '../index.js'
 import { clearScreenDown, cursorTo, moveCursor } from 'node:readline'
 import type { Interface } from 'node:readline'
 import { safeName, safeText } from './terminal-safe.js'
@@ -37,6 +38,10 @@ export class Renderer {
   private readonly warned = new Set<string>()
   /** peers whose message request was explained already (the hint is shown once per person) */
   private readonly requestsShown = new Set<string>()
+  /** the last thing printed was a progress line (on a TTY it is redrawn in place) */
+  private progressShown = false
+  /** the last tenth of each transfer said as a plain progress line (not a TTY) */
+  private readonly tenths = new Map<string, number>()
 
   constructor (init: RendererInit) {
     this.json = init.json
@@ -56,16 +61,24 @@ export class Renderer {
     process.stdout.write(JSON.stringify(obj) + '\n')
   }
 
-  /** Prints lines above the prompt, then redraws the prompt with what the user had typed. */
+  /**
+   * Prints lines above the prompt, then redraws the prompt with what the user had typed. With `replace`
+   * (a TTY's progress line), the progress line printed just before is overwritten.
+   */
   private print (...lines: string[]): void {
+    this.printOver(false, lines)
+  }
+
+  private printOver (replace: boolean, lines: string[]): void {
     const tty = this.rl != null && process.stdout.isTTY === true
     if (tty && this.rl != null) {
       // the typed line may wrap over several rows: go up to its first row and clear from there down
-      const rows = this.rl.getCursorPos().rows
+      const rows = this.rl.getCursorPos().rows + (replace && this.progressShown ? 1 : 0)
       if (rows > 0) moveCursor(process.stdout, 0, -rows)
       cursorTo(process.stdout, 0)
       clearScreenDown(process.stdout)
     }
+    this.progressShown = replace && tty
     process.stdout.write(lines.join('\n') + '\n')
     if (tty) this.rl?.prompt(true)
   }
@@ -154,9 +167,11 @@ export class Renderer {
 
   incoming (m: IncomingMessage): void {
     if (this.json) {
-      this.emit({ type: 'message', from: m.peer, ...(m.name != null ? { name: m.name } : {}), id: m.id, text: m.text, timestamp: m.timestamp, ...(m.request === true ? { request: true } : {}) })
+      this.emit({ type: 'message', from: m.peer, ...(m.name != null ? { name: m.name } : {}), id: m.id, text: m.text, timestamp: m.timestamp, ...(m.request === true ? { request: true } : {}), ...(m.file != null ? { file: m.file } : {}) })
       return
     }
+    // a file with no words: its file-offer line says it
+    if (m.file != null && m.text === '') return
     const who = m.name != null ? this.c(['bold', 'cyan'], safeName(m.name)) : this.c('yellow', `message request from ${shortId(m.peer)}`)
     const lines = [`${this.c('dim', time(m.timestamp))} ${who}: ${safeText(m.text)}`]
     // the way to answer a request, once per person and session
@@ -175,6 +190,51 @@ export class Renderer {
     }
     const who = m.name != null ? this.c(['bold', 'cyan'], safeName(m.name)) : this.c('yellow', shortId(m.from))
     this.print(`${this.c('dim', time(m.timestamp))} ${this.c('magenta', `#${safeName(m.room)}`)} ${who}: ${safeText(m.text)}`)
+  }
+
+  /** Someone offered a file; `fetching`: it comes without asking (a contact's, small enough). */
+  fileOffer (t: FileTransfer, who: string | undefined, fetching: boolean): void {
+    if (this.json) {
+      this.emit({ type: 'file-offer', ...fileLine(t), ...(who != null ? { fromName: who } : {}) })
+      return
+    }
+    const from = t.room ? `${label(who, t.from)} in a room` : label(who, t.from)
+    this.print(`${this.c('bold', '📎')} ${from} offers ${this.c('bold', safeName(t.name))} (${size(t.size)}) ${this.c('dim', `[${t.id.slice(0, 8)}]`)}` +
+      (fetching ? this.c('dim', ' — fetching') : this.c('yellow', ` — /save ${t.id.slice(0, 8)} to fetch it`)))
+  }
+
+  /** A transfer moved on: one redrawn line on a TTY, a plain line every tenth otherwise. */
+  fileProgress (t: FileTransfer): void {
+    if (this.json) {
+      this.emit({ type: 'file-progress', ...fileLine(t) })
+      return
+    }
+    const line = progressLine(t)
+    if (process.stdout.isTTY === true && this.rl != null) {
+      this.printOver(true, [this.c('dim', line)])
+      return
+    }
+    const tenth = t.size === 0 ? 10 : Math.floor(t.bytes / t.size * 10)
+    if (this.tenths.get(t.id) === tenth && (t.state === 'fetching' || t.state === 'serving')) return
+    this.tenths.set(t.id, tenth)
+    if (this.tenths.size > 1000) this.tenths.delete(this.tenths.keys().next().value as string)
+    this.print(this.c('dim', line))
+  }
+
+  fileDone (t: FileTransfer): void {
+    if (this.json) {
+      this.emit({ type: 'file-done', ...fileLine(t) })
+      return
+    }
+    this.print(this.c('green', `✓ ${safeName(t.name)} (${size(t.size)}) saved to ${safeName(t.path ?? '?')}`))
+  }
+
+  fileError (t: FileTransfer): void {
+    if (this.json) {
+      this.emit({ type: 'file-error', ...fileLine(t) })
+      return
+    }
+    this.print(this.c('red', `✗ ${safeName(t.name)}: ${safeName(t.error ?? t.state)}`))
   }
 
   delivered (m: StoredMessage, name?: string): void {
@@ -342,6 +402,22 @@ export class Renderer {
         }
         this.print(...r.calls.map(c => callLine(c, label(r.name, r.peer))))
         return
+      case 'file-sent':
+        this.print(this.c('dim', `  offered ${safeName(r.file.name)} (${size(r.file.size)}) [${r.file.id.slice(0, 8)}]; it is fetched from you while you are online`))
+        return
+      case 'files':
+        if (r.files.length === 0) {
+          this.print(this.c('dim', 'No files yet. /send <name> <path>'))
+          return
+        }
+        this.print(...r.files.map(f => fileListLine(f)))
+        return
+      case 'file-save':
+        this.print(this.c('dim', r.file.state === 'done' ? `  ${safeName(r.file.name)} is at ${safeName(r.file.path ?? '?')}` : `  fetching ${safeName(r.file.name)}…`))
+        return
+      case 'file-cancelled':
+        this.print(`Cancelled ${safeName(r.file.name)}.`)
+        return
       case 'help':
         this.print(...r.commands.map(c => `  ${this.c('bold', c.usage.padEnd(28))} ${c.description}`))
     }
@@ -393,6 +469,31 @@ function callLine (r: CallRecord, who: string): string {
 /** A bootstrap address with its peer ID shortened: /ip4/203.0.113.7/tcp/4001/p2p/12D3…a1b2c3 */
 function bootstrapName (address: string): string {
   return address.replace(/\/p2p\/([^/]{12,})$/, (_, id: string) => `/p2p/${shortId(id)}`)
+}
+
+/** 1.5 MiB, 300 kB … */
+function size (bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`
+  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`
+}
+
+/** "↓ photo.jpg  45%  12.3 MiB/s  0:05 left" */
+function progressLine (t: FileTransfer): string {
+  const pct = t.size === 0 ? 100 : Math.floor(t.bytes / t.size * 100)
+  const arrow = t.direction === 'in' ? '↓' : '↑'
+  const speed = t.rate > 0 ? `  ${size(Math.round(t.rate))}/s` : ''
+  const secs = t.rate > 0 ? Math.ceil((t.size - t.bytes) / t.rate) : undefined
+  const left = secs != null && t.state === 'fetching' ? `  ${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, '0')} left` : ''
+  const state = t.state === 'fetching' || t.state === 'serving' ? '' : `  (${t.state}${t.error != null ? `: ${t.error}` : ''})`
+  return `  ${arrow} ${safeName(clip(t.name))}  ${pct}%${speed}${left}${safeName(state)}`
+}
+
+function fileListLine (f: FileLine): string {
+  const pct = f.size === 0 ? 100 : Math.floor(f.bytes / f.size * 100)
+  const where = f.path != null ? `  ${safeName(f.path)}` : ''
+  return `  ${f.id.slice(0, 8)}  ${f.direction === 'in' ? '↓' : '↑'} ${safeName(clip(f.name)).padEnd(40)} ${size(f.size).padStart(10)}  ${f.state}${f.state === 'done' || f.state === 'serving' ? '' : ` ${pct}%`}${where}${f.error != null ? `  ${safeName(f.error)}` : ''}`
 }
 
 const capitalise = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1)

@@ -31,6 +31,7 @@ import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { InvalidInputError } from '../errors.js'
+import { decodeOffer } from '../files/offer.js'
 import { RoomEnvelope } from '../rooms/pb/room.js'
 import { RoomMessageTooLongError } from './errors.js'
 import { ed25519PeerIdFromBytes, peerIdToBytes } from './peer.js'
@@ -45,7 +46,7 @@ export const ROOM_MESSAGE_ID_BYTES = 16
 /** Most UTF-8 bytes of text one room message may carry. */
 export const MAX_ROOM_TEXT_BYTES = 64 * 1024
 /** Most bytes a sealed room message may have; anything larger is dropped before decryption. */
-export const MAX_ROOM_MESSAGE_BYTES = 70 * 1024
+export const MAX_ROOM_MESSAGE_BYTES = 88 * 1024
 /** Every room topic starts with this; the rest is base32 of derived bytes. */
 export const ROOM_TOPIC_PREFIX = '/megachat/room/1/'
 /** Domain label that starts the signed bytes of every room message. */
@@ -96,6 +97,8 @@ export interface RoomMessage {
   /** author's clock, ms since the epoch (not trusted for ordering across authors) */
   timestamp: number
   text: string
+  /** a file offer (FileOfferPb bytes, checked by decodeOffer), signed with the rest */
+  file?: Uint8Array
 }
 
 export interface RoomMessageInput {
@@ -104,6 +107,8 @@ export interface RoomMessageInput {
   /** ms since the epoch; Date.now() when omitted */
   timestamp?: number
   text: string
+  /** a file offer (FileOfferPb bytes); the text may then be empty */
+  file?: Uint8Array
 }
 
 export interface SealedRoomMessage {
@@ -174,9 +179,10 @@ function lengthPrefixed (bytes: Uint8Array): Uint8Array {
 
 /**
  * The bytes the author signs: each field length-prefixed (u32 big-endian), the timestamp as a u64
- * big-endian, in this order: domain label, room id, message id, author peer ID bytes, timestamp, UTF-8 text.
+ * big-endian, in this order: domain label, room id, message id, author peer ID bytes, timestamp, UTF-8 text,
+ * and, for a message that offers a file, the offer's bytes (a message without one signs what it always did).
  */
-export function roomMessageSigningBytes (roomId: Uint8Array, id: Uint8Array, author: Uint8Array, timestamp: number, text: string): Uint8Array {
+export function roomMessageSigningBytes (roomId: Uint8Array, id: Uint8Array, author: Uint8Array, timestamp: number, text: string, file?: Uint8Array): Uint8Array {
   const time = new Uint8Array(8)
   new DataView(time.buffer).setBigUint64(0, BigInt(timestamp), false)
 
@@ -186,7 +192,8 @@ export function roomMessageSigningBytes (roomId: Uint8Array, id: Uint8Array, aut
     lengthPrefixed(id),
     lengthPrefixed(author),
     time,
-    lengthPrefixed(utf8(text))
+    lengthPrefixed(utf8(text)),
+    ...(file != null ? [lengthPrefixed(file)] : [])
   ])
 }
 
@@ -223,14 +230,16 @@ export async function sealRoomMessage (keys: RoomKeys, privateKey: PrivateKey, m
 
   const author = peerIdFromPrivateKey(privateKey)
   const authorBytes = peerIdToBytes(author)
-  const signature = await privateKey.sign(roomMessageSigningBytes(keys.roomId, id, authorBytes, timestamp, text))
+  const file = msg.file != null ? new Uint8Array(msg.file) : undefined
+  const signature = await privateKey.sign(roomMessageSigningBytes(keys.roomId, id, authorBytes, timestamp, text, file))
 
   const plaintext = RoomEnvelope.encode({
     id,
     author: authorBytes,
     timestamp: BigInt(timestamp),
     text,
-    signature: new Uint8Array(signature)
+    signature: new Uint8Array(signature),
+    ...(file != null ? { file } : {})
   })
 
   const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES))
@@ -243,7 +252,8 @@ export async function sealRoomMessage (keys: RoomKeys, privateKey: PrivateKey, m
       idHex: uint8ArrayToString(id, 'base16'),
       author,
       timestamp,
-      text
+      text,
+      ...(file != null ? { file } : {})
     }
   }
 }
@@ -288,6 +298,13 @@ export async function openRoomMessageDetailed (keys: RoomKeys, bytes: Uint8Array
   ) {
     return { ok: false, reason: 'decode' }
   }
+  if (envelope.file != null) {
+    try {
+      decodeOffer(envelope.file)
+    } catch {
+      return { ok: false, reason: 'decode' }
+    }
+  }
   const timestamp = Number(envelope.timestamp)
 
   const author = ed25519PeerIdFromBytes(envelope.author)
@@ -301,7 +318,7 @@ export async function openRoomMessageDetailed (keys: RoomKeys, bytes: Uint8Array
   let valid = false
   try {
     valid = await author.publicKey.verify(
-      roomMessageSigningBytes(keys.roomId, envelope.id, envelope.author, timestamp, envelope.text),
+      roomMessageSigningBytes(keys.roomId, envelope.id, envelope.author, timestamp, envelope.text, envelope.file),
       envelope.signature
     )
   } catch {
@@ -319,7 +336,8 @@ export async function openRoomMessageDetailed (keys: RoomKeys, bytes: Uint8Array
       idHex: uint8ArrayToString(id, 'base16'),
       author,
       timestamp,
-      text: envelope.text
+      text: envelope.text,
+      ...(envelope.file != null ? { file: envelope.file } : {})
     }
   }
 }

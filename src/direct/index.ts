@@ -30,6 +30,7 @@ import { fromString as fromHex } from 'uint8arrays/from-string'
 import { DM_ACK_TIMEOUT_MS, DM_IDLE_TIMEOUT_MS, DM_MAX_INBOUND_STREAMS, DM_MAX_UNSTORED, DM_PROTOCOL, DM_WINDOW, DM_WINDOW_BYTES, MAX_CLOCK_AHEAD_MS, MAX_DM_FRAME_BYTES, MAX_TEXT_BYTES, MIN_TIMESTAMP } from '../constants.js'
 import { ProtocolViolationError } from '../errors.js'
 import { boundedLpStream, checkFields } from '../node/frames.js'
+import { decodeOffer } from '../files/offer.js'
 import { DmFrame, DmFrameIn } from './pb/dm.js'
 import type { Shape } from '../node/frames.js'
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
@@ -43,6 +44,8 @@ export interface DirectMessage {
   text: string
   /** the author's number for it in this conversation (1, 2, …), if it has one */
   seq?: number
+  /** a file offer (FileOfferPb bytes, checked by decodeOffer on arrival); the text may then be empty */
+  file?: Uint8Array
 }
 
 export interface DirectMessagesInit {
@@ -377,25 +380,25 @@ class DefaultDirectMessages implements DirectMessages, Startable {
 
 /** DmFrame's fields as dm.proto declares them (checkFields refuses any other wire type, and invalid UTF-8). */
 const DM_FRAME_SHAPE: Shape = {
-  1: { 1: 'bytes', 2: 'varint', 3: 'string', 4: 'varint' },
+  1: { 1: 'bytes', 2: 'varint', 3: 'string', 4: 'varint', 5: 'bytes' },
   2: { 2: 'varint' }
 }
 /** The same for a receiver, which reads the text as bytes (DmFrameIn) and checks its UTF-8 as it decodes it. */
-const DM_FRAME_IN_SHAPE: Shape = { ...DM_FRAME_SHAPE, 1: { 1: 'bytes', 2: 'varint', 3: 'bytes', 4: 'varint' } }
+const DM_FRAME_IN_SHAPE: Shape = { ...DM_FRAME_SHAPE, 1: { 1: 'bytes', 2: 'varint', 3: 'bytes', 4: 'varint', 5: 'bytes' } }
 /** The platform's UTF-8 decoder: refuses invalid UTF-8, keeps a leading BOM as text. */
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** One message as a sender writes it: a DmFrame{message}. */
 export function encodeDirectMessage (m: DirectMessage): Uint8Array {
   return DmFrame.encode({
-    message: { id: fromHex(m.id, 'base16'), timestamp: BigInt(m.timestamp), text: m.text, seq: BigInt(m.seq ?? 0) }
+    message: { id: fromHex(m.id, 'base16'), timestamp: BigInt(m.timestamp), text: m.text, seq: BigInt(m.seq ?? 0), ...(m.file != null ? { file: m.file as Uint8Array<ArrayBuffer> } : {}) }
   })
 }
 
 /**
  * Reads one inbound frame as the receiver does: its fields checked strictly, then a 16-byte id, text of
- * 1..maxTextBytes bytes, a timestamp from 2020 to a day ahead, a safe sequence number. Throws
- * ProtocolViolationError for anything else.
+ * 1..maxTextBytes bytes (0 with a file), a timestamp from 2020 to a day ahead, a safe sequence number, a
+ * file offer that decodeOffer takes. Throws ProtocolViolationError for anything else.
  */
 export function decodeDirectMessage (bytes: Uint8Array, maxTextBytes = MAX_TEXT_BYTES): DirectMessage {
   checkFields(bytes, DM_FRAME_IN_SHAPE)
@@ -408,7 +411,8 @@ export function decodeDirectMessage (bytes: Uint8Array, maxTextBytes = MAX_TEXT_
   const m = frame.message
   if (m == null || frame.ack != null) throw new ProtocolViolationError('expected a message frame')
   if (m.id.byteLength !== ID_BYTES) throw new ProtocolViolationError('bad message id')
-  if (m.text.byteLength === 0 || m.text.byteLength > maxTextBytes) throw new ProtocolViolationError('bad text length')
+  if ((m.text.byteLength === 0 && m.file == null) || m.text.byteLength > maxTextBytes) throw new ProtocolViolationError('bad text length')
+  if (m.file != null) decodeOffer(m.file)
   let text: string
   try {
     text = utf8.decode(m.text)
@@ -419,7 +423,7 @@ export function decodeDirectMessage (bytes: Uint8Array, maxTextBytes = MAX_TEXT_
   if (!Number.isSafeInteger(timestamp) || timestamp < MIN_TIMESTAMP || timestamp > Date.now() + MAX_CLOCK_AHEAD_MS) throw new ProtocolViolationError('bad timestamp')
   const seq = Number(m.seq ?? 0n)
   if (!Number.isSafeInteger(seq)) throw new ProtocolViolationError('bad sequence number')
-  return { id: toHex(m.id, 'base16'), timestamp, text, ...(seq > 0 ? { seq } : {}) }
+  return { id: toHex(m.id, 'base16'), timestamp, text, ...(seq > 0 ? { seq } : {}), ...(m.file != null ? { file: m.file as Uint8Array<ArrayBuffer> } : {}) }
 }
 
 /** Decodes a frame whose fields are checked first; throws ProtocolViolationError. */

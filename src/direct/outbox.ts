@@ -13,7 +13,8 @@
  */
 import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { toString as toHex } from 'uint8arrays/to-string'
+import { fromString as fromBase64 } from 'uint8arrays/from-string'
+import { toString as toHex, toString as toBase64 } from 'uint8arrays/to-string'
 import { RETRY_INTERVAL_MS } from '../constants.js'
 import { AckTimeoutError } from './index.js'
 import type { DirectMessage, DirectMessages } from './index.js'
@@ -123,14 +124,15 @@ export class Outbox {
   }
 
   /** Stores a message (with those sent in the same tick, in one batch), then starts its delivery. */
-  async send (peer: string, text: string): Promise<StoredMessage> {
+  async send (peer: string, text: string, file?: { id: string, offer: Uint8Array }): Promise<StoredMessage> {
     const message: StoredMessage = {
       id: randomId(),
       peer,
       direction: 'out',
       text,
       timestamp: Date.now(),
-      state: 'pending'
+      state: 'pending',
+      ...(file != null ? { file: file.id, offer: toBase64(file.offer, 'base64') } : {})
     }
     await new Promise<void>((resolve, reject) => {
       this.writes.push({ message, resolve, reject })
@@ -254,7 +256,7 @@ export class Outbox {
       }
       return ms.map(m => {
         inFlight.set(m.id, m)
-        return { id: m.id, timestamp: m.timestamp, text: m.text, seq: m.seq }
+        return { id: m.id, timestamp: m.timestamp, text: m.text, seq: m.seq, ...(m.offer != null ? { file: fromBase64(m.offer, 'base64') } : {}) }
       })
     }
     /** what to send after what was taken: the queue, or (too much was sent for one) the store's next page */

@@ -9,9 +9,11 @@
  *  2. The receiver pulls the bytes over `/megachat/file/1.0.0` from a peer that has them (the sender, or in
  *     a room any member who has the file): first the chunk hashes, checked against `manifest`, then the
  *     chunks from the first one it has not verified yet, each checked against its hash before it is written.
- *  3. In a room the bytes on the wire and on the serving member's disk are ciphertext under `key`, a
- *     per-file key carried only inside the sealed offer: members who pass chunks on cannot read them.
- *     Chunk hashes are over what travels (ciphertext in rooms), so a member checks what it relays.
+ *  3. In a room the bytes on the wire are ciphertext under `key`, a per-file key carried only inside the
+ *     sealed offer, each chunk sealed with a nonce made from its index: the same chunk always seals to the
+ *     same bytes, so a member that has the file (kept in plaintext, to be opened) serves exactly what the
+ *     author hashed. Chunk hashes are over what travels (ciphertext in rooms), so a member checks what it
+ *     relays before it opens it.
  */
 
 /** What the offer says about a file. Everything in it comes from the network until checked. */
@@ -120,13 +122,27 @@ export interface FileStorage {
   append(id: string, offset: number, bytes: Uint8Array): Promise<void>
   /** Makes the partial file the finished one under a free, sanitised version of `name`; returns its path (Node) or name. */
   finish(id: string, name: string): Promise<string>
-  /** Reads bytes of a finished or partial file we hold (to serve it, or show it). */
+  /**
+   * Reads bytes of a finished, partial or kept (sent) file we hold (to serve it, or show it). Node: a sent
+   * file that changed on disk since keep() rejects with FileChangedError (`err.name`).
+   */
   read(id: string, offset: number, length: number): Promise<Uint8Array>
-  /** Browser: keeps a copy of a file the user sends (a File does not survive a reload). Node: nothing to do. */
+  /** Browser: keeps a copy of a file the user sends (a File does not survive a reload). Node: notes its path, size and modification time (no copy). */
   keep(id: string, source: FileSource): Promise<void>
   /** The finished file as a Blob (browser: for <img> and saving). */
   blob(id: string): Promise<Blob | undefined>
   remove(id: string): Promise<void>
   /** Free bytes the platform lets us use, when it can say. */
   available(): Promise<number | undefined>
+  /** Node: copies a finished (or own) file to a path the user chose; returns where it went. */
+  copyTo?(id: string, path: string): Promise<string>
+  /** Lets go of open files (and a temporary folder); called when the chat stops. */
+  close?(): Promise<void>
 }
+
+/**
+ * Each platform's storage module (storage.ts, and storage.browser.ts through package.json's "browser"
+ * map) exports `openFileStorage(dataDir?: string): Promise<FileStorage>`: Node `<dataDir>/files/`,
+ * the browser an OPFS folder for that data directory (its IndexedDB name).
+ */
+export type OpenFileStorage = (dataDir?: string) => Promise<FileStorage>

@@ -2,6 +2,7 @@ import type { CallSignalling } from '../calls/signalling.js'
 import type { DirectMessages } from '../direct/index.js'
 import type { RoomSync } from '../rooms/sync.js'
 import type { WebRTCGuard } from './webrtc-guard.js'
+import type { FileTransfer } from '../files/protocol.js'
 import type { GossipSub, gossipsub } from '@libp2p/gossipsub'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
 import type { KadDHT, kadDHT } from '@libp2p/kad-dht'
@@ -20,6 +21,7 @@ export interface ChatServices extends Record<string, unknown> {
   roomSync: RoomSync
   calls: CallSignalling
   webrtcGuard: WebRTCGuard
+  files: FileTransfer
 }
 
 export type ChatLibp2p = Libp2p<ChatServices>

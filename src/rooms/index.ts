@@ -18,6 +18,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { fromString, toString } from 'uint8arrays'
 import { decodeInvite, encodeInvite } from '../crypto/invite.js'
 import { createRoomSecret, deriveRoomKeys, openRoomMessageDetailed, sealRoomMessage, MAX_ROOM_TEXT_BYTES } from '../crypto/room.js'
+import { decodeOffer, fileIdHex } from '../files/offer.js'
 import { DuplicateRoomError, InvalidInputError, MessageTooLongError, UnknownRoomError } from '../errors.js'
 import { LOCAL_NAME, LOCAL_NAME_RULE } from '../constants.js'
 import type { RoomKeys, RoomMessage } from '../crypto/room.js'
@@ -70,6 +71,9 @@ export interface RoomMessageEvent {
   timestamp: number
   /** true when it came through history sync rather than live */
   synced: boolean
+  /** a file offered with the message (FileOfferPb bytes, checked), whose transfer id is `fileId` */
+  file?: Uint8Array
+  fileId?: string
 }
 
 export interface RoomDropStats {
@@ -277,13 +281,13 @@ export class Rooms {
     return [...this.byId.values()].map(r => this.info(r.record)).sort((a, b) => a.name.localeCompare(b.name))
   }
 
-  /** Seals, stores and publishes a message; resolves with it once it is on disk. */
-  async say (ref: string, text: string): Promise<StoredRoomMessage> {
+  /** Seals, stores and publishes a message (with a file offer, when given); resolves with it once it is on disk. */
+  async say (ref: string, text: string, file?: Uint8Array): Promise<StoredRoomMessage> {
     const room = this.find(ref)
-    if (text.trim().length === 0) throw new InvalidInputError('empty message')
+    if (text.trim().length === 0 && file == null) throw new InvalidInputError('empty message')
     const bytes = new TextEncoder().encode(text).byteLength
     if (bytes > MAX_ROOM_TEXT_BYTES) throw new MessageTooLongError(`message is ${bytes} bytes; the limit is ${MAX_ROOM_TEXT_BYTES}`)
-    const sealed = await sealRoomMessage(room.keys, this.init.privateKey, { text })
+    const sealed = await sealRoomMessage(room.keys, this.init.privateKey, { text, ...(file != null ? { file } : {}) })
     const stored = this.toStored(room, sealed.message, sealed.bytes)
     await this.init.store.addRoomMessage(stored)
     try {
@@ -419,7 +423,8 @@ export class Rooms {
       from: m.author.toString(),
       text: m.text,
       timestamp: m.timestamp,
-      synced
+      synced,
+      ...(m.file != null ? { file: m.file, fileId: fileIdHex(decodeOffer(m.file).id) } : {})
     })
   }
 
@@ -489,7 +494,8 @@ export class Rooms {
       timestamp: m.timestamp,
       text: m.text,
       receivedAt: Date.now(),
-      sealed: toString(sealed, 'base64')
+      sealed: toString(sealed, 'base64'),
+      ...(m.file != null ? { file: fileIdHex(decodeOffer(m.file).id) } : {})
     }
   }
 }

@@ -18,6 +18,11 @@
  *   /megachat/call/<peerId>/<timestamp:16>-<id>      CallRecord (JSON): calls and missed calls, by start time
  *   /megachat/request/<peerId>                      MessageRequest (JSON): a non-contact who wrote to us
  *   /megachat/blocked/<peerId>                      Blocked (JSON)
+ *   /megachat/file/<fileId>                         FileRecord (JSON): a file transfer either way, its state and
+ *                                                   the verified bytes so far (stored about once a second while
+ *                                                   fetching; the partial file is checked again on resume)
+ *   /megachat/filehash/<fileId>                     the file's chunk hashes (32 bytes each, raw): the sender's,
+ *                                                   and the receiver's once checked against the offer's manifest
  * Related writes go in one batch, so a crash never leaves a message without its index or outbox entry.
  *
  * Order: a conversation is shown in `order`, a number this device gives each message as it is sent or
@@ -77,6 +82,38 @@ export interface StoredMessage {
   seq?: number
   /** this device's position of it in the conversation (see the header) */
   order?: number
+  /** a file offered with the message: the transfer's id (chat.files.get) */
+  file?: string
+  /** the offer as it travels (base64 of FileOfferPb), kept so that the outbox can send it again */
+  offer?: string
+}
+
+/** A file transfer as stored (src/files/index.ts); `FileTransfer` is what the UI sees of it. */
+export interface FileRecord {
+  /** 32 hex characters */
+  id: string
+  /** a contact's peer ID, or a room's id */
+  conversation: string
+  room: boolean
+  /** who offered it */
+  from: string
+  direction: Direction
+  name: string
+  size: number
+  type: string
+  chunkSize: number
+  /** hex of the offer's manifest */
+  manifest: string
+  /** rooms: base64 of the per-file key */
+  key?: string
+  thumbnail?: string
+  state: string
+  bytes: number
+  path?: string
+  error?: string
+  createdAt: number
+  /** the message that carried the offer */
+  messageId?: string
 }
 
 export interface RoomRecord {
@@ -111,6 +148,8 @@ export interface StoredRoomMessage {
   receivedAt: number
   /** base64 of the sealed bytes as published, so they can be served to other members */
   sealed: string
+  /** a file offered with the message: the transfer's id (chat.files.get) */
+  file?: string
 }
 
 /** How a call ended, as both sides record it. */
@@ -193,6 +232,8 @@ const callKey = (c: CallRecord): Key => cleanKey(`/megachat/call/${c.peer}/${pad
 const roomKey = (roomId: string): Key => cleanKey(`/megachat/room/${roomId}`)
 const roomMsgKey = (roomId: string, m: RoomItem): Key => cleanKey(`/megachat/roommsg/${roomId}/${pad(m.timestamp)}-${m.id}`)
 const roomMsgIdKey = (roomId: string, id: string): Key => cleanKey(`/megachat/roomid/${roomId}/${id}`)
+const fileKey = (id: string): Key => cleanKey(`/megachat/file/${id}`)
+const fileHashKey = (id: string): Key => cleanKey(`/megachat/filehash/${id}`)
 
 export class ChatStore {
   /** adds under way, by key: "add if absent" must hold when the same message arrives twice at once */
@@ -537,6 +578,30 @@ export class ChatStore {
   async getRoomMessage (roomId: string, item: RoomItem): Promise<StoredRoomMessage | undefined> {
     try {
       return parse<StoredRoomMessage>(await this.datastore.get(roomMsgKey(roomId, item)), 'room message')
+    } catch (err: any) {
+      if (err.name === 'NotFoundError') return undefined
+      throw err
+    }
+  }
+
+  // ---- files
+
+  /** Stores a transfer (with its chunk hashes, when given, in the same batch). */
+  async putFile (record: FileRecord, hashes?: Uint8Array): Promise<void> {
+    if (!/^[0-9a-f]{32}$/.test(record.id)) throw new CorruptDataError('bad file id')
+    const batch = this.datastore.batch()
+    batch.put(fileKey(record.id), json(record))
+    if (hashes != null) batch.put(fileHashKey(record.id), hashes)
+    await batch.commit()
+  }
+
+  async listFiles (): Promise<FileRecord[]> {
+    return await this.list<FileRecord>('/megachat/file/', 'file')
+  }
+
+  async fileHashes (id: string): Promise<Uint8Array | undefined> {
+    try {
+      return await this.datastore.get(fileHashKey(id))
     } catch (err: any) {
       if (err.name === 'NotFoundError') return undefined
       throw err

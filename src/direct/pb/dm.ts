@@ -113,6 +113,11 @@ export namespace DmFrame {
     value: bigint
   }
 
+  export interface DmFrameMessageFileFieldEvent {
+    field: '$.message.file'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface DmFrameAckCountFieldEvent {
     field: '$.ack.count'
     value: bigint
@@ -126,7 +131,7 @@ export namespace DmFrame {
     return decodeMessage(buf, DmFrame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DmFrame>): Generator<DmFrameMessageIdFieldEvent | DmFrameMessageTimestampFieldEvent | DmFrameMessageTextFieldEvent | DmFrameMessageSeqFieldEvent | DmFrameAckCountFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DmFrame>): Generator<DmFrameMessageIdFieldEvent | DmFrameMessageTimestampFieldEvent | DmFrameMessageTextFieldEvent | DmFrameMessageSeqFieldEvent | DmFrameMessageFileFieldEvent | DmFrameAckCountFieldEvent> {
     return streamMessage(buf, DmFrame.codec(), opts)
   }
 }
@@ -136,6 +141,7 @@ export interface DirectMessage {
   timestamp: bigint
   text: string
   seq?: bigint
+  file?: Uint8Array<ArrayBuffer>
 }
 
 export namespace DirectMessage {
@@ -168,6 +174,11 @@ export namespace DirectMessage {
           w.uint64(obj.seq)
         }
 
+        if (obj.file != null) {
+          w.uint32(42)
+          w.bytes(obj.file)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -198,6 +209,10 @@ export namespace DirectMessage {
             }
             case 4: {
               obj.seq = reader.uint64()
+              break
+            }
+            case 5: {
+              obj.file = reader.bytes()
               break
             }
             default: {
@@ -243,6 +258,13 @@ export namespace DirectMessage {
               }
               break
             }
+            case 5: {
+              yield {
+                field: `${prefix}.file`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -275,6 +297,11 @@ export namespace DirectMessage {
     value: bigint
   }
 
+  export interface DirectMessageFileFieldEvent {
+    field: '$.file'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<DirectMessage>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, DirectMessage.codec())
   }
@@ -283,7 +310,7 @@ export namespace DirectMessage {
     return decodeMessage(buf, DirectMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DirectMessage>): Generator<DirectMessageIdFieldEvent | DirectMessageTimestampFieldEvent | DirectMessageTextFieldEvent | DirectMessageSeqFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DirectMessage>): Generator<DirectMessageIdFieldEvent | DirectMessageTimestampFieldEvent | DirectMessageTextFieldEvent | DirectMessageSeqFieldEvent | DirectMessageFileFieldEvent> {
     return streamMessage(buf, DirectMessage.codec(), opts)
   }
 }
@@ -487,6 +514,11 @@ export namespace DmFrameIn {
     value: bigint
   }
 
+  export interface DmFrameInMessageFileFieldEvent {
+    field: '$.message.file'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface DmFrameInAckCountFieldEvent {
     field: '$.ack.count'
     value: bigint
@@ -500,7 +532,7 @@ export namespace DmFrameIn {
     return decodeMessage(buf, DmFrameIn.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DmFrameIn>): Generator<DmFrameInMessageIdFieldEvent | DmFrameInMessageTimestampFieldEvent | DmFrameInMessageTextFieldEvent | DmFrameInMessageSeqFieldEvent | DmFrameInAckCountFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DmFrameIn>): Generator<DmFrameInMessageIdFieldEvent | DmFrameInMessageTimestampFieldEvent | DmFrameInMessageTextFieldEvent | DmFrameInMessageSeqFieldEvent | DmFrameInMessageFileFieldEvent | DmFrameInAckCountFieldEvent> {
     return streamMessage(buf, DmFrameIn.codec(), opts)
   }
 }
@@ -510,6 +542,7 @@ export interface DirectMessageIn {
   timestamp: bigint
   text: Uint8Array<ArrayBuffer>
   seq?: bigint
+  file?: Uint8Array<ArrayBuffer>
 }
 
 export namespace DirectMessageIn {
@@ -542,6 +575,11 @@ export namespace DirectMessageIn {
           w.uint64(obj.seq)
         }
 
+        if (obj.file != null) {
+          w.uint32(42)
+          w.bytes(obj.file)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -572,6 +610,10 @@ export namespace DirectMessageIn {
             }
             case 4: {
               obj.seq = reader.uint64()
+              break
+            }
+            case 5: {
+              obj.file = reader.bytes()
               break
             }
             default: {
@@ -617,6 +659,13 @@ export namespace DirectMessageIn {
               }
               break
             }
+            case 5: {
+              yield {
+                field: `${prefix}.file`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -649,6 +698,11 @@ export namespace DirectMessageIn {
     value: bigint
   }
 
+  export interface DirectMessageInFileFieldEvent {
+    field: '$.file'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<DirectMessageIn>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, DirectMessageIn.codec())
   }
@@ -657,7 +711,7 @@ export namespace DirectMessageIn {
     return decodeMessage(buf, DirectMessageIn.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DirectMessageIn>): Generator<DirectMessageInIdFieldEvent | DirectMessageInTimestampFieldEvent | DirectMessageInTextFieldEvent | DirectMessageInSeqFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<DirectMessageIn>): Generator<DirectMessageInIdFieldEvent | DirectMessageInTimestampFieldEvent | DirectMessageInTextFieldEvent | DirectMessageInSeqFieldEvent | DirectMessageInFileFieldEvent> {
     return streamMessage(buf, DirectMessageIn.codec(), opts)
   }
 }

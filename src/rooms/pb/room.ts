@@ -9,6 +9,7 @@ export interface RoomEnvelope {
   timestamp: bigint
   text: string
   signature: Uint8Array<ArrayBuffer>
+  file?: Uint8Array<ArrayBuffer>
 }
 
 export namespace RoomEnvelope {
@@ -44,6 +45,11 @@ export namespace RoomEnvelope {
         if ((obj.signature != null && obj.signature.byteLength > 0)) {
           w.uint32(42)
           w.bytes(obj.signature)
+        }
+
+        if (obj.file != null) {
+          w.uint32(50)
+          w.bytes(obj.file)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -82,6 +88,10 @@ export namespace RoomEnvelope {
             }
             case 5: {
               obj.signature = reader.bytes()
+              break
+            }
+            case 6: {
+              obj.file = reader.bytes()
               break
             }
             default: {
@@ -134,6 +144,13 @@ export namespace RoomEnvelope {
               }
               break
             }
+            case 6: {
+              yield {
+                field: `${prefix}.file`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -171,6 +188,11 @@ export namespace RoomEnvelope {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface RoomEnvelopeFileFieldEvent {
+    field: '$.file'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<RoomEnvelope>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, RoomEnvelope.codec())
   }
@@ -179,7 +201,7 @@ export namespace RoomEnvelope {
     return decodeMessage(buf, RoomEnvelope.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoomEnvelope>): Generator<RoomEnvelopeIdFieldEvent | RoomEnvelopeAuthorFieldEvent | RoomEnvelopeTimestampFieldEvent | RoomEnvelopeTextFieldEvent | RoomEnvelopeSignatureFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoomEnvelope>): Generator<RoomEnvelopeIdFieldEvent | RoomEnvelopeAuthorFieldEvent | RoomEnvelopeTimestampFieldEvent | RoomEnvelopeTextFieldEvent | RoomEnvelopeSignatureFieldEvent | RoomEnvelopeFileFieldEvent> {
     return streamMessage(buf, RoomEnvelope.codec(), opts)
   }
 }

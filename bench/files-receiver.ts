@@ -1,0 +1,69 @@
+/**
+ * The receiving side of the files bench, in a process of its own (its RSS is what is measured):
+ *   node files-receiver.js chat <dataDir>   a createChat client that fetches what a contact offers
+ *   node files-receiver.js raw              a bare libp2p node (TCP + Noise + yamux) that reads one stream
+ *   node files-receiver.js raw-disk <dir>   the same, writing what it reads to a file in <dir>
+ * Prints {"type":"ready",peerId,addresses}; reads JSON lines on stdin ({"add": peerId}); prints
+ * {"type":"done",...} when a file (or the raw stream) has all arrived.
+ */
+import { open } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { lpStream, UnexpectedEOFError } from '@libp2p/utils'
+import { createChat } from '../src/index.js'
+import { BULK_PROTOCOL, createRawNode } from './floor.js'
+import type { Stream } from '@libp2p/interface'
+
+const say = (obj: object): void => { process.stdout.write(JSON.stringify(obj) + '\n') }
+
+async function main (): Promise<void> {
+  const [mode, dataDir] = process.argv.slice(2)
+  if (mode === 'raw' || mode === 'raw-disk') {
+    const node = await createRawNode()
+    await node.handle(BULK_PROTOCOL, async (stream: Stream) => {
+      // the raw stream has no flow control of its own: what the disk has not taken yet waits in memory
+      const lp = lpStream(stream, { maxDataLength: 2 * 2 ** 20, maxBufferSize: mode === 'raw-disk' ? 2 ** 31 : 64 * 2 ** 20 })
+      let bytes = 0
+      // raw-disk: each frame written to a file in `dataDir` before the next is read
+      const file = mode === 'raw-disk' ? await open(join(dataDir, 'raw.bin'), 'w') : undefined
+      try {
+        while (true) {
+          try {
+            const frame = (await lp.read()).subarray()
+            await file?.write(frame, 0, frame.byteLength, bytes)
+            bytes += frame.byteLength
+          } catch (err: any) {
+            if (err.name === UnexpectedEOFError.name) break
+            throw err
+          }
+        }
+        await file?.close()
+        await lp.write(new TextEncoder().encode(String(bytes)))
+        await stream.close()
+        say({ type: 'done', bytes })
+      } catch (err: any) {
+        stream.abort(err)
+        say({ type: 'error', message: err.message })
+      }
+    })
+    say({ type: 'ready', peerId: node.peerId.toString(), addresses: node.getMultiaddrs().map(String) })
+    return
+  }
+  const chat = await createChat({ dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], webrtc: false, autoFetchBytes: 2 * 2 ** 30 })
+  chat.addEventListener('file-done', (evt) => { say({ type: 'done', bytes: evt.detail.size, path: evt.detail.path }) })
+  chat.addEventListener('file-error', (evt) => { say({ type: 'error', message: evt.detail.error }) })
+  chat.addEventListener('file-offer', () => { say({ type: 'offer' }) })
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    const msg = JSON.parse(line)
+    if (msg.add != null) void chat.addContact(msg.add, 'sender').then(() => { say({ type: 'added' }) })
+  })
+  say({ type: 'ready', peerId: chat.peerId.toString(), addresses: chat.addresses() })
+}
+
+// exits cleanly on SIGTERM (so that a --cpu-prof profile is written)
+process.on('SIGTERM', () => { process.exit(0) })
+
+main().catch((err) => {
+  process.stderr.write(`files-receiver: ${err?.stack ?? err}\n`)
+  process.exit(1)
+})

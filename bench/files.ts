@@ -1,0 +1,197 @@
+/**
+ * Section 8 of the bench: one file of BENCH_FILE_MIB (default 1024) MiB between two Node clients on
+ * loopback, the receiver in a process of its own, against the floor of one raw libp2p stream over the same
+ * TCP + Noise + yamux carrying the same bytes in 1 MiB frames to a bare node in a process of its own;
+ * and the receiving client's peak RSS during the transfer against its own idle RSS.
+ */
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { openAsBlob } from 'node:fs'
+import { open } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { createChat } from '../src/index.js'
+import { rssKiB, stopChild } from './children.js'
+import { BULK_PROTOCOL, createRawNode } from './floor.js'
+import { mib, pad, positiveInt, ratio } from './stats.js'
+import { removeTempDir, tempDir } from './temp.js'
+import type { ChildProcess } from 'node:child_process'
+
+const RECEIVER = fileURLToPath(new URL('./files-receiver.js', import.meta.url))
+const MiB = 2 ** 20
+const FILE_MIB = positiveInt(process.env.BENCH_FILE_MIB, 1024)
+const THROUGHPUT_GOAL = 0.8
+const RSS_GOAL = 1.2
+const IDLE_MS = 3000
+const LABEL = 40
+
+interface Receiver {
+  child: ChildProcess
+  lines: any[]
+  next(type: string, ms?: number): Promise<any>
+  send(obj: object): void
+}
+
+async function startReceiver (args: string[]): Promise<Receiver> {
+  const profile = process.env.BENCH_PROFILE_DIR != null ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []
+  const child = spawn(process.execPath, [...profile, RECEIVER, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const lines: any[] = []
+  const waiters = new Set<() => void>()
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    try { lines.push(JSON.parse(line)) } catch {}
+    for (const w of [...waiters]) w()
+  })
+  const next = async (type: string, ms = 600_000): Promise<any> => await new Promise((resolve, reject) => {
+    const check = (): void => {
+      const i = lines.findIndex(l => l.type === type || l.type === 'error')
+      if (i < 0) return
+      const [line] = lines.splice(i, 1)
+      clearTimeout(timer)
+      waiters.delete(check)
+      if (line.type === 'error') reject(new Error(`receiver: ${line.message}`))
+      else resolve(line)
+    }
+    const timer = setTimeout(() => { waiters.delete(check); reject(new Error(`receiver: no ${type} within ${ms} ms`)) }, ms)
+    waiters.add(check)
+    child.once('exit', (code) => { if (waiters.has(check)) { waiters.delete(check); clearTimeout(timer); reject(new Error(`receiver exited (${code}) before ${type}`)) } })
+    check()
+  })
+  return { child, lines, next, send: (obj) => { child.stdin?.write(JSON.stringify(obj) + '\n') } }
+}
+
+/** Samples a process's RSS every 20 ms until stopped; resolves with the highest seen (KiB). */
+function sampleRss (pid: number): { stop(): Promise<number> } {
+  let peak = 0
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      peak = Math.max(peak, await rssKiB(pid).catch(() => 0))
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+  })()
+  return { stop: async () => { running = false; await loop; return peak } }
+}
+
+async function randomFile (path: string, bytes: number): Promise<void> {
+  const h = await open(path, 'w')
+  const block = new Uint8Array(randomBytes(MiB))
+  for (let done = 0; done < bytes; done += MiB) {
+    // different bytes in every MiB (so no chunk repeats), cheaply
+    new DataView(block.buffer).setUint32(0, done / MiB)
+    await h.write(block, 0, Math.min(MiB, bytes - done))
+  }
+  await h.close()
+}
+
+interface FloorRun { ms: number, idleKiB: number, peakKiB: number }
+
+async function floor (bytes: number, disk?: string): Promise<FloorRun> {
+  const receiver = await startReceiver(disk != null ? ['raw-disk', disk] : ['raw'])
+  const node = await createRawNode()
+  try {
+    const ready = await receiver.next('ready')
+    await node.dial(multiaddr(ready.addresses[0]))
+    await new Promise(resolve => setTimeout(resolve, IDLE_MS))
+    const idleKiB = await rssKiB(receiver.child.pid as number)
+    const rss = sampleRss(receiver.child.pid as number)
+    const stream = await node.dialProtocol(peerIdFromString(ready.peerId), BULK_PROTOCOL)
+    const lp = lpStream(stream)
+    const frame = new Uint8Array(randomBytes(MiB))
+    const t0 = performance.now()
+    for (let done = 0; done < bytes; done += MiB) await lp.write(frame.subarray(0, Math.min(MiB, bytes - done)))
+    const closing = stream.close()
+    const ack = Number(new TextDecoder().decode((await lp.read()).subarray()))
+    await closing
+    const ms = performance.now() - t0
+    if (ack !== bytes) throw new Error(`floor: the receiver got ${ack} bytes, not ${bytes}`)
+    await receiver.next('done')
+    return { ms, idleKiB, peakKiB: await rss.stop() }
+  } finally {
+    await node.stop()
+    await stopChild(receiver.child)
+  }
+}
+
+interface ChatRun { hashMs: number, ms: number, idleKiB: number, peakKiB: number }
+
+async function chat (bytes: number, dir: string): Promise<ChatRun> {
+  const receiver = await startReceiver(['chat', join(dir, 'b')])
+  const sender = await createChat({ dataDir: join(dir, 'a'), listen: ['/ip4/127.0.0.1/tcp/0'], webrtc: false })
+  try {
+    const ready = await receiver.next('ready')
+    receiver.send({ add: sender.peerId.toString() })
+    await receiver.next('added')
+    await sender.addContact(ready.peerId, 'bob')
+    await sender.libp2p.dial(multiaddr(ready.addresses[0]))
+    // a small file first (warms up both ends), then idle
+    const small = join(dir, 'small.bin')
+    await randomFile(small, MiB)
+    await sender.sendFile('bob', { name: 'small.bin', blob: await openAsBlob(small), path: small })
+    await receiver.next('done')
+    await new Promise(resolve => setTimeout(resolve, IDLE_MS))
+    const idleKiB = await rssKiB(receiver.child.pid as number)
+    const path = join(dir, 'big.bin')
+    await randomFile(path, bytes)
+    const t0 = performance.now()
+    const rss = sampleRss(receiver.child.pid as number)
+    await sender.sendFile('bob', { name: 'big.bin', blob: await openAsBlob(path), path })
+    const t1 = performance.now()
+    const done = await receiver.next('done')
+    const t2 = performance.now()
+    const peakKiB = await rss.stop()
+    if (done.bytes !== bytes) throw new Error(`chat: ${done.bytes} bytes arrived, not ${bytes}`)
+    return { hashMs: t1 - t0, ms: t2 - t1, idleKiB, peakKiB }
+  } finally {
+    await sender.stop()
+    await stopChild(receiver.child)
+  }
+}
+
+const RUNS = positiveInt(process.env.BENCH_FILE_RUNS, 3)
+
+function median (values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)]
+}
+
+export async function benchFiles (io: { line(text?: string): void, step(what: string): void }): Promise<void> {
+  const { line, step } = io
+  const bytes = FILE_MIB * MiB
+  line(`8. Files: one ${FILE_MIB} MiB file between two clients on loopback (TCP + Noise + yamux), the receiver in a process of its own; ${RUNS} runs each, taking turns, medians`)
+  const dir = await tempDir('files')
+  try {
+    const raws: FloorRun[] = []
+    const disks: FloorRun[] = []
+    const chats: ChatRun[] = []
+    for (let r = 0; r < RUNS; r++) {
+      step(`files: floor, run ${r + 1}`)
+      raws.push(await floor(bytes))
+      step(`files: chat, run ${r + 1}`)
+      chats.push(await chat(bytes, join(dir, String(r))))
+      await removeTempDir(join(dir, String(r))).catch(() => {})
+      step(`files: floor writing to disk, run ${r + 1}`)
+      disks.push(await floor(bytes, dir))
+    }
+    const floorRate = median(raws.map(x => bytes / x.ms * 1000))
+    const rate = median(chats.map(x => bytes / x.ms * 1000))
+    const all = (xs: number[]): string => xs.map(x => mib(x / 1024)).join(', ')
+    line(`${pad('floor: raw libp2p stream, 1 MiB frames', LABEL)} ${pad(mib(floorRate / 1024), 10)}/s (runs: ${all(raws.map(x => bytes / x.ms * 1000))}/s; to a bare node that discards them)`)
+    const r = rate / floorRate
+    line(`${pad('createChat: offer to file-done', LABEL)} ${pad(mib(rate / 1024), 10)}/s ratio ${pad(ratio(rate, floorRate), 6)} goal >=${THROUGHPUT_GOAL}x ${r >= THROUGHPUT_GOAL ? 'PASS' : 'MISS'}  (runs: ${all(chats.map(x => bytes / x.ms * 1000))}/s; every chunk checked and written to disk)`)
+    const diskRate = median(disks.map(x => bytes / x.ms * 1000))
+    line(`${pad('  diag: the raw stream, written to disk', LABEL)} ${pad(mib(diskRate / 1024), 10)}/s (runs: ${all(disks.map(x => bytes / x.ms * 1000))}/s); the chat ${ratio(rate, diskRate)} of it`)
+    const hashMs = median(chats.map(x => x.hashMs))
+    line(`${pad('  diag: sender reading and hashing it', LABEL)} ${(hashMs / 1000).toFixed(2)} s (${mib(bytes / hashMs * 1000 / 1024)}/s), before the offer goes out`)
+    const worst = chats.reduce((a, b) => b.peakKiB / b.idleKiB > a.peakKiB / a.idleKiB ? b : a)
+    const rssRatio = worst.peakKiB / worst.idleKiB
+    line(`${pad('receiver peak RSS during the transfer', LABEL)} ${pad(mib(worst.peakKiB), 10)} idle ${pad(mib(worst.idleKiB), 10)} ratio ${pad(ratio(worst.peakKiB, worst.idleKiB), 6)} goal <=${RSS_GOAL}x ${rssRatio <= RSS_GOAL ? 'PASS' : 'MISS'}  (worst of ${RUNS})`)
+    const rawWorst = raws.reduce((a, b) => b.peakKiB / b.idleKiB > a.peakKiB / a.idleKiB ? b : a)
+    line(`${pad('  diag: the floor\'s bare receiver', LABEL)} ${pad(mib(rawWorst.peakKiB), 10)} idle ${pad(mib(rawWorst.idleKiB), 10)} ratio ${ratio(rawWorst.peakKiB, rawWorst.idleKiB)}: +${mib(rawWorst.peakKiB - rawWorst.idleKiB)} of garbage from the transport alone (the chat: +${mib(worst.peakKiB - worst.idleKiB)})`)
+  } finally {
+    await removeTempDir(dir)
+  }
+}
