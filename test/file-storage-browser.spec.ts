@@ -76,11 +76,11 @@ describe('file storage in Chromium (OPFS)', function () {
   let profile: string
 
   /** Loads the page afresh and makes `window.storage` (a new worker, the same OPFS). */
-  async function load (folder = 'files'): Promise<void> {
+  async function load (dataDir = 'megachat'): Promise<void> {
     await page.goto(url)
-    await page.evaluate(async (folder) => {
-      const { opfsFileStorage } = await import('/storage.js' as string)
-      window.storage = opfsFileStorage({ folder })
+    await page.evaluate(async (dataDir) => {
+      const { openFileStorage } = await import('/storage.js' as string)
+      window.storage = await openFileStorage(dataDir)
       window.failure = async (p) => {
         try {
           await p
@@ -89,7 +89,7 @@ describe('file storage in Chromium (OPFS)', function () {
           return { name: err.name, message: err.message }
         }
       }
-    }, folder)
+    }, dataDir)
   }
 
   before(async function () {
@@ -153,7 +153,7 @@ describe('file storage in Chromium (OPFS)', function () {
       await s.remove(id)
       const root = await navigator.storage.getDirectory()
       const names: string[] = []
-      for await (const name of (await root.getDirectoryHandle('files') as any).keys()) names.push(name)
+      for await (const name of (await (await root.getDirectoryHandle('megachat')).getDirectoryHandle('files') as any).keys()) names.push(name)
       return { blob: await s.blob(id) === undefined, read: (await window.failure(s.read(id, 0, 1)))?.name, names }
     }, id)
     assert.deepEqual(r3, { blob: true, read: 'FileNotFoundError', names: [] })
@@ -238,8 +238,9 @@ describe('file storage in Chromium (OPFS)', function () {
     const mib = (n: number): string => (n / MiB).toFixed(1)
     console.log(`      renderer memory above the start: ${mib(appended.peak)} MiB at most while appending (${(SIZE * 1000 / appended.value.ms).toFixed(0)} MiB/s), ` +
       `${mib(kept.peak)} MiB while keeping (${(SIZE * 1000 / kept.value.ms).toFixed(0)} MiB/s)`)
-    assert.ok(appended.peak < 48 * MiB, `the renderer grew by ${mib(appended.peak)} MiB while appending ${SIZE} MiB`)
-    assert.ok(kept.peak < 48 * MiB, `the renderer grew by ${mib(kept.peak)} MiB while keeping ${SIZE} MiB`)
+    // (3-33 MiB seen; a file held in memory anywhere in the tab would add 512)
+    assert.ok(appended.peak < 64 * MiB, `the renderer grew by ${mib(appended.peak)} MiB while appending ${SIZE} MiB`)
+    assert.ok(kept.peak < 64 * MiB, `the renderer grew by ${mib(kept.peak)} MiB while keeping ${SIZE} MiB`)
   })
 
   it('says in one line that the storage is full when the quota is exceeded, and leaves the file as it was', async () => {

@@ -192,6 +192,16 @@ describe('files in the web app (Chromium)', function () {
     })
     await page.locator('#drop-overlay').waitFor({ state: 'detached', timeout: WAIT_MS })
     assert.equal(await page.evaluate(() => (window as any).sent.length), 3)
+    // a drop beside the conversation (the sidebar) is refused, and the browser does not open the file in place of the app
+    const refused = await page.evaluate(() => {
+      const dt = new DataTransfer()
+      dt.items.add(new File(['x'], 'x.txt'))
+      const drop = new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: dt })
+      document.querySelector('.sidebar')!.dispatchEvent(drop)
+      return drop.defaultPrevented
+    })
+    assert.equal(refused, true)
+    assert.equal(await page.evaluate(() => (window as any).sent.length), 3)
   })
 
   it('a picture pasted into the composer is sent as a file with its preview; pasted text stays text', async () => {
@@ -278,6 +288,22 @@ describe('files in the web app (Chromium)', function () {
     await bubble.getByRole('button', { name: 'Save holiday.png' }).waitFor({ timeout: WAIT_MS })
   })
 
+  it('fits a phone-sized window, light and dark', async () => {
+    try {
+      await page.setViewportSize({ width: 390, height: 760 })
+      await page.emulateMedia({ colorScheme: 'dark' })
+      const bubbles = page.locator('.bubble.file-bubble')
+      await bubbles.last().scrollIntoViewIfNeeded()
+      for (const box of await Promise.all((await bubbles.all()).map(async b => await b.boundingBox()))) {
+        assert.ok(box != null && box.x >= 0 && box.x + box.width <= 390, `a file bubble leaves the window: ${JSON.stringify(box)}`)
+      }
+      await page.screenshot({ path: join(OUTPUT, 'phone-dark.png') })
+    } finally {
+      await page.emulateMedia({ colorScheme: 'light' })
+      await page.setViewportSize({ width: 1100, height: 720 })
+    }
+  })
+
   it('a picture opens in a lightbox that traps focus, closes on Escape and on a click, and gives focus back', async () => {
     const opener = page.getByRole('button', { name: 'Open the picture holiday.png' })
     await opener.click()
@@ -312,7 +338,8 @@ describe('files in the web app (Chromium)', function () {
   it('sets the automatic download size in Settings, kept across a reload', async () => {
     if (await page.locator('#settings-heading').count() === 0) await page.getByRole('button', { name: 'Settings', exact: true }).click()
     const field = page.locator('#settings-auto-fetch')
-    assert.equal(await field.inputValue(), '16', 'the default is 16 MB')
+    const before: number = await page.evaluate(() => (window as any).megachat.files.autoFetchBytes)
+    assert.equal(await field.inputValue(), String(Math.round(before / 100_000) / 10), 'the field shows the size in use, in MB')
     await field.fill('-1')
     await page.getByRole('button', { name: 'Save', exact: true }).click()
     await page.getByRole('alert').filter({ hasText: 'Give a size in MB' }).waitFor({ timeout: WAIT_MS })

@@ -60,6 +60,22 @@ export function App ({ model, net, notice }: { model: ChatModel, net: NetworkCon
     document.title = ringing != null ? `Call from ${ringing} · MegaChat` : unread > 0 ? `(${unread}) MegaChat` : 'MegaChat'
   }, [unread, ringing])
 
+  // a file dropped outside the conversation would make the browser open it in place of the app (and stop the node)
+  useEffect(() => {
+    const refuse = (e: DragEvent): void => {
+      if (e.dataTransfer?.types.includes('Files') === true && !e.defaultPrevented) {
+        e.preventDefault()
+        e.dataTransfer.dropEffect = 'none'
+      }
+    }
+    addEventListener('dragover', refuse)
+    addEventListener('drop', refuse)
+    return () => {
+      removeEventListener('dragover', refuse)
+      removeEventListener('drop', refuse)
+    }
+  }, [])
+
   const noBootstrap = model.status.state === 'no-bootstrap'
   const unreachable = model.status.state === 'unreachable' ? model.status.detail : undefined
   return (

@@ -15,7 +15,6 @@ export type FileChat = Chat & {
 }
 
 const AUTO_FETCH_KEY = 'megachat:auto-fetch-bytes'
-export const DEFAULT_AUTO_FETCH = 16_000_000
 
 /** The Chat with its files: the engine's, or stand-ins until it lands. Call once, before anything uses them. */
 export function withFiles (chat: Chat): FileChat {
@@ -28,10 +27,9 @@ export function withFiles (chat: Chat): FileChat {
     })
   }
   if (c.files == null) Object.defineProperty(c, 'files', { configurable: true, value: standInFiles(chat) })
-  const files = (c as FileChat).files
-  // the automatic download size is this browser's setting: kept in localStorage, given to the engine
+  // the automatic download size is this browser's setting, kept in localStorage; until the user sets one, the engine's
   const saved = Number(localStorage.getItem(AUTO_FETCH_KEY) ?? NaN)
-  files.autoFetchBytes = Number.isSafeInteger(saved) && saved >= 0 ? saved : DEFAULT_AUTO_FETCH
+  if (Number.isSafeInteger(saved) && saved >= 0) (c as FileChat).files.autoFetchBytes = saved
   return c as FileChat
 }
 
@@ -65,7 +63,7 @@ function standInFiles (chat: Chat): Files {
     fetch: unavailable,
     cancel: unavailable,
     blob: async () => undefined,
-    autoFetchBytes: 0
+    autoFetchBytes: 16_000_000
   }
 }
 

@@ -130,7 +130,7 @@ const MB = 1_000_000
 
 /** The automatic download size (chat.files.autoFetchBytes), and how much room the browser gives this site. */
 function FilesSettings ({ model }: { model: ChatModel }): preact.JSX.Element {
-  const [mb, setMb] = useState(String(model.chat.files.autoFetchBytes / MB))
+  const [mb, setMb] = useState(String(Math.round(model.chat.files.autoFetchBytes / MB * 10) / 10))
   const [saved, setSaved] = useState(false)
   const [error, setError] = useState('')
   const [free, setFree] = useState<number | undefined>(undefined)

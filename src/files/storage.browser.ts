@@ -1,6 +1,6 @@
 /**
  * FileStorage in the browser, over the origin private file system (OPFS). The layout, in a folder of
- * the OPFS root (`files/` unless told otherwise):
+ * the OPFS root (`<dataDir>/files/` from openFileStorage, `files/` unless told otherwise):
  *
  *   <id>.part   a file being received: verified chunks laid end to end
  *   <id>        a finished file (received and verified, or one the user sent and we keep to serve)
@@ -36,7 +36,7 @@ export class FileStorageError extends Error {
 }
 
 export interface OpfsStorageInit {
-  /** the folder under the OPFS root; default 'files' */
+  /** the folder under the OPFS root, '/' between levels; default 'files' */
   folder?: string
   /** bytes `keep()` reads from the sent Blob and writes at a time; default 1 MiB */
   copyChunk?: number
@@ -44,7 +44,17 @@ export interface OpfsStorageInit {
 
 /** An OPFS storage, with `close()` to stop its worker. */
 export interface OpfsFileStorage extends FileStorage {
-  close(): void
+  close(): Promise<void>
+}
+
+/**
+ * The platform's storage, as src/files/storage.ts's `openFileStorage` is Node's (package.json's "browser"
+ * map swaps the two): the folder `<dataDir>/files` of the OPFS root (the web app's dataDir is its
+ * IndexedDB name), or `files` without one.
+ */
+export async function openFileStorage (dataDir?: string): Promise<OpfsFileStorage> {
+  const folder = dataDir != null && dataDir !== '' ? `${dataDir.replace(/[^\w.-]+/g, '_')}/files` : DEFAULT_FOLDER
+  return opfsFileStorage({ folder })
 }
 
 const ID = /^[0-9a-f]{1,64}$/
@@ -113,7 +123,11 @@ export function opfsFileStorage (init: OpfsStorageInit = {}): OpfsFileStorage {
 
   let dir: Promise<FileSystemDirectoryHandle> | undefined
   const folderHandle = async (): Promise<FileSystemDirectoryHandle> => {
-    dir ??= navigator.storage.getDirectory().then(async root => await root.getDirectoryHandle(folder, { create: true }))
+    dir ??= (async () => {
+      let d = await navigator.storage.getDirectory()
+      for (const level of folder.split('/')) d = await d.getDirectoryHandle(level, { create: true })
+      return d
+    })()
     return await dir
   }
 
@@ -186,7 +200,7 @@ export function opfsFileStorage (init: OpfsStorageInit = {}): OpfsFileStorage {
       }
     },
 
-    close () {
+    async close () {
       if (closed) return
       closed = true
       worker.terminate()
@@ -231,7 +245,11 @@ interface SyncHandle {
  */
 function opfsWorker (folder: string, copyChunk: number): void {
   const scope = globalThis as any
-  const dir: Promise<FileSystemDirectoryHandle> = navigator.storage.getDirectory().then(async root => await root.getDirectoryHandle(folder, { create: true }))
+  const dir: Promise<FileSystemDirectoryHandle> = (async () => {
+    let d = await navigator.storage.getDirectory()
+    for (const level of folder.split('/')) d = await d.getDirectoryHandle(level, { create: true })
+    return d
+  })()
   /** open sync handles of partial files, by name (a file has at most one) */
   const open = new Map<string, SyncHandle>()
 
