@@ -13,7 +13,7 @@ import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { CHROMIUM, WEB_DIR, openProfile, pollPage, serveBuiltApp } from './browser.js'
+import { CHROMIUM, WEB_DIR, attach, drop, openProfile, pollPage, serveBuiltApp } from './browser.js'
 import { Cleanup } from './fixtures.js'
 import type { FileTransfer } from '../src/files/types.js'
 import type { Page } from 'playwright-core'
@@ -59,6 +59,8 @@ async function picture (page: Page, width: number, height: number): Promise<Buff
 /**
  * Replaces chat.sendFile in the page with one that records what it is given (in `window.sent`), keeps
  * the Blob for chat.files.blob, and reports the transfer as the engine would (file-offer, state 'serving').
+ * chat.files answers for the transfers these fakes made up (`window.fakes`) before asking the engine (or
+ * the web app's stand-in), and records fetch and cancel calls in `window.calls`.
  */
 async function recordSends (page: Page): Promise<void> {
   await page.evaluate(() => {
@@ -67,6 +69,10 @@ async function recordSends (page: Page): Promise<void> {
     w.sent = []
     w.blobs = new Map()
     w.calls = []
+    w.fakes = new Map()
+    const { get, list } = chat.files
+    chat.files.get = (id: string) => w.fakes.get(id) ?? get.call(chat.files, id)
+    chat.files.list = (conversation?: string) => [...w.fakes.values(), ...list.call(chat.files, conversation)]
     chat.files.blob = async (id: string) => w.blobs.get(id)
     chat.files.fetch = async (id: string) => { w.calls.push(`fetch ${id}`) }
     chat.files.cancel = async (id: string) => { w.calls.push(`cancel ${id}`) }
@@ -85,6 +91,7 @@ async function recordSends (page: Page): Promise<void> {
         id, conversation: ref, room: false, from: chat.peerId.toString(), direction: 'out', name: source.name,
         size: source.blob.size, type: source.type ?? '', thumbnail: source.thumbnail, state: 'serving', bytes: 0, rate: 0
       }
+      w.fakes.set(id, transfer)
       chat.dispatchEvent(new CustomEvent('file-offer', { detail: transfer }))
       return transfer
     }
@@ -95,34 +102,13 @@ async function recordSends (page: Page): Promise<void> {
 async function fakeTransfer (page: Page, event: 'file-offer' | 'file-progress' | 'file-done' | 'file-error', t: Partial<FileTransfer> & { id: string }): Promise<void> {
   await page.evaluate(({ event, t }) => {
     const detail = { ...t, thumbnail: t.thumbnail != null ? new Uint8Array(t.thumbnail as unknown as number[]) : undefined }
+    ;(window as any).fakes.set(t.id, detail)
     ;(window as any).megachat.dispatchEvent(new CustomEvent(event, { detail }))
   }, { event, t: { ...t, thumbnail: t.thumbnail != null ? [...t.thumbnail] as unknown as Uint8Array : undefined } })
 }
 
 async function sentSoFar (page: Page, n: number): Promise<Sent[]> {
   return await pollPage(page, (n) => (window as any).sent.length >= n ? (window as any).sent : false, n, `${n} files given to chat.sendFile`, WAIT_MS)
-}
-
-/** Picks files with the composer's attach button (its file input, labelled "Attach a file"). */
-export async function attach (page: Page, files: Array<{ name: string, mimeType: string, buffer: Buffer }>): Promise<void> {
-  await page.getByLabel('Attach a file').setInputFiles(files)
-}
-
-/** Drags files over the conversation and drops them there, as the browser reports a drop from the desktop. */
-export async function drop (page: Page, file: { name: string, mimeType: string, bytes: number[] }, check?: () => Promise<void>): Promise<void> {
-  await page.evaluate((f) => {
-    const dt = new DataTransfer()
-    dt.items.add(new File([new Uint8Array(f.bytes)], f.name, { type: f.mimeType }))
-    ;(window as any).dragged = dt
-    const target = document.querySelector('.messages')!
-    target.dispatchEvent(new DragEvent('dragenter', { bubbles: true, cancelable: true, dataTransfer: dt }))
-    target.dispatchEvent(new DragEvent('dragover', { bubbles: true, cancelable: true, dataTransfer: dt }))
-  }, file)
-  await check?.()
-  await page.evaluate(() => {
-    const dt = (window as any).dragged as DataTransfer
-    document.querySelector('.messages')!.dispatchEvent(new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: dt }))
-  })
 }
 
 describe('files in the web app (Chromium)', function () {
