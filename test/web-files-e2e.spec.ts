@@ -58,6 +58,7 @@ describe('files between the web app and a Node.js client', function () {
     const got = await first
     assert.ok(got.path != null && (await readFile(got.path)).equals(bytes), 'the node has the same bytes')
     await page.locator('.msg.out .file', { hasText: 'data.bin' }).waitFor({ timeout: WAIT_MS })
+    assert.equal(await page.locator('.msg.out .file', { hasText: 'data.bin' }).count(), 1, 'one bubble: the offer message took the early one\'s place')
 
     const second = waitFor<FileTransfer>(node, 'file-done', t => t.name === 'notes.txt', WAIT_MS)
     await drop(page, { name: 'notes.txt', mimeType: 'text/plain', bytes: [...Buffer.from('bring the tent\n')] })

@@ -160,6 +160,20 @@ describe('files in the web app (Chromium)', function () {
     assert.equal(await page.getByLabel('Attach a file').inputValue(), '', 'the input is emptied, so that the same file can be picked again')
   })
 
+  it('a sent file\'s bubble becomes its stored offer message when the Chat reports it, once', async () => {
+    const id: string = await page.evaluate(() => [...(window as any).fakes.values()].find((t: any) => t.name === 'notes.txt').id)
+    const before = await page.locator('.msg.out').count()
+    await page.evaluate(({ peer, id }) => {
+      const now = Date.now()
+      ;(window as any).megachat.dispatchEvent(new CustomEvent('sent', {
+        detail: { id: 'ef'.repeat(16), peer, direction: 'out', text: '', timestamp: now, state: 'pending', order: now * 1000, file: id }
+      }))
+    }, { peer: contact, id })
+    await page.locator(`.msg.out[data-id="${'ef'.repeat(16)}"] .file[data-file="${id}"]`).waitFor({ timeout: WAIT_MS })
+    assert.equal(await page.locator(`.file[data-file="${id}"]`).count(), 1)
+    assert.equal(await page.locator('.msg.out').count(), before)
+  })
+
   it('a drop on the conversation shows the overlay while the files are over it, and sends them', async () => {
     await drop(page, { name: 'plan.pdf', mimeType: 'application/pdf', bytes: [37, 80, 68, 70] }, async () => {
       await page.locator('#drop-overlay', { hasText: 'Drop to send to bea' }).waitFor({ timeout: WAIT_MS })
