@@ -83,3 +83,25 @@ export async function pollPage<A, T> (page: Page, fn: (arg: A) => T | Promise<T>
     await new Promise(resolve => setTimeout(resolve, every))
   }
 }
+
+/** Picks files with the composer's attach button (its file input, labelled "Attach a file"). */
+export async function attach (page: Page, files: Array<{ name: string, mimeType: string, buffer: Buffer }>): Promise<void> {
+  await page.getByLabel('Attach a file').setInputFiles(files)
+}
+
+/** Drags files over the conversation and drops them there, as the browser reports a drop from the desktop. */
+export async function drop (page: Page, file: { name: string, mimeType: string, bytes: number[] }, check?: () => Promise<void>): Promise<void> {
+  await page.evaluate((f) => {
+    const dt = new DataTransfer()
+    dt.items.add(new File([new Uint8Array(f.bytes)], f.name, { type: f.mimeType }))
+    ;(window as any).dragged = dt
+    const target = document.querySelector('.messages')!
+    target.dispatchEvent(new DragEvent('dragenter', { bubbles: true, cancelable: true, dataTransfer: dt }))
+    target.dispatchEvent(new DragEvent('dragover', { bubbles: true, cancelable: true, dataTransfer: dt }))
+  }, file)
+  await check?.()
+  await page.evaluate(() => {
+    const dt = (window as any).dragged as DataTransfer
+    document.querySelector('.messages')!.dispatchEvent(new DragEvent('drop', { bubbles: true, cancelable: true, dataTransfer: dt }))
+  })
+}

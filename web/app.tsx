@@ -60,6 +60,22 @@ export function App ({ model, net, notice }: { model: ChatModel, net: NetworkCon
     document.title = ringing != null ? `Call from ${ringing} · MegaChat` : unread > 0 ? `(${unread}) MegaChat` : 'MegaChat'
   }, [unread, ringing])
 
+  // a file dropped outside the conversation would make the browser open it in place of the app (and stop the node)
+  useEffect(() => {
+    const refuse = (e: DragEvent): void => {
+      if (e.dataTransfer?.types.includes('Files') === true && !e.defaultPrevented) {
+        e.preventDefault()
+        e.dataTransfer.dropEffect = 'none'
+      }
+    }
+    addEventListener('dragover', refuse)
+    addEventListener('drop', refuse)
+    return () => {
+      removeEventListener('dragover', refuse)
+      removeEventListener('drop', refuse)
+    }
+  }, [])
+
   const noBootstrap = model.status.state === 'no-bootstrap'
   const unreachable = model.status.state === 'unreachable' ? model.status.detail : undefined
   return (
@@ -201,7 +217,7 @@ function preview (model: ChatModel, key: ConversationKey): string | undefined {
   if (last == null) return undefined
   // a call's line says itself who did what ("They declined your voice call")
   const who = last.call != null ? '' : key.startsWith('room:') && !last.mine ? `${model.nameOf(last.from)}: ` : last.mine ? 'You: ' : ''
-  return who + last.text.replace(/\s+/g, ' ')
+  return who + (last.file != null ? `File: ${last.text}` : last.text.replace(/\s+/g, ' '))
 }
 
 function ListItem ({ model, convKey, active, onOpen, title, subtitle, avatar, online, dataId }: {
@@ -277,6 +293,13 @@ function ConversationView ({ model, convKey, drafts, onBack }: {
   const [details, setDetails] = useState(false)
   const title = room?.name ?? contact?.name ?? shortId(id)
   const messages = model.messagesOf(convKey)
+  const [sendError, setSendError] = useState('')
+  const sendFiles = (files: File[]): void => {
+    if (files.length === 0) return
+    setSendError('')
+    model.sendFiles(convKey, files).catch(err => { setSendError(errorText(err)) })
+  }
+  const drop = useFileDrop(sendFiles)
 
   const send = async (text: string): Promise<void> => {
     if (kind === 'room') await model.say(id, text)
@@ -294,7 +317,12 @@ function ConversationView ({ model, convKey, drafts, onBack }: {
   else subtitle = 'not in your contacts'
 
   return (
-    <section class='conversation' aria-labelledby='conversation-title' data-key={convKey}>
+    <section class='conversation' aria-labelledby='conversation-title' data-key={convKey} {...drop.handlers}>
+      {drop.over && (
+        <div class='drop-overlay' id='drop-overlay' aria-hidden='true'>
+          <div class='drop-card'><Icon name='paperclip' size={28} /><span>Drop to send to {title}</span></div>
+        </div>
+      )}
       <header class='conv-header'>
         <button type='button' class='icon-btn back' aria-label='Back to conversations' onClick={onBack}><Icon name='back' /></button>
         <span class='item-avatar'>
@@ -343,9 +371,46 @@ function ConversationView ({ model, convKey, drafts, onBack }: {
       {contact == null && room == null && <RequestBar key={id} model={model} peerId={id} />}
       <MessageList model={model} messages={messages} isRoom={room != null} empty={emptyText(title, contact != null, room != null)} />
       <Composer key={convKey} label={`Message ${room != null ? 'the room ' : ''}${title}`}
-        initial={drafts.get(convKey) ?? ''} onDraft={(t) => { drafts.set(convKey, t) }} onSend={send} />
+        initial={drafts.get(convKey) ?? ''} onDraft={(t) => { drafts.set(convKey, t) }} onSend={send}
+        onFiles={sendFiles} fileError={sendError} />
     </section>
   )
+}
+
+/** Files dragged over the conversation: whether they are over it now, and the handlers that send them when dropped. */
+function useFileDrop (onFiles: (files: File[]) => void): { over: boolean, handlers: Record<string, (e: DragEvent) => void> } {
+  const [over, setOver] = useState(false)
+  // dragenter and dragleave come for every child the pointer crosses: count them
+  const depth = useRef(0)
+  const hasFiles = (e: DragEvent): boolean => e.dataTransfer?.types.includes('Files') === true
+  return {
+    over,
+    handlers: {
+      onDragEnter: (e) => {
+        if (!hasFiles(e)) return
+        e.preventDefault()
+        depth.current++
+        setOver(true)
+      },
+      onDragOver: (e) => {
+        if (!hasFiles(e)) return
+        e.preventDefault()
+        if (e.dataTransfer != null) e.dataTransfer.dropEffect = 'copy'
+      },
+      onDragLeave: (e) => {
+        if (!hasFiles(e)) return
+        depth.current = Math.max(0, depth.current - 1)
+        if (depth.current === 0) setOver(false)
+      },
+      onDrop: (e) => {
+        if (!hasFiles(e)) return
+        e.preventDefault()
+        depth.current = 0
+        setOver(false)
+        onFiles([...(e.dataTransfer?.files ?? [])])
+      }
+    }
+  }
 }
 
 function emptyText (title: string, isContact: boolean, isRoom: boolean): string {
@@ -478,7 +543,7 @@ function MessageList ({ model, messages, isRoom, empty }: { model: ChatModel, me
       continue
     }
     const grouped = prev != null && prev.from === m.from && m.timestamp - prev.timestamp < 5 * 60_000
-    rows.push(<Message key={m.id} m={m} author={model.nameOf(m.from)} showAuthor={isRoom && !m.mine && !grouped} grouped={grouped} />)
+    rows.push(<Message key={m.id} model={model} m={m} author={model.nameOf(m.from)} showAuthor={isRoom && !m.mine && !grouped} grouped={grouped} />)
     prev = m
   }
   return (
@@ -490,14 +555,14 @@ function MessageList ({ model, messages, isRoom, empty }: { model: ChatModel, me
   )
 }
 
-function Message ({ m, author, showAuthor, grouped }: { m: UiMessage, author: string, showAuthor: boolean, grouped: boolean }): preact.JSX.Element {
+function Message ({ model, m, author, showAuthor, grouped }: { model: ChatModel, m: UiMessage, author: string, showAuthor: boolean, grouped: boolean }): preact.JSX.Element {
   const time = new Date(m.timestamp)
   return (
     <li class={`msg ${m.mine ? 'out' : 'in'}${grouped ? ' grouped' : ''}`} data-id={m.id} data-state={m.state}>
-      <div class='bubble'>
+      <div class={`bubble${m.file != null ? ' file-bubble' : ''}`}>
         {showAuthor && <div class='author'>{author}</div>}
         <span class='sr-only'>{m.mine ? 'You' : author}: </span>
-        <div class='text'>{m.text}</div>
+        {m.file != null ? <LazyFileBubble model={model} id={m.file} name={m.text} /> : <div class='text'>{m.text}</div>}
         <div class='meta'>
           <time dateTime={time.toISOString()} title={time.toLocaleString()}>{shortTime(m.timestamp)}</time>
           {m.mine && m.state != null && (
@@ -508,6 +573,28 @@ function Message ({ m, author, showAuthor, grouped }: { m: UiMessage, author: st
         </div>
       </div>
     </li>
+  )
+}
+
+type FileMessageModule = typeof import('./file-message.js')
+let fileMessage: FileMessageModule | undefined
+
+/**
+ * A file's bubble: its code (the bubble, inline pictures, the lightbox) is a chunk of its own, loaded
+ * when the first file shows; until then, its name.
+ */
+function LazyFileBubble ({ model, id, name }: { model: ChatModel, id: string, name: string }): preact.JSX.Element {
+  const [mod, setMod] = useState(fileMessage)
+  const [failed, setFailed] = useState(false)
+  useEffect(() => {
+    if (mod == null) import('./file-message.js').then(m => { fileMessage = m; setMod(m) }, () => { setFailed(true) })
+  }, [])
+  if (mod != null) return <mod.FileBubble model={model} id={id} name={name} />
+  return (
+    <div class='file' data-state='loading'>
+      <span class='file-icon' aria-hidden='true'><Icon name='file' /></span>
+      <div class='file-body'><div class='file-name'>{name}</div>{failed && <div class='file-sub'>could not be shown (reload the page)</div>}</div>
+    </div>
   )
 }
 
@@ -526,11 +613,15 @@ function CallEntry ({ m }: { m: UiMessage }): preact.JSX.Element {
   )
 }
 
-function Composer ({ label, initial, onDraft, onSend }: {
+function Composer ({ label, initial, onDraft, onSend, onFiles, fileError }: {
   label: string
   initial: string
   onDraft: (text: string) => void
   onSend: (text: string) => Promise<void>
+  /** files picked with the attach button, or pictures pasted */
+  onFiles: (files: File[]) => void
+  /** why the last file could not be sent */
+  fileError: string
 }): preact.JSX.Element {
   const [text, setText] = useState(initial)
   const [error, setError] = useState('')
@@ -569,11 +660,27 @@ function Composer ({ label, initial, onDraft, onSend }: {
   return (
     <form class='composer' onSubmit={(e) => { e.preventDefault(); void submit() }}>
       {error !== '' && <p class='error composer-error' role='alert' id='composer-error'>{error}</p>}
+      {fileError !== '' && <p class='error composer-error' role='alert' id='file-error'>{fileError}</p>}
       <div class='composer-row'>
+        <label class='icon-btn attach' title='Attach a file'>
+          <input type='file' multiple class='sr-only' aria-label='Attach a file' onChange={(e) => {
+            const input = e.currentTarget
+            onFiles([...(input.files ?? [])])
+            input.value = '' // the same file can be picked again
+          }} />
+          <Icon name='paperclip' />
+        </label>
         <label class='sr-only' for='composer-input'>{label}</label>
         <textarea id='composer-input' ref={ref} rows={1} value={text} placeholder={`${label}…`}
           aria-invalid={error !== ''} aria-describedby={error !== '' ? 'composer-error' : 'composer-hint'}
           onInput={(e) => { update(e.currentTarget.value) }}
+          onPaste={(e) => {
+            // a picture on the clipboard (a screenshot, a copied image) is sent as a file; text pastes as text
+            const pictures = [...(e.clipboardData?.files ?? [])].filter(f => f.type.startsWith('image/'))
+            if (pictures.length === 0) return
+            e.preventDefault()
+            onFiles(pictures.map(pastedName))
+          }}
           onKeyDown={(e) => {
             if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
               e.preventDefault()
@@ -591,6 +698,15 @@ function Composer ({ label, initial, onDraft, onSend }: {
       </p>
     </form>
   )
+}
+
+/** A pasted picture is called "image.png" by the browser: give it the time it was pasted. */
+function pastedName (f: File): File {
+  if (f.name !== '' && f.name !== 'image.png') return f
+  const d = new Date()
+  const two = (n: number): string => String(n).padStart(2, '0')
+  const ext = f.type.split('/')[1]?.replace('jpeg', 'jpg') ?? 'png'
+  return new File([f], `Pasted image ${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}.${two(d.getMinutes())}.${two(d.getSeconds())}.${ext}`, { type: f.type })
 }
 
 function shortTime (ts: number): string {

@@ -6,6 +6,8 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import type { BootstrapNodeStatus, CallInfo, CallRecord, Chat, ContactInfo, DeliveryState, RoomInfo, StoredMessage, StoredRoomMessage } from '../src/index.js'
 import type { RtcCall } from '../src/calls/rtc.js'
+import { fileOf, isImage, onFileEvents, withFiles } from './files.js'
+import type { FileChat } from './files.js'
 
 const HISTORY_LIMIT = 200
 const LAST_READ_KEY = 'megachat:last-read'
@@ -25,7 +27,12 @@ export interface UiMessage {
   state?: DeliveryState
   /** a call in the conversation's history, in place of a text message */
   call?: CallRecord
+  /** a file's offer: the transfer's id (chat.files.get(file)); `text` is the file's name */
+  file?: string
 }
+
+/** A picture larger than this gets no preview (decoding it would take too much memory). */
+const THUMBNAIL_MAX_SOURCE = 64 * 1024 * 1024
 
 export type ConversationKey = `dm:${string}` | `room:${string}`
 
@@ -50,7 +57,7 @@ function plural (n: number, word: string): string {
 }
 
 export class ChatModel {
-  readonly chat: Chat
+  readonly chat: FileChat
   readonly bootstrap: string[]
   contacts: ContactInfo[] = []
   rooms: RoomInfo[] = []
@@ -74,7 +81,7 @@ export class ChatModel {
   private readonly listeners = new Set<() => void>()
 
   constructor (chat: Chat, bootstrap: string[]) {
-    this.chat = chat
+    this.chat = withFiles(chat)
     this.bootstrap = bootstrap
     try {
       this.lastRead = JSON.parse(localStorage.getItem(LAST_READ_KEY) ?? '{}')
@@ -134,7 +141,7 @@ export class ChatModel {
     })
     chat.addEventListener('room:message', (evt) => {
       const m = evt.detail
-      this.add(roomKey(m.roomId), { id: m.id, from: m.from, mine: false, text: m.text, timestamp: m.timestamp, at: m.synced ? m.timestamp : Date.now(), order: m.timestamp * 1000 })
+      this.add(roomKey(m.roomId), { id: m.id, from: m.from, mine: false, text: m.text, timestamp: m.timestamp, at: m.synced ? m.timestamp : Date.now(), order: m.timestamp * 1000, ...this.fileFields(m) })
       if (!m.synced) this.announcement = `${m.room}, ${m.name ?? shortId(m.from)}: ${m.text}`
       this.changed()
     })
@@ -163,6 +170,10 @@ export class ChatModel {
     for (const name of ['connection:open', 'connection:close', 'self:peer:update'] as const) {
       chat.libp2p.addEventListener(name, () => { this.updateStatus() })
     }
+    onFileEvents(chat, (t) => {
+      if (t.direction === 'in' && t.state === 'offered') this.announcement = `${this.nameOf(t.from)} sent a file: ${t.name}`
+      this.changed()
+    })
     chat.addEventListener('bootstrap', () => { this.updateStatus() })
     chat.addEventListener('room:members', () => {
       this.rooms = this.chat.listRooms()
@@ -188,11 +199,18 @@ export class ChatModel {
 
   private fromStored (m: StoredMessage): UiMessage {
     const mine = m.direction === 'out'
-    return { id: m.id, from: mine ? this.me : m.peer, mine, text: m.text, timestamp: m.timestamp, at: m.receivedAt ?? m.timestamp, order: m.order ?? m.timestamp * 1000, state: m.state }
+    return { id: m.id, from: mine ? this.me : m.peer, mine, text: m.text, timestamp: m.timestamp, at: m.receivedAt ?? m.timestamp, order: m.order ?? m.timestamp * 1000, state: m.state, ...this.fileFields(m) }
+  }
+
+  /** A file's offer: its transfer id, and its name as the text (lists and previews show that). */
+  private fileFields (m: StoredMessage | StoredRoomMessage | { text: string }): Pick<UiMessage, 'file' | 'text'> | undefined {
+    const file = fileOf(m)
+    if (file == null) return undefined
+    return { file, text: this.chat.files.get(file)?.name ?? (m.text !== '' ? m.text : 'a file') }
   }
 
   private fromRoom (m: StoredRoomMessage): UiMessage {
-    return { id: m.id, from: m.author, mine: m.author === this.me, text: m.text, timestamp: m.timestamp, at: m.receivedAt, order: m.timestamp * 1000 }
+    return { id: m.id, from: m.author, mine: m.author === this.me, text: m.text, timestamp: m.timestamp, at: m.receivedAt, order: m.timestamp * 1000, ...this.fileFields(m) }
   }
 
   private fromCall (r: CallRecord): UiMessage {
@@ -207,7 +225,14 @@ export class ChatModel {
   /** Adds a message once (by id), in conversation order (stable: ties keep arrival order). */
   private add (key: ConversationKey, m: UiMessage): void {
     const list = this.messages.get(key) ?? []
-    const had = list.find(x => x.id === m.id)
+    // a file we sent shows at once (sendFiles); its stored offer message takes that place when it comes
+    const early = m.file != null ? list.find(x => x.file === m.file && x.id === `file-${m.file}`) : undefined
+    if (early != null && early.id !== m.id) {
+      Object.assign(early, m)
+      list.sort((a, b) => a.order - b.order)
+      return
+    }
+    const had = list.find(x => x.id === m.id || (m.file != null && x.file === m.file))
     if (had != null) {
       if (m.state === 'delivered') had.state = 'delivered'
       // a call's final record replaces the one stored while it ran
@@ -295,6 +320,22 @@ export class ChatModel {
 
   async send (peerId: string, text: string): Promise<void> {
     await this.chat.send(peerId, text)
+  }
+
+  /**
+   * Sends files to a conversation, one after the other, each with a preview when it is a picture. The
+   * bubble shows at once; the offer's stored message takes its place when the Chat reports it.
+   */
+  async sendFiles (key: ConversationKey, files: File[]): Promise<void> {
+    const i = key.indexOf(':')
+    const id = key.slice(i + 1)
+    for (const f of files) {
+      const thumbnail = isImage(f) && f.size <= THUMBNAIL_MAX_SOURCE ? await (await import('./thumbnail.js')).makeThumbnail(f) : undefined
+      const t = await this.chat.sendFile(id, { name: f.name, type: f.type, blob: f, ...(thumbnail != null ? { thumbnail } : {}) })
+      const now = Date.now()
+      this.add(key, { id: `file-${t.id}`, from: this.me, mine: true, text: t.name, timestamp: now, at: now, order: now * 1000, file: t.id })
+      this.changed()
+    }
   }
 
   async createRoom (name: string): Promise<RoomInfo> {

@@ -2,10 +2,11 @@
  * Settings: bootstrap addresses and ICE servers, kept in localStorage. Saving restarts the node by
  * reloading the page (identity, contacts and history stay in IndexedDB).
  */
-import { useState } from 'preact/hooks'
+import { useEffect, useState } from 'preact/hooks'
 import { checkBootstrapAddress, formatIceServers, loadSettings, parseIceServers, saveSettings } from './config.js'
 import { ConnectionDetails } from './diagnosis.js'
 import { CopyButton, Icon } from './ui.js'
+import { formatBytes, setAutoFetch } from './files.js'
 import type { NetworkConfig, Source } from './config.js'
 import type { ChatModel } from './model.js'
 import type { BootstrapNodeStatus } from '../src/index.js'
@@ -101,6 +102,7 @@ export function SettingsView ({ model, net, onBack }: { model: ChatModel, net: N
           <p class='muted small'>What kind of NAT this device is behind, its relay reservations and TURN servers, and what is missing. To see why one person cannot be reached, open their details (ⓘ).</p>
           <ConnectionDetails model={model} label='Check the connection' />
         </div>
+        <FilesSettings model={model} />
         <div class='card' aria-labelledby='blocked-heading'>
           <h3 id='blocked-heading'>Blocked people</h3>
           {model.blocked.length === 0
@@ -122,4 +124,48 @@ function BootstrapState ({ node }: { node?: BootstrapNodeStatus }): preact.JSX.E
   if (node.connected) return <span class='addr-state ok'>connected</span>
   if (node.lastError == null) return <span class='addr-state'>connecting…</span>
   return <span class='addr-state bad'>not reachable ({node.lastError}){node.peerId != null ? ', retrying' : ''}</span>
+}
+
+const MB = 1_000_000
+
+/** The automatic download size (chat.files.autoFetchBytes), and how much room the browser gives this site. */
+function FilesSettings ({ model }: { model: ChatModel }): preact.JSX.Element {
+  const [mb, setMb] = useState(String(Math.round(model.chat.files.autoFetchBytes / MB * 10) / 10))
+  const [saved, setSaved] = useState(false)
+  const [error, setError] = useState('')
+  const [free, setFree] = useState<number | undefined>(undefined)
+  useEffect(() => {
+    navigator.storage?.estimate?.().then(e => { if (e.quota != null) setFree(Math.max(0, e.quota - (e.usage ?? 0))) }, () => {})
+  }, [])
+  const apply = (e: Event): void => {
+    e.preventDefault()
+    const n = Number(mb.trim())
+    if (mb.trim() === '' || !Number.isFinite(n) || n < 0) {
+      setError('Give a size in MB: 0 or more.')
+      return
+    }
+    setAutoFetch(model.chat, Math.round(n * MB))
+    setSaved(true)
+  }
+  return (
+    <form class='card' aria-labelledby='files-heading' onSubmit={apply} noValidate>
+      <h3 id='files-heading'>Files</h3>
+      <p class='muted small'>
+        Files from your contacts up to this size download as soon as they are offered; larger ones, and any file from
+        someone who is not a contact, wait until you press Download. 0: always ask.
+      </p>
+      <label class='field inline'>
+        <span>Download automatically up to</span>
+        <input id='settings-auto-fetch' type='number' min={0} step='any' inputMode='decimal' value={mb} aria-describedby='auto-fetch-unit'
+          onInput={(e) => { setMb(e.currentTarget.value); setSaved(false); setError('') }} />
+        <span id='auto-fetch-unit'>MB</span>
+        <button type='submit' class='btn small primary'>Save</button>
+        {saved && <span class='addr-state ok' role='status'>Saved</span>}
+      </label>
+      {error !== '' && <p class='error' role='alert'>{error}</p>}
+      <p class='muted small'>
+        Files are kept in this browser's private storage{free != null ? `: ${formatBytes(free)} free for this site` : ''}. A file larger than that cannot be received here.
+      </p>
+    </form>
+  )
 }

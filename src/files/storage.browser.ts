@@ -1,11 +1,411 @@
 /**
- * Placeholder so that the web build compiles and runs until the browser storage (OPFS) lands: the web
- * helper writes the real storage.browser.ts. It must export `openFileStorage` (types.ts OpenFileStorage).
- * Every method here fails with one line, so the web app runs, and files are refused, until then.
+ * FileStorage in the browser, over the origin private file system (OPFS). The layout, in a folder of
+ * the OPFS root (`<dataDir>/files/` from openFileStorage, `files/` unless told otherwise):
+ *
+ *   <id>.part   a file being received: verified chunks laid end to end
+ *   <id>        a finished file (received and verified, or one the user sent and we keep to serve)
+ *   <id>.json   its record: `{ "name": …, "type": … }` (the sanitised name the user sees, the MIME type)
+ *
+ * Ids are hex strings (checked here); no name from the network is ever used as an OPFS name.
+ *
+ * Every write goes through a dedicated worker that holds FileSystemSyncAccessHandles: they write in place
+ * at an offset and `flush()` before the call returns (what the receiver acknowledges is on disk), whereas
+ * the main thread's `createWritable()` copies the whole file to a swap file each time it is opened with
+ * `keepExistingData`, which would make every append cost the file's size. Bytes travel to the worker one
+ * chunk at a time, and `keep()` hands the worker the Blob itself, which it reads slice by slice: a file is
+ * never all in memory on either side.
  */
-import type { FileStorage } from './types.js'
+import type { FileSource, FileStorage } from './types.js'
 
-export async function openFileStorage (_dataDir?: string): Promise<FileStorage> {
-  const no = async (): Promise<never> => { throw new Error('files are not supported in the browser yet') }
-  return { written: no, append: no, finish: no, read: no, keep: no, blob: no, remove: no, available: async () => undefined }
+/** The browser's storage quota for this site is used up; the message is one line for the user. */
+export class StorageFullError extends Error {
+  static override name = 'StorageFullError'
+  override name = 'StorageFullError'
+}
+
+/** No such file in this browser's storage (never received, removed, or the site's data was cleared). */
+export class FileNotFoundError extends Error {
+  static override name = 'FileNotFoundError'
+  override name = 'FileNotFoundError'
+}
+
+/** A write that does not continue the partial file (it is shorter than the offset), or storage the browser lacks. */
+export class FileStorageError extends Error {
+  static override name = 'FileStorageError'
+  override name = 'FileStorageError'
+}
+
+export interface OpfsStorageInit {
+  /** the folder under the OPFS root, '/' between levels; default 'files' */
+  folder?: string
+  /** bytes `keep()` reads from the sent Blob and writes at a time; default 1 MiB */
+  copyChunk?: number
+}
+
+/** An OPFS storage, with `close()` to stop its worker. */
+export interface OpfsFileStorage extends FileStorage {
+  close(): Promise<void>
+}
+
+/**
+ * The platform's storage, as src/files/storage.ts's `openFileStorage` is Node's (package.json's "browser"
+ * map swaps the two): the folder `<dataDir>/files` of the OPFS root (the web app's dataDir is its
+ * IndexedDB name), or `files` without one.
+ */
+export async function openFileStorage (dataDir?: string): Promise<OpfsFileStorage> {
+  const folder = dataDir != null && dataDir !== '' ? `${dataDir.replace(/[^\w.-]+/g, '_')}/files` : DEFAULT_FOLDER
+  return opfsFileStorage({ folder })
+}
+
+const ID = /^[0-9a-f]{1,64}$/
+const DEFAULT_FOLDER = 'files'
+const COPY_CHUNK = 1024 * 1024
+const MAX_NAME = 200
+
+/**
+ * A file name fit to show and to offer as a download name: no path separators, control or bidi
+ * characters, no leading dots, at most 200 characters (the extension kept); 'file' when nothing is left.
+ */
+export function displayName (name: string): string {
+  // eslint-disable-next-line no-control-regex
+  let clean = name.normalize('NFC').replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069/\\:*?"<>|]+/g, '_').trim().replace(/^\.+/, '')
+  if (clean.length > MAX_NAME) {
+    const dot = clean.lastIndexOf('.')
+    const ext = dot > 0 && clean.length - dot <= 16 ? clean.slice(dot) : ''
+    clean = clean.slice(0, MAX_NAME - ext.length) + ext
+  }
+  return clean === '' ? 'file' : clean
+}
+
+interface FileRecord { name: string, type: string }
+
+interface Reply { n: number, value?: unknown, spare?: ArrayBuffer, error?: { name: string, message: string } }
+
+/** ArrayBuffers that go to the worker with each chunk and come back with its reply, used again: no garbage per chunk */
+const POOL = 4
+
+export function opfsFileStorage (init: OpfsStorageInit = {}): OpfsFileStorage {
+  if (typeof navigator === 'undefined' || navigator.storage?.getDirectory == null || typeof Worker === 'undefined') {
+    throw new FileStorageError('this browser has no origin private file system: files cannot be stored')
+  }
+  const folder = init.folder ?? DEFAULT_FOLDER
+  const copyChunk = init.copyChunk ?? COPY_CHUNK
+  const url = URL.createObjectURL(new Blob([`(${opfsWorker.toString()})(${JSON.stringify(folder)}, ${copyChunk})`], { type: 'text/javascript' }))
+  const worker = new Worker(url)
+  URL.revokeObjectURL(url)
+  const pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
+  const spares: ArrayBuffer[] = []
+  let next = 0
+  let closed = false
+  worker.addEventListener('message', (evt: MessageEvent<Reply>) => {
+    const p = pending.get(evt.data.n)
+    if (p == null) return
+    pending.delete(evt.data.n)
+    if (evt.data.spare != null && spares.length < POOL) spares.push(evt.data.spare)
+    if (evt.data.error != null) p.reject(storageError(evt.data.error))
+    else p.resolve(evt.data.value)
+  })
+  worker.addEventListener('error', (evt) => {
+    evt.preventDefault()
+    const err = new FileStorageError(`the file storage stopped: ${evt.message}`)
+    for (const p of pending.values()) p.reject(err)
+    pending.clear()
+  })
+
+  async function call<T> (op: string, args: object, transfer: Transferable[] = []): Promise<T> {
+    if (closed) throw new FileStorageError('the file storage is closed')
+    const n = next++
+    return await new Promise<T>((resolve, reject) => {
+      pending.set(n, { resolve: resolve as (v: unknown) => void, reject })
+      worker.postMessage({ n, op, ...args }, transfer)
+    })
+  }
+
+  let dir: Promise<FileSystemDirectoryHandle> | undefined
+  const folderHandle = async (): Promise<FileSystemDirectoryHandle> => {
+    dir ??= (async () => {
+      let d = await navigator.storage.getDirectory()
+      for (const level of folder.split('/')) d = await d.getDirectoryHandle(level, { create: true })
+      return d
+    })()
+    return await dir
+  }
+
+  async function record (id: string): Promise<FileRecord | undefined> {
+    try {
+      const file = await (await (await folderHandle()).getFileHandle(`${id}.json`)).getFile()
+      const r = JSON.parse(await file.text())
+      return { name: typeof r.name === 'string' ? r.name : 'file', type: typeof r.type === 'string' ? r.type : '' }
+    } catch {
+      return undefined
+    }
+  }
+
+  return {
+    async written (id) {
+      return await call<number>('size', { name: `${checkId(id)}.part` })
+    },
+
+    async append (id, offset, bytes) {
+      if (!Number.isSafeInteger(offset) || offset < 0) throw new FileStorageError(`bad offset ${offset}`)
+      // copied into a buffer of the pool, which moves to the worker and back (the caller's bytes stay the caller's)
+      const i = spares.findIndex(b => b.byteLength >= bytes.byteLength)
+      const buffer = i >= 0 ? spares.splice(i, 1)[0] : new ArrayBuffer(bytes.byteLength)
+      const copy = new Uint8Array(buffer, 0, bytes.byteLength)
+      copy.set(bytes)
+      await call('append', { name: `${checkId(id)}.part`, offset, bytes: copy }, [buffer])
+    },
+
+    async finish (id, name) {
+      const shown = displayName(name)
+      await call('finish', { part: `${checkId(id)}.part`, final: id, record: JSON.stringify({ name: shown, type: (await record(id))?.type ?? '' }) })
+      return shown
+    },
+
+    async read (id, offset, length) {
+      checkId(id)
+      return await call<Uint8Array>('read', { names: [id, `${id}.part`], offset, length })
+    },
+
+    async keep (id, source: FileSource) {
+      const r: FileRecord = { name: displayName(source.name), type: source.type ?? source.blob.type ?? '' }
+      await call('keep', { name: checkId(id), blob: source.blob, record: JSON.stringify(r) })
+    },
+
+    async blob (id) {
+      checkId(id)
+      let file: File
+      try {
+        file = await (await (await folderHandle()).getFileHandle(id)).getFile()
+      } catch (err: any) {
+        if (err?.name === 'NotFoundError') return undefined
+        throw storageError(err)
+      }
+      const r = await record(id)
+      // a File made of the stored one: no bytes are copied
+      return new File([file], r?.name ?? 'file', { type: r?.type ?? '' })
+    },
+
+    async remove (id) {
+      checkId(id)
+      await call('remove', { names: [`${id}.part`, id, `${id}.json`] })
+    },
+
+    async available () {
+      try {
+        const { quota, usage } = await navigator.storage.estimate()
+        return quota == null ? undefined : Math.max(0, quota - (usage ?? 0))
+      } catch {
+        return undefined
+      }
+    },
+
+    async close () {
+      if (closed) return
+      closed = true
+      worker.terminate()
+      const err = new FileStorageError('the file storage is closed')
+      for (const p of pending.values()) p.reject(err)
+      pending.clear()
+    }
+  }
+}
+
+function checkId (id: string): string {
+  if (!ID.test(id)) throw new FileStorageError('bad file id')
+  return id
+}
+
+function storageError (e: { name?: string, message?: string }): Error {
+  switch (e.name) {
+    case 'QuotaExceededError':
+      return new StorageFullError('not enough storage space: this browser allows this site no more (free some space, or delete files from other conversations)')
+    case 'NotFoundError':
+      return new FileNotFoundError('the file is not in this browser\'s storage')
+    case 'FileStorageError':
+      return new FileStorageError(e.message)
+    default:
+      return new FileStorageError(`file storage failed: ${e.message ?? e.name ?? 'unknown error'}`)
+  }
+}
+
+/** What a FileSystemSyncAccessHandle offers (declared here: TypeScript's DOM library leaves it to workers). */
+interface SyncHandle {
+  read(buffer: Uint8Array, options: { at: number }): number
+  write(buffer: Uint8Array, options: { at: number }): number
+  truncate(size: number): void
+  getSize(): number
+  flush(): void
+  close(): void
+}
+
+/**
+ * The worker's code: stringified into a Blob URL, so it must not use anything from outside this function
+ * (no imports, no module constants). Requests are handled one at a time, in order.
+ */
+function opfsWorker (folder: string, copyChunk: number): void {
+  const scope = globalThis as any
+  const dir: Promise<FileSystemDirectoryHandle> = (async () => {
+    let d = await navigator.storage.getDirectory()
+    for (const level of folder.split('/')) d = await d.getDirectoryHandle(level, { create: true })
+    return d
+  })()
+  /** open sync handles of partial files, by name (a file has at most one) */
+  const open = new Map<string, SyncHandle>()
+
+  const fail = (name: string, message: string): Error => Object.assign(new Error(message), { name })
+
+  async function handle (name: string): Promise<SyncHandle> {
+    let h = open.get(name)
+    if (h == null) {
+      const fh: any = await (await dir).getFileHandle(name, { create: true })
+      h = await fh.createSyncAccessHandle() as SyncHandle
+      open.set(name, h)
+    }
+    return h
+  }
+
+  function closeHandle (name: string): void {
+    open.get(name)?.close()
+    open.delete(name)
+  }
+
+  async function fileOf (name: string): Promise<File | undefined> {
+    try {
+      return await (await (await dir).getFileHandle(name)).getFile()
+    } catch (err: any) {
+      if (err?.name === 'NotFoundError') return undefined
+      throw err
+    }
+  }
+
+  async function writeRecord (name: string, text: string): Promise<void> {
+    const h = await handle(name)
+    try {
+      const bytes = new TextEncoder().encode(text)
+      h.truncate(0)
+      h.write(bytes, { at: 0 })
+      h.flush()
+    } finally {
+      closeHandle(name)
+    }
+  }
+
+  function writeAll (h: SyncHandle, bytes: Uint8Array, at: number): void {
+    let done = 0
+    while (done < bytes.byteLength) {
+      const n = h.write(done === 0 ? bytes : bytes.subarray(done), { at: at + done })
+      if (n <= 0) throw fail('FileStorageError', 'the browser wrote nothing')
+      done += n
+    }
+  }
+
+  async function removeEntry (name: string): Promise<void> {
+    closeHandle(name)
+    try {
+      await (await dir).removeEntry(name)
+    } catch (err: any) {
+      if (err?.name !== 'NotFoundError') throw err
+    }
+  }
+
+  const ops: Record<string, (m: any) => Promise<{ value?: unknown, spare?: ArrayBuffer, transfer?: Transferable[] }>> = {
+    async size (m) {
+      const h = open.get(m.name)
+      if (h != null) return { value: h.getSize() }
+      return { value: (await fileOf(m.name))?.size ?? 0 }
+    },
+    async append (m) {
+      const h = await handle(m.name)
+      const size = h.getSize()
+      if (size < m.offset) throw fail('FileStorageError', `the partial file has ${size} bytes, not the ${m.offset} this chunk continues`)
+      if (size > m.offset) h.truncate(m.offset)
+      try {
+        writeAll(h, m.bytes, m.offset)
+        h.flush()
+      } catch (err) {
+        // a write that failed part way (quota) leaves the file as it was
+        h.truncate(m.offset)
+        h.flush()
+        throw err
+      }
+      return { spare: m.bytes.buffer, transfer: [m.bytes.buffer] }
+    },
+    async read (m) {
+      for (const name of m.names as string[]) {
+        const h = open.get(name)
+        if (h != null) {
+          const length = Math.max(0, Math.min(m.length, h.getSize() - m.offset))
+          const buf = new Uint8Array(length)
+          const n = h.read(buf, { at: m.offset })
+          return { value: buf.subarray(0, n), transfer: [buf.buffer] }
+        }
+        const file = await fileOf(name)
+        if (file == null) continue
+        const buf = new Uint8Array(await file.slice(m.offset, m.offset + m.length).arrayBuffer())
+        return { value: buf, transfer: [buf.buffer] }
+      }
+      throw fail('NotFoundError', 'no such file')
+    },
+    async finish (m) {
+      closeHandle(m.part)
+      const d = await dir
+      const part: any = await d.getFileHandle(m.part)
+      await removeEntry(m.final)
+      await part.move(m.final)
+      await writeRecord(`${m.final}.json`, m.record)
+      return {}
+    },
+    async keep (m) {
+      const blob = m.blob as Blob
+      await removeEntry(m.name)
+      const h = await handle(m.name)
+      try {
+        // read into one buffer, again and again, where the Blob's stream allows it (a byte stream)
+        let reader: ReadableStreamBYOBReader | undefined
+        try {
+          reader = blob.stream().getReader({ mode: 'byob' })
+        } catch {}
+        if (reader != null) {
+          let buffer = new ArrayBuffer(copyChunk)
+          let at = 0
+          for (;;) {
+            const { done, value } = await reader.read(new Uint8Array(buffer, 0, copyChunk))
+            if (done || value == null) break
+            writeAll(h, value, at)
+            at += value.byteLength
+            buffer = value.buffer
+          }
+        } else {
+          for (let at = 0; at < blob.size; at += copyChunk) {
+            writeAll(h, new Uint8Array(await blob.slice(at, at + copyChunk).arrayBuffer()), at)
+          }
+        }
+        h.flush()
+        closeHandle(m.name)
+      } catch (err) {
+        await removeEntry(m.name)
+        throw err
+      }
+      await writeRecord(`${m.name}.json`, m.record)
+      return {}
+    },
+    async remove (m) {
+      for (const name of m.names as string[]) await removeEntry(name)
+      return {}
+    }
+  }
+
+  let queue: Promise<void> = Promise.resolve()
+  scope.addEventListener('message', (evt: MessageEvent) => {
+    const m = evt.data
+    queue = queue.then(async () => {
+      try {
+        const { value, spare, transfer } = await ops[m.op](m)
+        scope.postMessage({ n: m.n, value, spare }, transfer ?? [])
+      } catch (err: any) {
+        scope.postMessage({ n: m.n, error: { name: err?.name ?? 'Error', message: err?.message ?? String(err) } })
+      }
+    })
+  })
 }

@@ -1,0 +1,110 @@
+/**
+ * Files in the web app: the one seam to the transfer engine (chat.sendFile, chat.files, the file-* events
+ * and the `file` field of a stored message, as src/files/types.ts describes them), and the small helpers the
+ * interface shows them with. Until the engine is part of the Chat, `withFiles()` puts stand-ins where it
+ * will be (sending says that it cannot yet); once it is, the stand-ins go and this file shrinks to the
+ * helpers. Tests replace `chat.sendFile` and `chat.files`' methods on the live object either way.
+ */
+import type { Chat } from '../src/index.js'
+import type { FileEvents, FileSource, FileTransfer, Files } from '../src/files/types.js'
+
+/** A Chat with its files (what src/index.ts will have once the engine is merged). */
+export type FileChat = Chat & {
+  sendFile(contactOrRoom: string, source: FileSource): Promise<FileTransfer>
+  readonly files: Files
+}
+
+const AUTO_FETCH_KEY = 'megachat:auto-fetch-bytes'
+
+/** The Chat with its files: the engine's, or stand-ins until it lands. Call once, before anything uses them. */
+export function withFiles (chat: Chat): FileChat {
+  const c = chat as Chat & Partial<Pick<FileChat, 'sendFile' | 'files'>>
+  if (c.sendFile == null) {
+    Object.defineProperty(c, 'sendFile', {
+      configurable: true,
+      writable: true,
+      value: async (): Promise<FileTransfer> => { throw new Error('sending files is not available in this version') }
+    })
+  }
+  if (c.files == null) Object.defineProperty(c, 'files', { configurable: true, value: standInFiles(chat) })
+  // the automatic download size is this browser's setting, kept in localStorage; until the user sets one, the engine's
+  const saved = Number(localStorage.getItem(AUTO_FETCH_KEY) ?? NaN)
+  if (Number.isSafeInteger(saved) && saved >= 0) (c as FileChat).files.autoFetchBytes = saved
+  return c as FileChat
+}
+
+export function setAutoFetch (chat: FileChat, bytes: number): void {
+  chat.files.autoFetchBytes = bytes
+  try {
+    localStorage.setItem(AUTO_FETCH_KEY, String(bytes))
+  } catch {}
+}
+
+/** Calls `fn` with each file-offer, file-progress, file-done and file-error event's transfer. */
+export function onFileEvents (chat: Chat, fn: (t: FileTransfer) => void): void {
+  const names: Array<keyof FileEvents> = ['file-offer', 'file-progress', 'file-done', 'file-error']
+  for (const name of names) chat.addEventListener(name as any, ((evt: CustomEvent<FileTransfer>) => { fn(evt.detail) }) as any)
+}
+
+/** The transfer id a stored message (DM or room) carries when it is a file's offer. */
+export function fileOf (m: object): string | undefined {
+  const file = (m as { file?: unknown }).file
+  return typeof file === 'string' && file !== '' ? file : undefined
+}
+
+/** chat.files before the engine: knows the transfers its events told of, and can do nothing with them. */
+function standInFiles (chat: Chat): Files {
+  const transfers = new Map<string, FileTransfer>()
+  onFileEvents(chat, t => { transfers.set(t.id, t) })
+  const unavailable = async (): Promise<never> => { throw new Error('file transfer is not available in this version') }
+  return {
+    list: (conversation) => [...transfers.values()].filter(t => conversation == null || t.conversation === conversation),
+    get: (id) => transfers.get(id),
+    fetch: unavailable,
+    cancel: unavailable,
+    blob: async () => undefined,
+    autoFetchBytes: 16_000_000
+  }
+}
+
+// ---- how files read
+
+const UNITS = ['bytes', 'KB', 'MB', 'GB', 'TB']
+
+/** "940 bytes", "1.5 MB", "12 MB", "3.2 GB" (powers of 1000, as file managers show them) */
+export function formatBytes (n: number): string {
+  let i = 0
+  while (n >= 1000 && i < UNITS.length - 1) {
+    n /= 1000
+    i++
+  }
+  return i === 0 ? `${n} bytes` : `${n < 10 ? n.toFixed(1) : Math.round(n)} ${UNITS[i]}`
+}
+
+/** "12 s left", "3 min left", "2 h left"; '' when the rate is 0 */
+export function timeLeft (t: FileTransfer): string {
+  if (t.rate <= 0 || t.bytes >= t.size) return ''
+  const s = (t.size - t.bytes) / t.rate
+  if (s < 60) return `${Math.max(1, Math.round(s))} s left`
+  if (s < 3600) return `${Math.round(s / 60)} min left`
+  return `${Math.round(s / 3600)} h left`
+}
+
+/** Whether a file is a picture the browser shows inline. */
+export function isImage (t: { type: string }): boolean {
+  return /^image\/(png|jpeg|gif|webp|avif|bmp)$/.test(t.type)
+}
+
+/** Offers the user a Blob as a download under `name`. */
+export function saveBlob (blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob)
+  const a = document.createElement('a')
+  a.href = url
+  a.download = name
+  a.rel = 'noopener'
+  document.body.append(a)
+  a.click()
+  a.remove()
+  // the download has its own copy of the reference once it started
+  setTimeout(() => { URL.revokeObjectURL(url) }, 60_000)
+}
