@@ -1,36 +1,21 @@
 /**
- * Files in the web app: the one seam to the transfer engine (chat.sendFile, chat.files, the file-* events
- * and the `file` field of a stored message, as src/files/types.ts describes them), and the small helpers the
- * interface shows them with. Until the engine is part of the Chat, `withFiles()` puts stand-ins where it
- * will be (sending says that it cannot yet); once it is, the stand-ins go and this file shrinks to the
- * helpers. Tests replace `chat.sendFile` and `chat.files`' methods on the live object either way.
+ * Files in the web app: the seam to the transfer engine (chat.sendFile, chat.files, the file-* events and
+ * the `file` field of a stored message, as src/files/types.ts describes them), and the small helpers the
+ * interface shows them with.
  */
 import type { Chat } from '../src/index.js'
-import type { FileEvents, FileSource, FileTransfer, Files } from '../src/files/types.js'
+import type { FileEvents, FileTransfer } from '../src/files/types.js'
 
-/** A Chat with its files (what src/index.ts will have once the engine is merged). */
-export type FileChat = Chat & {
-  sendFile(contactOrRoom: string, source: FileSource): Promise<FileTransfer>
-  readonly files: Files
-}
+/** The Chat, as the web app's file code uses it. */
+export type FileChat = Chat
 
 const AUTO_FETCH_KEY = 'megachat:auto-fetch-bytes'
 
-/** The Chat with its files: the engine's, or stand-ins until it lands. Call once, before anything uses them. */
+/** Applies this browser's automatic download size (kept in localStorage) to the chat; until the user sets one, the engine's default stands. */
 export function withFiles (chat: Chat): FileChat {
-  const c = chat as Chat & Partial<Pick<FileChat, 'sendFile' | 'files'>>
-  if (c.sendFile == null) {
-    Object.defineProperty(c, 'sendFile', {
-      configurable: true,
-      writable: true,
-      value: async (): Promise<FileTransfer> => { throw new Error('sending files is not available in this version') }
-    })
-  }
-  if (c.files == null) Object.defineProperty(c, 'files', { configurable: true, value: standInFiles(chat) })
-  // the automatic download size is this browser's setting, kept in localStorage; until the user sets one, the engine's
   const saved = Number(localStorage.getItem(AUTO_FETCH_KEY) ?? NaN)
-  if (Number.isSafeInteger(saved) && saved >= 0) (c as FileChat).files.autoFetchBytes = saved
-  return c as FileChat
+  if (Number.isSafeInteger(saved) && saved >= 0) chat.files.autoFetchBytes = saved
+  return chat
 }
 
 export function setAutoFetch (chat: FileChat, bytes: number): void {
@@ -50,21 +35,6 @@ export function onFileEvents (chat: Chat, fn: (t: FileTransfer) => void): void {
 export function fileOf (m: object): string | undefined {
   const file = (m as { file?: unknown }).file
   return typeof file === 'string' && file !== '' ? file : undefined
-}
-
-/** chat.files before the engine: knows the transfers its events told of, and can do nothing with them. */
-function standInFiles (chat: Chat): Files {
-  const transfers = new Map<string, FileTransfer>()
-  onFileEvents(chat, t => { transfers.set(t.id, t) })
-  const unavailable = async (): Promise<never> => { throw new Error('file transfer is not available in this version') }
-  return {
-    list: (conversation) => [...transfers.values()].filter(t => conversation == null || t.conversation === conversation),
-    get: (id) => transfers.get(id),
-    fetch: unavailable,
-    cancel: unavailable,
-    blob: async () => undefined,
-    autoFetchBytes: 16_000_000
-  }
 }
 
 // ---- how files read
