@@ -201,28 +201,32 @@ class DefaultDirectMessages implements DirectMessages, Startable {
     let readerError: Error | undefined
     let wakeStorer: (() => void) | undefined
     let wakeReader: (() => void) | undefined
-    // no frame within `idle` of asking for one ends the stream: one timer, restarted at each read (a
-    // fresh AbortSignal.timeout per frame costs more than the frame's decoding)
+    // no frame within `idle` of asking for one ends the stream. One timer looks at when the read under
+    // way began (a fresh AbortSignal.timeout per frame costs more than the frame's decoding; browsers'
+    // timers have no refresh())
     const silence = new AbortController()
-    let inRead = false
-    const idleTimer = setTimeout(() => {
-      if (inRead) silence.abort(new DOMException(`no frame in ${idle} ms`, 'TimeoutError'))
-    }, idle)
+    /** when the read under way began (ms); 0 while not reading */
+    let readSince = 0
+    const watch = (): void => {
+      const waited = readSince === 0 ? 0 : Date.now() - readSince
+      if (waited >= idle) silence.abort(new DOMException(`no frame in ${idle} ms`, 'TimeoutError'))
+      else idleTimer = setTimeout(watch, idle - waited)
+    }
+    let idleTimer = setTimeout(watch, idle)
     const reader = async (): Promise<void> => {
       try {
         while (true) {
           while (waiting.length >= DM_MAX_UNSTORED && !dropped) await new Promise<void>(resolve => { wakeReader = resolve })
           if (dropped) break
           let bytes
-          idleTimer.refresh()
-          inRead = true
+          readSince = Date.now()
           try {
             bytes = await lp.read({ signal: silence.signal })
           } catch (err: any) {
             if (err.name === UnexpectedEOFError.name) break // the sender closed its side
             throw err
           } finally {
-            inRead = false
+            readSince = 0
           }
           waiting.push(decodeDirectMessage(bytes.subarray(), this.maxTextBytes))
           wakeStorer?.()
