@@ -19,6 +19,8 @@ export const ECHO_PROTOCOL = '/megachat-bench/echo/1.0.0'
 export const REQUEST_PROTOCOL = '/megachat-bench/request/1.0.0'
 /** bench/files.ts: one stream of bulk data, the floor for files */
 export const BULK_PROTOCOL = '/megachat-bench/bulk/1.0.0'
+/** the acknowledged-throughput floor (bench/throughput.ts) */
+export const THROUGHPUT_PROTOCOL = '/megachat-bench/throughput/1.0.0'
 
 /** ~40 bytes, about a short DM on the wire */
 const FRAME = new TextEncoder().encode('bench frame: hello bob, how are you? :)')
@@ -72,6 +74,32 @@ async function handleRequest (stream: Stream, _connection: Connection): Promise<
       }
       await lp.write(REPLY)
     }
+    await stream.close()
+  } catch (err: any) {
+    stream.abort(err)
+  }
+}
+
+/**
+ * The throughput floor's receiver: reads 1 kB frames until the sender closes, with a small ack every 64
+ * frames (as a receiver that stores in batches would) and one for the last partial batch.
+ */
+export async function handleFloor (stream: Stream, _connection: Connection): Promise<void> {
+  const lp = lpStream(stream)
+  let count = 0
+  try {
+    while (true) {
+      try {
+        await lp.read()
+      } catch (err: any) {
+        if (err.name === UnexpectedEOFError.name) break
+        throw err
+      }
+      count++
+      // a small ack every 64 frames, as a receiver that stores in batches would
+      if (count % 64 === 0) await lp.write(new TextEncoder().encode(String(count)))
+    }
+    await lp.write(new TextEncoder().encode(String(count)))
     await stream.close()
   } catch (err: any) {
     stream.abort(err)

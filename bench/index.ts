@@ -195,18 +195,20 @@ async function benchThroughput (): Promise<void> {
   line(`1b. Acknowledged DM throughput on loopback: a burst of ${THROUGHPUT_MESSAGES} messages of 1 kB sent at once, until all are acknowledged and shown (after a warm-up burst)`)
   const row = (label: string, t: Throughput, floor?: Throughput, goal?: number): void => {
     const checks = `lost ${t.lost}, duplicated ${t.duplicated}, out of order ${t.outOfOrder}`
+    const cpu = t.cpuPerMessage != null ? `CPU ${Math.round(t.cpuPerMessage)} µs/msg` : 'CPU not known'
     const rate = `${pad(Math.round(t.perSecond).toLocaleString('en'), 7)} msg/s in ${pad(ms(t.ms), 9)}`
     if (floor == null || goal == null) {
-      line(`${pad(label, LABEL)} ${rate}`)
+      line(`${pad(label, LABEL)} ${rate} ${cpu}`)
       return
     }
     const ok = t.perSecond >= goal && t.lost === 0 && t.duplicated === 0 && t.outOfOrder === 0
-    line(`${pad(label, LABEL)} ${rate} ${ratio(t.perSecond, floor.perSecond)} of the floor, ${checks}; goal >=${goal.toLocaleString('en')} msg/s, none lost or out of order ${ok ? 'PASS' : 'MISS'}`)
+    line(`${pad(label, LABEL)} ${rate} ${ratio(t.perSecond, floor.perSecond)} of the floor, ${cpu}, ${checks}; goal >=${goal.toLocaleString('en')} msg/s, none lost or out of order ${ok ? 'PASS' : 'MISS'}`)
   }
   try {
     step = 'throughput: floor'
     const floor = await floorThroughput(THROUGHPUT_MESSAGES)
     row('floor: raw libp2p stream, 1 kB frames', floor)
+    line('  (the floor\'s and createChat\'s receivers run in a worker thread, as on another machine; CPU: both ends, all threads)')
     step = 'throughput: createChat'
     row('createChat (LevelDB both sides)', await chatThroughput(THROUGHPUT_MESSAGES), floor, THROUGHPUT_GOALS.chat)
     step = 'throughput: --json clients'

@@ -2,24 +2,26 @@
  * Acknowledged DM throughput: a burst of 1 kB messages, sent at once, until every one is acknowledged
  * (stored by the recipient) and shown there, checked for loss, duplicates and order.
  *
- *  - floor: two raw libp2p nodes (TCP + Noise + yamux), one stream, the same 1 kB frames written back to
- *    back, the receiver answering every 64 frames with a small ack, until the last one is acknowledged;
+ *  - floor: two raw libp2p nodes (TCP + Noise + yamux; the receiver in a worker thread, as createChat's
+ *    is), one stream, the same 1 kB frames written back to back, the receiver answering every 64 frames
+ *    with a small ack, until the last one is acknowledged;
  *  - createChat: two chat nodes with LevelDB stores (the recipient in a worker thread: its own event loop,
  *    as on another person's machine), `send()` called for every message in one go;
  *  - --json client: two terminal clients in scriptable mode, `/msg` lines written to one's stdin in one go.
+ * Each row also gives the CPU time both ends used per message (all threads; for --json, both processes).
  */
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { lpStream, UnexpectedEOFError } from '@libp2p/utils'
+import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createChat } from '../src/index.js'
 import { JsonClient, startBootstrap, until } from '../test/fixtures.js'
-import { createRawNode } from './floor.js'
+import { THROUGHPUT_PROTOCOL, createRawNode } from './floor.js'
 import { removeTempDir, tempDir } from './temp.js'
 import type { Chat } from '../src/index.js'
-import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import type { Libp2p } from '@libp2p/interface'
 
-const THROUGHPUT_PROTOCOL = '/megachat-bench/throughput/1.0.0'
 const TEXT_BYTES = 1000
 const TIMEOUT_MS = 120_000
 
@@ -31,6 +33,25 @@ export interface Throughput {
   duplicated: number
   /** messages shown after one that was sent later */
   outOfOrder: number
+  /**
+   * CPU time (user + system, all threads of both ends) per message, µs, where it can be read: less
+   * swayed by other processes on the machine than the rate is
+   */
+  cpuPerMessage?: number
+}
+
+/** CPU time (ms) this process has used so far, all its threads. */
+const ownCpu = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 }
+
+/** CPU time (ms) a child process has used so far, from /proc (Linux); undefined elsewhere. */
+function childCpu (pid: number | undefined): number | undefined {
+  try {
+    // the fields after the command's name (which is in parentheses): utime and stime are the 12th and 13th
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10 // clock ticks of 10 ms
+  } catch {
+    return undefined
+  }
 }
 
 function text (i: number): string {
@@ -56,46 +77,31 @@ export function check (shown: number[], first: number, count: number): Pick<Thro
   return { lost: count - seen.size, duplicated, outOfOrder }
 }
 
-function result (messages: number, ms: number, counts: Pick<Throughput, 'lost' | 'duplicated' | 'outOfOrder'>): Throughput {
-  return { messages, ms, perSecond: messages / ms * 1000, ...counts }
+function result (messages: number, ms: number, counts: Pick<Throughput, 'lost' | 'duplicated' | 'outOfOrder'>, cpuMs?: number): Throughput {
+  return { messages, ms, perSecond: messages / ms * 1000, ...counts, ...(cpuMs != null && !Number.isNaN(cpuMs) ? { cpuPerMessage: cpuMs / messages * 1000 } : {}) }
 }
 
 // ---- floor
 
-async function handleFloor (stream: Stream, _connection: Connection): Promise<void> {
-  const lp = lpStream(stream)
-  let count = 0
-  try {
-    while (true) {
-      try {
-        await lp.read()
-      } catch (err: any) {
-        if (err.name === UnexpectedEOFError.name) break
-        throw err
-      }
-      count++
-      // a small ack every 64 frames, as a receiver that stores in batches would
-      if (count % 64 === 0) await lp.write(new TextEncoder().encode(String(count)))
-    }
-    await lp.write(new TextEncoder().encode(String(count)))
-    await stream.close()
-  } catch (err: any) {
-    stream.abort(err)
-  }
-}
-
+/**
+ * The receiving node runs in a worker thread, as createChat's recipient does (each end its own event
+ * loop and core); with both nodes in one thread the floor paid for both ends on one core.
+ */
 export async function floorThroughput (messages: number): Promise<Throughput> {
-  const nodes: Libp2p[] = []
+  let a: Libp2p | undefined
+  const worker = new Worker(new URL('./throughput-floor-receiver.js', import.meta.url))
   try {
-    const [a, b] = [await createRawNode(), await createRawNode()]
-    nodes.push(a, b)
-    await b.handle(THROUGHPUT_PROTOCOL, handleFloor)
-    await a.dial(b.getMultiaddrs()[0])
-    const run = async (n: number): Promise<number> => {
-      const stream = await a.dialProtocol(b.peerId, THROUGHPUT_PROTOCOL)
+    const ready = await new Promise<{ address: string }>((resolve, reject) => {
+      worker.once('message', resolve)
+      worker.once('error', reject)
+    })
+    const sender = a = await createRawNode()
+    const connection = await sender.dial(multiaddr(ready.address))
+    const run = async (n: number): Promise<{ ms: number, cpu: number }> => {
+      const stream = await sender.dialProtocol(connection.remotePeer, THROUGHPUT_PROTOCOL)
       const lp = lpStream(stream)
       const frames = Array.from({ length: n }, (_, i) => new TextEncoder().encode(text(i)))
-      const t0 = performance.now()
+      const [t0, cpu0] = [performance.now(), ownCpu()]
       const reading = (async () => {
         while (true) {
           const ack = Number(new TextDecoder().decode((await lp.read({ signal: AbortSignal.timeout(TIMEOUT_MS) })).subarray()))
@@ -106,15 +112,16 @@ export async function floorThroughput (messages: number): Promise<Throughput> {
       // closing the writing side makes the receiver acknowledge the last partial batch
       const closing = stream.close()
       await reading
-      const elapsed = performance.now() - t0
+      const elapsed = { ms: performance.now() - t0, cpu: ownCpu() - cpu0 }
       await closing
       return elapsed
     }
     await run(Math.min(1000, messages))
-    const ms = await run(messages)
-    return result(messages, ms, { lost: 0, duplicated: 0, outOfOrder: 0 })
+    const { ms, cpu } = await run(messages)
+    return result(messages, ms, { lost: 0, duplicated: 0, outOfOrder: 0 }, cpu)
   } finally {
-    await Promise.allSettled(nodes.map(async n => { await n.stop() }))
+    await Promise.resolve(a?.stop()).catch(() => {})
+    await worker.terminate()
   }
 }
 
@@ -157,21 +164,21 @@ export async function chatThroughput (messages: number): Promise<Throughput> {
     await sender.libp2p.dial(multiaddr(ready.addresses[0]))
     let delivered = 0
     sender.addEventListener('delivered', () => { delivered++ })
-    const burst = async (first: number, n: number): Promise<number> => {
+    const burst = async (first: number, n: number): Promise<{ ms: number, cpu: number }> => {
       const [deliveredBefore, shownBefore] = [delivered, shown]
-      const t0 = performance.now()
+      const [t0, cpu0] = [performance.now(), ownCpu()]
       await Promise.all(Array.from({ length: n }, async (_, i) => await sender.send('bob', text(first + i))))
       await waitFor(() => delivered - deliveredBefore >= n && shown - shownBefore >= n, `${n} delivered and shown`)
-      return performance.now() - t0
+      return { ms: performance.now() - t0, cpu: ownCpu() - cpu0 }
     }
     const warm = Math.min(1000, messages)
     await burst(0, warm)
-    const ms = await burst(warm, messages)
+    const { ms, cpu } = await burst(warm, messages)
     w.postMessage({ check: [warm, messages] })
     const { checked } = await answer('checked')
     w.postMessage({ stop: true })
     await answer('stopped')
-    return result(messages, ms, checked)
+    return result(messages, ms, checked, cpu)
   } finally {
     await a?.stop().catch(() => {})
     await worker?.terminate()
@@ -196,18 +203,20 @@ export async function jsonThroughput (messages: number): Promise<Throughput> {
     await b.command(`/add ${String(readyA.peerId)} alice`, 'contact')
     const count = (client: JsonClient, type: string): number => client.lines.filter(l => l.type === type).length
     const shown = (): number[] => b.lines.filter(l => l.type === 'message').map(l => indexOf(l.text))
-    const burst = async (first: number, n: number): Promise<number> => {
+    const cpu = (): number => (childCpu(a.pid) ?? NaN) + (childCpu(b.pid) ?? NaN)
+    const burst = async (first: number, n: number): Promise<{ ms: number, cpu: number }> => {
       const before = count(a, 'delivered')
-      const t0 = performance.now()
-      for (let i = 0; i < n; i++) a.send(`/msg bob ${text(first + i)}`)
+      const [t0, cpu0] = [performance.now(), cpu()]
+      // the whole burst in one write, as a bot with a batch of messages would
+      a.send(Array.from({ length: n }, (_, i) => `/msg bob ${text(first + i)}`).join('\n'))
       await until(() => count(a, 'delivered') - before >= n, TIMEOUT_MS, `${n} delivered`)
       await until(() => shown().filter(i => i >= first).length >= n, TIMEOUT_MS, `${n} shown`)
-      return performance.now() - t0
+      return { ms: performance.now() - t0, cpu: cpu() - cpu0 }
     }
     const warm = Math.min(1000, messages)
     await burst(0, warm)
-    const ms = await burst(warm, messages)
-    return result(messages, ms, check(shown(), warm, messages))
+    const { ms, cpu: used } = await burst(warm, messages)
+    return result(messages, ms, check(shown(), warm, messages), used)
   } finally {
     await Promise.allSettled(clients.map(async c => { await c.stop() }))
     await boot.stop()

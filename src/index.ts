@@ -644,7 +644,7 @@ export async function createChat (init: ChatInit = {}): Promise<Chat> {
     : await openPlatform(init))
   const privateKey = init.privateKey ?? platform.privateKey
   const datastore = init.datastore ?? platform.datastore
-  const store = new ChatStore(datastore)
+  const store = new ChatStore(datastore, { copiesValues: init.datastore == null && platform.copiesValues === true })
   let chat: Chat | undefined
   let libp2p: ChatLibp2p
   const contacts = new Map<string, Contact>()

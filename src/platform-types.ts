@@ -37,6 +37,8 @@ export interface Platform {
    * that a reload would lose). Absent when there was nothing to write.
    */
   saved?: Promise<void>
+  /** The datastore copies the values it writes (LevelDB), so the store may hand it views of shared buffers. */
+  copiesValues?: boolean
   /** An unprotected identity key was given a passphrase just now (the user may want to hear it). */
   protectedNow?: boolean
 }

@@ -22,7 +22,7 @@ export async function openPlatform (init: PlatformInit): Promise<Platform> {
   const datastore = await openStore(init.dataDir)
   try {
     const { privateKey, protectedNow } = await loadIdentity(init.dataDir, init)
-    return { privateKey, datastore, protectedNow, close: async () => { await datastore.close() } }
+    return { privateKey, datastore, protectedNow, copiesValues: true, close: async () => { await datastore.close() } }
   } catch (err) {
     await datastore.close().catch(() => {})
     throw err

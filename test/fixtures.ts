@@ -253,6 +253,11 @@ export class JsonClient {
     for (const w of [...this.waiters]) w()
   }
 
+  /** The client's process id (the bench reads its CPU time). */
+  get pid (): number | undefined {
+    return this.child.pid
+  }
+
   /** Where the next line will land: pass it to `next` to look only at lines after this point. */
   mark (): number {
     return this.lines.length

@@ -22,6 +22,9 @@ import { decodeDirectMessage, encodeDirectMessage } from '../src/direct/index.js
 import { decodeOffer, encodeOffer } from '../src/files/offer.js'
 import { FileRequest } from '../src/files/pb/file.js'
 import { FILE_PROTOCOL, MAX_FILE_BYTES, MAX_FILE_CHUNKS } from '../src/constants.js'
+import { DmFrame } from '../src/direct/pb/dm.js'
+import { fromHex, toHex } from '../src/hex.js'
+import { Slab } from '../src/slab.js'
 import { SyncFrame, SyncItems, SyncRequest, SyncSummary, SyncWant } from '../src/rooms/pb/room.js'
 import { ROOM_SYNC_PROTOCOL } from '../src/rooms/sync.js'
 import { Cleanup, until } from './fixtures.js'
@@ -58,6 +61,29 @@ describe('fuzz: decoders', () => {
       fc.assert(fc.property(directMessage, (m) => {
         assert.deepEqual(decodeDirectMessage(encodeDirectMessage(m)), defined(m))
       }), { numRuns: runs(1000) })
+    })
+
+    it('writes the bytes protons writes, and frames written into one slab stay as they were', () => {
+      // a small slab, so that frames also go to fresh buffers
+      const slab = new Slab(512)
+      const written: Array<{ frame: Uint8Array, expected: Uint8Array }> = []
+      fc.assert(fc.property(directMessage, (m) => {
+        const expected = DmFrame.encode({ message: { id: fromHex(m.id), timestamp: BigInt(m.timestamp), text: m.text, seq: BigInt(m.seq ?? 0), ...(m.file != null ? { file: m.file as Uint8Array<ArrayBuffer> } : {}) } })
+        const frame = encodeDirectMessage(m, slab)
+        assert.ok(equals(frame, expected))
+        written.push({ frame, expected })
+      }), { numRuns: runs(1000) })
+      for (const { frame, expected } of written) assert.ok(equals(frame, expected))
+    })
+
+    it('hex ids round-trip, and anything but hex is refused', () => {
+      fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => {
+        const hex = toHex(bytes)
+        assert.equal(hex, Buffer.from(bytes).toString('hex'))
+        assert.ok(equals(fromHex(hex), bytes))
+        assert.ok(equals(fromHex(hex.toUpperCase()), bytes))
+      }), { numRuns: runs(500) })
+      for (const bad of ['0', 'zz', '0g', '-1', ' 0']) assert.throws(() => fromHex(bad), { name: 'SyntaxError' })
     })
 
     it('reads arbitrary and mutated frames as a message that meets every rule, or refuses them', () => {

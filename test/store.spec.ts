@@ -31,12 +31,15 @@ const ids = (ms: StoredMessage[]): string[] => ms.map(m => m.id)
 interface Backend {
   name: string
   open(cleanup: Cleanup): Promise<Datastore>
+  /** LevelDB copies what it writes: the store hands it views of shared buffers */
+  copiesValues?: boolean
 }
 
 const backends: Backend[] = [
   { name: 'MemoryDatastore', open: async () => new MemoryDatastore() },
   {
     name: 'LevelDatastore',
+    copiesValues: true,
     open: async (cleanup) => {
       const ds = new LevelDatastore(join(cleanup.dir(await tempDir('megachat-store-')), 'db'))
       await ds.open()
@@ -53,7 +56,7 @@ for (const backend of backends) {
     let store: ChatStore
 
     beforeEach(async () => {
-      store = new ChatStore(await backend.open(cleanup))
+      store = new ChatStore(await backend.open(cleanup), { copiesValues: backend.copiesValues })
     })
 
     afterEach(async () => { await cleanup.run() })
@@ -208,6 +211,58 @@ for (const backend of backends) {
         assert.deepEqual(ids(await store.history(BOB)), [old.id, now.id])
       })
 
+      it('reads back the JSON records and outbox entries that earlier versions wrote, beside new ones', async () => {
+        // written exactly as the version before the binary records did: the message as JSON, the id index
+        // and the outbox entry pointing at its key
+        const legacy = async (m: StoredMessage, order: number): Promise<StoredMessage> => {
+          const stored = { ...m, order, ...(m.direction === 'out' ? { seq: 1 } : {}) }
+          const key = `/megachat/msg/${m.peer}/${String(order).padStart(16, '0')}-${m.id}`
+          const batch = store.datastore.batch()
+          batch.put(new Key(key), new TextEncoder().encode(JSON.stringify(stored)))
+          batch.put(new Key(`/megachat/msgid/${m.peer}/${m.id}`), new TextEncoder().encode(key))
+          if (m.direction === 'out') batch.put(new Key(`/megachat/outbox/${m.peer}/${String(order).padStart(16, '0')}-${m.id}`), new TextEncoder().encode(key))
+          await batch.commit()
+          return stored
+        }
+        const oldIn = await legacy(msg(BOB, 'in', 1_700_000_000_000, 'old and arrived'), 1_700_000_000_000_000)
+        const oldOut = await legacy(msg(BOB, 'out', 1_700_000_000_001, 'old and waiting ✓'), 1_700_000_000_001_000)
+        const oldDelivered = await legacy(msg(BOB, 'out', 1_700_000_000_002), 1_700_000_000_002_000)
+        await store.datastore.delete(new Key(`/megachat/outbox/${BOB}/${String(oldDelivered.order).padStart(16, '0')}-${oldDelivered.id}`))
+        const newOut = msg(BOB, 'out', 1_700_000_000_003, 'new ✓ émoji 🎉')
+        await store.addOutgoing(newOut)
+        const newIn = msg(BOB, 'in', 1_700_000_000_004, 'new and arrived')
+        await store.addIncoming(BOB, [{ ...newIn, seq: 7 }])
+
+        const history = await store.history(BOB)
+        assert.deepEqual(ids(history), ids([oldIn, oldOut, oldDelivered, newOut, newIn]))
+        assert.deepEqual(history.map(m => m.text), [oldIn.text, oldOut.text, oldDelivered.text, newOut.text, newIn.text])
+        assert.deepEqual(history.map(m => m.state), [undefined, 'pending', 'delivered', 'pending', undefined])
+        assert.deepEqual(history[0], oldIn)
+        assert.deepEqual(history[4], { ...newIn, seq: 7, order: history[4].order })
+        assert.deepEqual(await store.getMessage(BOB, oldOut.id), oldOut)
+        assert.deepEqual(await store.getMessage(BOB, newOut.id), newOut)
+        // the outbox holds the old entry (its value is the message key) and the new one (no value)
+        assert.deepEqual(await store.outbox(BOB), [oldOut, newOut])
+        assert.deepEqual(await store.outbox(BOB, 10, oldOut), [newOut])
+        assert.equal(await store.outboxCount(BOB), 2)
+        // an old message arriving again is still recognised by its id
+        assert.deepEqual(await store.addIncoming(BOB, [{ ...oldIn }]), [])
+        await store.markDelivered([oldOut, newOut])
+        assert.deepEqual(await store.outbox(BOB), [])
+        assert.deepEqual((await store.history(BOB)).map(m => m.state), [undefined, 'delivered', 'delivered', 'delivered', undefined])
+      })
+
+      it('a message record that does not decode is a CorruptDataError', async () => {
+        const m = msg(BOB, 'in', 1000)
+        await store.addIncoming(BOB, [m])
+        let key: Key | undefined
+        for await (const k of store.datastore.queryKeys({ prefix: `/megachat/msg/${BOB}/` })) key = k
+        assert.ok(key != null)
+        // field 2 (the text) says 127 bytes and has one
+        await store.datastore.put(key, Uint8Array.of(0x12, 0x7f, 0x01))
+        await assert.rejects(store.history(BOB), { name: 'CorruptDataError' })
+      })
+
       it('outboxPeers lists only the peers with messages waiting', async () => {
         assert.deepEqual(await store.outboxPeers(), [])
         const toBob = msg(BOB, 'out', 1000)
@@ -267,7 +322,7 @@ describe('ChatStore over LevelDB on disk', function () {
     const path = join(cleanup.dir(await tempDir('megachat-store-')), 'db')
     const first = new LevelDatastore(path)
     await first.open()
-    const store = new ChatStore(first)
+    const store = new ChatStore(first, { copiesValues: true })
     const bob: Contact = { peerId: BOB, name: 'bob', addedAt: 1000 }
     const sent = msg(BOB, 'out', 1000, 'hello bob')
     const received = msg(BOB, 'in', 2000, 'hi alice')
@@ -284,7 +339,7 @@ describe('ChatStore over LevelDB on disk', function () {
     const second = new LevelDatastore(path)
     await second.open()
     cleanup.add({ stop: async () => { await second.close() } })
-    const reopened = new ChatStore(second)
+    const reopened = new ChatStore(second, { copiesValues: true })
     assert.deepEqual(await reopened.listContacts(), [bob])
     assert.deepEqual(await reopened.history(BOB), [{ ...sent, state: 'delivered' }, received, waiting])
     assert.deepEqual(await reopened.outbox(BOB), [waiting])
@@ -296,5 +351,21 @@ describe('ChatStore over LevelDB on disk', function () {
     assert.deepEqual(ids(await reopened.history(BOB)), [sent.id, received.id, waiting.id, next.id])
     assert.deepEqual(await reopened.markDelivered([waiting]), [{ ...waiting, state: 'delivered' }])
     assert.deepEqual(ids(await reopened.outbox(BOB)), [next.id])
+  })
+})
+
+describe('ChatStore values', () => {
+  it('without copiesValues, every value written is a buffer of its own (IndexedDB stores a view\'s whole buffer)', async () => {
+    const datastore = new MemoryDatastore()
+    const store = new ChatStore(datastore)
+    await store.addOutgoing(...Array.from({ length: 20 }, (_, i) => msg(BOB, 'out', 1000 + i, 'x'.repeat(100))))
+    await store.addIncoming(BOB, Array.from({ length: 20 }, (_, i) => msg(BOB, 'in', 2000 + i)))
+    let values = 0
+    for await (const { value } of datastore.query({ prefix: '/megachat/' })) {
+      assert.equal(value.buffer.byteLength, value.byteLength, 'a value shares its buffer')
+      values++
+    }
+    assert.ok(values >= 80)
+    assert.equal((await store.history(BOB, 100)).length, 40)
   })
 })

@@ -42,10 +42,13 @@ export class Renderer {
   private progressShown = false
   /** the last tenth of each transfer said as a plain progress line (not a TTY) */
   private readonly tenths = new Map<string, number>()
+  /** JSON lines to write at the end of this turn of the event loop */
+  private unwritten: string[] = []
 
   constructor (init: RendererInit) {
     this.json = init.json
     this.color = init.color
+    if (this.json) process.once('exit', () => { this.flush() })
   }
 
   attach (rl: Interface): void {
@@ -57,8 +60,21 @@ export class Renderer {
     return this.color ? styleText(style, text) : text
   }
 
+  /**
+   * JSON lines go out together once per turn of the event loop: stdout to a pipe is written synchronously,
+   * and a write per line made a burst of messages cost a system call each.
+   */
   private emit (obj: object): void {
-    process.stdout.write(JSON.stringify(obj) + '\n')
+    this.unwritten.push(JSON.stringify(obj))
+    if (this.unwritten.length === 1) setImmediate(() => { this.flush() })
+  }
+
+  /** Writes the JSON lines not written yet (before the process exits, too). */
+  flush (): void {
+    if (this.unwritten.length === 0) return
+    const text = this.unwritten.join('\n') + '\n'
+    this.unwritten = []
+    process.stdout.write(text)
   }
 
   /**
@@ -298,13 +314,18 @@ export class Renderer {
 
   /** A start-up failure: one line, then the process exits. */
   fatal (message: string, name?: string): void {
-    if (this.json) this.emit({ type: 'error', message, ...(name != null ? { name } : {}) })
+    if (this.json) {
+      this.emit({ type: 'error', message, ...(name != null ? { name } : {}) })
+      this.flush()
+    }
     process.stderr.write(`megachat: ${safeName(message)}\n`)
   }
 
   bye (): void {
-    if (this.json) this.emit({ type: 'stopped' })
-    else process.stdout.write('\nBye. Waiting messages are kept and go out next time.\n')
+    if (this.json) {
+      this.emit({ type: 'stopped' })
+      this.flush()
+    } else process.stdout.write('\nBye. Waiting messages are kept and go out next time.\n')
   }
 
   result (r: CommandResult): void {

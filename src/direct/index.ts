@@ -25,10 +25,10 @@
 import { serviceCapabilities } from '@libp2p/interface'
 import { UnexpectedEOFError } from '@libp2p/utils'
 import type { LengthPrefixedStream } from '@libp2p/utils'
-import { toString as toHex } from 'uint8arrays/to-string'
-import { fromString as fromHex } from 'uint8arrays/from-string'
 import { DM_ACK_TIMEOUT_MS, DM_IDLE_TIMEOUT_MS, DM_MAX_INBOUND_STREAMS, DM_MAX_UNSTORED, DM_PROTOCOL, DM_WINDOW, DM_WINDOW_BYTES, MAX_CLOCK_AHEAD_MS, MAX_DM_FRAME_BYTES, MAX_TEXT_BYTES, MIN_TIMESTAMP } from '../constants.js'
 import { ProtocolViolationError } from '../errors.js'
+import { fromHex, toHex } from '../hex.js'
+import { Slab } from '../slab.js'
 import { boundedLpStream, checkFields } from '../node/frames.js'
 import { decodeOffer } from '../files/offer.js'
 import { DmFrame, DmFrameIn } from './pb/dm.js'
@@ -149,6 +149,8 @@ class DefaultDirectMessages implements DirectMessages, Startable {
   private readonly log: Logger
   /** one kept-open outbound stream per peer */
   private readonly outbound = new Map<string, OutboundStream>()
+  /** where outbound frames are encoded (the stream copies them as it encrypts) */
+  private readonly slab = new Slab()
 
   readonly [Symbol.toStringTag] = 'megachat/direct-messages'
   readonly [serviceCapabilities] = ['@megachat/direct-messages']
@@ -202,17 +204,32 @@ class DefaultDirectMessages implements DirectMessages, Startable {
     let readerError: Error | undefined
     let wakeStorer: (() => void) | undefined
     let wakeReader: (() => void) | undefined
+    // no frame within `idle` of asking for one ends the stream. One timer looks at when the read under
+    // way began (a fresh AbortSignal.timeout per frame costs more than the frame's decoding; browsers'
+    // timers have no refresh())
+    const silence = new AbortController()
+    /** when the read under way began (ms); 0 while not reading */
+    let readSince = 0
+    const watch = (): void => {
+      const waited = readSince === 0 ? 0 : Date.now() - readSince
+      if (waited >= idle) silence.abort(new DOMException(`no frame in ${idle} ms`, 'TimeoutError'))
+      else idleTimer = setTimeout(watch, idle - waited)
+    }
+    let idleTimer = setTimeout(watch, idle)
     const reader = async (): Promise<void> => {
       try {
         while (true) {
           while (waiting.length >= DM_MAX_UNSTORED && !dropped) await new Promise<void>(resolve => { wakeReader = resolve })
           if (dropped) break
           let bytes
+          readSince = Date.now()
           try {
-            bytes = await lp.read({ signal: AbortSignal.timeout(idle) })
+            bytes = await lp.read({ signal: silence.signal })
           } catch (err: any) {
             if (err.name === UnexpectedEOFError.name) break // the sender closed its side
             throw err
+          } finally {
+            readSince = 0
           }
           waiting.push(decodeDirectMessage(bytes.subarray(), this.maxTextBytes))
           wakeStorer?.()
@@ -220,6 +237,7 @@ class DefaultDirectMessages implements DirectMessages, Startable {
       } catch (err: any) {
         readerError = err
       } finally {
+        clearTimeout(idleTimer)
         readerDone = true
         wakeStorer?.()
       }
@@ -307,7 +325,7 @@ class DefaultDirectMessages implements DirectMessages, Startable {
         const frames: Uint8Array[] = []
         while (next < list.length && next - acked < window && (bytesInFlight < DM_WINDOW_BYTES || next === acked)) {
           const m = list[next++]
-          const frame = encodeDirectMessage(m)
+          const frame = encodeDirectMessage(m, this.slab)
           sizes.push(frame.byteLength)
           bytesInFlight += frame.byteLength
           frames.push(frame)
@@ -388,11 +406,18 @@ const DM_FRAME_IN_SHAPE: Shape = { ...DM_FRAME_SHAPE, 1: { 1: 'bytes', 2: 'varin
 /** The platform's UTF-8 decoder: refuses invalid UTF-8, keeps a leading BOM as text. */
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
-/** One message as a sender writes it: a DmFrame{message}. */
-export function encodeDirectMessage (m: DirectMessage): Uint8Array {
-  return DmFrame.encode({
-    message: { id: fromHex(m.id, 'base16'), timestamp: BigInt(m.timestamp), text: m.text, seq: BigInt(m.seq ?? 0), ...(m.file != null ? { file: m.file as Uint8Array<ArrayBuffer> } : {}) }
-  })
+/**
+ * One message as a sender writes it: a DmFrame{message} (dm.proto), the same bytes protons writes, written
+ * by hand into `slab` (a view of it is returned; a burst's frames share buffers, see src/slab.ts).
+ */
+export function encodeDirectMessage (m: DirectMessage, slab = new Slab(0)): Uint8Array {
+  slab.start(48 + 3 * m.text.length + (m.file != null ? m.file.byteLength + 8 : 0)).nested()
+  slab.varint(0x0a).varint(ID_BYTES).bytes(fromHex(m.id))
+  if (m.timestamp !== 0) slab.varint(0x10).varint(m.timestamp)
+  if (m.text.length > 0) slab.utf8Field(0x1a, m.text)
+  slab.varint(0x20).varint(m.seq ?? 0)
+  if (m.file != null) slab.varint(0x2a).varint(m.file.byteLength).bytes(m.file)
+  return slab.endNested(0x0a)
 }
 
 /**
@@ -423,7 +448,7 @@ export function decodeDirectMessage (bytes: Uint8Array, maxTextBytes = MAX_TEXT_
   if (!Number.isSafeInteger(timestamp) || timestamp < MIN_TIMESTAMP || timestamp > Date.now() + MAX_CLOCK_AHEAD_MS) throw new ProtocolViolationError('bad timestamp')
   const seq = Number(m.seq ?? 0n)
   if (!Number.isSafeInteger(seq)) throw new ProtocolViolationError('bad sequence number')
-  return { id: toHex(m.id, 'base16'), timestamp, text, ...(seq > 0 ? { seq } : {}), ...(m.file != null ? { file: m.file as Uint8Array<ArrayBuffer> } : {}) }
+  return { id: toHex(m.id), timestamp, text, ...(seq > 0 ? { seq } : {}), ...(m.file != null ? { file: m.file as Uint8Array<ArrayBuffer> } : {}) }
 }
 
 /** Decodes a frame whose fields are checked first; throws ProtocolViolationError. */

@@ -14,8 +14,9 @@
 import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { fromString as fromBase64 } from 'uint8arrays/from-string'
-import { toString as toHex, toString as toBase64 } from 'uint8arrays/to-string'
+import { toString as toBase64 } from 'uint8arrays/to-string'
 import { RETRY_INTERVAL_MS } from '../constants.js'
+import { toHex } from '../hex.js'
 import { AckTimeoutError } from './index.js'
 import type { DirectMessage, DirectMessages } from './index.js'
 import type { Reach } from '../node/reach.js'
@@ -49,7 +50,7 @@ function randomId (): string {
   }
   const bytes = pool.subarray(used, used + 16)
   used += 16
-  return toHex(bytes, 'base16')
+  return toHex(bytes)
 }
 
 export interface Unreachable {

@@ -21,6 +21,13 @@ import { ProtocolViolationError } from '../errors.js'
 import type { MessageStream } from '@libp2p/interface'
 import type { LengthPrefixedStream, LengthPrefixedStreamOpts, ProtobufStream } from '@libp2p/utils'
 
+/**
+ * What the length decoder throws for a prefix not complete yet, which lpStream takes as "read another
+ * byte": made once, as it is thrown for nearly every frame (a 1 kB frame has a 2-byte prefix) and an
+ * error's stack trace costs more than the rest of the frame's decoding.
+ */
+const PREFIX_INCOMPLETE = new RangeError('length prefix not complete')
+
 /** lpStream options whose length decoder refuses a prefix longer than `maxDataLength` needs. */
 export function frameLimits (maxDataLength: number): Partial<LengthPrefixedStreamOpts> {
   let maxLengthLength = 1
@@ -37,7 +44,7 @@ export function frameLimits (maxDataLength: number): Partial<LengthPrefixedStrea
         if (i + 1 >= maxLengthLength) throw new InvalidDataLengthLengthError(`length prefix longer than ${maxLengthLength} bytes`)
       }
       // unfinished: lpStream reads another byte and asks again
-      throw new RangeError('length prefix not complete')
+      throw PREFIX_INCOMPLETE
     }
   }
 }

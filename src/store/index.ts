@@ -5,10 +5,12 @@
  *
  * Keys
  *   /megachat/contact/<peerId>                      Contact (JSON)
- *   /megachat/msg/<peerId>/<order:16>-<id>          StoredMessage (JSON), in conversation order
+ *   /megachat/msg/<peerId>/<order:16>-<id>          MessageRecord (protobuf, pb/record.proto; JSON StoredMessage
+ *                                                   before that, still read), in conversation order
  *   /megachat/msgid/<peerId>/<id>                   -> the msg key (dedupe and lookup by id)
- *   /megachat/outbox/<peerId>/<order:16>-<id>       -> the msg key of an unacknowledged message; an outgoing
- *                                                   message is delivered once its outbox entry is gone
+ *   /megachat/outbox/<peerId>/<order:16>-<id>       an unacknowledged message (empty; earlier: -> its msg key), whose
+ *                                                   msg key has the same last part; an outgoing message is
+ *                                                   delivered once its outbox entry is gone
  *   /megachat/seq/<peerId>                          the last sequence number given to a message to that peer
  *   /megachat/inseq/<peerId>                        the highest sequence number stored from that peer
  *   /megachat/clock                                 the last order number given to any message
@@ -36,7 +38,9 @@
  */
 import { Key } from 'interface-datastore'
 import { CorruptDataError } from '../errors.js'
-import type { Datastore } from 'interface-datastore'
+import { Slab } from '../slab.js'
+import { MessageRecord } from './pb/record.js'
+import type { Batch, Datastore } from 'interface-datastore'
 
 export interface Contact {
   peerId: string
@@ -192,6 +196,60 @@ function parse<T> (bytes: Uint8Array, what: string): T {
   }
 }
 
+/** The first byte of a message record written as JSON (earlier versions); a MessageRecord never starts with it. */
+const JSON_START = 0x7b
+const NOTHING = new Uint8Array(0)
+const MSG_PREFIX = '/megachat/msg/'
+const OUTBOX_PREFIX = '/megachat/outbox/'
+
+/**
+ * A direct message's record (its peer and id are in its key): a MessageRecord (pb/record.proto), the bytes
+ * protons writes, written by hand into `slab` (see src/slab.ts).
+ */
+function encodeMessage (m: StoredMessage, slab: Slab): Uint8Array {
+  slab.start(64 + 3 * m.text.length + (m.file?.length ?? 0) + (m.offer?.length ?? 0))
+  if (m.direction === 'in') slab.varint(0x08).varint(1)
+  if (m.text.length > 0) slab.utf8Field(0x12, m.text)
+  if (m.timestamp !== 0) slab.varint(0x18).varint(m.timestamp)
+  if (m.receivedAt != null) slab.varint(0x20).varint(m.receivedAt)
+  if (m.seq != null) slab.varint(0x28).varint(m.seq)
+  if (m.order != null) slab.varint(0x30).varint(m.order)
+  if (m.file != null) slab.utf8Field(0x3a, m.file)
+  if (m.offer != null) slab.utf8Field(0x42, m.offer)
+  return slab.end()
+}
+
+/**
+ * A direct message from its key (`/megachat/msg/<peerId>/<order:16>-<id>`) and record: a MessageRecord, or
+ * the JSON StoredMessage of earlier versions. An outgoing one is 'pending' (as written; history() and
+ * getMessage() look at the outbox).
+ */
+function decodeMessage (key: string, bytes: Uint8Array): StoredMessage {
+  if (bytes[0] === JSON_START) return parse<StoredMessage>(bytes, 'message')
+  const slash = key.lastIndexOf('/')
+  const dash = key.lastIndexOf('-')
+  if (!key.startsWith(MSG_PREFIX) || slash <= MSG_PREFIX.length || dash < slash) throw new CorruptDataError('stored message key is corrupted')
+  let r: MessageRecord
+  try {
+    r = MessageRecord.decode(bytes)
+  } catch {
+    throw new CorruptDataError('stored message is corrupted')
+  }
+  return {
+    id: key.slice(dash + 1),
+    peer: key.slice(MSG_PREFIX.length, slash),
+    direction: r.incoming ? 'in' : 'out',
+    text: dec.decode(r.text),
+    timestamp: r.timestamp,
+    ...(r.incoming ? {} : { state: 'pending' as const }),
+    ...(r.receivedAt != null ? { receivedAt: r.receivedAt } : {}),
+    ...(r.seq != null ? { seq: r.seq } : {}),
+    ...(r.order != null ? { order: r.order } : {}),
+    ...(r.file != null ? { file: r.file } : {}),
+    ...(r.offer != null ? { offer: r.offer } : {})
+  }
+}
+
 /** Orders by (timestamp, id): the order of the message keys, and of room sync's items. */
 export function byTime (a: { timestamp: number, id: string }, b: { timestamp: number, id: string }): number {
   return a.timestamp - b.timestamp || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
@@ -235,11 +293,39 @@ const roomMsgIdKey = (roomId: string, id: string): Key => cleanKey(`/megachat/ro
 const fileKey = (id: string): Key => cleanKey(`/megachat/file/${id}`)
 const fileHashKey = (id: string): Key => cleanKey(`/megachat/filehash/${id}`)
 
+export interface ChatStoreOptions {
+  /**
+   * The datastore copies the values it is given as it writes them (LevelDB does): then message records
+   * are views of shared buffers (src/slab.ts). Else each is copied out first: IndexedDB would store a
+   * view's whole buffer, and a MemoryDatastore would keep it alive.
+   */
+  copiesValues?: boolean
+}
+
 export class ChatStore {
   /** adds under way, by key: "add if absent" must hold when the same message arrives twice at once */
   private readonly adding = new Map<string, Promise<boolean>>()
+  /** where message records and index entries are encoded */
+  private readonly slab = new Slab()
+  private readonly copiesValues: boolean
 
-  constructor (readonly datastore: Datastore) {}
+  constructor (readonly datastore: Datastore, options: ChatStoreOptions = {}) {
+    this.copiesValues = options.copiesValues === true
+  }
+
+  /** A value encoded in the slab, as the datastore may take it. */
+  private value (view: Uint8Array): Uint8Array {
+    return this.copiesValues ? view : view.slice()
+  }
+
+  /** A message's record, and its id index entry (the key of the record). */
+  private putMessage (batch: Batch, m: StoredMessage): Key {
+    const key = msgKey(m)
+    const path = key.toString()
+    batch.put(key, this.value(encodeMessage(m, this.slab)))
+    batch.put(msgIdKey(m.peer, m.id), this.value(this.slab.start(3 * path.length).utf8(path).end()))
+    return key
+  }
 
   /** Runs `add` unless an add for the same key is under way, in which case this one is a duplicate. */
   private async addOnce (key: string, add: () => Promise<boolean>): Promise<boolean> {
@@ -378,10 +464,8 @@ export class ChatStore {
         for (const m of messages) {
           m.seq = this.nextSeq(m.peer)
           m.order = this.nextOrder()
-          const key = msgKey(m)
-          batch.put(key, json(m))
-          batch.put(msgIdKey(m.peer, m.id), enc.encode(key.toString()))
-          batch.put(outboxKey(m), enc.encode(key.toString()))
+          this.putMessage(batch, m)
+          batch.put(outboxKey(m), NOTHING)
         }
         for (const peer of peers) batch.put(seqKey(peer), enc.encode(String(this.seqs.get(peer))))
         batch.put(CLOCK_KEY, enc.encode(String(this.clock)))
@@ -417,9 +501,7 @@ export class ChatStore {
         for (const m of fresh) {
           m.order = this.nextOrder()
           if (m.seq != null && m.seq > high) high = m.seq
-          const key = msgKey(m)
-          batch.put(key, json(m))
-          batch.put(msgIdKey(peer, m.id), enc.encode(key.toString()))
+          this.putMessage(batch, m)
         }
         batch.put(inSeqKey(peer), enc.encode(String(high)))
         batch.put(CLOCK_KEY, enc.encode(String(this.clock)))
@@ -438,7 +520,7 @@ export class ChatStore {
   async getMessage (peer: string, id: string): Promise<StoredMessage | undefined> {
     try {
       const stored = cleanKey(dec.decode(await this.datastore.get(msgIdKey(peer, id))))
-      const m = parse<StoredMessage>(await this.datastore.get(stored), 'message')
+      const m = decodeMessage(stored.toString(), await this.datastore.get(stored))
       if (m.direction === 'out') m.state = await this.datastore.has(outboxKey(m)) ? 'pending' : 'delivered'
       return m
     } catch (err: any) {
@@ -466,8 +548,8 @@ export class ChatStore {
   /** The last `limit` messages with a peer, oldest first. */
   async history (peer: string, limit = 50): Promise<StoredMessage[]> {
     const all: StoredMessage[] = []
-    for await (const { value } of this.datastore.query({ prefix: `/megachat/msg/${peer}/` })) {
-      all.push(parse<StoredMessage>(value, 'message'))
+    for await (const { key, value } of this.datastore.query({ prefix: `${MSG_PREFIX}${peer}/` })) {
+      all.push(decodeMessage(key.toString(), value))
     }
     all.sort(byOrder)
     const last = all.slice(Math.max(0, all.length - limit))
@@ -482,15 +564,17 @@ export class ChatStore {
     // an outbox key ends in the message's zero-padded order, so key order is send order
     const from = after != null ? outboxKey(after).toString() : ''
     const entries: Array<{ key: string, value: Uint8Array }> = []
-    for await (const { key, value } of this.datastore.query({ prefix: `/megachat/outbox/${peer}/` })) {
+    for await (const { key, value } of this.datastore.query({ prefix: `${OUTBOX_PREFIX}${peer}/` })) {
       const k = key.toString()
       if (k > from) entries.push({ key: k, value })
     }
     entries.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
     const out: StoredMessage[] = []
-    for (const { value } of entries.slice(0, limit)) {
+    for (const { key, value } of entries.slice(0, limit)) {
+      // the message's key: the outbox key's last part under its peer's messages (an earlier version wrote it as the value)
+      const stored = value.byteLength > 0 ? dec.decode(value) : MSG_PREFIX + key.slice(OUTBOX_PREFIX.length)
       try {
-        out.push(parse<StoredMessage>(await this.datastore.get(cleanKey(dec.decode(value))), 'message'))
+        out.push(decodeMessage(stored, await this.datastore.get(cleanKey(stored))))
       } catch (err: any) {
         if (err.name !== 'NotFoundError') throw err
       }
