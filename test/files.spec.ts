@@ -38,6 +38,20 @@ describe('files', function () {
     return { a, b, dir }
   }
 
+  it('hashes chunks in Node as WebCrypto does in the browser', async () => {
+    // hash.ts (node:crypto) and hash.browser.ts (WebCrypto) must agree, or a browser and a terminal
+    // client would refuse each other's chunks
+    const { sha256: webSha256 } = await import('../src/files/hash.browser.js')
+    for (const size of [0, 1, 55, 56, 64, 65_536, 2 ** 20 + 3]) {
+      const bytes = crypto.getRandomValues(new Uint8Array(Math.min(size, 65_536)))
+      const data = size > 65_536 ? new Uint8Array(size).fill(7) : bytes
+      assert.deepEqual(new Uint8Array(await sha256(data)), await webSha256(data), `size ${size}`)
+    }
+    // a view into a larger buffer hashes only what it sees
+    const whole = crypto.getRandomValues(new Uint8Array(1000))
+    assert.deepEqual(new Uint8Array(await sha256(whole.subarray(10, 500))), await webSha256(whole.slice(10, 500)))
+  })
+
   it('sends a file in a DM both ways, fetched at once from a contact and equal by hash', async () => {
     const { a, b, dir } = await pair()
     const one = await randomFile(dir, 'one.bin', 3 * 2 ** 20 + 12345)

@@ -15,6 +15,7 @@ import { toString as toHex } from 'uint8arrays/to-string'
 import { MAX_FILE_BYTES, MAX_FILE_CHUNKS, MAX_FILE_CHUNK_BYTES, MAX_FILE_NAME_BYTES, MAX_FILE_TYPE_BYTES, MAX_OFFER_BYTES, MAX_THUMBNAIL_BYTES, MIN_FILE_CHUNK_BYTES } from '../constants.js'
 import { ProtocolViolationError } from '../errors.js'
 import { checkFields } from '../node/frames.js'
+import { sha256 } from './hash.js'
 import { FileOfferPb } from './pb/file.js'
 import type { Shape } from '../node/frames.js'
 import type { FileOffer } from './types.js'
@@ -90,9 +91,7 @@ export function chunkLength (size: number, chunkSize: number, index: number): nu
   return Math.min(chunkSize, size - index * chunkSize)
 }
 
-export async function sha256 (bytes: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>))
-}
+export { sha256 }
 
 /** Does `bytes` hash to the `index`th hash of `hashes`? */
 export async function chunkMatches (hashes: Uint8Array, index: number, bytes: Uint8Array): Promise<boolean> {
