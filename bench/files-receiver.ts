@@ -3,6 +3,8 @@
  *   node files-receiver.js chat <dataDir>   a createChat client that fetches what a contact offers
  *   node files-receiver.js raw              a bare libp2p node (TCP + Noise + yamux) that reads one stream
  *   node files-receiver.js raw-disk <dir>   the same, writing what it reads to a file in <dir>
+ *   node files-receiver.js raw-webrtc <relay>          a bare node reachable by WebRTC through <relay>
+ *   node files-receiver.js chat-webrtc <dir> <relay>   a client reachable by WebRTC through <relay>
  * Prints {"type":"ready",peerId,addresses}; reads JSON lines on stdin ({"add": peerId}); prints
  * {"type":"done",...} when a file (or the raw stream) has all arrived.
  */
@@ -11,15 +13,16 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { lpStream, UnexpectedEOFError } from '@libp2p/utils'
 import { createChat } from '../src/index.js'
-import { BULK_PROTOCOL, createRawNode } from './floor.js'
-import type { Stream } from '@libp2p/interface'
+import { BULK_PROTOCOL, createRawNode, createRawWebRTCNode } from './floor.js'
+import type { Libp2p, Stream } from '@libp2p/interface'
 
 const say = (obj: object): void => { process.stdout.write(JSON.stringify(obj) + '\n') }
 
 async function main (): Promise<void> {
-  const [mode, dataDir] = process.argv.slice(2)
-  if (mode === 'raw' || mode === 'raw-disk') {
-    const node = await createRawNode()
+  const [mode, dataDir, relayArg] = process.argv.slice(2)
+  const relay = mode === 'raw-webrtc' ? dataDir : relayArg
+  if (mode === 'raw' || mode === 'raw-disk' || mode === 'raw-webrtc') {
+    const node = mode === 'raw-webrtc' ? await createRawWebRTCNode(relay) : await createRawNode()
     await node.handle(BULK_PROTOCOL, async (stream: Stream) => {
       // the raw stream has no flow control of its own: what the disk has not taken yet waits in memory
       const lp = lpStream(stream, { maxDataLength: 2 * 2 ** 20, maxBufferSize: mode === 'raw-disk' ? 2 ** 31 : 64 * 2 ** 20 })
@@ -46,10 +49,11 @@ async function main (): Promise<void> {
         say({ type: 'error', message: err.message })
       }
     })
-    say({ type: 'ready', peerId: node.peerId.toString(), addresses: node.getMultiaddrs().map(String) })
+    say({ type: 'ready', peerId: node.peerId.toString(), addresses: mode === 'raw-webrtc' ? await webrtcAddresses(node) : node.getMultiaddrs().map(String) })
     return
   }
-  const chat = await createChat({ dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], webrtc: false, autoFetchBytes: 2 * 2 ** 30 })
+  const webrtc = mode === 'chat-webrtc'
+  const chat = await createChat({ dataDir, listen: ['/ip4/127.0.0.1/tcp/0'], webrtc, autoFetchBytes: 2 * 2 ** 30, ...(webrtc ? { bootstrap: [relay] } : {}) })
   chat.addEventListener('file-done', (evt) => { say({ type: 'done', bytes: evt.detail.size, path: evt.detail.path }) })
   chat.addEventListener('file-error', (evt) => { say({ type: 'error', message: evt.detail.error }) })
   chat.addEventListener('file-offer', () => { say({ type: 'offer' }) })
@@ -57,7 +61,21 @@ async function main (): Promise<void> {
     const msg = JSON.parse(line)
     if (msg.add != null) void chat.addContact(msg.add, 'sender').then(() => { say({ type: 'added' }) })
   })
-  say({ type: 'ready', peerId: chat.peerId.toString(), addresses: chat.addresses() })
+  say({ type: 'ready', peerId: chat.peerId.toString(), addresses: webrtc ? await webrtcAddresses(chat.libp2p) : chat.addresses() })
+}
+
+/** The node's WebRTC addresses through the relay, once it holds a reservation there. */
+async function webrtcAddresses (node: Libp2p): Promise<string[]> {
+  const deadline = Date.now() + 30_000
+  while (true) {
+    const found = node.getMultiaddrs().map(String).filter(a => a.includes('/p2p-circuit/webrtc/'))
+    if (found.length > 0) return found
+    if (Date.now() > deadline) throw new Error('no WebRTC address through the relay within 30 s')
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(resolve, deadline - Date.now() + 10)
+      node.addEventListener('self:peer:update', () => { clearTimeout(timer); resolve() }, { once: true })
+    })
+  }
 }
 
 // exits cleanly on SIGTERM (so that a --cpu-prof profile is written)

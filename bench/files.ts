@@ -2,7 +2,9 @@
  * Section 8 of the bench: one file of BENCH_FILE_MIB (default 1024) MiB between two Node clients on
  * loopback, the receiver in a process of its own, against the floor of one raw libp2p stream over the same
  * TCP + Noise + yamux carrying the same bytes in 1 MiB frames to a bare node in a process of its own;
- * and the receiving client's peak RSS during the transfer against its own idle RSS.
+ * and the receiving client's peak RSS during the transfer against its own idle RSS. Then a file of
+ * BENCH_WEBRTC_FILE_MIB (default 128) MiB over a direct WebRTC connection between the two processes,
+ * against a raw @libp2p/webrtc stream opened the same way (through the bootstrap node's relay).
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -13,10 +15,11 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { createChat } from '../src/index.js'
+import { isWebRTC } from '../src/node/webrtc-guard.js'
+import { startBootstrap, WEBRTC } from '../test/fixtures.js'
 import { rssKiB, stopChild } from './children.js'
-import { BULK_PROTOCOL, createRawNode } from './floor.js'
+import { BULK_PROTOCOL, createRawNode, createRawWebRTCNode } from './floor.js'
 import { mib, pad, positiveInt, ratio } from './stats.js'
 import { removeTempDir, tempDir } from './temp.js'
 import type { ChildProcess } from 'node:child_process'
@@ -89,16 +92,22 @@ async function randomFile (path: string, bytes: number): Promise<void> {
 
 interface FloorRun { ms: number, idleKiB: number, peakKiB: number }
 
-async function floor (bytes: number, disk?: string): Promise<FloorRun> {
-  const receiver = await startReceiver(disk != null ? ['raw-disk', disk] : ['raw'])
-  const node = await createRawNode()
+/**
+ * The raw stream: to a bare node over TCP (that discards the bytes, or with `disk` writes them there),
+ * or with `relay` over a direct WebRTC connection opened through that relay.
+ */
+async function floor (bytes: number, opts: { disk?: string, relay?: string } = {}): Promise<FloorRun> {
+  const { disk, relay } = opts
+  const receiver = await startReceiver(relay != null ? ['raw-webrtc', relay] : disk != null ? ['raw-disk', disk] : ['raw'])
+  const node = relay != null ? await createRawWebRTCNode() : await createRawNode()
   try {
     const ready = await receiver.next('ready')
-    await node.dial(multiaddr(ready.addresses[0]))
+    const connection = await node.dial(multiaddr(ready.addresses[0]))
+    if (relay != null && !isWebRTC(connection)) throw new Error(`floor: ${connection.remoteAddr.toString()} is not a WebRTC connection`)
     await new Promise(resolve => setTimeout(resolve, IDLE_MS))
     const idleKiB = await rssKiB(receiver.child.pid as number)
     const rss = sampleRss(receiver.child.pid as number)
-    const stream = await node.dialProtocol(peerIdFromString(ready.peerId), BULK_PROTOCOL)
+    const stream = await connection.newStream(BULK_PROTOCOL)
     const lp = lpStream(stream)
     const frame = new Uint8Array(randomBytes(MiB))
     const t0 = performance.now()
@@ -118,15 +127,23 @@ async function floor (bytes: number, disk?: string): Promise<FloorRun> {
 
 interface ChatRun { hashMs: number, ms: number, idleKiB: number, peakKiB: number }
 
-async function chat (bytes: number, dir: string): Promise<ChatRun> {
-  const receiver = await startReceiver(['chat', join(dir, 'b')])
-  const sender = await createChat({ dataDir: join(dir, 'a'), listen: ['/ip4/127.0.0.1/tcp/0'], webrtc: false })
+/** Two clients over TCP, or with `relay` over a direct WebRTC connection opened through that relay. */
+async function chat (bytes: number, dir: string, relay?: string): Promise<ChatRun> {
+  const receiver = await startReceiver(relay != null ? ['chat-webrtc', join(dir, 'b'), relay] : ['chat', join(dir, 'b')])
+  const sender = await createChat({ dataDir: join(dir, 'a'), listen: ['/ip4/127.0.0.1/tcp/0'], webrtc: relay != null, ...(relay != null ? { bootstrap: [relay] } : {}) })
+  let others = 0
   try {
     const ready = await receiver.next('ready')
     receiver.send({ add: sender.peerId.toString() })
     await receiver.next('added')
     await sender.addContact(ready.peerId, 'bob')
-    await sender.libp2p.dial(multiaddr(ready.addresses[0]))
+    const connection = await sender.libp2p.dial(multiaddr(ready.addresses[0]))
+    if (relay != null) {
+      if (!isWebRTC(connection)) throw new Error(`chat: ${connection.remoteAddr.toString()} is not a WebRTC connection`)
+      // the relayed connection WebRTC was negotiated on goes: the file must travel on WebRTC alone
+      for (const c of sender.libp2p.getConnections(connection.remotePeer)) if (c !== connection) await c.close()
+      sender.libp2p.addEventListener('connection:open', (evt) => { if (evt.detail.remotePeer.equals(connection.remotePeer)) others++ })
+    }
     // a small file first (warms up both ends), then idle
     const small = join(dir, 'small.bin')
     await randomFile(small, MiB)
@@ -144,6 +161,7 @@ async function chat (bytes: number, dir: string): Promise<ChatRun> {
     const t2 = performance.now()
     const peakKiB = await rss.stop()
     if (done.bytes !== bytes) throw new Error(`chat: ${done.bytes} bytes arrived, not ${bytes}`)
+    if (others > 0) throw new Error(`chat: ${others} other connection(s) to the receiver opened during the transfer`)
     return { hashMs: t1 - t0, ms: t2 - t1, idleKiB, peakKiB }
   } finally {
     await sender.stop()
@@ -174,7 +192,7 @@ export async function benchFiles (io: { line(text?: string): void, step(what: st
       chats.push(await chat(bytes, join(dir, String(r))))
       await removeTempDir(join(dir, String(r))).catch(() => {})
       step(`files: floor writing to disk, run ${r + 1}`)
-      disks.push(await floor(bytes, dir))
+      disks.push(await floor(bytes, { disk: dir }))
     }
     const floorRate = median(raws.map(x => bytes / x.ms * 1000))
     const rate = median(chats.map(x => bytes / x.ms * 1000))
@@ -191,7 +209,42 @@ export async function benchFiles (io: { line(text?: string): void, step(what: st
     line(`${pad('receiver peak RSS during the transfer', LABEL)} ${pad(mib(worst.peakKiB), 10)} idle ${pad(mib(worst.idleKiB), 10)} ratio ${pad(ratio(worst.peakKiB, worst.idleKiB), 6)} goal <=${RSS_GOAL}x ${rssRatio <= RSS_GOAL ? 'PASS' : 'MISS'}  (worst of ${RUNS})`)
     const rawWorst = raws.reduce((a, b) => b.peakKiB / b.idleKiB > a.peakKiB / a.idleKiB ? b : a)
     line(`${pad('  diag: the floor\'s bare receiver', LABEL)} ${pad(mib(rawWorst.peakKiB), 10)} idle ${pad(mib(rawWorst.idleKiB), 10)} ratio ${ratio(rawWorst.peakKiB, rawWorst.idleKiB)}: +${mib(rawWorst.peakKiB - rawWorst.idleKiB)} of garbage from the transport alone (the chat: +${mib(worst.peakKiB - worst.idleKiB)})`)
+    await overWebRTC(io, dir)
   } finally {
     await removeTempDir(dir)
+  }
+}
+
+const WEBRTC_FILE_MIB = positiveInt(process.env.BENCH_WEBRTC_FILE_MIB, 128)
+
+/** The same between two clients over a direct WebRTC connection, against a raw WebRTC stream. */
+async function overWebRTC (io: { line(text?: string): void, step(what: string): void }, dir: string): Promise<void> {
+  const { line, step } = io
+  const label = 'over WebRTC'
+  if (!WEBRTC) {
+    line(`${pad(label, LABEL)} skipped: WebRTC needs the bench's network namespace (host candidates on its veth pair)`)
+    return
+  }
+  const bytes = WEBRTC_FILE_MIB * MiB
+  line(`   over a direct WebRTC connection (negotiated through the bootstrap node's relay, which then carries nothing): one ${WEBRTC_FILE_MIB} MiB file, ${RUNS} runs each`)
+  const boot = await startBootstrap()
+  try {
+    const relay = boot.addresses().find(a => !a.includes('/ws')) as string
+    const raws: number[] = []
+    const chats: number[] = []
+    for (let r = 0; r < RUNS; r++) {
+      step(`files: WebRTC floor, run ${r + 1}`)
+      raws.push(bytes / (await floor(bytes, { relay })).ms * 1000)
+      step(`files: chat over WebRTC, run ${r + 1}`)
+      chats.push(bytes / (await chat(bytes, join(dir, `webrtc-${r}`), relay)).ms * 1000)
+      await removeTempDir(join(dir, `webrtc-${r}`)).catch(() => {})
+    }
+    const all = (xs: number[]): string => xs.map(x => mib(x / 1024)).join(', ')
+    const floorRate = median(raws)
+    const rate = median(chats)
+    line(`${pad('floor: raw @libp2p/webrtc stream', LABEL)} ${pad(mib(floorRate / 1024), 10)}/s (runs: ${all(raws)}/s; 1 MiB frames to a bare node)`)
+    line(`${pad('createChat over WebRTC: offer to done', LABEL)} ${pad(mib(rate / 1024), 10)}/s ratio ${pad(ratio(rate, floorRate), 6)} goal >=${THROUGHPUT_GOAL}x ${rate / floorRate >= THROUGHPUT_GOAL ? 'PASS' : 'MISS'}  (runs: ${all(chats)}/s)`)
+  } finally {
+    await boot.stop()
   }
 }

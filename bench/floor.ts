@@ -6,11 +6,14 @@
  *  - fresh stream per message: dialProtocol (multistream-select on the open connection), write a frame,
  *    read a short reply, close, exactly the shape of one DM (message, ack, close).
  */
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { identify } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
 import { lpStream, UnexpectedEOFError } from '@libp2p/utils'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { LengthPrefixedStream } from '@libp2p/utils'
@@ -27,6 +30,24 @@ const FRAME = new TextEncoder().encode('bench frame: hello bob, how are you? :)'
 /** the size of a DM ack (a 16-byte id in a protobuf) */
 const REPLY = new Uint8Array(18).fill(7)
 const TIMEOUT_MS = 10_000
+
+/**
+ * The WebRTC floor's node: TCP to reach the relay, the relay transport, WebRTC, Noise, yamux and
+ * identify (which the relay needs), nothing else. It listens on the relay and for WebRTC so that
+ * another node can open a direct WebRTC connection to it through the relay, as clients do.
+ */
+export async function createRawWebRTCNode (relay?: string): Promise<Libp2p> {
+  const { webRTC } = await import('@libp2p/webrtc')
+  const node = await createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0', ...(relay != null ? ['/p2p-circuit', '/webrtc'] : [])] },
+    transports: [tcp(), circuitRelayTransport(), webRTC({ rtcConfiguration: { iceServers: [] } })],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify() }
+  })
+  if (relay != null) await node.dial(multiaddr(relay))
+  return node
+}
 
 /** `datastore` only for the diagnostic row: libp2p keeps its peer store there (default: in memory) */
 export async function createRawNode (datastore?: Datastore): Promise<Libp2p> {

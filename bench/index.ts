@@ -13,8 +13,9 @@
  *      in one page, and the call's media path and bitrate (bench/calls.ts);
  *   7. first contact: fresh terminal clients add a contact online for a while and write, through a bootstrap
  *      node that saw clients come and go, against a fresh bare libp2p process pinging the known address (bench/first.ts);
- *   8. files: one 1 GiB file between two clients against one raw libp2p stream carrying the same bytes, and the
- *      receiving client's peak RSS during it against its idle RSS (bench/files.ts).
+ *   8. files: one 1 GiB file between two clients against one raw libp2p stream carrying the same bytes, the
+ *      receiving client's peak RSS during it against its idle RSS, and a file over a direct WebRTC connection
+ *      against a raw @libp2p/webrtc stream (bench/files.ts).
  * Goals (from the issue) are marked PASS/MISS; a miss does not fail the run, an error does (exit 1).
  * Each section runs in a fresh process (this script again, with MEGACHAT_BENCH_SECTION=1 and BENCH_ONLY set to it).
  *
