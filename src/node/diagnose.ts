@@ -8,10 +8,12 @@ import { probeNat } from './nat-probe.js'
 import type { BootstrapNodeStatus } from './bootstrap-watch.js'
 import type { NatReport } from './nat-types.js'
 import type { ReachTrace } from './reach.js'
+import type { ReservationInfo } from './relay-reservations.js'
 import type { Connection } from '@libp2p/interface'
 
 export type { NatReport, NatMapping, NatSeen } from './nat-types.js'
 export type { ReachTrace, ReachStep } from './reach.js'
+export type { ReservationInfo } from './relay-reservations.js'
 
 /** How one open connection to a peer runs. */
 export interface PathInfo {
@@ -39,6 +41,8 @@ export interface Diagnosis {
   bootstrap: BootstrapNodeStatus[]
   /** the relay addresses others reach us through (reservations on bootstrap nodes) */
   relays: string[]
+  /** each relay reservation: when it expires and when it is renewed */
+  reservations: ReservationInfo[]
   /** TURN servers calls can use now (from bootstrap nodes run with --turn) */
   turn: string[]
   /** one line each: what is wrong or missing, and what to change */
@@ -66,7 +70,7 @@ export function pathOf (c: Connection): PathInfo {
 }
 
 /** The network part: NAT, bootstrap nodes, relays, TURN, and advice on what is missing. */
-export async function diagnoseNetwork (init: { iceServers: RTCIceServer[], turnServers: RTCIceServer[], bootstrap: BootstrapNodeStatus[], addresses: string[] }): Promise<Diagnosis> {
+export async function diagnoseNetwork (init: { iceServers: RTCIceServer[], turnServers: RTCIceServer[], bootstrap: BootstrapNodeStatus[], addresses: string[], reservations?: ReservationInfo[] }): Promise<Diagnosis> {
   const nat = await probeNat(stunTargets([...init.iceServers, ...init.turnServers]))
   const relays = init.addresses.filter(a => a.includes('/p2p-circuit'))
   const turn = init.turnServers.flatMap(s => Array.isArray(s.urls) ? s.urls : [s.urls])
@@ -77,7 +81,7 @@ export async function diagnoseNetwork (init: { iceServers: RTCIceServer[], turnS
   if (nat.mapping !== 'open' && relays.length === 0 && connected > 0) advice.push('No relay reservation yet: people behind other NATs cannot reach you until one is made (it usually takes a few seconds).')
   if (nat.mapping === 'symmetric' && turn.length === 0) advice.push('Behind a symmetric NAT and no TURN server: calls to anyone behind a NAT will fail. Run a bootstrap node with --turn.')
   if (nat.mapping === 'unknown' && nat.seen.length > 0 && nat.seen.every(s => s.mapped == null)) advice.push('No STUN server answered: UDP may be blocked, and calls then need a TURN server over TCP.')
-  return { nat, bootstrap: init.bootstrap, relays, turn, advice }
+  return { nat, bootstrap: init.bootstrap, relays, reservations: init.reservations ?? [], turn, advice }
 }
 
 /** The peer part: the connections now, the last attempt, and one line on what it means. */
