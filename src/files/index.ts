@@ -439,7 +439,7 @@ export class FileEngine implements Files {
     if (r.size === 0) await this.init.storage.append(r.id, 0, new Uint8Array(0))
     const written = await this.init.storage.written(r.id)
     if (written !== r.size) throw new BadChunkError(`the file has ${written} bytes, not ${r.size}`)
-    r.path = await this.init.storage.finish(r.id, r.name)
+    r.path = await this.init.storage.finish(r.id, r.name, r.type)
     r.bytes = r.size
     r.state = 'done'
     delete r.error

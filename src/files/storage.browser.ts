@@ -156,9 +156,10 @@ export function opfsFileStorage (init: OpfsStorageInit = {}): OpfsFileStorage {
       await call('append', { name: `${checkId(id)}.part`, offset, bytes: copy }, [buffer])
     },
 
-    async finish (id, name) {
+    async finish (id, name, type) {
       const shown = displayName(name)
-      await call('finish', { part: `${checkId(id)}.part`, final: id, record: JSON.stringify({ name: shown, type: (await record(id))?.type ?? '' }) })
+      await call('finish', { part: `${checkId(id)}.part`, final: id, record: JSON.stringify({ name: shown, type: type ?? (await record(id))?.type ?? '' }) })
+      askToPersist()
       return shown
     },
 
@@ -170,6 +171,7 @@ export function opfsFileStorage (init: OpfsStorageInit = {}): OpfsFileStorage {
     async keep (id, source: FileSource) {
       const r: FileRecord = { name: displayName(source.name), type: source.type ?? source.blob.type ?? '' }
       await call('keep', { name: checkId(id), blob: source.blob, record: JSON.stringify(r) })
+      askToPersist()
     },
 
     async blob (id) {
@@ -209,6 +211,18 @@ export function opfsFileStorage (init: OpfsStorageInit = {}): OpfsFileStorage {
       pending.clear()
     }
   }
+}
+
+let persistAsked = false
+
+/**
+ * Asks the browser once to keep this site's storage under pressure (it may otherwise evict the files
+ * the user received); it decides itself, usually without a prompt, and the answer changes nothing here.
+ */
+function askToPersist (): void {
+  if (persistAsked) return
+  persistAsked = true
+  navigator.storage.persist?.().catch(() => {})
 }
 
 function checkId (id: string): string {

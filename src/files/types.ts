@@ -120,8 +120,11 @@ export interface FileStorage {
   written(id: string): Promise<number>
   /** Appends to the partial file, which must be `offset` long (truncated to it first if longer). */
   append(id: string, offset: number, bytes: Uint8Array): Promise<void>
-  /** Makes the partial file the finished one under a free, sanitised version of `name`; returns its path (Node) or name. */
-  finish(id: string, name: string): Promise<string>
+  /**
+   * Makes the partial file the finished one under a free, sanitised version of `name`, of MIME type
+   * `type` (the offer's: the browser gives it to the file's Blob); returns its path (Node) or name.
+   */
+  finish(id: string, name: string, type?: string): Promise<string>
   /**
    * Reads bytes of a finished, partial or kept (sent) file we hold (to serve it, or show it). Node: a sent
    * file that changed on disk since keep() rejects with FileChangedError (`err.name`).
