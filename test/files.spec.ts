@@ -50,6 +50,10 @@ describe('files', function () {
     // a view into a larger buffer hashes only what it sees
     const whole = crypto.getRandomValues(new Uint8Array(1000))
     assert.deepEqual(new Uint8Array(await sha256(whole.subarray(10, 500))), await webSha256(whole.slice(10, 500)))
+    // a chunk in the pieces it arrived in hashes as the whole
+    const pieces = [whole.subarray(0, 1), whole.subarray(1, 1), whole.subarray(1, 700), whole.subarray(700)]
+    assert.deepEqual(new Uint8Array(await sha256(pieces)), await webSha256(whole))
+    assert.deepEqual(await webSha256(pieces), await webSha256(whole))
   })
 
   it('sends a file in a DM both ways, fetched at once from a contact and equal by hash', async () => {

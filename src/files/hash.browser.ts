@@ -1,4 +1,7 @@
-/** SHA-256 of a chunk, by WebCrypto (hash.ts is the Node version). */
-export async function sha256 (bytes: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>))
+import { concat } from 'uint8arrays/concat'
+
+/** SHA-256 of a chunk, given whole or as the pieces it arrived in, by WebCrypto (hash.ts is the Node version). */
+export async function sha256 (bytes: Uint8Array | Uint8Array[]): Promise<Uint8Array> {
+  const whole = Array.isArray(bytes) ? concat(bytes) : bytes
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', whole as Uint8Array<ArrayBuffer>))
 }

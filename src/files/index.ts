@@ -25,7 +25,7 @@
  */
 import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { fromString, toString } from 'uint8arrays'
+import { concat, fromString, toString } from 'uint8arrays'
 import { AUTO_FETCH_BYTES, FILE_CHUNK_BYTES, FILE_DISK_MARGIN_BYTES, FILE_PROTOCOL, MAX_CONCURRENT_FETCHES, MAX_FILE_BYTES, MAX_FILE_NAME_BYTES, MAX_PENDING_OFFERS, MAX_THUMBNAIL_BYTES } from '../constants.js'
 import { InvalidInputError } from '../errors.js'
 import { chunkCount, chunkLength, chunkMatches, fileIdHex, FILE_ID_BYTES, FILE_KEY_BYTES, HASH_BYTES, openChunk, sealChunk, sha256, TAG_BYTES } from './offer.js'
@@ -397,8 +397,8 @@ export class FileEngine implements Files {
         await this.init.store.putFile(r, hashes)
         return first
       },
-      onChunk: async (index, bytes) => {
-        const plain = key != null ? openChunk(key, id, index, bytes) : bytes
+      onChunk: async (index, pieces) => {
+        const plain = key != null ? openChunk(key, id, index, concat(pieces)) : pieces
         if (plain == null) throw new BadChunkError(`chunk ${index} does not open`)
         await storage.append(r.id, index * r.chunkSize, plain)
         r.bytes = Math.min(r.size, (index + 1) * r.chunkSize)

@@ -251,8 +251,8 @@ export interface PullInit {
   overhead: number
   /** Given the checked hashes, the first chunk to fetch (after checking what is on disk). */
   start(hashes: Uint8Array): Promise<number>
-  /** A chunk whose hash matched: write it before this resolves. */
-  onChunk(index: number, bytes: Uint8Array): Promise<void>
+  /** A chunk whose hash matched, as the pieces it arrived in: write it before this resolves. */
+  onChunk(index: number, pieces: Uint8Array[]): Promise<void>
   signal?: AbortSignal
   stats: FileTransferStats
   credit?: number
@@ -297,20 +297,22 @@ export async function pull (stream: Stream, init: PullInit): Promise<void> {
     const stop = new AbortController()
     for (let i = first; i < chunks; i++) {
       if (failed != null) break
-      let bytes: Uint8Array
+      // the chunk stays in the pieces it arrived in: hashed and written without joining them
+      let pieces: Uint8Array[]
       try {
-        bytes = (await lp.read({ signal: AbortSignal.any([signal(FILE_IDLE_TIMEOUT_MS), stop.signal]) })).subarray()
+        pieces = [...await lp.read({ signal: AbortSignal.any([signal(FILE_IDLE_TIMEOUT_MS), stop.signal]) })]
       } catch (err) {
         if (failed != null) break
         throw err
       }
       const want = Math.min(init.chunkSize, init.size - i * init.chunkSize) + init.overhead
-      if (bytes.byteLength !== want) throw new ProtocolViolationError(`chunk ${i} is ${bytes.byteLength} bytes, not ${want}`)
-      const hashing = sha256(bytes)
+      const length = pieces.reduce((n, p) => n + p.byteLength, 0)
+      if (length !== want) throw new ProtocolViolationError(`chunk ${i} is ${length} bytes, not ${want}`)
+      const hashing = sha256(pieces)
       const index = i
       writing = writing.then(async () => {
         if (!equals(await hashing, hashes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES))) throw new BadChunkError(`chunk ${index} does not match its hash`)
-        await init.onChunk(index, bytes)
+        await init.onChunk(index, pieces)
         outstanding--
         const remaining = chunks - index - 1
         // topped up a few at a time, so the sender always has most of the credit to go on with

@@ -149,10 +149,16 @@ export function opfsFileStorage (init: OpfsStorageInit = {}): OpfsFileStorage {
     async append (id, offset, bytes) {
       if (!Number.isSafeInteger(offset) || offset < 0) throw new FileStorageError(`bad offset ${offset}`)
       // copied into a buffer of the pool, which moves to the worker and back (the caller's bytes stay the caller's)
-      const i = spares.findIndex(b => b.byteLength >= bytes.byteLength)
-      const buffer = i >= 0 ? spares.splice(i, 1)[0] : new ArrayBuffer(bytes.byteLength)
-      const copy = new Uint8Array(buffer, 0, bytes.byteLength)
-      copy.set(bytes)
+      const pieces = Array.isArray(bytes) ? bytes : [bytes]
+      const length = pieces.reduce((n, p) => n + p.byteLength, 0)
+      const i = spares.findIndex(b => b.byteLength >= length)
+      const buffer = i >= 0 ? spares.splice(i, 1)[0] : new ArrayBuffer(length)
+      const copy = new Uint8Array(buffer, 0, length)
+      let at = 0
+      for (const piece of pieces) {
+        copy.set(piece, at)
+        at += piece.byteLength
+      }
       await call('append', { name: `${checkId(id)}.part`, offset, bytes: copy }, [buffer])
     },
 

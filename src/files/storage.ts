@@ -130,19 +130,27 @@ export class NodeFileStorage implements FileStorage {
     }
   }
 
-  async append (id: string, offset: number, bytes: Uint8Array): Promise<void> {
+  async append (id: string, offset: number, bytes: Uint8Array | Uint8Array[]): Promise<void> {
     const h = await this.handle(id)
     // the size is looked up once per open file, then followed here (only this process writes it)
     const size = this.sizes.get(id) ?? (await h.stat()).size
     if (size > offset) await h.truncate(offset)
     else if (size < offset) throw new InvalidInputError(`partial file is ${size} bytes, not ${offset}`)
     this.sizes.delete(id)
-    let done = 0
-    while (done < bytes.byteLength) {
-      const { bytesWritten } = await h.write(bytes, done, bytes.byteLength - done, offset + done)
-      done += bytesWritten
+    const pieces = Array.isArray(bytes) ? bytes : [bytes]
+    const length = pieces.reduce((n, p) => n + p.byteLength, 0)
+    // one system call for all the pieces; what a short write leaves is written piece by piece
+    let done = (await h.writev(pieces, offset)).bytesWritten
+    let at = 0
+    for (const piece of pieces) {
+      const end = at + piece.byteLength
+      while (done < end) {
+        const { bytesWritten } = await h.write(piece, done - at, end - done, offset + done)
+        done += bytesWritten
+      }
+      at = end
     }
-    this.sizes.set(id, offset + bytes.byteLength)
+    this.sizes.set(id, offset + length)
   }
 
   async finish (id: string, name: string): Promise<string> {

@@ -118,8 +118,11 @@ export interface Files {
 export interface FileStorage {
   /** Bytes already written to the partial file `id` (0 when there is none). */
   written(id: string): Promise<number>
-  /** Appends to the partial file, which must be `offset` long (truncated to it first if longer). */
-  append(id: string, offset: number, bytes: Uint8Array): Promise<void>
+  /**
+   * Appends to the partial file, which must be `offset` long (truncated to it first if longer): `bytes`
+   * whole, or the pieces a chunk arrived in, written one after the other without joining them first.
+   */
+  append(id: string, offset: number, bytes: Uint8Array | Uint8Array[]): Promise<void>
   /**
    * Makes the partial file the finished one under a free, sanitised version of `name`, of MIME type
    * `type` (the offer's: the browser gives it to the file's Blob); returns its path (Node) or name.
