@@ -136,7 +136,7 @@ function printReady (node: BootstrapNode, json: boolean, dataDir: string, webHos
   out(`MegaChat bootstrap node ${packageVersion()}`)
   out(`peer id:   ${node.peerId.toString()}`)
   out(`identity:  ${dataDir}`)
-  out('addresses (give one to clients: megachat --bootstrap <address>):')
+  out('addresses (give one to clients: npm start -- --bootstrap <address>, or megachat --bootstrap <address>):')
   for (const a of node.addresses()) out(`  ${a}`)
   out(`STUN:      ${node.stunUrl ?? 'off'}`)
   if (node.turn != null) out(`TURN:      ${describeTurn(node)}`)
