@@ -183,7 +183,7 @@ await import('megachat/dist/src/node/reach.js').catch(err => { console.log(err.c
     await writeFile(join(web, 'main.js'), "import { createChat } from 'megachat'\nconsole.info(createChat)\n")
     await build({ root: web, configFile: false, logLevel: 'silent', plugins: [watch], build: { outDir: join(project, 'web-dist'), minify: false, chunkSizeWarningLimit: 1 << 20 } })
     assert.deepEqual(nodeOnly, [])
-    assert.deepEqual([...new Set(swapped)].sort(), ['dist/src/files/storage.browser.js', 'dist/src/node/nat-probe.browser.js', 'dist/src/node/node.browser.js', 'dist/src/platform.browser.js'])
+    assert.deepEqual([...new Set(swapped)].sort(), ['dist/src/files/hash.browser.js', 'dist/src/files/storage.browser.js', 'dist/src/node/nat-probe.browser.js', 'dist/src/node/node.browser.js', 'dist/src/platform.browser.js'])
   })
 
   it('runs the example echo bot: a message request accepted, a DM and a room message echoed', async () => {
