@@ -14,8 +14,9 @@
  * const chat = await createChat({ callMedia: rtcMedia({ iceServers: [], onSession: (call, s) => sessions.set(call.id, s) }) })
  * ```
  */
-import { noMediaPath } from './index.js'
-import type { CallInfo, MediaEvents, MediaFactory, MediaSession, MediaSetup } from './index.js'
+import { noMediaPath } from './media.js'
+import type { CallInfo } from './call.js'
+import type { MediaEvents, MediaFactory, MediaSession, MediaSetup } from './media.js'
 import type { IceCandidate } from './signalling.js'
 
 export interface RtcMediaInit {
