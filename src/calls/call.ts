@@ -39,6 +39,8 @@ export interface Call {
   /** a fresh channel being opened */
   opening?: Promise<SignalChannel>
   media?: MediaSession
+  /** callee: the media set up while the call rings, with the offer taken (undefined: that failed) */
+  early?: Promise<MediaSession | undefined>
   /** the ICE servers the media was given */
   iceServers?: RTCIceServer[]
   /** callee: the caller's offer, until answered */

@@ -27,7 +27,7 @@ import { remoteCandidate, remoteDescriptionSet } from './media.js'
 import { CallSignal } from './signalling.js'
 import { CallTable } from './table.js'
 import type { Call, CallInfo } from './call.js'
-import type { MediaOptions } from './media.js'
+import type { MediaOptions, MediaSession } from './media.js'
 import type { Signal, SignalChannel } from './signalling.js'
 import type { PeerId } from '@libp2p/interface'
 
@@ -117,7 +117,7 @@ export class Calls extends CallTable {
       // the caller hears of the answer while the answer is made and the camera and microphone start
       const accepted = this.sender.send(call, { type: CallSignal.Type.ACCEPT })
       accepted.catch(() => {}) // one stream: the answer's send fails too, and that is awaited below
-      const media = await this.startMedia(call, { video: (options.video ?? true) && call.info.video })
+      const media = await this.answeringMedia(call, (options.video ?? true) && call.info.video)
       if (isOver(call) || call.offer == null) return
       const sdp = await media.answer(call.offer)
       call.offer = undefined
@@ -129,6 +129,34 @@ export class Calls extends CallTable {
       await this.fail(call, err)
       throw err.name === CallError.name ? err : new CallError(`the call could not be answered: ${err.message}`)
     }
+  }
+
+  /**
+   * Callee: sets the call's media up while it rings, the offer taken, so that answering only starts
+   * the camera and microphone and makes the answer. Nothing reaches the caller before the user answers.
+   */
+  private async prepareAnswer (call: Call, offer: string): Promise<MediaSession | undefined> {
+    try {
+      const media = await this.startMedia(call, { video: call.info.video }, true)
+      await media.takeOffer?.(offer)
+      return media
+    } catch (err: any) {
+      log('could not set the call up while it rang: %s', err.message)
+      if (!isOver(call)) {
+        call.media?.close()
+        call.media = undefined
+      }
+      return undefined
+    }
+  }
+
+  /** The media to answer with: the one set up while the call rang, its devices started now, or a new one. */
+  private async answeringMedia (call: Call, video: boolean): Promise<MediaSession> {
+    const early = await call.early
+    if (early == null) return await this.startMedia(call, { video })
+    call.local = { camera: video, mic: true }
+    early.startDevices?.({ video })
+    return early
   }
 
   /** Turns down a ringing call. */
@@ -248,6 +276,7 @@ export class Calls extends CallTable {
       if (answerAtOnce == null || this.media == null) {
         this.sender.post(c, { type: CallSignal.Type.RINGING }, 'ringing')
       }
+      if (answerAtOnce == null && this.media != null && signal.sdp != null) c.early = this.prepareAnswer(c, signal.sdp)
     })
     if (answerAtOnce != null && this.media != null) {
       this.accept(call.info.id, answerAtOnce).catch((err: Error) => { log('could not answer the crossed call: %s', err.message) })

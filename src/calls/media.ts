@@ -30,8 +30,12 @@ export interface MediaEvents {
 export interface MediaSession {
   /** caller: makes the offer */
   offer(): Promise<string>
-  /** callee: takes the offer, makes the answer */
+  /** callee: takes the offer (unless takeOffer did), makes the answer */
   answer(offer: string): Promise<string>
+  /** callee, while the call rings (a session made with `ringing`): takes the offer, sends nothing yet */
+  takeOffer?(offer: string): Promise<void>
+  /** callee, once answered (a session made with `ringing`): starts the camera and microphone */
+  startDevices?(options: MediaOptions): void
   /** caller: takes the answer */
   setAnswer(answer: string): Promise<void>
   /** a remote ICE candidate (null: the end of them) */
@@ -49,6 +53,11 @@ export interface MediaOptions {
 export interface MediaSetup extends MediaOptions {
   /** the configured STUN/TURN servers and the bootstrap nodes' TURN servers, as they are when the call starts */
   iceServers?: RTCIceServer[]
+  /**
+   * callee: the call rings and the user has not answered: the camera and microphone must not start
+   * (startDevices() starts them when the user answers)
+   */
+  ringing?: boolean
 }
 
 /** Makes the media of a call: asks for the camera and microphone, sets up the connection. */
@@ -70,11 +79,11 @@ export function noMediaPath (iceServers: RTCIceServer[] | undefined): string {
  * Starts a call's media with the factory: what it finds and sends goes out through `sender`; when it
  * connects or fails, the state machine hears it (`on`). Fails with DevicesError when the factory does.
  */
-export async function startMedia (factory: MediaFactory | undefined, call: Call, options: MediaOptions, iceServers: RTCIceServer[] | undefined,
-  sender: CallSender, on: Pick<MediaEvents, 'connected' | 'failed'>): Promise<MediaSession> {
+export async function startMedia (factory: MediaFactory | undefined, call: Call, options: MediaSetup, sender: CallSender,
+  on: Pick<MediaEvents, 'connected' | 'failed'>): Promise<MediaSession> {
   if (factory == null) throw new CallError('no media on this client')
   call.local = { camera: options.video, mic: true }
-  call.iceServers = iceServers
+  call.iceServers = options.iceServers
   let media: MediaSession
   try {
     media = await factory({ ...call.info }, {
@@ -84,7 +93,7 @@ export async function startMedia (factory: MediaFactory | undefined, call: Call,
         call.local = { camera: state.camera, mic: state.mic }
         sender.sendMedia(call)
       }
-    }, { ...options, iceServers })
+    }, options)
   } catch (err: any) {
     throw new DevicesError(`camera or microphone unavailable: ${err.message}`)
   }

@@ -125,8 +125,9 @@ export class CallTable {
     }
   }
 
-  protected async startMedia (call: Call, options: MediaOptions): Promise<MediaSession> {
-    return await startMedia(this.media, call, options, this.init.iceServers?.(), this.sender, {
+  /** The call's media; `ringing`: a callee's, made before the user answered (no camera or microphone yet). */
+  protected async startMedia (call: Call, options: MediaOptions, ringing = false): Promise<MediaSession> {
+    return await startMedia(this.media, call, { ...options, iceServers: this.init.iceServers?.(), ...(ringing ? { ringing } : {}) }, this.sender, {
       connected: () => {
         if (isOver(call)) return
         clearTimeout(call.timer)
