@@ -248,6 +248,44 @@ describe('calls between two nodes', function () {
     }
   })
 
+  it('sets the callee\'s media up while the call rings, and starts the camera and microphone only when answered', async () => {
+    // bob's media as rtc.ts makes it for a ringing call: made with `ringing`, the offer taken, devices on accept
+    const seen: string[] = []
+    const ringing: MediaFactory = async (call, events, options) => {
+      const inner = await fakeMedia()(call, events, options)
+      seen.push(`media ringing=${String(options.ringing)}`)
+      return {
+        ...inner,
+        async takeOffer (offer: string) { seen.push(`takeOffer ${offer}`) },
+        startDevices (o: { video: boolean }) { seen.push(`devices video=${String(o.video)}`) }
+      }
+    }
+    const [alice, bob] = await pair({}, { callMedia: ringing })
+    for (const answer of [false, true]) {
+      seen.length = 0
+      const incoming = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
+      const call = await alice.call('bob', { video: true })
+      await incoming
+      await until(() => seen.length >= 2, WAIT_MS, 'bob to take the offer while it rings')
+      assert.deepEqual(seen, ['media ringing=true', `takeOffer v=0 offer of ${call.id}`], 'no camera or microphone while it rings')
+      const records = Promise.all([ended(alice, call.id), ended(bob, call.id)])
+      if (!answer) {
+        await bob.calls.decline(call.id)
+        assert.deepEqual((await records).map(r => r.outcome), ['declined', 'declined'])
+        assert.equal(seen.length, 2, 'a declined call never started the devices')
+        continue
+      }
+      const connected = waitFor(alice, 'call', state('connected'), WAIT_MS)
+      await bob.calls.accept(call.id, { video: false })
+      await connected
+      assert.deepEqual(seen, ['media ringing=true', `takeOffer v=0 offer of ${call.id}`, 'devices video=false'], 'the same media answers, with the devices started')
+      // bob's media may connect a moment after alice's (a call hung up while connecting is a failed one)
+      await until(() => bob.calls.get(call.id)?.state === 'connected', WAIT_MS, 'bob connected too')
+      await alice.calls.hangup(call.id)
+      assert.deepEqual((await records).map(r => r.outcome), ['answered', 'answered'])
+    }
+  })
+
   it('declines: the caller hears it, both keep it as declined', async () => {
     const [alice, bob] = await pair()
     const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)

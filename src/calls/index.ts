@@ -1,9 +1,9 @@
 /**
  * Calls: who calls whom and what state each call is in, over the signalling of signalling.ts.
  *
- * The media is not done here. A MediaFactory is plugged in (the web app's RTCPeerConnection, rtc.ts);
- * a node without one (the terminal client) still rings, shows incoming and missed calls and can
- * decline them, but cannot answer or place a call.
+ * The media is not done here. A MediaFactory is plugged in (media.ts; the web app's RTCPeerConnection,
+ * rtc.ts); a node without one (the terminal client) still rings, shows incoming and missed calls and
+ * can decline them, but cannot answer or place a call.
  *
  * States. Caller: calling (offer sent) → ringing (the callee shows it) → connecting (answered) →
  * connected (media flows) → ended. Callee: incoming → connecting → connected → ended.
@@ -13,247 +13,46 @@
  * once, the call placed by the lower peer ID is kept; the other side drops its own call and answers
  * that one at once (its user wanted the call too).
  *
- * Every ended call is stored (store.addCall) before 'ended' is reported, except a call dropped in
- * favour of the other in such a crossing, which never rang. A connected call is stored already while it
- * runs, as answered and ending at the last CALL_RECORD_MS tick, so that a page that goes away mid-call
- * keeps it (its last write, on the way out, does not survive); the final record replaces that one (the
- * store keys a call by its start and id).
- *
- * Each side tells the other what it sends (camera or screen video, microphone on or off): with its OFFER
- * or ANSWER, and in MEDIA frames when that changes during the call (at most one per CALL_MEDIA_FRAME_MS,
- * the latest state). A received video track does not say it: in Chromium it stays live and unmuted when
- * the sender stops sending, and shows the last frame. A side that said nothing with its OFFER or ANSWER
- * is an older client, which refuses MEDIA frames: it is sent none, and its CallInfo has no remote state.
- *
- * The streams calls travel on, and which connection each is opened on, are channels.ts's.
+ * Every ended call is stored before 'ended' is reported (records.ts), except a call dropped in favour of
+ * the other in such a crossing, which never rang. What a call sends besides its state (candidates, what
+ * the camera and microphone do) is sender.ts's; the streams calls travel on, and which connection each
+ * is opened on, are channels.ts's.
  */
 import { logger } from '@libp2p/logger'
 import { toString as toHex } from 'uint8arrays/to-string'
-import { CALL_CONNECT_TIMEOUT_MS, CALL_MEDIA_FRAME_MS, CALL_RECORD_MS, RING_TIMEOUT_MS } from '../constants.js'
 import { CallError, InvalidInputError } from '../errors.js'
-import { SignalChannels } from './channels.js'
+import { broken, failedThere, hungUp, isOver } from './call.js'
+import { OfferLimit } from './flood.js'
+import { remoteCandidate, remoteDescriptionSet } from './media.js'
 import { CallSignal } from './signalling.js'
-import type { SignalChannelsInit } from './channels.js'
-import type { IceCandidate, MediaState, Signal, SignalChannel } from './signalling.js'
-import type { CallOutcome, CallRecord, ChatStore, Direction } from '../store/index.js'
+import { CallTable } from './table.js'
+import type { Call, CallInfo } from './call.js'
+import type { MediaOptions, MediaSession } from './media.js'
+import type { Signal, SignalChannel } from './signalling.js'
 import type { PeerId } from '@libp2p/interface'
 
 export { callSignalling, CallSignal } from './signalling.js'
+export { noMediaPath } from './media.js'
+export { MAX_OFFERS_PER_MINUTE } from './flood.js'
 export type { CallSignalling, CallSignallingStats, IceCandidate, MediaState, Signal } from './signalling.js'
+export type { CallInfo, CallState } from './call.js'
+export type { MediaEvents, MediaFactory, MediaOptions, MediaSession, MediaSetup } from './media.js'
+export type { CallsInit } from './table.js'
 
 const log = logger('megachat:calls')
-
-/** The camera and microphone could not start: the other side is told so (DEVICES), not that no media path exists. */
-class DevicesError extends CallError {}
 
 /** The callee's own ring timer runs this much longer than the caller's, which decides. */
 const CALLEE_GRACE_MS = 5000
 
-/** Calls one peer may place to us per minute; more are answered busy and not kept (a flood). */
-export const MAX_OFFERS_PER_MINUTE = 10
-/** Peers whose recent offers are remembered for that limit. */
-const MAX_TRACKED_CALLERS = 1000
-
-export type CallState = 'calling' | 'ringing' | 'incoming' | 'connecting' | 'connected' | 'ended'
-
-export interface CallInfo {
-  /** 32 hex characters, chosen by the caller */
-  id: string
-  peer: string
-  direction: Direction
-  /** the caller asked for camera video */
-  video: boolean
-  state: CallState
-  /** when it started (our clock, ms) */
-  startedAt: number
-  /** when media started to flow */
-  connectedAt?: number
-  /** once ended: how it went */
-  outcome?: CallOutcome
-  /** once ended, when there is more to say than the outcome: one line for the user */
-  reason?: string
-  /** the other side sends video (camera or screen); undefined until it said (an older client never does) */
-  remoteCamera?: boolean
-  /** the other side's microphone is on; undefined until it said */
-  remoteMic?: boolean
-}
-
-/** What the media side reports back for a call. */
-export interface MediaEvents {
-  /** a local ICE candidate to trickle to the other side; null: no more */
-  candidate(c: IceCandidate | null): void
-  /** media flows (ICE and DTLS are up) */
-  connected(): void
-  /** no media path could be made, or it was lost for good; `devices`: the microphone could not start */
-  failed(reason: string, devices?: boolean): void
-  /** what we send now (it may be said again unchanged): the other side is told when it changes */
-  sending(state: MediaState): void
-}
-
-/** One call's media (an RTCPeerConnection in the web app). */
-export interface MediaSession {
-  /** caller: makes the offer */
-  offer(): Promise<string>
-  /** callee: takes the offer, makes the answer */
-  answer(offer: string): Promise<string>
-  /** caller: takes the answer */
-  setAnswer(answer: string): Promise<void>
-  /** a remote ICE candidate (null: the end of them) */
-  addCandidate(c: IceCandidate | null): Promise<void>
-  /** stops every track and the connection */
-  close(): void
-}
-
-export interface MediaOptions {
-  /** start with the camera on */
-  video: boolean
-}
-
-/** What a MediaFactory is given: the user's choice, and the ICE servers to use. */
-export interface MediaSetup extends MediaOptions {
-  /** the configured STUN/TURN servers and the bootstrap nodes' TURN servers, as they are when the call starts */
-  iceServers?: RTCIceServer[]
-}
-
-/**
- * Why a call's media never connected (ICE found no path), and what would help: with no TURN server among
- * the ICE servers the call was given, one would relay it, and a bootstrap node runs one with `--turn`.
- * (Behind symmetric NATs no direct path exists; Chromium gives up on ICE after about 15 s.)
- */
-export function noMediaPath (iceServers: RTCIceServer[] | undefined): string {
-  const turn = iceServers?.some(s => [s.urls].flat().some(url => /^turns?:/.test(url))) === true
-  return turn
-    ? 'no media path between you, not even through the TURN server'
-    : 'no media path between you: a direct one could not be made, and there is no TURN server to relay the call (a bootstrap node runs one with --turn)'
-}
-
-/** Makes the media of a call: asks for the camera and microphone, sets up the connection. */
-export type MediaFactory = (call: Readonly<CallInfo>, events: MediaEvents, options: MediaSetup) => Promise<MediaSession>
-
-/** What calls need: the signalling streams' needs (channels.ts) and the call's own. */
-export interface CallsInit extends SignalChannelsInit {
-  self: PeerId
-  store: ChatStore
-  /** a call started, changed state or ended */
-  onChange(call: CallInfo): void
-  /** a call ended and its record is stored */
-  onEnded(record: CallRecord): void
-  media?: MediaFactory
-  /** the ICE servers a call's media uses, asked for at each call (TURN credentials come and go) */
-  iceServers?(): RTCIceServer[]
-  ringTimeout?: number
-  connectTimeout?: number
-  /** how often a running call's record is stored again (ms) */
-  recordInterval?: number
-}
-
-interface Call {
-  info: CallInfo
-  peer: PeerId
-  channel?: SignalChannel
-  /** a fresh channel being opened */
-  opening?: Promise<SignalChannel>
-  media?: MediaSession
-  /** the ICE servers the media was given */
-  iceServers?: RTCIceServer[]
-  /** callee: the caller's offer, until answered */
-  offer?: string
-  /** the other side answered (caller's view) or the user did (callee's) */
-  accepted: boolean
-  /** the remote description is set: remote candidates can go in */
-  remoteSet: boolean
-  /** remote candidates that came before the media could take them */
-  remoteCandidates: Array<IceCandidate | null>
-  /** local candidates found before our offer or answer went out; undefined after */
-  localCandidates?: Array<IceCandidate | null>
-  /**
-   * caller: what went out before the callee said it rings (the offer, candidates), sent again on a fresh
-   * stream when the one it went on ends first: its connection may have gone with the frames unread
-   */
-  unconfirmed?: Array<Omit<Signal, 'callId'>>
-  /** how often `unconfirmed` was sent again */
-  resent?: number
-  timer?: ReturnType<typeof setTimeout>
-  /** remote signals are handled one after another */
-  inbound: Promise<void>
-  /** the call's record writes, one after another (the final one last) */
-  saving: Promise<void>
-  /** the next write of a running call's record */
-  recordTimer?: ReturnType<typeof setTimeout>
-  /** what we send, as the media says */
-  local: MediaState
-  /** what the other side was last told; undefined until our OFFER or ANSWER went */
-  told?: MediaState
-  /** when the last MEDIA frame went, and the timer of the next one */
-  mediaAt: number
-  mediaTimer?: ReturnType<typeof setTimeout>
-}
-
-/** Most frames kept to send again (an offer and its candidates), and how often a call sends them again. */
-const MAX_UNCONFIRMED = 64
-const MAX_RESENDS = 2
-
-const OPEN_STATES: CallState[] = ['calling', 'ringing', 'incoming', 'connecting', 'connected']
-
-/** (a function, so that the compiler does not take a state checked before an await as still true after it) */
-const isOver = (call: Call): boolean => call.info.state === 'ended'
-
-export class Calls {
-  /** plugged in by the app that can do media; without it calls can only be shown and declined */
-  media?: MediaFactory
-  /** ms; tests shorten it */
-  ringTimeout: number
-  connectTimeout: number
-  recordInterval: number
-  private readonly init: CallsInit
-  private readonly calls = new Map<string, Call>()
-  private readonly channels: SignalChannels
+export class Calls extends CallTable {
   /**
    * Peers whose call crossed ours and won, with how to answer theirs: their offer may come after
    * their "glare" answer to ours (two streams, no order between them), and is answered at once.
    */
   private readonly crossed = new Map<string, { video: boolean, until: number }>()
-  /** when each peer's recent offers came (for MAX_OFFERS_PER_MINUTE) */
-  private readonly offers = new Map<string, number[]>()
+  private readonly offers = new OfferLimit()
   /** offers refused because their peer called too often */
   floods = 0
-
-  constructor (init: CallsInit) {
-    this.init = init
-    this.media = init.media
-    this.ringTimeout = init.ringTimeout ?? RING_TIMEOUT_MS
-    this.connectTimeout = init.connectTimeout ?? CALL_CONNECT_TIMEOUT_MS
-    this.channels = new SignalChannels(init)
-    this.recordInterval = init.recordInterval ?? CALL_RECORD_MS
-  }
-
-  /** Calls that have not ended. */
-  list (): CallInfo[] {
-    return [...this.calls.values()].map(c => ({ ...c.info }))
-  }
-
-  get (id: string): CallInfo | undefined {
-    const call = this.calls.get(id)
-    return call == null ? undefined : { ...call.info }
-  }
-
-  /**
-   * Opens the signalling stream for a call to `peer` ahead of it (channels.ts), when this node can make
-   * calls and is not in one.
-   */
-  prepare (peer: PeerId): void {
-    if (this.media == null || peer.equals(this.init.self) || this.current() != null) return
-    this.channels.prepare(peer)
-  }
-
-  /** Whether a stream prepared for a call to `peer` is open (for tests and benchmarks). */
-  isPrepared (peer: PeerId): boolean {
-    return this.channels.isPrepared(peer)
-  }
-
-  /** How long a prepared stream is kept (ms); tests shorten it. */
-  get preparedTimeout (): number { return this.channels.preparedTimeout }
-  set preparedTimeout (ms: number) { this.channels.preparedTimeout = ms }
 
   /**
    * Calls a peer. Resolves once the offer is on its way (the call is then 'calling'); follow it with
@@ -289,15 +88,15 @@ export class Calls {
         return { ...call.info }
       }
       call.channel ??= channel
-      const offer = { type: CallSignal.Type.OFFER, sdp, video, media: this.tell(call) }
-      await this.send(call, offer).catch(async (err: Error) => {
+      const offer = { type: CallSignal.Type.OFFER, sdp, video, media: this.sender.tell(call) }
+      await this.sender.send(call, offer).catch(async (err: Error) => {
         // a prepared stream may have died quietly since (its connection went): once more on a fresh one
         if (channel.open || call.channel !== channel) throw err
         log('the prepared stream to %p failed (%s): once more', peer, err.message)
         call.channel = undefined
-        await this.send(call, offer)
+        await this.sender.send(call, offer)
       })
-      this.flushLocalCandidates(call)
+      this.sender.flushLocalCandidates(call)
       this.setTimer(call, this.ringTimeout)
       return { ...call.info }
     } catch (err: any) {
@@ -316,20 +115,48 @@ export class Calls {
     call.localCandidates = []
     try {
       // the caller hears of the answer while the answer is made and the camera and microphone start
-      const accepted = this.send(call, { type: CallSignal.Type.ACCEPT })
+      const accepted = this.sender.send(call, { type: CallSignal.Type.ACCEPT })
       accepted.catch(() => {}) // one stream: the answer's send fails too, and that is awaited below
-      const media = await this.startMedia(call, { video: (options.video ?? true) && call.info.video })
+      const media = await this.answeringMedia(call, (options.video ?? true) && call.info.video)
       if (isOver(call) || call.offer == null) return
       const sdp = await media.answer(call.offer)
       call.offer = undefined
       // frames go out in order: the answer, then the candidates found meanwhile
-      const answered = this.send(call, { type: CallSignal.Type.ANSWER, sdp, media: this.tell(call) })
-      this.flushLocalCandidates(call)
-      await Promise.all([accepted, answered, this.remoteDescriptionSet(call)])
+      const answered = this.sender.send(call, { type: CallSignal.Type.ANSWER, sdp, media: this.sender.tell(call) })
+      this.sender.flushLocalCandidates(call)
+      await Promise.all([accepted, answered, remoteDescriptionSet(call)])
     } catch (err: any) {
       await this.fail(call, err)
       throw err.name === CallError.name ? err : new CallError(`the call could not be answered: ${err.message}`)
     }
+  }
+
+  /**
+   * Callee: sets the call's media up while it rings, the offer taken, so that answering only starts
+   * the camera and microphone and makes the answer. Nothing reaches the caller before the user answers.
+   */
+  private async prepareAnswer (call: Call, offer: string): Promise<MediaSession | undefined> {
+    try {
+      const media = await this.startMedia(call, { video: call.info.video }, true)
+      await media.takeOffer?.(offer)
+      return media
+    } catch (err: any) {
+      log('could not set the call up while it rang: %s', err.message)
+      if (!isOver(call)) {
+        call.media?.close()
+        call.media = undefined
+      }
+      return undefined
+    }
+  }
+
+  /** The media to answer with: the one set up while the call rang, its devices started now, or a new one. */
+  private async answeringMedia (call: Call, video: boolean): Promise<MediaSession> {
+    const early = await call.early
+    if (early == null) return await this.startMedia(call, { video })
+    call.local = { camera: video, mic: true }
+    early.startDevices?.({ video })
+    return early
   }
 
   /** Turns down a ringing call. */
@@ -351,7 +178,7 @@ export class Calls {
       await this.decline(id)
       return
     }
-    await this.finish(call, ...this.hungUp(call, 'you'), { type: CallSignal.Type.HANGUP })
+    await this.finish(call, ...hungUp(call, 'you'), { type: CallSignal.Type.HANGUP })
   }
 
   /** @internal Hangs up everything (the chat is stopping). */
@@ -391,7 +218,7 @@ export class Calls {
         // a stream can go with one of several connections; the next signal opens a fresh one. Only
         // when no connection to them is left, a call not yet answered is over (the timers bound the rest)
         if (this.init.connections(call.peer).length > 0) {
-          await this.resend(call)
+          await this.sender.resend(call)
           return
         }
         if (call.info.state === 'incoming') await this.finish(call, 'missed')
@@ -413,7 +240,7 @@ export class Calls {
       ...(signal.media != null ? { remoteCamera: signal.media.camera, remoteMic: signal.media.mic } : {})
     }
     const key = from.toString()
-    if (!this.allowOffer(key)) {
+    if (!this.offers.allow(key)) {
       this.floods++
       void this.channels.lastWord(channel, { callId: signal.callId, type: CallSignal.Type.BUSY })
       return
@@ -434,11 +261,11 @@ export class Calls {
       void this.finish(same, undefined, 'the calls crossed', { type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.GLARE })
     } else if (same != null) {
       // they call again while their last call still seems to ring or run here: that one is over
-      void this.finish(same, this.hungUp(same, 'they')[0])
+      void this.finish(same, hungUp(same, 'they')[0])
     }
     if (this.current() != null) {
       void this.channels.lastWord(channel, { callId: signal.callId, type: CallSignal.Type.BUSY })
-      void this.record({ ...info, state: 'ended', outcome: 'missed', reason: 'you were in another call' })
+      void this.records.record({ ...info, state: 'ended', outcome: 'missed', reason: 'you were in another call' })
       return
     }
     // everything is in place before the call is announced: a listener may answer it at once
@@ -447,24 +274,13 @@ export class Calls {
       c.offer = signal.sdp
       this.setTimer(c, this.ringTimeout + CALLEE_GRACE_MS)
       if (answerAtOnce == null || this.media == null) {
-        void this.send(c, { type: CallSignal.Type.RINGING }).catch((err: Error) => { log('could not say ringing: %s', err.message) })
+        this.sender.post(c, { type: CallSignal.Type.RINGING }, 'ringing')
       }
+      if (answerAtOnce == null && this.media != null && signal.sdp != null) c.early = this.prepareAnswer(c, signal.sdp)
     })
     if (answerAtOnce != null && this.media != null) {
       this.accept(call.info.id, answerAtOnce).catch((err: Error) => { log('could not answer the crossed call: %s', err.message) })
     }
-  }
-
-  /** Counts an offer from a peer; false when it called too often in the last minute. */
-  private allowOffer (peer: string): boolean {
-    const now = Date.now()
-    const recent = (this.offers.get(peer) ?? []).filter(t => t > now - 60_000)
-    this.offers.delete(peer)
-    if (this.offers.size >= MAX_TRACKED_CALLERS) this.offers.delete(this.offers.keys().next().value as string)
-    const allowed = recent.length < MAX_OFFERS_PER_MINUTE
-    if (allowed) recent.push(now)
-    this.offers.set(peer, recent)
-    return allowed
   }
 
   private async handle (call: Call, signal: Signal): Promise<void> {
@@ -477,7 +293,7 @@ export class Calls {
         break
       case CallSignal.Type.OFFER:
         // the caller sent it again (the stream it first went on ended before our RINGING reached it)
-        if (!out && call.info.state === 'incoming') await this.send(call, { type: CallSignal.Type.RINGING })
+        if (!out && call.info.state === 'incoming') await this.sender.send(call, { type: CallSignal.Type.RINGING })
         break
       case CallSignal.Type.ACCEPT:
         call.unconfirmed = undefined
@@ -490,18 +306,17 @@ export class Calls {
       case CallSignal.Type.ANSWER:
         if (out && !call.remoteSet && call.media != null && signal.sdp != null) {
           call.accepted = true
-          this.heard(call, signal.media)
-          this.sendMedia(call) // what changed here since the offer
+          this.sender.heard(call, signal.media)
+          this.sender.sendMedia(call) // what changed here since the offer
           await call.media.setAnswer(signal.sdp)
-          await this.remoteDescriptionSet(call)
+          await remoteDescriptionSet(call)
         }
         break
       case CallSignal.Type.MEDIA:
-        this.heard(call, signal.media)
+        this.sender.heard(call, signal.media)
         break
       case CallSignal.Type.CANDIDATE:
-        if (call.media != null && call.remoteSet) await call.media.addCandidate(signal.candidate ?? null)
-        else if (call.remoteCandidates.length < 100) call.remoteCandidates.push(signal.candidate ?? null)
+        await remoteCandidate(call, signal.candidate ?? null)
         break
       case CallSignal.Type.DECLINE:
         if (out) await this.finish(call, 'declined')
@@ -515,256 +330,12 @@ export class Calls {
           this.crossed.set(call.info.peer, { video: call.info.video, until: Date.now() + this.ringTimeout })
           await this.finish(call, undefined, 'the calls crossed')
         }
-        else if (signal.reason === CallSignal.Reason.FAILED) await this.finish(call, this.broken(call), this.failedThere(call))
-        else if (signal.reason === CallSignal.Reason.DEVICES) await this.finish(call, this.broken(call), 'the call failed on their side: their microphone could not start')
-        else await this.finish(call, ...this.hungUp(call, 'they'))
+        else if (signal.reason === CallSignal.Reason.FAILED) await this.finish(call, broken(call), failedThere(call))
+        else if (signal.reason === CallSignal.Reason.DEVICES) await this.finish(call, broken(call), 'the call failed on their side: their microphone could not start')
+        else await this.finish(call, ...hungUp(call, 'they'))
         break
       default:
         break // a newer kind of signal: ignored
     }
-  }
-
-  /**
-   * How a call that `who` hung up ends: talked once media flowed; answered but hung up while still
-   * connecting, failed (nobody talked: it is not an answered call), saying so; else missed.
-   */
-  private hungUp (call: Call, who: 'you' | 'they'): [CallOutcome, string | undefined] {
-    if (call.info.connectedAt != null) return ['answered', undefined]
-    return call.accepted ? ['failed', `${who} hung up before it connected`] : ['missed', undefined]
-  }
-
-  /**
-   * Why a call failed on the other side: before any media flowed, FAILED means that no media path could
-   * be made (call.proto), ours too, and what would help depends on our ICE servers.
-   */
-  private failedThere (call: Call): string {
-    return call.info.connectedAt == null ? noMediaPath(call.iceServers) : 'the connection failed on their side'
-  }
-
-  /** How a call whose media failed ends: it counts as talked once media flowed. */
-  private broken (call: Call): CallOutcome {
-    return call.info.connectedAt != null ? 'answered' : 'failed'
-  }
-
-  /** Keeps a new call, lets `setup` fill it in, then announces it. */
-  private add (peer: PeerId, info: CallInfo, setup?: (call: Call) => void): Call {
-    const call: Call = { info, peer, accepted: false, remoteSet: false, remoteCandidates: [], inbound: Promise.resolve(), saving: Promise.resolve(), local: { camera: info.video, mic: true }, mediaAt: 0 }
-    this.calls.set(info.id, call)
-    setup?.(call)
-    this.init.onChange({ ...info })
-    return call
-  }
-
-  private current (): Call | undefined {
-    for (const call of this.calls.values()) if (OPEN_STATES.includes(call.info.state)) return call
-    return undefined
-  }
-
-  private update (call: Call, state: CallState): void {
-    if (call.info.state === state || call.info.state === 'ended') return
-    call.info.state = state
-    this.init.onChange({ ...call.info })
-  }
-
-  private setTimer (call: Call, ms: number): void {
-    clearTimeout(call.timer)
-    call.timer = setTimeout(() => { void this.timedOut(call) }, ms)
-  }
-
-  private async timedOut (call: Call): Promise<void> {
-    const { state } = call.info
-    if (state === 'calling' || state === 'ringing') {
-      await this.finish(call, 'missed', 'no answer', { type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.NO_ANSWER })
-    } else if (state === 'incoming') {
-      await this.finish(call, 'missed')
-    } else if (state === 'connecting') {
-      await this.finish(call, 'failed', noMediaPath(call.iceServers), { type: CallSignal.Type.HANGUP, reason: CallSignal.Reason.FAILED })
-    }
-  }
-
-  private async startMedia (call: Call, options: MediaOptions): Promise<MediaSession> {
-    if (this.media == null) throw new CallError('no media on this client')
-    call.local = { camera: options.video, mic: true }
-    let media: MediaSession
-    call.iceServers = this.init.iceServers?.()
-    try {
-      media = await this.media({ ...call.info }, {
-        candidate: (c) => {
-          if (call.localCandidates != null) call.localCandidates.push(c)
-          else void this.send(call, { type: CallSignal.Type.CANDIDATE, candidate: c }).catch((err: Error) => { log('candidate not sent: %s', err.message) })
-        },
-        connected: () => {
-          if (call.info.state === 'ended') return
-          clearTimeout(call.timer)
-          call.info.connectedAt ??= Date.now()
-          this.update(call, 'connected')
-          this.keepRecord(call)
-        },
-        failed: (reason, devices) => {
-          void this.finish(call, this.broken(call), reason, { type: CallSignal.Type.HANGUP, reason: devices === true ? CallSignal.Reason.DEVICES : CallSignal.Reason.FAILED })
-        },
-        sending: (state) => {
-          call.local = { camera: state.camera, mic: state.mic }
-          this.sendMedia(call)
-        }
-      }, { ...options, iceServers: call.iceServers })
-    } catch (err: any) {
-      throw new DevicesError(`camera or microphone unavailable: ${err.message}`)
-    }
-    if (call.info.state === 'ended') media.close()
-    call.media = media
-    return media
-  }
-
-  private async remoteDescriptionSet (call: Call): Promise<void> {
-    call.remoteSet = true
-    for (const c of call.remoteCandidates.splice(0)) await call.media?.addCandidate(c)
-  }
-
-  /** What goes with our OFFER or ANSWER: what we send now; the other side knows it from then on. */
-  private tell (call: Call): MediaState {
-    call.told = { ...call.local }
-    return call.told
-  }
-
-  /** What the other side says it sends (nothing: an older client); announced when it changed. */
-  private heard (call: Call, media: MediaState | undefined): void {
-    if (media == null || isOver(call) || (call.info.remoteCamera === media.camera && call.info.remoteMic === media.mic)) return
-    call.info.remoteCamera = media.camera
-    call.info.remoteMic = media.mic
-    this.init.onChange({ ...call.info })
-  }
-
-  /**
-   * Tells the other side what we send when it changed since it was last told: at once, or, within
-   * CALL_MEDIA_FRAME_MS of the last MEDIA frame, at the end of that time (the state then, however often
-   * it changed meanwhile). Only once our OFFER or ANSWER went, and only to a side that knows MEDIA.
-   */
-  private sendMedia (call: Call): void {
-    const told = call.told
-    if (isOver(call) || told == null || call.info.remoteCamera == null || call.mediaTimer != null) return
-    if (told.camera === call.local.camera && told.mic === call.local.mic) return
-    const wait = call.mediaAt + CALL_MEDIA_FRAME_MS - Date.now()
-    if (wait > 0) {
-      call.mediaTimer = setTimeout(() => {
-        call.mediaTimer = undefined
-        this.sendMedia(call)
-      }, wait)
-      return
-    }
-    call.mediaAt = Date.now()
-    const media = { ...call.local }
-    call.told = media
-    void this.send(call, { type: CallSignal.Type.MEDIA, media }).catch((err: Error) => { log('media state not sent: %s', err.message) })
-  }
-
-  private flushLocalCandidates (call: Call): void {
-    const held = call.localCandidates ?? []
-    call.localCandidates = undefined
-    for (const c of held) void this.send(call, { type: CallSignal.Type.CANDIDATE, candidate: c }).catch((err: Error) => { log('candidate not sent: %s', err.message) })
-  }
-
-  /** Sends on the call's channel, or on a fresh one when it has closed. */
-  private async send (call: Call, signal: Omit<Signal, 'callId'>): Promise<void> {
-    if (call.info.direction === 'out' && call.info.state === 'calling' && call.unconfirmed != null && call.unconfirmed.length < MAX_UNCONFIRMED) call.unconfirmed.push(signal)
-    if (call.channel == null || !call.channel.open) {
-      call.opening ??= this.channels.open(call.peer).finally(() => { call.opening = undefined })
-      call.channel = await call.opening
-    }
-    await this.channels.send(call.channel, { ...signal, callId: call.info.id })
-  }
-
-  /**
-   * Sends what the callee has not confirmed again, on a fresh stream (its frames are idempotent: the callee
-   * answers a repeated offer with RINGING and ignores candidates it has). At most MAX_RESENDS times a call.
-   */
-  private async resend (call: Call): Promise<void> {
-    const frames = call.unconfirmed
-    if (isOver(call) || call.info.state !== 'calling' || frames == null || frames.length === 0 || call.channel != null) return
-    call.resent = (call.resent ?? 0) + 1
-    if (call.resent > MAX_RESENDS) return
-    log('the call stream to %p ended before it rang: sending the offer again', call.peer)
-    call.unconfirmed = []
-    try {
-      for (const frame of frames) await this.send(call, frame)
-    } catch (err: any) {
-      log('could not send the offer again: %s', err.message)
-    }
-  }
-
-  private async fail (call: Call, err: Error): Promise<void> {
-    log('call %s failed: %s', call.info.id, err.message)
-    const reason = err instanceof DevicesError ? CallSignal.Reason.DEVICES : CallSignal.Reason.FAILED
-    await this.finish(call, this.broken(call), err.message, { type: CallSignal.Type.HANGUP, reason })
-  }
-
-  /**
-   * Ends a call: stops its media, sends the last word if any, and stores the record (unless `outcome`
-   * is undefined: a crossed call that gave way) before reporting it.
-   */
-  private async finish (call: Call, outcome: CallOutcome | undefined, reason?: string, last?: Omit<Signal, 'callId'>): Promise<void> {
-    if (call.info.state === 'ended') return
-    clearTimeout(call.timer)
-    clearTimeout(call.recordTimer)
-    clearTimeout(call.mediaTimer)
-    call.info.state = 'ended'
-    call.info.outcome = outcome
-    call.info.reason = reason
-    this.calls.delete(call.info.id)
-    call.media?.close()
-    const said = last == null
-      ? Promise.resolve()
-      : this.send(call, last).catch((err: Error) => { log('could not tell %p the call ended: %s', call.peer, err.message) })
-    void said.then(() => { call.channel?.close() })
-    this.init.onChange({ ...call.info })
-    if (outcome != null) {
-      // after any write of the running call's record, which this one replaces
-      call.saving = call.saving.then(async () => { await this.record(call.info) })
-      await call.saving
-    }
-    if (this.init.signal.aborted) await said
-  }
-
-  /**
-   * Stores a connected call's record as it would read if the call ended now (answered, ending now), and
-   * again every recordInterval until it ends.
-   */
-  private keepRecord (call: Call): void {
-    if (isOver(call)) return
-    clearTimeout(call.recordTimer)
-    call.recordTimer = setTimeout(() => { this.keepRecord(call) }, this.recordInterval)
-    call.saving = call.saving.then(async () => {
-      if (!isOver(call)) await this.store(toRecord(call.info, 'answered'))
-    })
-  }
-
-  /** Stores an ended call's record, then reports it. */
-  private async record (info: CallInfo): Promise<void> {
-    const record = toRecord(info, info.outcome ?? 'missed')
-    await this.store(record)
-    this.init.onEnded(record)
-  }
-
-  private async store (record: CallRecord): Promise<void> {
-    try {
-      await this.init.store.addCall(record)
-    } catch (err: any) {
-      log.error('could not store a call record: %e', err)
-    }
-  }
-}
-
-/** A call's record, ending now. */
-function toRecord (info: CallInfo, outcome: CallOutcome): CallRecord {
-  return {
-    id: info.id,
-    peer: info.peer,
-    direction: info.direction,
-    video: info.video,
-    timestamp: info.startedAt,
-    ...(info.connectedAt != null ? { connectedAt: info.connectedAt } : {}),
-    endedAt: Date.now(),
-    outcome,
-    ...(info.reason != null ? { reason: info.reason } : {})
   }
 }

@@ -14,9 +14,14 @@
  * const chat = await createChat({ callMedia: rtcMedia({ iceServers: [], onSession: (call, s) => sessions.set(call.id, s) }) })
  * ```
  */
-import { noMediaPath } from './index.js'
-import type { CallInfo, MediaEvents, MediaFactory, MediaSession, MediaSetup } from './index.js'
+import { noMediaPath } from './media.js'
+import type { CallInfo } from './call.js'
+import type { MediaEvents, MediaFactory, MediaOptions, MediaSession, MediaSetup } from './media.js'
+import { callStats } from './stats.js'
 import type { IceCandidate } from './signalling.js'
+import type { CallStats } from './stats.js'
+
+export type { CallStats } from './stats.js'
 
 export interface RtcMediaInit {
   /** used when the call brings none (Calls always does) */
@@ -25,33 +30,6 @@ export interface RtcMediaInit {
   disconnectTimeout?: number
   /** each new call's session, for the interface to show and control */
   onSession?(call: Readonly<CallInfo>, session: RtcCall): void
-}
-
-/** Connection quality, from getStats(). */
-export interface CallStats {
-  /** round-trip time on the selected candidate pair (ms) */
-  rttMs?: number
-  /** when the figures were taken (performance.now()) */
-  at: number
-  /** bytes received (in all, of audio, of video) and sent since the call began */
-  inBytes: number
-  audioInBytes: number
-  videoInBytes: number
-  outBytes: number
-  /** received and sent bitrate since the sample handed to stats() (kbit/s); none without one */
-  inKbps?: number
-  outKbps?: number
-  audioInKbps?: number
-  videoInKbps?: number
-  /** share of received packets lost since the call began (0-1) */
-  loss: number
-  framesDecoded: number
-  audioPacketsReceived: number
-  frameWidth?: number
-  frameHeight?: number
-  /** candidate types of the selected pair: 'host' means a direct path, 'relay' a TURN server */
-  localCandidate?: string
-  remoteCandidate?: string
 }
 
 const DISCONNECT_MS = 10_000
@@ -95,14 +73,23 @@ export class RtcCall extends EventTarget implements MediaSession {
    * connection is made while the camera starts. The first video frame comes some time after the
    * sender's getUserMedia resolves however early the connection is up (the bench's bare pair shows the
    * same); answering first still brings the connection, and so the first frame, sooner. If no
-   * microphone can be had, the call fails with that reason.
+   * microphone can be had, the call fails with that reason. A callee's session made while the call
+   * rings (`ringing`) asks for them only once the user answers (startDevices): no camera light for a
+   * call that is declined.
    */
   static async open (call: Readonly<CallInfo>, events: MediaEvents, options: MediaSetup, init: RtcMediaInit): Promise<RtcCall> {
     const md = globalThis.navigator?.mediaDevices
     if (md?.getUserMedia == null) throw new Error('this browser gives the page no camera or microphone (it needs https or localhost)')
     const session = new RtcCall(events, options, init)
-    void session.acquire(md, options.video)
+    if (options.ringing !== true) void session.acquire(md, options.video)
     return session
+  }
+
+  /** A call that rang and was answered: the camera and microphone start now. */
+  startDevices (options: MediaOptions): void {
+    if (this.closed || this.acquiring) return
+    this.cameraOn = options.video
+    void this.acquire(navigator.mediaDevices, options.video)
   }
 
   private constructor (events: MediaEvents, options: MediaSetup, init: RtcMediaInit) {
@@ -138,7 +125,11 @@ export class RtcCall extends EventTarget implements MediaSession {
     })
   }
 
+  /** the camera and microphone were asked for */
+  private acquiring = false
+
   private async acquire (md: MediaDevices, video: boolean): Promise<void> {
+    this.acquiring = true
     let stream: MediaStream
     try {
       stream = await md.getUserMedia({ audio: true, video })
@@ -177,8 +168,10 @@ export class RtcCall extends EventTarget implements MediaSession {
   private async attach (): Promise<void> {
     this.attaching = this.attaching.then(async () => {
       if (this.closed) return
-      await this.audio?.sender.replaceTrack(this.mic ?? null)
-      await this.video?.sender.replaceTrack((this.sharing ? this.screen : this.camera) ?? null)
+      // (a sender that has the track already is left alone: replaceTrack waits its turn behind the
+      // connection's other operations, such as the answer being made)
+      await replace(this.audio?.sender, this.mic)
+      await replace(this.video?.sender, this.sharing ? this.screen : this.camera)
     }).catch(() => {}) // only a closed connection refuses a track
     await this.attaching
   }
@@ -193,11 +186,23 @@ export class RtcCall extends EventTarget implements MediaSession {
     return offer.sdp ?? ''
   }
 
-  /** the caller's offer being applied */
+  /** our offer or answer being applied */
   private localSet: Promise<void> = Promise.resolve()
 
+  /** the caller's offer, taken while the call rang (takeOffer) */
+  private offerSet?: Promise<void>
+
+  /**
+   * Takes the caller's offer while the call rings, before the user answers: answer() then only makes
+   * the answer. Nothing goes out to the caller before that (ICE gathers from the answer on).
+   */
+  async takeOffer (offer: string): Promise<void> {
+    this.offerSet ??= this.pc.setRemoteDescription({ type: 'offer', sdp: offer })
+    await this.offerSet
+  }
+
   async answer (offer: string): Promise<string> {
-    await this.pc.setRemoteDescription({ type: 'offer', sdp: offer })
+    await this.takeOffer(offer)
     let audio: RTCRtpTransceiver | undefined
     let video: RTCRtpTransceiver | undefined
     for (const t of this.pc.getTransceivers()) {
@@ -212,8 +217,13 @@ export class RtcCall extends EventTarget implements MediaSession {
     this.audio = audio
     this.video = video
     void this.attach() // whatever tracks there are yet; the rest join when the devices are ready
-    await this.pc.setLocalDescription(await this.pc.createAnswer())
-    return this.pc.localDescription?.sdp ?? ''
+    const answer = await this.pc.createAnswer()
+    // the answer goes out while it is applied here, as the offer does
+    this.localSet = this.pc.setLocalDescription(answer)
+    this.localSet.catch((err: Error) => {
+      if (!this.closed) this.events.failed(`the answer could not be applied: ${err.message}`)
+    })
+    return answer.sdp ?? ''
   }
 
   async setAnswer (answer: string): Promise<void> {
@@ -306,49 +316,7 @@ export class RtcCall extends EventTarget implements MediaSession {
    * call (each reader keeps its own, so that one reading often does not shorten another's span).
    */
   async stats (previous?: CallStats): Promise<CallStats> {
-    const report = await this.pc.getStats()
-    const now = performance.now()
-    let lost = 0
-    let received = 0
-    const out: CallStats = { at: now, inBytes: 0, audioInBytes: 0, videoInBytes: 0, outBytes: 0, loss: 0, framesDecoded: 0, audioPacketsReceived: 0 }
-    let pair: any
-    report.forEach((s: any) => {
-      if (s.type === 'inbound-rtp') {
-        out.inBytes += s.bytesReceived ?? 0
-        lost += Math.max(0, s.packetsLost ?? 0)
-        received += s.packetsReceived ?? 0
-        if (s.kind === 'audio') {
-          out.audioInBytes += s.bytesReceived ?? 0
-          out.audioPacketsReceived += s.packetsReceived ?? 0
-        } else if (s.kind === 'video') {
-          out.videoInBytes += s.bytesReceived ?? 0
-          out.framesDecoded += s.framesDecoded ?? 0
-          if (s.frameWidth != null) {
-            out.frameWidth = s.frameWidth
-            out.frameHeight = s.frameHeight
-          }
-        }
-      } else if (s.type === 'outbound-rtp') {
-        out.outBytes += s.bytesSent ?? 0
-      } else if (s.type === 'transport' && s.selectedCandidatePairId != null) {
-        pair = report.get(s.selectedCandidatePairId)
-      }
-    })
-    if (pair == null) report.forEach((s: any) => { if (s.type === 'candidate-pair' && s.nominated === true && s.state === 'succeeded') pair ??= s })
-    if (pair != null) {
-      if (pair.currentRoundTripTime != null) out.rttMs = pair.currentRoundTripTime * 1000
-      out.localCandidate = report.get(pair.localCandidateId)?.candidateType
-      out.remoteCandidate = report.get(pair.remoteCandidateId)?.candidateType
-    }
-    out.loss = received + lost > 0 ? lost / (received + lost) : 0
-    if (previous != null && now > previous.at) {
-      const kbps = (key: 'inBytes' | 'outBytes' | 'audioInBytes' | 'videoInBytes'): number => Math.max(0, (out[key] - previous[key]) * 8 / (now - previous.at))
-      out.inKbps = kbps('inBytes')
-      out.outKbps = kbps('outBytes')
-      out.audioInKbps = kbps('audioInBytes')
-      out.videoInKbps = kbps('videoInBytes')
-    }
-    return out
+    return await callStats(this.pc, previous)
   }
 
   close (): void {
@@ -368,6 +336,11 @@ export class RtcCall extends EventTarget implements MediaSession {
     if (!this.closed) this.events.sending({ camera: this.cameraOn || this.sharing, mic: this.micOn })
     this.dispatchEvent(new Event('change'))
   }
+}
+
+/** Puts `track` (none: null) on a sender that does not have it yet. */
+async function replace (sender: RTCRtpSender | undefined, track: MediaStreamTrack | undefined): Promise<void> {
+  if (sender != null && sender.track !== (track ?? null)) await sender.replaceTrack(track ?? null)
 }
 
 /** One line for what getUserMedia refused. */
