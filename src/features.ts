@@ -231,10 +231,9 @@ export class ChatFeatures {
   async sendFile (to: { room: string } | { peer: PeerId }, source: FileSource, text: string): Promise<FileTransfer> {
     if ('peer' in to && to.peer.equals(this.libp2p.peerId)) throw new InvalidInputError('cannot send a file to yourself')
     const { offer, transfer } = await this.files.prepare('room' in to ? to.room : to.peer.toString(), 'room' in to, source)
-    const message = 'room' in to
-      ? await this.rooms.say(to.room, text, encodeOffer(offer))
-      : await this.conversations.send(to.peer, text, { id: transfer.id, offer: encodeOffer(offer) })
-    await this.files.offered(transfer.id, message.id)
+    const offered = async (message: { id: string }): Promise<void> => { await this.files.offered(transfer.id, message.id) }
+    if ('room' in to) await offered(await this.rooms.say(to.room, text, encodeOffer(offer)))
+    else await this.conversations.send(to.peer, text, { id: transfer.id, offer: encodeOffer(offer), stored: offered })
     return transfer
   }
 

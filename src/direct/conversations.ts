@@ -64,13 +64,14 @@ export class Conversations {
 
   /**
    * Stores a message in the outbox and starts delivering it; with `file`, the message carries that
-   * file's offer (the text may then be empty).
+   * file's offer (the text may then be empty), and `stored` runs before 'sent' is reported.
    */
-  async send (peer: PeerId, text: string, file?: { id: string, offer: Uint8Array }): Promise<StoredMessage> {
+  async send (peer: PeerId, text: string, file?: { id: string, offer: Uint8Array, stored(message: StoredMessage): Promise<void> }): Promise<StoredMessage> {
     if (peer.equals(this.init.self)) throw new InvalidInputError(file != null ? 'cannot send a file to yourself' : 'cannot message yourself')
     if (file == null && text.trim().length === 0) throw new InvalidInputError('empty message')
     checkLength(text)
-    const message = await this.outbox.send(peer.toString(), text, file)
+    const message = await this.outbox.send(peer.toString(), text, file != null ? { id: file.id, offer: file.offer } : undefined)
+    await file?.stored(message)
     this.init.onSent(message)
     return message
   }
