@@ -34,6 +34,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createBootstrapNode } from '../bootstrap-node/index.js'
 import { createRoomSecret, deriveRoomKeys, openRoomMessageDetailed, sealRoomMessage } from '../src/crypto/room.js'
 import { createChat } from '../src/index.js'
+import { internals } from '../src/internals.js'
 import { EARLY_DISCOVERY_MS } from '../src/rooms/index.js'
 import { startPlainGossipNode } from '../test/fixtures.js'
 import { mean, ms, pad, positiveInt, ratio, summarize, verdict } from './stats.js'
@@ -493,7 +494,7 @@ export async function benchRooms (io: RoomBenchIo): Promise<void> {
     const tJoin = performance.now()
     const { invite } = await members[0].createRoom(ROOM)
     await Promise.all(members.slice(1).map(async c => { await c.joinRoom(invite) }))
-    const topic = members[0].rooms.find(ROOM).keys.topic
+    const topic = internals(members[0]).rooms.find(ROOM).keys.topic
     io.step('rooms: waiting for the room meshes on the fixed links (chat)')
     await meshed(chatPubsubs, chatNodes.map(n => n.peerId), topic, fixed)
     const meshMs = performance.now() - tJoin

@@ -14,6 +14,7 @@
 import fc from 'fast-check'
 import { decodeInvite, INVITE_PROBLEMS } from '../src/crypto/invite.js'
 import { createChat } from '../src/index.js'
+import { internals } from '../src/internals.js'
 import { fuzzedInvite } from '../test/fuzz-frames.js'
 import { removeTempDir, tempDir } from './temp.js'
 import type { Chat } from '../src/index.js'
@@ -46,7 +47,7 @@ function stats (chat: Chat): Record<string, unknown> {
     dm: { ...dm.stats },
     calls: { ...calls.stats, floods: chat.calls.floods },
     sync: { ...roomSync.stats },
-    rooms: { ...chat.rooms.stats, accepted: roomMessages },
+    rooms: { ...internals(chat).rooms.stats, accepted: roomMessages },
     messages,
     rss,
     peak,

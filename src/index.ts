@@ -11,261 +11,67 @@ import { createChat } from 'megachat'
  * await chat.send('bob', 'hello')   // resolves once stored in the outbox; 'delivered' fires on the ack
  * ```
  */
-import { logger } from '@libp2p/logger'
-import { JitteredInterval } from './timer.js'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { toString as toHex } from 'uint8arrays/to-string'
 import { TypedEventEmitter } from 'main-event'
-import { DM_PROTOCOL, LOCAL_NAME, LOCAL_NAME_RULE, MAX_PROBE_DELAY_MS, MAX_TEXT_BYTES, RETRY_INTERVAL_MS, overUtf8 } from './constants.js'
-import { Calls, callSignalling } from './calls/index.js'
 import { safetyCode } from './crypto/safety-code.js'
-import { directMessages } from './direct/index.js'
-import { Outbox } from './direct/outbox.js'
-import { Strangers } from './direct/strangers.js'
-import { DuplicateContactError, InvalidInputError, InvalidPeerIdError, MessageTooLongError, UnknownContactError } from './errors.js'
-import { BootstrapWatch } from './node/bootstrap-watch.js'
-import { diagnoseNetwork, diagnosePeer } from './node/diagnose.js'
-import type { Diagnosis } from './node/diagnose.js'
-import { createNode } from './node/node.js'
-import { Reach } from './node/reach.js'
-import { openPlatform } from './platform.js'
-import { Rooms, roomSync } from './rooms/index.js'
-import { BootstrapTurn } from './turn/index.js'
-import { FileEngine } from './files/index.js'
-import { decodeOffer, encodeOffer } from './files/offer.js'
-import { fileTransfer } from './files/protocol.js'
-import { openFileStorage } from './files/storage.js'
-import type { FileEvents, FileSource, FileStorage, FileTransfer } from './files/types.js'
-import type { RoomInfo, RoomMembersEvent, RoomMessageEvent } from './rooms/index.js'
-import type { StoredRoomMessage } from './store/index.js'
-import { ChatStore } from './store/index.js'
-import type { DirectMessage } from './direct/index.js'
+import { looksLikePeerId, parsePeerId } from './contacts/index.js'
+import { checkLength } from './direct/conversations.js'
+import { assemble } from './features.js'
+import type { ChatFeatures } from './features.js'
+import { register } from './internals.js'
+import type { Calls, CallInfo, MediaOptions } from './calls/index.js'
+import type { FileSource, FileTransfer } from './files/types.js'
+import type { FileEngine } from './files/index.js'
 import type { BootstrapNodeStatus } from './node/bootstrap-watch.js'
-import type { ChatLibp2p, NodeOptions } from './node/node.js'
-import type { Platform, PlatformInit } from './platform.js'
-import type { CallRecord, Contact, MessageRequest, StoredMessage } from './store/index.js'
-import type { CallInfo, MediaFactory, MediaOptions } from './calls/index.js'
-import type { Unreachable } from './direct/outbox.js'
-import type { PeerId, PrivateKey } from '@libp2p/interface'
-import type { Datastore } from 'interface-datastore'
+import type { Diagnosis } from './node/diagnose.js'
+import type { ChatLibp2p } from './node/node.js'
+import type { RoomInfo } from './rooms/index.js'
+import type { CallRecord, Contact, MessageRequest, StoredMessage, StoredRoomMessage } from './store/index.js'
+import type { ChatEvents, ChatInit, ContactInfo } from './types.js'
+import type { PeerId } from '@libp2p/interface'
 
 export * from './errors.js'
 export * from './crypto/errors.js'
-export type { Contact, MessageRequest, StoredMessage, DeliveryState, Direction, StoredRoomMessage } from './store/index.js'
-export type { RoomInfo, RoomMembersEvent, RoomMessageEvent } from './rooms/index.js'
-export type { CallRecord, CallOutcome } from './store/index.js'
-export type { Calls, CallInfo, CallState, MediaEvents, MediaFactory, MediaOptions, MediaSession, MediaSetup, MediaState, IceCandidate } from './calls/index.js'
-export type { ChatLibp2p } from './node/node.js'
-export type { BootstrapNodeStatus } from './node/bootstrap-watch.js'
-export type { Diagnosis, PeerDiagnosis, PathInfo, NatReport, NatMapping, NatSeen, ReachTrace, ReachStep } from './node/diagnose.js'
+export * from './types.js'
 export { MAX_TEXT_BYTES, MAX_FILE_BYTES, AUTO_FETCH_BYTES } from './constants.js'
-export type { FileTransfer, FileState, FileSource, FileStorage, Files, FileEvents, FileOffer } from './files/types.js'
-export type { FileEngineStats, FileTransferStats } from './files/index.js'
-
-const log = logger('megachat')
-
-/** The network settings (listen, bootstrap, iceServers, webrtc, lan, dhtServer) are those of NodeOptions. */
-export interface ChatInit extends PlatformInit, Pick<NodeOptions, 'listen' | 'bootstrap' | 'iceServers' | 'webrtc' | 'lan' | 'dhtServer' | 'lateServices'> {
-  /** overrides the data directory's store (tests use a MemoryDatastore) */
-  datastore?: Datastore
-  /** overrides the data directory's identity */
-  privateKey?: PrivateKey
-  /** an identity and store opened already (openPlatform), used instead of `dataDir`; stop() closes it */
-  platform?: Platform
-  /** how long to look for an unreachable contact per attempt (ms) */
-  findTimeout?: number
-  /** how often waiting messages are retried and offline contacts probed (ms) */
-  retryInterval?: number
-  /** false: createChat returns before starting, so listeners can be added first; then call start() */
-  start?: boolean
-  /** the media of calls (the web app's RTCPeerConnection); without it calls can be shown and declined only */
-  callMedia?: MediaFactory
-  /** how long a call rings before it is missed (ms) */
-  ringTimeout?: number
-  /** where file bytes are kept (default: `<dataDir>/files/`, or a temporary folder without a dataDir) */
-  files?: FileStorage
-  /** contacts' files up to this many bytes are fetched without asking (default AUTO_FETCH_BYTES, 64 MiB) */
-  autoFetchBytes?: number
-}
-
-export interface ContactInfo extends Contact {
-  online: boolean
-  /** read it out to each other: equal codes mean no impostor */
-  safetyCode: string
-}
-
-export interface IncomingMessage extends StoredMessage {
-  direction: 'in'
-  /** the contact's name, when the author is a contact */
-  name?: string
-  /** the author is not a contact: the message is part of their message request (accept: addContact; or block) */
-  request?: true
-}
-
-export interface PresenceChange {
-  peerId: string
-  name: string
-  online: boolean
-  lastSeen?: number
-}
-
-export type { Unreachable } from './direct/outbox.js'
-
-export interface ChatEvents extends FileEvents {
-  /** a message arrived (each id once) */
-  message: CustomEvent<IncomingMessage>
-  /** a message was stored in the outbox */
-  sent: CustomEvent<StoredMessage>
-  /** the recipient acknowledged a message */
-  delivered: CustomEvent<StoredMessage>
-  /** a contact came online or went offline */
-  presence: CustomEvent<PresenceChange>
-  /** waiting messages could not be delivered this time; they stay queued and are retried */
-  unreachable: CustomEvent<Unreachable>
-  /** a room message from another member was accepted (each id once) */
-  'room:message': CustomEvent<RoomMessageEvent & { name?: string }>
-  /** the number of members online in a joined room changed */
-  'room:members': CustomEvent<RoomMembersEvent>
-  /** a call started, rang, was answered, connected or ended (state 'incoming': someone calls) */
-  call: CustomEvent<CallInfo>
-  /** a call ended and is stored in the history */
-  'call:ended': CustomEvent<CallRecord>
-  /** a bootstrap node connected, was lost, or could not be reached (and when it is tried next) */
-  bootstrap: CustomEvent<BootstrapNodeStatus>
-}
+export { parsePeerId } from './contacts/index.js'
 
 export class Chat extends TypedEventEmitter<ChatEvents> {
   readonly peerId: PeerId
   /** the libp2p node underneath (connections, addresses): for what the methods here do not cover */
   readonly libp2p: ChatLibp2p
-  /** @internal the store of contacts, history and the outbox */
-  readonly store: ChatStore
-  /** @internal the rooms module: use the room methods of Chat */
-  readonly rooms: Rooms
   /** calls: accept, decline, hang up by call id; see also call() */
   readonly calls: Calls
-  private readonly init: ChatInit
-  private readonly closePlatform: () => Promise<void>
-  /** @internal the dial policy every feature uses */
-  readonly reach: Reach
-  private readonly outbox: Outbox
-  private readonly contactCache: Map<string, Contact>
-  /** message requests from non-contacts, and blocked peers */
-  private readonly strangers: Strangers
-  private readonly shutdown = new AbortController()
-  /** when each offline contact is probed next, with a growing delay */
-  private readonly probes = new Map<string, { next: number, delay: number }>()
-  private timer?: JitteredInterval
-  private readonly bootstrapWatch: BootstrapWatch
-  /** TURN credentials from the bootstrap nodes that run coturn */
-  private readonly turn: BootstrapTurn
   /** files and pictures: list, fetch, cancel, read; send with sendFile() */
   readonly files: FileEngine
-  private readonly fileStorage: FileStorage
+  private readonly f: ChatFeatures
+  private readonly closePlatform: () => Promise<void>
 
   /** use createChat() */
-  constructor (libp2p: ChatLibp2p, store: ChatStore, init: ChatInit & { privateKey: PrivateKey }, parts: ChatParts, closePlatform: () => Promise<void>) {
+  constructor (libp2p: ChatLibp2p, features: (chat: Chat) => ChatFeatures, closePlatform: () => Promise<void>) {
     super()
-    const { allowedTopics, contacts, strangers, fileStorage } = parts
     this.libp2p = libp2p
     this.peerId = libp2p.peerId
-    this.store = store
-    this.contactCache = contacts
-    this.strangers = strangers
-    this.init = init
     this.closePlatform = closePlatform
-    this.reach = new Reach(libp2p, { findTimeout: init.findTimeout, signal: this.shutdown.signal })
-    this.outbox = new Outbox({
-      store,
-      dm: () => libp2p.services.dm,
-      reach: this.reach,
-      protocol: DM_PROTOCOL,
-      signal: this.shutdown.signal,
-      retryInterval: init.retryInterval,
-      onDelivered: (m) => { this.safeDispatchEvent('delivered', { detail: m }) },
-      onUnreachable: (u) => { this.safeDispatchEvent('unreachable', { detail: u }) }
-    })
-    this.rooms = new Rooms({
-      libp2p,
-      store,
-      privateKey: init.privateKey,
-      signal: this.shutdown.signal,
-      reach: async (peer, addrs) => await this.reach.connect(peer, { addrs }),
-      onMessage: (m) => {
-        const name = this.contactCache.get(m.from)?.name
-        this.safeDispatchEvent('room:message', { detail: name != null ? { ...m, name } : m })
-        if (m.file != null) void this.files.onOffer(m.from, m.roomId, true, decodeOffer(m.file), m.id).catch((err: any) => { log.error('could not take a file offer: %e', err) })
-      },
-      onMembers: (m) => { this.safeDispatchEvent('room:members', { detail: m }) }
-    }, allowedTopics)
-    this.bootstrapWatch = new BootstrapWatch(libp2p, init.bootstrap ?? [])
-    this.bootstrapWatch.addEventListener('change', (evt) => { this.safeDispatchEvent('bootstrap', { detail: evt.detail }) })
-    const bootstrapIds = new Set(this.bootstrapWatch.status().map(s => s.peerId).filter(id => id != null))
-    this.turn = new BootstrapTurn(libp2p, (peer) => bootstrapIds.has(peer.toString()))
-    this.calls = new Calls({
-      self: this.peerId,
-      store,
-      signalling: () => libp2p.services.calls,
-      reach: async (peer, signal) => await this.reach.connect(peer, { signal }),
-      connections: (peer) => this.libp2p.getConnections(peer),
-      signal: this.shutdown.signal,
-      onChange: (call) => { this.safeDispatchEvent('call', { detail: call }) },
-      onEnded: (record) => { this.safeDispatchEvent('call:ended', { detail: record }) },
-      media: init.callMedia,
-      iceServers: () => this.iceServers(),
-      ringTimeout: init.ringTimeout
-    })
-    this.fileStorage = fileStorage
-    this.files = new FileEngine({
-      self: this.peerId,
-      store,
-      storage: fileStorage,
-      reach: this.reach,
-      stats: () => libp2p.services.files.stats,
-      isContact: (peer) => this.contactCache.has(peer),
-      roomMembers: (roomId) => {
-        try {
-          return this.rooms.members(roomId)
-        } catch {
-          return []
-        }
-      },
-      isOnline: (peer) => this.isOnline(peer),
-      signal: this.shutdown.signal,
-      autoFetchBytes: init.autoFetchBytes,
-      onEvent: (name, transfer) => { this.safeDispatchEvent(name, { detail: transfer }) }
-    })
+    this.f = features(this)
+    this.calls = this.f.calls
+    this.files = this.f.files
+    register(this, this.f)
   }
 
   /** Starts the node (createChat does, unless told `start: false`). */
   async start (): Promise<void> {
-    if (this.libp2p.status !== 'stopped' || this.shutdown.signal.aborted) return
-    for (const c of await this.store.listContacts()) this.contactCache.set(c.peerId, c)
-    await this.strangers.load()
-    this.libp2p.addEventListener('peer:connect', (evt) => { this.onPresence(evt.detail, true) })
-    this.libp2p.addEventListener('peer:disconnect', (evt) => { this.onPresence(evt.detail, false) })
-    await this.rooms.load()
-    await this.files.load()
-    this.turn.start()
-    await this.libp2p.start()
-    this.bootstrapWatch.start()
-    this.rooms.start()
-    this.timer = new JitteredInterval(() => { this.tick() }, this.init.retryInterval ?? RETRY_INTERVAL_MS)
-    this.tick()
-    this.files.start()
+    if (this.libp2p.status !== 'stopped' || this.f.stopped) return
+    await this.f.start()
   }
 
   /** Each configured bootstrap node: connected, or why not and when it is tried next. */
   bootstrapStatus (): BootstrapNodeStatus[] {
-    return this.bootstrapWatch.status()
+    return this.f.bootstrapWatch.status()
   }
 
-  /**
-   * The ICE servers a call's media uses now: the configured ones (by default the bootstrap nodes' STUN),
-   * then the TURN servers of the bootstrap nodes that run one, with their current credentials.
-   */
+  /** The ICE servers of a call's media now: the configured ones, then the bootstrap nodes' TURN servers. */
   iceServers (): RTCIceServer[] {
-    return [...(this.init.iceServers ?? []), ...this.turn.iceServers()]
+    return this.f.iceServers()
   }
 
   /**
@@ -274,19 +80,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
    * that person now or, when there is none, a fresh attempt and why each of its steps failed.
    */
   async diagnose (ref?: string): Promise<Diagnosis> {
-    const peer = ref != null ? this.resolve(ref) : undefined
-    // with a connection open this returns it at once; without, it dials (or joins the dial under way)
-    const attempt = peer != null && !this.strangers.isBlocked(peer.toString()) ? this.reach.connect(peer).catch(() => {}) : undefined
-    const diagnosis = await diagnoseNetwork({
-      iceServers: this.init.iceServers ?? [],
-      turnServers: this.turn.iceServers(),
-      bootstrap: this.bootstrapStatus(),
-      addresses: this.addresses()
-    })
-    if (peer == null) return diagnosis
-    await attempt
-    const key = peer.toString()
-    return { ...diagnosis, peer: diagnosePeer(key, this.contactCache.get(key)?.name, this.libp2p.getConnections(peer), this.reach.lastTrace(peer), this.strangers.isBlocked(key)) }
+    return await this.f.diagnose(ref != null ? this.resolve(ref) : undefined)
   }
 
   /** Multiaddrs others can dial, each ending in /p2p/<our id>. */
@@ -301,402 +95,149 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
 
   // ---- contacts
 
+  /** Adds a contact (accepting their message request, undoing a block) and tries to reach them. */
   async addContact (peer: string, name?: string): Promise<ContactInfo> {
-    const id = parsePeerId(peer)
-    if (id.equals(this.peerId)) throw new InvalidInputError('that is your own peer ID')
-    const key = id.toString()
-    const chosen = name ?? `peer-${key.slice(-6)}`
-    if (!LOCAL_NAME.test(chosen)) throw new InvalidInputError(`a contact name is ${LOCAL_NAME_RULE}`)
-    if (this.contactCache.has(key)) throw new DuplicateContactError(`already a contact: ${this.contactCache.get(key)?.name}`)
-    const taken = this.byName(chosen)
-    if (taken != null) throw new DuplicateContactError(`the name ${chosen} is taken by another contact`)
-    const contact: Contact = { peerId: key, name: chosen, addedAt: Date.now() }
-    await this.store.putContact(contact)
-    this.contactCache.set(key, contact)
-    // adding someone accepts their message request, and undoes a block
-    await this.strangers.accepted(key)
-    await this.strangers.unblock(key)
-    void this.reachQuietly(id)
-    return this.info(contact)
+    return this.f.contactInfo(await this.f.addContact(peer, name))
   }
 
   async removeContact (ref: string): Promise<Contact> {
-    const contact = this.contactFor(ref)
-    if (contact == null) throw new UnknownContactError(`no contact ${ref}`)
-    await this.store.deleteContact(contact.peerId)
-    this.contactCache.delete(contact.peerId)
-    return contact
+    return await this.f.contacts.remove(ref)
   }
 
   async contacts (): Promise<ContactInfo[]> {
-    return [...this.contactCache.values()]
-      .sort((a, b) => a.name.localeCompare(b.name))
-      .map(c => this.info(c))
-  }
-
-  // ---- message requests and blocking
-
-  /**
-   * Message requests: people who are not contacts and wrote to us, the latest first. Accept one by
-   * adding the contact (addContact), or block them. Their messages are in history() meanwhile.
-   */
-  requests (): MessageRequest[] {
-    return this.strangers.requests()
-  }
-
-  /**
-   * Blocks a peer (a contact or not): their connections are closed and refused from now on, and the
-   * conversation with them, their message request and their contact are deleted.
-   */
-  async block (ref: string): Promise<void> {
-    const peer = this.resolve(ref)
-    if (peer.equals(this.peerId)) throw new InvalidInputError('that is your own peer ID')
-    const key = peer.toString()
-    await this.strangers.block(key)
-    if (this.contactCache.delete(key)) await this.store.deleteContact(key)
-    await this.libp2p.hangUp(peer).catch((err: any) => { log('closing connections to %p failed: %s', peer, err.message) })
-  }
-
-  /** Lets a blocked peer connect and write again (as a stranger). Resolves false if they were not blocked. */
-  async unblock (peer: string): Promise<boolean> {
-    return await this.strangers.unblock(parsePeerId(peer).toString())
-  }
-
-  /** Peer IDs of the blocked peers. */
-  blocked (): string[] {
-    return this.strangers.listBlocked()
+    return this.f.contacts.list().map(c => this.f.contactInfo(c))
   }
 
   /** A contact by name (case-insensitive) or peer ID. */
   contactFor (ref: string): Contact | undefined {
-    return this.contactCache.get(ref) ?? this.byName(ref)
+    return this.f.contacts.find(ref)
   }
 
   /** The peer behind a contact name or a peer ID (contact or not). */
   resolve (ref: string): PeerId {
-    const contact = this.contactFor(ref)
-    if (contact != null) return contactPeerId(contact.peerId)
-    if (/^(12D3Koo|Qm|16Uiu2)/.test(ref)) return parsePeerId(ref)
-    throw new UnknownContactError(`no contact named ${ref}`)
+    return this.f.contacts.resolve(ref)
+  }
+
+  /** Is there an open connection to this peer? */
+  isOnline (peer: string): boolean {
+    return this.f.presence.isOnline(peer)
+  }
+
+  // ---- message requests and blocking
+
+  /** Strangers who wrote (latest first; their messages are in history()): addContact accepts, or block. */
+  requests (): MessageRequest[] {
+    return this.f.strangers.requests()
+  }
+
+  /** Blocks a peer: connections closed and refused; their conversation, request and contact deleted. */
+  async block (ref: string): Promise<void> {
+    await this.f.block(this.resolve(ref))
+  }
+
+  /** Lets a blocked peer connect and write again (as a stranger). Resolves false if they were not blocked. */
+  async unblock (peer: string): Promise<boolean> {
+    return await this.f.strangers.unblock(parsePeerId(peer).toString())
+  }
+
+  /** Peer IDs of the blocked peers. */
+  blocked (): string[] {
+    return this.f.strangers.listBlocked()
   }
 
   // ---- messages
 
-  /**
-   * Stores a message in the outbox (so it survives a crash) and starts delivering it.
-   * Resolves with the stored message; 'delivered' fires when the recipient acknowledges it.
-   */
+  /** Stores a message in the outbox and starts delivering it; 'delivered' fires on the recipient's ack. */
   async send (to: string, text: string): Promise<StoredMessage> {
-    const peer = this.resolve(to)
-    if (peer.equals(this.peerId)) throw new InvalidInputError('cannot message yourself')
-    if (text.trim().length === 0) throw new InvalidInputError('empty message')
-    if (overUtf8(text, MAX_TEXT_BYTES)) throw new MessageTooLongError(`message is ${new TextEncoder().encode(text).byteLength} bytes; the limit is ${MAX_TEXT_BYTES}`)
-    const message = await this.outbox.send(peer.toString(), text)
-    this.safeDispatchEvent('sent', { detail: message })
-    return message
+    return await this.f.conversations.send(this.resolve(to), text)
   }
 
   /**
-   * Offers a file in a conversation (a contact or peer ID, else a room by name or id): hashes it, keeps
-   * it to be served, and sends the offer as a message (DM: through the outbox; room: a sealed message).
-   * Resolves with the transfer (state 'serving') once the offer is stored; the other side fetches the
-   * bytes. Node: pass `path` (the file is served from there, not copied).
+   * Offers a file to a contact or peer ID, else in a room (by name or id); resolves with the transfer
+   * ('serving') once the offer is stored. Node: pass `path` (served from there, not copied).
    */
   async sendFile (ref: string, source: FileSource, text = ''): Promise<FileTransfer> {
-    if (overUtf8(text, MAX_TEXT_BYTES)) throw new MessageTooLongError(`message is too long; the limit is ${MAX_TEXT_BYTES} bytes`)
-    const contact = this.contactFor(ref)
-    let room: string | undefined
-    if (contact == null && !/^(12D3Koo|Qm|16Uiu2)/.test(ref)) room = this.rooms.find(ref).record.roomId
-    if (room != null) {
-      const { offer, transfer } = await this.files.prepare(room, true, source)
-      const m = await this.rooms.say(room, text, encodeOffer(offer))
-      await this.files.offered(transfer.id, m.id)
-      return transfer
-    }
-    const peer = this.resolve(ref)
-    if (peer.equals(this.peerId)) throw new InvalidInputError('cannot send a file to yourself')
-    const { offer, transfer } = await this.files.prepare(peer.toString(), false, source)
-    const message = await this.outbox.send(peer.toString(), text, { id: transfer.id, offer: encodeOffer(offer) })
-    await this.files.offered(transfer.id, message.id)
-    this.safeDispatchEvent('sent', { detail: message })
-    return transfer
+    checkLength(text)
+    const room = this.contactFor(ref) == null && !looksLikePeerId(ref) ? this.room(ref).roomId : undefined
+    return await this.f.sendFile(room != null ? { room } : { peer: this.resolve(ref) }, source, text)
   }
 
   async history (ref: string, limit = 50): Promise<StoredMessage[]> {
-    return await this.store.history(this.resolve(ref).toString(), limit)
+    return await this.f.conversations.history(this.resolve(ref), limit)
+  }
+
+  /** Delivers what waits in the outbox for a peer now, rather than at the next retry. */
+  async flush (peer: string): Promise<void> {
+    await this.f.conversations.flush(peer)
   }
 
   // ---- rooms
 
   /** Makes a room with a fresh secret; share `invite` with the people who should be in it. */
   async createRoom (name: string): Promise<RoomInfo> {
-    return await this.rooms.create(name)
+    return await this.f.rooms.create(name)
   }
 
   /** Joins a room from an invite link, under the invite's name or `localName`. */
   async joinRoom (invite: string, localName?: string): Promise<RoomInfo> {
-    return await this.rooms.join(invite, localName)
+    return await this.f.rooms.join(invite, localName)
   }
 
   async leaveRoom (ref: string): Promise<RoomInfo> {
-    return await this.rooms.leave(ref)
+    return await this.f.rooms.leave(ref)
   }
 
   listRooms (): RoomInfo[] {
-    return this.rooms.list()
+    return this.f.rooms.list()
+  }
+
+  /** A joined room by name (case-insensitive) or id; throws UnknownRoomError. */
+  room (ref: string): RoomInfo {
+    return this.f.room(ref)
   }
 
   /** Sends a message to a room; resolves once it is stored and published. */
   async say (room: string, text: string): Promise<StoredRoomMessage> {
-    return await this.rooms.say(room, text)
+    return await this.f.rooms.say(room, text)
   }
 
   /** Members online in a room now (you first). */
   members (room: string): string[] {
-    return this.rooms.members(room)
+    return this.f.rooms.members(room)
   }
 
   async roomHistory (room: string, limit = 50): Promise<StoredRoomMessage[]> {
-    return await this.rooms.history(room, limit)
+    return await this.f.rooms.history(room, limit)
   }
 
   // ---- calls
 
-  /**
-   * Calls a contact (or a peer ID): video unless `video: false`. Resolves once the call rings out;
-   * follow it with the 'call' event. Needs `callMedia` (the web app).
-   */
+  /** Calls a contact or peer ID (video unless `video: false`; needs `callMedia`); see the 'call' event. */
   async call (ref: string, options: Partial<MediaOptions> = {}): Promise<CallInfo> {
     return await this.calls.start(this.resolve(ref), options)
   }
 
-  /**
-   * Gets ready to call a contact: opens the call's signalling stream ahead, over a connection that is
-   * open already (the web app does this when their conversation is opened). See Calls.prepare.
-   */
+  /** Opens the signalling stream of a call to a contact ahead, over an open connection (Calls.prepare). */
   prepareCall (ref: string): void {
     this.calls.prepare(this.resolve(ref))
   }
 
   /** The last `limit` calls with a contact, oldest first. */
   async callHistory (ref: string, limit = 50): Promise<CallRecord[]> {
-    return await this.store.calls(this.resolve(ref).toString(), limit)
-  }
-
-  /** Is there an open connection to this peer? */
-  isOnline (peer: string): boolean {
-    return this.libp2p.getConnections(peerIdFromString(peer)).length > 0
-  }
-
-  /** Delivers what waits in the outbox for a peer. */
-  async flush (peer: string): Promise<void> {
-    await this.outbox.flush(peer)
-  }
-
-  /**
-   * @internal
-   * Called by the DM protocol before it acknowledges: the messages it took are on disk when this resolves
-   * with their number (all from a contact; from a stranger, what their message request has room for).
-   * Each id is stored (and reported) once.
-   */
-  async receive (from: PeerId, messages: DirectMessage[]): Promise<number> {
-    const peer = from.toString()
-    const receivedAt = Date.now()
-    const taken = this.strangers.admit(peer, messages)
-    if (taken === 0) return 0
-    const request = this.strangers.record(peer)
-    // the store takes writes in turn, so two streams from one peer store (and report) one after the other
-    const offers = new Map<string, Uint8Array>()
-    const fresh = await this.store.addIncoming(peer, messages.slice(0, taken).map(m => {
-      let file: string | undefined
-      if (m.file != null) {
-        file = toHex(decodeOffer(m.file).id, 'base16')
-        offers.set(m.id, m.file)
-      }
-      return {
-        id: m.id,
-        peer,
-        direction: 'in' as const,
-        text: m.text,
-        timestamp: m.timestamp,
-        receivedAt,
-        ...(m.seq != null ? { seq: m.seq } : {}),
-        ...(file != null ? { file } : {})
-      }
-    }), request)
-    // the offers of the messages stored now become transfers (and may start fetching)
-    for (const m of fresh) {
-      const offer = offers.get(m.id)
-      if (offer != null) await this.files.onOffer(peer, peer, false, decodeOffer(offer), m.id).catch((err: any) => { log.error('could not take a file offer: %e', err) })
-    }
-    const name = this.contactCache.get(peer)?.name
-    for (const message of fresh) {
-      const detail: IncomingMessage = { ...message, direction: 'in', ...(name != null ? { name } : {}), ...(request != null ? { request: true } : {}) }
-      this.safeDispatchEvent('message', { detail })
-    }
-    return taken
-  }
-
-  private onPresence (peer: PeerId, online: boolean): void {
-    const contact = this.contactCache.get(peer.toString())
-    if (contact == null) return
-    const now = Date.now()
-    contact.lastSeen = now
-    this.probes.delete(contact.peerId)
-    this.store.putContact(contact).catch(err => { log.error('could not store last-seen: %e', err) })
-    this.safeDispatchEvent('presence', { detail: { peerId: contact.peerId, name: contact.name, online, lastSeen: now } })
-    if (online) void this.outbox.flush(contact.peerId)
-    if (online) this.files.retry(contact.peerId)
-  }
-
-  /**
-   * Retries waiting messages every round, and probes offline contacts (so that presence is known)
-   * with a delay that doubles per failed probe up to MAX_PROBE_DELAY_MS.
-   */
-  private tick (): void {
-    void (async () => {
-      this.files.retry()
-      const waiting = await this.store.outboxPeers()
-      for (const peer of waiting) void this.outbox.retry(peer)
-      const interval = this.init.retryInterval ?? RETRY_INTERVAL_MS
-      for (const c of this.contactCache.values()) {
-        if (this.shutdown.signal.aborted) return
-        if (this.isOnline(c.peerId) || this.outbox.busy(c.peerId) || waiting.includes(c.peerId)) continue
-        const probe = this.probes.get(c.peerId) ?? { next: 0, delay: interval }
-        if (Date.now() < probe.next) continue
-        await this.reachQuietly(peerIdFromString(c.peerId))
-        if (!this.isOnline(c.peerId)) {
-          this.probes.set(c.peerId, { next: Date.now() + probe.delay, delay: Math.min(probe.delay * 2, MAX_PROBE_DELAY_MS) })
-        }
-      }
-    })().catch(err => { log.error('retry round failed: %e', err) })
-  }
-
-  private async reachQuietly (peer: PeerId): Promise<void> {
-    await this.reach.connect(peer).catch(err => { log('contact %p not reachable: %s', peer, err.message) })
-  }
-
-  private byName (name: string): Contact | undefined {
-    const lower = name.toLowerCase()
-    for (const c of this.contactCache.values()) if (c.name.toLowerCase() === lower) return c
-    return undefined
-  }
-
-  private info (c: Contact): ContactInfo {
-    return { ...c, online: this.isOnline(c.peerId), safetyCode: this.safetyCode(c.peerId) }
+    return await this.f.store.calls(this.resolve(ref).toString(), limit)
   }
 
   /** Stops the node; everything acknowledged or queued is already on disk. */
   async stop (): Promise<void> {
-    if (this.shutdown.signal.aborted) return
-    this.shutdown.abort()
-    this.timer?.stop()
-    this.bootstrapWatch.stop()
-    this.turn.stop()
-    this.rooms.stop()
-    this.files.stop()
-    await this.calls.stop()
-    await this.outbox.settled()
-    await this.rooms.saveActivity().catch((err: any) => { log.error('could not save room activity: %e', err) })
-    await this.libp2p.stop()
-    await this.fileStorage.close?.().catch((err: any) => { log.error('could not close the files folder: %e', err) })
+    if (this.f.stopped) return
+    await this.f.stop()
     await this.closePlatform()
   }
 }
 
-/** What createChat makes before the node and hands to the Chat. */
-interface ChatParts {
-  /** gossipsub's topic filter: the joined rooms' topics */
-  allowedTopics: Set<string>
-  /** the contacts by peer ID, filled by start() */
-  contacts: Map<string, Contact>
-  strangers: Strangers
-  fileStorage: FileStorage
-}
-
-/** Contacts' peer IDs, parsed once (a send looks its contact up every time). */
-const parsedPeerIds = new Map<string, PeerId>()
-function contactPeerId (peer: string): PeerId {
-  let id = parsedPeerIds.get(peer)
-  if (id == null) {
-    id = peerIdFromString(peer)
-    if (parsedPeerIds.size > 10_000) parsedPeerIds.clear()
-    parsedPeerIds.set(peer, id)
-  }
-  return id
-}
-
-/** Parses a peer ID typed by a person; a typo gets one clear line. */
-export function parsePeerId (text: string): PeerId {
-  let id: PeerId
-  try {
-    id = peerIdFromString(text.trim())
-  } catch {
-    throw new InvalidPeerIdError(`not a valid peer ID: ${text.length > 60 ? text.slice(0, 60) + '…' : text}`)
-  }
-  if (id.type !== 'Ed25519') throw new InvalidPeerIdError('only Ed25519 peer IDs (12D3KooW…) can be contacts')
-  return id
-}
-
 export async function createChat (init: ChatInit = {}): Promise<Chat> {
-  const platform: Platform = init.platform ?? ((init.privateKey != null && init.datastore != null)
-    ? { privateKey: init.privateKey, datastore: init.datastore, close: async () => {} }
-    : await openPlatform(init))
-  const privateKey = init.privateKey ?? platform.privateKey
-  const datastore = init.datastore ?? platform.datastore
-  const store = new ChatStore(datastore, { copiesValues: init.datastore == null && platform.copiesValues === true })
-  let chat: Chat | undefined
-  let libp2p: ChatLibp2p
-  const contacts = new Map<string, Contact>()
-  let fileStorage: FileStorage
-  try {
-    fileStorage = init.files ?? await openFileStorage(init.dataDir)
-  } catch (err) {
-    await platform.close()
-    throw err
-  }
-  const parts: ChatParts = { allowedTopics: new Set<string>(), contacts, strangers: new Strangers(store, peer => contacts.has(peer)), fileStorage }
-  try {
-    const { listen, bootstrap, iceServers, webrtc, lan, dhtServer, lateServices } = init
-    libp2p = await createNode({
-      lateServices,
-      privateKey,
-      datastore,
-      listen,
-      bootstrap,
-      iceServers,
-      webrtc,
-      lan,
-      dhtServer,
-      allowedTopics: parts.allowedTopics,
-      denyPeer: (peer) => parts.strangers.isBlocked(peer.toString()),
-      services: {
-        roomSync: roomSync({ lookup: (roomId) => chat?.rooms.syncSource(roomId) }),
-        calls: callSignalling({
-          onSignal: (from, signal, channel) => {
-            if (chat != null) chat.calls.onSignal(from, signal, channel)
-            else channel.abort(new Error('not started'))
-          },
-          onEnd: (channel) => { chat?.calls.onEnd(channel) }
-        }),
-        files: fileTransfer({
-          lookup: async (peer, id) => chat != null ? await chat.files.serve(peer, id) : 'unavailable'
-        }),
-        dm: directMessages({
-          receive: async (from, messages) => {
-            if (chat == null) throw new Error('not started')
-            return await chat.receive(from, messages)
-          }
-        })
-      }
-    })
-    // a new identity is stored before the node runs under it (platform.browser.ts writes it meanwhile)
-    await platform.saved
-  } catch (err) {
-    await platform.close()
-    throw err
-  }
-  chat = new Chat(libp2p, store, { ...init, privateKey }, parts, platform.close)
+  const { libp2p, features, close } = await assemble(init)
+  const chat = new Chat(libp2p, (chat) => features((name, detail) => chat.safeDispatchEvent(name, { detail })), close)
   if (init.start === false) return chat
   try {
     await chat.start()

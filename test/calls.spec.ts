@@ -12,6 +12,7 @@ import { CALL_MEDIA_BURST, CALL_PROTOCOL } from '../src/constants.js'
 import { eachTestWithBootstrap, fakeMedia, startChat, until, waitFor } from './fixtures.js'
 import type { FakeLog } from './fixtures.js'
 import type { CallInfo, CallRecord, Chat, ChatInit, MediaFactory } from '../src/index.js'
+import { internals } from '../src/internals.js'
 
 const WAIT_MS = 20_000
 
@@ -148,7 +149,7 @@ describe('calls between two nodes', function () {
   it('sends no media state to an older client (its offer said none), which would refuse the frame', async () => {
     const bobLog: FakeLog = { events: [], closed: 0, sessions: [] }
     const [alice, bob] = await pair({}, { callMedia: fakeMedia(bobLog) })
-    const connection = await alice.reach.connect(bob.peerId)
+    const connection = await internals(alice).reach.connect(bob.peerId)
     const lp = lpStream(await connection.newStream(CALL_PROTOCOL))
     const ringing = waitFor<CallInfo>(bob, 'call', state('incoming'), WAIT_MS)
     await lp.write(CallSignal.encode({ callId: crypto.getRandomValues(new Uint8Array(16)), type: CallSignal.Type.OFFER, sdp: 'v=0 an older client', video: false, reason: CallSignal.Reason.NORMAL }))
@@ -165,7 +166,7 @@ describe('calls between two nodes', function () {
   it('refuses media state frames that come too fast or say nothing, and the call goes on', async () => {
     const [alice, bob] = await pair()
     const call = await answered(alice, bob, 'connected')
-    const connection = await alice.reach.connect(bob.peerId)
+    const connection = await internals(alice).reach.connect(bob.peerId)
     const stats = bob.libp2p.services.calls.stats
     const callId = Uint8Array.from(Buffer.from(call.id, 'hex'))
     const media = (camera: boolean): Uint8Array => CallSignal.encode({ callId, type: CallSignal.Type.MEDIA, video: false, reason: CallSignal.Reason.NORMAL, media: { camera, mic: true } })
@@ -518,7 +519,7 @@ describe('calls between two nodes', function () {
 
   it('drops signalling frames that are not strictly what call.proto says: wire types, UTF-8', async () => {
     const [alice, bob] = await pair()
-    const connection = await alice.reach.connect(bob.peerId)
+    const connection = await internals(alice).reach.connect(bob.peerId)
     const stats = bob.libp2p.services.calls.stats
     const callId = [0x0a, 16, ...new Uint8Array(16).fill(5)]
     const bad: Array<[string, number[]]> = [
@@ -540,7 +541,7 @@ describe('calls between two nodes', function () {
 
   it('drops hostile signalling frames, counts them, and keeps working', async () => {
     const [alice, bob] = await pair()
-    const connection = await alice.reach.connect(bob.peerId)
+    const connection = await internals(alice).reach.connect(bob.peerId)
     const stats = bob.libp2p.services.calls.stats
     // garbage inside a well-formed length prefix
     let stream = await connection.newStream('/megachat/call/1.0.0')

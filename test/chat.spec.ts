@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { multiaddr } from '@multiformats/multiaddr'
 import { eachTestWithBootstrap, startChat, tempDir, until, waitFor, WEBRTC } from './fixtures.js'
 import type { Chat, IncomingMessage, StoredMessage, Unreachable } from '../src/index.js'
+import { internals } from '../src/internals.js'
 
 describe('chat between two nodes', function () {
   this.timeout(60_000)
@@ -135,7 +136,7 @@ describe('chat between two nodes', function () {
     assert.equal(got.text, 'waiting for you')
     await delivered
     assert.equal((await a.history('bob'))[0].state, 'delivered')
-    assert.deepEqual(await a.store.outboxPeers(), [])
+    assert.deepEqual(await internals(a).store.outboxPeers(), [])
   })
 
   it('delivers from the outbox after the sender restarts', async () => {
@@ -199,7 +200,7 @@ describe('chat between two nodes', function () {
       await untilShown(shown, burst.length)
       assert.deepEqual(shown, burst)
       assert.deepEqual((await b.history('alice', 5000)).map(m => m.text), burst)
-      await until(async () => (await a.store.outboxPeers()).length === 0, 30_000, 'every message acknowledged')
+      await until(async () => (await internals(a).store.outboxPeers()).length === 0, 30_000, 'every message acknowledged')
       const mine = await a.history('bob', 5000)
       assert.deepEqual(mine.map(m => m.text), burst)
     })

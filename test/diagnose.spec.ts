@@ -8,6 +8,7 @@ import { stun } from '../src/node/stun.js'
 import { natReport, probeNat } from '../src/node/nat-probe.js'
 import { stunTargets } from '../src/node/diagnose.js'
 import { eachTestWithBootstrap, startBootstrap, startChat, until } from './fixtures.js'
+import { internals } from '../src/internals.js'
 import type { Socket } from 'node:dgram'
 
 /** A STUN responder on loopback that says it saw the asker at `mapped()` (what a NAT in between would make of it). */
@@ -83,7 +84,7 @@ describe('diagnostics', function () {
       const bob = await startChat({ bootstrapNode: env.boot })
       await alice.addContact(bob.peerId.toString(), 'bob')
       await alice.send('bob', 'hello')
-      await alice.reach.connect(bob.peerId)
+      await internals(alice).reach.connect(bob.peerId)
 
       const now = await alice.diagnose('bob')
       assert.equal(now.peer?.name, 'bob')

@@ -171,6 +171,29 @@ describe('direct messages', function () {
       assert.equal(receiver.services.dm.protocol, DM_PROTOCOL)
     })
 
+    it('offers the protocol only once listen() gave it a receiver, and takes streams from then on', async () => {
+      const received: DirectMessage[] = []
+      const receiver = await createLibp2p({
+        start: false,
+        addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+        transports: [tcp()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+        services: { dm: directMessages({}), ping: ping() }
+      })
+      cleanup.add({ stop: async () => { await receiver.stop() } })
+      await receiver.start()
+      const { node: sender } = await startNode()
+      await sender.dial(receiver.getMultiaddrs()[0])
+      // no receiver yet: the protocol is not offered, so a sender keeps its messages
+      await assert.rejects(sender.services.dm.send(receiver.peerId, [message('early')], { signal: AbortSignal.timeout(WAIT_MS) }), (err: Error) => err.name === 'UnsupportedProtocolError')
+      await receiver.services.dm.listen(async (_from, ms) => { received.push(...ms) })
+      await assert.rejects(receiver.services.dm.listen(async () => {}), 'one receiver only')
+      const m = message('after listen')
+      await sender.services.dm.send(receiver.peerId, [m], { signal: AbortSignal.timeout(WAIT_MS) })
+      assert.deepEqual(received, [m])
+    })
+
     it('sends more than a window on one kept-open stream and keeps the order', async () => {
       const { sender, receiver, received } = await pair()
       const connection = sender.getConnections(receiver.peerId)[0]

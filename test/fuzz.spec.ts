@@ -32,6 +32,7 @@ import { attack, badPrefix, callFrame, directMessage, dmFrame, fileOffer, offerB
 import type { Invite } from '../src/crypto/invite.js'
 import type { RoomKeys } from '../src/crypto/room.js'
 import type { Chat } from '../src/index.js'
+import { internals } from '../src/internals.js'
 import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
 
 /** what protons-runtime's decoders throw for bytes that are not the message */
@@ -352,7 +353,7 @@ describe('fuzz: protocol handlers on the wire', function () {
 
   it('room sync, asking: every answer from a hostile member is taken within the rules or refused and counted', async () => {
     const sync = victim.libp2p.services.roomSync
-    const source = victim.rooms.syncSource(keys.roomIdHex)
+    const source = internals(victim).rooms.syncSource(keys.roomIdHex)
     assert.ok(source != null)
     const item = fc.uint8Array({ minLength: 24, maxLength: 24 })
     const summary = fc.record({

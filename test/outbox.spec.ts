@@ -16,7 +16,7 @@ import type { Unreachable } from '../src/direct/outbox.js'
 import type { StoredMessage } from '../src/store/index.js'
 
 /** A DM service that acknowledges everything it is given (and what `more` adds), in order. */
-function fakeDm (sent: DirectMessage[]): DirectMessages {
+function fakeDm (sent: DirectMessage[]): Pick<DirectMessages, 'protocol' | 'stats' | 'send' | 'release'> {
   return {
     protocol: '/test',
     stats: { received: 0, oversized: 0, malformed: 0, refused: 0, failedStreams: 0 },

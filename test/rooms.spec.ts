@@ -12,6 +12,7 @@ import { RATE_LIMIT } from '../src/rooms/index.js'
 import { SyncFrame, SyncRequest, SyncSummary, SyncWant } from '../src/rooms/pb/room.js'
 import { eachTestWithBootstrap, startChat, startPlainGossipNode, tempDir, until, waitFor } from './fixtures.js'
 import type { Chat, RoomInfo, RoomMembersEvent, RoomMessageEvent, StoredRoomMessage } from '../src/index.js'
+import { internals } from '../src/internals.js'
 import type { Message } from '@libp2p/gossipsub'
 import type { Stream } from '@libp2p/interface'
 
@@ -53,7 +54,7 @@ describe('rooms', function () {
     const keys = deriveRoomKeys(decodeInvite(invite).secret)
     const out: StoredRoomMessage[] = []
     for (const [i, timestamp] of times.entries()) {
-      const sealed = await sealRoomMessage(keys, (author as any).init.privateKey, { text: text(i), timestamp })
+      const sealed = await sealRoomMessage(keys, internals(author).privateKey, { text: text(i), timestamp })
       const stored: StoredRoomMessage = {
         id: sealed.message.idHex,
         roomId: keys.roomIdHex,
@@ -63,7 +64,7 @@ describe('rooms', function () {
         receivedAt: timestamp,
         sealed: Buffer.from(sealed.bytes).toString('base64')
       }
-      for (const holder of holders) assert.equal(await holder.store.addRoomMessage(stored), true)
+      for (const holder of holders) assert.equal(await internals(holder).store.addRoomMessage(stored), true)
       out.push(stored)
     }
     return out
@@ -191,13 +192,13 @@ describe('rooms', function () {
     assert.ok(!toHex(seen[0].data, 'base16').includes(toHex(new TextEncoder().encode('launch'), 'base16')))
 
     // the spy publishes garbage and a message sealed under a wrong key: both are rejected and counted
-    const invalidBefore = b.rooms.stats.invalid
+    const invalidBefore = internals(b).rooms.stats.invalid
     await spy.services.pubsub.publish(keys.topic, crypto.getRandomValues(new Uint8Array(200)))
     const wrong = deriveRoomKeys(crypto.getRandomValues(new Uint8Array(32)))
     const { generateKeyPair } = await import('@libp2p/crypto/keys')
     const forged = await sealRoomMessage({ ...wrong, roomId: keys.roomId, topic: keys.topic }, await generateKeyPair('Ed25519'), { text: 'fake' })
     await spy.services.pubsub.publish(keys.topic, forged.bytes)
-    await until(() => b.rooms.stats.invalid >= invalidBefore + 2, 30_000, 'both forgeries rejected')
+    await until(() => internals(b).rooms.stats.invalid >= invalidBefore + 2, 30_000, 'both forgeries rejected')
     assert.deepEqual((await b.roomHistory('secret-plans')).map(m => m.text), [text])
   })
 
@@ -213,7 +214,7 @@ describe('rooms', function () {
     // c (a member, so it has the key) writes a message that claims a as its author
     const { RoomEnvelope } = await import('../src/rooms/pb/room.js')
     const { xchacha20poly1305 } = await import('@noble/ciphers/chacha.js')
-    const real = await sealRoomMessage(keys, (c as any).init.privateKey, { text: 'I am a, honest' })
+    const real = await sealRoomMessage(keys, internals(c).privateKey, { text: 'I am a, honest' })
     const { openRoomMessage } = await import('../src/crypto/room.js')
     const opened = await openRoomMessage(keys, real.bytes)
     assert.ok(opened != null)
@@ -226,9 +227,9 @@ describe('rooms', function () {
     })
     const nonce = crypto.getRandomValues(new Uint8Array(24))
     const forgedBytes = new Uint8Array([...nonce, ...xchacha20poly1305(keys.messageKey, nonce, keys.roomId).encrypt(envelope)])
-    const before = b.rooms.stats.invalid
+    const before = internals(b).rooms.stats.invalid
     await c.libp2p.services.pubsub.publish(topic, forgedBytes)
-    await until(() => b.rooms.stats.invalid > before, 30_000, 'the forgery is rejected')
+    await until(() => internals(b).rooms.stats.invalid > before, 30_000, 'the forgery is rejected')
 
     assert.equal((await b.roomHistory('trust')).some(m => m.text === 'I am a, honest'), false)
   })
@@ -243,12 +244,12 @@ describe('rooms', function () {
     // c, a member, publishes well-formed messages of its own far faster than the limit allows
     const flood = RATE_LIMIT + 10
     for (let i = 0; i < flood; i++) {
-      const sealed = await sealRoomMessage(keys, (c as any).init.privateKey, { text: `flood #${i}` })
+      const sealed = await sealRoomMessage(keys, internals(c).privateKey, { text: `flood #${i}` })
       await c.libp2p.services.pubsub.publish(keys.topic, sealed.bytes)
     }
     const fromC = async (): Promise<number> => (await b.roomHistory('flood', 1000)).filter(m => m.author === c.peerId.toString()).length
-    await until(() => b.rooms.stats.rateLimited >= flood - RATE_LIMIT, 30_000, 'the messages over the limit counted')
-    assert.equal(b.rooms.stats.rateLimited, flood - RATE_LIMIT)
+    await until(() => internals(b).rooms.stats.rateLimited >= flood - RATE_LIMIT, 30_000, 'the messages over the limit counted')
+    assert.equal(internals(b).rooms.stats.rateLimited, flood - RATE_LIMIT)
     assert.equal(await fromC(), RATE_LIMIT)
     // another member is not held back by c's flood
     const got = receives(b, 'a is still heard')
@@ -273,9 +274,9 @@ describe('rooms', function () {
     await until(() => replayer.services.pubsub.getSubscribers(keys.topic).some(p => p.equals(b.peerId)), 30_000, 'replayer sees b in the room')
     let shown = 0
     b.addEventListener('room:message', (evt) => { if (evt.detail.id === sent.id) shown++ })
-    const before = b.rooms.stats.replayed
+    const before = internals(b).rooms.stats.replayed
     await replayer.services.pubsub.publish(keys.topic, new Uint8Array(Buffer.from(sent.sealed, 'base64')))
-    await until(() => b.rooms.stats.replayed > before, 30_000, 'the replay is recognised')
+    await until(() => internals(b).rooms.stats.replayed > before, 30_000, 'the replay is recognised')
     assert.equal(shown, 0)
     assert.equal((await b.roomHistory('echo')).filter(m => m.text === 'only once').length, 1)
   })
@@ -311,7 +312,7 @@ describe('rooms', function () {
     const all = [...old.map(m => m.text), 'from b, live']
 
     await b.leaveRoom('again')
-    assert.deepEqual(await b.store.roomHistory(room.roomId), [], 'leaving forgets the messages')
+    assert.deepEqual(await internals(b).store.roomHistory(room.roomId), [], 'leaving forgets the messages')
     // still connected to a: joining again asks a for the history
     assert.ok(b.isOnline(a.peerId.toString()))
     await b.joinRoom(room.invite)
@@ -417,7 +418,7 @@ describe('rooms', function () {
     await until(() => sync.stats.refused === before.refused + 2, 30_000, 'the second answer refused')
     // what came before the refusal was opened and dropped (it is not sealed for the room), never stored
     assert.ok(sync.stats.received - before.received <= 1 + Math.floor(SYNC_MAX_BYTES / 20_000))
-    assert.ok(a.rooms.stats.invalid > 0)
+    assert.ok(internals(a).rooms.stats.invalid > 0)
     assert.deepEqual(await a.roomHistory('hostile'), [])
     // and the node goes on: a member joins and gets what a says
     const b = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))

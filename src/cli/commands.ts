@@ -232,14 +232,14 @@ export async function runCommand (chat: Chat, line: string, ctx: CommandContext 
       const [ref, text] = words(rest, 1)
       if (ref == null || text == null) throw new InvalidInputError('usage: /say <room> <text>')
       const m = await chat.say(ref, text)
-      return { type: 'said', room: chat.rooms.find(ref).record.name, id: m.id, timestamp: m.timestamp }
+      return { type: 'said', room: chat.room(ref).name, id: m.id, timestamp: m.timestamp }
     }
     case 'members': {
       const [ref, extra] = words(rest, 1)
       if (ref == null || extra != null) throw new InvalidInputError('usage: /members <room>')
       const me = chat.peerId.toString()
       const members = chat.members(ref).map(peerId => ({ peerId, ...nameOf(chat, peerId), ...(peerId === me ? { you: true as const } : {}) }))
-      return { type: 'members', room: chat.rooms.find(ref).record.name, members }
+      return { type: 'members', room: chat.room(ref).name, members }
     }
     case 'room-history': {
       const [ref, n, extra] = words(rest, 2)
@@ -251,7 +251,7 @@ export async function runCommand (chat: Chat, line: string, ctx: CommandContext 
       const messages = (await chat.roomHistory(ref, limit)).map(m => ({
         id: m.id, from: m.author, ...nameOf(chat, m.author), ...(m.author === me ? { you: true as const } : {}), text: m.text, timestamp: m.timestamp
       }))
-      return { type: 'room-history', room: chat.rooms.find(ref).record.name, messages }
+      return { type: 'room-history', room: chat.room(ref).name, messages }
     }
     case 'decline': {
       const [id, extra] = words(rest, 1)
@@ -317,7 +317,7 @@ export async function runCommand (chat: Chat, line: string, ctx: CommandContext 
 /** A contact's or peer's ID, or a room's id. */
 function conversationOf (chat: Chat, ref: string): string {
   if (chat.contactFor(ref) != null || /^(12D3Koo|Qm|16Uiu2)/.test(ref)) return chat.resolve(ref).toString()
-  return chat.rooms.find(ref).record.roomId
+  return chat.room(ref).roomId
 }
 
 function nameOf (chat: Chat, peer: string): { name?: string } {

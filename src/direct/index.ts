@@ -23,18 +23,17 @@
  * ```
  */
 import { serviceCapabilities } from '@libp2p/interface'
-import { UnexpectedEOFError } from '@libp2p/utils'
 import type { LengthPrefixedStream } from '@libp2p/utils'
-import { DM_ACK_TIMEOUT_MS, DM_IDLE_TIMEOUT_MS, DM_MAX_INBOUND_STREAMS, DM_MAX_UNSTORED, DM_PROTOCOL, DM_WINDOW, DM_WINDOW_BYTES, MAX_CLOCK_AHEAD_MS, MAX_DM_FRAME_BYTES, MAX_TEXT_BYTES, MIN_TIMESTAMP } from '../constants.js'
+import { DM_ACK_TIMEOUT_MS, DM_IDLE_TIMEOUT_MS, DM_MAX_INBOUND_STREAMS, DM_PROTOCOL, DM_WINDOW, DM_WINDOW_BYTES, MAX_DM_FRAME_BYTES, MAX_TEXT_BYTES } from '../constants.js'
 import { ProtocolViolationError } from '../errors.js'
-import { fromHex, toHex } from '../hex.js'
 import { Slab } from '../slab.js'
-import { boundedLpStream, checkFields } from '../node/frames.js'
-import { decodeOffer } from '../files/offer.js'
-import { DmFrame, DmFrameIn } from './pb/dm.js'
-import type { Shape } from '../node/frames.js'
+import { boundedLpStream } from '../node/frames.js'
+import { decodeFrame, encodeDirectMessage } from './codec.js'
+import { readStream } from './inbound.js'
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
+
+export { decodeDirectMessage, encodeDirectMessage } from './codec.js'
 
 export interface DirectMessage {
   /** 32 hex characters (128 random bits) */
@@ -59,14 +58,17 @@ export interface DirectMessagesInit {
   ackTimeout?: number
   /** messages in flight per stream (default DM_WINDOW) */
   window?: number
-  /**
-   * Stores messages that arrived, in order. The ack goes out only after this resolves, so it must not
-   * resolve before they are written. Duplicates (same id from the same peer) must be accepted quietly.
-   * It may take only the first few (resolving with how many it stored; nothing means all): the rest are
-   * refused for now, the stream ends after the ack, and the sender keeps them to send again later.
-   */
-  receive(from: PeerId, messages: DirectMessage[], connection: Connection): Promise<number | undefined | void>
+  /** what takes inbound messages: with it, start() registers the protocol handler (else listen() does) */
+  receive?: Receive
 }
+
+/**
+ * Stores messages that arrived, in order. The ack goes out only after this resolves, so it must not
+ * resolve before they are written. Duplicates (same id from the same peer) must be accepted quietly.
+ * It may take only the first few (resolving with how many it stored; nothing means all): the rest are
+ * refused for now, the stream ends after the ack, and the sender keeps them to send again later.
+ */
+export type Receive = (from: PeerId, messages: DirectMessage[], connection: Connection) => Promise<number | undefined | void>
 
 export interface DirectMessagesComponents {
   registrar: Registrar
@@ -111,9 +113,13 @@ export interface DirectMessages {
   send(peer: PeerId, messages: DirectMessage[], options?: SendOptions): Promise<void>
   /** Closes the stream kept open for the peer, if any and idle: the next send opens a new one. */
   release(peer: PeerId): void
+  /**
+   * Registers the protocol handler, handing what arrives to `receive` (for a receiver made after the
+   * node, before it starts: inbound streams meet only a receiver that exists).
+   */
+  listen(receive: Receive): Promise<void>
 }
 
-const ID_BYTES = 16
 /** An outbound DM stream unused for this long is closed (well inside the receiver's idle timeout). */
 const STREAM_IDLE_MS = 20_000
 
@@ -132,12 +138,6 @@ interface OutboundStream {
 export class AckTimeoutError extends Error {
   static override name = 'AckTimeoutError'
   override name = 'AckTimeoutError'
-}
-
-/** The receiver took only some of the messages: the stream ends, the sender keeps the rest. */
-class RefusedError extends Error {
-  static override name = 'RefusedError'
-  override name = 'RefusedError'
 }
 
 class DefaultDirectMessages implements DirectMessages, Startable {
@@ -164,7 +164,15 @@ class DefaultDirectMessages implements DirectMessages, Startable {
     this.handle = this.handle.bind(this)
   }
 
+  private receive?: Receive
+
   async start (): Promise<void> {
+    if (this.init.receive != null) await this.listen(this.init.receive)
+  }
+
+  async listen (receive: Receive): Promise<void> {
+    if (this.receive != null) throw new Error('already listening')
+    this.receive = receive
     await this.components.registrar.handle(this.protocol, this.handle, {
       maxInboundStreams: this.init.maxInboundStreams ?? DM_MAX_INBOUND_STREAMS,
       runOnLimitedConnection: true
@@ -181,7 +189,8 @@ class DefaultDirectMessages implements DirectMessages, Startable {
   }
 
   async stop (): Promise<void> {
-    await this.components.registrar.unhandle(this.protocol)
+    if (this.receive != null) await this.components.registrar.unhandle(this.protocol)
+    this.receive = undefined
     for (const { stream, timer } of this.outbound.values()) {
       clearTimeout(timer)
       stream.abort(new Error('stopping'))
@@ -189,98 +198,19 @@ class DefaultDirectMessages implements DirectMessages, Startable {
     this.outbound.clear()
   }
 
-  /**
-   * One inbound stream: a reader takes frames as they come (up to DM_MAX_UNSTORED waiting), and the
-   * messages waiting are stored together, then acknowledged together, while the reader goes on.
-   */
   private async handle (stream: Stream, connection: Connection): Promise<void> {
-    const from = connection.remotePeer
-    const lp = boundedLpStream(stream, MAX_DM_FRAME_BYTES)
-    const idle = this.init.idleTimeout ?? DM_IDLE_TIMEOUT_MS
-    const waiting: DirectMessage[] = []
-    let readerDone = false
-    /** set when the stream is given up: the reader stops */
-    let dropped = false
-    let readerError: Error | undefined
-    let wakeStorer: (() => void) | undefined
-    let wakeReader: (() => void) | undefined
-    // no frame within `idle` of asking for one ends the stream. One timer looks at when the read under
-    // way began (a fresh AbortSignal.timeout per frame costs more than the frame's decoding; browsers'
-    // timers have no refresh())
-    const silence = new AbortController()
-    /** when the read under way began (ms); 0 while not reading */
-    let readSince = 0
-    const watch = (): void => {
-      const waited = readSince === 0 ? 0 : Date.now() - readSince
-      if (waited >= idle) silence.abort(new DOMException(`no frame in ${idle} ms`, 'TimeoutError'))
-      else idleTimer = setTimeout(watch, idle - waited)
+    const receive = this.receive
+    if (receive == null) {
+      stream.abort(new Error('not listening'))
+      return
     }
-    let idleTimer = setTimeout(watch, idle)
-    const reader = async (): Promise<void> => {
-      try {
-        while (true) {
-          while (waiting.length >= DM_MAX_UNSTORED && !dropped) await new Promise<void>(resolve => { wakeReader = resolve })
-          if (dropped) break
-          let bytes
-          readSince = Date.now()
-          try {
-            bytes = await lp.read({ signal: silence.signal })
-          } catch (err: any) {
-            if (err.name === UnexpectedEOFError.name) break // the sender closed its side
-            throw err
-          } finally {
-            readSince = 0
-          }
-          waiting.push(decodeDirectMessage(bytes.subarray(), this.maxTextBytes))
-          wakeStorer?.()
-        }
-      } catch (err: any) {
-        readerError = err
-      } finally {
-        clearTimeout(idleTimer)
-        readerDone = true
-        wakeStorer?.()
-      }
-    }
-    const reading = reader()
-    try {
-      let stored = 0
-      while (true) {
-        if (waiting.length === 0) {
-          if (readerDone) break
-          await new Promise<void>(resolve => { wakeStorer = resolve })
-          wakeStorer = undefined
-          continue
-        }
-        const batch = waiting.splice(0, waiting.length)
-        wakeReader?.()
-        wakeReader = undefined
-        const taken = Math.min(batch.length, await this.init.receive(from, batch, connection) ?? batch.length)
-        if (taken > 0) {
-          stored += taken
-          this.stats.received += taken
-          await lp.write(DmFrame.encode({ ack: { count: BigInt(stored) } }), { signal: AbortSignal.timeout(idle) })
-        }
-        if (taken < batch.length) {
-          // what was read beyond them is dropped unacknowledged as well: the sender has it all
-          this.stats.refused += batch.length - taken + waiting.length
-          throw new RefusedError(`${batch.length - taken + waiting.length} messages not taken now`)
-        }
-      }
-      if (readerError != null) throw readerError
-      await stream.close({ signal: AbortSignal.timeout(idle) })
-    } catch (err: any) {
-      if (err.name === 'InvalidDataLengthError' || err.name === 'InvalidDataLengthLengthError') this.stats.oversized++
-      else if (err.name === ProtocolViolationError.name) this.stats.malformed++
-      else if (err.name !== RefusedError.name) this.stats.failedStreams++
-      this.log('dropped dm stream from %p: %s', from, err.name)
-      stream.abort(err)
-      // the reader may be waiting for room that the storer will no longer make
-      dropped = true
-      waiting.length = 0
-      wakeReader?.()
-      await reading
-    }
+    await readStream(stream, connection, {
+      receive,
+      idle: this.init.idleTimeout ?? DM_IDLE_TIMEOUT_MS,
+      maxTextBytes: this.maxTextBytes,
+      stats: this.stats,
+      log: this.log
+    })
   }
 
   async send (peer: PeerId, messages: DirectMessage[], options: SendOptions = {}): Promise<void> {
@@ -393,71 +323,6 @@ class DefaultDirectMessages implements DirectMessages, Startable {
       ? await options.open({ signal: options.signal })
       : await this.components.connectionManager.openStream(peer, this.protocol, { signal: options.signal, runOnLimitedConnection: true })
     return { peer: peer.toString(), stream, lp: boundedLpStream(stream, MAX_DM_FRAME_BYTES), written: 0, acked: 0, timer: undefined }
-  }
-}
-
-/** DmFrame's fields as dm.proto declares them (checkFields refuses any other wire type, and invalid UTF-8). */
-const DM_FRAME_SHAPE: Shape = {
-  1: { 1: 'bytes', 2: 'varint', 3: 'string', 4: 'varint', 5: 'bytes' },
-  2: { 2: 'varint' }
-}
-/** The same for a receiver, which reads the text as bytes (DmFrameIn) and checks its UTF-8 as it decodes it. */
-const DM_FRAME_IN_SHAPE: Shape = { ...DM_FRAME_SHAPE, 1: { 1: 'bytes', 2: 'varint', 3: 'bytes', 4: 'varint', 5: 'bytes' } }
-/** The platform's UTF-8 decoder: refuses invalid UTF-8, keeps a leading BOM as text. */
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
-
-/**
- * One message as a sender writes it: a DmFrame{message} (dm.proto), the same bytes protons writes, written
- * by hand into `slab` (a view of it is returned; a burst's frames share buffers, see src/slab.ts).
- */
-export function encodeDirectMessage (m: DirectMessage, slab = new Slab(0)): Uint8Array {
-  slab.start(48 + 3 * m.text.length + (m.file != null ? m.file.byteLength + 8 : 0)).nested()
-  slab.varint(0x0a).varint(ID_BYTES).bytes(fromHex(m.id))
-  if (m.timestamp !== 0) slab.varint(0x10).varint(m.timestamp)
-  if (m.text.length > 0) slab.utf8Field(0x1a, m.text)
-  slab.varint(0x20).varint(m.seq ?? 0)
-  if (m.file != null) slab.varint(0x2a).varint(m.file.byteLength).bytes(m.file)
-  return slab.endNested(0x0a)
-}
-
-/**
- * Reads one inbound frame as the receiver does: its fields checked strictly, then a 16-byte id, text of
- * 1..maxTextBytes bytes (0 with a file), a timestamp from 2020 to a day ahead, a safe sequence number, a
- * file offer that decodeOffer takes. Throws ProtocolViolationError for anything else.
- */
-export function decodeDirectMessage (bytes: Uint8Array, maxTextBytes = MAX_TEXT_BYTES): DirectMessage {
-  checkFields(bytes, DM_FRAME_IN_SHAPE)
-  let frame: DmFrameIn
-  try {
-    frame = DmFrameIn.decode(bytes)
-  } catch {
-    throw new ProtocolViolationError('undecodable frame')
-  }
-  const m = frame.message
-  if (m == null || frame.ack != null) throw new ProtocolViolationError('expected a message frame')
-  if (m.id.byteLength !== ID_BYTES) throw new ProtocolViolationError('bad message id')
-  if ((m.text.byteLength === 0 && m.file == null) || m.text.byteLength > maxTextBytes) throw new ProtocolViolationError('bad text length')
-  if (m.file != null) decodeOffer(m.file)
-  let text: string
-  try {
-    text = utf8.decode(m.text)
-  } catch {
-    throw new ProtocolViolationError('text is not UTF-8')
-  }
-  const timestamp = Number(m.timestamp)
-  if (!Number.isSafeInteger(timestamp) || timestamp < MIN_TIMESTAMP || timestamp > Date.now() + MAX_CLOCK_AHEAD_MS) throw new ProtocolViolationError('bad timestamp')
-  const seq = Number(m.seq ?? 0n)
-  if (!Number.isSafeInteger(seq)) throw new ProtocolViolationError('bad sequence number')
-  return { id: toHex(m.id), timestamp, text, ...(seq > 0 ? { seq } : {}), ...(m.file != null ? { file: m.file as Uint8Array<ArrayBuffer> } : {}) }
-}
-
-/** Decodes a frame whose fields are checked first; throws ProtocolViolationError. */
-function decodeFrame (bytes: Uint8Array): DmFrame {
-  checkFields(bytes, DM_FRAME_SHAPE)
-  try {
-    return DmFrame.decode(bytes)
-  } catch {
-    throw new ProtocolViolationError('undecodable frame')
   }
 }
 

@@ -67,7 +67,7 @@ export interface Unreachable {
 
 export interface OutboxInit {
   store: ChatStore
-  dm: () => DirectMessages
+  dm: () => Pick<DirectMessages, 'send' | 'release'>
   reach: Reach
   protocol: string
   signal: AbortSignal
