@@ -54,6 +54,7 @@ import { COTURN_MISSING, CoturnMissingError, isPeerRange, startCoturn } from './
 import { createStunServer } from './stun.js'
 import { turnCredentials } from './turn.js'
 import { serveWebApp } from './web.js'
+import { dropReservation } from '../src/node/adapters/circuit-relay.js'
 import type { RecordCounts, RecordLimits } from './records.js'
 import type { WebAppServer, WebConfig } from './web.js'
 import type { StunServer, StunStats } from './stun.js'
@@ -451,11 +452,7 @@ function forgetDeparted (node: Libp2p<BootstrapServices>): () => void {
   }
   const onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const peer = evt.detail
-    const reservation = node.services.relay.reservations.get(peer)
-    if (reservation != null) {
-      reservation.signal.clear()
-      node.services.relay.reservations.delete(peer)
-    }
+    dropReservation(node.services.relay, peer)
     if (servers.delete(peer.toString())) return
     void (async () => {
       const { addresses } = await node.peerStore.get(peer)

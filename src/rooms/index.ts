@@ -30,13 +30,7 @@ import type { Message } from '@libp2p/gossipsub'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { TopicValidatorResult } from '@libp2p/gossipsub'
-
-/** gossipsub's TopicValidatorResult values, here so that the web app's first load does not take gossipsub in for its enum */
-const Validation = {
-  Accept: 'accept' as unknown as TopicValidatorResult,
-  Ignore: 'ignore' as unknown as TopicValidatorResult,
-  Reject: 'reject' as unknown as TopicValidatorResult
-} as const
+import { Validation } from '../node/adapters/gossipsub.js'
 
 export { ROOM_SYNC_PROTOCOL, SYNC_MAX_MESSAGES, roomSync } from './sync.js'
 export type { RoomSync, RoomSyncInit } from './sync.js'
