@@ -10,7 +10,7 @@
  * Messages are stored with their sealed bytes, so members can serve history to whoever joins, comes
  * back or restarts (./sync.ts: everything a member lacks of the others' newest SYNC_MAX_MESSAGES), and
  * every message id is remembered, so a replay is never shown twice. How members find each other is
- * in ./discovery.ts.
+ * in ./discovery.ts, what comes into a room (validation, rate limit, sync from members) in ./intake.ts.
  */
 import { JitteredInterval } from '../timer.js'
 import { logger } from '@libp2p/logger'
