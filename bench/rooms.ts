@@ -480,7 +480,8 @@ export async function benchRooms (io: RoomBenchIo): Promise<void> {
     for (const s of started) if (s.status === 'rejected') throw s.reason
     const members = started.map(s => (s as PromiseFulfilledResult<Chat>).value)
     const chatNodes = members.map(c => c.libp2p)
-    const chatPubsubs = chatNodes.map(n => n.services.pubsub)
+    // chat nodes in Node.js run the real gossipsub (a stand-in only in a tab)
+    const chatPubsubs = chatNodes.map(n => n.services.pubsub as GossipSub)
 
     // the fixed links first: on joining, every member dials the creator at once (which refuses most
     // of them, see INBOUND_PER_SECOND) and starts looking for the others

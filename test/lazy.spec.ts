@@ -5,7 +5,7 @@
  * subscription, message listeners) and are told of the peers connected before they were there.
  */
 import assert from 'node:assert/strict'
-import { gossipsub } from '@libp2p/gossipsub'
+import { TopicValidatorResult, gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import { kadDHT } from '@libp2p/kad-dht'
 import { noise } from '@libp2p/noise'
@@ -159,6 +159,25 @@ describe('services loaded after the first connection (a tab\'s DHT and gossipsub
     await heard(friend, tab, 'from the tab')
     await heard(tab, friend, 'from the friend')
   }
+
+  it('hands the topic validators set before it loaded to the real gossipsub', async () => {
+    const tab = await node({ pubsub: (c: any) => new LazyGossipSub(c, roomGossipsubInit(), async () => ({ kadDHT, gossipsub })) })
+    const friend = await plainNode()
+    const text = (m: Message): string => new TextDecoder().decode(m.data)
+    tab.services.pubsub.topicValidators.set(TOPIC, (_peer, msg) => text(msg) === 'bad' ? TopicValidatorResult.Reject : TopicValidatorResult.Accept)
+    const heard: string[] = []
+    tab.services.pubsub.addEventListener('message', (evt) => { heard.push(text((evt as CustomEvent<Message>).detail)) })
+    tab.services.pubsub.subscribe(TOPIC)
+    friend.services.pubsub.subscribe(TOPIC)
+    await tab.dial(friend.getMultiaddrs()[0])
+    const real = await tab.services.pubsub.load()
+    assert.equal(tab.services.pubsub.topicValidators, real.topicValidators, 'validators set from now on go to the real gossipsub')
+    await until(() => friend.services.pubsub.getSubscribers(TOPIC).some(p => p.equals(tab.peerId)), WAIT_MS, 'the friend sees the tab subscribed')
+    await friend.services.pubsub.publish(TOPIC, encode('bad'))
+    await friend.services.pubsub.publish(TOPIC, encode('good'))
+    await until(() => heard.includes('good'), WAIT_MS, 'the good message')
+    assert.deepEqual(heard, ['good'])
+  })
 
   it('a lookup before any connection loads the DHT at once', async () => {
     let loads = 0

@@ -8,6 +8,13 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { bootstrapIceServers } from '../src/node/ice.js'
 
+declare global {
+  interface Window {
+    /** the request for ./config.json that index.html starts before the bundle loads */
+    megachatConfig?: Promise<Response>
+  }
+}
+
 const SETTINGS_KEY = 'megachat:settings'
 const CONFIG_TIMEOUT_MS = 3000
 
@@ -45,7 +52,7 @@ export function saveSettings (settings: Settings): void {
 async function serverConfig (): Promise<Partial<Settings> | undefined> {
   try {
     // index.html starts this request before the bundle loads (window.megachatConfig); fetch again only without it
-    const early = (window as unknown as { megachatConfig?: Promise<Response> }).megachatConfig
+    const early = window.megachatConfig
     const res = await (early ?? fetch('./config.json', { cache: 'no-store', signal: AbortSignal.timeout(CONFIG_TIMEOUT_MS) }))
     if (!res.ok) return undefined
     const body = await res.json()

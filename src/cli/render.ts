@@ -6,28 +6,20 @@
  * characters and escape sequences are shown, never obeyed.
  */
 import { styleText } from 'node:util'
-import { shortPeerId, shortPeerIds } from '../short-id.js'
 import { fileLine } from './commands.js'
-import type { CommandResult, FileLine, HistoryEntry } from './commands.js'
-import type { BootstrapNodeStatus, CallInfo, CallRecord, Chat, Diagnosis, FileTransfer, IncomingMessage, PresenceChange, RoomMessageEvent, StoredMessage, Unreachable } from '../index.js'
+import { ago, bootstrapName, callLine, capitalise, clip, fileListLine, label, progressLine, shortId, size, time } from './format.js'
+import { bannerLines, bootstrapState, contactLines, diagnosisLines, historyLines, roomHistoryLines } from './lines.js'
+import type { CommandResult } from './commands.js'
+import type { Paint, Style } from './format.js'
+import type { BootstrapNodeStatus, CallInfo, CallRecord, Chat, FileTransfer, IncomingMessage, PresenceChange, RoomMessageEvent, StoredMessage, Unreachable } from '../index.js'
 import { clearScreenDown, cursorTo, moveCursor } from 'node:readline'
 import type { Interface } from 'node:readline'
 import { safeName, safeText } from './terminal-safe.js'
-
-type Style = Parameters<typeof styleText>[0]
 
 export interface RendererInit {
   json: boolean
   color: boolean
 }
-
-const pad2 = (n: number): string => n.toString().padStart(2, '0')
-const time = (ms: number): string => { const d = new Date(ms); return `${pad2(d.getHours())}:${pad2(d.getMinutes())}` }
-const day = (ms: number): string => new Date(ms).toDateString()
-const shortId = (peer: string): string => safeName(shortPeerId(peer))
-/** A contact's (or room member's) name made safe, or a short form of the peer ID for someone without one. */
-const label = (name: string | undefined, peer: string): string => name != null ? safeName(name) : shortId(peer)
-const clip = (text: string, n = 40): string => text.length > n ? `${text.slice(0, n - 1)}…` : text
 
 export class Renderer {
   private readonly json: boolean
@@ -59,6 +51,8 @@ export class Renderer {
   private c (style: Style, text: string): string {
     return this.color ? styleText(style, text) : text
   }
+
+  private readonly paint: Paint = (style, text) => this.c(style, text)
 
   /**
    * JSON lines go out together once per turn of the event loop: stdout to a pipe is written synchronously,
@@ -116,17 +110,7 @@ export class Renderer {
       this.bootstrapAtStart(chat.bootstrapStatus())
       return
     }
-    process.stdout.write([
-      `${this.c('bold', 'MegaChat')} — end-to-end encrypted, peer to peer`,
-      ...notices.map(n => this.c('green', n)),
-      `Your peer ID (give it to friends): ${this.c(['bold', 'green'], peerId)}`,
-      ...(addresses.length > 0 ? [this.c('dim', `Listening on ${addresses.length} address${addresses.length === 1 ? '' : 'es'}; /whoami lists them`)] : []),
-      ...(bootstrapCount === 0
-        ? [this.c('yellow', 'No bootstrap node configured: only peers that know your address (or --lan) can reach you. Start with --bootstrap <address>.')]
-        : []),
-      this.c('dim', 'Type /help for commands, /add <peerId> <name> to add a friend.'),
-      ''
-    ].join('\n'))
+    process.stdout.write([...bannerLines(peerId, addresses, bootstrapCount, notices, this.paint), ''].join('\n'))
     this.bootstrapAtStart(chat.bootstrapStatus())
     this.prompt()
   }
@@ -158,27 +142,6 @@ export class Renderer {
       ? `${others} other${others === 1 ? ' is' : 's are'} connected`
       : `contacts cannot be found until ${all.length === 1 ? 'it' : 'one'} is reachable`
     this.print(this.c('yellow', `warning: bootstrap node ${where} not reachable (${node.lastError}); ${next}. ${capitalise(consequence)}.`))
-  }
-
-  /** /diagnose, for people: the network first, then the way to the person asked about, step by step. */
-  private diagnosisLines (d: Diagnosis): string[] {
-    const lines = [this.c('bold', 'This device'), `  NAT: ${d.nat.summary}`]
-    for (const s of d.nat.seen) lines.push(this.c('dim', `    STUN ${s.server}: ${s.mapped != null ? `sees you at ${s.mapped}` : s.error ?? 'no answer'}`))
-    lines.push(...(d.bootstrap.length === 0 ? [this.c('yellow', '  no bootstrap node configured')] : d.bootstrap.map(b => `  bootstrap node ${bootstrapName(b.address)}: ${this.bootstrapState(b)}`)))
-    lines.push(d.relays.length > 0 ? `  reachable through ${d.relays.length} relay address${d.relays.length === 1 ? '' : 'es'}` : '  no relay reservation: only reachable at your own addresses')
-    for (const r of d.relays) lines.push(this.c('dim', `    ${shortPeerIds(r)}`))
-    lines.push(d.turn.length > 0 ? `  TURN for calls: ${d.turn.join(', ')}` : '  TURN for calls: none (no bootstrap node of yours runs --turn)')
-    for (const a of d.advice) lines.push(this.c('yellow', `  ! ${a}`))
-    const p = d.peer
-    if (p == null) return lines
-    lines.push(this.c('bold', label(p.name, p.peerId)), `  ${safeText(p.summary)}`)
-    for (const c of p.connections) lines.push(this.c('dim', `    ${c.path} (${c.direction}) ${shortPeerIds(c.address)}`))
-    const t = p.lastAttempt
-    if (t != null && p.connections.length === 0) {
-      lines.push(`  last attempt ${ago(t.startedAt)}${t.tookMs != null ? `, ${t.tookMs} ms` : ''}: ${t.outcome}`)
-      for (const s of t.steps) lines.push(this.c(s.ok ? 'dim' : 'yellow', `    +${String(s.at).padStart(5)} ms ${s.what}${s.addr != null ? ` ${shortPeerIds(s.addr)}` : ''}: ${s.detail}`))
-    }
-    return lines
   }
 
   incoming (m: IncomingMessage): void {
@@ -355,20 +318,13 @@ export class Renderer {
           : `Unblocked ${r.peerId}: they can write to you again (as a message request).`)
         return
       case 'contacts':
-        if (r.contacts.length === 0) {
-          this.print(this.c('dim', 'No contacts yet. /add <peerId> <name>'))
-          return
-        }
-        this.print(...r.contacts.map(c => {
-          const state = c.online ? this.c('green', '● online ') : this.c('dim', `○ ${c.lastSeen != null ? `seen ${ago(c.lastSeen)}` : 'offline'}`)
-          return `${this.c('bold', safeName(c.name).padEnd(16))} ${state.padEnd(this.color ? 30 : 20)} ${this.c('dim', c.peerId)}\n${' '.repeat(17)}${this.c('dim', `safety code ${c.safetyCode}`)}`
-        }))
+        this.print(...contactLines(r.contacts, this.paint, this.color))
         return
       case 'sent':
         this.print(this.c('dim', '  … sending'))
         return
       case 'history':
-        this.print(...this.historyLines(r.messages, label(r.name, r.peer)))
+        this.print(...historyLines(r.messages, label(r.name, r.peer), this.paint))
         return
       case 'whoami':
         this.print(`Peer ID: ${this.c('bold', r.peerId)}`, ...r.addresses.map(a => this.c('dim', `  ${a}`)))
@@ -378,10 +334,10 @@ export class Renderer {
         return
       case 'status':
         this.print(`${r.connections} connection${r.connections === 1 ? '' : 's'} (${r.relayed} via relay), ${r.contactsOnline} contact${r.contactsOnline === 1 ? '' : 's'} online`,
-          ...(r.bootstrap.length === 0 ? [this.c('yellow', 'no bootstrap node configured')] : r.bootstrap.map(b => `bootstrap node ${bootstrapName(b.address)}: ${this.bootstrapState(b)}`)))
+          ...(r.bootstrap.length === 0 ? [this.c('yellow', 'no bootstrap node configured')] : r.bootstrap.map(b => `bootstrap node ${bootstrapName(b.address)}: ${bootstrapState(b, this.paint)}`)))
         return
       case 'diagnosis':
-        this.print(...this.diagnosisLines(r))
+        this.print(...diagnosisLines(r, this.paint))
         return
       case 'chat':
         this.print(this.c('dim', `Talking to ${label(r.name, r.peerId)}: plain lines are sent to them. /chat another name to switch.`))
@@ -407,11 +363,7 @@ export class Renderer {
         this.print(`#${safeName(r.room)}: ${r.members.length} online`, ...r.members.map(m => `  ${m.you === true ? this.c('bold', 'you') : label(m.name, m.peerId)}  ${this.c('dim', m.peerId)}`))
         return
       case 'room-history':
-        if (r.messages.length === 0) {
-          this.print(this.c('dim', `No messages in #${safeName(r.room)} yet.`))
-          return
-        }
-        this.print(...r.messages.map(m => `${this.c('dim', `${day(m.timestamp).slice(4, 10)} ${time(m.timestamp)}`)} ${m.you === true ? this.c('bold', 'you') : this.c(['bold', 'cyan'], label(m.name, m.from))}: ${safeText(m.text)}`))
+        this.print(...roomHistoryLines(r.room, r.messages, this.paint))
         return
       case 'declined':
         this.print(`Declined the call from ${label(r.name, r.peer)}.`)
@@ -443,86 +395,4 @@ export class Renderer {
         this.print(...r.commands.map(c => `  ${this.c('bold', c.usage.padEnd(28))} ${c.description}`))
     }
   }
-
-  private bootstrapState (b: BootstrapNodeStatus): string {
-    if (b.connected) return this.c('green', 'connected')
-    if (b.lastError == null) return 'connecting…'
-    const next = b.peerId == null ? 'not used' : b.nextRetryAt != null ? `next try in ${Math.max(1, Math.round((b.nextRetryAt - Date.now()) / 1000))} s` : 'trying now'
-    return this.c('yellow', `not reachable (${b.lastError}); ${next}`)
-  }
-
-  private historyLines (messages: HistoryEntry[], name: string): string[] {
-    if (messages.length === 0) return [this.c('dim', `No messages with ${name} yet.`)]
-    const lines: string[] = []
-    let lastDay = ''
-    for (const m of messages) {
-      const d = day(m.timestamp)
-      if (d !== lastDay) {
-        lines.push(this.c('dim', `── ${d} ──`))
-        lastDay = d
-      }
-      const who = m.direction === 'out' ? this.c('bold', 'you') : this.c(['bold', 'cyan'], name)
-      const mark = m.direction === 'out' ? (m.state === 'delivered' ? this.c('green', ' ✓') : this.c('yellow', ' ⋯')) : ''
-      lines.push(`${this.c('dim', time(m.timestamp))} ${who}: ${safeText(m.text)}${mark}`)
-    }
-    return lines
-  }
-}
-
-/** "12:03 missed video call from alice", "12:05 voice call with bob, 3 min" */
-function callLine (r: CallRecord, who: string): string {
-  const kind = r.video ? 'video call' : 'voice call'
-  const when = `${day(r.timestamp).slice(4, 10)} ${time(r.timestamp)}`
-  const why = r.reason != null ? ` (${r.reason})` : ''
-  const out = r.direction === 'out'
-  switch (r.outcome) {
-    case 'answered': {
-      const secs = r.connectedAt != null ? Math.round((r.endedAt - r.connectedAt) / 1000) : 0
-      return `${when} ${kind} ${out ? 'to' : 'from'} ${who}, ${secs < 60 ? `${secs} s` : `${Math.round(secs / 60)} min`}`
-    }
-    case 'missed': return out ? `${when} ${who} did not answer your ${kind}` : `${when} missed ${kind} from ${who}${why}`
-    case 'declined': return out ? `${when} ${who} declined your ${kind}` : `${when} you declined a ${kind} from ${who}`
-    case 'busy': return `${when} ${who} was busy`
-    case 'failed': return `${when} ${kind} ${out ? 'to' : 'from'} ${who} failed${why}`
-  }
-}
-
-/** A bootstrap address with its peer ID shortened: /ip4/203.0.113.7/tcp/4001/p2p/12D3…a1b2c3 */
-function bootstrapName (address: string): string {
-  return address.replace(/\/p2p\/([^/]{12,})$/, (_, id: string) => `/p2p/${shortId(id)}`)
-}
-
-/** 1.5 MiB, 300 kB … */
-function size (bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`
-  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`
-  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`
-}
-
-/** "↓ photo.jpg  45%  12.3 MiB/s  0:05 left" */
-function progressLine (t: FileTransfer): string {
-  const pct = t.size === 0 ? 100 : Math.floor(t.bytes / t.size * 100)
-  const arrow = t.direction === 'in' ? '↓' : '↑'
-  const speed = t.rate > 0 ? `  ${size(Math.round(t.rate))}/s` : ''
-  const secs = t.rate > 0 ? Math.ceil((t.size - t.bytes) / t.rate) : undefined
-  const left = secs != null && t.state === 'fetching' ? `  ${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, '0')} left` : ''
-  const state = t.state === 'fetching' || t.state === 'serving' ? '' : `  (${t.state}${t.error != null ? `: ${t.error}` : ''})`
-  return `  ${arrow} ${safeName(clip(t.name))}  ${pct}%${speed}${left}${safeName(state)}`
-}
-
-function fileListLine (f: FileLine): string {
-  const pct = f.size === 0 ? 100 : Math.floor(f.bytes / f.size * 100)
-  const where = f.path != null ? `  ${safeName(f.path)}` : ''
-  return `  ${f.id.slice(0, 8)}  ${f.direction === 'in' ? '↓' : '↑'} ${safeName(clip(f.name)).padEnd(40)} ${size(f.size).padStart(10)}  ${f.state}${f.state === 'done' || f.state === 'serving' ? '' : ` ${pct}%`}${where}${f.error != null ? `  ${safeName(f.error)}` : ''}`
-}
-
-const capitalise = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1)
-
-function ago (ms: number): string {
-  const s = Math.max(0, Math.round((Date.now() - ms) / 1000))
-  if (s < 60) return 'just now'
-  if (s < 3600) return `${Math.round(s / 60)} min ago`
-  if (s < 86400) return `${Math.round(s / 3600)} h ago`
-  return new Date(ms).toLocaleDateString()
 }

@@ -12,6 +12,8 @@
  * topologies the real service registers (each peer once, whichever comes first).
  */
 import { contentRoutingSymbol, peerDiscoverySymbol, peerRoutingSymbol, serviceCapabilities, serviceDependencies, start, stop } from '@libp2p/interface'
+import { FLOODSUB_PROTOCOL, GOSSIPSUB_PROTOCOLS } from './adapters/gossipsub.js'
+import { routingTableOf } from './adapters/kad-dht.js'
 import { tellTopologies } from './topologies.js'
 import type { LateServiceModules } from './types.js'
 import type { GossipSub, GossipsubOpts } from '@libp2p/gossipsub'
@@ -145,10 +147,10 @@ abstract class Deferred<T extends EventTarget & Partial<Startable>> implements S
     this.real?.addEventListener(type, listener, options)
   }
 
-  removeEventListener (type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void {
+  removeEventListener (type: string, listener?: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void {
     const i = this.listeners.findIndex(([t, l]) => t === type && l === listener)
     if (i >= 0) this.listeners.splice(i, 1)
-    this.real?.removeEventListener(type, listener, options)
+    this.real?.removeEventListener(type, listener ?? null, options)
   }
 
   dispatchEvent (event: Event): boolean {
@@ -174,15 +176,19 @@ abstract class Deferred<T extends EventTarget & Partial<Startable>> implements S
       if (announced.includes(protocol)) this.handlers.delete(protocol)
       else await registrar.unhandle(protocol)
     }
-    const wrapped = new Proxy(registrar, {
-      get: (target, prop) => {
-        if (prop === 'register') return register
-        if (prop === 'handle') return handle
-        if (prop === 'unhandle') return unhandle
-        const value = Reflect.get(target, prop, target)
-        return typeof value === 'function' ? value.bind(target) : value
-      }
-    })
+    // every Registrar method, spelled out: a method a libp2p release adds fails the build here
+    const wrapped: Registrar = {
+      register,
+      handle,
+      unhandle,
+      unregister: (id) => { registrar.unregister(id) },
+      getTopologies: (protocol) => registrar.getTopologies(protocol),
+      getProtocols: () => registrar.getProtocols(),
+      getHandler: (protocol) => registrar.getHandler(protocol),
+      use: (protocol, middleware) => { registrar.use(protocol, middleware) },
+      unuse: (protocol) => { registrar.unuse(protocol) },
+      getMiddleware: (protocol) => registrar.getMiddleware(protocol)
+    }
     return new Proxy(this.components, {
       get: (target, prop) => prop === 'registrar' ? wrapped : Reflect.get(target, prop, target)
     })
@@ -192,11 +198,6 @@ abstract class Deferred<T extends EventTarget & Partial<Startable>> implements S
   private async replay (): Promise<void> {
     if (await tellTopologies(this.components, this.topologies, this.log)) this.handedOver = true
   }
-}
-
-/** What a lookup waits on: kad-dht's routing table (not in its KadDHT type) */
-interface RoutingTableView extends EventTarget {
-  size: number
 }
 
 /** How long a lookup waits for the handed-over peers to reach the routing table (ms) */
@@ -235,6 +236,11 @@ export class LazyDHT extends Deferred<RealDHT> {
     get: async (key, options) => await (await this.contentRouting(options?.signal)).get(key, options)
   }
 
+  /** always a client in a tab (node.browser.ts) */
+  getMode (): 'client' | 'server' {
+    return this.real?.getMode() ?? 'client'
+  }
+
   private async peerRouting (signal?: AbortSignal): Promise<Required<PeerRouting>> {
     return (await this.ready(signal))[peerRoutingSymbol] as Required<PeerRouting>
   }
@@ -252,7 +258,7 @@ export class LazyDHT extends Deferred<RealDHT> {
    */
   private async ready (signal?: AbortSignal): Promise<RealDHT> {
     const dht = await this.load()
-    const table = (dht as unknown as { routingTable?: RoutingTableView }).routingTable
+    const table = routingTableOf(dht)
     if (!this.handedOver || table == null || table.size > 0 || signal?.aborted === true) return dht
     await new Promise<void>(resolve => {
       const done = (): void => {
@@ -273,20 +279,17 @@ export class LazyDHT extends Deferred<RealDHT> {
   }
 }
 
-/**
- * The protocols gossipsub handles: its own constants, which the stand-in cannot import without taking
- * gossipsub into the first load (test/lazy.spec.ts checks that they are still the ones it handles)
- */
-export const GOSSIPSUB_PROTOCOLS = ['/meshsub/1.2.0', '/meshsub/1.1.0', '/meshsub/1.0.0']
-const FLOODSUB_PROTOCOL = '/floodsub/1.0.0'
+export { GOSSIPSUB_PROTOCOLS } from './adapters/gossipsub.js'
 
 /** gossipsub, loaded after the first connection; what is asked of it before is done once it is there. */
 export class LazyGossipSub extends Deferred<GossipSub> {
   readonly [Symbol.toStringTag] = '@megachat/lazy-gossipsub'
   readonly [serviceCapabilities] = ['@libp2p/pubsub']
   readonly [serviceDependencies] = ['@libp2p/identify']
-  /** shared with the real gossipsub once it is there */
-  readonly topicValidators: GossipSub['topicValidators'] = new Map()
+  /** the validators set before the real gossipsub is there, handed to it when it is */
+  private readonly validators: GossipSub['topicValidators'] = new Map()
+  /** the real gossipsub's validators, from the moment it is made (it starts after) */
+  private realValidators?: GossipSub['topicValidators']
   private readonly subscriptions = new Set<string>()
 
   constructor (components: Components, init: Partial<GossipsubOpts>, modules: () => Promise<LateServiceModules>, configure?: (gossipsub: GossipSub) => void) {
@@ -300,8 +303,15 @@ export class LazyGossipSub extends Deferred<GossipSub> {
     })
   }
 
+  /** gossipsub's validators once it is made (read them anew each time), the stand-in's until then */
+  get topicValidators (): GossipSub['topicValidators'] {
+    return this.realValidators ?? this.validators
+  }
+
   protected override adopt (real: GossipSub): void {
-    (real as { topicValidators: GossipSub['topicValidators'] }).topicValidators = this.topicValidators
+    for (const [topic, validator] of this.validators) real.topicValidators.set(topic, validator)
+    this.validators.clear()
+    this.realValidators = real.topicValidators
   }
 
   protected override started (real: GossipSub): void {

@@ -25,7 +25,6 @@ import { blockingGater, chatDhtInit, chatServices, limitTopics, roomGossipsubIni
 import type { NodeOptions, ChatLibp2p, ChatServices } from './types.js'
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
-import type { ServiceFactoryMap } from 'libp2p'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 export type { NodeOptions, ChatLibp2p, ChatServices } from './types.js'
@@ -57,15 +56,14 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
     connectionGater: blockingGater(browserGater(options.bootstrap ?? []), options.denyPeer),
     connectionMonitor: CONNECTION_MONITOR,
     peerDiscovery: (options.bootstrap?.length ?? 0) > 0 ? [bootstrap({ list: options.bootstrap ?? [], timeout: 0 })] : [],
-    services: {
-      ...chatServices(options),
+    services: chatServices(options, {
       // a tab comes and goes and is reachable only through a relay: a DHT client, never a server.
       // Both are loaded after the first connection (lazy.ts); a stand-in is what the node has until then
-      dht: (components: any) => new LazyDHT(components, chatDhtInit(true), late) as unknown as ChatServices['dht'],
-      pubsub: (components: any) => new LazyGossipSub(components, roomGossipsubInit(options.allowedTopics ?? []), late, (gossipsub) => {
+      dht: (components) => new LazyDHT(components, chatDhtInit(true), late),
+      pubsub: (components) => new LazyGossipSub(components, roomGossipsubInit(options.allowedTopics ?? []), late, (gossipsub) => {
         if (options.allowedTopics != null) limitTopics(gossipsub, options.allowedTopics)
-      }) as unknown as ChatServices['pubsub']
-    } as unknown as ServiceFactoryMap<ChatServices>
+      })
+    })
   })
   return node
 }

@@ -19,7 +19,6 @@ import { lanGater } from './lan-gater.js'
 import { blockingGater, chatDhtInit, chatServices, limitTopics, roomGossipsubInit } from './services.js'
 import { catchUpTopologies } from './topologies.js'
 import type { NodeOptions, ChatLibp2p, ChatServices } from './types.js'
-import type { ServiceFactoryMap } from 'libp2p'
 
 export type { NodeOptions, ChatLibp2p, ChatServices } from './types.js'
 
@@ -31,16 +30,20 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
   if ((options.bootstrap?.length ?? 0) > 0) listen.push('/p2p-circuit')
   if (webrtc) listen.push('/webrtc')
 
-  const services = {
-    ...chatServices(options),
+  const allowedTopics = options.allowedTopics
+  const services = chatServices(options, {
     dht: kadDHT(chatDhtInit(options.dhtServer === true ? false : undefined)),
     // the bootstrap nodes are dialled as the node starts: one identified before the DHT registered
     // its topology would never reach the routing table (topologies.ts)
     dhtCatchUp: catchUpTopologies([DHT_PROTOCOL]),
-    pubsub: gossipsub(roomGossipsubInit(options.allowedTopics ?? [])),
+    pubsub: (components) => {
+      const pubsub = gossipsub(roomGossipsubInit(allowedTopics ?? []))(components)
+      if (allowedTopics != null) limitTopics(pubsub, allowedTopics)
+      return pubsub
+    },
     autoNAT: autoNAT(),
     dcutr: dcutr()
-  } as unknown as ServiceFactoryMap<ChatServices>
+  })
 
   const node = await createLibp2p<ChatServices>({
     start: false,
@@ -66,6 +69,5 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
     ],
     services
   })
-  if (options.allowedTopics != null) limitTopics(node.services.pubsub, options.allowedTopics)
   return node
 }

@@ -8,7 +8,7 @@ import { identify, identifyPush } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { DHT_PROTOCOL } from '../constants.js'
-import { GOSSIPSUB_PROTOCOLS } from './lazy.js'
+import { GOSSIPSUB_PROTOCOLS, filterTopics } from './adapters/gossipsub.js'
 import { repairTopologies } from './topologies.js'
 import { webrtcGuard } from './webrtc-guard.js'
 import type { ChatServices, NodeOptions } from './types.js'
@@ -54,9 +54,12 @@ export function chatDhtInit (clientMode?: boolean): KadDHTInit {
   }
 }
 
-/** The services besides the DHT and gossipsub (`dht` and `pubsub`, which node.ts and node.browser.ts add). */
-export function chatServices (options: NodeOptions): ServiceFactoryMap<Omit<ChatServices, 'dht' | 'pubsub'>> {
-  return {
+/**
+ * The services a node runs: the features in `options.services`, those here, and `own` (node.ts's and
+ * node.browser.ts's DHT, gossipsub and transport helpers).
+ */
+export function chatServices (options: NodeOptions, own: Pick<ServiceFactoryMap<ChatServices>, 'dht' | 'pubsub'> & Partial<ServiceFactoryMap<ChatServices>>): ServiceFactoryMap<ChatServices> {
+  const services: Partial<ServiceFactoryMap<ChatServices>> = {
     ...options.services,
     identify: identify(),
     identifyPush: identifyPush(),
@@ -64,8 +67,11 @@ export function chatServices (options: NodeOptions): ServiceFactoryMap<Omit<Chat
     // gossipsub's streams to a room member come back on its other connection when one goes (topologies.ts)
     gossipRepair: repairTopologies(GOSSIPSUB_PROTOCOLS),
     // a WebRTC connection whose data channels never opened is closed (webrtc-guard.ts)
-    webrtcGuard: webrtcGuard()
-  } as unknown as ServiceFactoryMap<Omit<ChatServices, 'dht' | 'pubsub'>>
+    webrtcGuard: webrtcGuard(),
+    ...own
+  }
+  // the features (direct messages, rooms' sync, calls, files) are the caller's to pass: createChat passes them all
+  return services as ServiceFactoryMap<ChatServices>
 }
 
 /** Most topics gossipsub tracks subscribers for, beyond the joined rooms'. */
@@ -77,14 +83,12 @@ const ROOM_TOPIC = /^\/megachat\/room\/1\/[a-z2-7]{52}$/
  * copies that set once at construction. Rooms are joined at run time, and a peer announces its
  * subscriptions only once per connection, so a plain "joined rooms only" filter would forget who is in
  * a room we join later. The filter therefore takes the joined rooms' topics always, and other
- * well-formed room topics up to MAX_OTHER_TOPICS tracked in all; anything else is dropped.
- * (test/topics.spec.ts pins that gossipsub still consults `allowedTopics`.)
+ * well-formed room topics up to MAX_OTHER_TOPICS tracked in all; anything else is dropped
+ * (adapters/gossipsub.ts sets the filter; test/adapters.spec.ts pins that gossipsub consults it).
  */
 export function limitTopics (gossipsub: GossipSub, joined: Set<string>): void {
-  const pubsub = gossipsub as unknown as { allowedTopics: { has(topic: string): boolean }, topics: Map<string, unknown> }
-  pubsub.allowedTopics = {
-    has: (topic: string) => joined.has(topic) || (ROOM_TOPIC.test(topic) && (pubsub.topics.has(topic) || pubsub.topics.size < joined.size + MAX_OTHER_TOPICS))
-  }
+  filterTopics(gossipsub, (topic, tracked) =>
+    joined.has(topic) || (ROOM_TOPIC.test(topic) && (tracked.has(topic) || tracked.size < joined.size + MAX_OTHER_TOPICS)))
 }
 
 /**

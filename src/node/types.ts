@@ -15,9 +15,9 @@ export interface ChatServices extends Record<string, unknown> {
   identify: Identify
   identifyPush: IdentifyPush
   ping: Ping
-  dht: KadDHT
+  dht: ChatDHT
   dm: DirectMessages
-  pubsub: GossipSub
+  pubsub: RoomPubSub
   roomSync: RoomSync
   calls: CallSignalling
   webrtcGuard: WebRTCGuard
@@ -25,6 +25,18 @@ export interface ChatServices extends Record<string, unknown> {
 }
 
 export type ChatLibp2p = Libp2p<ChatServices>
+
+/**
+ * What MegaChat uses of gossipsub: the real one in Node.js, and in a tab a stand-in until it is loaded
+ * (lazy.ts), so only what both have.
+ */
+export type RoomPubSub = Pick<GossipSub, 'subscribe' | 'unsubscribe' | 'publish' | 'getSubscribers' | 'getTopics' | 'getPeers' | 'topicValidators' | 'addEventListener' | 'removeEventListener' | 'dispatchEvent'>
+
+/**
+ * What MegaChat asks of the DHT service itself (lookups go through libp2p's peer and content routing):
+ * the real kad-dht in Node.js, a stand-in in a tab (lazy.ts).
+ */
+export type ChatDHT = Pick<KadDHT, 'getMode'>
 
 export interface NodeOptions {
   privateKey: PrivateKey

@@ -10,48 +10,35 @@
  * Messages are stored with their sealed bytes, so members can serve history to whoever joins, comes
  * back or restarts (./sync.ts: everything a member lacks of the others' newest SYNC_MAX_MESSAGES), and
  * every message id is remembered, so a replay is never shown twice. How members find each other is
- * in ./discovery.ts.
+ * in ./discovery.ts, what comes into a room (validation, rate limit, sync from members) in ./intake.ts.
  */
 import { JitteredInterval } from '../timer.js'
 import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { fromString, toString } from 'uint8arrays'
 import { decodeInvite, encodeInvite } from '../crypto/invite.js'
-import { createRoomSecret, deriveRoomKeys, openRoomMessageDetailed, sealRoomMessage, MAX_ROOM_TEXT_BYTES } from '../crypto/room.js'
-import { decodeOffer, fileIdHex } from '../files/offer.js'
+import { createRoomSecret, deriveRoomKeys, sealRoomMessage, MAX_ROOM_TEXT_BYTES } from '../crypto/room.js'
 import { DuplicateRoomError, InvalidInputError, MessageTooLongError, UnknownRoomError } from '../errors.js'
 import { LOCAL_NAME, LOCAL_NAME_RULE } from '../constants.js'
-import type { RoomKeys, RoomMessage } from '../crypto/room.js'
 import type { ChatLibp2p } from '../node/types.js'
 import type { ChatStore, RoomRecord, StoredRoomMessage } from '../store/index.js'
 import { RoomDiscovery } from './discovery.js'
+import { RoomIntake, toStored } from './intake.js'
+import type { JoinedRoom, RoomDropStats, RoomMessageEvent } from './intake.js'
 import type { RoomSyncSource } from './sync.js'
-import type { Message } from '@libp2p/gossipsub'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { TopicValidatorResult } from '@libp2p/gossipsub'
-
-/** gossipsub's TopicValidatorResult values, here so that the web app's first load does not take gossipsub in for its enum */
-const Validation = {
-  Accept: 'accept' as unknown as TopicValidatorResult,
-  Ignore: 'ignore' as unknown as TopicValidatorResult,
-  Reject: 'reject' as unknown as TopicValidatorResult
-} as const
 
 export { ROOM_SYNC_PROTOCOL, SYNC_MAX_MESSAGES, roomSync } from './sync.js'
 export type { RoomSync, RoomSyncInit } from './sync.js'
 export { ANNOUNCE_INTERVAL_MS, EARLY_DISCOVERY_MS } from './discovery.js'
+export { RATE_LIMIT, RATE_WINDOW_MS } from './intake.js'
+export type { RoomMessageEvent, RoomDropStats } from './intake.js'
 
 const log = logger('megachat:rooms')
 
-/** Messages one author may have accepted per RATE_WINDOW_MS in one room; more are dropped. */
-export const RATE_LIMIT = 30
-export const RATE_WINDOW_MS = 10_000
 /** How often members ask each other, besides on meeting, whether one has messages the other lacks. */
 const RESYNC_INTERVAL_MS = 2 * 60_000
-/** Exchanges with one member in a row while it has more to send (each at most SYNC_MAX_BYTES). */
-const MAX_SYNC_EXCHANGES = 64
-
 export interface RoomInfo {
   name: string
   /** hex of the public room id */
@@ -60,36 +47,6 @@ export interface RoomInfo {
   joinedAt: number
   /** members seen online in the room now, including yourself */
   online: number
-}
-
-export interface RoomMessageEvent {
-  room: string
-  roomId: string
-  id: string
-  from: string
-  text: string
-  timestamp: number
-  /** true when it came through history sync rather than live */
-  synced: boolean
-  /** a file offered with the message (FileOfferPb bytes, checked), whose transfer id is `fileId` */
-  file?: Uint8Array
-  fileId?: string
-}
-
-export interface RoomDropStats {
-  /** did not decrypt or decode, bad author or signature, or too large */
-  invalid: number
-  /** ids already seen: replays and duplicates */
-  replayed: number
-  /** over an author's rate limit */
-  rateLimited: number
-}
-
-interface JoinedRoom {
-  record: RoomRecord
-  keys: RoomKeys
-  /** author -> timestamps of accepted messages in the current window */
-  rate: Map<string, number[]>
 }
 
 export interface RoomMembersEvent {
@@ -113,20 +70,13 @@ export interface RoomsInit {
 }
 
 export class Rooms {
-  readonly stats: RoomDropStats = { invalid: 0, replayed: 0, rateLimited: 0 }
+  readonly stats: RoomDropStats
   /** the topics gossipsub accepts subscriptions for: exactly the joined rooms' */
   readonly allowedTopics: Set<string>
   private readonly init: RoomsInit
   private readonly byId = new Map<string, JoinedRoom>()
   private readonly byTopic = new Map<string, JoinedRoom>()
-  /** `${peer}/${roomId}` pairs synced with since the peer connected (or we entered the room) */
-  private readonly synced = new Set<string>()
-  /** `${peer}/${roomId}` pairs being synced now, with the room as joined then */
-  private readonly syncing = new Map<string, JoinedRoom>()
-  /** ids of messages that came through history sync lately, whose live copies may still be in flight */
-  private readonly syncedIds = new Set<string>()
-  /** messages opened by the validator, handed to the message listener */
-  private readonly opened = new WeakMap<Message, RoomMessage>()
+  private readonly intake: RoomIntake
   private timer?: JitteredInterval
   /** the online count last reported per room, so that each change is said once */
   private readonly reportedOnline = new Map<string, number>()
@@ -136,6 +86,15 @@ export class Rooms {
   constructor (init: RoomsInit, allowedTopics: Set<string>) {
     this.init = init
     this.allowedTopics = allowedTopics
+    this.intake = new RoomIntake({
+      libp2p: init.libp2p,
+      store: init.store,
+      onMessage: init.onMessage,
+      isJoined: (room) => this.byId.get(room.record.roomId) === room,
+      sourceOf: (room) => this.sourceOf(room),
+      signal: init.signal
+    })
+    this.stats = this.intake.stats
     this.discovery = new RoomDiscovery({
       libp2p: init.libp2p,
       reach: init.reach,
@@ -179,18 +138,17 @@ export class Rooms {
 
   /** Call after libp2p started. */
   start (): void {
-    this.pubsub.addEventListener('message', (evt) => { void this.onGossip(evt.detail) })
+    this.pubsub.addEventListener('message', (evt) => { void this.intake.onGossip(this.byTopic.get(evt.detail.topic), evt.detail) })
     this.pubsub.addEventListener('subscription-change', (evt) => {
       for (const sub of evt.detail.subscriptions) {
         const room = this.byTopic.get(sub.topic)
         if (room == null) continue
-        if (sub.subscribe) void this.syncFrom(evt.detail.peerId, room)
+        if (sub.subscribe) void this.intake.syncFrom(evt.detail.peerId, room)
         this.checkMembers()
       }
     })
     this.init.libp2p.addEventListener('peer:disconnect', (evt) => {
-      const prefix = `${evt.detail.toString()}/`
-      for (const key of this.synced) if (key.startsWith(prefix)) this.synced.delete(key)
+      this.intake.forgetPeer(evt.detail)
       this.checkMembers()
     })
     for (const room of this.byId.values()) this.enter(room)
@@ -270,9 +228,7 @@ export class Rooms {
     this.byId.delete(room.record.roomId)
     this.byTopic.delete(room.keys.topic)
     this.reportedOnline.delete(room.record.roomId)
-    // joined again, the room starts from nothing: every member is asked for its history again
-    const suffix = `/${room.record.roomId}`
-    for (const key of this.synced) if (key.endsWith(suffix)) this.synced.delete(key)
+    this.intake.forgetRoom(room.record.roomId)
     await this.init.store.deleteRoom(room.record.roomId)
     return info
   }
@@ -288,7 +244,7 @@ export class Rooms {
     const bytes = new TextEncoder().encode(text).byteLength
     if (bytes > MAX_ROOM_TEXT_BYTES) throw new MessageTooLongError(`message is ${bytes} bytes; the limit is ${MAX_ROOM_TEXT_BYTES}`)
     const sealed = await sealRoomMessage(room.keys, this.init.privateKey, { text, ...(file != null ? { file } : {}) })
-    const stored = this.toStored(room, sealed.message, sealed.bytes)
+    const stored = toStored(room, sealed.message, sealed.bytes)
     await this.init.store.addRoomMessage(stored)
     try {
       await this.pubsub.publish(room.keys.topic, sealed.bytes)
@@ -356,120 +312,17 @@ export class Rooms {
   }
 
   private subscribe (room: JoinedRoom): void {
-    this.pubsub.topicValidators.set(room.keys.topic, async (_peer, msg) => await this.validate(room, msg))
+    this.pubsub.topicValidators.set(room.keys.topic, async (_peer, msg) => await this.intake.validate(room, msg))
     this.pubsub.subscribe(room.keys.topic)
     // members we are already connected to announced their topics before we joined: ask them now
-    for (const peer of this.pubsub.getSubscribers(room.keys.topic)) void this.syncFrom(peer, room)
-  }
-
-  /** Runs for every gossip message on a room topic before it is accepted or forwarded. */
-  private async validate (room: JoinedRoom, msg: Message): Promise<TopicValidatorResult> {
-    const result = await openRoomMessageDetailed(room.keys, msg.data)
-    if (!result.ok) {
-      this.stats.invalid++
-      return Validation.Reject
-    }
-    const m = result.message
-    if (await this.init.store.hasRoomMessage(room.record.roomId, m.idHex)) {
-      // got through history sync moments ago: pass the live copy on to our mesh peers (shown once
-      // all the same); anything else already stored is a replay, dropped
-      if (this.syncedIds.has(m.idHex)) return Validation.Accept
-      this.stats.replayed++
-      return Validation.Ignore
-    }
-    if (!this.allow(room, m.author.toString())) {
-      this.stats.rateLimited++
-      return Validation.Ignore
-    }
-    this.opened.set(msg, m)
-    return Validation.Accept
-  }
-
-  private allow (room: JoinedRoom, author: string): boolean {
-    const now = Date.now()
-    const recent = (room.rate.get(author) ?? []).filter(t => now - t < RATE_WINDOW_MS)
-    if (recent.length >= RATE_LIMIT) return false
-    recent.push(now)
-    room.rate.set(author, recent)
-    return true
-  }
-
-  private async onGossip (msg: Message): Promise<void> {
-    const room = this.byTopic.get(msg.topic)
-    const m = this.opened.get(msg)
-    if (room == null || m == null) return
-    await this.accept(room, m, msg.data, false)
-  }
-
-  private async accept (room: JoinedRoom, m: RoomMessage, sealed: Uint8Array, synced: boolean): Promise<void> {
-    // the live copy of a message that history sync brought first: forwarded by the validator, shown once
-    if (!synced && this.syncedIds.delete(m.idHex)) return
-    const added = await this.init.store.addRoomMessage(this.toStored(room, m, sealed))
-    if (!added) {
-      // synced history overlaps what we have; only a live duplicate is a replay
-      if (!synced) this.stats.replayed++
-      return
-    }
-    if (synced) {
-      this.syncedIds.add(m.idHex)
-      if (this.syncedIds.size > 4096) this.syncedIds.delete(this.syncedIds.values().next().value as string)
-    }
-    // our own message served back to us by sync: kept (we had lost it), never announced
-    if (m.author.equals(this.self)) return
-    this.init.onMessage({
-      room: room.record.name,
-      roomId: room.record.roomId,
-      id: m.idHex,
-      from: m.author.toString(),
-      text: m.text,
-      timestamp: m.timestamp,
-      synced,
-      ...(m.file != null ? { file: m.file, fileId: fileIdHex(decodeOffer(m.file).id) } : {})
-    })
-  }
-
-  /**
-   * Asks one member for the messages we lack, once per connection unless `again`: exchanges follow one
-   * another while the member has more to send.
-   */
-  private async syncFrom (peer: PeerId, room: JoinedRoom, again = false): Promise<void> {
-    const key = `${peer.toString()}/${room.record.roomId}`
-    if (this.syncing.get(key) === room || (this.synced.has(key) && !again) || peer.equals(this.self)) return
-    this.syncing.set(key, room)
-    const joined = (): boolean => this.byId.get(room.record.roomId) === room
-    let accepted = 0
-    try {
-      for (let exchange = 0; exchange < MAX_SYNC_EXCHANGES; exchange++) {
-        const result = await this.init.libp2p.services.roomSync.request(peer, this.sourceOf(room), {
-          signal: this.init.signal,
-          onMessage: async (sealed, item) => {
-            if (!joined()) throw new UnknownRoomError('left the room')
-            const opened = await openRoomMessageDetailed(room.keys, sealed)
-            // the item it came as must be the message's own, or it was not what we asked for
-            if (!opened.ok || opened.message.timestamp !== item.timestamp || opened.message.idHex !== item.id) {
-              this.stats.invalid++
-              return
-            }
-            await this.accept(room, opened.message, sealed, true)
-            accepted++
-          }
-        })
-        if (!result.more || result.received === 0) break
-      }
-      if (joined()) this.synced.add(key)
-      log('synced %d messages of %s from %p', accepted, room.record.name, peer)
-    } catch (err: any) {
-      log('sync of %s from %p failed after %d messages: %s', room.record.name, peer, accepted, err.message)
-    } finally {
-      if (this.syncing.get(key) === room) this.syncing.delete(key)
-    }
+    for (const peer of this.pubsub.getSubscribers(room.keys.topic)) void this.intake.syncFrom(peer, room)
   }
 
   /** Saves activity, and asks one member of each room again for anything gossip did not bring. */
   private tick (): void {
     for (const room of this.byId.values()) {
       const peers = this.pubsub.getSubscribers(room.keys.topic)
-      if (peers.length > 0) void this.syncFrom(peers[Math.floor(Math.random() * peers.length)], room, true)
+      if (peers.length > 0) void this.intake.syncFrom(peers[Math.floor(Math.random() * peers.length)], room, true)
     }
     void this.saveActivity().catch(() => {})
   }
@@ -486,16 +339,5 @@ export class Rooms {
     }
   }
 
-  private toStored (room: JoinedRoom, m: RoomMessage, sealed: Uint8Array): StoredRoomMessage {
-    return {
-      id: m.idHex,
-      roomId: room.record.roomId,
-      author: m.author.toString(),
-      timestamp: m.timestamp,
-      text: m.text,
-      receivedAt: Date.now(),
-      sealed: toString(sealed, 'base64'),
-      ...(m.file != null ? { file: fileIdHex(decodeOffer(m.file).id) } : {})
-    }
-  }
+
 }

@@ -36,262 +36,15 @@
  * Duplicates: a message whose seq is above the highest stored from its author cannot be stored yet, so
  * only the others (a resend after a lost ack, or a message without seq) are looked up by id.
  */
-import { Key } from 'interface-datastore'
-import { CorruptDataError } from '../errors.js'
 import { Slab } from '../slab.js'
-import { MessageRecord } from './pb/record.js'
-import type { Batch, Datastore } from 'interface-datastore'
+import { CLOCK_KEY, MSG_PREFIX, NOTHING, OUTBOX_PREFIX, byOrder, cleanKey, dec, enc, inSeqKey, json, msgIdKey, msgKey, outboxKey, requestKey, seqKey, blockedKey } from './keys.js'
+import { decodeMessage, encodeMessage } from './message-codec.js'
+import { RecordStore } from './records.js'
+import type { Blocked, MessageRequest, StoredMessage } from './types.js'
+import type { Batch, Datastore, Key } from 'interface-datastore'
 
-export interface Contact {
-  peerId: string
-  name: string
-  addedAt: number
-  /** last time a connection to the contact was open (ms), if ever */
-  lastSeen?: number
-}
-
-/** Someone who is not a contact wrote to us: their messages wait for the user to accept (add) or block them. */
-export interface MessageRequest {
-  peerId: string
-  /** when the first and the last of their messages arrived (ms) */
-  firstAt: number
-  lastAt: number
-  /** messages and text (UTF-16 code units) held so far */
-  messages: number
-  chars: number
-}
-
-export interface Blocked {
-  peerId: string
-  blockedAt: number
-}
-
-export type Direction = 'in' | 'out'
-export type DeliveryState = 'pending' | 'delivered'
-
-export interface StoredMessage {
-  /** 32 hex characters: the random 128-bit id */
-  id: string
-  /** the other side of the conversation */
-  peer: string
-  direction: Direction
-  text: string
-  /** author's clock (ms) */
-  timestamp: number
-  /** for 'out': pending until the recipient acknowledged it */
-  state?: DeliveryState
-  /** for 'in': our clock when it arrived */
-  receivedAt?: number
-  /** the author's number for it in this conversation (1, 2, …) */
-  seq?: number
-  /** this device's position of it in the conversation (see the header) */
-  order?: number
-  /** a file offered with the message: the transfer's id (chat.files.get) */
-  file?: string
-  /** the offer as it travels (base64 of FileOfferPb), kept so that the outbox can send it again */
-  offer?: string
-}
-
-/** A file transfer as stored (src/files/index.ts); `FileTransfer` is what the UI sees of it. */
-export interface FileRecord {
-  /** 32 hex characters */
-  id: string
-  /** a contact's peer ID, or a room's id */
-  conversation: string
-  room: boolean
-  /** who offered it */
-  from: string
-  direction: Direction
-  name: string
-  size: number
-  type: string
-  chunkSize: number
-  /** hex of the offer's manifest */
-  manifest: string
-  /** rooms: base64 of the per-file key */
-  key?: string
-  thumbnail?: string
-  state: string
-  bytes: number
-  path?: string
-  error?: string
-  createdAt: number
-  /** the message that carried the offer */
-  messageId?: string
-}
-
-export interface RoomRecord {
-  /** hex of the public room id */
-  roomId: string
-  /** local display name, unique among this user's rooms */
-  name: string
-  /** base64 of the 32-byte room secret */
-  secret: string
-  /** peer ID of whoever created the invite, if it said */
-  creator?: string
-  joinedAt: number
-  /** last time this node was known to be in the room (ms); 0 until it has been there */
-  lastActive: number
-}
-
-/** Where a room message sits in the room's order: what room sync compares, read from the keys alone. */
-export interface RoomItem {
-  /** author's clock (ms), as in the key */
-  timestamp: number
-  /** 32 hex characters */
-  id: string
-}
-
-export interface StoredRoomMessage {
-  /** 32 hex characters */
-  id: string
-  roomId: string
-  author: string
-  timestamp: number
-  text: string
-  receivedAt: number
-  /** base64 of the sealed bytes as published, so they can be served to other members */
-  sealed: string
-  /** a file offered with the message: the transfer's id (chat.files.get) */
-  file?: string
-}
-
-/** How a call ended, as both sides record it. */
-export type CallOutcome =
-  /** talked: answered, then hung up by either side */
-  'answered' |
-  /** not answered in time, or the caller gave up first: a missed call for the callee */
-  'missed' |
-  'declined' |
-  /** the callee was in another call */
-  'busy' |
-  /** answered, but no media path could be made or it was lost */
-  'failed'
-
-export interface CallRecord {
-  /** 32 hex characters: the call id chosen by the caller */
-  id: string
-  peer: string
-  direction: Direction
-  video: boolean
-  /** when it started ringing (our clock, ms) */
-  timestamp: number
-  /** when media started to flow, if it did */
-  connectedAt?: number
-  endedAt: number
-  outcome: CallOutcome
-  /** more about how it ended, in one line, when there is more to say */
-  reason?: string
-}
-
-const enc = new TextEncoder()
-const dec = new TextDecoder()
-const json = (v: unknown): Uint8Array => enc.encode(JSON.stringify(v))
-
-function parse<T> (bytes: Uint8Array, what: string): T {
-  try {
-    return JSON.parse(dec.decode(bytes)) as T
-  } catch {
-    throw new CorruptDataError(`stored ${what} is corrupted`)
-  }
-}
-
-/** The first byte of a message record written as JSON (earlier versions); a MessageRecord never starts with it. */
-const JSON_START = 0x7b
-const NOTHING = new Uint8Array(0)
-const MSG_PREFIX = '/megachat/msg/'
-const OUTBOX_PREFIX = '/megachat/outbox/'
-
-/**
- * A direct message's record (its peer and id are in its key): a MessageRecord (pb/record.proto), the bytes
- * protons writes, written by hand into `slab` (see src/slab.ts).
- */
-function encodeMessage (m: StoredMessage, slab: Slab): Uint8Array {
-  slab.start(64 + 3 * m.text.length + (m.file?.length ?? 0) + (m.offer?.length ?? 0))
-  if (m.direction === 'in') slab.varint(0x08).varint(1)
-  if (m.text.length > 0) slab.utf8Field(0x12, m.text)
-  if (m.timestamp !== 0) slab.varint(0x18).varint(m.timestamp)
-  if (m.receivedAt != null) slab.varint(0x20).varint(m.receivedAt)
-  if (m.seq != null) slab.varint(0x28).varint(m.seq)
-  if (m.order != null) slab.varint(0x30).varint(m.order)
-  if (m.file != null) slab.utf8Field(0x3a, m.file)
-  if (m.offer != null) slab.utf8Field(0x42, m.offer)
-  return slab.end()
-}
-
-/**
- * A direct message from its key (`/megachat/msg/<peerId>/<order:16>-<id>`) and record: a MessageRecord, or
- * the JSON StoredMessage of earlier versions. An outgoing one is 'pending' (as written; history() and
- * getMessage() look at the outbox).
- */
-function decodeMessage (key: string, bytes: Uint8Array): StoredMessage {
-  if (bytes[0] === JSON_START) return parse<StoredMessage>(bytes, 'message')
-  const slash = key.lastIndexOf('/')
-  const dash = key.lastIndexOf('-')
-  if (!key.startsWith(MSG_PREFIX) || slash <= MSG_PREFIX.length || dash < slash) throw new CorruptDataError('stored message key is corrupted')
-  let r: MessageRecord
-  try {
-    r = MessageRecord.decode(bytes)
-  } catch {
-    throw new CorruptDataError('stored message is corrupted')
-  }
-  return {
-    id: key.slice(dash + 1),
-    peer: key.slice(MSG_PREFIX.length, slash),
-    direction: r.incoming ? 'in' : 'out',
-    text: dec.decode(r.text),
-    timestamp: r.timestamp,
-    ...(r.incoming ? {} : { state: 'pending' as const }),
-    ...(r.receivedAt != null ? { receivedAt: r.receivedAt } : {}),
-    ...(r.seq != null ? { seq: r.seq } : {}),
-    ...(r.order != null ? { order: r.order } : {}),
-    ...(r.file != null ? { file: r.file } : {}),
-    ...(r.offer != null ? { offer: r.offer } : {})
-  }
-}
-
-/** Orders by (timestamp, id): the order of the message keys, and of room sync's items. */
-export function byTime (a: { timestamp: number, id: string }, b: { timestamp: number, id: string }): number {
-  return a.timestamp - b.timestamp || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
-}
-
-/** The last `limit` by (timestamp, id), oldest first. Not every datastore returns keys in order. */
-function lastByTime<T extends { timestamp: number, id: string }> (all: T[], limit: number): T[] {
-  all.sort(byTime)
-  return all.slice(Math.max(0, all.length - limit))
-}
-
-/** `<timestamp:16>-<id>`, the last part of a message key, back to its item. */
-function parseItem (name: string): RoomItem | undefined {
-  const match = /^(\d{16,})-([0-9a-f]{32})$/.exec(name)
-  return match == null ? undefined : { timestamp: Number(match[1]), id: match[2] }
-}
-
-/** A message's place in its conversation: its order, or (stored before there was one) its timestamp in µs. */
-const orderOf = (m: StoredMessage): number => m.order ?? m.timestamp * 1000
-/** Oldest first by order; ties (none from one device) by id. */
-function byOrder (a: StoredMessage, b: StoredMessage): number {
-  return orderOf(a) - orderOf(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
-}
-
-const pad = (n: number): string => Math.max(0, Math.floor(n)).toString().padStart(16, '0')
-/** A key from parts that are clean already (peer IDs, hex ids, digits): Key's own clean-up is skipped. */
-const cleanKey = (path: string): Key => new Key(path, false)
-const contactKey = (peer: string): Key => cleanKey(`/megachat/contact/${peer}`)
-const msgKey = (m: StoredMessage): Key => cleanKey(`/megachat/msg/${m.peer}/${pad(m.order ?? m.timestamp)}-${m.id}`)
-const msgIdKey = (peer: string, id: string): Key => cleanKey(`/megachat/msgid/${peer}/${id}`)
-const outboxKey = (m: StoredMessage): Key => cleanKey(`/megachat/outbox/${m.peer}/${pad(m.order ?? m.timestamp)}-${m.id}`)
-const seqKey = (peer: string): Key => cleanKey(`/megachat/seq/${peer}`)
-const inSeqKey = (peer: string): Key => cleanKey(`/megachat/inseq/${peer}`)
-const CLOCK_KEY = cleanKey('/megachat/clock')
-const requestKey = (peer: string): Key => cleanKey(`/megachat/request/${peer}`)
-const blockedKey = (peer: string): Key => cleanKey(`/megachat/blocked/${peer}`)
-const callKey = (c: CallRecord): Key => cleanKey(`/megachat/call/${c.peer}/${pad(c.timestamp)}-${c.id}`)
-const roomKey = (roomId: string): Key => cleanKey(`/megachat/room/${roomId}`)
-const roomMsgKey = (roomId: string, m: RoomItem): Key => cleanKey(`/megachat/roommsg/${roomId}/${pad(m.timestamp)}-${m.id}`)
-const roomMsgIdKey = (roomId: string, id: string): Key => cleanKey(`/megachat/roomid/${roomId}/${id}`)
-const fileKey = (id: string): Key => cleanKey(`/megachat/file/${id}`)
-const fileHashKey = (id: string): Key => cleanKey(`/megachat/filehash/${id}`)
+export type { Contact, MessageRequest, Blocked, Direction, DeliveryState, StoredMessage, FileRecord, RoomRecord, RoomItem, StoredRoomMessage, CallOutcome, CallRecord } from './types.js'
+export { byTime } from './keys.js'
 
 export interface ChatStoreOptions {
   /**
@@ -302,14 +55,14 @@ export interface ChatStoreOptions {
   copiesValues?: boolean
 }
 
-export class ChatStore {
-  /** adds under way, by key: "add if absent" must hold when the same message arrives twice at once */
-  private readonly adding = new Map<string, Promise<boolean>>()
+/** The store: direct messages, their order and outbox, here; the other records in RecordStore (./records.ts). */
+export class ChatStore extends RecordStore {
   /** where message records and index entries are encoded */
   private readonly slab = new Slab()
   private readonly copiesValues: boolean
 
-  constructor (readonly datastore: Datastore, options: ChatStoreOptions = {}) {
+  constructor (datastore: Datastore, options: ChatStoreOptions = {}) {
+    super(datastore)
     this.copiesValues = options.copiesValues === true
   }
 
@@ -327,61 +80,7 @@ export class ChatStore {
     return key
   }
 
-  /** Runs `add` unless an add for the same key is under way, in which case this one is a duplicate. */
-  private async addOnce (key: string, add: () => Promise<boolean>): Promise<boolean> {
-    const running = this.adding.get(key)
-    if (running != null) {
-      await running.catch(() => {})
-      return false
-    }
-    const run = add().finally(() => { this.adding.delete(key) })
-    this.adding.set(key, run)
-    return await run
-  }
-
-  // ---- contacts
-
-  async putContact (contact: Contact): Promise<void> {
-    await this.datastore.put(contactKey(contact.peerId), json(contact))
-  }
-
-  async getContact (peer: string): Promise<Contact | undefined> {
-    try {
-      return parse<Contact>(await this.datastore.get(contactKey(peer)), 'contact')
-    } catch (err: any) {
-      if (err.name === 'NotFoundError') return undefined
-      throw err
-    }
-  }
-
-  async deleteContact (peer: string): Promise<void> {
-    await this.datastore.delete(contactKey(peer))
-  }
-
-  async listContacts (): Promise<Contact[]> {
-    return await this.list<Contact>('/megachat/contact/', 'contact')
-  }
-
-  /** Every JSON record under a prefix. */
-  private async list<T> (prefix: string, what: string): Promise<T[]> {
-    const out: T[] = []
-    for await (const { value } of this.datastore.query({ prefix })) out.push(parse<T>(value, what))
-    return out
-  }
-
-  // ---- message requests and blocked peers
-
-  async listRequests (): Promise<MessageRequest[]> {
-    return await this.list<MessageRequest>('/megachat/request/', 'message request')
-  }
-
-  async deleteRequest (peer: string): Promise<void> {
-    await this.datastore.delete(requestKey(peer))
-  }
-
-  async listBlocked (): Promise<Blocked[]> {
-    return await this.list<Blocked>('/megachat/blocked/', 'blocked peer')
-  }
+  // ---- blocking (the conversation goes with it)
 
   /**
    * Blocks a peer in one batch: the blocked record, and the conversation forgotten (messages, what waits
@@ -397,10 +96,6 @@ export class ChatStore {
       }
       await batch.commit()
     })
-  }
-
-  async unblock (peer: string): Promise<void> {
-    await this.datastore.delete(blockedKey(peer))
   }
 
   // ---- messages
@@ -596,121 +291,5 @@ export class ChatStore {
       peers.add(key.toString().split('/')[3])
     }
     return [...peers]
-  }
-
-  // ---- rooms
-
-  async putRoom (room: RoomRecord): Promise<void> {
-    await this.datastore.put(roomKey(room.roomId), json(room))
-  }
-
-  async listRooms (): Promise<RoomRecord[]> {
-    return await this.list<RoomRecord>('/megachat/room/', 'room')
-  }
-
-  /** Forgets a room and its messages. */
-  async deleteRoom (roomId: string): Promise<void> {
-    const batch = this.datastore.batch()
-    batch.delete(roomKey(roomId))
-    for (const prefix of [`/megachat/roommsg/${roomId}/`, `/megachat/roomid/${roomId}/`]) {
-      for await (const key of this.datastore.queryKeys({ prefix })) batch.delete(key)
-    }
-    await batch.commit()
-  }
-
-  async hasRoomMessage (roomId: string, id: string): Promise<boolean> {
-    return await this.datastore.has(roomMsgIdKey(roomId, id))
-  }
-
-  /** Stores a room message unless its id is known already; false for a duplicate or replay. */
-  async addRoomMessage (m: StoredRoomMessage): Promise<boolean> {
-    return await this.addOnce(roomMsgIdKey(m.roomId, m.id).toString(), async () => await this.putRoomMessage(m))
-  }
-
-  private async putRoomMessage (m: StoredRoomMessage): Promise<boolean> {
-    if (await this.hasRoomMessage(m.roomId, m.id)) return false
-    const batch = this.datastore.batch()
-    const key = roomMsgKey(m.roomId, m)
-    batch.put(key, json(m))
-    batch.put(roomMsgIdKey(m.roomId, m.id), enc.encode(key.toString()))
-    await batch.commit()
-    return true
-  }
-
-  /** The last `limit` messages of a room with a timestamp at or after `since`, oldest first. */
-  async roomHistory (roomId: string, limit = 50, since = 0): Promise<StoredRoomMessage[]> {
-    return await this.lastUnder<StoredRoomMessage>(`/megachat/roommsg/${roomId}/`, 'room message', limit, since)
-  }
-
-  /**
-   * The newest `limit` messages of a room with a timestamp in [since, until], as items, oldest first.
-   * Reads keys only, and holds at most twice `limit` items while it reads.
-   */
-  async roomItems (roomId: string, limit: number, since = 0, until = Infinity): Promise<RoomItem[]> {
-    let items: RoomItem[] = []
-    for await (const key of this.datastore.queryKeys({ prefix: `/megachat/roommsg/${roomId}/` })) {
-      const item = parseItem(key.baseNamespace())
-      if (item == null) throw new CorruptDataError('stored room message key is corrupted')
-      if (item.timestamp < since || item.timestamp > until) continue
-      items.push(item)
-      if (items.length >= 2 * limit) items = lastByTime(items, limit)
-    }
-    return lastByTime(items, limit)
-  }
-
-  /** A room message by its item, if stored. */
-  async getRoomMessage (roomId: string, item: RoomItem): Promise<StoredRoomMessage | undefined> {
-    try {
-      return parse<StoredRoomMessage>(await this.datastore.get(roomMsgKey(roomId, item)), 'room message')
-    } catch (err: any) {
-      if (err.name === 'NotFoundError') return undefined
-      throw err
-    }
-  }
-
-  // ---- files
-
-  /** Stores a transfer (with its chunk hashes, when given, in the same batch). */
-  async putFile (record: FileRecord, hashes?: Uint8Array): Promise<void> {
-    if (!/^[0-9a-f]{32}$/.test(record.id)) throw new CorruptDataError('bad file id')
-    const batch = this.datastore.batch()
-    batch.put(fileKey(record.id), json(record))
-    if (hashes != null) batch.put(fileHashKey(record.id), hashes)
-    await batch.commit()
-  }
-
-  async listFiles (): Promise<FileRecord[]> {
-    return await this.list<FileRecord>('/megachat/file/', 'file')
-  }
-
-  async fileHashes (id: string): Promise<Uint8Array | undefined> {
-    try {
-      return await this.datastore.get(fileHashKey(id))
-    } catch (err: any) {
-      if (err.name === 'NotFoundError') return undefined
-      throw err
-    }
-  }
-
-  // ---- calls
-
-  /** Stores how a call went (a second record for the same call replaces the first). */
-  async addCall (c: CallRecord): Promise<void> {
-    await this.datastore.put(callKey(c), json(c))
-  }
-
-  /** The last `limit` calls with a peer, oldest first. */
-  async calls (peer: string, limit = 50): Promise<CallRecord[]> {
-    return await this.lastUnder<CallRecord>(`/megachat/call/${peer}/`, 'call', limit)
-  }
-
-  /** The last `limit` records under a key prefix with a timestamp at or after `since`, oldest first. */
-  private async lastUnder<T extends { timestamp: number, id: string }> (prefix: string, what: string, limit: number, since = 0): Promise<T[]> {
-    const all: T[] = []
-    for await (const { value } of this.datastore.query({ prefix })) {
-      const record = parse<T>(value, what)
-      if (record.timestamp >= since) all.push(record)
-    }
-    return lastByTime(all, limit)
   }
 }

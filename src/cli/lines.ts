@@ -1,0 +1,86 @@
+/** The views of several lines the terminal client prints: the banner, lists, a conversation, a diagnosis. */
+import { shortPeerIds } from '../short-id.js'
+import { ago, bootstrapName, day, label, time } from './format.js'
+import { safeName, safeText } from './terminal-safe.js'
+import type { CommandResult, HistoryEntry } from './commands.js'
+import type { BootstrapNodeStatus, Diagnosis } from '../index.js'
+import type { Paint } from './format.js'
+
+/** The first lines at start, with `notices` (things the start did that the user should hear of). */
+export function bannerLines (peerId: string, addresses: string[], bootstrapCount: number, notices: string[], paint: Paint): string[] {
+  return [
+    `${paint('bold', 'MegaChat')} — end-to-end encrypted, peer to peer`,
+    ...notices.map(n => paint('green', n)),
+    `Your peer ID (give it to friends): ${paint(['bold', 'green'], peerId)}`,
+    ...(addresses.length > 0 ? [paint('dim', `Listening on ${addresses.length} address${addresses.length === 1 ? '' : 'es'}; /whoami lists them`)] : []),
+    ...(bootstrapCount === 0
+      ? [paint('yellow', 'No bootstrap node configured: only peers that know your address (or --lan) can reach you. Start with --bootstrap <address>.')]
+      : []),
+    paint('dim', 'Type /help for commands, /add <peerId> <name> to add a friend.')
+  ]
+}
+
+type Contacts = Extract<CommandResult, { type: 'contacts' }>['contacts']
+type RoomHistory = Extract<CommandResult, { type: 'room-history' }>['messages']
+
+/** /contacts: each with whether it is online, its peer ID and safety code (`color`: styled text is wider). */
+export function contactLines (contacts: Contacts, paint: Paint, color: boolean): string[] {
+  if (contacts.length === 0) return [paint('dim', 'No contacts yet. /add <peerId> <name>')]
+  return contacts.map(c => {
+    const state = c.online ? paint('green', '● online ') : paint('dim', `○ ${c.lastSeen != null ? `seen ${ago(c.lastSeen)}` : 'offline'}`)
+    return `${paint('bold', safeName(c.name).padEnd(16))} ${state.padEnd(color ? 30 : 20)} ${paint('dim', c.peerId)}\n${' '.repeat(17)}${paint('dim', `safety code ${c.safetyCode}`)}`
+  })
+}
+
+/** A room's history, a line per message. */
+export function roomHistoryLines (room: string, messages: RoomHistory, paint: Paint): string[] {
+  if (messages.length === 0) return [paint('dim', `No messages in #${safeName(room)} yet.`)]
+  return messages.map(m => `${paint('dim', `${day(m.timestamp).slice(4, 10)} ${time(m.timestamp)}`)} ${m.you === true ? paint('bold', 'you') : paint(['bold', 'cyan'], label(m.name, m.from))}: ${safeText(m.text)}`)
+}
+
+/** /diagnose, for people: the network first, then the way to the person asked about, step by step. */
+export function diagnosisLines (d: Diagnosis, paint: Paint): string[] {
+  const lines = [paint('bold', 'This device'), `  NAT: ${d.nat.summary}`]
+  for (const s of d.nat.seen) lines.push(paint('dim', `    STUN ${s.server}: ${s.mapped != null ? `sees you at ${s.mapped}` : s.error ?? 'no answer'}`))
+  lines.push(...(d.bootstrap.length === 0 ? [paint('yellow', '  no bootstrap node configured')] : d.bootstrap.map(b => `  bootstrap node ${bootstrapName(b.address)}: ${bootstrapState(b, paint)}`)))
+  lines.push(d.relays.length > 0 ? `  reachable through ${d.relays.length} relay address${d.relays.length === 1 ? '' : 'es'}` : '  no relay reservation: only reachable at your own addresses')
+  for (const r of d.relays) lines.push(paint('dim', `    ${shortPeerIds(r)}`))
+  lines.push(d.turn.length > 0 ? `  TURN for calls: ${d.turn.join(', ')}` : '  TURN for calls: none (no bootstrap node of yours runs --turn)')
+  for (const a of d.advice) lines.push(paint('yellow', `  ! ${a}`))
+  const p = d.peer
+  if (p == null) return lines
+  lines.push(paint('bold', label(p.name, p.peerId)), `  ${safeText(p.summary)}`)
+  for (const c of p.connections) lines.push(paint('dim', `    ${c.path} (${c.direction}) ${shortPeerIds(c.address)}`))
+  const t = p.lastAttempt
+  if (t != null && p.connections.length === 0) {
+    lines.push(`  last attempt ${ago(t.startedAt)}${t.tookMs != null ? `, ${t.tookMs} ms` : ''}: ${t.outcome}`)
+    for (const s of t.steps) lines.push(paint(s.ok ? 'dim' : 'yellow', `    +${String(s.at).padStart(5)} ms ${s.what}${s.addr != null ? ` ${shortPeerIds(s.addr)}` : ''}: ${s.detail}`))
+  }
+  return lines
+}
+
+/** A bootstrap node's state in a few words: connected, connecting, or why not and when it is tried next. */
+export function bootstrapState (b: BootstrapNodeStatus, paint: Paint): string {
+  if (b.connected) return paint('green', 'connected')
+  if (b.lastError == null) return 'connecting…'
+  const next = b.peerId == null ? 'not used' : b.nextRetryAt != null ? `next try in ${Math.max(1, Math.round((b.nextRetryAt - Date.now()) / 1000))} s` : 'trying now'
+  return paint('yellow', `not reachable (${b.lastError}); ${next}`)
+}
+
+/** A conversation, a line per message, with a line at each new day. */
+export function historyLines (messages: HistoryEntry[], name: string, paint: Paint): string[] {
+  if (messages.length === 0) return [paint('dim', `No messages with ${name} yet.`)]
+  const lines: string[] = []
+  let lastDay = ''
+  for (const m of messages) {
+    const d = day(m.timestamp)
+    if (d !== lastDay) {
+      lines.push(paint('dim', `── ${d} ──`))
+      lastDay = d
+    }
+    const who = m.direction === 'out' ? paint('bold', 'you') : paint(['bold', 'cyan'], name)
+    const mark = m.direction === 'out' ? (m.state === 'delivered' ? paint('green', ' ✓') : paint('yellow', ' ⋯')) : ''
+    lines.push(`${paint('dim', time(m.timestamp))} ${who}: ${safeText(m.text)}${mark}`)
+  }
+  return lines
+}
