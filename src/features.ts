@@ -145,10 +145,10 @@ export class ChatFeatures {
       privateKey: parts.privateKey,
       signal,
       reach: async (peer, addrs) => await reach.connect(peer, { addrs }),
-      onMessage: (m) => {
+      onMessage: ({ offer, ...m }) => {
         const name = contacts.get(m.from)?.name
         emit('room:message', name != null ? { ...m, name } : m)
-        if (m.file != null) void files.onOffer(m.from, m.roomId, true, decodeOffer(m.file), m.id).catch((err: any) => { log.error('could not take a file offer: %e', err) })
+        if (offer != null) void files.onOffer(m.from, m.roomId, true, decodeOffer(offer), m.id).catch((err: any) => { log.error('could not take a file offer: %e', err) })
       },
       onMembers: (m) => { emit('room:members', m) }
     }, parts.allowedTopics)

@@ -16,7 +16,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { Cleanup, eachTestWithBootstrap, JsonClient, startChat, tempDir, until, waitFor } from './fixtures.js'
 import { startAttacker } from './fuzz-frames.js'
 import { hashOf, randomFile, source } from './files-fixtures.js'
-import type { Chat, FileTransfer } from '../src/index.js'
+import type { Chat, FileTransfer, RoomMessageEvent } from '../src/index.js'
 import type { Libp2p, Stream } from '@libp2p/interface'
 
 async function befriend (a: Chat, b: Chat): Promise<void> {
@@ -265,12 +265,15 @@ describe('files in rooms', function () {
     const file = await randomFile(dir, 'room.bin', 2 * 2 ** 20 + 7)
     const bDone = waitFor<FileTransfer>(b, 'file-done')
     const cOffer = waitFor<FileTransfer>(c, 'file-offer')
+    const cMessage = waitFor<RoomMessageEvent>(c, 'room:message', m => m.file != null)
     const sent = await a.sendFile('photos', await source(file.path))
     assert.equal(sent.room, true)
     assert.equal(await hashOf((await bDone).path as string), file.hash)
     const offered = await cOffer
     assert.equal(offered.state, 'offered')
     assert.equal(offered.conversation, room.roomId)
+    // the live message and the stored one name the transfer alike (the web app and terminal show it by that)
+    assert.equal((await cMessage).file, sent.id)
     const [said] = await c.roomHistory('photos')
     assert.equal(said.file, sent.id)
     // the author goes; b still has it
@@ -350,6 +353,9 @@ describe('files in the terminal client', function () {
     await until(() => c.stdout.includes('saved to'), 30_000, 'the file saved')
     assert.match(c.stdout, /bob offers x\\x1b\[2J\\u202eevil\.bin \(3\.0 MiB\)/)
     assert.match(c.stdout, /↓ .*\d+%/)
+    // the conversation's history shows the file, not an empty message
+    c.send('/history bob')
+    await until(() => /bob: 📎 x\\x1b\[2J\\u202eevil\.bin \(3\.0 MiB\) \[[0-9a-f]{8}\]/.test(c.stdout), 10_000, 'the file in /history')
     assert.doesNotMatch(c.stdout, /[\x1b\u202e]/)
     assert.ok(c.stdout.includes(join(dir, 'c', 'files', 'x[2Jevil.bin')), c.stdout)
   })

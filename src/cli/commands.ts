@@ -9,6 +9,13 @@ import { CallError, InvalidInputError } from '../errors.js'
 import type { BootstrapNodeStatus, CallRecord, Chat, ContactInfo, Diagnosis, FileTransfer, MessageRequest, RoomInfo } from '../index.js'
 import type { StoredMessage } from '../store/index.js'
 
+/** A file a message offered, as the history shows it. */
+export interface HistoryFile {
+  id: string
+  name: string
+  size: number
+}
+
 export interface HistoryEntry {
   id: string
   from: string
@@ -17,6 +24,13 @@ export interface HistoryEntry {
   text: string
   timestamp: number
   state?: string
+  file?: HistoryFile
+}
+
+/** The file a stored message offered, if the transfer is known here. */
+function historyFile (chat: Chat, id: string | undefined): { file: HistoryFile } | Record<string, never> {
+  const t = id != null ? chat.files.get(id) : undefined
+  return t != null ? { file: { id: t.id, name: t.name, size: t.size } } : {}
 }
 
 export type CommandResult =
@@ -35,7 +49,7 @@ export type CommandResult =
   | { type: 'rooms', rooms: RoomInfo[] }
   | { type: 'said', room: string, id: string, timestamp: number }
   | { type: 'members', room: string, members: Array<{ peerId: string, name?: string, you?: true }> }
-  | { type: 'room-history', room: string, messages: Array<{ id: string, from: string, name?: string, you?: true, text: string, timestamp: number }> }
+  | { type: 'room-history', room: string, messages: Array<{ id: string, from: string, name?: string, you?: true, text: string, timestamp: number, file?: HistoryFile }> }
   | { type: 'declined', id: string, peer: string, name?: string }
   | { type: 'calls', peer: string, name?: string, calls: CallRecord[] }
   | { type: 'file-sent', file: FileLine }
@@ -109,7 +123,8 @@ function historyEntry (chat: Chat, m: StoredMessage): HistoryEntry {
     direction: m.direction,
     text: m.text,
     timestamp: m.timestamp,
-    ...(m.state != null ? { state: m.state } : {})
+    ...(m.state != null ? { state: m.state } : {}),
+    ...historyFile(chat, m.file)
   }
 }
 
@@ -249,7 +264,7 @@ export async function runCommand (chat: Chat, line: string, ctx: CommandContext 
       }
       const me = chat.peerId.toString()
       const messages = (await chat.roomHistory(ref, limit)).map(m => ({
-        id: m.id, from: m.author, ...nameOf(chat, m.author), ...(m.author === me ? { you: true as const } : {}), text: m.text, timestamp: m.timestamp
+        id: m.id, from: m.author, ...nameOf(chat, m.author), ...(m.author === me ? { you: true as const } : {}), text: m.text, timestamp: m.timestamp, ...historyFile(chat, m.file)
       }))
       return { type: 'room-history', room: chat.room(ref).name, messages }
     }

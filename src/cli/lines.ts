@@ -1,8 +1,8 @@
 /** The views of several lines the terminal client prints: the banner, lists, a conversation, a diagnosis. */
 import { shortPeerIds } from '../short-id.js'
-import { ago, bootstrapName, day, label, time } from './format.js'
+import { ago, bootstrapName, day, label, size, time } from './format.js'
 import { safeName, safeText } from './terminal-safe.js'
-import type { CommandResult, HistoryEntry } from './commands.js'
+import type { CommandResult, HistoryEntry, HistoryFile } from './commands.js'
 import type { BootstrapNodeStatus, Diagnosis } from '../index.js'
 import type { Paint } from './format.js'
 
@@ -14,7 +14,7 @@ export function bannerLines (peerId: string, addresses: string[], bootstrapCount
     `Your peer ID (give it to friends): ${paint(['bold', 'green'], peerId)}`,
     ...(addresses.length > 0 ? [paint('dim', `Listening on ${addresses.length} address${addresses.length === 1 ? '' : 'es'}; /whoami lists them`)] : []),
     ...(bootstrapCount === 0
-      ? [paint('yellow', 'No bootstrap node configured: only peers that know your address (or --lan) can reach you. Start with --bootstrap <address>.')]
+      ? [paint('yellow', 'No bootstrap node configured: only peers that know your address (or --lan) can reach you. Start with --bootstrap <address>, or put it in config.json in your data directory.')]
       : []),
     paint('dim', 'Type /help for commands, /add <peerId> <name> to add a friend.')
   ]
@@ -35,7 +35,13 @@ export function contactLines (contacts: Contacts, paint: Paint, color: boolean):
 /** A room's history, a line per message. */
 export function roomHistoryLines (room: string, messages: RoomHistory, paint: Paint): string[] {
   if (messages.length === 0) return [paint('dim', `No messages in #${safeName(room)} yet.`)]
-  return messages.map(m => `${paint('dim', `${day(m.timestamp).slice(4, 10)} ${time(m.timestamp)}`)} ${m.you === true ? paint('bold', 'you') : paint(['bold', 'cyan'], label(m.name, m.from))}: ${safeText(m.text)}`)
+  return messages.map(m => `${paint('dim', `${day(m.timestamp).slice(4, 10)} ${time(m.timestamp)}`)} ${m.you === true ? paint('bold', 'you') : paint(['bold', 'cyan'], label(m.name, m.from))}: ${withFile(m, paint)}`)
+}
+
+/** A message's text, and the file it offered (a file alone has no text). */
+function withFile (m: { text: string, file?: HistoryFile }, paint: Paint): string {
+  const file = m.file != null ? `${paint('bold', '📎')} ${safeName(m.file.name)} (${size(m.file.size)}) ${paint('dim', `[${m.file.id.slice(0, 8)}]`)}` : ''
+  return [safeText(m.text), file].filter(s => s !== '').join(' ')
 }
 
 /** /diagnose, for people: the network first, then the way to the person asked about, step by step. */
@@ -80,7 +86,7 @@ export function historyLines (messages: HistoryEntry[], name: string, paint: Pai
     }
     const who = m.direction === 'out' ? paint('bold', 'you') : paint(['bold', 'cyan'], name)
     const mark = m.direction === 'out' ? (m.state === 'delivered' ? paint('green', ' ✓') : paint('yellow', ' ⋯')) : ''
-    lines.push(`${paint('dim', time(m.timestamp))} ${who}: ${safeText(m.text)}${mark}`)
+    lines.push(`${paint('dim', time(m.timestamp))} ${who}: ${withFile(m, paint)}${mark}`)
   }
   return lines
 }

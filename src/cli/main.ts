@@ -162,7 +162,8 @@ async function main (): Promise<void> {
     c.addEventListener('file-offer', (evt) => {
       const t = evt.detail
       const contact = c.contactFor(t.from)
-      out.fileOffer(t, contact?.name, contact != null && t.size <= c.files.autoFetchBytes)
+      const room = t.room ? c.listRooms().find(r => r.roomId === t.conversation)?.name : undefined
+      out.fileOffer(t, contact?.name, contact != null && t.size <= c.files.autoFetchBytes, room)
     })
     c.addEventListener('file-progress', (evt) => { out.fileProgress(evt.detail) })
     c.addEventListener('file-done', (evt) => { out.fileDone(evt.detail) })

@@ -164,20 +164,22 @@ export class Renderer {
 
   roomMessage (m: RoomMessageEvent & { name?: string }): void {
     if (this.json) {
-      this.emit({ type: 'message', room: m.room, from: m.from, ...(m.name != null ? { name: m.name } : {}), id: m.id, text: m.text, timestamp: m.timestamp, ...(m.synced ? { synced: true } : {}) })
+      this.emit({ type: 'message', room: m.room, from: m.from, ...(m.name != null ? { name: m.name } : {}), id: m.id, text: m.text, timestamp: m.timestamp, ...(m.synced ? { synced: true } : {}), ...(m.file != null ? { file: m.file } : {}) })
       return
     }
+    // a file with no words: its file-offer line says it
+    if (m.file != null && m.text === '') return
     const who = m.name != null ? this.c(['bold', 'cyan'], safeName(m.name)) : this.c('yellow', shortId(m.from))
     this.print(`${this.c('dim', time(m.timestamp))} ${this.c('magenta', `#${safeName(m.room)}`)} ${who}: ${safeText(m.text)}`)
   }
 
   /** Someone offered a file; `fetching`: it comes without asking (a contact's, small enough). */
-  fileOffer (t: FileTransfer, who: string | undefined, fetching: boolean): void {
+  fileOffer (t: FileTransfer, who: string | undefined, fetching: boolean, room?: string): void {
     if (this.json) {
       this.emit({ type: 'file-offer', ...fileLine(t), ...(who != null ? { fromName: who } : {}) })
       return
     }
-    const from = t.room ? `${label(who, t.from)} in a room` : label(who, t.from)
+    const from = t.room ? `${this.c('magenta', room != null ? `#${safeName(room)}` : 'a room')} ${label(who, t.from)}` : label(who, t.from)
     this.print(`${this.c('bold', '📎')} ${from} offers ${this.c('bold', safeName(t.name))} (${size(t.size)}) ${this.c('dim', `[${t.id.slice(0, 8)}]`)}` +
       (fetching ? this.c('dim', ' — fetching') : this.c('yellow', ` — /save ${t.id.slice(0, 8)} to fetch it`)))
   }

@@ -24,7 +24,7 @@ import type { ChatLibp2p } from '../node/types.js'
 import type { ChatStore, RoomRecord, StoredRoomMessage } from '../store/index.js'
 import { RoomDiscovery } from './discovery.js'
 import { RoomIntake, toStored } from './intake.js'
-import type { JoinedRoom, RoomDropStats, RoomMessageEvent } from './intake.js'
+import type { JoinedRoom, RoomDropStats, RoomMessageIn } from './intake.js'
 import type { RoomSyncSource } from './sync.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -61,7 +61,7 @@ export interface RoomsInit {
   store: ChatStore
   privateKey: PrivateKey
   /** a room message was accepted (live or synced) */
-  onMessage(event: RoomMessageEvent): void
+  onMessage(event: RoomMessageIn): void
   /** the number of members online in a joined room changed (someone subscribed, left or disconnected) */
   onMembers?(event: RoomMembersEvent): void
   signal: AbortSignal

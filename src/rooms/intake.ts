@@ -34,9 +34,13 @@ export interface RoomMessageEvent {
   timestamp: number
   /** true when it came through history sync rather than live */
   synced: boolean
-  /** a file offered with the message (FileOfferPb bytes, checked), whose transfer id is `fileId` */
-  file?: Uint8Array
-  fileId?: string
+  /** the transfer id of a file offered with the message (as in the room's history), for `chat.files` */
+  file?: string
+}
+
+/** A room message as the room hands it to the chat: with a file's offer (FileOfferPb bytes, checked). */
+export interface RoomMessageIn extends RoomMessageEvent {
+  offer?: Uint8Array
 }
 
 export interface RoomDropStats {
@@ -60,7 +64,7 @@ export interface RoomIntakeInit {
   libp2p: ChatLibp2p
   store: ChatStore
   /** a room message was accepted (live or synced) */
-  onMessage(event: RoomMessageEvent): void
+  onMessage(event: RoomMessageIn): void
   /** whether `room` is still joined (as this very object) */
   isJoined(room: JoinedRoom): boolean
   /** what room sync serves of, and compares with, `room` */
@@ -159,7 +163,7 @@ export class RoomIntake {
       text: m.text,
       timestamp: m.timestamp,
       synced,
-      ...(m.file != null ? { file: m.file, fileId: fileIdHex(decodeOffer(m.file).id) } : {})
+      ...(m.file != null ? { file: fileIdHex(decodeOffer(m.file).id), offer: m.file } : {})
     })
   }
 
