@@ -23,6 +23,7 @@ import { FileEngine } from './files/index.js'
 import { decodeOffer, encodeOffer } from './files/offer.js'
 import { InvalidInputError, UnknownRoomError } from './errors.js'
 import { diagnoseNetwork, diagnosePeer } from './node/diagnose.js'
+import { relayReservations } from './node/relay-reservations.js'
 import { BootstrapWatch } from './node/bootstrap-watch.js'
 import { Reach } from './node/reach.js'
 import { Presence } from './presence/index.js'
@@ -241,11 +242,13 @@ export class ChatFeatures {
   async diagnose (peer?: PeerId): Promise<Diagnosis> {
     // with a connection open this returns it at once; without, it dials (or joins the dial under way)
     const attempt = peer != null && !this.strangers.isBlocked(peer.toString()) ? this.reach.connect(peer).catch(() => {}) : undefined
+    const addresses = this.libp2p.getMultiaddrs().map(ma => ma.toString())
     const diagnosis = await diagnoseNetwork({
       iceServers: this.init.iceServers ?? [],
       turnServers: this.turn.iceServers(),
       bootstrap: this.bootstrapWatch.status(),
-      addresses: this.libp2p.getMultiaddrs().map(ma => ma.toString())
+      addresses,
+      reservations: await relayReservations(this.libp2p.peerStore, addresses)
     })
     if (peer == null) return diagnosis
     await attempt

@@ -94,6 +94,12 @@ describe('diagnostics', function () {
       assert.equal(now.bootstrap[0].connected, true)
       assert.equal(now.nat.mapping, 'open', now.nat.summary)
       assert.deepEqual(now.advice, [])
+      // the reservation on the bootstrap node, and when it is renewed
+      await until(() => alice.libp2p.getMultiaddrs().some(a => a.toString().includes('/p2p-circuit')), 20_000, 'a relay reservation')
+      const reserved = await alice.diagnose()
+      assert.equal(reserved.reservations.length, 1, JSON.stringify(reserved.reservations))
+      assert.equal(reserved.reservations[0].relay, env.boot.peerId.toString())
+      assert.ok(reserved.reservations[0].renews > Date.now() && reserved.reservations[0].renews < reserved.reservations[0].expires)
 
       // bob goes offline: a fresh attempt, each step with why it failed
       await bob.stop()
