@@ -12,6 +12,7 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { LAST_ADDRESS_KEY, Reach, rankConnections } from '../src/node/reach.js'
+import { upgradeTurn, upgradeWanted } from '../src/node/dial-race.js'
 import { until } from './fixtures.js'
 import type { ReachLibp2p } from '../src/node/reach.js'
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
@@ -71,6 +72,8 @@ function stub (peer: PeerId, known: string[], answers: Record<string, FakeConnec
   const s: Stub = { libp2p: undefined as any, dialled: [], aborted: [], open: [], metadata: new Map(), queue: [], lookups: [] }
   const strip = (a: Multiaddr): string => a.toString().replace(`/p2p/${peer.toString()}`, '')
   s.libp2p = {
+    // first in the order: it upgrades to WebRTC at once, as before there was an order
+    peerId: { toString: () => '' },
     getConnections: (p?: PeerId) => s.open.filter(c => p == null || c.remotePeer.equals(p)),
     getDialQueue: () => s.queue,
     dial: async (target: any, options: any = {}) => {
@@ -284,5 +287,27 @@ describe('libp2p: a second connection to the same address is aborted as a duplic
     assert.equal(byId, byAddr, 'both dials were handed the one connection kept')
     await until(() => aborted.length > 0, 10_000, 'the duplicate to close at the other side')
     assert.equal(a.getConnections(b.peerId).length, 1)
+  })
+})
+
+describe('who upgrades a relayed connection to WebRTC', () => {
+  it('the lower peer ID at once, the higher after yielding', async () => {
+    const [low, high] = [await newPeer(), await newPeer()].sort((a, b) => a.toString() < b.toString() ? -1 : 1)
+    assert.equal(upgradeTurn(low, high), 'now')
+    assert.equal(upgradeTurn(high, low), 'yield')
+  })
+
+  it('not when a WebRTC connection is open, nor after yielding when the peer dialled too', async () => {
+    const peer = await newPeer()
+    const relayed = (direction: 'inbound' | 'outbound'): Connection => ({ ...connection(peer, `/ip4/127.0.0.1/tcp/1/p2p/${peer.toString()}/p2p-circuit`, { limited: true }), direction } as unknown as Connection)
+    const webrtc = connection(peer, `/webrtc/p2p/${peer.toString()}`)
+    assert.equal(upgradeWanted([], false), true)
+    assert.equal(upgradeWanted([relayed('outbound')], true), true, 'only our own dial: nobody else upgrades')
+    assert.equal(upgradeWanted([relayed('outbound'), webrtc], false), false)
+    assert.equal(upgradeWanted([relayed('outbound'), relayed('inbound')], true), false, 'they dialled us too: they upgrade')
+    assert.equal(upgradeWanted([relayed('outbound'), relayed('inbound')], false), true, 'the first in the order upgrades whoever dialled')
+    const closed = connection(peer, `/webrtc/p2p/${peer.toString()}`)
+    await closed.close()
+    assert.equal(upgradeWanted([closed], false), true, 'a closed WebRTC connection does not count')
   })
 })

@@ -7,6 +7,7 @@ import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import { WebRTC } from '@multiformats/multiaddr-matcher'
 import { PeerNotFoundError, PeerUnreachableError } from '../errors.js'
+import { isWebRTC } from './webrtc-guard.js'
 import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -29,7 +30,31 @@ export const LOOKUP_PATIENCE_MS = 3_000
 /** Peer store metadata key of the address that last worked. */
 export const LAST_ADDRESS_KEY = 'megachat/last-address'
 
-export type ReachLibp2p = Pick<Libp2p, 'getConnections' | 'dial' | 'getDialQueue' | 'peerStore' | 'peerRouting'>
+export type ReachLibp2p = Pick<Libp2p, 'peerId' | 'getConnections' | 'dial' | 'getDialQueue' | 'peerStore' | 'peerRouting'>
+
+/** How long the side with the higher peer ID leaves a WebRTC upgrade to the other side (see upgradeTurn). */
+export const UPGRADE_YIELD_MS = 2_000
+
+/**
+ * Who upgrades a relayed connection to WebRTC. When two people reach each other at the same moment (both
+ * adding the other, a call and a message crossing), each has a relayed connection it dialled, and both
+ * would upgrade it: two WebRTC connections, each with its own ICE, DTLS and keep-alive. The side with the
+ * lower peer ID upgrades at once; the other waits UPGRADE_YIELD_MS first (then see upgradeWanted).
+ */
+export function upgradeTurn (self: PeerId, peer: PeerId): 'now' | 'yield' {
+  return self.toString() < peer.toString() ? 'now' : 'yield'
+}
+
+/**
+ * Whether to dial WebRTC now, given the connections to the peer: not when a WebRTC connection is there,
+ * and, for the side that yielded, not when the peer dialled us too (an inbound relayed connection): then
+ * the peer, lower in the order, upgrades.
+ */
+export function upgradeWanted (connections: Connection[], yielded: boolean): boolean {
+  const open = connections.filter(c => c.status === 'open')
+  if (open.some(isWebRTC)) return false
+  return !(yielded && open.some(c => c.direction === 'inbound' && c.limits != null))
+}
 
 /** One step of a connect(): what was tried, when (ms after it began), and how it went. */
 export interface ReachStep {
@@ -266,9 +291,18 @@ export class DialRace {
   /** A relayed connection is upgraded to a direct WebRTC one in the background when the peer offers it. */
   private upgrade (connection: Connection): void {
     if (connection.limits == null || this.webrtc.length === 0) return
-    this.libp2p.dial(this.webrtc, { force: true, signal: AbortSignal.timeout(30_000) })
-      .then(() => { log('upgraded %p to a direct WebRTC connection', this.peer) })
-      .catch((err: any) => { log('no direct WebRTC connection to %p: %s', this.peer, err.name) })
+    const webrtc = [...this.webrtc]
+    const go = (yielded: boolean): void => {
+      if (!upgradeWanted(this.libp2p.getConnections(this.peer), yielded)) {
+        log('no WebRTC upgrade to %p: there is one, or they make it', this.peer)
+        return
+      }
+      this.libp2p.dial(webrtc, { force: true, signal: AbortSignal.timeout(30_000) })
+        .then(() => { log('upgraded %p to a direct WebRTC connection', this.peer) })
+        .catch((err: any) => { log('no direct WebRTC connection to %p: %s', this.peer, err.name) })
+    }
+    if (upgradeTurn(this.libp2p.peerId, this.peer) === 'now') go(false)
+    else setTimeout(() => { go(true) }, UPGRADE_YIELD_MS).unref?.()
   }
 
   /** Rejects once nothing is left running and nothing won. */
