@@ -6,6 +6,7 @@
  * never a third party.
  */
 import { multiaddr } from '@multiformats/multiaddr'
+import { signal } from '@preact/signals'
 import { bootstrapIceServers } from '../src/node/ice.js'
 
 declare global {
@@ -32,7 +33,7 @@ export interface NetworkConfig {
   iceFrom: Source
 }
 
-export function loadSettings (): Settings {
+function readSettings (): Settings {
   try {
     const raw = JSON.parse(localStorage.getItem(SETTINGS_KEY) ?? '{}')
     return {
@@ -44,8 +45,12 @@ export function loadSettings (): Settings {
   }
 }
 
-export function saveSettings (settings: Settings): void {
-  localStorage.setItem(SETTINGS_KEY, JSON.stringify(settings))
+/** This browser's saved settings: read from localStorage once, written through by saveSettings. */
+export const settings = signal<Settings>(readSettings())
+
+export function saveSettings (saved: Settings): void {
+  settings.value = saved
+  localStorage.setItem(SETTINGS_KEY, JSON.stringify(saved))
 }
 
 /** `./config.json` from the server that serves the app; undefined when there is none (404) or it is unusable. */
@@ -66,14 +71,14 @@ async function serverConfig (): Promise<Partial<Settings> | undefined> {
 }
 
 export async function loadNetworkConfig (): Promise<NetworkConfig> {
-  const settings = loadSettings()
+  const saved = settings.value
   const fromUrl = new URLSearchParams(location.search).getAll('bootstrap').map(a => a.trim()).filter(a => a !== '')
-  const needServer = settings.bootstrap.length === 0 && fromUrl.length === 0
-  const server = (needServer || settings.iceServers.length === 0) ? await serverConfig() : undefined
+  const needServer = saved.bootstrap.length === 0 && fromUrl.length === 0
+  const server = (needServer || saved.iceServers.length === 0) ? await serverConfig() : undefined
   let bootstrap: string[] = []
   let bootstrapFrom: Source = 'none'
-  if (settings.bootstrap.length > 0) {
-    bootstrap = settings.bootstrap
+  if (saved.bootstrap.length > 0) {
+    bootstrap = saved.bootstrap
     bootstrapFrom = 'settings'
   } else if (fromUrl.length > 0) {
     bootstrap = fromUrl
@@ -84,8 +89,8 @@ export async function loadNetworkConfig (): Promise<NetworkConfig> {
   }
   let iceServers: RTCIceServer[]
   let iceFrom: Source
-  if (settings.iceServers.length > 0) {
-    iceServers = settings.iceServers
+  if (saved.iceServers.length > 0) {
+    iceServers = saved.iceServers
     iceFrom = 'settings'
   } else if (server?.iceServers != null) {
     iceServers = server.iceServers

@@ -7,14 +7,15 @@ import { render } from 'preact'
 import { createChat } from '../src/index.js'
 import { openPlatform } from '../src/platform.js'
 import { rtcMedia } from '../src/calls/rtc.js'
-import { App, StatusLine } from './app.js'
-import { started } from './ui.js'
-import { loadNetworkConfig, loadSettings, saveSettings } from './config.js'
-import { NotSecure, secureEnough } from './insecure.js'
+import { App } from './components/app.js'
+import { Splash } from './components/splash.js'
+import { started } from './components/ui.js'
+import { loadNetworkConfig } from './config.js'
+import { NotSecure, secureEnough } from './components/insecure.js'
+import { CallSessions } from './call-sessions.js'
 import { ChatModel } from './model.js'
 import type { Chat } from '../src/index.js'
 import type { LateServiceModules } from '../src/node/types.js'
-import type { Status } from './model.js'
 import './styles.css'
 
 declare global {
@@ -37,25 +38,6 @@ async function lateServices (): Promise<LateServiceModules> {
   return await import(/* @vite-ignore */ import.meta.url.replace(/[^/]*$/, 'late-services.js'))
 }
 
-/** When the node cannot run: the status line, and a way out of bad settings (index.html holds its first form). */
-function Splash ({ status }: { status: Status }): preact.JSX.Element {
-  const settings = loadSettings()
-  const custom = settings.bootstrap.length > 0 || settings.iceServers.length > 0
-  return (
-    <div class='splash'>
-      <div class='splash-card'>
-        <h1 class='brand'><span class='brand-mark' aria-hidden='true'>◆</span> MegaChat</h1>
-        <StatusLine status={status} />
-        {status.state === 'error' && custom && (
-          <button type='button' class='btn' onClick={() => { saveSettings({ bootstrap: [], iceServers: [] }); location.reload() }}>
-            Reset network settings and retry
-          </button>
-        )}
-      </div>
-    </div>
-  )
-}
-
 /** Said while this tab waits for another one to close, then once it has taken over. */
 const WAITING = 'MegaChat is open in another tab of this browser. This tab takes over when that one is closed.'
 const TOOK_OVER = 'The other MegaChat tab was closed: this tab has taken over.'
@@ -76,12 +58,13 @@ async function main (): Promise<void> {
   // the settings and the tab's own storage at once (index.html has asked for the lock and the config)
   const [net, platform] = await Promise.all([loadNetworkConfig(), openPlatform({ dataDir: 'megachat', lock: window.megachatLock, newDatabase: window.megachatNewDatabase, onLockHeld })])
   performance.mark('megachat:config')
-  let model: ChatModel | undefined
-  const callMedia = rtcMedia({ iceServers: net.iceServers, onSession: (call, session) => { model?.attachSession(call.id, session) } })
+  // the calls' media are handed over as the calls make them, before the model exists: kept apart for it
+  const sessions = new CallSessions()
+  const callMedia = rtcMedia({ iceServers: net.iceServers, onSession: (call, session) => { sessions.attach(call.id, session) } })
   const chat = await createChat({ bootstrap: net.bootstrap, iceServers: net.iceServers, platform, callMedia, lateServices })
   performance.mark('megachat:node')
   window.megachat = chat
-  model = new ChatModel(chat, net.bootstrap)
+  const model = new ChatModel(chat, net.bootstrap, sessions)
   window.megachatModel = model
   // a reload or a closed tab hangs up: the other side hears it at once rather than when ICE gives up.
   // (Our own record of the call is stored while it runs: the final one written here may not survive.)

@@ -3,13 +3,13 @@
  * reloading the page (identity, contacts and history stay in IndexedDB).
  */
 import { useEffect, useState } from 'preact/hooks'
-import { checkBootstrapAddress, formatIceServers, loadSettings, parseIceServers, saveSettings } from './config.js'
+import { checkBootstrapAddress, formatIceServers, parseIceServers, saveSettings, settings } from '../config.js'
 import { ConnectionDetails } from './diagnosis.js'
 import { CopyButton, Icon } from './ui.js'
-import { formatBytes, setAutoFetch } from './files.js'
-import type { NetworkConfig, Source } from './config.js'
-import type { ChatModel } from './model.js'
-import type { BootstrapNodeStatus } from '../src/index.js'
+import { formatBytes, setAutoFetch } from '../files.js'
+import type { NetworkConfig, Source } from '../config.js'
+import type { ChatModel } from '../model.js'
+import type { BootstrapNodeStatus } from '../../src/index.js'
 
 const SOURCES: Record<Source, string> = {
   settings: 'from these settings',
@@ -19,10 +19,13 @@ const SOURCES: Record<Source, string> = {
   none: 'none'
 }
 
-export function SettingsView ({ model, net, onBack }: { model: ChatModel, net: NetworkConfig, onBack: () => void }): preact.JSX.Element {
-  const saved = loadSettings()
-  const [bootstrap, setBootstrap] = useState(saved.bootstrap.join('\n'))
-  const [ice, setIce] = useState(formatIceServers(saved.iceServers))
+export function SettingsView ({ model, net }: { model: ChatModel, net: NetworkConfig }): preact.JSX.Element {
+  // the form starts from what is saved, and then is the user's
+  const [bootstrap, setBootstrap] = useState(() => settings.peek().bootstrap.join('\n'))
+  const [ice, setIce] = useState(() => formatIceServers(settings.peek().iceServers))
+  const addresses = model.addresses.value
+  const nodes = model.bootstrapNodes.value
+  const blocked = model.blocked.value
   const [error, setError] = useState('')
 
   const apply = (e: Event): void => {
@@ -47,7 +50,7 @@ export function SettingsView ({ model, net, onBack }: { model: ChatModel, net: N
   return (
     <section class='settings' aria-labelledby='settings-heading'>
       <header class='conv-header'>
-        <button type='button' class='icon-btn back always' aria-label='Back to conversations' onClick={onBack}><Icon name='back' /></button>
+        <button type='button' class='icon-btn back always' aria-label='Back to conversations' onClick={() => { model.goHome() }}><Icon name='back' /></button>
         <div class='conv-title'><h2 id='settings-heading'>Settings</h2><p class='conv-sub'>Network</p></div>
       </header>
       <div class='settings-body'>
@@ -67,7 +70,7 @@ export function SettingsView ({ model, net, onBack }: { model: ChatModel, net: N
           <p class='small'>In use now ({SOURCES[net.bootstrapFrom]}):</p>
           {net.bootstrap.length === 0
             ? <p class='error small'>No bootstrap node: nobody can reach you.</p>
-            : <ul class='addr-list'>{net.bootstrap.map(a => <li key={a}><code>{a}</code><BootstrapState node={model.chat.bootstrapStatus().find(b => b.address === a)} /></li>)}</ul>}
+            : <ul class='addr-list'>{net.bootstrap.map(a => <li key={a}><code>{a}</code><BootstrapState node={nodes.find(b => b.address === a)} /></li>)}</ul>}
 
           <h3>ICE servers (WebRTC)</h3>
           <p class='muted small'>
@@ -92,9 +95,9 @@ export function SettingsView ({ model, net, onBack }: { model: ChatModel, net: N
           <code class='peer-id full'>{model.me}</code>
           <CopyButton text={model.me} label='Copy your peer ID' class='btn small' />
           <div class='me-label'>Addresses</div>
-          {model.chat.addresses().length === 0
+          {addresses.length === 0
             ? <p class='muted small'>None yet: you get one through a bootstrap node's relay.</p>
-            : <ul class='addr-list'>{model.chat.addresses().map(a => <li key={a}><code>{a}</code></li>)}</ul>}
+            : <ul class='addr-list'>{addresses.map(a => <li key={a}><code>{a}</code></li>)}</ul>}
           <p class='muted small'>Your identity, contacts and history are kept in this browser (IndexedDB) and never leave it except as messages to your contacts.</p>
         </div>
         <div class='card' aria-labelledby='connection-heading'>
@@ -105,9 +108,9 @@ export function SettingsView ({ model, net, onBack }: { model: ChatModel, net: N
         <FilesSettings model={model} />
         <div class='card' aria-labelledby='blocked-heading'>
           <h3 id='blocked-heading'>Blocked people</h3>
-          {model.blocked.length === 0
+          {blocked.length === 0
             ? <p class='muted small'>Nobody. Block someone from their message request.</p>
-            : <ul class='addr-list'>{model.blocked.map(p => (
+            : <ul class='addr-list'>{blocked.map(p => (
               <li key={p}><code>{p}</code>
                 <button type='button' class='btn small' aria-label={`Unblock ${p}`} onClick={() => { model.unblock(p).catch(() => {}) }}>Unblock</button>
               </li>))}

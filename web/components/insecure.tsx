@@ -3,7 +3,7 @@
  * http from anything but this machine (`window.isSecureContext` is false). The app would start, show
  * its peer ID and "Connected", and then deliver nothing; it says why and what to do instead.
  */
-import { StatusLine } from './app.js'
+import { StatusLine } from './status-line.js'
 
 /** True when the browser lets this page use Web Crypto (https://, or http://localhost). */
 export function secureEnough (): boolean {

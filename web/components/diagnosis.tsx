@@ -3,12 +3,11 @@
  * probes STUN and, for a person, dials them) and shows what it found in plain words.
  */
 import { useState } from 'preact/hooks'
-import { shortPeerIds } from '../src/short-id.js'
-import { shortId } from './model.js'
+import { shortPeerIds } from '../../src/short-id.js'
+import { shortId } from '../messages.js'
 import { errorText } from './ui.js'
-import type { Diagnosis } from '../src/index.js'
-import type { ChatModel } from './model.js'
-
+import type { Diagnosis } from '../../src/index.js'
+import type { ChatModel } from '../model.js'
 
 export function ConnectionDetails ({ model, peerId, label }: { model: ChatModel, peerId?: string, label: string }): preact.JSX.Element {
   const [result, setResult] = useState<Diagnosis | undefined>()

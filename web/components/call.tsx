@@ -3,15 +3,15 @@
  * call view (remote and local video, duration, mute / camera / screen / devices, hang-up, and the
  * connection quality from getStats). The other side's camera and microphone state comes from what it
  * says (CallInfo.remoteCamera, remoteMic): a received track keeps showing the last frame when the
- * sender stops its camera, so their avatar takes its place then. Both read the model's current call; all call logic is in
+ * sender stops its camera, so their avatar takes its place then. Both show the model's current call; all call logic is in
  * src/calls (signalling and states) and src/calls/rtc.ts (the RTCPeerConnection).
  */
 import { useEffect, useRef, useState } from 'preact/hooks'
-import { duration, shortId } from './model.js'
+import { duration, shortId } from '../messages.js'
 import { Avatar, Icon, errorText } from './ui.js'
-import type { CallInfo } from '../src/index.js'
-import type { CallStats, RtcCall } from '../src/calls/rtc.js'
-import type { ChatModel } from './model.js'
+import type { CallInfo } from '../../src/index.js'
+import type { CallStats, RtcCall } from '../../src/calls/rtc.js'
+import type { ChatModel } from '../model.js'
 import type { IconName } from './ui.js'
 
 const STATS_MS = 1000
@@ -53,11 +53,19 @@ function useRingtone (): void {
 
 /** Whoever calls: their contact name, or "Unknown caller" and a short peer ID. */
 function caller (model: ChatModel, call: CallInfo): { name: string, known: boolean } {
-  const contact = model.contacts.find(c => c.peerId === call.peer)
+  const contact = model.contacts.value.find(c => c.peerId === call.peer)
   return contact != null ? { name: contact.name, known: true } : { name: 'Unknown caller', known: false }
 }
 
-export function IncomingCall ({ model, call }: { model: ChatModel, call: CallInfo }): preact.JSX.Element {
+/** The call going on, if any: ringing in, or under way. */
+export function CallLayer ({ model }: { model: ChatModel }): preact.JSX.Element | null {
+  const call = model.call.value
+  if (call == null) return null
+  if (call.state === 'incoming') return <IncomingCall key={call.id} model={model} call={call} />
+  return <CallView key={call.id} model={model} call={call} />
+}
+
+function IncomingCall ({ model, call }: { model: ChatModel, call: CallInfo }): preact.JSX.Element {
   const { name, known } = caller(model, call)
   const [error, setError] = useState('')
   const [busy, setBusy] = useState(false)
@@ -158,28 +166,24 @@ function kbps (n: number): string {
   return n >= 1000 ? `${(n / 1000).toFixed(1)} Mb/s` : `${Math.round(n)} kb/s`
 }
 
-export function CallView ({ model, call, session }: { model: ChatModel, call: CallInfo, session?: RtcCall }): preact.JSX.Element {
+function CallView ({ model, call }: { model: ChatModel, call: CallInfo }): preact.JSX.Element {
   const { name, known } = caller(model, call)
+  const session = model.callSession.value
+  const media = model.media.value
   const [now, setNow] = useState(Date.now())
   const [stats, setStats] = useState<CallStats | undefined>(undefined)
   const [error, setError] = useState('')
   const [devicesOpen, setDevicesOpen] = useState(false)
-  const [, setVersion] = useState(0)
 
-  // the session's own changes (tracks, mute) and a tick for the clock and the quality line
+  // a tick for the clock and the quality line
   useEffect(() => {
     if (session == null) return
-    const changed = (): void => { setVersion(v => v + 1) }
-    session.addEventListener('change', changed)
     let last: CallStats | undefined
     const timer = setInterval(() => {
       setNow(Date.now())
       if (!session.isClosed) session.stats(last).then((s) => { last = s; setStats(s) }, () => {})
     }, STATS_MS)
-    return () => {
-      session.removeEventListener('change', changed)
-      clearInterval(timer)
-    }
+    return () => { clearInterval(timer) }
   }, [session])
 
   const run = (what: () => Promise<void>): void => {
@@ -187,8 +191,8 @@ export function CallView ({ model, call, session }: { model: ChatModel, call: Ca
     what().catch(err => { setError(errorText(err)) })
   }
   // video comes in, and they say they send it (older clients say nothing)
-  const remoteVideo = session?.remote.getVideoTracks().some(t => t.readyState === 'live' && !t.muted) === true && call.remoteCamera !== false
-  const showLocal = session != null && (session.cameraOn || session.sharing)
+  const remoteVideo = media?.remoteVideo === true && call.remoteCamera !== false
+  const showLocal = media != null && (media.cameraOn || media.sharing)
   const title = known ? name : shortId(call.peer)
 
   return (
@@ -201,7 +205,7 @@ export function CallView ({ model, call, session }: { model: ChatModel, call: Ca
             {call.video && call.state === 'connected' && call.remoteCamera === false && <p class='call-avatar-note'>Camera off</p>}
           </div>
         )}
-        {showLocal && <StreamVideo stream={session?.local} muted class={`local${session?.sharing === true ? '' : ' mirror'}`} label='Your video' />}
+        {showLocal && <StreamVideo stream={session?.local} muted class={`local${media?.sharing === true ? '' : ' mirror'}`} label='Your video' />}
       </div>
       <header class='call-top'>
         <div>
@@ -222,18 +226,18 @@ export function CallView ({ model, call, session }: { model: ChatModel, call: Ca
       {error !== '' && <p class='call-error' role='alert'>{error}</p>}
       {devicesOpen && session != null && <Devices session={session} onError={setError} onClose={() => { setDevicesOpen(false) }} />}
       <div class='call-controls' role='toolbar' aria-label='Call controls'>
-        <button type='button' class={`round-btn${session?.micOn === false ? ' off' : ''}`} aria-pressed={session?.micOn === false} disabled={session == null}
-          aria-label={session?.micOn === false ? 'Unmute' : 'Mute'} title={session?.micOn === false ? 'Unmute' : 'Mute'}
+        <button type='button' class={`round-btn${media?.micOn === false ? ' off' : ''}`} aria-pressed={media?.micOn === false} disabled={session == null}
+          aria-label={media?.micOn === false ? 'Unmute' : 'Mute'} title={media?.micOn === false ? 'Unmute' : 'Mute'}
           onClick={() => { session?.setMic(!session.micOn) }}>
-          <Icon name={session?.micOn === false ? 'mic-off' : 'mic'} size={22} />
+          <Icon name={media?.micOn === false ? 'mic-off' : 'mic'} size={22} />
         </button>
-        <button type='button' class={`round-btn${session?.cameraOn === true ? '' : ' off'}`} aria-pressed={session?.cameraOn !== true} disabled={session == null}
-          aria-label={session?.cameraOn === true ? 'Turn camera off' : 'Turn camera on'} title={session?.cameraOn === true ? 'Turn camera off' : 'Turn camera on'}
+        <button type='button' class={`round-btn${media?.cameraOn === true ? '' : ' off'}`} aria-pressed={media?.cameraOn !== true} disabled={session == null}
+          aria-label={media?.cameraOn === true ? 'Turn camera off' : 'Turn camera on'} title={media?.cameraOn === true ? 'Turn camera off' : 'Turn camera on'}
           onClick={() => { run(async () => { await session?.setCamera(!session.cameraOn) }) }}>
-          <Icon name={session?.cameraOn === true ? 'video' : 'video-off'} size={22} />
+          <Icon name={media?.cameraOn === true ? 'video' : 'video-off'} size={22} />
         </button>
-        <button type='button' class={`round-btn${session?.sharing === true ? ' on' : ''}`} aria-pressed={session?.sharing === true} disabled={session == null}
-          aria-label={session?.sharing === true ? 'Stop sharing your screen' : 'Share your screen'} title={session?.sharing === true ? 'Stop sharing' : 'Share screen'}
+        <button type='button' class={`round-btn${media?.sharing === true ? ' on' : ''}`} aria-pressed={media?.sharing === true} disabled={session == null}
+          aria-label={media?.sharing === true ? 'Stop sharing your screen' : 'Share your screen'} title={media?.sharing === true ? 'Stop sharing' : 'Share screen'}
           onClick={() => { run(async () => { await (session?.sharing === true ? session.stopShare() : session?.shareScreen()) }) }}>
           <Icon name='screen' size={22} />
         </button>

@@ -1,49 +1,9 @@
 /**
- * Small shared pieces of the interface: icons, the copy button, the modal dialog, the model hook and
- * the lazily loaded QR code.
+ * Small shared pieces of the interface: icons, the copy button, the modal dialog, the wait for an idle
+ * moment and the lazily loaded QR code.
  */
 import { useEffect, useRef, useState } from 'preact/hooks'
 import type { ComponentChildren } from 'preact'
-import type { ChatModel } from './model.js'
-
-/** the re-renders the model has asked for since the last frame */
-const due = new Set<() => void>()
-let frame = 0
-
-function renderDue (): void {
-  frame++
-  const fns = [...due]
-  due.clear()
-  for (const fn of fns) fn()
-}
-
-/**
- * Runs `fn` before the next frame is drawn, once however often it is asked for until then. A hidden
- * tab draws no frames, so a timer stands in (an incoming call must still ring there).
- */
-function beforeNextFrame (fn: () => void): void {
-  due.add(fn)
-  if (due.size > 1) return
-  const mine = frame
-  const run = (): void => { if (frame === mine) renderDue() }
-  requestAnimationFrame(run)
-  setTimeout(run, FRAME_FALLBACK_MS)
-}
-const FRAME_FALLBACK_MS = 100
-
-/**
- * Re-renders the calling component when the model has changed, before the next frame. Not at once:
- * the model changes in bursts (a call's set-up changes it five times in 100 ms), and a render in the
- * middle of that would hold up the work that follows it (making the offer, answering).
- */
-export function useModel (model: ChatModel): void {
-  const [, setVersion] = useState(0)
-  useEffect(() => {
-    const bump = (): void => { setVersion(v => v + 1) }
-    const unsubscribe = model.subscribe(() => { beforeNextFrame(bump) })
-    return () => { due.delete(bump); unsubscribe() }
-  }, [model])
-}
 
 const PATHS = {
   plus: 'M12 5v14M5 12h14',

@@ -1,14 +1,14 @@
 /**
  * A file in the conversation: its bubble (preview or icon, name, size, a progress bar with speed and time
  * left while it moves, Download, Cancel, Save, or why it failed), pictures shown inline once here, and
- * the lightbox they open in. Everything shown comes from the transfer (chat.files.get); the buttons call
+ * the lightbox they open in. Everything shown comes from the transfer (ChatModel.transfer); the buttons call
  * chat.files.
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
-import { formatBytes, isImage, saveBlob, timeLeft } from './files.js'
+import { formatBytes, isImage, saveBlob, timeLeft } from '../files.js'
 import { Icon, errorText } from './ui.js'
-import type { FileTransfer } from '../src/files/types.js'
-import type { ChatModel } from './model.js'
+import type { FileTransfer } from '../../src/files/types.js'
+import type { ChatModel } from '../model.js'
 
 /** An object URL for a Blob while the component shows it, revoked when it goes. */
 function useObjectUrl (blob: Blob | undefined): string | undefined {
@@ -31,7 +31,7 @@ function useFinished (model: ChatModel, t: FileTransfer | undefined): Blob | und
 }
 
 export function FileBubble ({ model, id, name }: { model: ChatModel, id: string, name: string }): preact.JSX.Element {
-  const t = model.chat.files.get(id)
+  const t = model.transfer(id)
   const [error, setError] = useState('')
   const [lightbox, setLightbox] = useState(false)
   const opener = useRef<HTMLButtonElement>(null)
