@@ -34,7 +34,13 @@ export function ConnectionDetails ({ model, peerId, label }: { model: ChatModel,
           )}
           <dl class='diag-net'>
             <dt>NAT</dt><dd data-testid='diag-nat'>{result.nat.summary}</dd>
-            <dt>Relays</dt><dd>{result.relays.length > 0 ? `reachable through ${result.relays.length} relay address${result.relays.length === 1 ? '' : 'es'}` : 'no relay reservation'}</dd>
+            <dt>Relays</dt>
+            <dd>
+              {result.relays.length > 0 ? `reachable through ${result.relays.length} relay address${result.relays.length === 1 ? '' : 'es'}` : 'no relay reservation'}
+              {result.reservations.map(r => (
+                <div key={r.relay} data-testid='diag-reservation'>reservation on {shortId(r.relay)} until {clock(r.expires)}, renewed {r.renews > Date.now() ? `at ${clock(r.renews)}` : 'now'}</div>
+              ))}
+            </dd>
             <dt>TURN</dt><dd data-testid='diag-turn'>{result.turn.length > 0 ? result.turn.join(', ') : 'none (no bootstrap node of yours runs --turn)'}</dd>
           </dl>
           {result.advice.map(a => <p key={a} class='warn-line'>{a}</p>)}
@@ -42,4 +48,8 @@ export function ConnectionDetails ({ model, peerId, label }: { model: ChatModel,
       )}
     </div>
   )
+}
+
+function clock (ms: number): string {
+  return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
 }
