@@ -14,6 +14,7 @@ import type { OpfsFileStorage } from '../src/files/storage.browser.js'
 import type { BrowserContext, Page } from 'playwright-core'
 
 const MODULE = resolve('dist/src/files/storage.browser.js')
+const WORKER = resolve('dist/src/files/opfs-worker.js')
 const MiB = 1024 * 1024
 
 declare global {
@@ -24,11 +25,16 @@ declare global {
   }
 }
 
-/** A blank page at `/` and the module at `/storage.js`, on 127.0.0.1 (a secure context, so OPFS works). */
+/**
+ * A blank page at `/`, the module at `/storage.js` and the worker's module it imports, on 127.0.0.1 (a
+ * secure context, so OPFS works).
+ */
 async function serve (): Promise<{ url: string, stop(): Promise<void> }> {
   const code = await readFile(MODULE)
+  const worker = await readFile(WORKER)
   const server = createServer((req, res) => {
     if (req.url === '/storage.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(code)
+    else if (req.url === '/opfs-worker.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(worker)
     else if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>storage</title>')
     else res.writeHead(404).end()
   })

@@ -24,14 +24,20 @@
  * and, for a transfer, told in one line (`error`).
  */
 import { logger } from '@libp2p/logger'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { concat, fromString, toString } from 'uint8arrays'
-import { AUTO_FETCH_BYTES, FILE_CHUNK_BYTES, FILE_DISK_MARGIN_BYTES, FILE_PROTOCOL, MAX_CONCURRENT_FETCHES, MAX_FILE_BYTES, MAX_FILE_NAME_BYTES, MAX_PENDING_OFFERS, MAX_THUMBNAIL_BYTES } from '../constants.js'
+import { toString } from 'uint8arrays'
+import { AUTO_FETCH_BYTES, FILE_CHUNK_BYTES, MAX_CONCURRENT_FETCHES, MAX_FILE_BYTES, MAX_PENDING_OFFERS, MAX_THUMBNAIL_BYTES } from '../constants.js'
 import { InvalidInputError } from '../errors.js'
-import { chunkCount, chunkLength, chunkMatches, fileIdHex, FILE_ID_BYTES, FILE_KEY_BYTES, HASH_BYTES, openChunk, sealChunk, sha256, TAG_BYTES } from './offer.js'
-import { BadChunkError, countFailure, FileUnavailableError, pull } from './protocol.js'
+import { chunksOf } from './blob-chunks.js'
+import { pullInto } from './fetch.js'
+import { describe, emit as emitLive, newLive, view } from './live.js'
+import { cutName } from './names.js'
+import { chunkCount, fileIdHex, FILE_ID_BYTES, FILE_KEY_BYTES, HASH_BYTES, sealChunk, sha256 } from './offer.js'
+import { BadChunkError, countFailure, FileUnavailableError } from './protocol.js'
+import { serveSource } from './serve.js'
+import type { FileEngineStats } from './fetch.js'
+import type { Live } from './live.js'
 import type { ServeSource, Refusal, FileTransferStats } from './protocol.js'
-import type { FileEvents, FileOffer, FileSource, FileState, FileStorage, FileTransfer, Files } from './types.js'
+import type { FileEvents, FileOffer, FileSource, FileStorage, FileTransfer, Files } from './types.js'
 import type { Reach } from '../node/reach.js'
 import type { ChatStore, FileRecord } from '../store/index.js'
 import type { PeerId } from '@libp2p/interface'
@@ -39,25 +45,11 @@ import type { PeerId } from '@libp2p/interface'
 export * from './types.js'
 export { safeFileName } from './names.js'
 export { decodeOffer, encodeOffer } from './offer.js'
+export type { FileEngineStats } from './fetch.js'
 export { fileTransfer, FileUnavailableError, BadChunkError } from './protocol.js'
 export type { FileTransferStats, ServeSource, Refusal } from './protocol.js'
 
 const log = logger('megachat:files')
-
-/** progress events per transfer at most this often */
-const PROGRESS_MS = 250
-/** the rate is taken over this window */
-const RATE_WINDOW_MS = 3000
-
-/** What the engine refused, besides what the protocol counts. */
-export interface FileEngineStats {
-  /** offers over MAX_FILE_BYTES or otherwise refused on arrival */
-  offersRefused: number
-  /** offers dropped because MAX_PENDING_OFFERS wait already */
-  offersOverflow: number
-  /** fetches not started for want of disk space */
-  noSpace: number
-}
 
 export interface FilesInit {
   self: PeerId
@@ -78,27 +70,6 @@ export interface FilesInit {
   onEvent(name: keyof FileEvents, transfer: FileTransfer): void
 }
 
-interface Live {
-  record: FileRecord
-  hashes?: Uint8Array
-  /** set while a fetch runs */
-  controller?: AbortController
-  lastEmit: number
-  /** a progress event held back by the interval, said when it is up */
-  trailing?: ReturnType<typeof setTimeout>
-  samples: Array<{ at: number, bytes: number }>
-  /** where the user asked it to be saved (Node) */
-  saveTo?: string
-}
-
-/** One line for a user, for an error of a fetch. */
-function describe (err: any): string {
-  if (err.name === FileUnavailableError.name || err.name === InvalidInputError.name) return err.message
-  if (err.name === BadChunkError.name) return 'the sender sent bytes that do not match the file offered; refused'
-  if (err.name === 'ProtocolViolationError') return `the sender broke the protocol (${err.message}); refused`
-  return `interrupted (${err.message ?? err.name}); resumes when the sender is back`
-}
-
 export class FileEngine implements Files {
   readonly stats: FileEngineStats = { offersRefused: 0, offersOverflow: 0, noSpace: 0 }
   autoFetchBytes: number
@@ -117,7 +88,7 @@ export class FileEngine implements Files {
   async load (): Promise<void> {
     for (const record of await this.init.store.listFiles()) {
       if (record.state === 'fetching') record.state = 'paused'
-      this.transfers.set(record.id, { record, lastEmit: 0, samples: [] })
+      this.transfers.set(record.id, newLive(record))
     }
   }
 
@@ -149,12 +120,12 @@ export class FileEngine implements Files {
     return [...this.transfers.values()]
       .filter(l => conversation == null || l.record.conversation === conversation)
       .sort((a, b) => a.record.createdAt - b.record.createdAt)
-      .map(l => this.view(l))
+      .map(l => view(l))
   }
 
   get (id: string): FileTransfer | undefined {
     const live = this.transfers.get(id)
-    return live != null ? this.view(live) : undefined
+    return live != null ? view(live) : undefined
   }
 
   /** A transfer by id or a unique prefix of it (the terminal's ids). */
@@ -247,9 +218,9 @@ export class FileEngine implements Files {
       ...(source.path != null ? { path: source.path } : {})
     }
     await this.init.store.putFile(record, hashes)
-    const live: Live = { record, hashes, lastEmit: 0, samples: [] }
+    const live: Live = { ...newLive(record), hashes }
     this.transfers.set(idHex, live)
-    return { offer, transfer: this.view(live) }
+    return { offer, transfer: view(live) }
   }
 
   /** Ties the transfer to the message that carried its offer. */
@@ -283,7 +254,7 @@ export class FileEngine implements Files {
     }
     const record: FileRecord = { ...this.recordOf(offer, conversation, room, from, 'in'), state: 'offered', messageId }
     await this.init.store.putFile(record)
-    const live: Live = { record, lastEmit: 0, samples: [] }
+    const live: Live = newLive(record)
     this.transfers.set(id, live)
     this.emit(live, 'file-offer', true)
     // a contact's (in a DM or a room), up to the size the user set; anyone else's waits for the user
@@ -370,68 +341,8 @@ export class FileEngine implements Files {
   }
 
   private async pullFrom (live: Live, peer: string, signal: AbortSignal): Promise<void> {
-    const r = live.record
-    const key = r.key != null ? fromString(r.key, 'base64') : undefined
-    const id = fromString(r.id, 'base16')
-    const { storage } = this.init
-    const { stream } = await this.init.reach.openStream(peerIdFromString(peer), FILE_PROTOCOL, { signal })
-    let since = Date.now()
-    await pull(stream, {
-      id,
-      manifest: fromString(r.manifest, 'base16'),
-      size: r.size,
-      chunkSize: r.chunkSize,
-      overhead: key != null ? TAG_BYTES : 0,
-      signal,
-      stats: this.init.stats(),
-      start: async (hashes) => {
-        live.hashes = hashes
-        const first = await this.verified(live, hashes, key, id)
-        r.bytes = Math.min(r.size, first * r.chunkSize)
-        const free = await storage.available().catch(() => undefined)
-        const need = r.size - r.bytes + FILE_DISK_MARGIN_BYTES
-        if (free != null && free < need) {
-          this.stats.noSpace++
-          throw new InvalidInputError(`not enough disk space: the file needs ${mib(r.size - r.bytes)} more, ${mib(free)} is free (keeping ${mib(FILE_DISK_MARGIN_BYTES)} spare)`)
-        }
-        await this.init.store.putFile(r, hashes)
-        return first
-      },
-      onChunk: async (index, pieces) => {
-        const plain = key != null ? openChunk(key, id, index, concat(pieces)) : pieces
-        if (plain == null) throw new BadChunkError(`chunk ${index} does not open`)
-        await storage.append(r.id, index * r.chunkSize, plain)
-        r.bytes = Math.min(r.size, (index + 1) * r.chunkSize)
-        // progress is stored about once a second: after a crash the partial file is checked anyway
-        if (Date.now() - since > 1000) {
-          since = Date.now()
-          await this.init.store.putFile(r)
-        }
-        this.emit(live, 'file-progress')
-      }
-    }).catch(async (err) => {
-      await this.init.store.putFile(r).catch(() => {})
-      throw err
-    })
-  }
-
-  /**
-   * How many chunks of the partial file are good: each whole chunk on disk is hashed (sealed first, for
-   * a room) and compared, up to the first that does not match; the file is cut there when written next.
-   */
-  private async verified (live: Live, hashes: Uint8Array, key: Uint8Array | undefined, id: Uint8Array): Promise<number> {
-    const r = live.record
-    const written = await this.init.storage.written(r.id)
-    const chunks = chunkCount(r.size, r.chunkSize)
-    let k = 0
-    for (; k < chunks; k++) {
-      const length = chunkLength(r.size, r.chunkSize, k)
-      if (k * r.chunkSize + length > written) break
-      const plain = await this.init.storage.read(r.id, k * r.chunkSize, length)
-      if (!await chunkMatches(hashes, k, key != null ? sealChunk(key, id, k, plain) : plain)) break
-    }
-    if (k * r.chunkSize < written && k < chunks) log('partial file %s: %d bytes on disk, %d verified', r.id, written, k * r.chunkSize)
-    return k
+    const { store, storage, reach, stats } = this.init
+    await pullInto(live, peer, signal, { store, storage, reach, stats, engineStats: this.stats, progress: () => { this.emit(live, 'file-progress') } })
   }
 
   private async finish (live: Live): Promise<void> {
@@ -453,135 +364,18 @@ export class FileEngine implements Files {
     return await this.init.storage.copyTo(live.record.id, path)
   }
 
+  private emit (live: Live, name: keyof FileEvents, force = false): void {
+    emitLive(live, name, (n, t) => { if (!this.init.signal.aborted) this.init.onEvent(n, t) }, force)
+  }
+
   // ---- serving
 
   /** The file with this id as served to `peer`, or why not (the protocol's lookup). */
   async serve (peer: PeerId, id: string): Promise<ServeSource | Refusal> {
     const live = this.transfers.get(id)
     if (live == null || live.record.state === 'cancelled') return 'unknown'
-    const r = live.record
-    // a DM file only to the peer it was offered to
-    if (!r.room && (r.direction !== 'out' || r.conversation !== peer.toString())) return 'unknown'
-    if (r.direction === 'in' && r.state !== 'done') return 'unavailable'
-    const hashes = live.hashes ?? await this.init.store.fileHashes(id)
-    if (hashes == null) return 'unavailable'
-    live.hashes = hashes
-    const key = r.key != null ? fromString(r.key, 'base64') : undefined
-    const fileId = fromString(id, 'base16')
-    // a file we send that changed since: said at once (a changed chunk would fail its hash anyway)
-    try {
-      if (r.size > 0) await this.init.storage.read(id, 0, 1)
-    } catch (err: any) {
-      if (err.name === 'FileChangedError') return 'changed'
-      return 'unavailable'
-    }
-    return {
-      id: fileId,
-      size: r.size,
-      chunkSize: r.chunkSize,
-      hashes,
-      chunk: async (index) => {
-        const plain = await this.init.storage.read(id, index * r.chunkSize, chunkLength(r.size, r.chunkSize, index))
-        return key != null ? sealChunk(key, fileId, index, plain) : plain
-      },
-      onServed: (bytes) => {
-        if (r.direction !== 'out' || bytes <= r.bytes) return
-        r.bytes = bytes
-        this.emit(live, 'file-progress')
-      }
-    }
+    return await serveSource(live, peer, { store: this.init.store, storage: this.init.storage, progress: () => { this.emit(live, 'file-progress') } })
   }
-
-  // ---- events
-
-  private emit (live: Live, name: keyof FileEvents, force = false): void {
-    const now = Date.now()
-    const r = live.record
-    live.samples.push({ at: now, bytes: r.bytes })
-    while (live.samples.length > 2 && now - live.samples[0].at > RATE_WINDOW_MS) live.samples.shift()
-    if (!force && now - live.lastEmit < PROGRESS_MS) {
-      // the last change of a burst is said when the interval is up (a stalled transfer shows where it stopped)
-      live.trailing ??= setTimeout(() => {
-        live.trailing = undefined
-        live.lastEmit = Date.now()
-        if (!this.init.signal.aborted) this.init.onEvent('file-progress', this.view(live))
-      }, PROGRESS_MS - (now - live.lastEmit))
-      live.trailing.unref?.()
-      return
-    }
-    clearTimeout(live.trailing)
-    live.trailing = undefined
-    live.lastEmit = now
-    this.init.onEvent(name, this.view(live))
-  }
-
-  private view (live: Live): FileTransfer {
-    const r = live.record
-    const first = live.samples[0]
-    const last = live.samples[live.samples.length - 1]
-    const active = r.state === 'fetching' || r.state === 'serving'
-    const rate = active && first != null && last != null && last.at > first.at && Date.now() - last.at < RATE_WINDOW_MS
-      ? (last.bytes - first.bytes) / (last.at - first.at) * 1000
-      : 0
-    return {
-      id: r.id,
-      conversation: r.conversation,
-      room: r.room,
-      from: r.from,
-      direction: r.direction,
-      name: r.name,
-      size: r.size,
-      type: r.type,
-      ...(r.thumbnail != null ? { thumbnail: fromString(r.thumbnail, 'base64') } : {}),
-      state: r.state as FileState,
-      bytes: r.bytes,
-      rate: Math.max(0, rate),
-      ...(r.path != null ? { path: r.path } : {}),
-      ...(r.error != null ? { error: r.error } : {})
-    }
-  }
-}
-
-/**
- * A Blob's bytes in chunks of `chunkSize` (the last one shorter), read as a stream (far quicker than a
- * slice per chunk from a file on disk). Each chunk is a view of one buffer that the next one reuses.
- */
-async function * chunksOf (blob: Blob, chunkSize: number): AsyncGenerator<Uint8Array> {
-  const buffer = new Uint8Array(Math.min(chunkSize, Math.max(blob.size, 1)))
-  let filled = 0
-  const reader = blob.stream().getReader()
-  try {
-    while (true) {
-      const { done, value } = await reader.read()
-      if (done) break
-      let at = 0
-      while (at < value.byteLength) {
-        const n = Math.min(buffer.byteLength - filled, value.byteLength - at)
-        buffer.set(value.subarray(at, at + n), filled)
-        filled += n
-        at += n
-        if (filled === buffer.byteLength) {
-          yield buffer
-          filled = 0
-        }
-      }
-    }
-    if (filled > 0) yield buffer.subarray(0, filled)
-  } finally {
-    reader.releaseLock()
-  }
-}
-
-const enc = new TextEncoder()
-/** A name cut to MAX_FILE_NAME_BYTES of UTF-8 at a code point boundary. */
-function cutName (name: string): string {
-  let chars = [...name]
-  while (enc.encode(chars.join('')).byteLength > MAX_FILE_NAME_BYTES) chars = chars.slice(0, -1)
-  return chars.join('')
-}
-
-function mib (bytes: number): string {
-  return `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 0)} MiB`
 }
 
 export { countFailure }

@@ -3,6 +3,8 @@
  * hidden, never a device name, never text that shows as something else.
  */
 
+import { MAX_FILE_NAME_BYTES } from '../constants.js'
+
 /** Longest name we write, in UTF-8 bytes (file systems take 255). */
 export const MAX_SAFE_NAME_BYTES = 200
 
@@ -45,4 +47,9 @@ export function numberedName (name: string, n: number): string {
   const dot = name.lastIndexOf('.')
   const [base, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, '']
   return cut(`${base} (${n})`, MAX_SAFE_NAME_BYTES - enc.encode(ext).byteLength) + ext
+}
+
+/** A name as offered: at most MAX_FILE_NAME_BYTES of UTF-8, cut at a code point, keeping its extension. */
+export function cutName (name: string): string {
+  return cut(name, MAX_FILE_NAME_BYTES)
 }
