@@ -91,34 +91,42 @@ export function opfsFileStorage (init: OpfsStorageInit = {}): OpfsFileStorage {
   }
   const folder = init.folder ?? DEFAULT_FOLDER
   const copyChunk = init.copyChunk ?? COPY_CHUNK
-  const url = URL.createObjectURL(new Blob([`(${opfsWorker.toString()})(${JSON.stringify(folder)}, ${copyChunk})`], { type: 'text/javascript' }))
-  const worker = new Worker(url)
-  URL.revokeObjectURL(url)
   const pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
   const spares: ArrayBuffer[] = []
   let next = 0
   let closed = false
-  worker.addEventListener('message', (evt: MessageEvent<Reply>) => {
-    const p = pending.get(evt.data.n)
-    if (p == null) return
-    pending.delete(evt.data.n)
-    if (evt.data.spare != null && spares.length < POOL) spares.push(evt.data.spare)
-    if (evt.data.error != null) p.reject(storageError(evt.data.error))
-    else p.resolve(evt.data.value)
-  })
-  worker.addEventListener('error', (evt) => {
-    evt.preventDefault()
-    const err = new FileStorageError(`the file storage stopped: ${evt.message}`)
-    for (const p of pending.values()) p.reject(err)
-    pending.clear()
-  })
+  // started with the first file operation, not with the app: most sessions handle no file at all
+  let worker: Worker | undefined
+  const started = (): Worker => {
+    if (worker != null) return worker
+    const url = URL.createObjectURL(new Blob([`(${opfsWorker.toString()})(${JSON.stringify(folder)}, ${copyChunk})`], { type: 'text/javascript' }))
+    const w = new Worker(url)
+    URL.revokeObjectURL(url)
+    w.addEventListener('message', (evt: MessageEvent<Reply>) => {
+      const p = pending.get(evt.data.n)
+      if (p == null) return
+      pending.delete(evt.data.n)
+      if (evt.data.spare != null && spares.length < POOL) spares.push(evt.data.spare)
+      if (evt.data.error != null) p.reject(storageError(evt.data.error))
+      else p.resolve(evt.data.value)
+    })
+    w.addEventListener('error', (evt) => {
+      evt.preventDefault()
+      const err = new FileStorageError(`the file storage stopped: ${evt.message}`)
+      for (const p of pending.values()) p.reject(err)
+      pending.clear()
+    })
+    worker = w
+    return w
+  }
 
   async function call<T> (op: string, args: object, transfer: Transferable[] = []): Promise<T> {
     if (closed) throw new FileStorageError('the file storage is closed')
     const n = next++
+    const w = started()
     return await new Promise<T>((resolve, reject) => {
       pending.set(n, { resolve: resolve as (v: unknown) => void, reject })
-      worker.postMessage({ n, op, ...args }, transfer)
+      w.postMessage({ n, op, ...args }, transfer)
     })
   }
 
@@ -212,7 +220,7 @@ export function opfsFileStorage (init: OpfsStorageInit = {}): OpfsFileStorage {
     async close () {
       if (closed) return
       closed = true
-      worker.terminate()
+      worker?.terminate()
       const err = new FileStorageError('the file storage is closed')
       for (const p of pending.values()) p.reject(err)
       pending.clear()
