@@ -75,6 +75,15 @@ describe('terminal client (human mode)', function () {
     assert.equal(client.stderr, '')
   })
 
+  it('says that a room message went out', async () => {
+    const { client } = await startHuman()
+    client.send('/create-room crew')
+    await until(() => client.stdout.includes('#crew'), WAIT_MS, 'the room made')
+    client.send('/say crew hello crew')
+    await until(() => client.stdout.includes('✓ sent to #crew'), WAIT_MS, 'the line saying it went out')
+    assert.equal(client.stderr, '')
+  })
+
   it('/diagnose says how a contact is reached, and after they went offline, why not, step by step', async () => {
     const { boot, client } = await startHuman()
     const friend = await startChat({ bootstrapNode: boot })

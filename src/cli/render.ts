@@ -360,6 +360,7 @@ export class Renderer {
         this.print(...r.rooms.map(room => `${this.c('magenta', `#${safeName(room.name)}`.padEnd(18))} ${room.online} online   ${this.c('dim', room.invite)}`))
         return
       case 'said':
+        this.print(this.c('dim', `  ✓ sent to #${safeName(r.room)}`))
         return
       case 'members':
         this.print(`#${safeName(r.room)}: ${r.members.length} online`, ...r.members.map(m => `  ${m.you === true ? this.c('bold', 'you') : label(m.name, m.peerId)}  ${this.c('dim', m.peerId)}`))
