@@ -356,6 +356,10 @@ describe('files in the terminal client', function () {
     // the conversation's history shows the file, not an empty message
     c.send('/history bob')
     await until(() => /bob: 📎 x\\x1b\[2J\\u202eevil\.bin \(3\.0 MiB\) \[[0-9a-f]{8}\]/.test(c.stdout), 10_000, 'the file in /history')
+    // one the other way: its delivery line names it
+    const small = await randomFile(dir, 'reply.bin', 1000)
+    c.send(`/send bob ${small.path}`)
+    await until(() => c.stdout.includes('✓ delivered to bob: 📎 reply.bin'), 20_000, 'the delivery line naming the file')
     assert.doesNotMatch(c.stdout, /[\x1b\u202e]/)
     assert.ok(c.stdout.includes(join(dir, 'c', 'files', 'x[2Jevil.bin')), c.stdout)
   })

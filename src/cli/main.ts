@@ -154,7 +154,10 @@ async function main (): Promise<void> {
     const c = chat
     c.addEventListener('message', (evt) => { out.incoming(evt.detail) })
     c.addEventListener('room:message', (evt) => { out.roomMessage(evt.detail) })
-    c.addEventListener('delivered', (evt) => { out.delivered(evt.detail, c.contactFor(evt.detail.peer)?.name) })
+    c.addEventListener('delivered', (evt) => {
+      const m = evt.detail
+      out.delivered(m, c.contactFor(m.peer)?.name, m.file != null ? c.files.get(m.file)?.name : undefined)
+    })
     c.addEventListener('presence', (evt) => { out.presence(evt.detail) })
     c.addEventListener('unreachable', (evt) => { out.unreachable(evt.detail, c.contactFor(evt.detail.peerId)?.name) })
     c.addEventListener('call', (evt) => { out.call(evt.detail, c.contactFor(evt.detail.peer)?.name) })

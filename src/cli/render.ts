@@ -218,12 +218,14 @@ export class Renderer {
     this.print(this.c('red', `✗ ${safeName(t.name)}: ${safeName(t.error ?? t.state)}`))
   }
 
-  delivered (m: StoredMessage, name?: string): void {
+  /** A message arrived; `file`: the name of the file it offered. */
+  delivered (m: StoredMessage, name?: string, file?: string): void {
     if (this.json) {
       this.emit({ type: 'delivered', id: m.id, to: m.peer })
       return
     }
-    this.print(this.c('green', `  ✓ delivered to ${label(name, m.peer)}: `) + this.c('dim', safeName(clip(m.text))))
+    const what = [safeName(clip(m.text)), file != null ? `📎 ${safeName(file)}` : ''].filter(s => s !== '').join(' ')
+    this.print(this.c('green', `  ✓ delivered to ${label(name, m.peer)}: `) + this.c('dim', what))
   }
 
   presence (p: PresenceChange): void {
