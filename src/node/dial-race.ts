@@ -103,7 +103,8 @@ export class DialRace {
   private resolve!: (c: Connection) => void
   private reject!: (err: Error) => void
 
-  constructor (private readonly libp2p: ReachLibp2p, private readonly peer: PeerId, bounds: AbortSignal[], caller: AbortSignal[], private readonly force: boolean) {
+  /** `shutdown`: the node stops (a WebRTC upgrade waiting its turn is then not made) */
+  constructor (private readonly libp2p: ReachLibp2p, private readonly peer: PeerId, bounds: AbortSignal[], caller: AbortSignal[], private readonly force: boolean, private readonly shutdown?: AbortSignal) {
     this.dialSignal = AbortSignal.any(bounds)
     this.signal = AbortSignal.any([this.controller.signal, ...bounds, ...caller])
   }
@@ -301,8 +302,13 @@ export class DialRace {
         .then(() => { log('upgraded %p to a direct WebRTC connection', this.peer) })
         .catch((err: any) => { log('no direct WebRTC connection to %p: %s', this.peer, err.name) })
     }
-    if (upgradeTurn(this.libp2p.peerId, this.peer) === 'now') go(false)
-    else setTimeout(() => { go(true) }, UPGRADE_YIELD_MS).unref?.()
+    if (upgradeTurn(this.libp2p.peerId, this.peer) === 'now') {
+      go(false)
+      return
+    }
+    const timer = setTimeout(() => { go(true) }, UPGRADE_YIELD_MS)
+    timer.unref?.()
+    this.shutdown?.addEventListener('abort', () => { clearTimeout(timer) }, { once: true })
   }
 
   /** Rejects once nothing is left running and nothing won. */

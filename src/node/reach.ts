@@ -122,7 +122,7 @@ export class Reach {
     const race = new DialRace(this.libp2p, peer, [
       AbortSignal.timeout(this.init.findTimeout ?? FIND_TIMEOUT_MS),
       ...(this.init.signal != null ? [this.init.signal] : [])
-    ], options.signal != null ? [options.signal] : [], fresh)
+    ], options.signal != null ? [options.signal] : [], fresh, this.init.signal)
     this.traces.delete(key)
     this.traces.set(key, race.trace)
     if (this.traces.size > MAX_TRACES) this.traces.delete(this.traces.keys().next().value as string)
