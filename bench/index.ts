@@ -48,7 +48,7 @@ import type { Summary } from './stats.js'
 import type { Libp2p } from '@libp2p/interface'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const CLIENT = join(ROOT, 'dist/src/cli/main.js')
+const CLIENT = join(ROOT, 'dist/cli/megachat.mjs')
 const BARE_LIBP2P = join(ROOT, 'dist/bench/bare-node.js')
 const BARE_NODE_SCRIPT = 'process.stdout.write(\'{"type":"ready"}\\n\'); setInterval(() => {}, 1000)'
 
@@ -221,6 +221,19 @@ async function benchThroughput (): Promise<void> {
 
 // ---- 2 and 3. client start-up and idle memory
 
+/** dist/bench/bare-node.js bundled into one file in `dir`, as rolldown.config.ts does to the client. */
+async function bundleBareNode (dir: string): Promise<string> {
+  const { build } = await import('rolldown')
+  await build({
+    input: BARE_LIBP2P,
+    platform: 'node',
+    logLevel: 'silent',
+    // --chat's import of MegaChat's node stays a chunk of its own, which the bare node never loads
+    output: { dir, format: 'esm', entryFileNames: 'bare-node.mjs' }
+  })
+  return join(dir, 'bare-node.mjs')
+}
+
 interface Proc {
   label: string
   args: string[]
@@ -246,7 +259,9 @@ async function benchClient (): Promise<void> {
     const bare: Proc = { label: 'bare libp2p node', args: [BARE_LIBP2P], readyMs: [], killed: 0 }
     const chatAssembly: Proc = { label: 'chat libp2p assembly', args: [BARE_LIBP2P, '--chat'], readyMs: [], killed: 0 }
     const node: Proc = { label: 'bare node', args: ['-e', BARE_NODE_SCRIPT], readyMs: [], killed: 0 }
-    procs.push(client, bare, chatAssembly, node)
+    // the client runs as one file (rolldown.config.ts); the same done to the bare node shows what that alone buys
+    const bundled: Proc = { label: 'bare libp2p node, one file', args: [await bundleBareNode(await tempDir('bare-bundle'))], readyMs: [], killed: 0 }
+    procs.push(client, bare, chatAssembly, node, bundled)
 
     for (let i = 0; i < STARTUP_RUNS; i++) {
       const last = i === STARTUP_RUNS - 1
@@ -270,6 +285,7 @@ async function benchClient (): Promise<void> {
     row('client, first run (new identity)', firstClient)
     row(`client, later runs (mean of ${client.readyMs.length - 1})`, laterClient)
     row('  diag: chat libp2p assembly only', mean(chatAssembly.readyMs), ` (src/node/node.ts, no store/client, mean of ${chatAssembly.readyMs.length})`)
+    line(`${pad('  diag: bare libp2p node, one file', LABEL)} ${pad(ms(mean(bundled.readyMs)), 9)} bundled like the client (rolldown); client / this ${ratio(laterClient, mean(bundled.readyMs))}`)
 
     for (const p of procs) {
       if (p.killed > 0) line(`  note: ${p.label} did not exit within 5 s of SIGTERM in ${p.killed} of ${STARTUP_RUNS - 1} runs (killed)`)

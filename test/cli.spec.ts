@@ -1,6 +1,7 @@
 /**
  * The terminal client end to end, in its scriptable `--json` mode: each client is a child process
- * (dist/src/cli/main.js) talking to a real bootstrap node that runs in the test process.
+ * (dist/cli/megachat.mjs, the one-file build that npm start runs) talking to a real bootstrap node that
+ * runs in the test process.
  * Every stdout line must be one JSON object; a line that is not fails the test.
  */
 import assert from 'node:assert/strict'

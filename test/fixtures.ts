@@ -181,8 +181,8 @@ export class Cleanup {
   }
 }
 
-/** The terminal client, built: dist/src/cli/main.js. */
-const CLI_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js')
+/** The terminal client as `npm start` and the `megachat` command run it: the one-file build, dist/cli/megachat.mjs. */
+const CLI_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'megachat.mjs')
 const CLI_WAIT_MS = 20_000
 
 export type Line = Record<string, any>

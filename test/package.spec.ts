@@ -128,7 +128,7 @@ describe('package (npm pack, installed in another project)', function () {
 
   it('holds the library with its declarations, the commands and the example, and no tests or sources', () => {
     for (const file of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/crypto/errors.d.ts', 'dist/src/node/node.browser.js',
-      'dist/src/cli/main.js', 'dist/bootstrap-node/main.js', 'bin/megachat', 'bin/megachat-bootstrap', 'bin/node.sh',
+      'dist/cli/megachat.mjs', 'dist/bootstrap-node/main.js', 'bin/megachat', 'bin/megachat-bootstrap', 'bin/node.sh',
       'examples/echo-bot.js', 'README.md', 'package.json']) {
       assert.ok(packed.includes(file), `${file} is in the package`)
     }
