@@ -33,8 +33,12 @@ export const MAX_CLOCK_AHEAD_MS = 24 * 3600_000
  * (adds them) or blocks them. A request holds at most this many messages...
  */
 export const REQUEST_MAX_MESSAGES = 20
-/** ...and this much text (UTF-16 code units: one message of the longest size fits); the rest waits, unacknowledged, in the sender's outbox. */
-export const REQUEST_MAX_CHARS = MAX_TEXT_BYTES
+/**
+ * ...and this much: text in UTF-16 code units plus the bytes of file offers (a picture's offer carries
+ * its thumbnail), so that one message of the longest size fits; the rest waits, unacknowledged, in the
+ * sender's outbox.
+ */
+export const REQUEST_MAX_SIZE = MAX_TEXT_BYTES + MAX_OFFER_BYTES
 /** Most open message requests; strangers beyond them wait (on their side) until the user answers some. */
 export const MAX_REQUESTS = 100
 

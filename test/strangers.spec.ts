@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict'
 import { MemoryDatastore } from 'datastore-core'
-import { MAX_REQUESTS, REQUEST_MAX_CHARS, REQUEST_MAX_MESSAGES } from '../src/constants.js'
+import { MAX_OFFER_BYTES, MAX_REQUESTS, MAX_TEXT_BYTES, REQUEST_MAX_MESSAGES, REQUEST_MAX_SIZE } from '../src/constants.js'
 import { Strangers } from '../src/direct/strangers.js'
 import { ChatStore } from '../src/store/index.js'
 import { eachTestWithBootstrap, startChat, tempDir, until, waitFor } from './fixtures.js'
@@ -39,7 +39,16 @@ describe('strangers', function () {
       assert.equal(request.peerId, strangerId(1))
       assert.equal(request.messages, REQUEST_MAX_MESSAGES)
       // by size too: one message of the longest size fits, a second does not
-      assert.equal(strangers.admit(strangerId(2), [{ text: 'x'.repeat(REQUEST_MAX_CHARS) }, { text: 'y' }]), 1)
+      const longest = { text: 'x'.repeat(MAX_TEXT_BYTES), file: new Uint8Array(MAX_OFFER_BYTES) }
+      assert.equal(strangers.admit(strangerId(2), [longest, { text: 'y' }]), 1)
+    })
+
+    it('counts file offers (a picture\'s thumbnail) in a request\'s size, not only text', () => {
+      const picture = { text: '', file: new Uint8Array(MAX_OFFER_BYTES) }
+      const fit = Math.floor(REQUEST_MAX_SIZE / MAX_OFFER_BYTES)
+      assert.ok(fit < REQUEST_MAX_MESSAGES, 'the size, not the count, is what stops them')
+      assert.equal(strangers.admit(strangerId(3), Array.from({ length: REQUEST_MAX_MESSAGES }, () => picture)), fit)
+      assert.equal(strangers.requests().find(r => r.peerId === strangerId(3))?.chars, fit * MAX_OFFER_BYTES)
     })
 
     it('takes at most MAX_REQUESTS open requests; an open one still takes more', async () => {

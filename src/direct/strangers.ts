@@ -5,14 +5,14 @@
  * - Blocked peers: nobody hears them. The node's connection gater refuses their connections (see
  *   `denies`), and a message that comes all the same is refused.
  * - Everyone else is a stranger, whose messages make a message request that the user accepts (adds the
- *   contact) or blocks. A request holds at most REQUEST_MAX_MESSAGES messages and REQUEST_MAX_CHARS of
- *   text, and at most MAX_REQUESTS are open.
+ *   contact) or blocks. A request holds at most REQUEST_MAX_MESSAGES messages and REQUEST_MAX_SIZE of
+ *   text and file offers, and at most MAX_REQUESTS are open.
  *
  * What does not fit is not acknowledged, so nothing is lost: it waits in the sender's outbox and arrives
  * once the user has accepted the request. A flood from one stranger, or from many made-up identities,
  * costs at most MAX_REQUESTS requests of bounded size on disk and in memory.
  */
-import { MAX_REQUESTS, REQUEST_MAX_CHARS, REQUEST_MAX_MESSAGES } from '../constants.js'
+import { MAX_REQUESTS, REQUEST_MAX_MESSAGES, REQUEST_MAX_SIZE } from '../constants.js'
 import type { ChatStore, MessageRequest } from '../store/index.js'
 
 /** What was refused, and why. */
@@ -62,7 +62,7 @@ export class Strangers {
    * blocked peer, what the request has room for from a stranger. A stranger's request takes them at once
    * (so that two streams cannot both fill it); `record` is what to store with them.
    */
-  admit (peer: string, messages: ReadonlyArray<{ text: string }>): number {
+  admit (peer: string, messages: ReadonlyArray<{ text: string, file?: Uint8Array }>): number {
     if (this.blocked.has(peer)) {
       this.stats.blocked += messages.length
       return 0
@@ -77,9 +77,10 @@ export class Strangers {
     request ??= { peerId: peer, firstAt: now, lastAt: now, messages: 0, chars: 0 }
     let n = 0
     for (const m of messages) {
-      if (request.messages + 1 > REQUEST_MAX_MESSAGES || request.chars + m.text.length > REQUEST_MAX_CHARS) break
+      const size = m.text.length + (m.file?.byteLength ?? 0)
+      if (request.messages + 1 > REQUEST_MAX_MESSAGES || request.chars + size > REQUEST_MAX_SIZE) break
       request.messages++
-      request.chars += m.text.length
+      request.chars += size
       n++
     }
     this.stats.deferred += messages.length - n

@@ -13,7 +13,7 @@ export interface MessageRequest {
   /** when the first and the last of their messages arrived (ms) */
   firstAt: number
   lastAt: number
-  /** messages and text (UTF-16 code units) held so far */
+  /** messages held so far, and their size: text in UTF-16 code units plus file offers' bytes */
   messages: number
   chars: number
 }
