@@ -111,7 +111,24 @@ async function buildBarePage (work: string): Promise<string> {
   return out
 }
 
-interface Load { ready: number, reservation: number, drawn?: number }
+interface Load {
+  ready: number
+  reservation: number
+  drawn?: number
+  /** the page's own steps (ms since navigation start): its script running, and the app's performance marks */
+  steps: Record<string, number>
+}
+
+/** In a page: when its first script ran, and the app's start-up marks (web/main.tsx), ms since navigation start. */
+function stepsInPage (): Record<string, number> {
+  const steps: Record<string, number> = {}
+  const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined
+  if (nav != null) steps['html received'] = nav.responseEnd
+  const script = (performance.getEntriesByType('resource') as PerformanceResourceTiming[]).find(e => /\/(index-[^/]*|main)\.js$/.test(e.name))
+  if (script != null) steps['script loaded'] = script.responseEnd
+  for (const m of performance.getEntriesByType('mark')) if (m.name.startsWith('megachat:')) steps[m.name.slice('megachat:'.length)] = m.startTime
+  return steps
+}
 
 /**
  * One fresh load: new context (empty storage and cache), navigate, then wait for the connection to the
@@ -148,7 +165,7 @@ async function load (browser: Browser, url: string, bootId: string, kind: 'app' 
     const drawn = kind === 'app'
       ? await (await page.waitForFunction(() => performance.getEntriesByName('megachat:rendered')[0]?.startTime ?? false, undefined, { polling: POLL_MS, timeout: WAIT_MS })).jsonValue() as number
       : undefined
-    return { ready, reservation, drawn }
+    return { ready, reservation, drawn, steps: await page.evaluate(stepsInPage) }
   } catch (err: any) {
     throw new Error(`${kind} page: ${String(err?.message ?? err).split('\n')[0]}${errors.length > 0 ? ` (page error: ${errors[0]})` : ''}`)
   } finally {
@@ -212,6 +229,11 @@ export async function benchWeb (): Promise<string[]> {
     const r = appReady / bareReady
     lines.push(`web: load to ready p50 ${ms(appReady)}  floor bare libp2p page ${ms(bareReady)}  ratio ${r.toFixed(2)}x  goal <=${READY_GOAL}x ${r <= READY_GOAL ? 'PASS' : 'MISS'}  (${RUNS} fresh loads each)`)
     lines.push(`web:   interface drawn (connected) p50 ${ms(summarize(appLoads.map(l => l.drawn ?? 0)).p50)}  (for information: the app draws it once the first connection is up)`)
+    const steps = (loads: Load[]): string => [...new Set(loads.flatMap(l => Object.keys(l.steps)))]
+      .map(name => ({ name, p50: summarize(loads.map(l => l.steps[name]).filter(t => t != null)).p50 }))
+      .sort((a, b) => a.p50 - b.p50).map(({ name, p50 }) => `${name} ${ms(p50)}`).join(', ')
+    lines.push(`web:   diag: app steps p50: ${steps(appLoads)}, connected ${ms(appReady)}`)
+    lines.push(`web:   diag: bare page steps p50: ${steps(bareLoads)}, connected ${ms(bareReady)}`)
     lines.push(`web:   relay reservation p50 ${ms(appRes)}  bare page ${ms(bareRes)}  ratio ${(appRes / bareRes).toFixed(2)}x  (for information)`)
     lines.push(`web:   bare libp2p page initial JS ${kB(bare.total)} gzip`)
   } catch (err: any) {
