@@ -84,6 +84,39 @@ describe('terminal client (human mode)', function () {
     assert.equal(client.stderr, '')
   })
 
+  it('/chat talks to a contact or a room, says how to stop, and /chat alone stops', async () => {
+    const { boot, client, peerId } = await startHuman()
+    const friend = cleanup.add(await startChat({ bootstrapNode: boot }))
+    await friend.addContact(peerId, 'you')
+    client.send(`/add ${friend.peerId.toString()} friend`)
+    client.send('/create-room crew')
+    await until(() => client.stdout.includes('Created #crew'), WAIT_MS, 'the room made')
+    client.send('/help')
+    await until(() => /\/chat <name\|peerId\|#room> .*\/chat alone stops/.test(client.stdout), WAIT_MS, '/chat in the help')
+
+    client.send('/chat friend')
+    await until(() => client.stdout.includes('Talking to friend: plain lines are sent to them. /chat another name to switch, /chat alone to stop.'), WAIT_MS, 'the way out, said')
+    const got = new Promise<string>(resolve => { friend.addEventListener('message', (evt) => { resolve(evt.detail.text) }, { once: true }) })
+    client.send('hello friend')
+    assert.equal(await got, 'hello friend')
+
+    client.send('/chat #crew')
+    await until(() => client.stdout.includes('Talking in #crew: plain lines are said in the room.'), WAIT_MS, 'the room focused')
+    client.send('hello crew')
+    await until(() => client.stdout.includes('✓ sent to #crew'), WAIT_MS, 'the plain line said in the room')
+    client.send('/room-history crew')
+    await until(() => /hello crew/.test(client.stdout.split('✓ sent to #crew')[1] ?? ''), WAIT_MS, 'the line in the room\'s history')
+
+    client.send('/chat')
+    await until(() => client.stdout.includes('Stopped talking in #crew: plain lines are not sent'), WAIT_MS, 'the mode left')
+    client.send('not for anyone')
+    await until(() => client.stdout.includes('commands start with /'), WAIT_MS, 'a plain line refused')
+    client.send('/chat nobody')
+    await until(() => client.stdout.includes('no contact or room named nobody'), WAIT_MS, 'an unknown name refused')
+    assert.equal((await friend.history('you')).filter(m => m.direction === 'in').length, 1)
+    assert.equal(client.stderr, '')
+  })
+
   it('/diagnose says how a contact is reached, and after they went offline, why not, step by step', async () => {
     const { boot, client } = await startHuman()
     const friend = await startChat({ bootstrapNode: boot })

@@ -250,6 +250,10 @@ async function main (): Promise<void> {
 }
 
 function currentName (chat: Chat, ctx: CommandContext): string | undefined {
+  if (ctx.room != null) {
+    const room = chat.listRooms().find(r => r.roomId === ctx.room)?.name
+    return room != null ? `#${room}` : undefined
+  }
   if (ctx.current == null) return undefined
   return chat.contactFor(ctx.current)?.name ?? ctx.current.slice(-8)
 }

@@ -344,7 +344,14 @@ export class Renderer {
         this.print(...diagnosisLines(r, this.paint))
         return
       case 'chat':
-        this.print(this.c('dim', `Talking to ${label(r.name, r.peerId)}: plain lines are sent to them. /chat another name to switch.`))
+        if ('ended' in r) {
+          const was = r.room != null ? `#${safeName(r.room)}` : r.peerId != null ? label(r.name, r.peerId) : undefined
+          this.print(this.c('dim', `${was != null ? `Stopped talking ${r.room != null ? 'in' : 'to'} ${was}` : 'Not talking to anyone'}: plain lines are not sent; /chat <name|#room> starts again.`))
+        } else if ('room' in r) {
+          this.print(this.c('dim', `Talking in ${this.c('magenta', `#${safeName(r.room)}`)}: plain lines are said in the room. /chat another name to switch, /chat alone to stop.`))
+        } else {
+          this.print(this.c('dim', `Talking to ${label(r.name, r.peerId)}: plain lines are sent to them. /chat another name to switch, /chat alone to stop.`))
+        }
         return
       case 'room':
         if (r.action === 'left') {
