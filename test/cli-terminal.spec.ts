@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict'
 import { CONTINUATION, safeName, safeText } from '../src/cli/terminal-safe.js'
+import { Renderer } from '../src/cli/render.js'
 import { Cleanup, JsonClient, startBootstrap, startChat, tempDir, until } from './fixtures.js'
+import type { Chat } from '../src/index.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
 
 const WAIT_MS = 20_000
@@ -42,20 +44,64 @@ describe('terminal-safe text', () => {
   })
 })
 
+describe('terminal output at start', () => {
+  /** What the renderer writes to stdout while `run` runs (JSON lines are flushed at its end). */
+  function stdoutOf (run: (out: Renderer) => void, json: boolean): string {
+    const write = process.stdout.write
+    let written = ''
+    process.stdout.write = ((chunk: string | Uint8Array) => { written += String(chunk); return true }) as typeof write
+    try {
+      const out = new Renderer({ json, color: false })
+      run(out)
+      out.flush()
+    } finally {
+      process.stdout.write = write
+    }
+    return written
+  }
+  // on a restart, contacts reconnect while the client is still starting: what they cause waits for the banner
+  const chat = { peerId: { toString: () => '12D3KooWme' }, addresses: () => [], bootstrapStatus: () => [] } as unknown as Chat
+  const early = (out: Renderer): void => {
+    out.presence({ peerId: '12D3KooWbob', name: 'bob', online: true })
+    out.incoming({ peer: '12D3KooWbob', name: 'bob', id: 'a'.repeat(32), text: 'are you back?', timestamp: 0 } as any)
+    out.ready(chat, 1)
+  }
+
+  it('prints the banner before a presence or a message that came while it started', () => {
+    const lines = stdoutOf(early, false).split('\n')
+    assert.match(lines[0], /^MegaChat — /)
+    const banner = lines.findIndex(l => l.startsWith('Your peer ID'))
+    const online = lines.indexOf('● bob is online')
+    assert.ok(banner > 0 && online > banner, lines.join('\n'))
+    assert.ok(lines.findIndex(l => l.endsWith('bob: are you back?')) > online, lines.join('\n'))
+  })
+
+  it('writes the ready line first in --json mode, then what came while it started', () => {
+    const lines = stdoutOf(early, true).trim().split('\n').map(l => JSON.parse(l))
+    assert.deepEqual(lines.map(l => l.type), ['ready', 'presence', 'message'])
+  })
+})
+
 describe('terminal client (human mode)', function () {
   this.timeout(60_000)
   const cleanup = new Cleanup()
   afterEach(async () => { await cleanup.run() })
 
+  const READY = /Your peer ID \(give it to friends\): (\S+)/
+
+  /** The terminal client in human mode on `dir`, ready. */
+  async function startClient (boot: BootstrapNode, dir: string): Promise<{ client: JsonClient, peerId: string }> {
+    // stdout is a pipe: the client adds no colour of its own, so any ESC byte there came from the network
+    const client = cleanup.add(new JsonClient(['--data', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', boot.addresses()[0], '--no-webrtc']))
+    await until(() => READY.test(client.stdout), WAIT_MS, 'the ready text')
+    return { client, peerId: READY.exec(client.stdout)?.[1] ?? '' }
+  }
+
   /** A bootstrap node and the terminal client in human mode beside it, ready. */
   async function startHuman (): Promise<{ boot: BootstrapNode, client: JsonClient, peerId: string }> {
     const boot = cleanup.add(await startBootstrap())
     const dir = cleanup.dir(await tempDir('megachat-cli-'))
-    // stdout is a pipe: the client adds no colour of its own, so any ESC byte there came from the network
-    const client = cleanup.add(new JsonClient(['--data', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', boot.addresses()[0], '--no-webrtc']))
-    const ready = /Your peer ID \(give it to friends\): (\S+)/
-    await until(() => ready.test(client.stdout), WAIT_MS, 'the ready text')
-    return { boot, client, peerId: ready.exec(client.stdout)?.[1] ?? '' }
+    return { boot, ...await startClient(boot, dir) }
   }
 
   it('prints a DM full of escape sequences with them shown, live and in the history', async () => {

@@ -36,6 +36,11 @@ export class Renderer {
   private readonly tenths = new Map<string, number>()
   /** JSON lines to write at the end of this turn of the event loop */
   private unwritten: string[] = []
+  /**
+   * What happened while the client started (a contact came online, a message arrived): held until the
+   * banner or the ready line has been printed, then printed after it, in order. Undefined once ready.
+   */
+  private early?: Array<() => void> = []
 
   constructor (init: RendererInit) {
     this.json = init.json
@@ -59,6 +64,10 @@ export class Renderer {
    * and a write per line made a burst of messages cost a system call each.
    */
   private emit (obj: object): void {
+    if (this.early != null) {
+      this.early.push(() => { this.emit(obj) })
+      return
+    }
     this.unwritten.push(JSON.stringify(obj))
     if (this.unwritten.length === 1) setImmediate(() => { this.flush() })
   }
@@ -80,6 +89,10 @@ export class Renderer {
   }
 
   private printOver (replace: boolean, lines: string[]): void {
+    if (this.early != null) {
+      this.early.push(() => { this.printOver(replace, lines) })
+      return
+    }
     const tty = this.rl != null && process.stdout.isTTY === true
     if (tty && this.rl != null) {
       // the typed line may wrap over several rows: go up to its first row and clear from there down
@@ -104,14 +117,18 @@ export class Renderer {
   ready (chat: Chat, bootstrapCount: number, notices: string[] = []): void {
     const peerId = chat.peerId.toString()
     const addresses = chat.addresses()
+    const early = this.early ?? []
+    this.early = undefined
     if (this.json) {
       this.emit({ type: 'ready', peerId, addresses })
       for (const message of notices) this.emit({ type: 'notice', message })
       this.bootstrapAtStart(chat.bootstrapStatus())
+      for (const say of early) say()
       return
     }
     process.stdout.write([...bannerLines(peerId, addresses, bootstrapCount, notices, this.paint), ''].join('\n'))
     this.bootstrapAtStart(chat.bootstrapStatus())
+    for (const say of early) say()
     this.prompt()
   }
 
@@ -282,6 +299,7 @@ export class Renderer {
   /** A start-up failure: one line, then the process exits. */
   fatal (message: string, name?: string): void {
     if (this.json) {
+      this.early = undefined // nothing started: what it held is of no interest
       this.emit({ type: 'error', message, ...(name != null ? { name } : {}) })
       this.flush()
     }
