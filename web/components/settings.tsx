@@ -82,7 +82,9 @@ export function SettingsView ({ model, net }: { model: ChatModel, net: NetworkCo
             <textarea id='settings-ice' rows={2} class='mono' spellcheck={false} value={ice} placeholder='stun:boot.example.org:3478'
               onInput={(e) => { setIce(e.currentTarget.value); setError('') }} />
           </label>
-          <p class='small'>In use now ({SOURCES[net.iceFrom]}): {net.iceServers.length === 0 ? 'none' : <code>{formatIceServers(net.iceServers).replace(/\n/g, ', ')}</code>}</p>
+          {net.iceServers.length === 0
+            ? <p class='small'>In use now: none{net.iceFrom === 'server' ? ' (the server\'s config.json lists none)' : ''}. Calls then connect only on one network or when one side has a public address; a bootstrap node gives its STUN.</p>
+            : <p class='small'>In use now ({SOURCES[net.iceFrom]}): <code>{formatIceServers(net.iceServers).replace(/\n/g, ', ')}</code></p>}
           {error !== '' && <p class='error' role='alert'>{error}</p>}
           <div class='dialog-actions'>
             <button type='button' class='btn' onClick={() => { saveSettings({ bootstrap: [], iceServers: [] }); location.reload() }}>Reset to defaults</button>
