@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { CONTINUATION, safeName, safeText } from '../src/cli/terminal-safe.js'
+import { formatBytes } from '../src/bytes.js'
 import { Renderer } from '../src/cli/render.js'
 import { Cleanup, JsonClient, startBootstrap, startChat, tempDir, until } from './fixtures.js'
 import type { Chat } from '../src/index.js'
@@ -41,6 +42,14 @@ describe('terminal-safe text', () => {
     assert.doesNotMatch(safeText(all), OBEYED)
     assert.doesNotMatch(safeName(all), OBEYED)
     assert.ok(!safeName(all).includes('\n') && !safeName(all).includes('\t'))
+  })
+})
+
+describe('sizes (formatBytes, in the terminal, the web app and the bootstrap node)', () => {
+  it('uses binary units with IEC names: one decimal below 10, whole numbers above', () => {
+    const MiB = 2 ** 20
+    assert.deepEqual([0, 1, 940, 1023, 1024, 1536, 16 * 1024, 1_048_000, MiB, 1.5 * MiB, 64 * MiB, 10 * MiB - 1, 3.2 * 2 ** 30, 2 ** 41].map(formatBytes),
+      ['0 bytes', '1 byte', '940 bytes', '1023 bytes', '1 KiB', '1.5 KiB', '16 KiB', '1023 KiB', '1 MiB', '1.5 MiB', '64 MiB', '10 MiB', '3.2 GiB', '2 TiB'])
   })
 })
 

@@ -7,7 +7,8 @@
  */
 import { styleText } from 'node:util'
 import { fileLine } from './commands.js'
-import { ago, bootstrapName, callLine, capitalise, clip, fileListLine, label, progressLine, shortId, size, time } from './format.js'
+import { ago, bootstrapName, callLine, capitalise, clip, fileListLine, label, progressLine, shortId, time } from './format.js'
+import { formatBytes } from '../bytes.js'
 import { bannerLines, bootstrapState, contactLines, diagnosisLines, historyLines, roomHistoryLines } from './lines.js'
 import type { CommandResult } from './commands.js'
 import type { Paint, Style } from './format.js'
@@ -197,7 +198,7 @@ export class Renderer {
       return
     }
     const from = t.room ? `${this.c('magenta', room != null ? `#${safeName(room)}` : 'a room')} ${label(who, t.from)}` : label(who, t.from)
-    this.print(`${this.c('bold', '📎')} ${from} offers ${this.c('bold', safeName(t.name))} (${size(t.size)}) ${this.c('dim', `[${t.id.slice(0, 8)}]`)}` +
+    this.print(`${this.c('bold', '📎')} ${from} offers ${this.c('bold', safeName(t.name))} (${formatBytes(t.size)}) ${this.c('dim', `[${t.id.slice(0, 8)}]`)}` +
       (fetching ? this.c('dim', ' — fetching') : this.c('yellow', ` — /save ${t.id.slice(0, 8)} to fetch it`)))
   }
 
@@ -224,7 +225,7 @@ export class Renderer {
       this.emit({ type: 'file-done', ...fileLine(t) })
       return
     }
-    this.print(this.c('green', `✓ ${safeName(t.name)} (${size(t.size)}) saved to ${safeName(t.path ?? '?')}`))
+    this.print(this.c('green', `✓ ${safeName(t.name)} (${formatBytes(t.size)}) saved to ${safeName(t.path ?? '?')}`))
   }
 
   fileError (t: FileTransfer): void {
@@ -406,7 +407,7 @@ export class Renderer {
         this.print(...r.calls.map(c => callLine(c, label(r.name, r.peer))))
         return
       case 'file-sent':
-        this.print(this.c('dim', `  offered ${safeName(r.file.name)} (${size(r.file.size)}) [${r.file.id.slice(0, 8)}]; it is fetched from you while you are online`))
+        this.print(this.c('dim', `  offered ${safeName(r.file.name)} (${formatBytes(r.file.size)}) [${r.file.id.slice(0, 8)}]; it is fetched from you while you are online`))
         return
       case 'files':
         if (r.files.length === 0) {

@@ -6,7 +6,8 @@ import { useEffect, useState } from 'preact/hooks'
 import { checkBootstrapAddress, formatIceServers, parseIceServers, saveSettings, settings } from '../config.js'
 import { ConnectionDetails } from './diagnosis.js'
 import { CopyButton, Icon } from './ui.js'
-import { formatBytes, setAutoFetch } from '../files.js'
+import { formatBytes } from '../../src/bytes.js'
+import { setAutoFetch } from '../files.js'
 import type { NetworkConfig, Source } from '../config.js'
 import type { ChatModel } from '../model.js'
 import type { BootstrapNodeStatus } from '../../src/index.js'
@@ -131,11 +132,12 @@ function BootstrapState ({ node }: { node?: BootstrapNodeStatus }): preact.JSX.E
   return <span class='addr-state bad'>not reachable ({node.lastError}){node.peerId != null ? ', retrying' : ''}</span>
 }
 
-const MB = 1_000_000
+/** the unit of the automatic download size, as the terminal's --auto-fetch */
+const MiB = 2 ** 20
 
 /** The automatic download size (chat.files.autoFetchBytes), and how much room the browser gives this site. */
 function FilesSettings ({ model }: { model: ChatModel }): preact.JSX.Element {
-  const [mb, setMb] = useState(String(Math.round(model.chat.files.autoFetchBytes / MB * 10) / 10))
+  const [mib, setMib] = useState(String(Math.round(model.chat.files.autoFetchBytes / MiB * 10) / 10))
   const [saved, setSaved] = useState(false)
   const [error, setError] = useState('')
   const [free, setFree] = useState<number | undefined>(undefined)
@@ -144,12 +146,12 @@ function FilesSettings ({ model }: { model: ChatModel }): preact.JSX.Element {
   }, [])
   const apply = (e: Event): void => {
     e.preventDefault()
-    const n = Number(mb.trim())
-    if (mb.trim() === '' || !Number.isFinite(n) || n < 0) {
-      setError('Give a size in MB: 0 or more.')
+    const n = Number(mib.trim())
+    if (mib.trim() === '' || !Number.isFinite(n) || n < 0) {
+      setError('Give a size in MiB: 0 or more.')
       return
     }
-    setAutoFetch(model.chat, Math.round(n * MB))
+    setAutoFetch(model.chat, Math.round(n * MiB))
     setSaved(true)
   }
   return (
@@ -161,9 +163,9 @@ function FilesSettings ({ model }: { model: ChatModel }): preact.JSX.Element {
       </p>
       <label class='field inline'>
         <span>Download automatically up to</span>
-        <input id='settings-auto-fetch' type='number' min={0} step='any' inputMode='decimal' value={mb} aria-describedby='auto-fetch-unit'
-          onInput={(e) => { setMb(e.currentTarget.value); setSaved(false); setError('') }} />
-        <span id='auto-fetch-unit'>MB</span>
+        <input id='settings-auto-fetch' type='number' min={0} step='any' inputMode='decimal' value={mib} aria-describedby='auto-fetch-unit'
+          onInput={(e) => { setMib(e.currentTarget.value); setSaved(false); setError('') }} />
+        <span id='auto-fetch-unit'>MiB</span>
         <button type='submit' class='btn small primary'>Save</button>
         {saved && <span class='addr-state ok' role='status'>Saved</span>}
       </label>
