@@ -94,7 +94,8 @@ async function main (): Promise<void> {
   try {
     server = await serveWebApp({ dir: WEB_DIR, host: opts.host, port: opts.port, config })
   } catch (err: any) {
-    const why = err?.code === 'EADDRINUSE' ? 'port in use' : err?.code === 'EACCES' ? 'permission denied' : err?.code === 'EADDRNOTAVAIL' ? 'no such local address' : err?.message
+    // the usual case: `npm run bootstrap -- --web` serves the app on 8080 already
+    const why = err?.code === 'EADDRINUSE' ? 'port in use (a bootstrap node with --web serves the app there already?); pick another with --port <n>' : err?.code === 'EACCES' ? 'permission denied' : err?.code === 'EADDRNOTAVAIL' ? 'no such local address' : err?.message
     fail(`cannot listen on ${opts.host}:${opts.port}: ${why}`)
   }
   const advice = webAppAdvice(opts.host, server.port)

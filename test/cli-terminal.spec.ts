@@ -148,6 +148,9 @@ describe('terminal client (human mode)', function () {
     await until(() => client.stdout.includes('Created #crew'), WAIT_MS, 'the room made')
     client.send('/help')
     await until(() => /\/chat <name\|peerId\|#room> .*\/chat alone stops/.test(client.stdout), WAIT_MS, '/chat in the help')
+    // the descriptions line up, after the longest usage too
+    const help = client.stdout.split('\n').filter(l => /^ {2}\/\S/.test(l))
+    assert.equal(new Set(help.map(l => /^ {2}\/.*?\S {2,}(?=\S)/.exec(l)?.[0].length)).size, 1, help.join('\n'))
 
     client.send('/chat friend')
     await until(() => client.stdout.includes('Talking to friend: plain lines are sent to them. /chat another name to switch, /chat alone to stop.'), WAIT_MS, 'the way out, said')

@@ -230,6 +230,18 @@ describe('web app server', () => {
       assert.deepEqual(JSON.parse(config.body.toString()), { bootstrap: [] })
     })
 
+    it('npm run web on a port in use says so in one line, and how to pick another', async function () {
+      skipUnlessBuilt(this)
+      const taken = await serveWebApp({ dir: WEB_DIR, host: '127.0.0.1', port: 0 })
+      cleanup.add({ stop: taken.close })
+      const child = spawn(process.execPath, [SERVE_WEB, '--port', String(taken.port)], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let stderr = ''
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+      const code = await new Promise(resolve => child.once('exit', resolve))
+      assert.equal(code, 1)
+      assert.equal(stderr, `megachat-web: cannot listen on 127.0.0.1:${taken.port}: port in use (a bootstrap node with --web serves the app there already?); pick another with --port <n>\n`)
+    })
+
     it('npm run web --bootstrap without --stun gives the app the bootstrap node\'s STUN; --stun replaces it', async function () {
       skipUnlessBuilt(this)
       const node = '/ip4/127.0.0.1/tcp/4002/ws/p2p/12D3KooWHhQzYNMALggU3Z4vtbgGaVLs34NNGLPauNZ5gY69GcTy'

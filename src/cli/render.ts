@@ -422,8 +422,10 @@ export class Renderer {
       case 'file-cancelled':
         this.print(`Cancelled ${safeName(r.file.name)}.`)
         return
-      case 'help':
-        this.print(...r.commands.map(c => `  ${this.c('bold', c.usage.padEnd(28))} ${c.description}`))
+      case 'help': {
+        const width = Math.max(...r.commands.map(c => c.usage.length))
+        this.print(...r.commands.map(c => `  ${this.c('bold', c.usage.padEnd(width))}  ${c.description}`))
+      }
     }
   }
 }
