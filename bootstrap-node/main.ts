@@ -24,6 +24,7 @@ import {
   DEFAULT_TURN_PORT, DEFAULT_TURN_REALM, DEFAULT_WEB_HOST, DEFAULT_WEB_PORT
 } from './index.js'
 import { webAppAdvice } from './web.js'
+import { formatBytes } from '../src/bytes.js'
 import { unsupportedNode } from '../src/node-version.js'
 import type { BootstrapNode, RelayLimits } from './index.js'
 
@@ -91,11 +92,6 @@ function parseSeconds (value: string): number {
   return n
 }
 
-function formatBytes (n: bigint): string {
-  if (n % (1024n * 1024n) === 0n) return `${n / (1024n * 1024n)} MiB`
-  if (n % 1024n === 0n) return `${n / 1024n} KiB`
-  return `${n} bytes`
-}
 
 function formatDuration (ms: number): string {
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`
@@ -105,7 +101,7 @@ function formatDuration (ms: number): string {
 
 function describeLimits (limits: Readonly<RelayLimits>): string {
   return `up to ${limits.maxReservations} reservations (each ${formatDuration(limits.reservationTtl)}, refreshed by clients); ` +
-    `each relayed connection up to ${formatDuration(limits.durationLimit)} and ${formatBytes(limits.dataLimit)}`
+    `each relayed connection up to ${formatDuration(limits.durationLimit)} and ${formatBytes(Number(limits.dataLimit))}`
 }
 
 function out (line: string): void {
@@ -188,7 +184,7 @@ function printStatus (node: BootstrapNode, json: boolean): void {
   const limits = node.recordLimits
   out(`${new Date().toISOString().slice(0, 19)}Z  ${peers} peer${peers === 1 ? '' : 's'}, ` +
     `${reservations}/${node.relayLimits.maxReservations} relay reservations ` +
-    `(relayed connections ≤ ${formatDuration(node.relayLimits.durationLimit)}, ${formatBytes(node.relayLimits.dataLimit)})${stunPart}, ` +
+    `(relayed connections ≤ ${formatDuration(node.relayLimits.durationLimit)}, ${formatBytes(Number(node.relayLimits.dataLimit))})${stunPart}, ` +
     `records ${records.providers}/${limits.maxProviders} providers, ${records.peers}/${limits.maxPeers} peers, ${records.values}/${limits.maxValues} DHT values ` +
     `(refused: ${records.refused.providers} providers, ${records.refused.peers} peers, ${records.refused.values} values)`)
 }

@@ -3,9 +3,10 @@
  *
  *   node dist/bootstrap-node/serve-web.js [--port 8080] [--host 127.0.0.1] [--bootstrap ADDR]... [--stun URL]...
  *
- * With --bootstrap, `/config.json` gives the app those bootstrap nodes (and --stun URLs as its ICE
- * servers), so the page needs no settings; without it, `/config.json` is 404 and the app uses what
- * the user configures. Prints the URL to open on this computer, and that other devices need HTTPS
+ * With --bootstrap, `/config.json` gives the app those bootstrap nodes and, as its ICE servers, the
+ * --stun URLs or else the STUN responder of the first bootstrap node (UDP 3478, as the terminal client),
+ * so the page needs no settings; without either, `/config.json` is an empty config and the app uses
+ * what the user configures. Prints the URL to open on this computer, and that other devices need HTTPS
  * (browsers run the app only from https:// or localhost). Any failure is one line on stderr and exit code 1.
  */
 import { existsSync } from 'node:fs'
@@ -13,6 +14,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command, InvalidArgumentError } from 'commander'
 import { multiaddr } from '@multiformats/multiaddr'
+import { bootstrapIceServers } from '../src/node/ice.js'
 import { serveWebApp, webAppAdvice } from './web.js'
 import type { WebConfig } from './web.js'
 
@@ -54,6 +56,18 @@ function parseStun (value: string, previous: string[]): string[] {
   return [...previous, value]
 }
 
+/** What the app gets from /config.json, in one line. */
+function configLine (config: WebConfig, stunGiven: boolean): string {
+  const stun = config.iceServers?.map(s => [s.urls].flat().join(',')).join(', ') ?? ''
+  if (config.bootstrap.length === 0) {
+    return 'no --bootstrap given: /config.json sets nothing; give the app a bootstrap node in its Settings (or start with --bootstrap <multiaddr>)' +
+      (stun !== '' ? `; STUN: ${stun}` : '')
+  }
+  const nodes = `${config.bootstrap.length} bootstrap address${config.bootstrap.length === 1 ? '' : 'es'}`
+  if (stun === '') return `config.json: ${nodes}, no STUN server (calls connect only where a direct path exists; give --stun <url>)`
+  return `config.json: ${nodes}, STUN ${stun}${stunGiven ? '' : ' (the bootstrap node\'s; --stun to change)'}`
+}
+
 async function main (): Promise<void> {
   process.stdout.on('error', () => {})
   const program = new Command()
@@ -72,22 +86,22 @@ async function main (): Promise<void> {
   const opts = program.opts<CliOptions>()
 
   if (!existsSync(join(WEB_DIR, 'index.html'))) fail(`the web app is not built (no ${join(WEB_DIR, 'index.html')}): run npm run web:build first`)
-  const config: WebConfig | undefined = opts.bootstrap.length > 0 || opts.stun.length > 0
-    ? { bootstrap: opts.bootstrap, iceServers: opts.stun.map(urls => ({ urls })) }
-    : undefined
+  // the STUN of the bootstrap nodes themselves unless told otherwise, never a third party's
+  const iceServers = opts.stun.length > 0 ? opts.stun.map(urls => ({ urls })) : bootstrapIceServers(opts.bootstrap)
+  const config: WebConfig = { bootstrap: opts.bootstrap, ...(iceServers.length > 0 ? { iceServers } : {}) }
 
   let server
   try {
     server = await serveWebApp({ dir: WEB_DIR, host: opts.host, port: opts.port, config })
   } catch (err: any) {
-    const why = err?.code === 'EADDRINUSE' ? 'port in use' : err?.code === 'EACCES' ? 'permission denied' : err?.code === 'EADDRNOTAVAIL' ? 'no such local address' : err?.message
+    // the usual case: `npm run bootstrap -- --web` serves the app on 8080 already
+    const why = err?.code === 'EADDRINUSE' ? 'port in use (a bootstrap node with --web serves the app there already?); pick another with --port <n>' : err?.code === 'EACCES' ? 'permission denied' : err?.code === 'EADDRNOTAVAIL' ? 'no such local address' : err?.message
     fail(`cannot listen on ${opts.host}:${opts.port}: ${why}`)
   }
   const advice = webAppAdvice(opts.host, server.port)
   if (advice.local != null) process.stdout.write(`MegaChat web app: open ${advice.local} on this computer\n`)
   process.stdout.write(`${advice.others}\n`)
-  if (config == null) process.stdout.write('no --bootstrap given: /config.json is not served, set the bootstrap node in the app (or start with --bootstrap <multiaddr>)\n')
-  else process.stdout.write(`config.json: ${config.bootstrap.length} bootstrap address${config.bootstrap.length === 1 ? '' : 'es'}, ${config.iceServers.length} STUN server${config.iceServers.length === 1 ? '' : 's'}\n`)
+  process.stdout.write(configLine(config, opts.stun.length > 0) + '\n')
 
   let stopping = false
   const stop = (): void => {

@@ -28,9 +28,15 @@ const gzip = promisify(gzipCb)
 export interface WebConfig {
   /** bootstrap multiaddrs, each ending in /p2p/<peer id> */
   bootstrap: string[]
-  /** ICE servers for WebRTC (e.g. the bootstrap node's own STUN responder); empty means none */
-  iceServers: RTCIceServer[]
+  /**
+   * ICE servers for WebRTC (e.g. the bootstrap node's own STUN responder); empty means none. Left out,
+   * the app uses the STUN responders of its bootstrap nodes (UDP 3478), as the terminal client does.
+   */
+  iceServers?: RTCIceServer[]
 }
+
+/** `/config.json` when the server was given none: valid, and it sets nothing. */
+export const EMPTY_WEB_CONFIG: Readonly<WebConfig> = Object.freeze({ bootstrap: [] })
 
 export interface ServeWebAppOptions {
   /** the directory of the built app (holds index.html) */
@@ -40,7 +46,7 @@ export interface ServeWebAppOptions {
   /** TCP port; 0 picks a free one */
   port: number
   /**
-   * Served as `/config.json`; without it that path is 404 and the app uses its own settings.
+   * Served as `/config.json`; without it, that is {@link EMPTY_WEB_CONFIG} and the app uses its own settings.
    * A function is called for every request (addresses that change while running stay current).
    */
   config?: WebConfig | ((request: IncomingMessage) => WebConfig)
@@ -106,7 +112,7 @@ export function resolveRequestPath (root: string, urlPath: string): string | und
 
 export async function serveWebApp (options: ServeWebAppOptions): Promise<WebAppServer> {
   const root = resolve(options.dir)
-  const { config } = options
+  const { config = EMPTY_WEB_CONFIG } = options
   /** gzipped bodies by path and mtime: the files are static, compress each once */
   const gzipped = new Map<string, { mtime: number, body: Buffer }>()
 
@@ -128,10 +134,6 @@ export async function serveWebApp (options: ServeWebAppOptions): Promise<WebAppS
       return
     }
     if (pathname === '/config.json') {
-      if (config == null) {
-        send(res, 404, 'not found')
-        return
-      }
       const body = Buffer.from(JSON.stringify(typeof config === 'function' ? config(req) : config))
       res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': CONTENT_TYPES['.json'], 'content-length': body.length, 'cache-control': 'no-store' })
       res.end(req.method === 'HEAD' ? undefined : body)

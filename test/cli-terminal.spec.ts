@@ -5,7 +5,10 @@
  */
 import assert from 'node:assert/strict'
 import { CONTINUATION, safeName, safeText } from '../src/cli/terminal-safe.js'
+import { formatBytes } from '../src/bytes.js'
+import { Renderer } from '../src/cli/render.js'
 import { Cleanup, JsonClient, startBootstrap, startChat, tempDir, until } from './fixtures.js'
+import type { Chat } from '../src/index.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
 
 const WAIT_MS = 20_000
@@ -42,20 +45,72 @@ describe('terminal-safe text', () => {
   })
 })
 
+describe('sizes (formatBytes, in the terminal, the web app and the bootstrap node)', () => {
+  it('uses binary units with IEC names: one decimal below 10, whole numbers above', () => {
+    const MiB = 2 ** 20
+    assert.deepEqual([0, 1, 940, 1023, 1024, 1536, 16 * 1024, 1_048_000, MiB, 1.5 * MiB, 64 * MiB, 10 * MiB - 1, 3.2 * 2 ** 30, 2 ** 41].map(formatBytes),
+      ['0 bytes', '1 byte', '940 bytes', '1023 bytes', '1 KiB', '1.5 KiB', '16 KiB', '1023 KiB', '1 MiB', '1.5 MiB', '64 MiB', '10 MiB', '3.2 GiB', '2 TiB'])
+  })
+})
+
+describe('terminal output at start', () => {
+  /** What the renderer writes to stdout while `run` runs (JSON lines are flushed at its end). */
+  function stdoutOf (run: (out: Renderer) => void, json: boolean): string {
+    const write = process.stdout.write
+    let written = ''
+    process.stdout.write = ((chunk: string | Uint8Array) => { written += String(chunk); return true }) as typeof write
+    try {
+      const out = new Renderer({ json, color: false })
+      run(out)
+      out.flush()
+    } finally {
+      process.stdout.write = write
+    }
+    return written
+  }
+  // on a restart, contacts reconnect while the client is still starting: what they cause waits for the banner
+  const chat = { peerId: { toString: () => '12D3KooWme' }, addresses: () => [], bootstrapStatus: () => [] } as unknown as Chat
+  const early = (out: Renderer): void => {
+    out.presence({ peerId: '12D3KooWbob', name: 'bob', online: true })
+    out.incoming({ peer: '12D3KooWbob', name: 'bob', id: 'a'.repeat(32), text: 'are you back?', timestamp: 0 } as any)
+    out.ready(chat, 1)
+  }
+
+  it('prints the banner before a presence or a message that came while it started', () => {
+    const lines = stdoutOf(early, false).split('\n')
+    assert.match(lines[0], /^MegaChat — /)
+    const banner = lines.findIndex(l => l.startsWith('Your peer ID'))
+    const online = lines.indexOf('● bob is online')
+    assert.ok(banner > 0 && online > banner, lines.join('\n'))
+    assert.ok(lines.findIndex(l => l.endsWith('bob: are you back?')) > online, lines.join('\n'))
+  })
+
+  it('writes the ready line first in --json mode, then what came while it started', () => {
+    const lines = stdoutOf(early, true).trim().split('\n').map(l => JSON.parse(l))
+    assert.deepEqual(lines.map(l => l.type), ['ready', 'presence', 'message'])
+  })
+})
+
 describe('terminal client (human mode)', function () {
   this.timeout(60_000)
   const cleanup = new Cleanup()
   afterEach(async () => { await cleanup.run() })
 
+  const READY = /Your peer ID \(give it to friends\): (\S+)/
+
+  /** The terminal client in human mode on `dir`, ready. */
+  async function startClient (boot: BootstrapNode, dir: string): Promise<{ client: JsonClient, peerId: string }> {
+    // stdout is a pipe: the client adds no colour of its own, so any ESC byte there came from the network
+    const client = cleanup.add(new JsonClient(['--data', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', boot.addresses()[0], '--no-webrtc']))
+    await until(() => READY.test(client.stdout), WAIT_MS, 'the ready text')
+    return { client, peerId: READY.exec(client.stdout)?.[1] ?? '' }
+  }
+
   /** A bootstrap node and the terminal client in human mode beside it, ready. */
   async function startHuman (): Promise<{ boot: BootstrapNode, client: JsonClient, peerId: string }> {
     const boot = cleanup.add(await startBootstrap())
     const dir = cleanup.dir(await tempDir('megachat-cli-'))
-    // stdout is a pipe: the client adds no colour of its own, so any ESC byte there came from the network
-    const client = cleanup.add(new JsonClient(['--data', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', boot.addresses()[0], '--no-webrtc']))
-    const ready = /Your peer ID \(give it to friends\): (\S+)/
-    await until(() => ready.test(client.stdout), WAIT_MS, 'the ready text')
-    return { boot, client, peerId: ready.exec(client.stdout)?.[1] ?? '' }
+    return { boot, ...await startClient(boot, dir) }
   }
 
   it('prints a DM full of escape sequences with them shown, live and in the history', async () => {
@@ -81,6 +136,42 @@ describe('terminal client (human mode)', function () {
     await until(() => client.stdout.includes('#crew'), WAIT_MS, 'the room made')
     client.send('/say crew hello crew')
     await until(() => client.stdout.includes('✓ sent to #crew'), WAIT_MS, 'the line saying it went out')
+    assert.equal(client.stderr, '')
+  })
+
+  it('/chat talks to a contact or a room, says how to stop, and /chat alone stops', async () => {
+    const { boot, client, peerId } = await startHuman()
+    const friend = cleanup.add(await startChat({ bootstrapNode: boot }))
+    await friend.addContact(peerId, 'you')
+    client.send(`/add ${friend.peerId.toString()} friend`)
+    client.send('/create-room crew')
+    await until(() => client.stdout.includes('Created #crew'), WAIT_MS, 'the room made')
+    client.send('/help')
+    await until(() => /\/chat <name\|peerId\|#room> .*\/chat alone stops/.test(client.stdout), WAIT_MS, '/chat in the help')
+    // the descriptions line up, after the longest usage too
+    const help = client.stdout.split('\n').filter(l => /^ {2}\/\S/.test(l))
+    assert.equal(new Set(help.map(l => /^ {2}\/.*?\S {2,}(?=\S)/.exec(l)?.[0].length)).size, 1, help.join('\n'))
+
+    client.send('/chat friend')
+    await until(() => client.stdout.includes('Talking to friend: plain lines are sent to them. /chat another name to switch, /chat alone to stop.'), WAIT_MS, 'the way out, said')
+    const got = new Promise<string>(resolve => { friend.addEventListener('message', (evt) => { resolve(evt.detail.text) }, { once: true }) })
+    client.send('hello friend')
+    assert.equal(await got, 'hello friend')
+
+    client.send('/chat #crew')
+    await until(() => client.stdout.includes('Talking in #crew: plain lines are said in the room.'), WAIT_MS, 'the room focused')
+    client.send('hello crew')
+    await until(() => client.stdout.includes('✓ sent to #crew'), WAIT_MS, 'the plain line said in the room')
+    client.send('/room-history crew')
+    await until(() => /hello crew/.test(client.stdout.split('✓ sent to #crew')[1] ?? ''), WAIT_MS, 'the line in the room\'s history')
+
+    client.send('/chat')
+    await until(() => client.stdout.includes('Stopped talking in #crew: plain lines are not sent'), WAIT_MS, 'the mode left')
+    client.send('not for anyone')
+    await until(() => client.stdout.includes('commands start with /'), WAIT_MS, 'a plain line refused')
+    client.send('/chat nobody')
+    await until(() => client.stdout.includes('no contact or room named nobody'), WAIT_MS, 'an unknown name refused')
+    assert.equal((await friend.history('you')).filter(m => m.direction === 'in').length, 1)
     assert.equal(client.stderr, '')
   })
 

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -303,6 +304,15 @@ describe('cli --json', function () {
     const versionExit = await version.exited
     assert.equal(versionExit.code, 0, versionExit.stderr)
     assert.equal(versionExit.stdout.trim(), '0.1.0')
+  })
+
+  it('exits 1 with one line naming the field when config.json has an address where a list belongs', async () => {
+    const dir = await dataDir()
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ bootstrap: bootstrap.addresses()[0] }))
+    const client = cleanup.add(new JsonClient(['--json', '--data', dir, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-webrtc']))
+    const exit = await client.exited
+    assert.equal(exit.code, 1)
+    assert.deepEqual(lines(exit.stderr), [`megachat: ${join(dir, 'config.json')}: "bootstrap" is a list of addresses, such as ["/ip4/203.0.113.7/tcp/4001/p2p/12D3KooW…"]`])
   })
 
   it('exits 1 with one line on a bad option', async () => {

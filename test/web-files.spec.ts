@@ -18,6 +18,8 @@ import { Cleanup } from './fixtures.js'
 import type { FileTransfer } from '../src/files/types.js'
 import type { Page } from 'playwright-core'
 
+const MiB = 2 ** 20
+
 const OUTPUT = resolve('test-output/web-files')
 const WAIT_MS = 20_000
 
@@ -247,7 +249,7 @@ describe('files in the web app (Chromium)', function () {
       return [...new Uint8Array(await (await c.convertToBlob({ type: 'image/webp' })).arrayBuffer())]
     })
     const base: FileTransfer = {
-      id, conversation: contact, room: false, from: contact, direction: 'in', name: 'holiday.png', size: 10_000_000,
+      id, conversation: contact, room: false, from: contact, direction: 'in', name: 'holiday.png', size: 10 * MiB,
       type: 'image/png', thumbnail: new Uint8Array(thumbnail), state: 'offered', bytes: 0, rate: 0
     }
     await fakeTransfer(page, 'file-offer', base)
@@ -259,22 +261,22 @@ describe('files in the web app (Chromium)', function () {
     }, { peer: contact, id })
     const bubble = page.locator(`.file[data-file="${id}"]`)
     await bubble.locator('img.file-thumb').waitFor({ timeout: WAIT_MS })
-    assert.match(await bubble.textContent() ?? '', /holiday\.png.*10 MB · not downloaded yet/)
+    assert.match(await bubble.textContent() ?? '', /holiday\.png.*10 MiB · not downloaded yet/)
     await bubble.getByRole('button', { name: 'Download' }).click()
     await pollPage(page, (id) => (window as any).calls.includes(`fetch ${id}`), id, 'chat.files.fetch called', WAIT_MS)
 
-    await fakeTransfer(page, 'file-progress', { ...base, state: 'fetching', bytes: 3_200_000, rate: 1_500_000 })
+    await fakeTransfer(page, 'file-progress', { ...base, state: 'fetching', bytes: Math.ceil(3.2 * MiB), rate: 1.5 * MiB })
     await bubble.locator('[role="progressbar"][aria-valuenow="32"]').waitFor({ timeout: WAIT_MS })
-    assert.match(await bubble.locator('.file-sub').textContent() ?? '', /^3\.2 MB of 10 MB · 1\.5 MB\/s · 5 s left$/)
+    assert.match(await bubble.locator('.file-sub').textContent() ?? '', /^3\.2 MiB of 10 MiB · 1\.5 MiB\/s · 5 s left$/)
     await page.screenshot({ path: join(OUTPUT, 'conversation.png') })
     await bubble.getByRole('button', { name: 'Cancel holiday.png' }).click()
     await pollPage(page, (id) => (window as any).calls.includes(`cancel ${id}`), id, 'chat.files.cancel called', WAIT_MS)
 
-    await fakeTransfer(page, 'file-progress', { ...base, state: 'paused', bytes: 4_000_000, rate: 0 })
+    await fakeTransfer(page, 'file-progress', { ...base, state: 'paused', bytes: 4 * MiB, rate: 0 })
     await bubble.locator('.progress.paused[aria-valuenow="40"]').waitFor({ timeout: WAIT_MS })
     assert.match(await bubble.locator('.file-sub').textContent() ?? '', /paused, resumes when they are back/)
 
-    await fakeTransfer(page, 'file-error', { ...base, state: 'failed', bytes: 4_000_000, error: 'a chunk did not match its hash: the sender was dropped' })
+    await fakeTransfer(page, 'file-error', { ...base, state: 'failed', bytes: 4 * MiB, error: 'a chunk did not match its hash: the sender was dropped' })
     await bubble.getByRole('alert').filter({ hasText: 'a chunk did not match its hash' }).waitFor({ timeout: WAIT_MS })
     assert.equal(await bubble.locator('[role="progressbar"]').count(), 0)
     assert.equal(await bubble.getByRole('button').count(), 0, 'a failed file offers nothing to press')
@@ -339,16 +341,16 @@ describe('files in the web app (Chromium)', function () {
     if (await page.locator('#settings-heading').count() === 0) await page.getByRole('button', { name: 'Settings', exact: true }).click()
     const field = page.locator('#settings-auto-fetch')
     const before: number = await page.evaluate(() => (window as any).megachat.files.autoFetchBytes)
-    assert.equal(await field.inputValue(), String(Math.round(before / 100_000) / 10), 'the field shows the size in use, in MB')
+    assert.equal(await field.inputValue(), String(Math.round(before / MiB * 10) / 10), 'the field shows the size in use, in MiB (as --auto-fetch)')
     await field.fill('-1')
     await page.getByRole('button', { name: 'Save', exact: true }).click()
-    await page.getByRole('alert').filter({ hasText: 'Give a size in MB' }).waitFor({ timeout: WAIT_MS })
+    await page.getByRole('alert').filter({ hasText: 'Give a size in MiB' }).waitFor({ timeout: WAIT_MS })
     await field.fill('2.5')
     await page.getByRole('button', { name: 'Save', exact: true }).click()
     await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor({ timeout: WAIT_MS })
-    assert.equal(await page.evaluate(() => (window as any).megachat.files.autoFetchBytes), 2_500_000)
+    assert.equal(await page.evaluate(() => (window as any).megachat.files.autoFetchBytes), 2.5 * MiB)
     await page.reload()
     await page.locator('#peer-id').waitFor({ timeout: WAIT_MS })
-    assert.equal(await page.evaluate(() => (window as any).megachat.files.autoFetchBytes), 2_500_000)
+    assert.equal(await page.evaluate(() => (window as any).megachat.files.autoFetchBytes), 2.5 * MiB)
   })
 })

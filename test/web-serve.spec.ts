@@ -102,7 +102,7 @@ describe('web app server', () => {
     assert.equal((await get(web.url, '/assets/')).status, 404)
   })
 
-  it('serves /config.json when given one, 404 without', async () => {
+  it('serves /config.json when given one, and a valid empty one without (no 404 in the browser console)', async () => {
     const config: WebConfig = { bootstrap: ['/ip4/127.0.0.1/tcp/4002/ws/p2p/12D3KooWHhQzYNMALggU3Z4vtbgGaVLs34NNGLPauNZ5gY69GcTy'], iceServers: [{ urls: 'stun:127.0.0.1:3478' }] }
     const withConfig = await serveWebApp({ dir: root, host: '127.0.0.1', port: 0, config })
     const without = await serveWebApp({ dir: root, host: '127.0.0.1', port: 0 })
@@ -111,7 +111,9 @@ describe('web app server', () => {
       assert.equal(reply.status, 200)
       assert.match(String(reply.headers['content-type']), /^application\/json/)
       assert.deepEqual(JSON.parse(reply.body.toString()), config)
-      assert.equal((await get(without.url, '/config.json')).status, 404)
+      const empty = await get(without.url, '/config.json')
+      assert.equal(empty.status, 200)
+      assert.deepEqual(JSON.parse(empty.body.toString()), { bootstrap: [] })
     } finally {
       await Promise.all([withConfig.close(), without.close()])
     }
@@ -219,8 +221,44 @@ describe('web app server', () => {
       const text = await firstLines(child, 2)
       assert.match(text[0], /^MegaChat web app: open http:\/\/localhost:\d+\/ on this computer$/)
       assert.match(text[1], /will not work for them; serve it through an HTTPS reverse proxy/)
-      // and that URL answers
-      assert.equal((await get(text[0].split(' ')[4], '/')).status, 200)
+      assert.match(text[2], /^no --bootstrap given: \/config\.json sets nothing; give the app a bootstrap node in its Settings/)
+      // and that URL answers, /config.json too
+      const url = text[0].split(' ')[4]
+      assert.equal((await get(url, '/')).status, 200)
+      const config = await get(url, '/config.json')
+      assert.equal(config.status, 200)
+      assert.deepEqual(JSON.parse(config.body.toString()), { bootstrap: [] })
+    })
+
+    it('npm run web on a port in use says so in one line, and how to pick another', async function () {
+      skipUnlessBuilt(this)
+      const taken = await serveWebApp({ dir: WEB_DIR, host: '127.0.0.1', port: 0 })
+      cleanup.add({ stop: taken.close })
+      const child = spawn(process.execPath, [SERVE_WEB, '--port', String(taken.port)], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let stderr = ''
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+      const code = await new Promise(resolve => child.once('exit', resolve))
+      assert.equal(code, 1)
+      assert.equal(stderr, `megachat-web: cannot listen on 127.0.0.1:${taken.port}: port in use (a bootstrap node with --web serves the app there already?); pick another with --port <n>\n`)
+    })
+
+    it('npm run web --bootstrap without --stun gives the app the bootstrap node\'s STUN; --stun replaces it', async function () {
+      skipUnlessBuilt(this)
+      const node = '/ip4/127.0.0.1/tcp/4002/ws/p2p/12D3KooWHhQzYNMALggU3Z4vtbgGaVLs34NNGLPauNZ5gY69GcTy'
+      const serve = async (...args: string[]): Promise<{ line: string, config: WebConfig }> => {
+        const child = spawn(process.execPath, [SERVE_WEB, '--port', '0', '--bootstrap', node, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+        cleanup.add({ stop: () => { if (child.exitCode == null) child.kill('SIGKILL') } })
+        const text = await firstLines(child, 3)
+        const reply = await get(text[0].split(' ')[4], '/config.json')
+        child.kill('SIGKILL')
+        return { line: text[2], config: JSON.parse(reply.body.toString()) }
+      }
+      const own = await serve()
+      assert.deepEqual(own.config, { bootstrap: [node], iceServers: [{ urls: 'stun:127.0.0.1:3478' }] })
+      assert.equal(own.line, 'config.json: 1 bootstrap address, STUN stun:127.0.0.1:3478 (the bootstrap node\'s; --stun to change)')
+      const given = await serve('--stun', 'stun:127.0.0.1:3999')
+      assert.deepEqual(given.config, { bootstrap: [node], iceServers: [{ urls: 'stun:127.0.0.1:3999' }] })
+      assert.equal(given.line, 'config.json: 1 bootstrap address, STUN stun:127.0.0.1:3999')
     })
 
     it('the bootstrap node with --web prints the localhost URL for this computer and HTTPS for friends, and webLocal in --json', async function () {

@@ -398,6 +398,26 @@ describe('web app in Chromium', function () {
     await page.screenshot({ path: join(OUTPUT, 'room-details.png') })
   })
 
+  it('Leave room asks first: Cancel keeps the room, OK leaves it', async () => {
+    await page.getByRole('button', { name: 'Create room' }).click()
+    await page.locator('#create-room-name').fill('scratch')
+    await page.locator('#create-room-name').press('Enter')
+    await page.getByRole('button', { name: 'Open the room' }).click()
+    await page.locator('#conversation-title', { hasText: 'scratch' }).waitFor({ timeout: WAIT_MS })
+    const rooms = async (): Promise<string[]> => await page.evaluate(() => (window as any).megachat.listRooms().map((r: any) => r.name))
+    const details = page.getByRole('button', { name: 'Room details and invite link' })
+    if (await details.getAttribute('aria-expanded') !== 'true') await details.click()
+    const asked: string[] = []
+    page.once('dialog', (d) => { asked.push(d.message()); void d.dismiss() })
+    await page.getByRole('button', { name: 'Leave room' }).click()
+    await until(() => asked.length === 1, WAIT_MS, 'the question')
+    assert.equal(asked[0], 'Leave this room? Its messages are forgotten on this device.')
+    assert.ok((await rooms()).includes('scratch'), 'Cancel keeps the room')
+    page.once('dialog', (d) => { void d.accept() })
+    await page.getByRole('button', { name: 'Leave room' }).click()
+    await until(async () => !(await rooms()).includes('scratch'), WAIT_MS, 'the room left')
+  })
+
   it('shows the settings page and a phone-sized layout', async () => {
     await page.getByRole('button', { name: 'Settings' }).click()
     await page.locator('#settings-bootstrap').waitFor({ timeout: WAIT_MS })

@@ -39,18 +39,6 @@ export function fileOf (m: object): string | undefined {
 
 // ---- how files read
 
-const UNITS = ['bytes', 'KB', 'MB', 'GB', 'TB']
-
-/** "940 bytes", "1.5 MB", "12 MB", "3.2 GB" (powers of 1000, as file managers show them) */
-export function formatBytes (n: number): string {
-  let i = 0
-  while (n >= 1000 && i < UNITS.length - 1) {
-    n /= 1000
-    i++
-  }
-  return i === 0 ? `${n} bytes` : `${n < 10 ? n.toFixed(1) : Math.round(n)} ${UNITS[i]}`
-}
-
 /** "12 s left", "3 min left", "2 h left"; '' when the rate is 0 */
 export function timeLeft (t: FileTransfer): string {
   if (t.rate <= 0 || t.bytes >= t.size) return ''

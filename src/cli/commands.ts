@@ -5,7 +5,8 @@
 import { openAsBlob } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
-import { CallError, InvalidInputError } from '../errors.js'
+import { CallError, InvalidInputError, UnknownContactError, UnknownRoomError } from '../errors.js'
+import { looksLikePeerId } from '../contacts/index.js'
 import type { BootstrapNodeStatus, CallRecord, Chat, ContactInfo, Diagnosis, FileTransfer, MessageRequest, RoomInfo } from '../index.js'
 import type { StoredMessage } from '../store/index.js'
 
@@ -45,6 +46,8 @@ export type CommandResult =
   | { type: 'safety', peerId: string, name?: string, safetyCode: string }
   | { type: 'status', connections: number, contactsOnline: number, relayed: number, addresses: string[], bootstrap: BootstrapNodeStatus[] }
   | { type: 'chat', peerId: string, name?: string }
+  | { type: 'chat', room: string, roomId: string }
+  | { type: 'chat', ended: true, peerId?: string, name?: string, room?: string }
   | { type: 'room', action: 'created' | 'joined' | 'left', name: string, roomId: string, invite: string, online: number }
   | { type: 'rooms', rooms: RoomInfo[] }
   | { type: 'said', room: string, id: string, timestamp: number }
@@ -77,7 +80,7 @@ export const COMMANDS: Array<{ usage: string, description: string }> = [
   { usage: '/block <name|peerId>', description: 'refuse someone\'s connections and messages, and forget your conversation' },
   { usage: '/unblock <peerId>', description: 'let a blocked peer write to you again' },
   { usage: '/msg <name|peerId> <text>', description: 'send a direct message' },
-  { usage: '/chat <name|peerId>', description: 'talk to one contact: plain lines go to them' },
+  { usage: '/chat <name|peerId|#room>', description: 'talk to one contact or room: plain lines go there; /chat alone stops' },
   { usage: '/history <name|peerId> [n]', description: 'show the last n messages (default 20)' },
   { usage: '/send <name|peerId|room> <path>', description: 'offer a file: they fetch it from you, checked chunk by chunk (it stays where it is)' },
   { usage: '/files [name|peerId|room]', description: 'files sent and received (of one conversation), with their ids and progress' },
@@ -129,8 +132,10 @@ function historyEntry (chat: Chat, m: StoredMessage): HistoryEntry {
 }
 
 export interface CommandContext {
-  /** the conversation plain lines go to, set by /chat */
+  /** the peer plain lines go to, set by /chat */
   current?: string
+  /** or the room (its id) they are said in, set by /chat #room */
+  room?: string
 }
 
 /** Does this line send a message (a plain line in a conversation, or /msg)? */
@@ -144,6 +149,7 @@ export async function runCommand (chat: Chat, line: string, ctx: CommandContext 
   const trimmed = line.trim()
   if (trimmed.length === 0) return { type: 'none' }
   if (!trimmed.startsWith('/')) {
+    if (ctx.room != null) return await say(chat, ctx.room, line)
     if (ctx.current == null) throw new InvalidInputError('commands start with /; type /help, or /chat <name> to talk to someone')
     return await send(chat, ctx.current, line)
   }
@@ -193,8 +199,17 @@ export async function runCommand (chat: Chat, line: string, ctx: CommandContext 
     }
     case 'chat': {
       const [ref, extra] = words(rest, 1)
-      if (ref == null || extra != null) throw new InvalidInputError('usage: /chat <name|peerId>')
+      if (extra != null) throw new InvalidInputError('usage: /chat <name|peerId|#room>, or /chat alone to stop')
+      if (ref == null) return endChat(chat, ctx)
+      // a room as it is shown (#crew), or by name as /send takes it when no contact has that name
+      if (ref.startsWith('#') || !isPeerRef(chat, ref)) {
+        const room = roomFor(chat, ref)
+        ctx.current = undefined
+        ctx.room = room.roomId
+        return { type: 'chat', room: room.name, roomId: room.roomId }
+      }
       const peer = chat.resolve(ref).toString()
+      ctx.room = undefined
       ctx.current = peer
       return { type: 'chat', peerId: peer, ...nameOf(chat, peer) }
     }
@@ -239,15 +254,16 @@ export async function runCommand (chat: Chat, line: string, ctx: CommandContext 
     case 'leave': {
       const [ref, extra] = words(rest, 1)
       if (ref == null || extra != null) throw new InvalidInputError('usage: /leave <room>')
-      return { type: 'room', action: 'left', ...await chat.leaveRoom(ref) }
+      const left = await chat.leaveRoom(ref)
+      if (ctx.room === left.roomId) ctx.room = undefined
+      return { type: 'room', action: 'left', ...left }
     }
     case 'rooms':
       return { type: 'rooms', rooms: chat.listRooms() }
     case 'say': {
       const [ref, text] = words(rest, 1)
       if (ref == null || text == null) throw new InvalidInputError('usage: /say <room> <text>')
-      const m = await chat.say(ref, text)
-      return { type: 'said', room: chat.room(ref).name, id: m.id, timestamp: m.timestamp }
+      return await say(chat, ref, text)
     }
     case 'members': {
       const [ref, extra] = words(rest, 1)
@@ -329,15 +345,45 @@ export async function runCommand (chat: Chat, line: string, ctx: CommandContext 
   }
 }
 
+/** Leaves the /chat mode: plain lines are commands again. */
+function endChat (chat: Chat, ctx: CommandContext): CommandResult {
+  const room = chat.listRooms().find(r => r.roomId === ctx.room)?.name
+  const was = room != null ? { room } : ctx.current != null ? { peerId: ctx.current, ...nameOf(chat, ctx.current) } : {}
+  ctx.current = undefined
+  ctx.room = undefined
+  return { type: 'chat', ended: true, ...was }
+}
+
 /** A contact's or peer's ID, or a room's id. */
 function conversationOf (chat: Chat, ref: string): string {
-  if (chat.contactFor(ref) != null || /^(12D3Koo|Qm|16Uiu2)/.test(ref)) return chat.resolve(ref).toString()
+  if (isPeerRef(chat, ref)) return chat.resolve(ref).toString()
   return chat.room(ref).roomId
+}
+
+/** A contact's name or a peer ID, rather than a room's name. */
+function isPeerRef (chat: Chat, ref: string): boolean {
+  return chat.contactFor(ref) != null || looksLikePeerId(ref)
+}
+
+/** The room `#name` or `name` refers to; a bare name that is no room is said to be neither. */
+function roomFor (chat: Chat, ref: string): RoomInfo {
+  if (ref.startsWith('#')) return chat.room(ref.slice(1))
+  try {
+    return chat.room(ref)
+  } catch (err: any) {
+    if (err.name === UnknownRoomError.name) throw new UnknownContactError(`no contact or room named ${ref}; /contacts and /rooms list yours`)
+    throw err
+  }
 }
 
 function nameOf (chat: Chat, peer: string): { name?: string } {
   const name = chat.contactFor(peer)?.name
   return name != null ? { name } : {}
+}
+
+async function say (chat: Chat, ref: string, text: string): Promise<CommandResult> {
+  const m = await chat.say(ref, text)
+  return { type: 'said', room: chat.room(ref).name, id: m.id, timestamp: m.timestamp }
 }
 
 async function send (chat: Chat, ref: string, text: string): Promise<CommandResult> {

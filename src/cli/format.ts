@@ -1,5 +1,6 @@
 /** How the terminal client writes values: times, sizes, names, a call, a transfer. */
 import { styleText } from 'node:util'
+import { formatBytes } from '../bytes.js'
 import { shortPeerId } from '../short-id.js'
 import { safeName } from './terminal-safe.js'
 import type { FileLine } from './commands.js'
@@ -40,19 +41,11 @@ export function bootstrapName (address: string): string {
   return address.replace(/\/p2p\/([^/]{12,})$/, (_, id: string) => `/p2p/${shortId(id)}`)
 }
 
-/** 1.5 MiB, 300 kB … */
-export function size (bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`
-  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`
-  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`
-}
-
 /** "↓ photo.jpg  45%  12.3 MiB/s  0:05 left" */
 export function progressLine (t: FileTransfer): string {
   const pct = t.size === 0 ? 100 : Math.floor(t.bytes / t.size * 100)
   const arrow = t.direction === 'in' ? '↓' : '↑'
-  const speed = t.rate > 0 ? `  ${size(Math.round(t.rate))}/s` : ''
+  const speed = t.rate > 0 ? `  ${formatBytes(Math.round(t.rate))}/s` : ''
   const secs = t.rate > 0 ? Math.ceil((t.size - t.bytes) / t.rate) : undefined
   const left = secs != null && t.state === 'fetching' ? `  ${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, '0')} left` : ''
   const state = t.state === 'fetching' || t.state === 'serving' ? '' : `  (${t.state}${t.error != null ? `: ${t.error}` : ''})`
@@ -62,7 +55,7 @@ export function progressLine (t: FileTransfer): string {
 export function fileListLine (f: FileLine): string {
   const pct = f.size === 0 ? 100 : Math.floor(f.bytes / f.size * 100)
   const where = f.path != null ? `  ${safeName(f.path)}` : ''
-  return `  ${f.id.slice(0, 8)}  ${f.direction === 'in' ? '↓' : '↑'} ${safeName(clip(f.name)).padEnd(40)} ${size(f.size).padStart(10)}  ${f.state}${f.state === 'done' || f.state === 'serving' ? '' : ` ${pct}%`}${where}${f.error != null ? `  ${safeName(f.error)}` : ''}`
+  return `  ${f.id.slice(0, 8)}  ${f.direction === 'in' ? '↓' : '↑'} ${safeName(clip(f.name)).padEnd(40)} ${formatBytes(f.size).padStart(10)}  ${f.state}${f.state === 'done' || f.state === 'serving' ? '' : ` ${pct}%`}${where}${f.error != null ? `  ${safeName(f.error)}` : ''}`
 }
 
 export const capitalise = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1)

@@ -1,6 +1,7 @@
 /** The views of several lines the terminal client prints: the banner, lists, a conversation, a diagnosis. */
 import { shortPeerIds } from '../short-id.js'
-import { ago, bootstrapName, day, label, size, time } from './format.js'
+import { ago, bootstrapName, day, label, time } from './format.js'
+import { formatBytes } from '../bytes.js'
 import { safeName, safeText } from './terminal-safe.js'
 import type { CommandResult, HistoryEntry, HistoryFile } from './commands.js'
 import type { BootstrapNodeStatus, Diagnosis } from '../index.js'
@@ -40,7 +41,7 @@ export function roomHistoryLines (room: string, messages: RoomHistory, paint: Pa
 
 /** A message's text, and the file it offered (a file alone has no text). */
 function withFile (m: { text: string, file?: HistoryFile }, paint: Paint): string {
-  const file = m.file != null ? `${paint('bold', '📎')} ${safeName(m.file.name)} (${size(m.file.size)}) ${paint('dim', `[${m.file.id.slice(0, 8)}]`)}` : ''
+  const file = m.file != null ? `${paint('bold', '📎')} ${safeName(m.file.name)} (${formatBytes(m.file.size)}) ${paint('dim', `[${m.file.id.slice(0, 8)}]`)}` : ''
   return [safeText(m.text), file].filter(s => s !== '').join(' ')
 }
 

@@ -90,13 +90,22 @@ async function readConfig (dir: string): Promise<ConfigFile> {
     if (err.code === 'ENOENT') return {}
     throw new InvalidArgumentError(`cannot read ${path}: ${err.code ?? err.message}`)
   }
+  let config: any
   try {
-    const config = JSON.parse(text) as ConfigFile
-    if (config == null || typeof config !== 'object') throw new Error('not an object')
-    return config
+    config = JSON.parse(text)
+    if (config == null || typeof config !== 'object' || Array.isArray(config)) throw new Error('not an object')
   } catch (err: any) {
     throw new InvalidArgumentError(`${path} is not valid JSON: ${err.message}`)
   }
+  // a plain string where a list belongs would be read letter by letter
+  const strings = (v: unknown): boolean => Array.isArray(v) && v.every(s => typeof s === 'string')
+  if (config.bootstrap != null && !strings(config.bootstrap)) throw new InvalidArgumentError(`${path}: "bootstrap" is a list of addresses, such as ["/ip4/203.0.113.7/tcp/4001/p2p/12D3KooW…"]`)
+  if (config.listen != null && !strings(config.listen)) throw new InvalidArgumentError(`${path}: "listen" is a list of addresses, such as ["/ip4/0.0.0.0/tcp/0"]`)
+  if (config.iceServers != null && !(Array.isArray(config.iceServers) && config.iceServers.every((s: any) => typeof s?.urls === 'string' || strings(s?.urls)))) {
+    throw new InvalidArgumentError(`${path}: "iceServers" is a list such as [{"urls": "stun:203.0.113.7:3478"}]`)
+  }
+  if (config.lan != null && typeof config.lan !== 'boolean') throw new InvalidArgumentError(`${path}: "lan" is true or false`)
+  return config as ConfigFile
 }
 
 async function main (): Promise<void> {
@@ -250,6 +259,10 @@ async function main (): Promise<void> {
 }
 
 function currentName (chat: Chat, ctx: CommandContext): string | undefined {
+  if (ctx.room != null) {
+    const room = chat.listRooms().find(r => r.roomId === ctx.room)?.name
+    return room != null ? `#${room}` : undefined
+  }
   if (ctx.current == null) return undefined
   return chat.contactFor(ctx.current)?.name ?? ctx.current.slice(-8)
 }

@@ -7,7 +7,8 @@
  */
 import { styleText } from 'node:util'
 import { fileLine } from './commands.js'
-import { ago, bootstrapName, callLine, capitalise, clip, fileListLine, label, progressLine, shortId, size, time } from './format.js'
+import { ago, bootstrapName, callLine, capitalise, clip, fileListLine, label, progressLine, shortId, time } from './format.js'
+import { formatBytes } from '../bytes.js'
 import { bannerLines, bootstrapState, contactLines, diagnosisLines, historyLines, roomHistoryLines } from './lines.js'
 import type { CommandResult } from './commands.js'
 import type { Paint, Style } from './format.js'
@@ -36,6 +37,11 @@ export class Renderer {
   private readonly tenths = new Map<string, number>()
   /** JSON lines to write at the end of this turn of the event loop */
   private unwritten: string[] = []
+  /**
+   * What happened while the client started (a contact came online, a message arrived): held until the
+   * banner or the ready line has been printed, then printed after it, in order. Undefined once ready.
+   */
+  private early?: Array<() => void> = []
 
   constructor (init: RendererInit) {
     this.json = init.json
@@ -59,6 +65,10 @@ export class Renderer {
    * and a write per line made a burst of messages cost a system call each.
    */
   private emit (obj: object): void {
+    if (this.early != null) {
+      this.early.push(() => { this.emit(obj) })
+      return
+    }
     this.unwritten.push(JSON.stringify(obj))
     if (this.unwritten.length === 1) setImmediate(() => { this.flush() })
   }
@@ -80,6 +90,10 @@ export class Renderer {
   }
 
   private printOver (replace: boolean, lines: string[]): void {
+    if (this.early != null) {
+      this.early.push(() => { this.printOver(replace, lines) })
+      return
+    }
     const tty = this.rl != null && process.stdout.isTTY === true
     if (tty && this.rl != null) {
       // the typed line may wrap over several rows: go up to its first row and clear from there down
@@ -104,14 +118,18 @@ export class Renderer {
   ready (chat: Chat, bootstrapCount: number, notices: string[] = []): void {
     const peerId = chat.peerId.toString()
     const addresses = chat.addresses()
+    const early = this.early ?? []
+    this.early = undefined
     if (this.json) {
       this.emit({ type: 'ready', peerId, addresses })
       for (const message of notices) this.emit({ type: 'notice', message })
       this.bootstrapAtStart(chat.bootstrapStatus())
+      for (const say of early) say()
       return
     }
     process.stdout.write([...bannerLines(peerId, addresses, bootstrapCount, notices, this.paint), ''].join('\n'))
     this.bootstrapAtStart(chat.bootstrapStatus())
+    for (const say of early) say()
     this.prompt()
   }
 
@@ -180,7 +198,7 @@ export class Renderer {
       return
     }
     const from = t.room ? `${this.c('magenta', room != null ? `#${safeName(room)}` : 'a room')} ${label(who, t.from)}` : label(who, t.from)
-    this.print(`${this.c('bold', '📎')} ${from} offers ${this.c('bold', safeName(t.name))} (${size(t.size)}) ${this.c('dim', `[${t.id.slice(0, 8)}]`)}` +
+    this.print(`${this.c('bold', '📎')} ${from} offers ${this.c('bold', safeName(t.name))} (${formatBytes(t.size)}) ${this.c('dim', `[${t.id.slice(0, 8)}]`)}` +
       (fetching ? this.c('dim', ' — fetching') : this.c('yellow', ` — /save ${t.id.slice(0, 8)} to fetch it`)))
   }
 
@@ -207,7 +225,7 @@ export class Renderer {
       this.emit({ type: 'file-done', ...fileLine(t) })
       return
     }
-    this.print(this.c('green', `✓ ${safeName(t.name)} (${size(t.size)}) saved to ${safeName(t.path ?? '?')}`))
+    this.print(this.c('green', `✓ ${safeName(t.name)} (${formatBytes(t.size)}) saved to ${safeName(t.path ?? '?')}`))
   }
 
   fileError (t: FileTransfer): void {
@@ -282,6 +300,7 @@ export class Renderer {
   /** A start-up failure: one line, then the process exits. */
   fatal (message: string, name?: string): void {
     if (this.json) {
+      this.early = undefined // nothing started: what it held is of no interest
       this.emit({ type: 'error', message, ...(name != null ? { name } : {}) })
       this.flush()
     }
@@ -344,7 +363,14 @@ export class Renderer {
         this.print(...diagnosisLines(r, this.paint))
         return
       case 'chat':
-        this.print(this.c('dim', `Talking to ${label(r.name, r.peerId)}: plain lines are sent to them. /chat another name to switch.`))
+        if ('ended' in r) {
+          const was = r.room != null ? `#${safeName(r.room)}` : r.peerId != null ? label(r.name, r.peerId) : undefined
+          this.print(this.c('dim', `${was != null ? `Stopped talking ${r.room != null ? 'in' : 'to'} ${was}` : 'Not talking to anyone'}: plain lines are not sent; /chat <name|#room> starts again.`))
+        } else if ('room' in r) {
+          this.print(this.c('dim', `Talking in ${this.c('magenta', `#${safeName(r.room)}`)}: plain lines are said in the room. /chat another name to switch, /chat alone to stop.`))
+        } else {
+          this.print(this.c('dim', `Talking to ${label(r.name, r.peerId)}: plain lines are sent to them. /chat another name to switch, /chat alone to stop.`))
+        }
         return
       case 'room':
         if (r.action === 'left') {
@@ -381,7 +407,7 @@ export class Renderer {
         this.print(...r.calls.map(c => callLine(c, label(r.name, r.peer))))
         return
       case 'file-sent':
-        this.print(this.c('dim', `  offered ${safeName(r.file.name)} (${size(r.file.size)}) [${r.file.id.slice(0, 8)}]; it is fetched from you while you are online`))
+        this.print(this.c('dim', `  offered ${safeName(r.file.name)} (${formatBytes(r.file.size)}) [${r.file.id.slice(0, 8)}]; it is fetched from you while you are online`))
         return
       case 'files':
         if (r.files.length === 0) {
@@ -396,8 +422,10 @@ export class Renderer {
       case 'file-cancelled':
         this.print(`Cancelled ${safeName(r.file.name)}.`)
         return
-      case 'help':
-        this.print(...r.commands.map(c => `  ${this.c('bold', c.usage.padEnd(28))} ${c.description}`))
+      case 'help': {
+        const width = Math.max(...r.commands.map(c => c.usage.length))
+        this.print(...r.commands.map(c => `  ${this.c('bold', c.usage.padEnd(width))}  ${c.description}`))
+      }
     }
   }
 }

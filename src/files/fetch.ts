@@ -8,6 +8,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { concat, fromString } from 'uint8arrays'
 import { FILE_DISK_MARGIN_BYTES, FILE_PROTOCOL } from '../constants.js'
 import { InvalidInputError } from '../errors.js'
+import { formatBytes } from '../bytes.js'
 import { chunkCount, chunkLength, chunkMatches, openChunk, sealChunk, TAG_BYTES } from './offer.js'
 import { BadChunkError, pull } from './protocol.js'
 import type { Live } from './live.js'
@@ -62,7 +63,7 @@ export async function pullInto (live: Live, peer: string, signal: AbortSignal, d
       const need = r.size - r.bytes + FILE_DISK_MARGIN_BYTES
       if (free != null && free < need) {
         deps.engineStats.noSpace++
-        throw new InvalidInputError(`not enough disk space: the file needs ${mib(r.size - r.bytes)} more, ${mib(free)} is free (keeping ${mib(FILE_DISK_MARGIN_BYTES)} spare)`)
+        throw new InvalidInputError(`not enough disk space: the file needs ${formatBytes(r.size - r.bytes)} more, ${formatBytes(free)} is free (keeping ${formatBytes(FILE_DISK_MARGIN_BYTES)} spare)`)
       }
       await store.putFile(r, hashes)
       return first
@@ -104,6 +105,3 @@ async function verified (live: Live, hashes: Uint8Array, key: Uint8Array | undef
   return k
 }
 
-function mib (bytes: number): string {
-  return `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 20 ? 2 : 0)} MiB`
-}

@@ -7,6 +7,21 @@ import { shortId } from '../messages.js'
 import { ConnectionDetails } from './diagnosis.js'
 import { Avatar, CopyButton, errorText } from './ui.js'
 import type { ChatModel } from '../model.js'
+import type { ComponentChildren } from 'preact'
+
+/**
+ * A button for what cannot be undone (remove, block, leave): it asks `question` first, then runs
+ * `action`; a failure goes to `onError` as one line, which the caller shows where it fits.
+ */
+function ConfirmButton ({ question, action, onError, children }: { question: string, action: () => Promise<void>, onError: (text: string) => void, children: ComponentChildren }): preact.JSX.Element {
+  return (
+    <button type='button' class='btn small danger' onClick={() => {
+      if (!confirm(question)) return
+      onError('')
+      action().catch(err => { onError(errorText(err)) })
+    }}>{children}</button>
+  )
+}
 
 export function ContactDetails ({ model, peerId, safetyCode, name }: { model: ChatModel, peerId: string, safetyCode: string, name: string }): preact.JSX.Element {
   const [error, setError] = useState('')
@@ -22,10 +37,8 @@ export function ContactDetails ({ model, peerId, safetyCode, name }: { model: Ch
         <code class='peer-id full'>{peerId}</code>
         <div class='row'>
           <CopyButton text={peerId} label={`Copy the peer ID of ${name}`} class='btn small' />
-          <button type='button' class='btn small danger' onClick={() => {
-            if (!confirm(`Remove ${name} from your contacts? The conversation stays in your history.`)) return
-            model.removeContact(peerId).catch(err => { setError(errorText(err)) })
-          }}>Remove contact</button>
+          <ConfirmButton question={`Remove ${name} from your contacts? The conversation stays in your history.`}
+            action={async () => { await model.removeContact(peerId) }} onError={setError}>Remove contact</ConfirmButton>
         </div>
         {error !== '' && <p class='error' role='alert'>{error}</p>}
       </div>
@@ -68,10 +81,8 @@ export function RequestBar ({ model, peerId }: { model: ChatModel, peerId: strin
       <div class='row'>
         <input class='request-name' value={name} onInput={(e) => { setName(e.currentTarget.value) }} placeholder='their name' aria-label='Their name' />
         <button type='submit' class='btn small primary'>Accept</button>
-        <button type='button' class='btn small danger' onClick={() => {
-          if (!confirm(`Block ${shortId(peerId)}? Their connections and messages are refused, and this conversation is deleted.`)) return
-          model.block(peerId).catch(err => { setError(errorText(err)) })
-        }}>Block</button>
+        <ConfirmButton question={`Block ${shortId(peerId)}? Their connections and messages are refused, and this conversation is deleted.`}
+          action={async () => { await model.block(peerId) }} onError={setError}>Block</ConfirmButton>
       </div>
       {error !== '' && <p class='error' role='alert'>{error}</p>}
     </form>
@@ -90,10 +101,8 @@ export function RoomDetails ({ model, roomId, invite }: { model: ChatModel, room
         </label>
         <div class='row'>
           <CopyButton text={invite} label='Copy the invite link' class='btn small' />
-          <button type='button' class='btn small danger' onClick={() => {
-            if (!confirm('Leave this room? Its messages are forgotten on this device.')) return
-            model.leaveRoom(roomId).catch(err => { setError(errorText(err)) })
-          }}>Leave room</button>
+          <ConfirmButton question='Leave this room? Its messages are forgotten on this device.'
+            action={async () => { await model.leaveRoom(roomId) }} onError={setError}>Leave room</ConfirmButton>
         </div>
         {error !== '' && <p class='error' role='alert'>{error}</p>}
       </div>

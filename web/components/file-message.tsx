@@ -5,7 +5,8 @@
  * chat.files.
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
-import { formatBytes, isImage, saveBlob, timeLeft } from '../files.js'
+import { formatBytes } from '../../src/bytes.js'
+import { isImage, saveBlob, timeLeft } from '../files.js'
 import { Icon, errorText } from './ui.js'
 import type { FileTransfer } from '../../src/files/types.js'
 import type { ChatModel } from '../model.js'

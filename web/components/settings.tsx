@@ -6,7 +6,8 @@ import { useEffect, useState } from 'preact/hooks'
 import { checkBootstrapAddress, formatIceServers, parseIceServers, saveSettings, settings } from '../config.js'
 import { ConnectionDetails } from './diagnosis.js'
 import { CopyButton, Icon } from './ui.js'
-import { formatBytes, setAutoFetch } from '../files.js'
+import { formatBytes } from '../../src/bytes.js'
+import { setAutoFetch } from '../files.js'
 import type { NetworkConfig, Source } from '../config.js'
 import type { ChatModel } from '../model.js'
 import type { BootstrapNodeStatus } from '../../src/index.js'
@@ -82,7 +83,9 @@ export function SettingsView ({ model, net }: { model: ChatModel, net: NetworkCo
             <textarea id='settings-ice' rows={2} class='mono' spellcheck={false} value={ice} placeholder='stun:boot.example.org:3478'
               onInput={(e) => { setIce(e.currentTarget.value); setError('') }} />
           </label>
-          <p class='small'>In use now ({SOURCES[net.iceFrom]}): {net.iceServers.length === 0 ? 'none' : <code>{formatIceServers(net.iceServers).replace(/\n/g, ', ')}</code>}</p>
+          {net.iceServers.length === 0
+            ? <p class='small'>In use now: none{net.iceFrom === 'server' ? ' (the server\'s config.json lists none)' : ''}. Calls then connect only on one network or when one side has a public address; a bootstrap node gives its STUN.</p>
+            : <p class='small'>In use now ({SOURCES[net.iceFrom]}): <code>{formatIceServers(net.iceServers).replace(/\n/g, ', ')}</code></p>}
           {error !== '' && <p class='error' role='alert'>{error}</p>}
           <div class='dialog-actions'>
             <button type='button' class='btn' onClick={() => { saveSettings({ bootstrap: [], iceServers: [] }); location.reload() }}>Reset to defaults</button>
@@ -129,11 +132,12 @@ function BootstrapState ({ node }: { node?: BootstrapNodeStatus }): preact.JSX.E
   return <span class='addr-state bad'>not reachable ({node.lastError}){node.peerId != null ? ', retrying' : ''}</span>
 }
 
-const MB = 1_000_000
+/** the unit of the automatic download size, as the terminal's --auto-fetch */
+const MiB = 2 ** 20
 
 /** The automatic download size (chat.files.autoFetchBytes), and how much room the browser gives this site. */
 function FilesSettings ({ model }: { model: ChatModel }): preact.JSX.Element {
-  const [mb, setMb] = useState(String(Math.round(model.chat.files.autoFetchBytes / MB * 10) / 10))
+  const [mib, setMib] = useState(String(Math.round(model.chat.files.autoFetchBytes / MiB * 10) / 10))
   const [saved, setSaved] = useState(false)
   const [error, setError] = useState('')
   const [free, setFree] = useState<number | undefined>(undefined)
@@ -142,12 +146,12 @@ function FilesSettings ({ model }: { model: ChatModel }): preact.JSX.Element {
   }, [])
   const apply = (e: Event): void => {
     e.preventDefault()
-    const n = Number(mb.trim())
-    if (mb.trim() === '' || !Number.isFinite(n) || n < 0) {
-      setError('Give a size in MB: 0 or more.')
+    const n = Number(mib.trim())
+    if (mib.trim() === '' || !Number.isFinite(n) || n < 0) {
+      setError('Give a size in MiB: 0 or more.')
       return
     }
-    setAutoFetch(model.chat, Math.round(n * MB))
+    setAutoFetch(model.chat, Math.round(n * MiB))
     setSaved(true)
   }
   return (
@@ -159,9 +163,9 @@ function FilesSettings ({ model }: { model: ChatModel }): preact.JSX.Element {
       </p>
       <label class='field inline'>
         <span>Download automatically up to</span>
-        <input id='settings-auto-fetch' type='number' min={0} step='any' inputMode='decimal' value={mb} aria-describedby='auto-fetch-unit'
-          onInput={(e) => { setMb(e.currentTarget.value); setSaved(false); setError('') }} />
-        <span id='auto-fetch-unit'>MB</span>
+        <input id='settings-auto-fetch' type='number' min={0} step='any' inputMode='decimal' value={mib} aria-describedby='auto-fetch-unit'
+          onInput={(e) => { setMib(e.currentTarget.value); setSaved(false); setError('') }} />
+        <span id='auto-fetch-unit'>MiB</span>
         <button type='submit' class='btn small primary'>Save</button>
         {saved && <span class='addr-state ok' role='status'>Saved</span>}
       </label>
