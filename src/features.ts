@@ -184,8 +184,12 @@ export class ChatFeatures {
     await this.rooms.load()
     await this.files.load()
     this.turn.start()
-    // DMs are taken from before the node starts, by a receiver that exists already
-    await this.libp2p.services.dm.listen(async (from, messages) => await this.conversations.receive(from, messages))
+    // inbound streams are taken from before the node starts, by features that exist already
+    const { dm, roomSync, calls, files } = this.libp2p.services
+    await dm.listen(async (from, messages) => await this.conversations.receive(from, messages))
+    await roomSync.listen((roomId) => this.rooms.syncSource(roomId))
+    await calls.listen(this.calls)
+    await files.listen(async (peer, id) => await this.files.serve(peer, id))
     await this.libp2p.start()
     this.bootstrapWatch.start()
     this.rooms.start()
@@ -283,9 +287,9 @@ export class ChatFeatures {
 
 /**
  * Opens the store and the files folder, makes contacts and strangers, and creates the node (not
- * started); resolves with it and with the builder of the features over it. The DM receiver is handed to
- * the DM service in ChatFeatures.start(), before the node starts; the other protocols' handlers run only
- * once the node has started, which is after the features exist.
+ * started); resolves with it and with the builder of the features over it. The protocols' handlers (DMs,
+ * room sync, call signalling, files) are handed to their services in ChatFeatures.start(), before the
+ * node starts: no service holds a reference to a feature made later.
  */
 export async function assemble (init: ChatInit): Promise<{ libp2p: ChatLibp2p, features: (emit: Emit) => ChatFeatures, close: () => Promise<void> }> {
   const platform: Platform = init.platform ?? ((init.privateKey != null && init.datastore != null)
@@ -308,7 +312,6 @@ async function assembleOn (init: ChatInit, platform: Platform): Promise<{ libp2p
   const contacts = new Contacts(store, peerIdFromPrivateKey(privateKey))
   const strangers = new Strangers(store, peer => contacts.has(peer))
   const allowedTopics = new Set<string>()
-  let features: ChatFeatures | undefined
   const { listen, bootstrap, iceServers, webrtc, lan, dhtServer, lateServices } = init
   const libp2p = await createNode({
     lateServices,
@@ -323,13 +326,11 @@ async function assembleOn (init: ChatInit, platform: Platform): Promise<{ libp2p
     allowedTopics,
     denyPeer: (peer) => strangers.isBlocked(peer.toString()),
     services: {
-      dm: directMessages({}),
-      roomSync: roomSync({ lookup: (roomId) => features?.rooms.syncSource(roomId) }),
-      calls: callSignalling({
-        onSignal: (from, signal, channel) => { features?.calls.onSignal(from, signal, channel) },
-        onEnd: (channel) => { features?.calls.onEnd(channel) }
-      }),
-      files: fileTransfer({ lookup: async (peer, id) => await features?.files.serve(peer, id) ?? 'unavailable' })
+      // each handler is given by its feature in ChatFeatures.start(), before the node starts
+      dm: directMessages(),
+      roomSync: roomSync(),
+      calls: callSignalling(),
+      files: fileTransfer()
     }
   })
   // a new identity is stored before the node runs under it (platform.browser.ts writes it meanwhile)
@@ -337,9 +338,6 @@ async function assembleOn (init: ChatInit, platform: Platform): Promise<{ libp2p
   return {
     libp2p,
     close: platform.close,
-    features: (emit) => {
-      features = new ChatFeatures(libp2p, { store, contacts, strangers, fileStorage, allowedTopics, privateKey }, init, emit)
-      return features
-    }
+    features: (emit) => new ChatFeatures(libp2p, { store, contacts, strangers, fileStorage, allowedTopics, privateKey }, init, emit)
   }
 }

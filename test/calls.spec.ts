@@ -502,8 +502,9 @@ describe('calls between two nodes', function () {
     await bob.libp2p.unhandle(CALL_PROTOCOL)
     let lost = 0
     await bob.libp2p.handle(CALL_PROTOCOL, async (stream) => {
-      await bob.libp2p.unhandle(CALL_PROTOCOL)
-      await signalling.start()
+      // the service takes the protocol back (stop() lets this handler go too), for the calls again
+      await signalling.stop()
+      await signalling.listen(internals(bob).calls)
       await lpStream(stream).read() // the offer came, and is lost
       lost++
       stream.abort(new Error('lost with its connection'))
