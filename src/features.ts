@@ -11,20 +11,21 @@ import { openPlatform } from './platform.js'
 import { JitteredInterval } from './timer.js'
 import { RETRY_INTERVAL_MS } from './constants.js'
 import { Calls, callSignalling } from './calls/index.js'
-import { Contacts } from './contacts/index.js'
+import { Contacts, looksLikePeerId } from './contacts/index.js'
 import { directMessages } from './direct/index.js'
 import { Strangers } from './direct/strangers.js'
 import { fileTransfer } from './files/protocol.js'
 import { openFileStorage } from './files/storage.js'
 import { createNode } from './node/node.js'
 import { ChatStore } from './store/index.js'
-import { Conversations } from './direct/conversations.js'
+import { checkLength, Conversations } from './direct/conversations.js'
 import { FileEngine } from './files/index.js'
 import { decodeOffer, encodeOffer } from './files/offer.js'
 import { InvalidInputError, UnknownRoomError } from './errors.js'
 import { diagnoseNetwork, diagnosePeer } from './node/diagnose.js'
 import { relayReservations } from './node/relay-reservations.js'
 import { BootstrapWatch } from './node/bootstrap-watch.js'
+import { watchConnections } from './node/connections.js'
 import { Reach } from './node/reach.js'
 import { Presence } from './presence/index.js'
 import { Rooms, roomSync } from './rooms/index.js'
@@ -53,6 +54,8 @@ export interface Parts {
   /** gossipsub's topic filter: the joined rooms' topics */
   allowedTopics: Set<string>
   privateKey: PrivateKey
+  /** closes what the store and identity were opened from (the data folder's lock) */
+  closePlatform: () => Promise<void>
 }
 
 export class ChatFeatures {
@@ -74,6 +77,7 @@ export class ChatFeatures {
   readonly privateKey: PrivateKey
   private readonly libp2p: ChatLibp2p
   private readonly init: ChatInit
+  private readonly closePlatform: () => Promise<void>
   private readonly shutdown = new AbortController()
   private timer?: JitteredInterval
 
@@ -87,6 +91,7 @@ export class ChatFeatures {
     this.strangers = strangers
     this.fileStorage = fileStorage
     this.privateKey = parts.privateKey
+    this.closePlatform = parts.closePlatform
     this.reach = new Reach(libp2p, { findTimeout: init.findTimeout, signal })
     const reach = this.reach
     this.presence = new Presence({
@@ -155,6 +160,7 @@ export class ChatFeatures {
     }, parts.allowedTopics)
     this.bootstrapWatch = new BootstrapWatch(libp2p, init.bootstrap ?? [])
     this.bootstrapWatch.addEventListener('change', (evt) => { emit('bootstrap', evt.detail) })
+    watchConnections(libp2p, (summary) => { emit('connections', summary) }, signal)
     const bootstrapIds = new Set(this.bootstrapWatch.status().map(s => s.peerId).filter(id => id != null))
     this.turn = new BootstrapTurn(libp2p, (peer) => bootstrapIds.has(peer.toString()))
     this.calls = new Calls({
@@ -232,8 +238,10 @@ export class ChatFeatures {
     return info
   }
 
-  /** Offers a file in a room (a sealed message) or to a peer (through the outbox). */
-  async sendFile (to: { room: string } | { peer: PeerId }, source: FileSource, text: string): Promise<FileTransfer> {
+  /** Offers a file to a contact or peer ID (through the outbox), else in a room by name or id (a sealed message). */
+  async sendFile (ref: string, source: FileSource, text: string): Promise<FileTransfer> {
+    checkLength(text)
+    const to: { room: string } | { peer: PeerId } = this.contacts.find(ref) == null && !looksLikePeerId(ref) ? { room: this.room(ref).roomId } : { peer: this.contacts.resolve(ref) }
     if ('peer' in to && to.peer.equals(this.libp2p.peerId)) throw new InvalidInputError('cannot send a file to yourself')
     const { offer, transfer } = await this.files.prepare('room' in to ? to.room : to.peer.toString(), 'room' in to, source)
     const offered = async (message: { id: string }): Promise<void> => { await this.files.offered(transfer.id, message.id) }
@@ -282,6 +290,7 @@ export class ChatFeatures {
     await this.rooms.saveActivity().catch((err: any) => { log.error('could not save room activity: %e', err) })
     await this.libp2p.stop()
     await this.fileStorage.close?.().catch((err: any) => { log.error('could not close the files folder: %e', err) })
+    await this.closePlatform()
   }
 }
 
@@ -291,7 +300,7 @@ export class ChatFeatures {
  * room sync, call signalling, files) are handed to their services in ChatFeatures.start(), before the
  * node starts: no service holds a reference to a feature made later.
  */
-export async function assemble (init: ChatInit): Promise<{ libp2p: ChatLibp2p, features: (emit: Emit) => ChatFeatures, close: () => Promise<void> }> {
+export async function assemble (init: ChatInit): Promise<{ libp2p: ChatLibp2p, features: (emit: Emit) => ChatFeatures }> {
   const platform: Platform = init.platform ?? ((init.privateKey != null && init.datastore != null)
     ? { privateKey: init.privateKey, datastore: init.datastore, close: async () => {} }
     : await openPlatform(init))
@@ -303,7 +312,7 @@ export async function assemble (init: ChatInit): Promise<{ libp2p: ChatLibp2p, f
   }
 }
 
-async function assembleOn (init: ChatInit, platform: Platform): Promise<{ libp2p: ChatLibp2p, features: (emit: Emit) => ChatFeatures, close: () => Promise<void> }> {
+async function assembleOn (init: ChatInit, platform: Platform): Promise<{ libp2p: ChatLibp2p, features: (emit: Emit) => ChatFeatures }> {
   const privateKey = init.privateKey ?? platform.privateKey
   const datastore = init.datastore ?? platform.datastore
   const store = new ChatStore(datastore, { copiesValues: init.datastore == null && platform.copiesValues === true })
@@ -337,7 +346,6 @@ async function assembleOn (init: ChatInit, platform: Platform): Promise<{ libp2p
   await platform.saved
   return {
     libp2p,
-    close: platform.close,
-    features: (emit) => new ChatFeatures(libp2p, { store, contacts, strangers, fileStorage, allowedTopics, privateKey }, init, emit)
+    features: (emit) => new ChatFeatures(libp2p, { store, contacts, strangers, fileStorage, allowedTopics, privateKey, closePlatform: platform.close }, init, emit)
   }
 }
