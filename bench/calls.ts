@@ -133,13 +133,13 @@ function autoAcceptInPage (): void {
   chat.addEventListener('call', (e: Event) => {
     const c = (e as CustomEvent).detail
     if (c.state !== 'incoming') return
-    chat.calls.accept(c.id, { video: true }).catch((err: Error) => { console.error(`auto-accept: ${err.message}`) })
+    chat.accept(c.id, { video: true }).catch((err: Error) => { console.error(`auto-accept: ${err.message}`) })
   })
 }
 
 /** In either app page: no call left, and the call view gone. */
 function idleInPage (): boolean {
-  return (window as any).megachat.calls.list().length === 0 && (window as any).megachatModel.session == null &&
+  return (window as any).megachat.calls().length === 0 && (window as any).megachatModel.session == null &&
     document.querySelector('.call-overlay') == null
 }
 
@@ -233,7 +233,7 @@ interface Media {
 async function mediaInPage ({ windowMs }: { windowMs: number }): Promise<Media> {
   const w = window as any
   const session = w.megachatModel.session
-  const connectedAt: number = w.megachat.calls.list()[0]?.connectedAt ?? Date.now()
+  const connectedAt: number = w.megachat.calls()[0]?.connectedAt ?? Date.now()
   const age = Date.now() - connectedAt
   const a = await session.stats()
   // the measuring window itself, not a wait for an event
@@ -337,14 +337,14 @@ export async function benchCalls (step: (what: string) => void = () => {}): Prom
       if (await from.page.locator('#conversation-title', { hasText: to.name }).count() === 0) {
         await from.page.locator(`.list button[data-name="${to.name}"]`).click()
       }
-      await from.page.waitForFunction((name) => { const chat = (window as any).megachat; return chat.calls.isPrepared(chat.resolve(name)) as boolean },
+      await from.page.waitForFunction((name) => { const chat = (window as any).megachat; return (window as any).megachatInternals.calls.isPrepared(chat.resolve(name)) as boolean },
         to.name, { polling: POLL_MS, timeout: WAIT_MS })
       return await from.page.evaluate(appCallInPage, { name: to.name, waitMs: WAIT_MS })
     }
     /** hangs up whatever is left on either side (a failed call may leave the callee ringing) and waits until both are idle */
     const hangUp = async (): Promise<void> => {
       await Promise.all(sides.map(async ({ page: p }) => {
-        await p.evaluate(async () => { for (const c of (window as any).megachat.calls.list()) await (window as any).megachat.calls.hangup(c.id) })
+        await p.evaluate(async () => { for (const c of (window as any).megachat.calls()) await (window as any).megachat.hangup(c.id) })
         await p.waitForFunction(idleInPage, undefined, { polling: POLL_MS, timeout: WAIT_MS })
       }))
     }

@@ -45,7 +45,7 @@ function stats (chat: Chat): Record<string, unknown> {
   return {
     type: 'stats',
     dm: { ...dm.stats },
-    calls: { ...calls.stats, floods: chat.calls.floods },
+    calls: { ...calls.stats, floods: internals(chat).calls.floods },
     sync: { ...roomSync.stats },
     rooms: { ...internals(chat).rooms.stats, accepted: roomMessages },
     messages,

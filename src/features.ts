@@ -11,20 +11,21 @@ import { openPlatform } from './platform.js'
 import { JitteredInterval } from './timer.js'
 import { RETRY_INTERVAL_MS } from './constants.js'
 import { Calls, callSignalling } from './calls/index.js'
-import { Contacts } from './contacts/index.js'
+import { Contacts, looksLikePeerId } from './contacts/index.js'
 import { directMessages } from './direct/index.js'
 import { Strangers } from './direct/strangers.js'
 import { fileTransfer } from './files/protocol.js'
 import { openFileStorage } from './files/storage.js'
 import { createNode } from './node/node.js'
 import { ChatStore } from './store/index.js'
-import { Conversations } from './direct/conversations.js'
+import { checkLength, Conversations } from './direct/conversations.js'
 import { FileEngine } from './files/index.js'
 import { decodeOffer, encodeOffer } from './files/offer.js'
 import { InvalidInputError, UnknownRoomError } from './errors.js'
 import { diagnoseNetwork, diagnosePeer } from './node/diagnose.js'
 import { relayReservations } from './node/relay-reservations.js'
 import { BootstrapWatch } from './node/bootstrap-watch.js'
+import { watchConnections } from './node/connections.js'
 import { Reach } from './node/reach.js'
 import { Presence } from './presence/index.js'
 import { Rooms, roomSync } from './rooms/index.js'
@@ -53,6 +54,8 @@ export interface Parts {
   /** gossipsub's topic filter: the joined rooms' topics */
   allowedTopics: Set<string>
   privateKey: PrivateKey
+  /** closes what the store and identity were opened from (the data folder's lock) */
+  closePlatform: () => Promise<void>
 }
 
 export class ChatFeatures {
@@ -74,6 +77,7 @@ export class ChatFeatures {
   readonly privateKey: PrivateKey
   private readonly libp2p: ChatLibp2p
   private readonly init: ChatInit
+  private readonly closePlatform: () => Promise<void>
   private readonly shutdown = new AbortController()
   private timer?: JitteredInterval
 
@@ -87,6 +91,7 @@ export class ChatFeatures {
     this.strangers = strangers
     this.fileStorage = fileStorage
     this.privateKey = parts.privateKey
+    this.closePlatform = parts.closePlatform
     this.reach = new Reach(libp2p, { findTimeout: init.findTimeout, signal })
     const reach = this.reach
     this.presence = new Presence({
@@ -155,6 +160,7 @@ export class ChatFeatures {
     }, parts.allowedTopics)
     this.bootstrapWatch = new BootstrapWatch(libp2p, init.bootstrap ?? [])
     this.bootstrapWatch.addEventListener('change', (evt) => { emit('bootstrap', evt.detail) })
+    watchConnections(libp2p, (summary) => { emit('connections', summary) }, signal)
     const bootstrapIds = new Set(this.bootstrapWatch.status().map(s => s.peerId).filter(id => id != null))
     this.turn = new BootstrapTurn(libp2p, (peer) => bootstrapIds.has(peer.toString()))
     this.calls = new Calls({
@@ -184,8 +190,12 @@ export class ChatFeatures {
     await this.rooms.load()
     await this.files.load()
     this.turn.start()
-    // DMs are taken from before the node starts, by a receiver that exists already
-    await this.libp2p.services.dm.listen(async (from, messages) => await this.conversations.receive(from, messages))
+    // inbound streams are taken from before the node starts, by features that exist already
+    const { dm, roomSync, calls, files } = this.libp2p.services
+    await dm.listen(async (from, messages) => await this.conversations.receive(from, messages))
+    await roomSync.listen((roomId) => this.rooms.syncSource(roomId))
+    await calls.listen(this.calls)
+    await files.listen(async (peer, id) => await this.files.serve(peer, id))
     await this.libp2p.start()
     this.bootstrapWatch.start()
     this.rooms.start()
@@ -228,8 +238,10 @@ export class ChatFeatures {
     return info
   }
 
-  /** Offers a file in a room (a sealed message) or to a peer (through the outbox). */
-  async sendFile (to: { room: string } | { peer: PeerId }, source: FileSource, text: string): Promise<FileTransfer> {
+  /** Offers a file to a contact or peer ID (through the outbox), else in a room by name or id (a sealed message). */
+  async sendFile (ref: string, source: FileSource, text: string): Promise<FileTransfer> {
+    checkLength(text)
+    const to: { room: string } | { peer: PeerId } = this.contacts.find(ref) == null && !looksLikePeerId(ref) ? { room: this.room(ref).roomId } : { peer: this.contacts.resolve(ref) }
     if ('peer' in to && to.peer.equals(this.libp2p.peerId)) throw new InvalidInputError('cannot send a file to yourself')
     const { offer, transfer } = await this.files.prepare('room' in to ? to.room : to.peer.toString(), 'room' in to, source)
     const offered = async (message: { id: string }): Promise<void> => { await this.files.offered(transfer.id, message.id) }
@@ -278,16 +290,17 @@ export class ChatFeatures {
     await this.rooms.saveActivity().catch((err: any) => { log.error('could not save room activity: %e', err) })
     await this.libp2p.stop()
     await this.fileStorage.close?.().catch((err: any) => { log.error('could not close the files folder: %e', err) })
+    await this.closePlatform()
   }
 }
 
 /**
  * Opens the store and the files folder, makes contacts and strangers, and creates the node (not
- * started); resolves with it and with the builder of the features over it. The DM receiver is handed to
- * the DM service in ChatFeatures.start(), before the node starts; the other protocols' handlers run only
- * once the node has started, which is after the features exist.
+ * started); resolves with it and with the builder of the features over it. The protocols' handlers (DMs,
+ * room sync, call signalling, files) are handed to their services in ChatFeatures.start(), before the
+ * node starts: no service holds a reference to a feature made later.
  */
-export async function assemble (init: ChatInit): Promise<{ libp2p: ChatLibp2p, features: (emit: Emit) => ChatFeatures, close: () => Promise<void> }> {
+export async function assemble (init: ChatInit): Promise<{ libp2p: ChatLibp2p, features: (emit: Emit) => ChatFeatures }> {
   const platform: Platform = init.platform ?? ((init.privateKey != null && init.datastore != null)
     ? { privateKey: init.privateKey, datastore: init.datastore, close: async () => {} }
     : await openPlatform(init))
@@ -299,7 +312,7 @@ export async function assemble (init: ChatInit): Promise<{ libp2p: ChatLibp2p, f
   }
 }
 
-async function assembleOn (init: ChatInit, platform: Platform): Promise<{ libp2p: ChatLibp2p, features: (emit: Emit) => ChatFeatures, close: () => Promise<void> }> {
+async function assembleOn (init: ChatInit, platform: Platform): Promise<{ libp2p: ChatLibp2p, features: (emit: Emit) => ChatFeatures }> {
   const privateKey = init.privateKey ?? platform.privateKey
   const datastore = init.datastore ?? platform.datastore
   const store = new ChatStore(datastore, { copiesValues: init.datastore == null && platform.copiesValues === true })
@@ -308,7 +321,6 @@ async function assembleOn (init: ChatInit, platform: Platform): Promise<{ libp2p
   const contacts = new Contacts(store, peerIdFromPrivateKey(privateKey))
   const strangers = new Strangers(store, peer => contacts.has(peer))
   const allowedTopics = new Set<string>()
-  let features: ChatFeatures | undefined
   const { listen, bootstrap, iceServers, webrtc, lan, dhtServer, lateServices } = init
   const libp2p = await createNode({
     lateServices,
@@ -323,23 +335,17 @@ async function assembleOn (init: ChatInit, platform: Platform): Promise<{ libp2p
     allowedTopics,
     denyPeer: (peer) => strangers.isBlocked(peer.toString()),
     services: {
-      dm: directMessages({}),
-      roomSync: roomSync({ lookup: (roomId) => features?.rooms.syncSource(roomId) }),
-      calls: callSignalling({
-        onSignal: (from, signal, channel) => { features?.calls.onSignal(from, signal, channel) },
-        onEnd: (channel) => { features?.calls.onEnd(channel) }
-      }),
-      files: fileTransfer({ lookup: async (peer, id) => await features?.files.serve(peer, id) ?? 'unavailable' })
+      // each handler is given by its feature in ChatFeatures.start(), before the node starts
+      dm: directMessages(),
+      roomSync: roomSync(),
+      calls: callSignalling(),
+      files: fileTransfer()
     }
   })
   // a new identity is stored before the node runs under it (platform.browser.ts writes it meanwhile)
   await platform.saved
   return {
     libp2p,
-    close: platform.close,
-    features: (emit) => {
-      features = new ChatFeatures(libp2p, { store, contacts, strangers, fileStorage, allowedTopics, privateKey }, init, emit)
-      return features
-    }
+    features: (emit) => new ChatFeatures(libp2p, { store, contacts, strangers, fileStorage, allowedTopics, privateKey, closePlatform: platform.close }, init, emit)
   }
 }

@@ -13,12 +13,13 @@ import { createChat } from 'megachat'
  */
 import { TypedEventEmitter } from 'main-event'
 import { safetyCode } from './crypto/safety-code.js'
-import { looksLikePeerId, parsePeerId } from './contacts/index.js'
-import { checkLength } from './direct/conversations.js'
+import { parsePeerId } from './contacts/index.js'
 import { assemble } from './features.js'
 import type { ChatFeatures } from './features.js'
 import { register } from './internals.js'
-import type { Calls, CallInfo, MediaOptions } from './calls/index.js'
+import { connectionSummary } from './node/connections.js'
+import type { ConnectionSummary } from './node/connections.js'
+import type { CallInfo, MediaOptions } from './calls/index.js'
 import type { FileSource, FileTransfer } from './files/types.js'
 import type { FileEngine } from './files/index.js'
 import type { BootstrapNodeStatus } from './node/bootstrap-watch.js'
@@ -37,23 +38,18 @@ export { parsePeerId } from './contacts/index.js'
 
 export class Chat extends TypedEventEmitter<ChatEvents> {
   readonly peerId: PeerId
-  /** the libp2p node underneath (connections, addresses): for what the methods here do not cover */
+  /** the libp2p node underneath: for what the methods here do not cover (the apps do not need it) */
   readonly libp2p: ChatLibp2p
-  /** calls: accept, decline, hang up by call id; see also call() */
-  readonly calls: Calls
   /** files and pictures: list, fetch, cancel, read; send with sendFile() */
   readonly files: FileEngine
   private readonly f: ChatFeatures
-  private readonly closePlatform: () => Promise<void>
 
   /** use createChat() */
-  constructor (libp2p: ChatLibp2p, features: (chat: Chat) => ChatFeatures, closePlatform: () => Promise<void>) {
+  constructor (libp2p: ChatLibp2p, features: (chat: Chat) => ChatFeatures) {
     super()
     this.libp2p = libp2p
     this.peerId = libp2p.peerId
-    this.closePlatform = closePlatform
     this.f = features(this)
-    this.calls = this.f.calls
     this.files = this.f.files
     register(this, this.f)
   }
@@ -74,13 +70,14 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
     return this.f.iceServers()
   }
 
-  /**
-   * Why can't I reach someone? The kind of NAT this device is behind (asked of the STUN servers), the
-   * bootstrap nodes, relay reservations and TURN servers, what is missing; and with `ref`, the way to
-   * that person now or, when there is none, a fresh attempt and why each of its steps failed.
-   */
+  /** Why can't I reach someone? The network's state (NAT, bootstrap nodes, relays, TURN, what is missing); with `ref`, the way to them or why there is none. */
   async diagnose (ref?: string): Promise<Diagnosis> {
     return await this.f.diagnose(ref != null ? this.resolve(ref) : undefined)
+  }
+
+  /** The connections now: how many, each peer's best path, whether we hold a relay reservation; see 'connections'. */
+  connections (): ConnectionSummary {
+    return connectionSummary(this.libp2p)
   }
 
   /** Multiaddrs others can dial, each ending in /p2p/<our id>. */
@@ -94,7 +91,6 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   }
 
   // ---- contacts
-
   /** Adds a contact (accepting their message request, undoing a block) and tries to reach them. */
   async addContact (peer: string, name?: string): Promise<ContactInfo> {
     return this.f.contactInfo(await this.f.addContact(peer, name))
@@ -124,7 +120,6 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   }
 
   // ---- message requests and blocking
-
   /** Strangers who wrote (latest first; their messages are in history()): addContact accepts, or block. */
   requests (): MessageRequest[] {
     return this.f.strangers.requests()
@@ -146,33 +141,21 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   }
 
   // ---- messages
-
   /** Stores a message in the outbox and starts delivering it; 'delivered' fires on the recipient's ack. */
   async send (to: string, text: string): Promise<StoredMessage> {
     return await this.f.conversations.send(this.resolve(to), text)
   }
 
-  /**
-   * Offers a file to a contact or peer ID, else in a room (by name or id); resolves with the transfer
-   * ('serving') once the offer is stored. Node: pass `path` (served from there, not copied).
-   */
+  /** Offers a file to a contact or peer ID, else in a room; resolves ('serving') once the offer is stored. Node: pass `path`. */
   async sendFile (ref: string, source: FileSource, text = ''): Promise<FileTransfer> {
-    checkLength(text)
-    const room = this.contactFor(ref) == null && !looksLikePeerId(ref) ? this.room(ref).roomId : undefined
-    return await this.f.sendFile(room != null ? { room } : { peer: this.resolve(ref) }, source, text)
+    return await this.f.sendFile(ref, source, text)
   }
 
   async history (ref: string, limit = 50): Promise<StoredMessage[]> {
     return await this.f.conversations.history(this.resolve(ref), limit)
   }
 
-  /** Delivers what waits in the outbox for a peer now, rather than at the next retry. */
-  async flush (peer: string): Promise<void> {
-    await this.f.conversations.flush(peer)
-  }
-
   // ---- rooms
-
   /** Makes a room with a fresh secret; share `invite` with the people who should be in it. */
   async createRoom (name: string): Promise<RoomInfo> {
     return await this.f.rooms.create(name)
@@ -211,15 +194,32 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   }
 
   // ---- calls
-
   /** Calls a contact or peer ID (video unless `video: false`; needs `callMedia`); see the 'call' event. */
   async call (ref: string, options: Partial<MediaOptions> = {}): Promise<CallInfo> {
-    return await this.calls.start(this.resolve(ref), options)
+    return await this.f.calls.start(this.resolve(ref), options)
   }
 
-  /** Opens the signalling stream of a call to a contact ahead, over an open connection (Calls.prepare). */
+  /** The calls under way (ringing either way, or connected). */
+  calls (): CallInfo[] {
+    return this.f.calls.list()
+  }
+
+  /** Answers an incoming call (with camera video unless `video: false`). */
+  async accept (callId: string, options: Partial<MediaOptions> = {}): Promise<void> {
+    await this.f.calls.accept(callId, options)
+  }
+
+  async decline (callId: string): Promise<void> {
+    await this.f.calls.decline(callId)
+  }
+
+  async hangup (callId: string): Promise<void> {
+    await this.f.calls.hangup(callId)
+  }
+
+  /** Opens the signalling stream of a call to a contact ahead, over an open connection: the call starts sooner. */
   prepareCall (ref: string): void {
-    this.calls.prepare(this.resolve(ref))
+    this.f.calls.prepare(this.resolve(ref))
   }
 
   /** The last `limit` calls with a contact, oldest first. */
@@ -231,13 +231,12 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
   async stop (): Promise<void> {
     if (this.f.stopped) return
     await this.f.stop()
-    await this.closePlatform()
   }
 }
 
 export async function createChat (init: ChatInit = {}): Promise<Chat> {
-  const { libp2p, features, close } = await assemble(init)
-  const chat = new Chat(libp2p, (chat) => features((name, detail) => chat.safeDispatchEvent(name, { detail })), close)
+  const { libp2p, features } = await assemble(init)
+  const chat = new Chat(libp2p, (chat) => features((name, detail) => chat.safeDispatchEvent(name, { detail })))
   if (init.start === false) return chat
   try {
     await chat.start()

@@ -1,5 +1,6 @@
 /** The public types of the Chat facade (index.ts re-exports them). */
 import type { BootstrapNodeStatus } from './node/bootstrap-watch.js'
+import type { ConnectionSummary } from './node/connections.js'
 import type { NodeOptions } from './node/node.js'
 import type { PlatformInit, Platform } from './platform.js'
 import type { CallInfo, MediaFactory } from './calls/index.js'
@@ -17,9 +18,10 @@ export type { PresenceChange } from './presence/index.js'
 export type { Contact, MessageRequest, StoredMessage, DeliveryState, Direction, StoredRoomMessage } from './store/index.js'
 export type { RoomInfo, RoomMembersEvent, RoomMessageEvent } from './rooms/index.js'
 export type { CallRecord, CallOutcome } from './store/index.js'
-export type { Calls, CallInfo, CallState, MediaEvents, MediaFactory, MediaOptions, MediaSession, MediaSetup, MediaState, IceCandidate } from './calls/index.js'
+export type { CallInfo, CallState, MediaEvents, MediaFactory, MediaOptions, MediaSession, MediaSetup, MediaState, IceCandidate } from './calls/index.js'
 export type { ChatLibp2p } from './node/node.js'
 export type { BootstrapNodeStatus } from './node/bootstrap-watch.js'
+export type { ConnectionSummary, PeerPath } from './node/connections.js'
 export type { Diagnosis, PeerDiagnosis, PathInfo, NatReport, NatMapping, NatSeen, ReachTrace, ReachStep } from './node/diagnose.js'
 export type { FileTransfer, FileState, FileSource, FileStorage, Files, FileEvents, FileOffer } from './files/types.js'
 export type { FileEngineStats, FileTransferStats } from './files/index.js'
@@ -76,4 +78,6 @@ export interface ChatEvents extends FileEvents {
   'call:ended': CustomEvent<CallRecord>
   /** a bootstrap node connected, was lost, or could not be reached (and when it is tried next) */
   bootstrap: CustomEvent<BootstrapNodeStatus>
+  /** a connection opened or closed, or our addresses changed (a relay reservation came or went) */
+  connections: CustomEvent<ConnectionSummary>
 }

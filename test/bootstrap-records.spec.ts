@@ -23,10 +23,10 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createBootstrapNode, DEFAULT_RECORD_LIMITS, DHT_PROTOCOL } from '../bootstrap-node/index.js'
 import { BoundedDatastore } from '../bootstrap-node/records.js'
-import { Cleanup, tempDir, until } from './fixtures.js'
+import { Cleanup, routingTable, tempDir, until } from './fixtures.js'
 import type { RecordCounts } from '../bootstrap-node/index.js'
 import type { Libp2p } from '@libp2p/interface'
-import type { SingleKadDHT } from '@libp2p/kad-dht'
+import type { KadDHT } from '@libp2p/kad-dht'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 const WAIT_MS = 20_000
@@ -213,12 +213,12 @@ describe('bootstrap node records', function () {
 
       // an honest peer's record still goes in and is found
       const dht = { protocol: DHT_PROTOCOL, peerInfoMapper: passthroughMapper, clientMode: true }
-      const client = async (): Promise<Libp2p<{ dht: SingleKadDHT }>> => {
+      const client = async (): Promise<Libp2p<{ dht: KadDHT }>> => {
         // a provider record names its addresses: one without any is not kept
-        const node = await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify(), ping: ping(), dht: kadDHT(dht) as (components: any) => SingleKadDHT } })
+        const node = await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify(), ping: ping(), dht: kadDHT(dht) } })
         cleanup.add({ stop: async () => { await node.stop() } })
         await node.dial(boot.address)
-        await until(() => node.services.dht.routingTable.size > 0, WAIT_MS, 'the bootstrap node in the routing table')
+        await until(() => routingTable(node.services.dht).size > 0, WAIT_MS, 'the bootstrap node in the routing table')
         return node
       }
       const honest = await client()

@@ -22,10 +22,10 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { createBootstrapNode, DHT_PROTOCOL } from '../bootstrap-node/index.js'
 import { stun } from '../bootstrap-node/stun.js'
+import { routingTable } from './fixtures.js'
 import type { BootstrapNode, BootstrapOptions } from '../bootstrap-node/index.js'
 import type { StunMessage } from '../bootstrap-node/stun.js'
 import type { Libp2p, PeerId, ServiceMap } from '@libp2p/interface'
-import type { KadDHT, SingleKadDHT } from '@libp2p/kad-dht'
 import type { Libp2pOptions } from 'libp2p'
 import type { ChildProcess } from 'node:child_process'
 import type { Socket } from 'node:dgram'
@@ -107,10 +107,6 @@ function watchChild (child: ChildProcess): { lines: (accept: (line: string) => b
     ])
   }
   return { lines, done }
-}
-
-function routingTable (dht: KadDHT): EventTarget {
-  return (dht as SingleKadDHT).routingTable as unknown as EventTarget
 }
 
 async function withTimeout<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -332,7 +328,6 @@ describe('bootstrap node', function () {
       addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
       services: { identify: identify(), ping: ping(), dht: kadDHT({ ...dhtOptions, clientMode: false }) }
     })
-    // the routing table's public type is only { size }, but it is an event emitter ('peer:add')
     const added = waitForEvent<PeerId>(routingTable(boot.libp2p.services.dht), 'peer:add',
       evt => evt.detail.toString() === listed.peerId.toString())
     await listed.dial(bootAddr)

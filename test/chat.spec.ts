@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { multiaddr } from '@multiformats/multiaddr'
 import { eachTestWithBootstrap, startChat, tempDir, until, waitFor, WEBRTC } from './fixtures.js'
-import type { Chat, IncomingMessage, StoredMessage, Unreachable } from '../src/index.js'
+import type { Chat, ConnectionSummary, IncomingMessage, StoredMessage, Unreachable } from '../src/index.js'
 import { internals } from '../src/internals.js'
 
 describe('chat between two nodes', function () {
@@ -39,6 +39,26 @@ describe('chat between two nodes', function () {
     const history = await a.history('bob')
     assert.equal(history.length, 1)
     assert.equal(history[0].state, 'delivered')
+  })
+
+  it('tells of connection changes: a \'connections\' event and connections(), each peer with its path', async () => {
+    const a = env.cleanup.add(await startChat({ bootstrapNode: env.boot }))
+    const b = await startChat({ bootstrapNode: env.boot })
+    const bob = b.peerId.toString()
+    assert.equal(a.connections().peers.some(p => p.peerId === bob), false)
+    const up = waitFor<ConnectionSummary>(a, 'connections', s => s.peers.some(p => p.peerId === bob))
+    await a.addContact(bob, 'bob')
+    const summary = await up
+    assert.equal(summary.peers.find(p => p.peerId === bob)?.path, 'direct', 'loopback TCP is direct')
+    const now = a.connections()
+    assert.deepEqual(now.peers.map(p => p.peerId).sort(), a.libp2p.getConnections().map(c => c.remotePeer.toString()).filter((p, i, all) => all.indexOf(p) === i).sort())
+    assert.equal(now.connections, a.libp2p.getConnections().length)
+    assert.equal(now.relayed, 0)
+    assert.equal(now.reachable, a.addresses().some(addr => addr.includes('/p2p-circuit')))
+    const down = waitFor<ConnectionSummary>(a, 'connections', s => !s.peers.some(p => p.peerId === bob))
+    await b.stop()
+    await down
+    assert.equal(a.connections().peers.some(p => p.peerId === bob), false)
   })
 
   it('delivers through the relay when the recipient has no direct address', async () => {

@@ -401,7 +401,7 @@ describe('cli --json', function () {
     assert.deepEqual(declined, { type: 'declined', id: first.id, peer: callerId, name: 'alice' })
     const ended = await client.next(l => l.type === 'call-ended', from, WAIT_MS, 'the declined call in the history')
     assert.equal(ended.outcome, 'declined')
-    await until(() => caller.calls.list().length === 0, WAIT_MS, 'the caller hears of the decline')
+    await until(() => caller.calls().length === 0, WAIT_MS, 'the caller hears of the decline')
 
     // not answered: the caller gives up after its ring time, and the client says it was missed
     from = client.mark()

@@ -16,11 +16,11 @@ import { createLibp2p } from 'libp2p'
 import { DHT_PROTOCOL } from '../src/constants.js'
 import { chatDhtInit } from '../src/node/services.js'
 import { catchUpTopologies } from '../src/node/topologies.js'
-import { Cleanup, startBootstrap, startChat, until } from './fixtures.js'
+import { Cleanup, routingTable, startBootstrap, startChat, until } from './fixtures.js'
 import { churn, firstContact, knownTo, memoryChat } from './first-contact.js'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
 import type { Libp2p, PeerId } from '@libp2p/interface'
-import type { KadDHT, SingleKadDHT } from '@libp2p/kad-dht'
+import type { KadDHT } from '@libp2p/kad-dht'
 
 /** earlier clients the bootstrap node sees come and go before the lookups */
 const CHURN = 20
@@ -70,7 +70,7 @@ describe('discovery', function () {
     await knownTo(boot, contact.peerId, relayed)
     // a DHT client: the bootstrap node answers for it from its peer store, not from its routing table
     assert.equal(contact.libp2p.services.dht.getMode(), 'client')
-    assert.equal((boot.libp2p.services.dht as SingleKadDHT).routingTable.size, 0)
+    assert.equal(routingTable(boot.libp2p.services.dht).size, 0)
 
     const seeker = cleanup.add(await memoryChat(boot))
     const found = await seeker.libp2p.peerRouting.findPeer(contact.peerId, { signal: AbortSignal.timeout(FIND_MS) })
@@ -83,7 +83,7 @@ describe('discovery', function () {
     const server = await startChat({ bootstrapNode: boot, dhtServer: true, datastore: new MemoryDatastore(), privateKey: await generateKeyPair('Ed25519') })
     await knownTo(boot, gone.peerId)
     await knownTo(boot, server.peerId)
-    const table = (boot.libp2p.services.dht as SingleKadDHT).routingTable
+    const table = routingTable(boot.libp2p.services.dht)
     await until(() => table.size > 0, 10_000, 'the DHT server in the routing table')
     // the server leaves first: by the time the client's addresses are forgotten, so would its be
     await server.stop()
@@ -156,7 +156,7 @@ describe('discovery', function () {
       const node = await lateDhtNode(boot, false)
       assert.ok(node.getConnections(boot.peerId).length > 0)
       await assert.rejects(node.peerRouting.findPeer(contact.peerId, { signal: AbortSignal.timeout(3000) }))
-      assert.equal((node.services.dht as SingleKadDHT).routingTable.size, 0)
+      assert.equal(routingTable(node.services.dht).size, 0)
     })
   })
 })

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { createBootstrapNode } from '../bootstrap-node/index.js'
 import { createChat } from '../src/index.js'
 import { roomGossipsubInit } from '../src/node/services.js'
+import { routingTableOf } from '../src/node/adapters/kad-dht.js'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import { noise } from '@libp2p/noise'
@@ -18,6 +19,7 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import type { BootstrapNode } from '../bootstrap-node/index.js'
+import type { RoutingTableView } from '../src/node/adapters/kad-dht.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p } from '@libp2p/interface'
@@ -333,4 +335,11 @@ export function eachTestWithBootstrap (): { readonly cleanup: Cleanup, readonly 
       return boot
     }
   }
+}
+
+/** A kad-dht's routing table (size, 'peer:add'), through the adapter that test/adapters.spec.ts pins. */
+export function routingTable (dht: object): RoutingTableView {
+  const table = routingTableOf(dht)
+  if (table == null) throw new Error('not a kad-dht: no routing table')
+  return table
 }

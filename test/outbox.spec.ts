@@ -3,6 +3,7 @@
  * sends, in which order, and that a message sent at an awkward moment is never left behind.
  */
 import assert from 'node:assert/strict'
+import { mock } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MemoryDatastore } from 'datastore-core'
@@ -32,8 +33,17 @@ function fakeDm (sent: DirectMessage[]): Pick<DirectMessages, 'protocol' | 'stat
   }
 }
 
+/** Lets the promises that the last tick of a mocked clock started run (the store and the outbox chain a few). */
+async function settle (): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise(resolve => setImmediate(resolve))
+}
+
 describe('outbox', () => {
-  it('retries a contact that cannot be found after 1 s, then 2 s, up to the retry interval, and says so once', async () => {
+  afterEach(() => { mock.timers.reset() })
+
+  it('retries a contact that cannot be found after 1 s, then twice as long each time, never past the retry interval, and says so once', async () => {
+    // a mocked clock: fifteen minutes of it take half a second
+    mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_700_000_000_000 })
     const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
     const store = new ChatStore(new MemoryDatastore())
     const attempts: number[] = []
@@ -44,23 +54,27 @@ describe('outbox', () => {
       dm: () => ({
         ...fakeDm([]),
         async send () {
-          attempts.push(performance.now())
+          attempts.push(Date.now())
           throw new PeerNotFoundError('not found in time')
         }
       }),
       reach: {} as unknown as Reach,
       protocol: '/test',
       signal: controller.signal,
-      // backing off stops where the periodic retry (every 3 s here) takes over
-      retryInterval: 3_000,
+      // backing off stops where the periodic retry (every 10 s here) takes over
+      retryInterval: 10_000,
       onDelivered: () => {},
       onUnreachable: (u) => { reports.push(u) }
     })
     await outbox.send(peer, 'are you there?')
-    await until(() => attempts.length === 3, 10_000, 'three attempts')
-    // a timer never fires early: these are lower bounds, whatever the machine's load
-    assert.ok(attempts[1] - attempts[0] >= 990, `first retry after ${attempts[1] - attempts[0]} ms`)
-    assert.ok(attempts[2] - attempts[1] >= 1990, `second retry after ${attempts[2] - attempts[1]} ms`)
+    await settle()
+    // a quarter of a second at a time
+    for (let ms = 0; ms < 15 * 60_000; ms += 250) {
+      mock.timers.tick(250)
+      await settle()
+    }
+    // 1 s, 2 s, 4 s, 8 s; the next (16 s) would be past the 10 s interval: the periodic round's turn
+    assert.deepEqual(attempts.slice(1).map((t, i) => t - attempts[i]), [1000, 2000, 4000, 8000])
     assert.deepEqual(reports.map(r => [r.peerId, r.pending, r.why]), [[peer, 1, 'not-found']])
     // the message waits in the store for the next round
     assert.deepEqual((await store.outbox(peer)).map(m => m.text), ['are you there?'])

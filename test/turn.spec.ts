@@ -219,7 +219,7 @@ describe('TURN from the bootstrap node', function () {
     const call = await alice.call('bob', { video: false })
     await ringing
     const connected = waitFor<CallInfo>(alice, 'call', c => c.state === 'connected', WAIT_MS)
-    await bob.calls.accept(call.id)
+    await bob.accept(call.id)
     await connected
     assert.equal(given.length, 2)
     for (const setup of given) {

@@ -68,7 +68,7 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
     }
     // no test leaves a call behind
     for (const p of [alice, bob]) {
-      await p?.evaluate(async () => { for (const c of (window as any).megachat.calls.list()) await (window as any).megachat.calls.hangup(c.id) }).catch(() => {})
+      await p?.evaluate(async () => { for (const c of (window as any).megachat.calls()) await (window as any).megachat.hangup(c.id) }).catch(() => {})
       await p?.locator('.call-overlay').waitFor({ state: 'detached', timeout: WAIT_MS }).catch(() => {})
     }
   })
@@ -90,7 +90,7 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
   async function ringsAt (p: Page, caller: string): Promise<void> {
     await p.locator('.call-overlay.incoming').waitFor({ timeout: WAIT_MS }).catch(async (err: Error) => {
       // say why, when the caller is one of ours: its last call and any notice
-      const why = caller === 'alice' ? await alice.evaluate(async () => JSON.stringify({ notice: (window as any).megachatModel.callNotice, calls: (window as any).megachat.calls.list() })) : ''
+      const why = caller === 'alice' ? await alice.evaluate(async () => JSON.stringify({ notice: (window as any).megachatModel.callNotice, calls: (window as any).megachat.calls() })) : ''
       throw new Error(`${err.message}\ncaller: ${why}`)
     })
     assert.equal((await p.locator('[data-testid="caller"]').textContent())?.trim(), caller)
@@ -124,9 +124,9 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
 
   it('a video call connects: each side decodes the other\'s video and receives audio, directly', async () => {
     // opening the conversation opens the call's signalling stream ahead; the call then takes it
-    const prepared = async (): Promise<boolean> => await alice.evaluate(() => { const chat = (window as any).megachat; return chat.calls.isPrepared(chat.resolve('bob')) as boolean })
+    const prepared = async (): Promise<boolean> => await alice.evaluate(() => { const chat = (window as any).megachat; return (window as any).megachatInternals.calls.isPrepared(chat.resolve('bob')) as boolean })
     await alice.locator('.list button[data-name="bob"]').click()
-    await pollPage(alice, () => { const chat = (window as any).megachat; return chat.calls.isPrepared(chat.resolve('bob')) as boolean }, undefined, 'a call stream prepared for bob', WAIT_MS)
+    await pollPage(alice, () => { const chat = (window as any).megachat; return (window as any).megachatInternals.calls.isPrepared(chat.resolve('bob')) as boolean }, undefined, 'a call stream prepared for bob', WAIT_MS)
     await call(alice, 'bob', true)
     await alice.locator('.call-overlay.call').waitFor({ timeout: WAIT_MS })
     assert.equal(await prepared(), false, 'the call took the prepared stream')
@@ -302,7 +302,7 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
   })
 
   it('no answer: a missed call on both sides, counted unread for the callee', async () => {
-    for (const p of [alice, bob]) await p.evaluate(() => { (window as any).megachat.calls.ringTimeout = 3000 })
+    for (const p of [alice, bob]) await p.evaluate(() => { (window as any).megachatInternals.calls.ringTimeout = 3000 })
     try {
       await alice.locator('.list button[data-name="bob"]').click()
       await bob.getByRole('button', { name: 'Settings' }).click() // bob looks elsewhere while it rings
@@ -319,7 +319,7 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
       assert.match(theirs.text, /Missed video call/)
       await bob.screenshot({ path: join(OUTPUT, 'call-missed.png') })
     } finally {
-      for (const p of [alice, bob]) await p.evaluate(() => { (window as any).megachat.calls.ringTimeout = 30_000 })
+      for (const p of [alice, bob]) await p.evaluate(() => { (window as any).megachatInternals.calls.ringTimeout = 30_000 })
     }
   })
 
@@ -357,7 +357,7 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
     assert.equal(a, b)
     assert.equal(await alice.locator('.call-overlay').count(), 1)
     assert.equal(await bob.locator('.call-overlay').count(), 1)
-    assert.deepEqual(await alice.evaluate(() => (window as any).megachat.calls.list().map((c: any) => c.id)), [a])
+    assert.deepEqual(await alice.evaluate(() => (window as any).megachat.calls().map((c: any) => c.id)), [a])
   })
 
   it('a reload during a call ends it on the other side', async () => {
@@ -400,7 +400,7 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
     await ringsAt(bob, 'Unknown caller').catch(async (err: Error) => {
       const known = await boot.libp2p.peerStore.get(peerIdFromString(bobId)).then(p => p.addresses.map(a => a.multiaddr.toString()), (e: Error) => e.name)
       const connections = boot.libp2p.getConnections(peerIdFromString(bobId)).map(c => `${c.status} ${c.remoteAddr.toString()}`)
-      throw new Error(`${err.message}\nthe stranger's call: ${made}; its calls: ${JSON.stringify(stranger.calls.list())}; ` +
+      throw new Error(`${err.message}\nthe stranger's call: ${made}; its calls: ${JSON.stringify(stranger.calls())}; ` +
         `the bootstrap node's addresses of bob: ${JSON.stringify(known)}, its connections to bob: ${JSON.stringify(connections)}`)
     })
     const shown = await bob.locator('[data-testid="unknown-caller"]').textContent() ?? ''

@@ -1,10 +1,13 @@
 /**
  * The web app's entry point. The tab runs the same createChat() as the terminal client (IndexedDB,
  * WebSockets/WebRTC, through the bootstrap node's relay) and renders it with Preact. The chat is
- * exposed as `window.megachat` and its interface model as `window.megachatModel` (tests and the console use them). Network settings: see config.ts.
+ * exposed as `window.megachat` and its interface model as `window.megachatModel` (tests and the console use them;
+ * tests and benchmarks also reach its features, src/internals.ts, as `window.megachatInternals`). Network
+ * settings: see config.ts.
  */
 import { render } from 'preact'
 import { createChat } from '../src/index.js'
+import { internals } from '../src/internals.js'
 import { openPlatform } from '../src/platform.js'
 import { rtcMedia } from '../src/calls/rtc.js'
 import { App } from './components/app.js'
@@ -14,7 +17,8 @@ import { loadNetworkConfig } from './config.js'
 import { NotSecure, secureEnough } from './components/insecure.js'
 import { CallSessions } from './call-sessions.js'
 import { ChatModel } from './model.js'
-import type { Chat } from '../src/index.js'
+import type { Chat, ConnectionSummary } from '../src/index.js'
+import type { ChatFeatures } from '../src/features.js'
 import type { LateServiceModules } from '../src/node/types.js'
 import './styles.css'
 
@@ -23,6 +27,8 @@ declare global {
     megachat?: Chat
     /** the interface's model (the current call's media is `megachatModel.session`) */
     megachatModel?: ChatModel
+    /** the chat's features, for tests and benchmarks (not the app's: it uses only the Chat) */
+    megachatInternals?: ChatFeatures
     /** the tab's lock, requested by index.html while this code downloads (PlatformInit.lock) */
     megachatLock?: Promise<(() => void) | null>
     /** whether index.html created the tab's database just now (PlatformInit.newDatabase) */
@@ -64,11 +70,12 @@ async function main (): Promise<void> {
   const chat = await createChat({ bootstrap: net.bootstrap, iceServers: net.iceServers, platform, callMedia, lateServices })
   performance.mark('megachat:node')
   window.megachat = chat
+  window.megachatInternals = internals(chat)
   const model = new ChatModel(chat, net.bootstrap, sessions)
   window.megachatModel = model
   // a reload or a closed tab hangs up: the other side hears it at once rather than when ICE gives up.
   // (Our own record of the call is stored while it runs: the final one written here may not survive.)
-  addEventListener('pagehide', () => { for (const call of chat.calls.list()) void chat.calls.hangup(call.id) })
+  addEventListener('pagehide', () => { for (const call of chat.calls()) void chat.hangup(call.id) })
   await model.load()
   // Drawn once the first connection is up, or after FIRST_PAINT_WAIT_MS without one; index.html's splash
   // shows until then. Drawing it (layout, paint, raster) in the middle of the first handshake delays that
@@ -87,12 +94,13 @@ async function firstConnection (chat: Chat, wait: number): Promise<void> {
   await new Promise<void>(resolve => {
     const done = (): void => {
       clearTimeout(timer)
-      chat.libp2p.removeEventListener('connection:open', done)
+      chat.removeEventListener('connections', changed)
       resolve()
     }
+    const changed = (evt: CustomEvent<ConnectionSummary>): void => { if (evt.detail.connections > 0) done() }
     const timer = setTimeout(done, wait)
-    chat.libp2p.addEventListener('connection:open', done)
-    if (chat.libp2p.getConnections().length > 0) done()
+    chat.addEventListener('connections', changed)
+    if (chat.connections().connections > 0) done()
   })
 }
 

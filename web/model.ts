@@ -147,9 +147,7 @@ export class ChatModel {
         this.add(dmKey(r.peer), this.ui.fromCall(r))
       })
     })
-    for (const name of ['connection:open', 'connection:close', 'self:peer:update'] as const) {
-      chat.libp2p.addEventListener(name, () => { this.updateStatus() })
-    }
+    chat.addEventListener('connections', () => { this.updateStatus() })
     onFileEvents(chat, (t) => {
       batch(() => {
         this.transfers.value = new Map(this.transfers.peek()).set(t.id, t)
@@ -361,17 +359,17 @@ export class ChatModel {
 
   async acceptCall (video: boolean): Promise<void> {
     const call = this.call.peek()
-    if (call != null) await this.chat.calls.accept(call.id, { video })
+    if (call != null) await this.chat.accept(call.id, { video })
   }
 
   async declineCall (): Promise<void> {
     const call = this.call.peek()
-    if (call != null) await this.chat.calls.decline(call.id)
+    if (call != null) await this.chat.decline(call.id)
   }
 
   async hangup (): Promise<void> {
     const call = this.call.peek()
-    if (call != null) await this.chat.calls.hangup(call.id)
+    if (call != null) await this.chat.hangup(call.id)
   }
 
   dismissCallNotice (): void {

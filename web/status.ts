@@ -24,15 +24,9 @@ export function connectionStatus (chat: Chat, bootstrap: string[]): Status {
   if (bootstrap.length === 0) {
     return { state: 'no-bootstrap', text: 'No bootstrap node configured — open Settings to add one. Nobody can reach you until then.' }
   }
-  // a peer counts as direct when any of its connections is (WebSocket, WebRTC), else relayed
-  const direct = new Map<string, boolean>()
-  for (const c of chat.libp2p.getConnections()) {
-    const peer = c.remotePeer.toString()
-    direct.set(peer, direct.get(peer) === true || c.direct)
-  }
-  const peers = direct.size
-  const relayed = [...direct.values()].filter(d => !d).length
-  const reachable = chat.addresses().some(a => a.includes('/p2p-circuit'))
+  // a peer counts as relayed when none of its connections is direct (WebSocket, WebRTC)
+  const { peers: connected, relayed, reachable } = chat.connections()
+  const peers = connected.length
   const unreachable = bootstrapProblem(chat.bootstrapStatus(), peers)
   if (unreachable != null) return unreachable
   if (peers === 0) return { state: 'connecting', text: 'Connecting to the bootstrap node…' }

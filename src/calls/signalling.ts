@@ -6,8 +6,8 @@
  * connection `reach()` gave and both sides write frames on it for the call's whole life; either side
  * may open a fresh stream for the same call later. A caller may open its stream ahead of the call, when
  * its user opens the contact's conversation, and send the offer on it later (up to CALL_FIRST_FRAME_MS
- * of silence). Every frame read is handed to `init.onSignal` with
- * the channel it came on; the end of a channel is reported to `init.onEnd`.
+ * of silence). Every frame read is handed to the `onSignal` of the handler given to listen(), with
+ * the channel it came on; the end of a channel is reported to its `onEnd`.
  *
  * The stream is Noise-authenticated end to end with the contact's peer ID, so the DTLS fingerprints
  * inside the SDP it carries are bound to the contact's key: whoever relays the connection cannot swap
@@ -72,6 +72,10 @@ export interface CallSignallingInit {
   maxInboundStreams?: number
   /** a new inbound stream must say something within this time (ms; a caller may open one ahead of its call) */
   firstFrameTimeout?: number
+}
+
+/** What takes the frames of every channel, inbound or opened here. */
+export interface SignalHandler {
   /** a frame arrived; the channel is the one to answer on */
   onSignal(from: PeerId, signal: Signal, channel: SignalChannel): void
   /** a channel closed or failed (after its last frame was handed on) */
@@ -93,8 +97,13 @@ export interface CallSignallingStats {
 export interface CallSignalling {
   readonly protocol: string
   readonly stats: Readonly<CallSignallingStats>
-  /** Opens a signalling stream on a connection; frames that come back go to `onSignal`. */
+  /** Opens a signalling stream on a connection; frames that come back go to the handler's `onSignal`. */
   open(connection: Connection, options?: AbortOptions): Promise<SignalChannel>
+  /**
+   * Registers the protocol handler, handing frames and ends of channels to `handler` (made after the
+   * node, before it starts: inbound streams meet only a handler that exists). Once only.
+   */
+  listen(handler: SignalHandler): Promise<void>
 }
 
 const ID_BYTES = 16
@@ -163,6 +172,7 @@ class DefaultCallSignalling implements CallSignalling, Startable {
   private readonly init: CallSignallingInit
   private readonly log: Logger
   private readonly channels = new Set<SignalChannel>()
+  private handler?: SignalHandler
 
   readonly [Symbol.toStringTag] = 'megachat/call-signalling'
   readonly [serviceCapabilities] = ['@megachat/call-signalling']
@@ -174,9 +184,19 @@ class DefaultCallSignalling implements CallSignalling, Startable {
     this.log = components.logger.forComponent('megachat:call')
   }
 
-  async start (): Promise<void> {
+  /** the protocol is registered by listen() */
+  async start (): Promise<void> {}
+
+  async listen (handler: SignalHandler): Promise<void> {
+    if (this.handler != null) throw new Error('already listening')
+    this.handler = handler
     await this.components.registrar.handle(this.protocol, (stream, connection) => {
-      void this.run(new SignalChannel(stream, connection.remotePeer), true)
+      const handler = this.handler
+      if (handler == null) {
+        stream.abort(new Error('not listening'))
+        return
+      }
+      void this.run(new SignalChannel(stream, connection.remotePeer), true, handler)
     }, {
       maxInboundStreams: this.init.maxInboundStreams ?? CALL_MAX_INBOUND_STREAMS,
       runOnLimitedConnection: true
@@ -184,20 +204,23 @@ class DefaultCallSignalling implements CallSignalling, Startable {
   }
 
   async stop (): Promise<void> {
-    await this.components.registrar.unhandle(this.protocol)
+    if (this.handler != null) await this.components.registrar.unhandle(this.protocol)
+    this.handler = undefined
     for (const channel of this.channels) channel.abort(new Error('stopping'))
     this.channels.clear()
   }
 
   async open (connection: Connection, options?: AbortOptions): Promise<SignalChannel> {
+    const handler = this.handler
+    if (handler == null) throw new Error('not listening: nothing would take the answers')
     const stream = await connection.newStream(this.protocol, { signal: options?.signal, runOnLimitedConnection: true })
     const channel = new SignalChannel(stream, connection.remotePeer)
-    void this.run(channel, false)
+    void this.run(channel, false, handler)
     return channel
   }
 
   /** Reads frames until the stream ends; an inbound stream must start talking within firstFrameTimeout. */
-  private async run (channel: SignalChannel, inbound: boolean): Promise<void> {
+  private async run (channel: SignalChannel, inbound: boolean, handler: SignalHandler): Promise<void> {
     this.channels.add(channel)
     const from = channel.remotePeer
     let frames = 0
@@ -214,7 +237,7 @@ class DefaultCallSignalling implements CallSignalling, Startable {
           throw new ProtocolViolationError('too many frames on one call stream')
         }
         this.stats.received++
-        this.init.onSignal(from, signal, channel)
+        handler.onSignal(from, signal, channel)
       }
     } catch (err: any) {
       if (err.name === 'InvalidDataLengthError' || err.name === 'InvalidDataLengthLengthError') this.stats.oversized++
@@ -224,7 +247,7 @@ class DefaultCallSignalling implements CallSignalling, Startable {
       channel.abort(err)
     } finally {
       this.channels.delete(channel)
-      this.init.onEnd(channel)
+      handler.onEnd(channel)
     }
   }
 }
@@ -328,6 +351,6 @@ function withoutNulls (c: IceCandidate): CallSignal['candidate'] {
   }
 }
 
-export function callSignalling (init: CallSignallingInit): (components: CallSignallingComponents) => CallSignalling {
+export function callSignalling (init: CallSignallingInit = {}): (components: CallSignallingComponents) => CallSignalling {
   return (components) => new DefaultCallSignalling(components, init)
 }

@@ -44,7 +44,7 @@ export type CommandResult =
   | { type: 'history', peer: string, name?: string, messages: HistoryEntry[] }
   | { type: 'whoami', peerId: string, addresses: string[] }
   | { type: 'safety', peerId: string, name?: string, safetyCode: string }
-  | { type: 'status', connections: number, contactsOnline: number, relayed: number, addresses: string[], bootstrap: BootstrapNodeStatus[] }
+  | { type: 'status', connections: number, peers: number, contactsOnline: number, relayed: number, addresses: string[], bootstrap: BootstrapNodeStatus[] }
   | { type: 'chat', peerId: string, name?: string }
   | { type: 'chat', room: string, roomId: string }
   | { type: 'chat', ended: true, peerId?: string, name?: string, room?: string }
@@ -232,9 +232,10 @@ export async function runCommand (chat: Chat, line: string, ctx: CommandContext 
     case 'whoami':
       return { type: 'whoami', peerId: chat.peerId.toString(), addresses: chat.addresses() }
     case 'status': {
-      const conns = chat.libp2p.getConnections()
+      // relayed: peers reached only through a relay
+      const { connections, peers, relayed } = chat.connections()
       const online = (await chat.contacts()).filter(c => c.online).length
-      return { type: 'status', connections: conns.length, contactsOnline: online, relayed: conns.filter(c => !c.direct).length, addresses: chat.addresses(), bootstrap: chat.bootstrapStatus() }
+      return { type: 'status', connections, peers: peers.length, contactsOnline: online, relayed, addresses: chat.addresses(), bootstrap: chat.bootstrapStatus() }
     }
     case 'diagnose': {
       const [ref, extra] = words(rest, 1)
@@ -287,10 +288,10 @@ export async function runCommand (chat: Chat, line: string, ctx: CommandContext 
     case 'decline': {
       const [id, extra] = words(rest, 1)
       if (extra != null) throw new InvalidInputError('usage: /decline')
-      const ringing = chat.calls.list().filter(c => c.state === 'incoming' && (id == null || c.id === id))
+      const ringing = chat.calls().filter(c => c.state === 'incoming' && (id == null || c.id === id))
       if (ringing.length === 0) throw new CallError('no call is ringing')
       const call = ringing[ringing.length - 1]
-      await chat.calls.decline(call.id)
+      await chat.decline(call.id)
       return { type: 'declined', id: call.id, peer: call.peer, ...nameOf(chat, call.peer) }
     }
     case 'call':

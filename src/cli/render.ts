@@ -356,7 +356,7 @@ export class Renderer {
         this.print(`Safety code with ${label(r.name, r.peerId)}: ${this.c('bold', r.safetyCode)}`)
         return
       case 'status':
-        this.print(`${r.connections} connection${r.connections === 1 ? '' : 's'} (${r.relayed} via relay), ${r.contactsOnline} contact${r.contactsOnline === 1 ? '' : 's'} online`,
+        this.print(`${r.connections} connection${r.connections === 1 ? '' : 's'} to ${r.peers} peer${r.peers === 1 ? '' : 's'} (${r.relayed} only via relay), ${r.contactsOnline} contact${r.contactsOnline === 1 ? '' : 's'} online`,
           ...(r.bootstrap.length === 0 ? [this.c('yellow', 'no bootstrap node configured')] : r.bootstrap.map(b => `bootstrap node ${bootstrapName(b.address)}: ${bootstrapState(b, this.paint)}`)))
         return
       case 'diagnosis':

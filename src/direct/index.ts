@@ -326,6 +326,6 @@ class DefaultDirectMessages implements DirectMessages, Startable {
   }
 }
 
-export function directMessages (init: DirectMessagesInit): (components: DirectMessagesComponents) => DirectMessages {
+export function directMessages (init: DirectMessagesInit = {}): (components: DirectMessagesComponents) => DirectMessages {
   return (components) => new DefaultDirectMessages(components, init)
 }

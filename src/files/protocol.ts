@@ -48,9 +48,10 @@ export interface ServeSource {
 /** Why a holder does not serve a file: not offered to the asker, changed on disk, not (all) here. */
 export type Refusal = 'unknown' | 'changed' | 'unavailable'
 
+/** The file with this id (hex) if `peer` may have it, or why not. */
+export type FileLookup = (peer: PeerId, id: string) => Promise<ServeSource | Refusal>
+
 export interface FileTransferInit {
-  /** The file with this id (hex) if `peer` may have it, or why not. */
-  lookup(peer: PeerId, id: string): Promise<ServeSource | Refusal>
   maxInboundStreams?: number
 }
 
@@ -62,7 +63,7 @@ export interface FileTransferComponents {
 export interface FileTransferStats {
   /** chunks sent */
   served: number
-  /** requests for files we do not serve to the asker */
+  /** requests for files we do not serve to the asker, and streams that came when nothing listened */
   refused: number
   /** frames (or length prefixes) over their limit, either side */
   oversized: number
@@ -77,6 +78,11 @@ export interface FileTransferStats {
 export interface FileTransfer {
   readonly protocol: string
   readonly stats: FileTransferStats
+  /**
+   * Registers the protocol handler, serving the files `lookup` finds (for a file engine made after the
+   * node, before it starts: inbound streams meet only an engine that exists). Once only.
+   */
+  listen(lookup: FileLookup): Promise<void>
 }
 
 /** The holder does not serve the file: `reason` says why (a Refusal). */
@@ -117,6 +123,7 @@ class DefaultFileTransfer implements FileTransfer, Startable {
   private readonly log: Logger
   /** streams being served now */
   private readonly serving = new Set<Stream>()
+  private lookup?: FileLookup
   readonly [Symbol.toStringTag] = 'megachat/files'
   readonly [serviceCapabilities] = ['@megachat/files']
 
@@ -125,15 +132,21 @@ class DefaultFileTransfer implements FileTransfer, Startable {
     this.handle = this.handle.bind(this)
   }
 
-  async start (): Promise<void> {
+  async listen (lookup: FileLookup): Promise<void> {
+    if (this.lookup != null) throw new Error('already listening')
+    this.lookup = lookup
     await this.components.registrar.handle(this.protocol, this.handle, {
       maxInboundStreams: this.init.maxInboundStreams ?? FILE_MAX_INBOUND_STREAMS,
       runOnLimitedConnection: true
     })
   }
 
+  /** the protocol is registered by listen() */
+  async start (): Promise<void> {}
+
   async stop (): Promise<void> {
-    await this.components.registrar.unhandle(this.protocol)
+    if (this.lookup != null) await this.components.registrar.unhandle(this.protocol)
+    this.lookup = undefined
     // a file being served is not waited for: the receiver resumes it later
     for (const stream of this.serving) stream.abort(new Error('stopping'))
     this.serving.clear()
@@ -141,16 +154,21 @@ class DefaultFileTransfer implements FileTransfer, Startable {
 
   /** Serves one request: the header, then chunks as the receiver grants credit. */
   private async handle (stream: Stream, connection: Connection): Promise<void> {
-    const peer = connection.remotePeer
+    const lookup = this.lookup
+    if (lookup == null) {
+      this.stats.refused++
+      stream.abort(new Error('not listening'))
+      return
+    }
     this.serving.add(stream)
     try {
-      await this.serve(stream, peer)
+      await this.serve(stream, connection.remotePeer, lookup)
     } finally {
       this.serving.delete(stream)
     }
   }
 
-  private async serve (stream: Stream, peer: PeerId): Promise<void> {
+  private async serve (stream: Stream, peer: PeerId, lookup: FileLookup): Promise<void> {
     // the receiver sends only small frames
     const lp = lpStream(stream, frameLimits(SMALL_FRAME))
     const idle = AbortSignal.timeout(FILE_FIRST_FRAME_MS)
@@ -158,7 +176,7 @@ class DefaultFileTransfer implements FileTransfer, Startable {
     try {
       const req = decodeStrict(FileRequest, REQUEST_SHAPE, (await lp.read({ signal: idle })).subarray())
       if (req.id.byteLength !== FILE_ID_BYTES) throw new ProtocolViolationError('bad file id')
-      const source = await this.init.lookup(peer, fileIdHex(req.id))
+      const source = await lookup(peer, fileIdHex(req.id))
       if (typeof source === 'string') {
         this.stats.refused++
         await lp.write(FileHeader.encode({ hashes: new Uint8Array(0), error: source }), { signal: AbortSignal.timeout(FILE_IDLE_TIMEOUT_MS) })
@@ -238,7 +256,7 @@ class DefaultFileTransfer implements FileTransfer, Startable {
   }
 }
 
-export function fileTransfer (init: FileTransferInit): (components: FileTransferComponents) => FileTransfer {
+export function fileTransfer (init: FileTransferInit = {}): (components: FileTransferComponents) => FileTransfer {
   return (components) => new DefaultFileTransfer(components, init)
 }
 

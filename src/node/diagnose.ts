@@ -87,7 +87,7 @@ export async function diagnoseNetwork (init: { iceServers: RTCIceServer[], turnS
 /** The peer part: the connections now, the last attempt, and one line on what it means. */
 export function diagnosePeer (peerId: string, name: string | undefined, connections: Connection[], lastAttempt: ReachTrace | undefined, blocked: boolean): PeerDiagnosis {
   const paths = connections.filter(c => c.status === 'open').map(pathOf)
-    .sort((a, b) => rankPath(a) - rankPath(b))
+    .sort((a, b) => rankPath(a.path) - rankPath(b.path))
   const who = name ?? shortPeerId(peerId)
   let summary: string
   if (blocked) summary = `${who} is blocked: their connections are refused (unblock them to talk)`
@@ -105,6 +105,7 @@ export function diagnosePeer (peerId: string, name: string | undefined, connecti
   return { peerId, ...(name != null ? { name } : {}), connections: paths, ...(lastAttempt != null ? { lastAttempt } : {}), summary }
 }
 
-function rankPath (p: PathInfo): number {
-  return p.path === 'direct' ? 0 : p.path === 'webrtc' ? 1 : 2
+/** The better path ranks lower: direct, then WebRTC, then through a relay. */
+export function rankPath (path: PathInfo['path']): number {
+  return path === 'direct' ? 0 : path === 'webrtc' ? 1 : 2
 }

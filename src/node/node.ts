@@ -19,10 +19,20 @@ import { lanGater } from './lan-gater.js'
 import { blockingGater, chatDhtInit, chatServices, limitTopics, roomGossipsubInit } from './services.js'
 import { catchUpTopologies } from './topologies.js'
 import type { NodeOptions, ChatLibp2p, ChatServices } from './types.js'
+import type { Libp2pOptions } from 'libp2p'
 
 export type { NodeOptions, ChatLibp2p, ChatServices } from './types.js'
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws']
+
+/** How the node finds peers: the bootstrap nodes when there are any, and mDNS on the local network with `lan`. */
+export async function peerDiscovery (options: Pick<NodeOptions, 'bootstrap' | 'lan'>): Promise<NonNullable<Libp2pOptions['peerDiscovery']>> {
+  return [
+    ...((options.bootstrap?.length ?? 0) > 0 ? [bootstrap({ list: options.bootstrap ?? [], timeout: 0 })] : []),
+    // loaded only when asked for
+    ...(options.lan === true ? [(await import('@libp2p/mdns')).mdns()] : [])
+  ]
+}
 
 export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
   const webrtc = options.webrtc ?? true
@@ -63,10 +73,7 @@ export async function createNode (options: NodeOptions): Promise<ChatLibp2p> {
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    peerDiscovery: [
-      ...((options.bootstrap?.length ?? 0) > 0 ? [bootstrap({ list: options.bootstrap ?? [], timeout: 0 })] : []),
-      ...(options.lan === true ? [(await import('@libp2p/mdns')).mdns()] : [])
-    ],
+    peerDiscovery: await peerDiscovery(options),
     services
   })
   return node

@@ -149,9 +149,10 @@ export interface RoomSyncSource {
   sealed(item: RoomItem): Promise<Uint8Array | undefined>
 }
 
+/** The joined room with this public id (hex), if any: what the responder answers from. */
+export type RoomSyncLookup = (roomIdHex: string) => RoomSyncSource | undefined
+
 export interface RoomSyncInit {
-  /** the joined room with this public id (hex), if any */
-  lookup(roomIdHex: string): RoomSyncSource | undefined
   /** messages offered per room (SYNC_MAX_MESSAGES; tests lower it) */
   maxMessages?: number
 }
@@ -166,7 +167,7 @@ export interface RoomSyncComponents {
 export interface RoomSyncStats {
   /** summaries sent to members */
   served: number
-  /** requests for an unknown room or with a wrong proof of membership */
+  /** requests for an unknown room or with a wrong proof of membership, and streams that came when nothing listened */
   denied: number
   /** streams we answered that failed: bad frames, timeouts, resets */
   failed: number
@@ -194,27 +195,36 @@ export interface RoomSync {
   readonly stats: Readonly<RoomSyncStats>
   /** One exchange with `peer` about the room `local` holds: what we lack goes to `onMessage`. */
   request(peer: PeerId, local: RoomSyncSource, options: RoomSyncRequestOptions): Promise<RoomSyncResult>
+  /**
+   * Registers the protocol handler, answering from the rooms `lookup` finds (for rooms made after the
+   * node, before it starts: inbound streams meet only rooms that exist). Once only.
+   */
+  listen(lookup: RoomSyncLookup): Promise<void>
 }
 
 class DefaultRoomSync implements RoomSync, Startable {
   readonly stats: RoomSyncStats = { served: 0, denied: 0, failed: 0, completed: 0, received: 0, refused: 0 }
   private readonly components: RoomSyncComponents
-  private readonly init: RoomSyncInit
   private readonly log: Logger
   private readonly maxMessages: number
+  private lookup?: RoomSyncLookup
 
   readonly [Symbol.toStringTag] = 'megachat/room-sync'
   readonly [serviceCapabilities] = ['@megachat/room-sync']
 
   constructor (components: RoomSyncComponents, init: RoomSyncInit) {
     this.components = components
-    this.init = init
     this.log = components.logger.forComponent('megachat:room-sync')
     this.maxMessages = Math.min(init.maxMessages ?? SYNC_MAX_MESSAGES, SYNC_MAX_MESSAGES)
     this.handle = this.handle.bind(this)
   }
 
-  async start (): Promise<void> {
+  /** the protocol is registered by listen() */
+  async start (): Promise<void> {}
+
+  async listen (lookup: RoomSyncLookup): Promise<void> {
+    if (this.lookup != null) throw new Error('already listening')
+    this.lookup = lookup
     await this.components.registrar.handle(ROOM_SYNC_PROTOCOL, this.handle, {
       maxInboundStreams: 4,
       runOnLimitedConnection: true
@@ -222,16 +232,23 @@ class DefaultRoomSync implements RoomSync, Startable {
   }
 
   async stop (): Promise<void> {
-    await this.components.registrar.unhandle(ROOM_SYNC_PROTOCOL)
+    if (this.lookup != null) await this.components.registrar.unhandle(ROOM_SYNC_PROTOCOL)
+    this.lookup = undefined
   }
 
   /** The responder: summary, item lists, messages. */
   private async handle (stream: Stream, connection: Connection): Promise<void> {
+    const lookup = this.lookup
+    if (lookup == null) {
+      this.stats.denied++
+      stream.abort(new Error('not listening'))
+      return
+    }
     const signal = AbortSignal.timeout(SYNC_TIMEOUT_MS)
     const pb = boundedPbStream(stream, MAX_ASK_FRAME_BYTES)
     try {
       const req = await pb.read(SyncRequest, { signal })
-      const source = this.init.lookup(toHex(req.roomId, 'base16'))
+      const source = lookup(toHex(req.roomId, 'base16'))
       let items: RoomItem[] = []
       if (source != null && equals(req.auth, roomSyncAuth(source.keys, connection.remotePeer, this.components.peerId))) {
         items = await source.items(this.maxMessages)
@@ -372,6 +389,6 @@ class DefaultRoomSync implements RoomSync, Startable {
 
 }
 
-export function roomSync (init: RoomSyncInit): (components: RoomSyncComponents) => RoomSync {
+export function roomSync (init: RoomSyncInit = {}): (components: RoomSyncComponents) => RoomSync {
   return (components) => new DefaultRoomSync(components, init)
 }
