@@ -218,7 +218,7 @@ describe('web app server', () => {
       skipUnlessBuilt(this)
       const child = spawn(process.execPath, [SERVE_WEB, '--port', '0', '--host', '0.0.0.0'], { stdio: ['ignore', 'pipe', 'pipe'] })
       cleanup.add({ stop: () => { if (child.exitCode == null) child.kill('SIGKILL') } })
-      const text = await firstLines(child, 2)
+      const text = await firstLines(child, 3)
       assert.match(text[0], /^MegaChat web app: open http:\/\/localhost:\d+\/ on this computer$/)
       assert.match(text[1], /will not work for them; serve it through an HTTPS reverse proxy/)
       assert.match(text[2], /^no --bootstrap given: \/config\.json sets nothing; give the app a bootstrap node in its Settings/)
