@@ -132,13 +132,16 @@ export class Calls extends CallTable {
   }
 
   /**
-   * Callee: sets the call's media up while it rings, the offer taken, so that answering only starts
-   * the camera and microphone and makes the answer. Nothing reaches the caller before the user answers.
+   * Callee: sets the call's media up while it rings and starts taking the offer, so that answering only
+   * starts the camera and microphone and makes the answer. Resolves once the media exists, not once the
+   * offer is taken: an answer right away starts the camera while the offer is still being applied (the
+   * camera takes the longer). Nothing reaches the caller before the user answers.
    */
   private async prepareAnswer (call: Call, offer: string): Promise<MediaSession | undefined> {
     try {
       const media = await this.startMedia(call, { video: call.info.video }, true)
-      await media.takeOffer?.(offer)
+      // a failure here is met again, and reported, by answer()
+      media.takeOffer?.(offer).catch((err: Error) => { log('could not take the offer while it rang: %s', err.message) })
       return media
     } catch (err: any) {
       log('could not set the call up while it rang: %s', err.message)

@@ -198,7 +198,12 @@ export class RtcCall extends EventTarget implements MediaSession {
    */
   async takeOffer (offer: string): Promise<void> {
     this.offerSet ??= this.pc.setRemoteDescription({ type: 'offer', sdp: offer })
-    await this.offerSet
+    try {
+      await this.offerSet
+    } catch (err) {
+      this.offerSet = undefined // answer() tries once more, and fails the call if that fails too
+      throw err
+    }
   }
 
   async answer (offer: string): Promise<string> {
