@@ -2,6 +2,7 @@
  * One class per error, each with a static `name` that callers and tests match on.
  * Messages are one clear line meant for the user; they never contain secrets or message text.
  */
+import { MAX_TEXT_BYTES, overUtf8 } from './constants.js'
 
 export class InvalidPeerIdError extends Error {
   static override name = 'InvalidPeerIdError'
@@ -21,6 +22,11 @@ export class DuplicateContactError extends Error {
 export class MessageTooLongError extends Error {
   static override name = 'MessageTooLongError'
   override name = 'MessageTooLongError'
+}
+
+/** The one rule for a message's text, in a DM or a room, with a file or not: at most MAX_TEXT_BYTES of UTF-8. */
+export function checkMessageLength (text: string): void {
+  if (overUtf8(text, MAX_TEXT_BYTES)) throw new MessageTooLongError(`message is ${new TextEncoder().encode(text).byteLength} bytes; the limit is ${MAX_TEXT_BYTES}`)
 }
 
 export class InvalidInputError extends Error {

@@ -18,10 +18,10 @@ import { fileTransfer } from './files/protocol.js'
 import { openFileStorage } from './files/storage.js'
 import { createNode } from './node/node.js'
 import { ChatStore } from './store/index.js'
-import { checkLength, Conversations } from './direct/conversations.js'
+import { Conversations } from './direct/conversations.js'
 import { FileEngine } from './files/index.js'
 import { decodeOffer, encodeOffer } from './files/offer.js'
-import { InvalidInputError, UnknownRoomError } from './errors.js'
+import { checkMessageLength, InvalidInputError, UnknownRoomError } from './errors.js'
 import { diagnoseNetwork, diagnosePeer } from './node/diagnose.js'
 import { relayReservations } from './node/relay-reservations.js'
 import { BootstrapWatch } from './node/bootstrap-watch.js'
@@ -240,7 +240,7 @@ export class ChatFeatures {
 
   /** Offers a file to a contact or peer ID (through the outbox), else in a room by name or id (a sealed message). */
   async sendFile (ref: string, source: FileSource, text: string): Promise<FileTransfer> {
-    checkLength(text)
+    checkMessageLength(text)
     const to: { room: string } | { peer: PeerId } = this.contacts.find(ref) == null && !looksLikePeerId(ref) ? { room: this.room(ref).roomId } : { peer: this.contacts.resolve(ref) }
     if ('peer' in to && to.peer.equals(this.libp2p.peerId)) throw new InvalidInputError('cannot send a file to yourself')
     const { offer, transfer } = await this.files.prepare('room' in to ? to.room : to.peer.toString(), 'room' in to, source)

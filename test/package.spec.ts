@@ -58,14 +58,14 @@ function consumerLock (spec: string, pkg: { version: string, dependencies: Recor
 }
 
 /** A TypeScript consumer: the public API types, the errors (the crypto ones too), and no internals. */
-const CONSUMER_TS = `import { createChat, DuplicateContactError, InvalidInviteError, RoomMessageTooLongError, UnknownContactError } from 'megachat'
+const CONSUMER_TS = `import { createChat, DuplicateContactError, InvalidInviteError, MessageTooLongError, UnknownContactError } from 'megachat'
 import type { Chat, ChatInit, IncomingMessage, RoomMessageEvent } from 'megachat'
 
 const init: ChatInit = { bootstrap: [], start: false }
 const chat: Chat = await createChat(init)
 chat.addEventListener('message', (evt) => { const m: IncomingMessage = evt.detail; console.log(m.request === true, m.peer) })
 chat.addEventListener('room:message', (evt) => { const m: RoomMessageEvent = evt.detail; console.log(m.roomId, m.synced) })
-const errors: Array<new (message?: string) => Error> = [DuplicateContactError, InvalidInviteError, RoomMessageTooLongError, UnknownContactError]
+const errors: Array<new (message?: string) => Error> = [DuplicateContactError, InvalidInviteError, MessageTooLongError, UnknownContactError]
 console.log(errors.length)
 // @ts-expect-error the store is internal
 console.log(chat.store)
@@ -151,7 +151,7 @@ describe('package (npm pack, installed in another project)', function () {
 
   it('can be imported by its name only, not by a path inside it', async () => {
     const script = `const m = await import('megachat')
-console.log(typeof m.createChat, typeof m.InvalidInviteError, typeof m.RoomMessageTooLongError)
+console.log(typeof m.createChat, typeof m.InvalidInviteError, typeof m.MessageTooLongError)
 await import('megachat/dist/src/node/reach.js').catch(err => { console.log(err.code) })`
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], project)
     assert.deepEqual(stdout.trim().split('\n'), ['function function function', 'ERR_PACKAGE_PATH_NOT_EXPORTED'])

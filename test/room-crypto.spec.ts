@@ -8,7 +8,8 @@ import { concat } from 'uint8arrays/concat'
 import { equals } from 'uint8arrays/equals'
 import { fromString } from 'uint8arrays/from-string'
 import { toString } from 'uint8arrays/to-string'
-import { InvalidInviteError, RoomMessageTooLongError } from '../src/crypto/errors.js'
+import { InvalidInviteError } from '../src/crypto/errors.js'
+import { MessageTooLongError } from '../src/errors.js'
 import { decodeInvite, encodeInvite, INVITE_PREFIX, INVITE_PROBLEMS, MAX_ROOM_NAME_LENGTH } from '../src/crypto/invite.js'
 import { peerIdToBytes } from '../src/crypto/peer.js'
 import {
@@ -334,8 +335,8 @@ describe('room crypto', () => {
     it('refuses oversize text on seal', async () => {
       for (const text of ['x'.repeat(MAX_ROOM_TEXT_BYTES + 1), 'é'.repeat(MAX_ROOM_TEXT_BYTES / 2 + 1), '😀'.repeat(MAX_ROOM_TEXT_BYTES)]) {
         await assert.rejects(sealRoomMessage(roomA, alice, { text }), (err: Error) => {
-          assert.equal(err.name, 'RoomMessageTooLongError')
-          assert.ok(err instanceof RoomMessageTooLongError)
+          assert.equal(err.name, 'MessageTooLongError')
+          assert.ok(err instanceof MessageTooLongError)
           assert.ok(!err.message.includes(text.slice(0, 20)))
           return true
         })

@@ -4,12 +4,6 @@
  * One class per error with a static `name`; messages are one line and never contain secrets or text.
  */
 
-/** sealRoomMessage was given more than MAX_ROOM_TEXT_BYTES of UTF-8 text. */
-export class RoomMessageTooLongError extends Error {
-  static override name = 'RoomMessageTooLongError'
-  override name = 'RoomMessageTooLongError'
-}
-
 /** An invite link (or the room name/secret/creator given to encodeInvite) is malformed. */
 export class InvalidInviteError extends Error {
   static override name = 'InvalidInviteError'

@@ -30,10 +30,10 @@ import { concat as uint8ArrayConcat } from 'uint8arrays/concat'
 import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
-import { InvalidInputError } from '../errors.js'
+import { MAX_TEXT_BYTES } from '../constants.js'
+import { checkMessageLength, InvalidInputError } from '../errors.js'
 import { decodeOffer } from '../files/offer.js'
 import { RoomEnvelope } from '../rooms/pb/room.js'
-import { RoomMessageTooLongError } from './errors.js'
 import { ed25519PeerIdFromBytes, peerIdToBytes } from './peer.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 
@@ -43,8 +43,8 @@ export const ROOM_SECRET_BYTES = 32
 export const ROOM_ID_BYTES = 32
 /** Length of a message id. */
 export const ROOM_MESSAGE_ID_BYTES = 16
-/** Most UTF-8 bytes of text one room message may carry. */
-export const MAX_ROOM_TEXT_BYTES = 64 * 1024
+/** Most UTF-8 bytes of text one room message may carry: the same as a DM (checkMessageLength). */
+export const MAX_ROOM_TEXT_BYTES = MAX_TEXT_BYTES
 /** Most bytes a sealed room message may have; anything larger is dropped before decryption. */
 export const MAX_ROOM_MESSAGE_BYTES = 88 * 1024
 /** Every room topic starts with this; the rest is base32 of derived bytes. */
@@ -200,7 +200,7 @@ export function roomMessageSigningBytes (roomId: Uint8Array, id: Uint8Array, aut
 /**
  * Signs a text message as `privateKey` (Ed25519) and encrypts it for the room.
  *
- * @throws RoomMessageTooLongError when the text is over MAX_ROOM_TEXT_BYTES of UTF-8
+ * @throws MessageTooLongError when the text is over MAX_ROOM_TEXT_BYTES (MAX_TEXT_BYTES) of UTF-8
  * @throws InvalidInputError for a non-Ed25519 key, an id that is not 16 bytes or a bad timestamp
  */
 export async function sealRoomMessage (keys: RoomKeys, privateKey: PrivateKey, msg: RoomMessageInput): Promise<SealedRoomMessage> {
@@ -211,11 +211,9 @@ export async function sealRoomMessage (keys: RoomKeys, privateKey: PrivateKey, m
     throw new InvalidInputError('a room message needs text')
   }
 
+  checkMessageLength(msg.text)
   // what receivers will see: lone surrogates become U+FFFD, like any UTF-8 round trip
   const textBytes = utf8(msg.text)
-  if (textBytes.byteLength > MAX_ROOM_TEXT_BYTES) {
-    throw new RoomMessageTooLongError(`a room message may have at most ${MAX_ROOM_TEXT_BYTES} bytes of text (got ${textBytes.byteLength})`)
-  }
   const text = uint8ArrayToString(textBytes, 'utf8')
 
   if (msg.id != null && (!(msg.id instanceof Uint8Array) || msg.id.byteLength !== ROOM_MESSAGE_ID_BYTES)) {

@@ -5,8 +5,8 @@
  */
 import { logger } from '@libp2p/logger'
 import { toString as toHex } from 'uint8arrays/to-string'
-import { DM_PROTOCOL, MAX_TEXT_BYTES, overUtf8 } from '../constants.js'
-import { InvalidInputError, MessageTooLongError } from '../errors.js'
+import { DM_PROTOCOL } from '../constants.js'
+import { checkMessageLength, InvalidInputError } from '../errors.js'
 import { decodeOffer } from '../files/offer.js'
 import { Outbox } from './outbox.js'
 import type { DirectMessage, DirectMessages } from './index.js'
@@ -69,7 +69,7 @@ export class Conversations {
   async send (peer: PeerId, text: string, file?: { id: string, offer: Uint8Array, stored(message: StoredMessage): Promise<void> }): Promise<StoredMessage> {
     if (peer.equals(this.init.self)) throw new InvalidInputError(file != null ? 'cannot send a file to yourself' : 'cannot message yourself')
     if (file == null && text.trim().length === 0) throw new InvalidInputError('empty message')
-    checkLength(text)
+    checkMessageLength(text)
     const message = await this.outbox.send(peer.toString(), text, file != null ? { id: file.id, offer: file.offer } : undefined)
     await file?.stored(message)
     this.init.onSent(message)
@@ -147,9 +147,4 @@ export class Conversations {
   async settled (): Promise<void> {
     await this.outbox.settled()
   }
-}
-
-/** Text over MAX_TEXT_BYTES of UTF-8 is refused, in a DM or with a file. */
-export function checkLength (text: string): void {
-  if (overUtf8(text, MAX_TEXT_BYTES)) throw new MessageTooLongError(`message is ${new TextEncoder().encode(text).byteLength} bytes; the limit is ${MAX_TEXT_BYTES}`)
 }

@@ -17,8 +17,8 @@ import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { fromString, toString } from 'uint8arrays'
 import { decodeInvite, encodeInvite } from '../crypto/invite.js'
-import { createRoomSecret, deriveRoomKeys, sealRoomMessage, MAX_ROOM_TEXT_BYTES } from '../crypto/room.js'
-import { DuplicateRoomError, InvalidInputError, MessageTooLongError, UnknownRoomError } from '../errors.js'
+import { createRoomSecret, deriveRoomKeys, sealRoomMessage } from '../crypto/room.js'
+import { DuplicateRoomError, InvalidInputError, UnknownRoomError } from '../errors.js'
 import { LOCAL_NAME, LOCAL_NAME_RULE } from '../constants.js'
 import type { ChatLibp2p } from '../node/types.js'
 import type { ChatStore, RoomRecord, StoredRoomMessage } from '../store/index.js'
@@ -241,8 +241,6 @@ export class Rooms {
   async say (ref: string, text: string, file?: Uint8Array): Promise<StoredRoomMessage> {
     const room = this.find(ref)
     if (text.trim().length === 0 && file == null) throw new InvalidInputError('empty message')
-    const bytes = new TextEncoder().encode(text).byteLength
-    if (bytes > MAX_ROOM_TEXT_BYTES) throw new MessageTooLongError(`message is ${bytes} bytes; the limit is ${MAX_ROOM_TEXT_BYTES}`)
     const sealed = await sealRoomMessage(room.keys, this.init.privateKey, { text, ...(file != null ? { file } : {}) })
     const stored = toStored(room, sealed.message, sealed.bytes)
     await this.init.store.addRoomMessage(stored)
