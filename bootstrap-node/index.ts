@@ -27,7 +27,7 @@ import { autoNAT } from '@libp2p/autonat'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify, identifyPush } from '@libp2p/identify'
-import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { kadDHT } from '@libp2p/kad-dht'
 import { logger } from '@libp2p/logger'
 import { noise } from '@libp2p/noise'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -38,7 +38,8 @@ import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import { CONNECTION_MONITOR, DEFAULT_STUN_PORT, DHT_PROTOCOL } from '../src/constants.js'
+import { CONNECTION_MONITOR, DEFAULT_STUN_PORT } from '../src/constants.js'
+import { chatDhtInit } from '../src/node/services.js'
 import { InvalidInputError } from '../src/errors.js'
 import { loadIdentity } from '../src/identity/index.js'
 import { browserAddresses, hostnameOf, stunUrlHost, withPeerId } from './addresses.js'
@@ -222,12 +223,8 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
       identifyPush: identifyPush(),
       ping: ping(),
       autonat: autoNAT(),
-      dht: kadDHT({
-        protocol: DHT_PROTOCOL,
-        clientMode: false,
-        // the default mapper drops private addresses, which breaks LAN and loopback networks
-        peerInfoMapper: passthroughMapper
-      }),
+      // the clients' DHT settings, always a server
+      dht: kadDHT(chatDhtInit(false)),
       relay: circuitRelayServer({
         reservations: {
           maxReservations: relayLimits.maxReservations,
