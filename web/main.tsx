@@ -9,10 +9,9 @@ import { render } from 'preact'
 import { createChat } from '../src/index.js'
 import { internals } from '../src/internals.js'
 import { openPlatform } from '../src/platform.js'
-import { rtcMedia } from '../src/calls/rtc.js'
 import { App } from './components/app.js'
 import { Splash } from './components/splash.js'
-import { started } from './components/ui.js'
+import { started, whenIdle } from './components/ui.js'
 import { loadNetworkConfig } from './config.js'
 import { NotSecure, secureEnough } from './components/insecure.js'
 import { CallSessions } from './call-sessions.js'
@@ -20,6 +19,8 @@ import { ChatModel } from './model.js'
 import type { Chat, ConnectionSummary } from '../src/index.js'
 import type { ChatFeatures } from '../src/features.js'
 import type { LateServiceModules } from '../src/node/types.js'
+import type { MediaFactory } from '../src/calls/media.js'
+import type { RtcMediaInit } from '../src/calls/rtc.js'
 import './styles.css'
 
 declare global {
@@ -44,6 +45,22 @@ async function lateServices (): Promise<LateServiceModules> {
   return await import(/* @vite-ignore */ import.meta.url.replace(/[^/]*$/, 'late-services.js'))
 }
 
+/**
+ * The calls' media (src/calls/rtc.ts, the RTCPeerConnection and its statistics): a chunk of its own,
+ * loaded on idle once the tab is up, else by the first call (placed, or ringing in: a ringing call's
+ * session is made at once, so it is there when the call is answered). The calls' signalling and states
+ * are in the first chunk: a call rings without it.
+ */
+let rtc: Promise<typeof import('../src/calls/rtc.js')> | undefined
+async function loadRtc (): Promise<typeof import('../src/calls/rtc.js')> {
+  rtc ??= import('../src/calls/rtc.js').catch((err: Error) => { rtc = undefined; throw err })
+  return await rtc
+}
+
+function lazyRtcMedia (init: RtcMediaInit): MediaFactory {
+  return async (call, events, options) => await (await loadRtc()).rtcMedia(init)(call, events, options)
+}
+
 /** Said while this tab waits for another one to close, then once it has taken over. */
 const WAITING = 'MegaChat is open in another tab of this browser. This tab takes over when that one is closed.'
 const TOOK_OVER = 'The other MegaChat tab was closed: this tab has taken over.'
@@ -66,7 +83,7 @@ async function main (): Promise<void> {
   performance.mark('megachat:config')
   // the calls' media are handed over as the calls make them, before the model exists: kept apart for it
   const sessions = new CallSessions()
-  const callMedia = rtcMedia({ iceServers: net.iceServers, onSession: (call, session) => { sessions.attach(call.id, session) } })
+  const callMedia = lazyRtcMedia({ iceServers: net.iceServers, onSession: (call, session) => { sessions.attach(call.id, session) } })
   const chat = await createChat({ bootstrap: net.bootstrap, iceServers: net.iceServers, platform, callMedia, lateServices })
   performance.mark('megachat:node')
   window.megachat = chat
@@ -85,6 +102,7 @@ async function main (): Promise<void> {
   render(<App model={model} net={net} notice={waited ? TOOK_OVER : undefined} />, root)
   performance.mark('megachat:rendered')
   started()
+  whenIdle(() => { loadRtc().catch(() => {}) }) // a call tries again
 }
 
 const FIRST_PAINT_WAIT_MS = 500

@@ -4,11 +4,10 @@
  */
 import { useSignalEffect } from '@preact/signals'
 import { useEffect, useRef, useState } from 'preact/hooks'
-import { CallLayer } from './call.js'
 import { ConversationView } from './conversation.js'
-import { DialogLayer } from './dialogs.js'
-import { SettingsView } from './settings.js'
+import { CallLayer, DialogLayer, SettingsView, preloadParts } from './parts.js'
 import { Sidebar } from './sidebar.js'
+import { whenIdle } from './ui.js'
 import { Welcome } from './welcome.js'
 import type { NetworkConfig } from '../config.js'
 import type { ChatModel } from '../model.js'
@@ -24,6 +23,8 @@ export function App ({ model, net, notice }: { model: ChatModel, net: NetworkCon
   const drafts = useRef(new Map<ConversationKey, string>())
   useDocumentTitle(model)
   useRefuseStrayDrops()
+  // the parts loaded on demand (parts.ts), there before they are opened
+  useEffect(() => whenIdle(preloadParts), [])
 
   const openSettings = (): void => { model.openSettings() }
   const unreachable = status.state === 'unreachable' ? status.detail : undefined
@@ -55,8 +56,8 @@ export function App ({ model, net, notice }: { model: ChatModel, net: NetworkCon
       </main>
       {/* a signal as the text: its changes update the text alone, without a render */}
       <div class='sr-only' aria-live='polite' aria-atomic='true'>{model.announcement}</div>
-      <DialogLayer model={model} dialog={dialog} onClose={() => { setDialog(undefined) }} />
-      <CallLayer model={model} />
+      {dialog != null && <DialogLayer model={model} dialog={dialog} onClose={() => { setDialog(undefined) }} />}
+      {model.call.value != null && <CallLayer model={model} />}
     </div>
   )
 }
