@@ -15,6 +15,9 @@
  *      (sendrecv), offer, getUserMedia on the callee, answer, trickle ICE handed over directly in JS,
  *      no ICE servers, until the caller's video renders its first remote frame.
  *      Goal: within 1.5x the bare pair (p50 against p50).
+ *      A diagnostic beside it: the same bare steps split across two more Chromium profiles, the bench
+ *      carrying the offer, answer and candidates between them in order. What it adds to the one-page
+ *      pair is the cost of two browsers; what MegaChat adds to it is ours.
  *  (b) the call's media path (candidate types of the selected pair: host/host is direct, no relay) and
  *      the audio and video bitrate the caller receives over a few seconds of a connected call.
  *
@@ -214,6 +217,97 @@ async function bareCallInPage ({ waitMs }: { waitMs: number }): Promise<SetUp> {
   }
 }
 
+/**
+ * In each page of the two-browser floor: one side of a bare call, the other side in another Chromium,
+ * the bench carrying the signalling between them in order (`benchSignal` out, `benchDeliver` in). The
+ * same steps as bareCallInPage (repeated, not shared: a function handed to page.evaluate carries no
+ * imports or closures); what it adds to that pair is what two browser processes cost.
+ */
+function bareSideInPage (): void {
+  const w = window as any
+  let pc: RTCPeerConnection | undefined
+  let streams: MediaStream[] = []
+  let remoteSet: Promise<unknown> = Promise.resolve()
+  const video = document.createElement('video')
+  video.autoplay = true
+  video.playsInline = true
+  document.body.append(video)
+  const close = (): void => {
+    pc?.close()
+    pc = undefined
+    for (const s of streams) for (const t of s.getTracks()) t.stop()
+    streams = []
+    video.srcObject = null
+  }
+  w.benchBareHangUp = close
+  const reset = (): RTCPeerConnection => {
+    close()
+    const next = new RTCPeerConnection({ iceServers: [] })
+    next.addEventListener('icecandidate', (e) => {
+      if (e.candidate != null && e.candidate.candidate !== '') void w.benchSignal({ candidate: e.candidate.toJSON() })
+    })
+    pc = next
+    return next
+  }
+  const media = async (): Promise<MediaStream> => {
+    const s = await navigator.mediaDevices.getUserMedia({ audio: true, video: true })
+    streams.push(s)
+    return s
+  }
+  w.benchBareCall = async (waitMs: number): Promise<SetUp> => {
+    const caller = reset()
+    const remote = new MediaStream()
+    caller.addEventListener('track', (e) => { remote.addTrack(e.track) })
+    video.srcObject = remote
+    video.play().catch(() => {})
+    let connected = Number.NaN
+    caller.addEventListener('connectionstatechange', () => {
+      if (caller.connectionState === 'connected' && Number.isNaN(connected)) connected = performance.now() - t0
+    })
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const frame = new Promise<number>((resolve, reject) => {
+      video.requestVideoFrameCallback((now) => { resolve(now) })
+      timer = setTimeout(() => { reject(new Error(`no remote video frame within ${waitMs} ms`)) }, waitMs)
+    })
+    const t0 = performance.now()
+    const mine = await media()
+    for (const track of [mine.getAudioTracks()[0], mine.getVideoTracks()[0]]) caller.addTransceiver(track, { direction: 'sendrecv', streams: [mine] })
+    await caller.setLocalDescription(await caller.createOffer())
+    remoteSet = new Promise(() => {}) // until the answer comes
+    void w.benchSignal({ offer: caller.localDescription?.sdp })
+    try {
+      const first = await frame
+      return { connected, frame: first - t0 }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+  w.benchDeliver = (msg: any): void => {
+    if (msg.candidate != null) {
+      const to = pc
+      void remoteSet.then(async () => { await to?.addIceCandidate(msg.candidate) }).catch(() => {})
+    } else if (msg.answer != null) {
+      remoteSet = (pc as RTCPeerConnection).setRemoteDescription({ type: 'answer', sdp: msg.answer })
+    } else if (msg.offer != null) {
+      const callee = reset()
+      let applied: () => void = () => {}
+      remoteSet = new Promise<void>(resolve => { applied = resolve })
+      void (async () => {
+        const theirs = await media()
+        await callee.setRemoteDescription({ type: 'offer', sdp: msg.offer })
+        applied()
+        for (const t of callee.getTransceivers()) {
+          t.direction = 'sendrecv'
+          t.sender.setStreams(theirs)
+          await t.sender.replaceTrack(t.receiver.track.kind === 'audio' ? theirs.getAudioTracks()[0] : theirs.getVideoTracks()[0])
+        }
+        await callee.setLocalDescription(await callee.createAnswer())
+        void w.benchSignal({ answer: callee.localDescription?.sdp })
+      })().catch((err: Error) => { console.error(`bare callee: ${err.message}`) })
+    }
+  }
+}
+
 interface Media {
   audioKbps: number
   videoKbps: number
@@ -302,7 +396,7 @@ export async function benchCalls (step: (what: string) => void = () => {}): Prom
     const floorServer = await serveWebApp({ dir: floorDir, host: '127.0.0.1', port: 0 })
     cleanup.add({ stop: async () => { await floorServer.close() } })
 
-    const [alicePage, bobPage, floor] = await Promise.all(['alice', 'bob', 'floor'].map(profile))
+    const [alicePage, bobPage, floor, floorA, floorB] = await Promise.all(['alice', 'bob', 'floor', 'floor-a', 'floor-b'].map(profile))
     const alice: Side = { name: 'alice', page: alicePage, id: '', offers: [] }
     const bob: Side = { name: 'bob', page: bobPage, id: '', offers: [] }
     const sides = [alice, bob]
@@ -316,6 +410,15 @@ export async function benchCalls (step: (what: string) => void = () => {}): Prom
       side.id = await p.evaluate(() => (window as any).megachat.peerId.toString() as string)
     }))
     await floor.goto(floorServer.url)
+    // the two-browser floor: each page's signals reach the other in order
+    for (const [me, them] of [[floorA, floorB], [floorB, floorA]]) {
+      let queue: Promise<unknown> = Promise.resolve()
+      await me.exposeFunction('benchSignal', (msg: unknown) => {
+        queue = queue.then(async () => await them.evaluate((m) => { (window as any).benchDeliver(m) }, msg)).catch(() => {})
+      })
+      await me.goto(floorServer.url)
+      await me.evaluate(bareSideInPage)
+    }
     for (const [me, them] of [[alice, bob], [bob, alice]]) {
       await me.page.evaluate(async ({ id, name }) => { await (window as any).megachatModel.addContact(id, name) }, { id: them.id, name: them.name })
       await me.page.evaluate(autoAcceptInPage)
@@ -349,6 +452,14 @@ export async function benchCalls (step: (what: string) => void = () => {}): Prom
       }))
     }
     const bareCall = async (): Promise<SetUp> => await floor.evaluate(bareCallInPage, { waitMs: WAIT_MS })
+    const twoBrowserCall = async (): Promise<SetUp> => {
+      try {
+        return await floorA.evaluate(async (waitMs) => await (window as any).benchBareCall(waitMs), WAIT_MS)
+      } finally {
+        // nothing left sending video beside the next call
+        await Promise.all([floorA, floorB].map(async p => { await p.evaluate(() => { (window as any).benchBareHangUp() }) }))
+      }
+    }
     /** a call that fails is made again (and reported), up to MAX_FAILURES in all */
     const attempt = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
       stepTo(what)
@@ -369,13 +480,16 @@ export async function benchCalls (step: (what: string) => void = () => {}): Prom
     await attempt('the warm-up call bob to alice', async () => await appCall(bob))
     await hangUp()
     await attempt('the warm-up bare pair', bareCall)
+    await attempt('the warm-up bare pair across two browsers', twoBrowserCall)
     const apps: AppSetUp[] = []
     const bares: SetUp[] = []
+    const twoBrowsers: SetUp[] = []
     for (let i = 0; i < RUNS; i++) {
       const from = sides[i % 2]
       apps.push(await attempt(`call ${i + 1} of ${RUNS} (${from.name} calls)`, async () => await appCall(from)))
       await hangUp()
       bares.push(await attempt(`bare pair ${i + 1} of ${RUNS}`, bareCall))
+      twoBrowsers.push(await attempt(`bare pair across two browsers ${i + 1} of ${RUNS}`, twoBrowserCall))
     }
     const appFrame = summarize(apps.map(s => s.frame))
     const bareFrame = summarize(bares.map(s => s.frame))
@@ -387,6 +501,9 @@ export async function benchCalls (step: (what: string) => void = () => {}): Prom
     const p50 = (step: keyof AppSetUp): string => ms(summarize(apps.map(s => s[step])).p50)
     lines.push(`calls:   diag: MegaChat steps p50: ringing ${p50('ringing')}, accepted ${p50('accepted')}, connected ${p50('connected')}, first frame ${p50('frame')},` +
       ` video shown by the call view ${p50('shown')}`)
+    const twoFrame = summarize(twoBrowsers.map(s => s.frame))
+    lines.push(`calls:   diag: a bare pair across two browsers (the bench carries the signalling) p50 ${ms(twoFrame.p50)} (${range(twoFrame)}),` +
+      ` connected ${ms(summarize(twoBrowsers.map(s => s.connected)).p50)}; MegaChat / this ${ratio(appFrame.p50, twoFrame.p50)}`)
     lines.push(`calls:   first call, warm-up (not counted): first frame ${ms(first.frame)}, connected ${ms(first.connected)}`)
     if (paced > 0) lines.push(`calls:   note: ${(paced / 1000).toFixed(1)} s spent waiting between calls for the callee's limit of ${MAX_OFFERS_PER_MINUTE} calls per peer per minute`)
     // which libp2p connection carries the signalling: through the bootstrap node's relay, or direct WebRTC
