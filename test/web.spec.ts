@@ -296,7 +296,7 @@ describe('web app in Chromium', function () {
     assert.match(await page.getByTestId('diag-nat').first().textContent() ?? '', /^no NAT|no STUN server/)
     assert.match(await page.getByTestId('diag-turn').first().textContent() ?? '', /none \(no bootstrap node of yours runs --turn\)/)
     // the tab's reservation on the bootstrap node's relay, and when it is renewed
-    assert.match(await page.getByTestId('diag-reservation').first().textContent() ?? '', /^reservation on \S+ until .+, renewed at .+/)
+    assert.match(await page.getByTestId('diag-reservation').first().textContent() ?? '', /^reservation on \S+ until .+, renews at .+/)
     await page.screenshot({ path: join(OUTPUT, 'connection-details.png') })
     await page.getByRole('button', { name: 'Contact details and safety code' }).click()
   })

@@ -52,7 +52,7 @@ export function diagnosisLines (d: Diagnosis, paint: Paint): string[] {
   lines.push(...(d.bootstrap.length === 0 ? [paint('yellow', '  no bootstrap node configured')] : d.bootstrap.map(b => `  bootstrap node ${bootstrapName(b.address)}: ${bootstrapState(b, paint)}`)))
   lines.push(d.relays.length > 0 ? `  reachable through ${d.relays.length} relay address${d.relays.length === 1 ? '' : 'es'}` : '  no relay reservation: only reachable at your own addresses')
   for (const r of d.relays) lines.push(paint('dim', `    ${shortPeerIds(r)}`))
-  for (const r of d.reservations) lines.push(paint('dim', `    reservation on ${shortPeerIds(r.relay)} until ${time(r.expires)}, renewed ${r.renews > Date.now() ? `at ${time(r.renews)}` : 'now'}`))
+  for (const r of d.reservations) lines.push(paint('dim', `    reservation on ${shortPeerIds(r.relay)} until ${time(r.expires)}, renews ${r.renews > Date.now() ? `at ${time(r.renews)}` : 'now'}`))
   lines.push(d.turn.length > 0 ? `  TURN for calls: ${d.turn.join(', ')}` : '  TURN for calls: none (no bootstrap node of yours runs --turn)')
   for (const a of d.advice) lines.push(paint('yellow', `  ! ${a}`))
   const p = d.peer

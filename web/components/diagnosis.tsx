@@ -38,7 +38,7 @@ export function ConnectionDetails ({ model, peerId, label }: { model: ChatModel,
             <dd>
               {result.relays.length > 0 ? `reachable through ${result.relays.length} relay address${result.relays.length === 1 ? '' : 'es'}` : 'no relay reservation'}
               {result.reservations.map(r => (
-                <div key={r.relay} data-testid='diag-reservation'>reservation on {shortId(r.relay)} until {clock(r.expires)}, renewed {r.renews > Date.now() ? `at ${clock(r.renews)}` : 'now'}</div>
+                <div key={r.relay} data-testid='diag-reservation'>reservation on {shortId(r.relay)} until {clock(r.expires)}, renews {r.renews > Date.now() ? `at ${clock(r.renews)}` : 'now'}</div>
               ))}
             </dd>
             <dt>TURN</dt><dd data-testid='diag-turn'>{result.turn.length > 0 ? result.turn.join(', ') : 'none (no bootstrap node of yours runs --turn)'}</dd>
