@@ -224,7 +224,12 @@ export async function benchFiles (io: { line(text?: string): void, step(what: st
       disks.push(await floor(bytes, { disk: dir }))
     }
     const floorRate = median(raws.map(x => bytes / x.ms * 1000))
-    const cpu = (runs: Array<{ cpu: Cpu }>): string => `CPU/MiB: sender ${median(runs.map(x => x.cpu.senderMs)).toFixed(2)} ms, receiver ${median(runs.map(x => x.cpu.receiverMs)).toFixed(2)} ms`
+    const each = (xs: number[]): string => xs.length > 1 ? ` (${xs.map(x => x.toFixed(2)).join(', ')})` : ''
+    const cpu = (runs: Array<{ cpu: Cpu }>): string => {
+      const sender = runs.map(x => x.cpu.senderMs)
+      const receiver = runs.map(x => x.cpu.receiverMs)
+      return `CPU/MiB: sender ${median(sender).toFixed(2)} ms${each(sender)}, receiver ${median(receiver).toFixed(2)} ms${each(receiver)}`
+    }
     const rate = median(chats.map(x => bytes / x.ms * 1000))
     const all = (xs: number[]): string => xs.map(x => mib(x / 1024)).join(', ')
     line(`${pad('floor: raw libp2p stream, 1 MiB frames', LABEL)} ${pad(mib(floorRate / 1024), 10)}/s (runs: ${all(raws.map(x => bytes / x.ms * 1000))}/s; to a bare node that discards them) ${cpu(raws)}`)
