@@ -5,21 +5,44 @@
  *   node files-receiver.js raw-disk <dir>   the same, writing what it reads to a file in <dir>
  *   node files-receiver.js raw-webrtc <relay>          a bare node reachable by WebRTC through <relay>
  *   node files-receiver.js chat-webrtc <dir> <relay>   a client reachable by WebRTC through <relay>
- * Prints {"type":"ready",peerId,addresses}; reads JSON lines on stdin ({"add": peerId}); prints
- * {"type":"done",...} when a file (or the raw stream) has all arrived.
+ * Prints {"type":"ready",peerId,addresses}; reads JSON lines on stdin ({"add": peerId}, {"cpu": true});
+ * prints {"type":"done",...} when a file (or the raw stream) has all arrived, {"type":"cpu"} when asked.
+ * Every line it prints carries cpuUs, the CPU time it has used so far.
  */
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { lpStream, UnexpectedEOFError } from '@libp2p/utils'
 import { createChat } from '../src/index.js'
+import { startProfile } from './profile.js'
 import { BULK_PROTOCOL, createRawNode, createRawWebRTCNode } from './floor.js'
+import type { Profiling } from './profile.js'
 import type { Libp2p, Stream } from '@libp2p/interface'
 
-const say = (obj: object): void => { process.stdout.write(JSON.stringify(obj) + '\n') }
+/** BENCH_PROFILE_DIR: a profile from the first {"cpu"} (before a transfer) to the next "done" */
+let profiling: Promise<Profiling> | undefined
+/** every line carries the process's CPU time so far (µs, user + system): the bench takes differences */
+const say = (obj: object): void => {
+  if ((obj as any).type === 'done' && profiling != null) {
+    const stopping = profiling
+    profiling = undefined
+    void stopping.then(async p => { await p.stop() })
+  }
+  const { user, system } = process.cpuUsage()
+  process.stdout.write(JSON.stringify({ ...obj, cpuUs: user + system }) + '\n')
+}
 
 async function main (): Promise<void> {
   const [mode, dataDir, relayArg] = process.argv.slice(2)
+  const commands: Array<(msg: any) => void> = [(msg) => {
+    if (msg.cpu == null) return
+    profiling ??= startProfile(`receiver-${mode}`)
+    void profiling.then(() => { say({ type: 'cpu' }) })
+  }]
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    const msg = JSON.parse(line)
+    for (const c of commands) c(msg)
+  })
   const relay = mode === 'raw-webrtc' ? dataDir : relayArg
   if (mode === 'raw' || mode === 'raw-disk' || mode === 'raw-webrtc') {
     const node = mode === 'raw-webrtc' ? await createRawWebRTCNode(relay) : await createRawNode()
@@ -57,8 +80,7 @@ async function main (): Promise<void> {
   chat.addEventListener('file-done', (evt) => { say({ type: 'done', bytes: evt.detail.size, path: evt.detail.path }) })
   chat.addEventListener('file-error', (evt) => { say({ type: 'error', message: evt.detail.error }) })
   chat.addEventListener('file-offer', () => { say({ type: 'offer' }) })
-  createInterface({ input: process.stdin }).on('line', (line) => {
-    const msg = JSON.parse(line)
+  commands.push((msg) => {
     if (msg.add != null) void chat.addContact(msg.add, 'sender').then(() => { say({ type: 'added' }) })
   })
   say({ type: 'ready', peerId: chat.peerId.toString(), addresses: webrtc ? await webrtcAddresses(chat.libp2p) : chat.addresses() })

@@ -5,6 +5,9 @@
  * and the receiving client's peak RSS during the transfer against its own idle RSS. Then a file of
  * BENCH_WEBRTC_FILE_MIB (default 128) MiB over a direct WebRTC connection between the two processes,
  * against a raw @libp2p/webrtc stream opened the same way (through the bootstrap node's relay).
+ * Each TCP row says the CPU time each side spent per MiB (process.cpuUsage: less disturbed by whatever
+ * else runs on the machine than the rates are). BENCH_FILE_RUNS (default 3) runs of each; BENCH_FILE_WEBRTC=0
+ * skips the WebRTC rows; BENCH_PROFILE_DIR writes a CPU profile of each side of each transfer there.
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -20,6 +23,7 @@ import { isWebRTC } from '../src/node/webrtc-guard.js'
 import { startBootstrap, WEBRTC } from '../test/fixtures.js'
 import { rssKiB, stopChild } from './children.js'
 import { BULK_PROTOCOL, createRawNode, createRawWebRTCNode } from './floor.js'
+import { startProfile } from './profile.js'
 import { mib, pad, positiveInt, ratio } from './stats.js'
 import { removeTempDir, tempDir } from './temp.js'
 import type { ChildProcess } from 'node:child_process'
@@ -40,8 +44,7 @@ interface Receiver {
 }
 
 async function startReceiver (args: string[]): Promise<Receiver> {
-  const profile = process.env.BENCH_PROFILE_DIR != null ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []
-  const child = spawn(process.execPath, [...profile, RECEIVER, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [RECEIVER, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
   const lines: any[] = []
   const waiters = new Set<() => void>()
   createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -90,7 +93,20 @@ async function randomFile (path: string, bytes: number): Promise<void> {
   await h.close()
 }
 
-interface FloorRun { ms: number, idleKiB: number, peakKiB: number }
+/** CPU time this process has used so far, µs */
+function cpuNow (): number {
+  const { user, system } = process.cpuUsage()
+  return user + system
+}
+
+/** CPU time per MiB moved, ms, on each side of a transfer */
+interface Cpu { senderMs: number, receiverMs: number }
+
+function cpuPerMiB (bytes: number, senderUs: number, receiverUs: number): Cpu {
+  return { senderMs: senderUs / 1000 / (bytes / MiB), receiverMs: receiverUs / 1000 / (bytes / MiB) }
+}
+
+interface FloorRun { ms: number, idleKiB: number, peakKiB: number, cpu: Cpu }
 
 /**
  * The raw stream: to a bare node over TCP (that discards the bytes, or with `disk` writes them there),
@@ -110,22 +126,28 @@ async function floor (bytes: number, opts: { disk?: string, relay?: string } = {
     const stream = await connection.newStream(BULK_PROTOCOL)
     const lp = lpStream(stream)
     const frame = new Uint8Array(randomBytes(MiB))
+    receiver.send({ cpu: true })
+    const receiverCpu0 = (await receiver.next('cpu')).cpuUs
+    const profile = await startProfile(`sender-${relay != null ? 'floor-webrtc' : disk != null ? 'floor-disk' : 'floor'}`)
+    const cpu0 = cpuNow()
     const t0 = performance.now()
     for (let done = 0; done < bytes; done += MiB) await lp.write(frame.subarray(0, Math.min(MiB, bytes - done)))
     const closing = stream.close()
     const ack = Number(new TextDecoder().decode((await lp.read()).subarray()))
     await closing
     const ms = performance.now() - t0
+    const senderUs = cpuNow() - cpu0
+    await profile.stop()
     if (ack !== bytes) throw new Error(`floor: the receiver got ${ack} bytes, not ${bytes}`)
-    await receiver.next('done')
-    return { ms, idleKiB, peakKiB: await rss.stop() }
+    const done = await receiver.next('done')
+    return { ms, idleKiB, peakKiB: await rss.stop(), cpu: cpuPerMiB(bytes, senderUs, done.cpuUs - receiverCpu0) }
   } finally {
     await node.stop()
     await stopChild(receiver.child)
   }
 }
 
-interface ChatRun { hashMs: number, ms: number, idleKiB: number, peakKiB: number }
+interface ChatRun { hashMs: number, ms: number, idleKiB: number, peakKiB: number, cpu: Cpu }
 
 /** Two clients over TCP, or with `relay` over a direct WebRTC connection opened through that relay. */
 async function chat (bytes: number, dir: string, relay?: string): Promise<ChatRun> {
@@ -153,16 +175,23 @@ async function chat (bytes: number, dir: string, relay?: string): Promise<ChatRu
     const idleKiB = await rssKiB(receiver.child.pid as number)
     const path = join(dir, 'big.bin')
     await randomFile(path, bytes)
+    // the receiver's CPU from before the offer (it idles while the sender hashes the file)
+    receiver.send({ cpu: true })
+    const receiverCpu0 = (await receiver.next('cpu')).cpuUs
     const t0 = performance.now()
     const rss = sampleRss(receiver.child.pid as number)
     await sender.sendFile('bob', { name: 'big.bin', blob: await openAsBlob(path), path })
     const t1 = performance.now()
+    const profile = await startProfile(`sender-${relay != null ? 'chat-webrtc' : 'chat'}`)
+    const cpu0 = cpuNow()
     const done = await receiver.next('done')
     const t2 = performance.now()
+    const senderUs = cpuNow() - cpu0
+    await profile.stop()
     const peakKiB = await rss.stop()
     if (done.bytes !== bytes) throw new Error(`chat: ${done.bytes} bytes arrived, not ${bytes}`)
     if (others > 0) throw new Error(`chat: ${others} other connection(s) to the receiver opened during the transfer`)
-    return { hashMs: t1 - t0, ms: t2 - t1, idleKiB, peakKiB }
+    return { hashMs: t1 - t0, ms: t2 - t1, idleKiB, peakKiB, cpu: cpuPerMiB(bytes, senderUs, done.cpuUs - receiverCpu0) }
   } finally {
     await sender.stop()
     await stopChild(receiver.child)
@@ -195,13 +224,19 @@ export async function benchFiles (io: { line(text?: string): void, step(what: st
       disks.push(await floor(bytes, { disk: dir }))
     }
     const floorRate = median(raws.map(x => bytes / x.ms * 1000))
+    const each = (xs: number[]): string => xs.length > 1 ? ` (${xs.map(x => x.toFixed(2)).join(', ')})` : ''
+    const cpu = (runs: Array<{ cpu: Cpu }>): string => {
+      const sender = runs.map(x => x.cpu.senderMs)
+      const receiver = runs.map(x => x.cpu.receiverMs)
+      return `CPU/MiB: sender ${median(sender).toFixed(2)} ms${each(sender)}, receiver ${median(receiver).toFixed(2)} ms${each(receiver)}`
+    }
     const rate = median(chats.map(x => bytes / x.ms * 1000))
     const all = (xs: number[]): string => xs.map(x => mib(x / 1024)).join(', ')
-    line(`${pad('floor: raw libp2p stream, 1 MiB frames', LABEL)} ${pad(mib(floorRate / 1024), 10)}/s (runs: ${all(raws.map(x => bytes / x.ms * 1000))}/s; to a bare node that discards them)`)
+    line(`${pad('floor: raw libp2p stream, 1 MiB frames', LABEL)} ${pad(mib(floorRate / 1024), 10)}/s (runs: ${all(raws.map(x => bytes / x.ms * 1000))}/s; to a bare node that discards them) ${cpu(raws)}`)
     const r = rate / floorRate
-    line(`${pad('createChat: offer to file-done', LABEL)} ${pad(mib(rate / 1024), 10)}/s ratio ${pad(ratio(rate, floorRate), 6)} goal >=${THROUGHPUT_GOAL}x ${r >= THROUGHPUT_GOAL ? 'PASS' : 'MISS'}  (runs: ${all(chats.map(x => bytes / x.ms * 1000))}/s; every chunk checked and written to disk)`)
+    line(`${pad('createChat: offer to file-done', LABEL)} ${pad(mib(rate / 1024), 10)}/s ratio ${pad(ratio(rate, floorRate), 6)} goal >=${THROUGHPUT_GOAL}x ${r >= THROUGHPUT_GOAL ? 'PASS' : 'MISS'}  (runs: ${all(chats.map(x => bytes / x.ms * 1000))}/s; every chunk checked and written to disk) ${cpu(chats)}`)
     const diskRate = median(disks.map(x => bytes / x.ms * 1000))
-    line(`${pad('  diag: the raw stream, written to disk', LABEL)} ${pad(mib(diskRate / 1024), 10)}/s (runs: ${all(disks.map(x => bytes / x.ms * 1000))}/s); the chat ${ratio(rate, diskRate)} of it`)
+    line(`${pad('  diag: the raw stream, written to disk', LABEL)} ${pad(mib(diskRate / 1024), 10)}/s (runs: ${all(disks.map(x => bytes / x.ms * 1000))}/s); the chat ${ratio(rate, diskRate)} of it; ${cpu(disks)}`)
     const hashMs = median(chats.map(x => x.hashMs))
     line(`${pad('  diag: sender reading and hashing it', LABEL)} ${(hashMs / 1000).toFixed(2)} s (${mib(bytes / hashMs * 1000 / 1024)}/s), before the offer goes out`)
     const worst = chats.reduce((a, b) => b.peakKiB / b.idleKiB > a.peakKiB / a.idleKiB ? b : a)
@@ -216,11 +251,17 @@ export async function benchFiles (io: { line(text?: string): void, step(what: st
 }
 
 const WEBRTC_FILE_MIB = positiveInt(process.env.BENCH_WEBRTC_FILE_MIB, 128)
+/** BENCH_FILE_WEBRTC=0 leaves the WebRTC rows out (while iterating on the TCP ones) */
+const SKIP_WEBRTC = process.env.BENCH_FILE_WEBRTC === '0'
 
 /** The same between two clients over a direct WebRTC connection, against a raw WebRTC stream. */
 async function overWebRTC (io: { line(text?: string): void, step(what: string): void }, dir: string): Promise<void> {
   const { line, step } = io
   const label = 'over WebRTC'
+  if (SKIP_WEBRTC) {
+    line(`${pad(label, LABEL)} skipped (BENCH_FILE_WEBRTC=0)`)
+    return
+  }
   if (!WEBRTC) {
     line(`${pad(label, LABEL)} skipped: WebRTC needs the bench's network namespace (host candidates on its veth pair)`)
     return

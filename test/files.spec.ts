@@ -12,6 +12,7 @@ import { encodeDirectMessage } from '../src/direct/index.js'
 import { safeFileName } from '../src/files/names.js'
 import { decodeOffer, encodeOffer, sha256 } from '../src/files/offer.js'
 import { FileHeader, FileRequest, FileWant } from '../src/files/pb/file.js'
+import { IdleTimeout } from '../src/files/protocol.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Cleanup, eachTestWithBootstrap, JsonClient, startChat, tempDir, until, waitFor } from './fixtures.js'
 import { startAttacker } from './fuzz-frames.js'
@@ -92,6 +93,47 @@ describe('files: offers', () => {
       const offer = { id: new Uint8Array(16), name: 'x', size, type: '', chunkSize: 2 ** 20, manifest: new Uint8Array(32) }
       assert.equal(decodeOffer(encodeOffer(offer)).size, size)
     }
+  })
+})
+
+describe('files: the idle limit of a stream', () => {
+  /** resolves with when `signal` aborted (ms since `t0`) and its reason, or rejects after `ms` */
+  async function aborted (signal: AbortSignal, t0: number, ms: number): Promise<{ at: number, reason: any }> {
+    return await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error(`not aborted within ${ms} ms`)) }, ms)
+      signal.addEventListener('abort', () => { clearTimeout(timer); resolve({ at: performance.now() - t0, reason: signal.reason }) }, { once: true })
+    })
+  }
+
+  it('aborts with a TimeoutError once nothing moved for its time, each touch starting it again', async () => {
+    const idle = new IdleTimeout(150)
+    try {
+      // touched every 30 ms for 450 ms (three times its limit): still running
+      const t0 = performance.now()
+      while (performance.now() - t0 < 450) {
+        await new Promise(resolve => setTimeout(resolve, 30))
+        assert.equal(idle.signal.aborted, false)
+        idle.touch()
+      }
+      const last = performance.now()
+      const { at, reason } = await aborted(idle.signal, last, 5000)
+      assert.equal(reason.name, 'TimeoutError')
+      assert.ok(at >= 140, `aborted ${at} ms after the last touch`)
+    } finally {
+      idle.clear()
+    }
+  })
+
+  it('follows its parent signal, and a cleared one never fires', async () => {
+    const parent = new AbortController()
+    const idle = new IdleTimeout(60_000, parent.signal)
+    const abort = aborted(idle.signal, performance.now(), 5000)
+    parent.abort(new Error('cancelled'))
+    assert.equal((await abort).reason.message, 'cancelled')
+    idle.clear()
+    const cleared = new IdleTimeout(50)
+    cleared.clear()
+    await assert.rejects(aborted(cleared.signal, performance.now(), 300), /not aborted/)
   })
 })
 

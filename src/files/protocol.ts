@@ -109,6 +109,31 @@ function decodeStrict<T> (codec: { decode(b: Uint8Array): T }, shape: Shape, byt
   }
 }
 
+/**
+ * The idle limit of a stream: `signal` aborts with a TimeoutError once `ms` pass without `touch()`
+ * (or when `parent` aborts). One timer per stream, refreshed on progress, rather than a timer and an
+ * AbortSignal.any per frame: at a megabyte a frame those were a visible share of a transfer's CPU.
+ */
+export class IdleTimeout {
+  readonly signal: AbortSignal
+  private readonly controller = new AbortController()
+  private readonly timer: ReturnType<typeof setTimeout>
+
+  constructor (ms: number, parent?: AbortSignal) {
+    this.timer = setTimeout(() => { this.controller.abort(new DOMException(`nothing moved for ${ms} ms`, 'TimeoutError')) }, ms)
+    this.signal = parent == null ? this.controller.signal : AbortSignal.any([this.controller.signal, parent])
+  }
+
+  /** something moved: the limit starts again */
+  touch (): void {
+    this.timer.refresh()
+  }
+
+  clear (): void {
+    clearTimeout(this.timer)
+  }
+}
+
 /** Counts a failed stream under the right heading. */
 export function countFailure (stats: FileTransferStats, err: any): void {
   if (err.name === 'InvalidDataLengthError' || err.name === 'InvalidDataLengthLengthError' || err.name === 'StreamBufferError') stats.oversized++
@@ -171,10 +196,9 @@ class DefaultFileTransfer implements FileTransfer, Startable {
   private async serve (stream: Stream, peer: PeerId, lookup: FileLookup): Promise<void> {
     // the receiver sends only small frames
     const lp = lpStream(stream, frameLimits(SMALL_FRAME))
-    const idle = AbortSignal.timeout(FILE_FIRST_FRAME_MS)
     let reading: Promise<void> | undefined
     try {
-      const req = decodeStrict(FileRequest, REQUEST_SHAPE, (await lp.read({ signal: idle })).subarray())
+      const req = decodeStrict(FileRequest, REQUEST_SHAPE, (await lp.read({ signal: AbortSignal.timeout(FILE_FIRST_FRAME_MS) })).subarray())
       if (req.id.byteLength !== FILE_ID_BYTES) throw new ProtocolViolationError('bad file id')
       const source = await lookup(peer, fileIdHex(req.id))
       if (typeof source === 'string') {
@@ -189,6 +213,8 @@ class DefaultFileTransfer implements FileTransfer, Startable {
       if (want.first > chunks || want.count > MAX_CREDIT) throw new ProtocolViolationError('bad want')
       let credit = want.count
       let next = want.first
+      // from here one idle limit covers the stream: each chunk written and each want read restarts it
+      const idle = new IdleTimeout(FILE_IDLE_TIMEOUT_MS)
       // the next chunks are read from disk while one is written: the link never waits on the disk
       const ahead = new Map<number, Promise<Uint8Array>>()
       const readAhead = async (index: number): Promise<Uint8Array> => {
@@ -213,6 +239,7 @@ class DefaultFileTransfer implements FileTransfer, Startable {
             const w = decodeStrict(FileWant, WANT_SHAPE, (await lp.read({ signal: stop.signal })).subarray())
             credit += w.count
             if (credit > MAX_CREDIT) throw new ProtocolViolationError('too much credit')
+            idle.touch()
             wake?.()
           }
         } catch (err: any) {
@@ -227,17 +254,21 @@ class DefaultFileTransfer implements FileTransfer, Startable {
           while (credit === 0) {
             if (readError != null) throw readError
             if (ended) throw new UnexpectedEOFError('the receiver went before the end')
-            const waited = new Promise<void>(resolve => { wake = resolve })
-            const timer = setTimeout(() => { wake?.() }, FILE_IDLE_TIMEOUT_MS)
-            const t0 = Date.now()
-            await waited
-            clearTimeout(timer)
+            if (idle.signal.aborted) throw new ProtocolViolationError('no credit in time')
+            await new Promise<void>(resolve => {
+              const done = (): void => {
+                idle.signal.removeEventListener('abort', done)
+                resolve()
+              }
+              wake = done
+              idle.signal.addEventListener('abort', done)
+            })
             wake = undefined
-            if (credit === 0 && readError == null && !ended && Date.now() - t0 >= FILE_IDLE_TIMEOUT_MS) throw new ProtocolViolationError('no credit in time')
           }
           if (readError != null) throw readError
           const bytes = await readAhead(next)
-          await lp.write(bytes, { signal: AbortSignal.timeout(FILE_IDLE_TIMEOUT_MS) })
+          await lp.write(bytes, { signal: idle.signal })
+          idle.touch()
           credit--
           next++
           this.stats.served++
@@ -246,6 +277,7 @@ class DefaultFileTransfer implements FileTransfer, Startable {
         await stream.close({ signal: AbortSignal.timeout(FILE_IDLE_TIMEOUT_MS) })
       } finally {
         stop.abort()
+        idle.clear()
       }
     } catch (err: any) {
       countFailure(this.stats, err)
@@ -292,6 +324,7 @@ export async function pull (stream: Stream, init: PullInit): Promise<void> {
   const signal = (ms: number): AbortSignal => AbortSignal.any([AbortSignal.timeout(ms), ...(init.signal != null ? [init.signal] : [])])
   /** the chunks being checked and written, in order */
   let writing: Promise<void> = Promise.resolve()
+  let idle: IdleTimeout | undefined
   try {
     if (chunks > MAX_FILE_CHUNKS) throw new ProtocolViolationError('too many chunks')
     await lp.write(FileRequest.encode({ id: init.id as Uint8Array<ArrayBuffer> }), { signal: signal(FILE_IDLE_TIMEOUT_MS) })
@@ -313,12 +346,16 @@ export async function pull (stream: Stream, init: PullInit): Promise<void> {
     let failed: Error | undefined
     // a chunk that fails stops the read under way (the sender may be waiting for credit)
     const stop = new AbortController()
+    // one idle limit from here on, restarted by every chunk read and every grant written
+    idle = new IdleTimeout(FILE_IDLE_TIMEOUT_MS, init.signal)
+    const reading = AbortSignal.any([idle.signal, stop.signal])
     for (let i = first; i < chunks; i++) {
       if (failed != null) break
       // the chunk stays in the pieces it arrived in: hashed and written without joining them
       let pieces: Uint8Array[]
       try {
-        pieces = [...await lp.read({ signal: AbortSignal.any([signal(FILE_IDLE_TIMEOUT_MS), stop.signal]) })]
+        pieces = [...await lp.read({ signal: reading })]
+        idle.touch()
       } catch (err) {
         if (failed != null) break
         throw err
@@ -337,7 +374,8 @@ export async function pull (stream: Stream, init: PullInit): Promise<void> {
         if (outstanding <= credit - Math.max(1, credit >> 2) && remaining > outstanding) {
           const grant = Math.min(credit - outstanding, remaining - outstanding)
           outstanding += grant
-          await lp.write(FileWant.encode({ count: grant }), { signal: signal(FILE_IDLE_TIMEOUT_MS) })
+          await lp.write(FileWant.encode({ count: grant }), { signal: idle?.signal })
+          idle?.touch()
         }
       })
       writing.catch((err: Error) => {
@@ -353,5 +391,7 @@ export async function pull (stream: Stream, init: PullInit): Promise<void> {
     // no chunk is written after this rejects (a retry may start at once)
     await writing.catch(() => {})
     throw err
+  } finally {
+    idle?.clear()
   }
 }

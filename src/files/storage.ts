@@ -15,6 +15,7 @@ import { constants, openAsBlob } from 'node:fs'
 import { chmod, copyFile, link, mkdir, mkdtemp, open, readFile, rm, stat, statfs, unlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
+import { allocUnsafe } from 'uint8arrays/alloc'
 import { InvalidInputError } from '../errors.js'
 import { numberedName, safeFileName } from './names.js'
 import type { FileSource, FileStorage } from './types.js'
@@ -36,6 +37,18 @@ interface Meta {
 const ID = /^[0-9a-f]{32}$/
 /** A file served stays open this long after its last read. */
 const READ_IDLE_MS = 10_000
+/**
+ * A file we send is checked for changes (size, modification time) at most this often while it is read:
+ * a changed file is refused promptly, and a changed chunk fails its hash at the receiver anyway.
+ */
+const CHANGE_CHECK_MS = 1000
+
+interface Reader {
+  handle: Promise<FileHandle>
+  timer?: ReturnType<typeof setTimeout>
+  /** when the file was last found unchanged */
+  checked: number
+}
 
 export class NodeFileStorage implements FileStorage {
   readonly dir: string
@@ -43,7 +56,7 @@ export class NodeFileStorage implements FileStorage {
   /** the size of each partial file open for writing */
   private readonly sizes = new Map<string, number>()
   /** files open for reading (served), closed after READ_IDLE_MS unused */
-  private readonly readers = new Map<string, { handle: Promise<FileHandle>, timer?: ReturnType<typeof setTimeout> }>()
+  private readonly readers = new Map<string, Reader>()
   private readonly metas = new Map<string, Meta>()
   private readonly temporary: boolean
 
@@ -107,18 +120,20 @@ export class NodeFileStorage implements FileStorage {
   }
 
   /** A kept-open handle to read a finished or sent file (a file served is read a chunk at a time). */
-  private async reader (id: string, path: string): Promise<FileHandle> {
+  private reader (id: string, path: string): Reader {
     let r = this.readers.get(id)
     if (r == null) {
-      const entry: { handle: Promise<FileHandle>, timer?: ReturnType<typeof setTimeout> } = { handle: open(path, 'r') }
+      const entry: Reader = { handle: open(path, 'r'), checked: 0 }
       entry.handle.catch(() => { if (this.readers.get(id) === entry) this.readers.delete(id) })
+      entry.timer = setTimeout(() => { void this.closeReader(id) }, READ_IDLE_MS)
+      entry.timer.unref?.()
       this.readers.set(id, entry)
       r = entry
+    } else {
+      // one timer per open file, restarted by each read (not a new one per chunk)
+      r.timer?.refresh()
     }
-    clearTimeout(r.timer)
-    r.timer = setTimeout(() => { void this.closeReader(id) }, READ_IDLE_MS)
-    r.timer.unref?.()
-    return await r.handle
+    return r
   }
 
   async written (id: string): Promise<number> {
@@ -183,13 +198,16 @@ export class NodeFileStorage implements FileStorage {
   async read (id: string, offset: number, length: number): Promise<Uint8Array> {
     const meta = await this.meta(id)
     const path = meta?.sent ?? meta?.done ?? this.part(id)
-    const h = meta == null ? await this.handle(id) : await this.reader(id, path)
+    const r = meta == null ? undefined : this.reader(id, path)
+    const h = r == null ? await this.handle(id) : await r.handle
     try {
-      if (meta?.sent != null) {
+      if (meta?.sent != null && r != null && Date.now() - r.checked >= CHANGE_CHECK_MS) {
         const now = await h.stat()
         if (now.size !== meta.size || now.mtimeMs !== meta.mtimeMs) throw new FileChangedError('the file changed since it was offered')
+        r.checked = Date.now()
       }
-      const out = new Uint8Array(length)
+      // every byte is read into it below (or this throws): no need to zero it first
+      const out = allocUnsafe(length)
       let done = 0
       while (done < length) {
         const { bytesRead } = await h.read(out, done, length - done, offset + done)
