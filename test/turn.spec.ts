@@ -33,6 +33,8 @@ import type { Connection, Libp2p } from '@libp2p/interface'
 
 const MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bootstrap-node', 'main.js')
 const WAIT_MS = 20_000
+/** the relay-only node-datachannel pair, run as a child process (turn-pair.ts) */
+const TURN_PAIR = join(dirname(fileURLToPath(import.meta.url)), 'turn-pair.js')
 
 /** The outcome of a TURN Allocate: 'allocated' with the relayed address, or the error code. */
 type AllocateResult = { ok: true, relayed: string } | { ok: false, code: number }
@@ -246,38 +248,29 @@ describe('TURN from the bootstrap node', function () {
     cleanup.add({ stop: () => { for (const rule of rules) execFileSync('iptables', ['-D', 'OUTPUT', ...rule]) } })
 
     const grants = await Promise.all([connectedPeer(boot), connectedPeer(boot)].map(async p => await fetchTurnCredentials((await p).connection)))
-    const { RTCPeerConnection } = await import('node-datachannel/polyfill')
-    // libdatachannel takes TURN credentials inside the URL (turn:user:pass@host) and URL-decodes them
-    const pcs = grants.map(g => new RTCPeerConnection({
-      iceServers: [{ urls: g.urls[0], username: encodeURIComponent(g.username), credential: encodeURIComponent(g.credential) }],
-      iceTransportPolicy: 'relay'
-    }))
-    cleanup.add({ stop: () => { for (const pc of pcs) pc.close() } })
-    const [a, b] = pcs
-    const candidates: string[] = []
-    for (const [from, to] of [[a, b], [b, a]]) {
-      from.addEventListener('icecandidate', (e: any) => {
-        if (e.candidate?.candidate == null || e.candidate.candidate === '') return
-        candidates.push(e.candidate.candidate)
-        void to.addIceCandidate(e.candidate).catch(() => {})
+    // the pair in a process of its own: libdatachannel's close() can hang a thread for good (turn-pair.ts)
+    const pair = spawn(process.execPath, [TURN_PAIR, JSON.stringify(grants), String(WAIT_MS)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    cleanup.add({ stop: () => { pair.kill('SIGKILL') } })
+    let out = ''
+    let err = ''
+    pair.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
+    pair.stderr.setEncoding('utf8').on('data', (chunk: string) => { err += chunk })
+    const line = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error(`the TURN pair did not answer within ${WAIT_MS + 5000} ms; stderr: ${err.slice(-500)}`)) }, WAIT_MS + 5000)
+      pair.stdout.on('data', () => {
+        if (!out.includes('\n')) return
+        clearTimeout(timer)
+        resolve(out.split('\n')[0])
       })
-    }
-    const channel = a.createDataChannel('call')
-    const received = new Promise<string>(resolve => {
-      b.addEventListener('datachannel', (e: any) => { e.channel.addEventListener('message', (m: any) => { resolve(String(m.data)) }) })
+      pair.once('exit', (code, signal) => {
+        clearTimeout(timer)
+        if (!out.includes('\n')) reject(new Error(`the TURN pair exited (${signal ?? code}) without a result; stderr: ${err.slice(-500)}`))
+      })
     })
-    const opened = new Promise<void>(resolve => { channel.addEventListener('open', () => { resolve() }) })
-    const started = performance.now()
-    await a.setLocalDescription(await a.createOffer())
-    await b.setRemoteDescription(a.localDescription as any)
-    await b.setLocalDescription(await b.createAnswer())
-    await a.setRemoteDescription(b.localDescription as any)
-    await Promise.race([opened, new Promise((_resolve, reject) => setTimeout(() => { reject(new Error(`no data channel through TURN within ${WAIT_MS} ms; candidates: ${candidates.join(' | ')}`)) }, WAIT_MS).unref())])
-    const setup = performance.now() - started
-    channel.send('hello through coturn')
-    assert.equal(await received, 'hello through coturn')
-    assert.ok(candidates.length > 0 && candidates.every(c => / typ relay /.test(c)), `only relay candidates: ${candidates.join(' | ')}`)
-    console.info(`      (data channel open through coturn in ${Math.round(setup)} ms)`)
+    const result = JSON.parse(line) as { ok: boolean, setupMs?: number, error?: string, candidates: string[] }
+    assert.ok(result.ok, `${result.error ?? 'failed'}; candidates: ${result.candidates.join(' | ')}`)
+    assert.ok(result.candidates.length > 0 && result.candidates.every(c => / typ relay /.test(c)), `only relay candidates: ${result.candidates.join(' | ')}`)
+    console.info(`      (data channel open through coturn in ${result.setupMs ?? '?'} ms)`)
   })
 
   it('starts coturn again when it dies, with the same secret, and stops it with the node', async () => {
