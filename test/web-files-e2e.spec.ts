@@ -83,7 +83,15 @@ describe('files between the web app and a Node.js client', function () {
     const path = join(dir, 'pic.png')
     await writeFile(path, Buffer.from(png))
     const t = await node.sendFile!('browser', { name: 'pic.png', type: 'image/png', blob: await openAsBlob(path), path })
-    await page.locator(`.file[data-file="${t.id}"] .file-image img[src^="blob:"]`).waitFor({ timeout: WAIT_MS })
+    try {
+      await page.locator(`.file[data-file="${t.id}"] .file-image img[src^="blob:"]`).waitFor({ timeout: WAIT_MS })
+    } catch (err: any) {
+      // what each side knew of the transfer, for the failure's message
+      const tab = await page.evaluate((id) => JSON.stringify((window as any).megachat.files.get(id) ?? null), t.id).catch((e: Error) => e.message)
+      const mine = JSON.stringify(node.files.get(t.id) ?? null)
+      const links = await page.evaluate(() => JSON.stringify((window as any).megachat.connections())).catch((e: Error) => e.message)
+      throw new Error(`${String(err.message).split('\n')[0]}; the tab's transfer: ${tab}; the node's: ${mine}; the tab's connections: ${links}`)
+    }
     const size = await pollPage(page, async (id) => (await (window as any).megachat.files.blob(id))?.size, t.id, 'the picture in OPFS', WAIT_MS)
     assert.equal(size, png.length)
   })
