@@ -7,9 +7,9 @@
  */
 import { styleText } from 'node:util'
 import { fileLine } from './commands.js'
-import { ago, bootstrapName, callLine, capitalise, clip, fileListLine, label, progressLine, shortId, time } from './format.js'
+import { bootstrapName, callLine, capitalise, clip, label, progressLine, shortId, time } from './format.js'
 import { formatBytes } from '../bytes.js'
-import { bannerLines, bootstrapState, contactLines, diagnosisLines, historyLines, roomHistoryLines } from './lines.js'
+import { bannerLines, resultLines } from './lines.js'
 import type { CommandResult } from './commands.js'
 import type { Paint, Style } from './format.js'
 import type { BootstrapNodeStatus, CallInfo, CallRecord, Chat, FileTransfer, IncomingMessage, PresenceChange, RoomMessageEvent, StoredMessage, Unreachable } from '../index.js'
@@ -320,112 +320,7 @@ export class Renderer {
       this.emit(r)
       return
     }
-    switch (r.type) {
-      case 'contact':
-        if (r.action === 'added') {
-          this.print(`Added ${this.c('bold', safeName(r.name))}. Safety code: ${this.c('bold', r.safetyCode ?? '')}`,
-            this.c('dim', '  Compare it with your friend (in person or on a call); the same code means no impostor.'))
-        } else {
-          this.print(`Removed ${safeName(r.name)}. Your conversation stays in the history.`)
-        }
-        return
-      case 'requests':
-        if (r.requests.length === 0) this.print(this.c('dim', 'No message requests.'))
-        this.print(...r.requests.map(q => `${this.c('yellow', q.peerId)} ${q.messages} message${q.messages === 1 ? '' : 's'}, the last ${ago(q.lastAt)}`))
-        if (r.requests.length > 0) this.print(this.c('dim', '  /history <peerId> reads them; /accept <peerId> <name> or /block <peerId> answers'))
-        if (r.blocked.length > 0) this.print(`Blocked: ${r.blocked.join(', ')}`, this.c('dim', '  /unblock <peerId> lets one write again'))
-        return
-      case 'block':
-        this.print(r.action === 'blocked'
-          ? `Blocked ${label(r.name, r.peerId)}: their connections and messages are refused, and your conversation is deleted. /unblock ${r.peerId} undoes it.`
-          : `Unblocked ${r.peerId}: they can write to you again (as a message request).`)
-        return
-      case 'contacts':
-        this.print(...contactLines(r.contacts, this.paint, this.color))
-        return
-      case 'sent':
-        this.print(this.c('dim', '  … sending'))
-        return
-      case 'history':
-        this.print(...historyLines(r.messages, label(r.name, r.peer), this.paint))
-        return
-      case 'whoami':
-        this.print(`Peer ID: ${this.c('bold', r.peerId)}`, ...r.addresses.map(a => this.c('dim', `  ${a}`)))
-        return
-      case 'safety':
-        this.print(`Safety code with ${label(r.name, r.peerId)}: ${this.c('bold', r.safetyCode)}`)
-        return
-      case 'status':
-        this.print(`${r.connections} connection${r.connections === 1 ? '' : 's'} to ${r.peers} peer${r.peers === 1 ? '' : 's'} (${r.relayed} only via relay), ${r.contactsOnline} contact${r.contactsOnline === 1 ? '' : 's'} online`,
-          ...(r.bootstrap.length === 0 ? [this.c('yellow', 'no bootstrap node configured')] : r.bootstrap.map(b => `bootstrap node ${bootstrapName(b.address)}: ${bootstrapState(b, this.paint)}`)))
-        return
-      case 'diagnosis':
-        this.print(...diagnosisLines(r, this.paint))
-        return
-      case 'chat':
-        if ('ended' in r) {
-          const was = r.room != null ? `#${safeName(r.room)}` : r.peerId != null ? label(r.name, r.peerId) : undefined
-          this.print(this.c('dim', `${was != null ? `Stopped talking ${r.room != null ? 'in' : 'to'} ${was}` : 'Not talking to anyone'}: plain lines are not sent; /chat <name|#room> starts again.`))
-        } else if ('room' in r) {
-          this.print(this.c('dim', `Talking in ${this.c('magenta', `#${safeName(r.room)}`)}: plain lines are said in the room. /chat another name to switch, /chat alone to stop.`))
-        } else {
-          this.print(this.c('dim', `Talking to ${label(r.name, r.peerId)}: plain lines are sent to them. /chat another name to switch, /chat alone to stop.`))
-        }
-        return
-      case 'room':
-        if (r.action === 'left') {
-          this.print(`Left #${safeName(r.name)}.`)
-        } else {
-          this.print(`${r.action === 'created' ? 'Created' : 'Joined'} ${this.c('magenta', `#${safeName(r.name)}`)} (${r.online} online). Invite link — share it only with people who should read the room:`,
-            `  ${this.c('bold', r.invite)}`)
-        }
-        return
-      case 'rooms':
-        if (r.rooms.length === 0) {
-          this.print(this.c('dim', 'No rooms yet. /create-room <name> or /join <invite>'))
-          return
-        }
-        this.print(...r.rooms.map(room => `${this.c('magenta', `#${safeName(room.name)}`.padEnd(18))} ${room.online} online   ${this.c('dim', room.invite)}`))
-        return
-      case 'said':
-        this.print(this.c('dim', `  ✓ sent to #${safeName(r.room)}`))
-        return
-      case 'members':
-        this.print(`#${safeName(r.room)}: ${r.members.length} online`, ...r.members.map(m => `  ${m.you === true ? this.c('bold', 'you') : label(m.name, m.peerId)}  ${this.c('dim', m.peerId)}`))
-        return
-      case 'room-history':
-        this.print(...roomHistoryLines(r.room, r.messages, this.paint))
-        return
-      case 'declined':
-        this.print(`Declined the call from ${label(r.name, r.peer)}.`)
-        return
-      case 'calls':
-        if (r.calls.length === 0) {
-          this.print(this.c('dim', `No calls with ${label(r.name, r.peer)} yet.`))
-          return
-        }
-        this.print(...r.calls.map(c => callLine(c, label(r.name, r.peer))))
-        return
-      case 'file-sent':
-        this.print(this.c('dim', `  offered ${safeName(r.file.name)} (${formatBytes(r.file.size)}) [${r.file.id.slice(0, 8)}]; it is fetched from you while you are online`))
-        return
-      case 'files':
-        if (r.files.length === 0) {
-          this.print(this.c('dim', 'No files yet. /send <name> <path>'))
-          return
-        }
-        this.print(...r.files.map(f => fileListLine(f)))
-        return
-      case 'file-save':
-        this.print(this.c('dim', r.file.state === 'done' ? `  ${safeName(r.file.name)} is at ${safeName(r.file.path ?? '?')}` : `  fetching ${safeName(r.file.name)}…`))
-        return
-      case 'file-cancelled':
-        this.print(`Cancelled ${safeName(r.file.name)}.`)
-        return
-      case 'help': {
-        const width = Math.max(...r.commands.map(c => c.usage.length))
-        this.print(...r.commands.map(c => `  ${this.c('bold', c.usage.padEnd(width))}  ${c.description}`))
-      }
-    }
+    const lines = resultLines(r, this.paint, this.color)
+    if (lines.length > 0) this.print(...lines)
   }
 }
