@@ -124,6 +124,21 @@ describe('files: the idle limit of a stream', () => {
     }
   })
 
+  it('keeps its limit where a timer is a plain number, as in the browser', async () => {
+    // a browser's setTimeout returns a number, without Node's refresh(): the tab's transfers use this too
+    const real = globalThis.setTimeout
+    globalThis.setTimeout = ((fn: () => void, ms?: number) => Number(real(fn, ms))) as unknown as typeof setTimeout
+    let idle: IdleTimeout
+    try {
+      idle = new IdleTimeout(100)
+      idle.touch()
+    } finally {
+      globalThis.setTimeout = real
+    }
+    const { reason } = await aborted(idle.signal, performance.now(), 5000)
+    assert.equal(reason.name, 'TimeoutError')
+  })
+
   it('follows its parent signal, and a cleared one never fires', async () => {
     const parent = new AbortController()
     const idle = new IdleTimeout(60_000, parent.signal)

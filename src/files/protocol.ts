@@ -111,25 +111,37 @@ function decodeStrict<T> (codec: { decode(b: Uint8Array): T }, shape: Shape, byt
 
 /**
  * The idle limit of a stream: `signal` aborts with a TimeoutError once `ms` pass without `touch()`
- * (or when `parent` aborts). One timer per stream, refreshed on progress, rather than a timer and an
- * AbortSignal.any per frame: at a megabyte a frame those were a visible share of a transfer's CPU.
+ * (or when `parent` aborts). One timer per stream rather than a timer and an AbortSignal.any per frame
+ * (at a megabyte a frame those were a visible share of a transfer's CPU): touch() only notes the time,
+ * and the timer, when it fires, waits out what is left since the last touch. The same code in Node and
+ * in the browser, where a timer is a number without Node's refresh().
  */
 export class IdleTimeout {
   readonly signal: AbortSignal
   private readonly controller = new AbortController()
-  private readonly timer: ReturnType<typeof setTimeout>
+  private timer: ReturnType<typeof setTimeout>
+  private last = performance.now()
+  private cleared = false
 
-  constructor (ms: number, parent?: AbortSignal) {
-    this.timer = setTimeout(() => { this.controller.abort(new DOMException(`nothing moved for ${ms} ms`, 'TimeoutError')) }, ms)
+  constructor (private readonly ms: number, parent?: AbortSignal) {
+    this.timer = setTimeout(this.check, ms)
     this.signal = parent == null ? this.controller.signal : AbortSignal.any([this.controller.signal, parent])
+  }
+
+  private readonly check = (): void => {
+    if (this.cleared) return
+    const idle = performance.now() - this.last
+    if (idle >= this.ms) this.controller.abort(new DOMException(`nothing moved for ${this.ms} ms`, 'TimeoutError'))
+    else this.timer = setTimeout(this.check, this.ms - idle)
   }
 
   /** something moved: the limit starts again */
   touch (): void {
-    this.timer.refresh()
+    this.last = performance.now()
   }
 
   clear (): void {
+    this.cleared = true
     clearTimeout(this.timer)
   }
 }
