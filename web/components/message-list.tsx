@@ -1,7 +1,8 @@
 /** The messages of a conversation: days, grouped bubbles, files (their code loaded when one first shows) and calls. */
-import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
+import { useLayoutEffect, useRef } from 'preact/hooks'
 import { dayLabel, shortTime } from './format.js'
 import { Icon } from './ui.js'
+import { lazy } from './lazy.js'
 import type { ChatModel } from '../model.js'
 import type { ConversationKey, UiMessage } from '../messages.js'
 
@@ -64,27 +65,16 @@ function Message ({ model, m, author, showAuthor, grouped }: { model: ChatModel,
   )
 }
 
-type FileMessageModule = typeof import('./file-message.js')
-let fileMessage: FileMessageModule | undefined
-
 /**
  * A file's bubble: its code (the bubble, inline pictures, the lightbox) is a chunk of its own, loaded
  * when the first file shows; until then, its name.
  */
-function LazyFileBubble ({ model, id, name }: { model: ChatModel, id: string, name: string }): preact.JSX.Element {
-  const [mod, setMod] = useState(fileMessage)
-  const [failed, setFailed] = useState(false)
-  useEffect(() => {
-    if (mod == null) import('./file-message.js').then(m => { fileMessage = m; setMod(m) }, () => { setFailed(true) })
-  }, [])
-  if (mod != null) return <mod.FileBubble model={model} id={id} name={name} />
-  return (
-    <div class='file' data-state='loading'>
-      <span class='file-icon' aria-hidden='true'><Icon name='file' /></span>
-      <div class='file-body'><div class='file-name'>{name}</div>{failed && <div class='file-sub'>could not be shown (reload the page)</div>}</div>
-    </div>
-  )
-}
+const LazyFileBubble = lazy<{ model: ChatModel, id: string, name: string }>(async () => (await import('./file-message.js')).FileBubble, ({ name }, failed) => (
+  <div class='file' data-state='loading'>
+    <span class='file-icon' aria-hidden='true'><Icon name='file' /></span>
+    <div class='file-body'><div class='file-name'>{name}</div>{failed && <div class='file-sub'>could not be shown (reload the page)</div>}</div>
+  </div>
+))
 
 /** A call in the history: a line across the conversation, red when missed. */
 function CallEntry ({ m }: { m: UiMessage }): preact.JSX.Element {
