@@ -15,14 +15,7 @@ const PROGRAMS = { cli: 'dist/cli/megachat.mjs', bootstrap: 'dist/bootstrap-node
 const SOURCES = ['src', 'bootstrap-node', 'tsconfig.json', 'rolldown.config.ts', 'package.json']
 const BUILT = 'dist/cli/megachat.mjs'
 
-function mtime (path) {
-  try {
-    return statSync(path).mtimeMs
-  } catch {
-    return -1
-  }
-}
-
+/** The newest modification time of a file, or of anything under a folder; -1 for nothing there. */
 function newest (path) {
   const stat = statSync(path, { throwIfNoEntry: false })
   if (stat == null) return -1
@@ -38,7 +31,7 @@ if (program == null) {
   process.stderr.write(`usage: node bin/start.mjs ${Object.keys(PROGRAMS).join('|')} [options]\n`)
   process.exit(2)
 }
-const built = mtime(join(ROOT, BUILT))
+const built = newest(join(ROOT, BUILT))
 if (built < 0 || SOURCES.some(source => newest(join(ROOT, source)) > built)) {
   process.stderr.write('Building MegaChat (sources changed since the last build)…\n')
   try {
