@@ -8,7 +8,9 @@ import { lpStream, streamPair } from '@libp2p/utils'
 import { CallSignal } from '../src/calls/pb/call.js'
 import { DmFrame } from '../src/direct/pb/dm.js'
 import { SyncSummary, SyncWant } from '../src/rooms/pb/room.js'
-import { boundedLpStream, boundedPbStream, checkFields, frameLimits } from '../src/node/frames.js'
+import { TypedEventEmitter } from 'main-event'
+import { boundedLpStream, boundedPbStream, checkFields, frameLimits, writeFrames } from '../src/node/frames.js'
+import type { MessageStream } from '@libp2p/interface'
 import type { Shape } from '../src/node/frames.js'
 
 const SIGNAL = AbortSignal.timeout.bind(AbortSignal)
@@ -70,6 +72,51 @@ describe('frames', () => {
       const [a, b] = await streamPair()
       a.send(Uint8Array.from(varint(301)))
       await assert.rejects(boundedLpStream(b, 300).read({ signal: SIGNAL(5000) }), { name: 'InvalidDataLengthError' })
+    })
+  })
+
+  describe('writeFrames', () => {
+    const frames = [new Uint8Array(1).fill(1), new Uint8Array(127).fill(2), new Uint8Array(128).fill(3), new Uint8Array(70_000).fill(4)]
+
+    it('writes what lpStream reads, as one buffer: each frame behind its length', async () => {
+      const [a, b] = await streamPair()
+      const sent: number[] = []
+      const send = a.send.bind(a)
+      a.send = (data) => { sent.push(data.byteLength); return send(data) }
+      await writeFrames(a, frames, { signal: SIGNAL(5000) })
+      assert.deepEqual(sent, [frames.reduce((n, f) => n + varint(f.byteLength).length + f.byteLength, 0)])
+      const reader = boundedLpStream(b, 100_000)
+      for (const f of frames) assert.deepEqual((await reader.read({ signal: SIGNAL(5000) })).subarray(), f)
+    })
+
+    /** A stream whose send() asks the writer to wait, and events it can be sent. */
+    function fullStream (): MessageStream & TypedEventEmitter<any> {
+      const s = new TypedEventEmitter<any>() as any
+      s.send = () => false
+      return s
+    }
+
+    it('waits for the stream to drain when it asks to, as lpStream does', async () => {
+      const s = fullStream()
+      let done = false
+      const writing = writeFrames(s, frames).then(() => { done = true })
+      await new Promise(resolve => setImmediate(resolve))
+      assert.equal(done, false)
+      s.safeDispatchEvent('drain')
+      await writing
+      assert.equal(s.listenerCount('drain'), 0)
+    })
+
+    it('rejects when the stream closes or the signal aborts while it waits', async () => {
+      const s = fullStream()
+      const closing = writeFrames(s, frames)
+      s.safeDispatchEvent('close', { detail: undefined })
+      await assert.rejects(closing, /closed while writing/)
+      const controller = new AbortController()
+      const aborting = writeFrames(s, frames, { signal: controller.signal })
+      controller.abort(new Error('given up'))
+      await assert.rejects(aborting, /given up/)
+      assert.equal(s.listenerCount('drain') + s.listenerCount('close'), 0)
     })
   })
 

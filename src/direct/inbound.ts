@@ -5,7 +5,7 @@
 import { UnexpectedEOFError } from '@libp2p/utils'
 import { DM_MAX_UNSTORED, MAX_DM_FRAME_BYTES } from '../constants.js'
 import { ProtocolViolationError } from '../errors.js'
-import { boundedLpStream } from '../node/frames.js'
+import { boundedLpStream, writeFrames } from '../node/frames.js'
 import { decodeDirectMessage } from './codec.js'
 import { DmFrame } from './pb/dm.js'
 import type { DirectMessage, DirectMessageStats, Receive } from './index.js'
@@ -96,7 +96,7 @@ export async function readStream (stream: Stream, connection: Connection, option
       if (taken > 0) {
         stored += taken
         stats.received += taken
-        await lp.write(DmFrame.encode({ ack: { count: BigInt(stored) } }), { signal: AbortSignal.timeout(idle) })
+        await writeFrames(stream, [DmFrame.encode({ ack: { count: BigInt(stored) } })], { signal: AbortSignal.timeout(idle) })
       }
       if (taken < batch.length) {
         // what was read beyond them is dropped unacknowledged as well: the sender has it all

@@ -27,7 +27,7 @@ import type { LengthPrefixedStream } from '@libp2p/utils'
 import { DM_ACK_TIMEOUT_MS, DM_IDLE_TIMEOUT_MS, DM_MAX_INBOUND_STREAMS, DM_PROTOCOL, DM_WINDOW, DM_WINDOW_BYTES, MAX_DM_FRAME_BYTES, MAX_TEXT_BYTES } from '../constants.js'
 import { ProtocolViolationError } from '../errors.js'
 import { Slab } from '../slab.js'
-import { boundedLpStream } from '../node/frames.js'
+import { boundedLpStream, writeFrames } from '../node/frames.js'
 import { decodeFrame, encodeDirectMessage } from './codec.js'
 import { readStream } from './inbound.js'
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
@@ -262,7 +262,7 @@ class DefaultDirectMessages implements DirectMessages, Startable {
         }
         if (frames.length > 0) {
           entry.written += frames.length
-          await entry.lp.writeV(frames, options)
+          await writeFrames(entry.stream, frames, options)
           continue
         }
         if (acked === list.length) break

@@ -18,7 +18,8 @@
 import { InvalidDataLengthLengthError, lpStream, pbStream } from '@libp2p/utils'
 import { reader } from 'protons-runtime'
 import { ProtocolViolationError } from '../errors.js'
-import type { MessageStream } from '@libp2p/interface'
+import { varintLength } from '../slab.js'
+import type { AbortOptions, MessageStream, StreamCloseEvent } from '@libp2p/interface'
 import type { LengthPrefixedStream, LengthPrefixedStreamOpts, ProtobufStream } from '@libp2p/utils'
 
 /**
@@ -52,6 +53,49 @@ export function frameLimits (maxDataLength: number): Partial<LengthPrefixedStrea
 /** `lpStream` with frames up to `maxDataLength` bytes and a prefix no longer than that needs. */
 export function boundedLpStream<S extends MessageStream> (stream: S, maxDataLength: number): LengthPrefixedStream<S> {
   return lpStream(stream, frameLimits(maxDataLength))
+}
+
+/**
+ * Writes frames as `lpStream(stream).writeV(frames)` does (each behind its varint length), in one buffer.
+ *
+ * lpStream hands the stream two buffers per frame, and the connection below keeps every buffer apart:
+ * Noise encrypts each one of a list on its own and TCP writes each result with a socket write of its
+ * own, so a burst of 1 kB frames cost four system calls per frame (length and ciphertext, twice) on the
+ * sender and as many small reads on the receiver. One buffer goes out as pieces of up to 64 KiB.
+ * Waits while the stream asks the writer to (until 'drain'), as lpStream does.
+ */
+export async function writeFrames (stream: MessageStream, frames: Uint8Array[], options?: AbortOptions): Promise<void> {
+  let size = 0
+  for (const f of frames) size += varintLength(f.byteLength) + f.byteLength
+  const buf = new Uint8Array(size)
+  let at = 0
+  for (const f of frames) {
+    let n = f.byteLength
+    while (n >= 0x80) {
+      buf[at++] = (n & 0x7f) | 0x80
+      n >>>= 7
+    }
+    buf[at++] = n
+    buf.set(f, at)
+    at += f.byteLength
+  }
+  if (stream.send(buf)) return
+  options?.signal?.throwIfAborted()
+  await new Promise<void>((resolve, reject) => {
+    const done = (err?: Error): void => {
+      stream.removeEventListener('drain', onDrain)
+      stream.removeEventListener('close', onClose)
+      options?.signal?.removeEventListener('abort', onAbort)
+      if (err != null) reject(err)
+      else resolve()
+    }
+    const onDrain = (): void => { done() }
+    const onClose = (evt: StreamCloseEvent): void => { done(evt.error ?? new Error('the stream closed while writing')) }
+    const onAbort = (): void => { done(options?.signal?.reason) }
+    stream.addEventListener('drain', onDrain)
+    stream.addEventListener('close', onClose)
+    options?.signal?.addEventListener('abort', onAbort)
+  })
 }
 
 /**
