@@ -315,7 +315,8 @@ export async function assemble (init: ChatInit): Promise<{ libp2p: ChatLibp2p, f
 async function assembleOn (init: ChatInit, platform: Platform): Promise<{ libp2p: ChatLibp2p, features: (emit: Emit) => ChatFeatures }> {
   const privateKey = init.privateKey ?? platform.privateKey
   const datastore = init.datastore ?? platform.datastore
-  const store = new ChatStore(datastore, { copiesValues: init.datastore == null && platform.copiesValues === true })
+  const own = init.datastore == null
+  const store = new ChatStore(datastore, { copiesValues: own && platform.copiesValues === true, ...(own && platform.pathBatch != null ? { pathBatch: platform.pathBatch } : {}) })
   const fileStorage = init.files ?? await openFileStorage(init.dataDir)
   // made before the node: its connection gater asks who is blocked
   const contacts = new Contacts(store, peerIdFromPrivateKey(privateKey))

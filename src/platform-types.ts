@@ -1,5 +1,6 @@
 import type { PassphraseOptions } from './identity/passphrase.js'
 import type { PrivateKey } from '@libp2p/interface'
+import type { PathBatch } from './store/index.js'
 import type { Datastore } from 'interface-datastore'
 
 /**
@@ -39,6 +40,8 @@ export interface Platform {
   saved?: Promise<void>
   /** The datastore copies the values it writes (LevelDB), so the store may hand it views of shared buffers. */
   copiesValues?: boolean
+  /** A batch on the database itself, keys as paths (ChatStoreOptions.pathBatch) */
+  pathBatch?: () => PathBatch
   /** An unprotected identity key was given a passphrase just now (the user may want to hear it). */
   protectedNow?: boolean
 }

@@ -9,6 +9,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { DataDirError, DataDirInUseError } from './errors.js'
 import { ensureDataDir, loadIdentity } from './identity/index.js'
 import type { PlatformInit, Platform } from './platform-types.js'
+import type { PathBatch } from './store/index.js'
 
 export type { PlatformInit, Platform } from './platform-types.js'
 
@@ -22,7 +23,7 @@ export async function openPlatform (init: PlatformInit): Promise<Platform> {
   const datastore = await openStore(init.dataDir)
   try {
     const { privateKey, protectedNow } = await loadIdentity(init.dataDir, init)
-    return { privateKey, datastore, protectedNow, copiesValues: true, close: async () => { await datastore.close() } }
+    return { privateKey, datastore, protectedNow, copiesValues: true, pathBatch: () => levelBatch(datastore), close: async () => { await datastore.close() } }
   } catch (err) {
     await datastore.close().catch(() => {})
     throw err
@@ -44,6 +45,19 @@ export async function openLevel (path: string): Promise<LevelDatastore> {
     throw err.cause ?? err
   }
   return datastore
+}
+
+/**
+ * A batch straight on the LevelDB behind the datastore, keys as the paths LevelDatastore would write
+ * (it stores `key.toString()` with utf8 keys; test/store.spec.ts reads them back through the datastore).
+ */
+export function levelBatch (datastore: LevelDatastore): PathBatch {
+  const ops: Array<{ type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }> = []
+  return {
+    put: (key, value) => { ops.push({ type: 'put', key, value }) },
+    delete: (key) => { ops.push({ type: 'del', key }) },
+    commit: async () => { await datastore.db.batch(ops) }
+  }
 }
 
 /** Opens `<dir>/db`, saying in words when another MegaChat holds it. */

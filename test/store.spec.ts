@@ -7,9 +7,10 @@ import { join } from 'node:path'
 import { MemoryDatastore } from 'datastore-core'
 import { LevelDatastore } from 'datastore-level'
 import { Key } from 'interface-datastore'
+import { levelBatch } from '../src/platform.js'
 import { ChatStore, byTime } from '../src/store/index.js'
 import { Cleanup, tempDir } from './fixtures.js'
-import type { Contact, StoredMessage, StoredRoomMessage } from '../src/store/index.js'
+import type { ChatStoreOptions, Contact, StoredMessage, StoredRoomMessage } from '../src/store/index.js'
 import type { Datastore } from 'interface-datastore'
 
 // peer ids are opaque strings to the store
@@ -33,20 +34,27 @@ interface Backend {
   open(cleanup: Cleanup): Promise<Datastore>
   /** LevelDB copies what it writes: the store hands it views of shared buffers */
   copiesValues?: boolean
+  /** the direct messages' writes go straight to LevelDB's batch (as in the Node client) */
+  pathBatch?: boolean
+}
+
+async function openLevelDatastore (cleanup: Cleanup): Promise<LevelDatastore> {
+  const ds = new LevelDatastore(join(cleanup.dir(await tempDir('megachat-store-')), 'db'))
+  await ds.open()
+  cleanup.add({ stop: async () => { await ds.close() } })
+  return ds
+}
+
+/** The store's options for a backend's datastore. */
+function options (backend: Backend, datastore: Datastore): ChatStoreOptions {
+  return { copiesValues: backend.copiesValues, ...(backend.pathBatch === true ? { pathBatch: () => levelBatch(datastore as LevelDatastore) } : {}) }
 }
 
 const backends: Backend[] = [
   { name: 'MemoryDatastore', open: async () => new MemoryDatastore() },
-  {
-    name: 'LevelDatastore',
-    copiesValues: true,
-    open: async (cleanup) => {
-      const ds = new LevelDatastore(join(cleanup.dir(await tempDir('megachat-store-')), 'db'))
-      await ds.open()
-      cleanup.add({ stop: async () => { await ds.close() } })
-      return ds
-    }
-  }
+  { name: 'LevelDatastore', copiesValues: true, open: openLevelDatastore },
+  // everything written through LevelDB's own batch is read back through the datastore
+  { name: 'LevelDatastore with LevelDB\'s batch', copiesValues: true, pathBatch: true, open: openLevelDatastore }
 ]
 
 for (const backend of backends) {
@@ -56,7 +64,8 @@ for (const backend of backends) {
     let store: ChatStore
 
     beforeEach(async () => {
-      store = new ChatStore(await backend.open(cleanup), { copiesValues: backend.copiesValues })
+      const datastore = await backend.open(cleanup)
+      store = new ChatStore(datastore, options(backend, datastore))
     })
 
     afterEach(async () => { await cleanup.run() })
@@ -322,7 +331,7 @@ describe('ChatStore over LevelDB on disk', function () {
     const path = join(cleanup.dir(await tempDir('megachat-store-')), 'db')
     const first = new LevelDatastore(path)
     await first.open()
-    const store = new ChatStore(first, { copiesValues: true })
+    const store = new ChatStore(first, { copiesValues: true, pathBatch: () => levelBatch(first) })
     const bob: Contact = { peerId: BOB, name: 'bob', addedAt: 1000 }
     const sent = msg(BOB, 'out', 1000, 'hello bob')
     const received = msg(BOB, 'in', 2000, 'hi alice')

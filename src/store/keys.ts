@@ -49,12 +49,18 @@ export const pad = (n: number): string => Math.max(0, Math.floor(n)).toString().
 /** A key from parts that are clean already (peer IDs, hex ids, digits): Key's own clean-up is skipped. */
 export const cleanKey = (path: string): Key => new Key(path, false)
 export const contactKey = (peer: string): Key => cleanKey(`/megachat/contact/${peer}`)
-export const msgKey = (m: StoredMessage): Key => cleanKey(`/megachat/msg/${m.peer}/${pad(m.order ?? m.timestamp)}-${m.id}`)
-export const msgIdKey = (peer: string, id: string): Key => cleanKey(`/megachat/msgid/${peer}/${id}`)
-export const outboxKey = (m: StoredMessage): Key => cleanKey(`/megachat/outbox/${m.peer}/${pad(m.order ?? m.timestamp)}-${m.id}`)
-export const seqKey = (peer: string): Key => cleanKey(`/megachat/seq/${peer}`)
-export const inSeqKey = (peer: string): Key => cleanKey(`/megachat/inseq/${peer}`)
-export const CLOCK_KEY = cleanKey('/megachat/clock')
+// the direct messages' keys as paths (what a PathBatch takes) and as Keys
+export const msgPath = (m: StoredMessage): string => `/megachat/msg/${m.peer}/${pad(m.order ?? m.timestamp)}-${m.id}`
+export const msgIdPath = (peer: string, id: string): string => `/megachat/msgid/${peer}/${id}`
+export const outboxPath = (m: StoredMessage): string => `/megachat/outbox/${m.peer}/${pad(m.order ?? m.timestamp)}-${m.id}`
+export const seqPath = (peer: string): string => `/megachat/seq/${peer}`
+export const inSeqPath = (peer: string): string => `/megachat/inseq/${peer}`
+export const CLOCK_PATH = '/megachat/clock'
+export const msgIdKey = (peer: string, id: string): Key => cleanKey(msgIdPath(peer, id))
+export const outboxKey = (m: StoredMessage): Key => cleanKey(outboxPath(m))
+export const seqKey = (peer: string): Key => cleanKey(seqPath(peer))
+export const inSeqKey = (peer: string): Key => cleanKey(inSeqPath(peer))
+export const CLOCK_KEY = cleanKey(CLOCK_PATH)
 export const requestKey = (peer: string): Key => cleanKey(`/megachat/request/${peer}`)
 export const blockedKey = (peer: string): Key => cleanKey(`/megachat/blocked/${peer}`)
 export const callKey = (c: CallRecord): Key => cleanKey(`/megachat/call/${c.peer}/${pad(c.timestamp)}-${c.id}`)
