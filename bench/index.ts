@@ -24,6 +24,8 @@
  * BENCH_CALL_RUNS (section 6, default 7), BENCH_THROUGHPUT_MESSAGES (section 1b, default 20000),
  * BENCH_FIRST_RUNS (fresh clients in section 7, default 100), BENCH_FILE_MIB (section 8, default 1024),
  * BENCH_ONLY (comma-separated sections to run: dm, throughput, client, rooms, web, calls, first, files; default all).
+ * BENCH_PROFILE_DIR: CPU profiles (.cpuprofile) of both ends of the createChat throughput burst and of each file
+ * transfer are written there.
  */
 import { spawn } from 'node:child_process'
 import { cpus, loadavg, totalmem } from 'node:os'

@@ -6,7 +6,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { createChat } from '../src/index.js'
+import { startProfile } from './profile.js'
 import { check, indexOf } from './throughput.js'
+import type { Profiling } from './profile.js'
 
 const port = parentPort
 if (port == null) throw new Error('run as a worker thread')
@@ -25,9 +27,14 @@ chat.addEventListener('message', (evt) => {
     })
   }
 })
-port.on('message', (msg: { check?: [number, number], stop?: boolean }) => {
+let profiling: Profiling | undefined
+port.on('message', (msg: { check?: [number, number], stop?: boolean, profile?: boolean }) => {
   void (async () => {
+    // BENCH_PROFILE_DIR: a profile of the measured burst ({profile: true} before it, the check after)
+    if (msg.profile === true) profiling = await startProfile('throughput-receiver')
     if (msg.check != null) {
+      await profiling?.stop()
+      profiling = undefined
       const [first, count] = msg.check
       const live = check(shown, first, count)
       const history = check((await chat.history(workerData.sender, count)).map(m => indexOf(m.text)), first, count)

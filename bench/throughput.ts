@@ -18,6 +18,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createChat } from '../src/index.js'
 import { JsonClient, startBootstrap, until } from '../test/fixtures.js'
 import { THROUGHPUT_PROTOCOL, createRawNode } from './floor.js'
+import { startProfile } from './profile.js'
 import { removeTempDir, tempDir } from './temp.js'
 import type { Chat } from '../src/index.js'
 import type { Libp2p } from '@libp2p/interface'
@@ -173,7 +174,10 @@ export async function chatThroughput (messages: number): Promise<Throughput> {
     }
     const warm = Math.min(1000, messages)
     await burst(0, warm)
+    w.postMessage({ profile: true })
+    const profiling = await startProfile('throughput-sender')
     const { ms, cpu } = await burst(warm, messages)
+    await profiling.stop()
     w.postMessage({ check: [warm, messages] })
     const { checked } = await answer('checked')
     w.postMessage({ stop: true })

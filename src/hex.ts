@@ -20,8 +20,15 @@ function nibble (code: number): number {
 
 /** Hex (either case, even length) to bytes; throws SyntaxError for anything else. */
 export function fromHex (hex: string): Uint8Array<ArrayBuffer> {
-  if (hex.length % 2 !== 0) throw new SyntaxError('not a hex string')
-  const out = new Uint8Array(hex.length / 2)
-  for (let i = 0; i < out.byteLength; i++) out[i] = nibble(hex.charCodeAt(2 * i)) << 4 | nibble(hex.charCodeAt(2 * i + 1))
+  const out = new Uint8Array(hex.length >> 1)
+  hexInto(hex, out, 0)
   return out
+}
+
+/** Writes hex (as fromHex reads it) into `out` from `at`; returns the bytes written. */
+export function hexInto (hex: string, out: Uint8Array, at: number): number {
+  if (hex.length % 2 !== 0) throw new SyntaxError('not a hex string')
+  const n = hex.length >> 1
+  for (let i = 0; i < n; i++) out[at + i] = nibble(hex.charCodeAt(2 * i)) << 4 | nibble(hex.charCodeAt(2 * i + 1))
+  return n
 }

@@ -12,6 +12,8 @@
  * Writing: `start(most)` with the most bytes the record can take, then the fields in order, then `end()`
  * for the view. Protobuf fields are written by hand here, as the .proto beside the code declares them.
  */
+import { hexInto } from './hex.js'
+
 const DEFAULT_SIZE = 256 * 1024
 const encoder = new TextEncoder()
 
@@ -77,6 +79,12 @@ export class Slab {
   bytes (b: Uint8Array): this {
     this.buf.set(b, this.at)
     this.at += b.byteLength
+    return this
+  }
+
+  /** Hex text (see src/hex.ts) as its bytes. */
+  hex (text: string): this {
+    this.at += hexInto(text, this.buf, this.at)
     return this
   }
 

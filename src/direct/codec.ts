@@ -4,7 +4,7 @@
  */
 import { MAX_CLOCK_AHEAD_MS, MAX_TEXT_BYTES, MIN_TIMESTAMP } from '../constants.js'
 import { ProtocolViolationError } from '../errors.js'
-import { fromHex, toHex } from '../hex.js'
+import { toHex } from '../hex.js'
 import { Slab } from '../slab.js'
 import { checkFields } from '../node/frames.js'
 import { decodeOffer } from '../files/offer.js'
@@ -30,7 +30,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
  */
 export function encodeDirectMessage (m: DirectMessage, slab = new Slab(0)): Uint8Array {
   slab.start(48 + 3 * m.text.length + (m.file != null ? m.file.byteLength + 8 : 0)).nested()
-  slab.varint(0x0a).varint(ID_BYTES).bytes(fromHex(m.id))
+  if (m.id.length !== 2 * ID_BYTES) throw new RangeError('a message id is 32 hex digits')
+  slab.varint(0x0a).varint(ID_BYTES).hex(m.id)
   if (m.timestamp !== 0) slab.varint(0x10).varint(m.timestamp)
   if (m.text.length > 0) slab.utf8Field(0x1a, m.text)
   slab.varint(0x20).varint(m.seq ?? 0)

@@ -19,6 +19,8 @@ import type { ChatStore, MessageRequest, StoredMessage } from '../store/index.js
 import type { PeerId } from '@libp2p/interface'
 
 const log = logger('megachat:direct')
+/** a message needs something besides white space (a regular expression: trim() would copy the text) */
+const NOT_BLANK = /\S/
 
 export interface IncomingMessage extends StoredMessage {
   direction: 'in'
@@ -68,7 +70,7 @@ export class Conversations {
    */
   async send (peer: PeerId, text: string, file?: { id: string, offer: Uint8Array, stored(message: StoredMessage): Promise<void> }): Promise<StoredMessage> {
     if (peer.equals(this.init.self)) throw new InvalidInputError(file != null ? 'cannot send a file to yourself' : 'cannot message yourself')
-    if (file == null && text.trim().length === 0) throw new InvalidInputError('empty message')
+    if (file == null && !NOT_BLANK.test(text)) throw new InvalidInputError('empty message')
     checkMessageLength(text)
     const message = await this.outbox.send(peer.toString(), text, file != null ? { id: file.id, offer: file.offer } : undefined)
     await file?.stored(message)

@@ -152,9 +152,9 @@ export class Outbox {
       queue.chars += message.text.length
     }
     if (this.reading.has(peer)) this.missed.add(peer)
-    // a run under way takes it from the queue; without one it reads the store
-    if (this.runs.has(peer) && !this.queues.has(peer)) this.again.add(peer)
-    else void this.flush(peer)
+    // a run under way takes it from the queue (or, without one, runs again after); else a run starts
+    if (!this.runs.has(peer)) void this.flush(peer)
+    else if (!this.queues.has(peer)) this.again.add(peer)
     return message
   }
 
