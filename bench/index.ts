@@ -22,6 +22,7 @@
  * Settings (environment): BENCH_MESSAGES (samples per DM row, default 1000), BENCH_STARTUP_RUNS (default 5),
  * BENCH_ROOM_MESSAGES (messages per row in section 4, default 300), BENCH_WEB_RUNS (section 5, default 9),
  * BENCH_CALL_RUNS (section 6, default 7), BENCH_THROUGHPUT_MESSAGES (section 1b, default 20000),
+ * BENCH_THROUGHPUT_RUNS (bursts per row in section 1b, taking turns, the median shown; default 3),
  * BENCH_FIRST_RUNS (fresh clients in section 7, default 100), BENCH_FILE_MIB (section 8, default 1024),
  * BENCH_ONLY (comma-separated sections to run: dm, throughput, client, rooms, web, calls, first, files; default all).
  * BENCH_PROFILE_DIR: CPU profiles (.cpuprofile) of both ends of the createChat throughput burst and of each file
@@ -56,6 +57,7 @@ const BARE_NODE_SCRIPT = 'process.stdout.write(\'{"type":"ready"}\\n\'); setInte
 
 const MESSAGES = positiveInt(process.env.BENCH_MESSAGES, 1000)
 const THROUGHPUT_MESSAGES = positiveInt(process.env.BENCH_THROUGHPUT_MESSAGES, 20_000)
+const THROUGHPUT_RUNS = positiveInt(process.env.BENCH_THROUGHPUT_RUNS, 3)
 const WARMUP = 50
 /**
  * The DM rows and their floors take turns in blocks of this many messages, so that load from other
@@ -195,29 +197,47 @@ async function benchDm (): Promise<void> {
 
 const THROUGHPUT_GOALS = { chat: 20_000, json: 10_000 }
 
+/**
+ * The median run of a row (by rate), with every run's rate, and the worst loss, duplicates and order of
+ * any run: one machine's rate drifts by a fifth from one minute to the next.
+ */
+function medianRun (runs: Throughput[]): Throughput & { rates: number[] } {
+  const byRate = [...runs].sort((a, b) => a.perSecond - b.perSecond)
+  const median = byRate[(byRate.length - 1) >> 1]
+  const worst = (key: 'lost' | 'duplicated' | 'outOfOrder'): number => Math.max(...runs.map(r => r[key]))
+  return { ...median, lost: worst('lost'), duplicated: worst('duplicated'), outOfOrder: worst('outOfOrder'), rates: runs.map(r => r.perSecond) }
+}
+
 async function benchThroughput (): Promise<void> {
   line()
-  line(`1b. Acknowledged DM throughput on loopback: a burst of ${THROUGHPUT_MESSAGES} messages of 1 kB sent at once, until all are acknowledged and shown (after a warm-up burst)`)
-  const row = (label: string, t: Throughput, floor?: Throughput, goal?: number): void => {
+  line(`1b. Acknowledged DM throughput on loopback: a burst of ${THROUGHPUT_MESSAGES} messages of 1 kB sent at once, until all are acknowledged and shown (after a warm-up burst); ${THROUGHPUT_RUNS} runs each, taking turns, medians`)
+  const row = (label: string, t: Throughput & { rates: number[] }, floor?: Throughput, goal?: number): void => {
     const checks = `lost ${t.lost}, duplicated ${t.duplicated}, out of order ${t.outOfOrder}`
     const cpu = t.cpuPerMessage != null ? `CPU ${Math.round(t.cpuPerMessage)} µs/msg` : 'CPU not known'
     const rate = `${pad(Math.round(t.perSecond).toLocaleString('en'), 7)} msg/s in ${pad(ms(t.ms), 9)}`
+    const runs = `(runs: ${t.rates.map(r => Math.round(r).toLocaleString('en')).join(', ')} msg/s)`
     if (floor == null || goal == null) {
-      line(`${pad(label, LABEL)} ${rate} ${cpu}`)
+      line(`${pad(label, LABEL)} ${rate} ${cpu} ${runs}`)
       return
     }
     const ok = t.perSecond >= goal && t.lost === 0 && t.duplicated === 0 && t.outOfOrder === 0
-    line(`${pad(label, LABEL)} ${rate} ${ratio(t.perSecond, floor.perSecond)} of the floor, ${cpu}, ${checks}; goal >=${goal.toLocaleString('en')} msg/s, none lost or out of order ${ok ? 'PASS' : 'MISS'}`)
+    line(`${pad(label, LABEL)} ${rate} ${ratio(t.perSecond, floor.perSecond)} of the floor, ${cpu}, ${checks}; goal >=${goal.toLocaleString('en')} msg/s, none lost or out of order ${ok ? 'PASS' : 'MISS'} ${runs}`)
   }
   try {
-    step = 'throughput: floor'
-    const floor = await floorThroughput(THROUGHPUT_MESSAGES)
+    const runs: { floor: Throughput[], chat: Throughput[], json: Throughput[] } = { floor: [], chat: [], json: [] }
+    for (let i = 0; i < THROUGHPUT_RUNS; i++) {
+      step = 'throughput: floor'
+      runs.floor.push(await floorThroughput(THROUGHPUT_MESSAGES))
+      step = 'throughput: createChat'
+      runs.chat.push(await chatThroughput(THROUGHPUT_MESSAGES))
+      step = 'throughput: --json clients'
+      runs.json.push(await jsonThroughput(THROUGHPUT_MESSAGES))
+    }
+    const floor = medianRun(runs.floor)
     row('floor: raw libp2p stream, 1 kB frames', floor)
     line('  (the floor\'s and createChat\'s receivers run in a worker thread, as on another machine; CPU: both ends, all threads)')
-    step = 'throughput: createChat'
-    row('createChat (LevelDB both sides)', await chatThroughput(THROUGHPUT_MESSAGES), floor, THROUGHPUT_GOALS.chat)
-    step = 'throughput: --json clients'
-    row('--json client (two processes)', await jsonThroughput(THROUGHPUT_MESSAGES), floor, THROUGHPUT_GOALS.json)
+    row('createChat (LevelDB both sides)', medianRun(runs.chat), floor, THROUGHPUT_GOALS.chat)
+    row('--json client (two processes)', medianRun(runs.json), floor, THROUGHPUT_GOALS.json)
   } catch (err) {
     sectionError('dm throughput', err)
   }
