@@ -70,8 +70,15 @@ export const AUTO_FETCH_BYTES = 64 * 1024 * 1024
 export const MAX_CONCURRENT_FETCHES = 3
 /** Offers waiting for the user (or for their sender) kept at most; more are refused and counted. */
 export const MAX_PENDING_OFFERS = 1000
-/** Chunks a receiver lets the sender send ahead of what it has written (its memory bound per transfer). */
+/**
+ * Chunks a receiver lets the sender send ahead of what it has written (its memory bound per transfer):
+ * at most this many. A transfer grants what covers FILE_CREDIT_RATE over the round trip it measured when
+ * it asked for the file, and at least FILE_MIN_CREDIT_CHUNKS (see creditFor in src/files/protocol.ts).
+ */
 export const FILE_CREDIT_CHUNKS = 16
+export const FILE_MIN_CREDIT_CHUNKS = 4
+/** The rate (bytes a second) a transfer's credit is sized for: 16 chunks of 1 MiB cover it over 140 ms. */
+export const FILE_CREDIT_RATE = 100 * 1024 * 1024
 /** Inbound file streams one connection may hold open at once. */
 export const FILE_MAX_INBOUND_STREAMS = 8
 /** A file stream's first frame (each side) must come within this; then no frame may take longer than the idle timeout. */

@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { lpStream } from '@libp2p/utils'
+import { lpStream, streamPair } from '@libp2p/utils'
 import { DM_PROTOCOL, FILE_PROTOCOL } from '../src/constants.js'
 import { encodeDirectMessage } from '../src/direct/index.js'
 import { safeFileName } from '../src/files/names.js'
 import { decodeOffer, encodeOffer, sha256 } from '../src/files/offer.js'
 import { FileHeader, FileRequest, FileWant } from '../src/files/pb/file.js'
-import { IdleTimeout } from '../src/files/protocol.js'
+import { IdleTimeout, creditFor, pull } from '../src/files/protocol.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Cleanup, eachTestWithBootstrap, JsonClient, startChat, tempDir, until, waitFor } from './fixtures.js'
 import { startAttacker } from './fuzz-frames.js'
@@ -150,6 +150,73 @@ describe('files: the idle limit of a stream', () => {
     cleared.clear()
     await assert.rejects(aborted(cleared.signal, performance.now(), 300), /not aborted/)
   })
+})
+
+describe('files: credit', () => {
+  const MIB = 2 ** 20
+
+  it('is sized by the round trip: the least on a LAN, more the longer it is, never more than asked', () => {
+    assert.equal(creditFor(0.3, MIB, 16), 4)
+    assert.equal(creditFor(50, MIB, 16), 7) // 100 MiB/s over 50 ms is 5 chunks, and 2 more
+    assert.equal(creditFor(300, MIB, 16), 16)
+    assert.equal(creditFor(300, MIB, 3), 3)
+  })
+
+  // chunks of 64 KiB: 100 MiB/s over 1 ms is 1.6 of them, over 3 ms 4.7, over 150 ms 240
+  for (const [rtt, credit] of [[1, 4], [3, 7], [150, 16]]) {
+    it(`grants ${credit} chunks ahead when asking took ${rtt} ms, and the holder never has more`, async () => {
+      const [receiver, holder] = await streamPair()
+      const chunkSize = 64 * 1024
+      const chunks = Array.from({ length: 24 }, (_, i) => new Uint8Array(chunkSize).fill(i))
+      const hashes = new Uint8Array(chunks.length * 32)
+      for (const [i, c] of chunks.entries()) hashes.set(await sha256(c), i * 32)
+      // the clock the receiver measures its request by: the holder moves it on by the round trip
+      let clock = 1000
+      const granted: number[] = []
+      let mostAhead = 0
+      const serving = (async () => {
+        const lp = lpStream(holder)
+        FileRequest.decode((await lp.read()).subarray())
+        clock += rtt
+        await lp.write(FileHeader.encode({ hashes }))
+        let ahead = 0
+        let next = 0
+        let wake: (() => void) | undefined
+        const reading = (async () => {
+          while (next < chunks.length) {
+            const want = FileWant.decode((await lp.read()).subarray())
+            granted.push(want.count)
+            ahead += want.count
+            mostAhead = Math.max(mostAhead, ahead)
+            wake?.()
+          }
+        })().catch(() => {})
+        while (next < chunks.length) {
+          if (ahead === 0) await new Promise<void>(resolve => { wake = resolve })
+          ahead--
+          await lp.write(chunks[next++])
+        }
+        await holder.close()
+        await reading
+      })()
+      const written: number[] = []
+      await pull(receiver, {
+        id: new Uint8Array(16),
+        manifest: await sha256(hashes),
+        size: chunks.length * chunkSize,
+        chunkSize,
+        overhead: 0,
+        start: async () => 0,
+        onChunk: async (index) => { written.push(index) },
+        stats: { served: 0, refused: 0, oversized: 0, malformed: 0, badChunks: 0, failedStreams: 0 },
+        now: () => clock
+      })
+      await serving
+      assert.deepEqual(written, chunks.map((_, i) => i))
+      assert.equal(granted[0], credit, 'the first grant')
+      assert.equal(mostAhead, credit, 'chunks granted and not yet sent, at most')
+    })
+  }
 })
 
 describe('files: names from the network', () => {

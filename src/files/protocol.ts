@@ -13,7 +13,7 @@
 import { serviceCapabilities } from '@libp2p/interface'
 import { lpStream, UnexpectedEOFError } from '@libp2p/utils'
 import { equals } from 'uint8arrays/equals'
-import { FILE_CREDIT_CHUNKS, FILE_FIRST_FRAME_MS, FILE_IDLE_TIMEOUT_MS, FILE_MAX_INBOUND_STREAMS, FILE_PROTOCOL, MAX_FILE_CHUNKS } from '../constants.js'
+import { FILE_CREDIT_CHUNKS, FILE_CREDIT_RATE, FILE_FIRST_FRAME_MS, FILE_MIN_CREDIT_CHUNKS, FILE_IDLE_TIMEOUT_MS, FILE_MAX_INBOUND_STREAMS, FILE_PROTOCOL, MAX_FILE_CHUNKS } from '../constants.js'
 import { ProtocolViolationError } from '../errors.js'
 import { checkFields, frameLimits } from '../node/frames.js'
 import { chunkCount, fileIdHex, FILE_ID_BYTES, HASH_BYTES, sha256 } from './offer.js'
@@ -317,7 +317,21 @@ export interface PullInit {
   onChunk(index: number, pieces: Uint8Array[]): Promise<void>
   signal?: AbortSignal
   stats: FileTransferStats
+  /** the most chunks granted ahead (default FILE_CREDIT_CHUNKS); the round trip decides how many below it */
   credit?: number
+  /** the clock the round trip is measured by (ms; tests) */
+  now?: () => number
+}
+
+/**
+ * The credit (chunks granted ahead) for a round trip: enough to keep FILE_CREDIT_RATE flowing while a
+ * grant travels (two chunks more, for the one being written and the one being read), from
+ * FILE_MIN_CREDIT_CHUNKS up to `most`. On a LAN that is the minimum, which keeps the receiver's memory
+ * small; across a continent it is the most.
+ */
+export function creditFor (rttMs: number, chunkBytes: number, most: number): number {
+  const cover = 2 + Math.ceil(FILE_CREDIT_RATE * Math.max(0, rttMs) / 1000 / chunkBytes)
+  return Math.min(most, Math.max(FILE_MIN_CREDIT_CHUNKS, cover))
 }
 
 /**
@@ -328,19 +342,23 @@ export interface PullInit {
  */
 export async function pull (stream: Stream, init: PullInit): Promise<void> {
   const chunks = chunkCount(init.size, init.chunkSize)
-  const credit = Math.min(init.credit ?? FILE_CREDIT_CHUNKS, MAX_CREDIT)
+  const most = Math.min(init.credit ?? FILE_CREDIT_CHUNKS, MAX_CREDIT)
+  const now = init.now ?? (() => performance.now())
   const maxChunk = init.chunkSize + init.overhead
   const maxFrame = Math.max(chunks * HASH_BYTES + SMALL_FRAME, maxChunk, SMALL_FRAME)
   // what the sender may have in flight: the credit, a header, their prefixes
-  const lp: LengthPrefixedStream<Stream> = lpStream(stream, { ...frameLimits(maxFrame), maxBufferSize: (credit + 1) * (maxChunk + 8) + maxFrame })
+  const lp: LengthPrefixedStream<Stream> = lpStream(stream, { ...frameLimits(maxFrame), maxBufferSize: (most + 1) * (maxChunk + 8) + maxFrame })
   const signal = (ms: number): AbortSignal => AbortSignal.any([AbortSignal.timeout(ms), ...(init.signal != null ? [init.signal] : [])])
   /** the chunks being checked and written, in order */
   let writing: Promise<void> = Promise.resolve()
   let idle: IdleTimeout | undefined
   try {
     if (chunks > MAX_FILE_CHUNKS) throw new ProtocolViolationError('too many chunks')
+    const asked = now()
     await lp.write(FileRequest.encode({ id: init.id as Uint8Array<ArrayBuffer> }), { signal: signal(FILE_IDLE_TIMEOUT_MS) })
     const header = decodeStrict(FileHeader, HEADER_SHAPE, (await lp.read({ signal: signal(FILE_FIRST_FRAME_MS) })).subarray())
+    // the request's round trip (and the holder's look-up: a little more credit at worst) sizes the credit
+    const credit = creditFor(now() - asked, maxChunk, most)
     if (header.error != null) throw new FileUnavailableError(header.error)
     // the hashes make the offer's manifest, and there is one per chunk of the size offered
     if (header.hashes.byteLength !== chunks * HASH_BYTES) throw new ProtocolViolationError('the number of chunk hashes does not match the size offered')
