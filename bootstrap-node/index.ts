@@ -38,7 +38,7 @@ import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import { CONNECTION_MONITOR, DEFAULT_STUN_PORT } from '../src/constants.js'
+import { CONNECTION_MONITOR, DEFAULT_STUN_PORT, PING_STREAMS } from '../src/constants.js'
 import { chatDhtInit } from '../src/node/services.js'
 import { InvalidInputError } from '../src/errors.js'
 import { loadIdentity } from '../src/identity/index.js'
@@ -221,7 +221,7 @@ export async function createBootstrapNode (options: BootstrapOptions = {}): Prom
     services: {
       identify: identify(),
       identifyPush: identifyPush(),
-      ping: ping(),
+      ping: ping(PING_STREAMS),
       autonat: autoNAT(),
       // the clients' DHT settings, always a server
       dht: kadDHT(chatDhtInit(false)),

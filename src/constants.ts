@@ -147,6 +147,15 @@ export function overUtf8 (text: string, max: number): boolean {
  * the bootstrap node use it.
  */
 export const CONNECTION_MONITOR = { pingInterval: 15_000, pingTimeout: { minTimeout: 12_000, maxTimeout: 14_000 } }
+/**
+ * The ping protocol's streams per connection (the ping service's registration, which the connection
+ * monitor's heartbeats count against). With @libp2p/ping's default of one outbound stream, a heartbeat
+ * that came while the last ping's stream was still closing (a WebRTC data channel closes after a round
+ * trip of its own) failed with TooManyOutboundProtocolStreamsError, and the monitor aborted the working
+ * connection and every call and DM stream on it: the call bench lost its tabs' WebRTC connection that
+ * way in about one run in five. Room for two heartbeats each way (test/adapters.spec.ts pins it).
+ */
+export const PING_STREAMS = { maxOutboundStreams: 2, maxInboundStreams: 3 }
 
 /** What a contact's or room's local name may be (the name this user gives it; it never travels). */
 export const LOCAL_NAME = /^[\p{L}\p{N}_.-]{1,32}$/u

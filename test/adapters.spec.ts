@@ -15,6 +15,7 @@ import { createLibp2p } from 'libp2p'
 import { dropReservation } from '../src/node/adapters/circuit-relay.js'
 import { FLOODSUB_PROTOCOL, GOSSIPSUB_PROTOCOLS, Validation, filterTopics } from '../src/node/adapters/gossipsub.js'
 import { routingTableOf } from '../src/node/adapters/kad-dht.js'
+import { PING_STREAMS } from '../src/constants.js'
 import { chatDhtInit, roomGossipsubInit } from '../src/node/services.js'
 import { startPlainGossipNode, until } from './fixtures.js'
 import type { TrackedTopics } from '../src/node/adapters/gossipsub.js'
@@ -134,6 +135,38 @@ describe('adapters over library internals', function () {
       assert.equal(reservations.has(client.peerId), false)
       assert.equal(reservation?.signal.aborted, false, 'dropping it does not abort it')
       assert.equal(dropReservation(relay.services.relay, client.peerId), false)
+    })
+  })
+  describe('connection monitor', () => {
+    // libp2p's heartbeat pings through the ping service's registration and aborts a connection whose
+    // heartbeat cannot open its stream (src/constants.ts, PING_STREAMS)
+    const node = async (streams: { maxOutboundStreams?: number, maxInboundStreams?: number }): Promise<Libp2p> => keep(await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { ping: ping(streams) },
+      connectionMonitor: { pingInterval: 100, pingTimeout: { minTimeout: 2_000, maxTimeout: 2_000 } }
+    }))
+    /** a's connection to b, with a ping stream of a's held open on it (as one that is still closing) */
+    const heldPing = async (a: Libp2p, b: Libp2p): Promise<{ rtt: () => number | undefined, status: () => string }> => {
+      const connection = await a.dial(b.getMultiaddrs()[0])
+      await connection.newStream('/ipfs/ping/1.0.0', { signal: AbortSignal.timeout(WAIT_MS) })
+      connection.rtt = -1
+      return { rtt: () => connection.rtt, status: () => connection.status }
+    }
+
+    it('with one ping stream allowed (@libp2p/ping\'s default), a heartbeat beside one still open aborts the connection', async () => {
+      const [a, b] = [await node({}), await node({})]
+      const held = await heldPing(a, b)
+      await until(() => held.status() !== 'open', WAIT_MS, 'the connection aborted')
+    })
+
+    it('with PING_STREAMS, heartbeats go on beside it and the connection stays', async () => {
+      const [a, b] = [await node(PING_STREAMS), await node(PING_STREAMS)]
+      const held = await heldPing(a, b)
+      await until(() => (held.rtt() ?? -1) >= 0, WAIT_MS, 'a heartbeat answered')
+      assert.equal(held.status(), 'open')
     })
   })
 })

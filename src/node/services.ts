@@ -7,7 +7,7 @@
 import { identify, identifyPush } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { DHT_PROTOCOL } from '../constants.js'
+import { DHT_PROTOCOL, PING_STREAMS } from '../constants.js'
 import { GOSSIPSUB_PROTOCOLS, filterTopics } from './adapters/gossipsub.js'
 import { repairTopologies } from './topologies.js'
 import { webrtcGuard } from './webrtc-guard.js'
@@ -63,7 +63,7 @@ export function chatServices (options: NodeOptions, own: Pick<ServiceFactoryMap<
     ...options.services,
     identify: identify(),
     identifyPush: identifyPush(),
-    ping: ping(),
+    ping: ping(PING_STREAMS),
     // gossipsub's streams to a room member come back on its other connection when one goes (topologies.ts)
     gossipRepair: repairTopologies(GOSSIPSUB_PROTOCOLS),
     // a WebRTC connection whose data channels never opened is closed (webrtc-guard.ts)
