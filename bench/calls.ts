@@ -440,8 +440,19 @@ export async function benchCalls (step: (what: string) => void = () => {}): Prom
       if (await from.page.locator('#conversation-title', { hasText: to.name }).count() === 0) {
         await from.page.locator(`.list button[data-name="${to.name}"]`).click()
       }
+      // the pointer goes to the call button, as a person's does (it prepares the call again when the
+      // stream prepared with the conversation went, with a connection that closed since)
+      await from.page.mouse.move(0, 0)
+      await from.page.getByRole('button', { name: `Video call ${to.name}` }).hover()
       await from.page.waitForFunction((name) => { const chat = (window as any).megachat; return (window as any).megachatInternals.calls.isPrepared(chat.resolve(name)) as boolean },
-        to.name, { polling: POLL_MS, timeout: WAIT_MS })
+        to.name, { polling: POLL_MS, timeout: WAIT_MS }).catch(async () => {
+        const seen = await from.page.evaluate((name) => {
+          const chat = (window as any).megachat
+          const peer = chat.resolve(name).toString()
+          return { online: chat.isOnline(peer), paths: chat.connections().peers?.filter((p: any) => p.peerId === peer) ?? [] }
+        }, to.name).catch((err: Error) => err.message)
+        throw new Error(`no call stream to ${to.name} prepared within ${WAIT_MS} ms; ${from.name} sees ${JSON.stringify(seen)}`)
+      })
       return await from.page.evaluate(appCallInPage, { name: to.name, waitMs: WAIT_MS })
     }
     /** hangs up whatever is left on either side (a failed call may leave the callee ringing) and waits until both are idle */
