@@ -68,11 +68,7 @@ export class Slab {
 
   /** A varint of a non-negative safe integer (up to 8 bytes for 2^53). */
   varint (n: number): this {
-    while (n >= 0x80) {
-      this.buf[this.at++] = (n % 0x80) | 0x80
-      n = Math.floor(n / 0x80)
-    }
-    this.buf[this.at++] = n
+    this.at = putVarint(this.buf, this.at, n)
     return this
   }
 
@@ -112,6 +108,16 @@ export class Slab {
     this.at += written
     return this
   }
+}
+
+/** Writes a varint of a non-negative safe integer into `buf` at `at`; returns where it ends. */
+export function putVarint (buf: Uint8Array, at: number, n: number): number {
+  while (n >= 0x80) {
+    buf[at++] = (n % 0x80) | 0x80
+    n = Math.floor(n / 0x80)
+  }
+  buf[at++] = n
+  return at
 }
 
 /** The bytes a varint of `n` takes. */

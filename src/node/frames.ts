@@ -18,7 +18,7 @@
 import { InvalidDataLengthLengthError, lpStream, pbStream } from '@libp2p/utils'
 import { reader } from 'protons-runtime'
 import { ProtocolViolationError } from '../errors.js'
-import { varintLength } from '../slab.js'
+import { putVarint, varintLength } from '../slab.js'
 import type { AbortOptions, MessageStream, StreamCloseEvent } from '@libp2p/interface'
 import type { LengthPrefixedStream, LengthPrefixedStreamOpts, ProtobufStream } from '@libp2p/utils'
 
@@ -70,12 +70,7 @@ export async function writeFrames (stream: MessageStream, frames: Uint8Array[], 
   const buf = new Uint8Array(size)
   let at = 0
   for (const f of frames) {
-    let n = f.byteLength
-    while (n >= 0x80) {
-      buf[at++] = (n & 0x7f) | 0x80
-      n >>>= 7
-    }
-    buf[at++] = n
+    at = putVarint(buf, at, f.byteLength)
     buf.set(f, at)
     at += f.byteLength
   }
