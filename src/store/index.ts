@@ -37,7 +37,7 @@
  * only the others (a resend after a lost ack, or a message without seq) are looked up by id.
  */
 import { Slab } from '../slab.js'
-import { CLOCK_KEY, CLOCK_PATH, MSG_PREFIX, NOTHING, OUTBOX_PREFIX, byOrder, cleanKey, dec, enc, inSeqKey, inSeqPath, json, msgIdKey, msgIdPath, msgPath, outboxKey, outboxPath, requestKey, seqKey, seqPath, blockedKey } from './keys.js'
+import { CLOCK_KEY, CLOCK_PATH, MSG_PREFIX, NOTHING, OUTBOX_PREFIX, byOrder, cleanKey, dec, enc, inSeqKey, inSeqPath, json, msgIdKey, msgIdPath, msgPath, outboxKey, outboxPath, requestKey, requestPath, seqKey, seqPath, blockedKey } from './keys.js'
 import { decodeMessage, encodeMessage } from './message-codec.js'
 import { RecordStore } from './records.js'
 import type { Blocked, MessageRequest, StoredMessage } from './types.js'
@@ -224,7 +224,7 @@ export class ChatStore extends RecordStore {
         }
         batch.put(inSeqPath(peer), enc.encode(String(high)))
         batch.put(CLOCK_PATH, enc.encode(String(this.clock)))
-        if (request != null) batch.put(requestKey(peer).toString(), json(request))
+        if (request != null) batch.put(requestPath(peer), json(request))
         await batch.commit()
         this.inSeqs.set(peer, high)
       } catch (err) {
