@@ -146,6 +146,54 @@ function idleInPage (): boolean {
     document.querySelector('.call-overlay') == null
 }
 
+/** What remoteWatchInPage gives a floor page: the caller's remote video, watched from start() on. */
+interface RemoteWatch {
+  /** the call starts now: times are from here */
+  start(): void
+  /** connected and first frame (ms from start()), once the frame is rendered */
+  setUp(): Promise<SetUp>
+  /** no frame is waited for any more */
+  stop(): void
+}
+
+/**
+ * In each floor page (one-page pair and two-browser pair): installs `benchRemote(caller, video, waitMs)`,
+ * which shows the caller's remote tracks in `video` and times when the caller connects and renders the
+ * first remote frame. (A function handed to page.evaluate carries no imports or closures, so the pages
+ * share it this way.)
+ */
+function remoteWatchInPage (): void {
+  (window as any).benchRemote = (caller: RTCPeerConnection, video: HTMLVideoElement, waitMs: number): RemoteWatch => {
+    const remote = new MediaStream()
+    caller.addEventListener('track', (e) => { remote.addTrack(e.track) })
+    video.srcObject = remote
+    video.play().catch(() => {})
+    let t0 = Number.NaN
+    let connected = Number.NaN
+    caller.addEventListener('connectionstatechange', () => {
+      if (caller.connectionState === 'connected' && Number.isNaN(connected)) connected = performance.now() - t0
+    })
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const frame = new Promise<number>((resolve, reject) => {
+      video.requestVideoFrameCallback((now) => { resolve(now) })
+      timer = setTimeout(() => { reject(new Error(`no remote video frame within ${waitMs} ms`)) }, waitMs)
+    })
+    const stop = (): void => { clearTimeout(timer) }
+    return {
+      start: () => { t0 = performance.now() },
+      setUp: async () => {
+        try {
+          const first = await frame
+          return { connected, frame: first - t0 }
+        } finally {
+          stop()
+        }
+      },
+      stop
+    }
+  }
+}
+
 /**
  * In the floor's page: the same steps as a MegaChat call between two RTCPeerConnections, signalled
  * directly; resolves at the caller's first rendered remote frame, then closes everything.
@@ -158,7 +206,7 @@ async function bareCallInPage ({ waitMs }: { waitMs: number }): Promise<SetUp> {
   video.autoplay = true
   video.playsInline = true
   document.body.append(video)
-  let timer: ReturnType<typeof setTimeout> | undefined
+  let watch: RemoteWatch | undefined
   try {
     // trickle ICE: candidates wait until the other side has its remote description, as in the app
     const trickle = (from: RTCPeerConnection, to: RTCPeerConnection): () => void => {
@@ -175,20 +223,8 @@ async function bareCallInPage ({ waitMs }: { waitMs: number }): Promise<SetUp> {
     }
     const toCallee = trickle(caller, callee)
     const toCaller = trickle(callee, caller)
-    const remote = new MediaStream()
-    caller.addEventListener('track', (e) => { remote.addTrack(e.track) })
-    video.srcObject = remote
-    video.play().catch(() => {})
-    let connected = Number.NaN
-    caller.addEventListener('connectionstatechange', () => {
-      if (caller.connectionState === 'connected' && Number.isNaN(connected)) connected = performance.now() - t0
-    })
-    const frame = new Promise<number>((resolve, reject) => {
-      video.requestVideoFrameCallback((now) => { resolve(now) })
-      timer = setTimeout(() => { reject(new Error(`no remote video frame within ${waitMs} ms`)) }, waitMs)
-    })
-
-    const t0 = performance.now()
+    watch = (window as any).benchRemote(caller, video, waitMs) as RemoteWatch
+    watch.start()
     const mine = await navigator.mediaDevices.getUserMedia({ audio: true, video: true })
     streams.push(mine)
     for (const track of [mine.getAudioTracks()[0], mine.getVideoTracks()[0]]) caller.addTransceiver(track, { direction: 'sendrecv', streams: [mine] })
@@ -205,10 +241,9 @@ async function bareCallInPage ({ waitMs }: { waitMs: number }): Promise<SetUp> {
     await callee.setLocalDescription(await callee.createAnswer())
     await caller.setRemoteDescription(callee.localDescription as RTCSessionDescription)
     toCaller()
-    const first = await frame
-    return { connected, frame: first - t0 }
+    return await watch.setUp()
   } finally {
-    clearTimeout(timer)
+    watch?.stop()
     for (const s of streams) for (const t of s.getTracks()) t.stop()
     caller.close()
     callee.close()
@@ -220,8 +255,8 @@ async function bareCallInPage ({ waitMs }: { waitMs: number }): Promise<SetUp> {
 /**
  * In each page of the two-browser floor: one side of a bare call, the other side in another Chromium,
  * the bench carrying the signalling between them in order (`benchSignal` out, `benchDeliver` in). The
- * same steps as bareCallInPage (repeated, not shared: a function handed to page.evaluate carries no
- * imports or closures); what it adds to that pair is what two browser processes cost.
+ * same steps as bareCallInPage (the remote video watched by remoteWatchInPage's helper, as there); what it
+ * adds to that pair is what two browser processes cost.
  */
 function bareSideInPage (): void {
   const w = window as any
@@ -256,30 +291,17 @@ function bareSideInPage (): void {
   }
   w.benchBareCall = async (waitMs: number): Promise<SetUp> => {
     const caller = reset()
-    const remote = new MediaStream()
-    caller.addEventListener('track', (e) => { remote.addTrack(e.track) })
-    video.srcObject = remote
-    video.play().catch(() => {})
-    let connected = Number.NaN
-    caller.addEventListener('connectionstatechange', () => {
-      if (caller.connectionState === 'connected' && Number.isNaN(connected)) connected = performance.now() - t0
-    })
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const frame = new Promise<number>((resolve, reject) => {
-      video.requestVideoFrameCallback((now) => { resolve(now) })
-      timer = setTimeout(() => { reject(new Error(`no remote video frame within ${waitMs} ms`)) }, waitMs)
-    })
-    const t0 = performance.now()
-    const mine = await media()
-    for (const track of [mine.getAudioTracks()[0], mine.getVideoTracks()[0]]) caller.addTransceiver(track, { direction: 'sendrecv', streams: [mine] })
-    await caller.setLocalDescription(await caller.createOffer())
-    remoteSet = new Promise(() => {}) // until the answer comes
-    void w.benchSignal({ offer: caller.localDescription?.sdp })
+    const watch = w.benchRemote(caller, video, waitMs) as RemoteWatch
     try {
-      const first = await frame
-      return { connected, frame: first - t0 }
+      watch.start()
+      const mine = await media()
+      for (const track of [mine.getAudioTracks()[0], mine.getVideoTracks()[0]]) caller.addTransceiver(track, { direction: 'sendrecv', streams: [mine] })
+      await caller.setLocalDescription(await caller.createOffer())
+      remoteSet = new Promise(() => {}) // until the answer comes
+      void w.benchSignal({ offer: caller.localDescription?.sdp })
+      return await watch.setUp()
     } finally {
-      clearTimeout(timer)
+      watch.stop()
     }
   }
   w.benchDeliver = (msg: any): void => {
@@ -410,6 +432,7 @@ export async function benchCalls (step: (what: string) => void = () => {}): Prom
       side.id = await p.evaluate(() => (window as any).megachat.peerId.toString() as string)
     }))
     await floor.goto(floorServer.url)
+    await floor.evaluate(remoteWatchInPage)
     // the two-browser floor: each page's signals reach the other in order
     for (const [me, them] of [[floorA, floorB], [floorB, floorA]]) {
       let queue: Promise<unknown> = Promise.resolve()
@@ -417,6 +440,7 @@ export async function benchCalls (step: (what: string) => void = () => {}): Prom
         queue = queue.then(async () => await them.evaluate((m) => { (window as any).benchDeliver(m) }, msg)).catch(() => {})
       })
       await me.goto(floorServer.url)
+      await me.evaluate(remoteWatchInPage)
       await me.evaluate(bareSideInPage)
     }
     for (const [me, them] of [[alice, bob], [bob, alice]]) {
