@@ -131,12 +131,23 @@ describe('calls in the web app (two Chromium profiles, fake camera and microphon
     await alice.locator('.call-overlay.call').waitFor({ timeout: WAIT_MS })
     assert.equal(await prepared(), false, 'the call took the prepared stream')
     await ringsAt(bob, 'alice')
+    // the caller's view plays the remote stream from the start: its tracks are in it before the answer,
+    // so that none is added to a playing video element (which starts over) as the call connects
+    const remoteTracks = async (): Promise<string[]> => await alice.evaluate(() => ((window as any).megachatModel.session.remote as MediaStream).getTracks().map(t => `${t.kind} ${t.id}`).sort())
+    const ringing = await remoteTracks()
+    assert.deepEqual(ringing.map(t => t.split(' ')[0]), ['audio', 'video'])
     // the caller's safety code is on the incoming screen
     assert.equal((await bob.locator('.incoming-safety .safety-code').textContent())?.trim(), await bob.evaluate((id) => (window as any).megachat.safetyCode(id), aliceId))
     await bob.screenshot({ path: join(OUTPUT, 'call-incoming.png') })
     await bob.getByRole('button', { name: 'Answer with video' }).click()
     const id = await callState(alice, 'connected')
     assert.equal(await callState(bob, 'connected'), id)
+
+    assert.deepEqual(await remoteTracks(), ringing, 'the same remote tracks once connected')
+    // one transport for audio and video (max-bundle): the caller gathered candidates for one media section only
+    const withCandidates = await alice.evaluate(() => ((window as any).megachatModel.session.pc as RTCPeerConnection).localDescription?.sdp.split('\r\nm=').slice(1)
+      .filter(section => section.includes('\r\na=candidate:')).length)
+    assert.equal(withCandidates, 1, 'candidates in one media section of the offer')
 
     const first = await Promise.all([stats(alice), stats(bob)])
     // counters keep rising: frames decoded and audio packets received, on both sides

@@ -97,18 +97,14 @@ export class RtcCall extends EventTarget implements MediaSession {
     this.events = events
     this.cameraOn = options.video
     const iceServers = options.iceServers ?? init.iceServers ?? []
-    this.pc = new RTCPeerConnection({ iceServers })
+    // one transport for audio and video (both ends are MegaChat): half the candidates to gather, send
+    // and check, and one DTLS handshake
+    this.pc = new RTCPeerConnection({ iceServers, bundlePolicy: 'max-bundle' })
     this.pc.addEventListener('icecandidate', (e) => {
       if (this.closed) return
       this.events.candidate(e.candidate == null ? null : e.candidate.toJSON() as IceCandidate)
     })
-    this.pc.addEventListener('track', (e) => {
-      if (!this.remote.getTracks().includes(e.track)) this.remote.addTrack(e.track)
-      // a remote track is muted while no media comes (camera off, not yet connected): say when that changes
-      e.track.addEventListener('mute', () => { this.changed() })
-      e.track.addEventListener('unmute', () => { this.changed() })
-      this.changed()
-    })
+    this.pc.addEventListener('track', (e) => { this.receive(e.track) })
     const timeout = init.disconnectTimeout ?? DISCONNECT_MS
     this.pc.addEventListener('connectionstatechange', () => {
       const state = this.pc.connectionState
@@ -123,6 +119,21 @@ export class RtcCall extends EventTarget implements MediaSession {
       }
       this.changed()
     })
+  }
+
+  /**
+   * A remote track goes into `remote`, once. The receivers' tracks go in as soon as the transceivers
+   * exist (offer(), takeOffer()), before the call view plays `remote`: a track added to a stream that a
+   * video element plays makes the element start over, which holds the page up for tens of ms, just as
+   * the call connects.
+   */
+  private receive (track: MediaStreamTrack): void {
+    if (this.remote.getTracks().includes(track)) return
+    this.remote.addTrack(track)
+    // a remote track is muted while no media comes (camera off, not yet connected): say when that changes
+    track.addEventListener('mute', () => { this.changed() })
+    track.addEventListener('unmute', () => { this.changed() })
+    this.changed()
   }
 
   /** the camera and microphone were asked for */
@@ -179,6 +190,7 @@ export class RtcCall extends EventTarget implements MediaSession {
   async offer (): Promise<string> {
     this.audio = this.pc.addTransceiver(this.mic ?? 'audio', { direction: 'sendrecv', streams: [this.local] })
     this.video = this.pc.addTransceiver(this.camera ?? 'video', { direction: 'sendrecv', streams: [this.local] })
+    for (const t of [this.audio, this.video]) this.receive(t.receiver.track)
     // the offer goes out while it is applied here (the answer waits for that)
     const offer = await this.pc.createOffer()
     this.localSet = this.pc.setLocalDescription(offer)
@@ -200,6 +212,7 @@ export class RtcCall extends EventTarget implements MediaSession {
     this.offerSet ??= this.pc.setRemoteDescription({ type: 'offer', sdp: offer })
     try {
       await this.offerSet
+      for (const t of this.pc.getTransceivers()) this.receive(t.receiver.track)
     } catch (err) {
       this.offerSet = undefined // answer() tries once more, and fails the call if that fails too
       throw err
