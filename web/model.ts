@@ -46,6 +46,8 @@ export class ChatModel {
   readonly announcement = signal('')
   /** the call going on or ringing, if any */
   readonly call = signal<CallInfo | undefined>(undefined)
+  /** a call is on (ringing or under way): what the app and the conversation show depends on this alone, not on each step of the call */
+  readonly inCall: ReadonlySignal<boolean> = computed(() => this.call.value != null)
   /** its media, once started (the web app's RtcCall), and the state of its controls */
   readonly callSession: ReadonlySignal<RtcCall | undefined> = computed(() => {
     const call = this.call.value

@@ -57,7 +57,7 @@ export function App ({ model, net, notice }: { model: ChatModel, net: NetworkCon
       {/* a signal as the text: its changes update the text alone, without a render */}
       <div class='sr-only' aria-live='polite' aria-atomic='true'>{model.announcement}</div>
       {dialog != null && <DialogLayer model={model} dialog={dialog} onClose={() => { setDialog(undefined) }} />}
-      {model.call.value != null && <CallLayer model={model} />}
+      {model.inCall.value && <CallLayer model={model} />}
     </div>
   )
 }

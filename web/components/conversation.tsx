@@ -21,7 +21,7 @@ export function ConversationView ({ model, convKey, drafts }: {
   const [kind, id] = splitKey(convKey)
   const contact = kind === 'dm' ? model.contacts.value.find(c => c.peerId === id) : undefined
   const room = kind === 'room' ? model.rooms.value.find(r => r.roomId === id) : undefined
-  const call = model.call.value
+  const inCall = model.inCall.value
   const callNotice = model.callNotice.value
   const onBack = (): void => { model.goHome() }
   const [details, setDetails] = useState(false)
@@ -40,7 +40,7 @@ export function ConversationView ({ model, convKey, drafts }: {
   }
 
   // the call's signalling stream opens while the conversation is open, so that a call starts sooner
-  const callable = kind === 'dm' && call == null && contact?.online === true
+  const callable = kind === 'dm' && !inCall && contact?.online === true
   useEffect(() => { if (callable) model.prepareCall(id) }, [model, id, callable])
   const prepare = (): void => { if (callable) model.prepareCall(id) }
 
@@ -68,11 +68,11 @@ export function ConversationView ({ model, convKey, drafts }: {
         </div>
         {kind === 'dm' && (
           <div class='call-buttons'>
-            <button type='button' class='icon-btn' aria-label={`Voice call ${title}`} title='Voice call' disabled={call != null}
+            <button type='button' class='icon-btn' aria-label={`Voice call ${title}`} title='Voice call' disabled={inCall}
               onPointerEnter={prepare} onFocus={prepare} onClick={() => { model.startCall(id, false).catch(() => {}) }}>
               <Icon name='phone' />
             </button>
-            <button type='button' class='icon-btn' aria-label={`Video call ${title}`} title='Video call' disabled={call != null}
+            <button type='button' class='icon-btn' aria-label={`Video call ${title}`} title='Video call' disabled={inCall}
               onPointerEnter={prepare} onFocus={prepare} onClick={() => { model.startCall(id, true).catch(() => {}) }}>
               <Icon name='video' />
             </button>
