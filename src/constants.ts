@@ -156,6 +156,14 @@ export const CONNECTION_MONITOR = { pingInterval: 15_000, pingTimeout: { minTime
  * way in about one run in five. Room for two heartbeats each way (test/adapters.spec.ts pins it).
  */
 export const PING_STREAMS = { maxOutboundStreams: 2, maxInboundStreams: 3 }
+/**
+ * How long identify push waits before telling connected peers of this node's new addresses
+ * (@libp2p/identify's default is 1 s). It is pushed when a transport starts listening, a relay
+ * reservation above all (src/node/address-push.ts): the bootstrap node answers lookups with what the
+ * last push told it, so this is how long a contact who just came online cannot be found at its relay
+ * address. Still long enough to make one push of addresses that come together.
+ */
+export const IDENTIFY_PUSH_DEBOUNCE_MS = 100
 
 /** What a contact's or room's local name may be (the name this user gives it; it never travels). */
 export const LOCAL_NAME = /^[\p{L}\p{N}_.-]{1,32}$/u

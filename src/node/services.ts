@@ -7,7 +7,8 @@
 import { identify, identifyPush } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { DHT_PROTOCOL, PING_STREAMS } from '../constants.js'
+import { DHT_PROTOCOL, IDENTIFY_PUSH_DEBOUNCE_MS, PING_STREAMS } from '../constants.js'
+import { pushOnListen } from './address-push.js'
 import { GOSSIPSUB_PROTOCOLS, filterTopics } from './adapters/gossipsub.js'
 import { repairTopologies } from './topologies.js'
 import { webrtcGuard } from './webrtc-guard.js'
@@ -62,7 +63,8 @@ export function chatServices (options: NodeOptions, own: Pick<ServiceFactoryMap<
   const services: Partial<ServiceFactoryMap<ChatServices>> = {
     ...options.services,
     identify: identify(),
-    identifyPush: identifyPush(),
+    // a new address (a relay reservation above all) reaches the bootstrap node at once (address-push.ts)
+    identifyPush: (components) => pushOnListen(components, identifyPush({ debounce: IDENTIFY_PUSH_DEBOUNCE_MS })(components)),
     ping: ping(PING_STREAMS),
     // gossipsub's streams to a room member come back on its other connection when one goes (topologies.ts)
     gossipRepair: repairTopologies(GOSSIPSUB_PROTOCOLS),
