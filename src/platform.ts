@@ -23,7 +23,15 @@ export async function openPlatform (init: PlatformInit): Promise<Platform> {
   const datastore = await openStore(init.dataDir)
   try {
     const { privateKey, protectedNow } = await loadIdentity(init.dataDir, init)
-    return { privateKey, datastore, protectedNow, copiesValues: true, pathBatch: () => levelBatch(datastore), close: async () => { await datastore.close() } }
+    return {
+      privateKey,
+      datastore,
+      protectedNow,
+      copiesValues: true,
+      pathBatch: () => levelBatch(datastore),
+      lastEntries: async (prefix, limit) => await levelLast(datastore, prefix, limit),
+      close: async () => { await datastore.close() }
+    }
   } catch (err) {
     await datastore.close().catch(() => {})
     throw err
@@ -58,6 +66,22 @@ export function levelBatch (datastore: LevelDatastore): PathBatch {
     delete: (key) => { ops.push({ type: 'del', key }) },
     commit: async () => { await datastore.db.batch(ops) }
   }
+}
+
+/**
+ * The last `limit` entries under a prefix, in key order, read from the end with LevelDB's reverse
+ * iterator (the datastore's query reads every entry under the prefix to give the last ones).
+ */
+export async function levelLast (datastore: LevelDatastore, prefix: string, limit: number): Promise<Array<{ key: string, value: Uint8Array }>> {
+  const entries = await datastore.db.iterator({
+    gte: prefix,
+    lt: `${prefix}\xFF`,
+    reverse: true,
+    limit: Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : -1,
+    keyEncoding: 'utf8',
+    valueEncoding: 'view'
+  }).all()
+  return entries.reverse().map(([key, value]) => ({ key: String(key), value: value as Uint8Array }))
 }
 
 /** Opens `<dir>/db`, saying in words when another MegaChat holds it. */

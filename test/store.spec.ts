@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { MemoryDatastore } from 'datastore-core'
 import { LevelDatastore } from 'datastore-level'
 import { Key } from 'interface-datastore'
-import { levelBatch } from '../src/platform.js'
+import { levelBatch, levelLast } from '../src/platform.js'
 import { ChatStore, byTime } from '../src/store/index.js'
 import { Cleanup, tempDir } from './fixtures.js'
 import type { ChatStoreOptions, Contact, StoredMessage, StoredRoomMessage } from '../src/store/index.js'
@@ -34,8 +34,9 @@ interface Backend {
   open(cleanup: Cleanup): Promise<Datastore>
   /** LevelDB copies what it writes: the store hands it views of shared buffers */
   copiesValues?: boolean
-  /** the direct messages' writes go straight to LevelDB's batch (as in the Node client) */
-  pathBatch?: boolean
+  /** LevelDB's own batch and reverse reads under the datastore, as in the Node client: the direct
+   * messages' writes go to its batch, a history's last messages are read from the end */
+  level?: boolean
 }
 
 async function openLevelDatastore (cleanup: Cleanup): Promise<LevelDatastore> {
@@ -47,14 +48,17 @@ async function openLevelDatastore (cleanup: Cleanup): Promise<LevelDatastore> {
 
 /** The store's options for a backend's datastore. */
 function options (backend: Backend, datastore: Datastore): ChatStoreOptions {
-  return { copiesValues: backend.copiesValues, ...(backend.pathBatch === true ? { pathBatch: () => levelBatch(datastore as LevelDatastore) } : {}) }
+  if (backend.level !== true) return { copiesValues: backend.copiesValues }
+  const level = datastore as LevelDatastore
+  return { copiesValues: backend.copiesValues, pathBatch: () => levelBatch(level), lastEntries: async (prefix, limit) => await levelLast(level, prefix, limit) }
 }
 
 const backends: Backend[] = [
   { name: 'MemoryDatastore', open: async () => new MemoryDatastore() },
   { name: 'LevelDatastore', copiesValues: true, open: openLevelDatastore },
-  // everything written through LevelDB's own batch is read back through the datastore
-  { name: 'LevelDatastore with LevelDB\'s batch', copiesValues: true, pathBatch: true, open: openLevelDatastore }
+  // everything written through LevelDB's own batch is read back through the datastore, and histories
+  // from the end of LevelDB
+  { name: 'LevelDatastore with LevelDB\'s batch and reverse reads', copiesValues: true, level: true, open: openLevelDatastore }
 ]
 
 for (const backend of backends) {
@@ -246,6 +250,10 @@ for (const backend of backends) {
         assert.deepEqual(ids(history), ids([oldIn, oldOut, oldDelivered, newOut, newIn]))
         assert.deepEqual(history.map(m => m.text), [oldIn.text, oldOut.text, oldDelivered.text, newOut.text, newIn.text])
         assert.deepEqual(history.map(m => m.state), [undefined, 'pending', 'delivered', 'pending', undefined])
+        // the last ones alone, across old records and new
+        const three = await store.history(BOB, 3)
+        assert.deepEqual(ids(three), ids([oldDelivered, newOut, newIn]))
+        assert.deepEqual(three.map(m => m.state), ['delivered', 'pending', undefined])
         assert.deepEqual(history[0], oldIn)
         assert.deepEqual(history[4], { ...newIn, seq: 7, order: history[4].order })
         assert.deepEqual(await store.getMessage(BOB, oldOut.id), oldOut)
@@ -309,6 +317,20 @@ for (const backend of backends) {
         assert.deepEqual(await store.roomItems(ROOM, 100, 2000, 5000), items.filter(i => i.timestamp >= 2000 && i.timestamp <= 5000))
         assert.deepEqual(await store.roomItems(ROOM, 2, 0, 5000), items.filter(i => i.timestamp <= 5000).slice(-2))
         assert.deepEqual(await store.roomItems('00'.repeat(32), 100), [])
+      })
+
+      it('roomHistory gives the last messages at or after `since`, oldest first', async () => {
+        const stored = [5000, 1000, 3000, 3000, 2000, 0].map(roomMsg)
+        for (const m of stored) assert.equal(await store.addRoomMessage(m), true)
+        await store.addRoomMessage({ ...roomMsg(4000), roomId: 'ef'.repeat(32) })
+        const sorted = [...stored].sort(byTime)
+        const roomIds = (ms: StoredRoomMessage[]): string[] => ms.map(m => m.id)
+        assert.deepEqual(roomIds(await store.roomHistory(ROOM, 100)), roomIds(sorted))
+        assert.deepEqual(roomIds(await store.roomHistory(ROOM, 2)), roomIds(sorted.slice(-2)))
+        assert.deepEqual(roomIds(await store.roomHistory(ROOM, 100, 3000)), roomIds(sorted.filter(m => m.timestamp >= 3000)))
+        assert.deepEqual(roomIds(await store.roomHistory(ROOM, 2, 3000)), roomIds(sorted.filter(m => m.timestamp >= 3000).slice(-2)))
+        assert.deepEqual(roomIds(await store.roomHistory(ROOM, 5, 6000)), [])
+        assert.deepEqual(await store.roomHistory('00'.repeat(32)), [])
       })
 
       it('getRoomMessage finds a room message by its item', async () => {

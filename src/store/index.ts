@@ -59,7 +59,16 @@ export interface ChatStoreOptions {
    * and back (most of a burst's key cost). Writes the same entries as the datastore's batch would.
    */
   pathBatch?: () => PathBatch
+  /**
+   * The last `limit` entries under a prefix, oldest first, read from the end of the database (LevelDB's
+   * reverse iterator): a conversation's, a room's or the calls' history reads the records it returns, not
+   * every one before them. Without it, every entry under the prefix is read and the last ones kept.
+   */
+  lastEntries?: LastEntries
 }
+
+/** The last `limit` entries under a key prefix, in key order (oldest first); keys as paths. */
+export type LastEntries = (prefix: string, limit: number) => Promise<Array<{ key: string, value: Uint8Array }>>
 
 /** A batch of writes whose keys are clean paths (`/megachat/...`). */
 export interface PathBatch {
@@ -76,7 +85,7 @@ export class ChatStore extends RecordStore {
   private readonly pathBatch: () => PathBatch
 
   constructor (datastore: Datastore, options: ChatStoreOptions = {}) {
-    super(datastore)
+    super(datastore, options.lastEntries)
     this.copiesValues = options.copiesValues === true
     this.pathBatch = options.pathBatch ?? (() => {
       const batch = datastore.batch()
@@ -266,15 +275,14 @@ export class ChatStore extends RecordStore {
 
   /** The last `limit` messages with a peer, oldest first. */
   async history (peer: string, limit = 50): Promise<StoredMessage[]> {
-    const all: StoredMessage[] = []
-    for await (const { key, value } of this.datastore.query({ prefix: `${MSG_PREFIX}${peer}/` })) {
-      all.push(decodeMessage(key.toString(), value))
-    }
-    all.sort(byOrder)
-    const last = all.slice(Math.max(0, all.length - limit))
-    const pending = new Set<string>()
-    for await (const key of this.datastore.queryKeys({ prefix: `/megachat/outbox/${peer}/` })) pending.add(key.toString())
-    for (const m of last) if (m.direction === 'out') m.state = pending.has(outboxKey(m).toString()) ? 'pending' : 'delivered'
+    // the keys sort as the conversation does (by order; records older than order by their timestamp,
+    // before every order): the last keys are the last messages, whatever the conversation's length
+    const last = (await this.lastEntries(`${MSG_PREFIX}${peer}/`, limit)).map(({ key, value }) => decodeMessage(key, value))
+    last.sort(byOrder)
+    // what of ours waits in the outbox: looked up for these messages alone, not the whole outbox
+    await Promise.all(last.map(async (m) => {
+      if (m.direction === 'out') m.state = await this.datastore.has(outboxKey(m)) ? 'pending' : 'delivered'
+    }))
     return last
   }
 

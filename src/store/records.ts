@@ -5,13 +5,25 @@
 import { CorruptDataError } from '../errors.js'
 import { blockedKey, callKey, contactKey, enc, fileHashKey, fileKey, json, lastByTime, parse, parseItem, requestKey, roomKey, roomMsgIdKey, roomMsgKey } from './keys.js'
 import type { Blocked, CallRecord, Contact, FileRecord, MessageRequest, RoomItem, RoomRecord, StoredRoomMessage } from './types.js'
+import type { LastEntries } from './index.js'
 import type { Datastore } from 'interface-datastore'
 
 export class RecordStore {
   /** adds under way, by key: "add if absent" must hold when the same message arrives twice at once */
   private readonly adding = new Map<string, Promise<boolean>>()
 
-  constructor (readonly datastore: Datastore) {}
+  /** the last entries under a prefix (ChatStoreOptions.lastEntries), or every entry read and the last kept */
+  protected readonly lastEntries: LastEntries
+
+  constructor (readonly datastore: Datastore, lastEntries?: LastEntries) {
+    this.lastEntries = lastEntries ?? (async (prefix, limit) => {
+      const all: Array<{ key: string, value: Uint8Array }> = []
+      for await (const { key, value } of datastore.query({ prefix })) all.push({ key: key.toString(), value })
+      // not every datastore returns keys in order
+      all.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+      return all.slice(Math.max(0, all.length - limit))
+    })
+  }
 
   /** Runs `add` unless an add for the same key is under way, in which case this one is a duplicate. */
   protected async addOnce (key: string, add: () => Promise<boolean>): Promise<boolean> {
@@ -179,13 +191,13 @@ export class RecordStore {
     return await this.lastUnder<CallRecord>(`/megachat/call/${peer}/`, 'call', limit)
   }
 
-  /** The last `limit` records under a key prefix with a timestamp at or after `since`, oldest first. */
+  /**
+   * The last `limit` records under a key prefix with a timestamp at or after `since`, oldest first. Their
+   * keys end in `<timestamp:16>-<id>`, so the last keys are the last records: only those are read (those
+   * before `since` among them are left out, and then none before them is after it).
+   */
   protected async lastUnder<T extends { timestamp: number, id: string }> (prefix: string, what: string, limit: number, since = 0): Promise<T[]> {
-    const all: T[] = []
-    for await (const { value } of this.datastore.query({ prefix })) {
-      const record = parse<T>(value, what)
-      if (record.timestamp >= since) all.push(record)
-    }
-    return lastByTime(all, limit)
+    const last = (await this.lastEntries(prefix, limit)).map(({ value }) => parse<T>(value, what)).filter(r => r.timestamp >= since)
+    return lastByTime(last, limit)
   }
 }
