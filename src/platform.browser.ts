@@ -8,7 +8,7 @@
 import { generateKeyPair, privateKeyFromRaw } from '@libp2p/crypto/keys'
 import { fromString } from 'uint8arrays/from-string'
 import { MemoryDatastore } from 'datastore-core'
-import { IDBDatastore } from 'datastore-idb'
+import { RangedIDBDatastore } from './store/idb.js'
 import { Key } from 'interface-datastore'
 import { DataDirError } from './errors.js'
 import { openKey } from './identity/passphrase.js'
@@ -38,7 +38,7 @@ export async function openPlatform (init: PlatformInit): Promise<Platform> {
     init.onLockHeld()
     release = await holdLock(`megachat:${name}`, true)
   }
-  const datastore = new IDBDatastore(name)
+  const datastore = new RangedIDBDatastore(name)
   try {
     await datastore.open()
   } catch (err: any) {
@@ -56,7 +56,7 @@ export async function openPlatform (init: PlatformInit): Promise<Platform> {
     const { privateKey, saved, protectedNow } = await loadIdentity(datastore, init)
     // nobody may wait on `saved` if the caller fails first: its rejection is reported by createChat
     saved?.catch(() => {})
-    return { privateKey, datastore, close, saved, protectedNow }
+    return { privateKey, datastore, close, saved, protectedNow, lastEntries: async (prefix, limit) => await datastore.lastEntries(prefix, limit) }
   } catch (err) {
     await close().catch(() => {})
     throw err

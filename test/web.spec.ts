@@ -462,6 +462,35 @@ describe('web app in Chromium', function () {
     await page.screenshot({ path: join(OUTPUT, 'after-reload.png') })
   })
 
+  it('reads the tab\'s IndexedDB by key range, as datastore-idb wrote it (src/store/idb.ts pinned)', async () => {
+    const seen = await page.evaluate(async () => {
+      const ds = (window as any).megachatInternals.store.datastore
+      const key = (s: string): { toString(): string } => ({ toString: () => s })
+      // written by datastore-idb itself, out of order, with neighbours that share part of the prefix
+      for (const k of ['/pin/b/3', '/pin/b/1', '/pin/bb/1', '/pin/a/9', '/pin/b/2', '/pin/b/4']) {
+        await Object.getPrototypeOf(Object.getPrototypeOf(ds)).put.call(ds, key(k), new TextEncoder().encode(k))
+      }
+      const strings = async (it: AsyncIterable<any>): Promise<string[]> => { const out: string[] = []; for await (const x of it) out.push(String(x.key ?? x)); return out }
+      const library = Object.getPrototypeOf(Object.getPrototypeOf(ds))
+      return {
+        ranged: ds.database != null,
+        keys: await strings(ds.queryKeys({ prefix: '/pin/b/' })),
+        pairs: (await strings(ds.query({ prefix: '/pin/b/', offset: 1, limit: 2 }))),
+        values: await (async () => { const out: string[] = []; for await (const { value } of ds.query({ prefix: '/pin/b/', filters: [(p: any) => !String(p.key).endsWith('3')] })) out.push(new TextDecoder().decode(value)); return out })(),
+        last: (await ds.lastEntries('/pin/b/', 2)).map((e: any) => `${String(e.key)}=${new TextDecoder().decode(e.value)}`),
+        none: await ds.lastEntries('/pin/c/', 5),
+        library: (await strings(library.queryKeys.call(ds, { prefix: '/pin/b/' }))).sort()
+      }
+    })
+    assert.equal(seen.ranged, true, 'datastore-idb still has its database handle where the adapter looks')
+    assert.deepEqual(seen.keys, ['/pin/b/1', '/pin/b/2', '/pin/b/3', '/pin/b/4'])
+    assert.deepEqual(seen.library, seen.keys, 'the same keys as datastore-idb\'s own query')
+    assert.deepEqual(seen.pairs, ['/pin/b/2', '/pin/b/3'])
+    assert.deepEqual(seen.values, ['/pin/b/1', '/pin/b/2', '/pin/b/4'])
+    assert.deepEqual(seen.last, ['/pin/b/3=/pin/b/3', '/pin/b/4=/pin/b/4'])
+    assert.deepEqual(seen.none, [])
+  })
+
   it('a second tab waits while the first is open, says so, and takes over when the first is closed', async () => {
     const second = await context.newPage()
     second.on('console', msg => { pageLog.push(`[a2 ${msg.type()}] ${msg.text()}`) })
