@@ -316,7 +316,8 @@ async function assembleOn (init: ChatInit, platform: Platform): Promise<{ libp2p
   const privateKey = init.privateKey ?? platform.privateKey
   const datastore = init.datastore ?? platform.datastore
   const own = init.datastore == null
-  const store = new ChatStore(datastore, { copiesValues: own && platform.copiesValues === true, ...(own && platform.pathBatch != null ? { pathBatch: platform.pathBatch } : {}), ...(own && platform.lastEntries != null ? { lastEntries: platform.lastEntries } : {}) })
+  // the platform's own ways into its database, for its own datastore only
+  const store = new ChatStore(datastore, own ? { copiesValues: platform.copiesValues, pathBatch: platform.pathBatch, lastEntries: platform.lastEntries } : {})
   const fileStorage = init.files ?? await openFileStorage(init.dataDir)
   // made before the node: its connection gater asks who is blocked
   const contacts = new Contacts(store, peerIdFromPrivateKey(privateKey))

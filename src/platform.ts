@@ -9,7 +9,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { DataDirError, DataDirInUseError } from './errors.js'
 import { ensureDataDir, loadIdentity } from './identity/index.js'
 import type { PlatformInit, Platform } from './platform-types.js'
-import type { PathBatch } from './store/index.js'
+import type { ChatStoreOptions, PathBatch } from './store/index.js'
 
 export type { PlatformInit, Platform } from './platform-types.js'
 
@@ -27,9 +27,7 @@ export async function openPlatform (init: PlatformInit): Promise<Platform> {
       privateKey,
       datastore,
       protectedNow,
-      copiesValues: true,
-      pathBatch: () => levelBatch(datastore),
-      lastEntries: async (prefix, limit) => await levelLast(datastore, prefix, limit),
+      ...levelStoreOptions(datastore),
       close: async () => { await datastore.close() }
     }
   } catch (err) {
@@ -65,6 +63,15 @@ export function levelBatch (datastore: LevelDatastore): PathBatch {
     put: (key, value) => { ops.push({ type: 'put', key, value }) },
     delete: (key) => { ops.push({ type: 'del', key }) },
     commit: async () => { await datastore.db.batch(ops) }
+  }
+}
+
+/** How the store uses LevelDB below the datastore: values copied as written, its own batch, reads from the end. */
+export function levelStoreOptions (datastore: LevelDatastore): Required<Pick<ChatStoreOptions, 'copiesValues' | 'pathBatch' | 'lastEntries'>> {
+  return {
+    copiesValues: true,
+    pathBatch: () => levelBatch(datastore),
+    lastEntries: async (prefix, limit) => await levelLast(datastore, prefix, limit)
   }
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { MemoryDatastore } from 'datastore-core'
 import { LevelDatastore } from 'datastore-level'
 import { Key } from 'interface-datastore'
-import { levelBatch, levelLast } from '../src/platform.js'
+import { levelStoreOptions } from '../src/platform.js'
 import { ChatStore, byTime } from '../src/store/index.js'
 import { Cleanup, tempDir } from './fixtures.js'
 import type { ChatStoreOptions, Contact, StoredMessage, StoredRoomMessage } from '../src/store/index.js'
@@ -48,9 +48,7 @@ async function openLevelDatastore (cleanup: Cleanup): Promise<LevelDatastore> {
 
 /** The store's options for a backend's datastore. */
 function options (backend: Backend, datastore: Datastore): ChatStoreOptions {
-  if (backend.level !== true) return { copiesValues: backend.copiesValues }
-  const level = datastore as LevelDatastore
-  return { copiesValues: backend.copiesValues, pathBatch: () => levelBatch(level), lastEntries: async (prefix, limit) => await levelLast(level, prefix, limit) }
+  return backend.level === true ? levelStoreOptions(datastore as LevelDatastore) : { copiesValues: backend.copiesValues }
 }
 
 const backends: Backend[] = [
@@ -353,7 +351,7 @@ describe('ChatStore over LevelDB on disk', function () {
     const path = join(cleanup.dir(await tempDir('megachat-store-')), 'db')
     const first = new LevelDatastore(path)
     await first.open()
-    const store = new ChatStore(first, { copiesValues: true, pathBatch: () => levelBatch(first) })
+    const store = new ChatStore(first, levelStoreOptions(first))
     const bob: Contact = { peerId: BOB, name: 'bob', addedAt: 1000 }
     const sent = msg(BOB, 'out', 1000, 'hello bob')
     const received = msg(BOB, 'in', 2000, 'hi alice')

@@ -14,6 +14,7 @@
  */
 import { IDBDatastore } from 'datastore-idb'
 import { Key } from 'interface-datastore'
+import { lastByKey } from './records.js'
 import type { KeyQuery, Pair, Query } from 'interface-datastore'
 
 interface AbortOptions { signal?: AbortSignal }
@@ -71,12 +72,7 @@ export class RangedIDBDatastore extends IDBDatastore {
   /** The last `limit` entries under a prefix, oldest first (ChatStoreOptions.lastEntries). */
   async lastEntries (prefix: string, limit: number): Promise<Array<{ key: string, value: Uint8Array }>> {
     const db = this.database
-    if (db == null) {
-      const all: Array<{ key: string, value: Uint8Array }> = []
-      for await (const { key, value } of super.query({ prefix })) all.push({ key: key.toString(), value })
-      all.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
-      return all.slice(Math.max(0, all.length - limit))
-    }
+    if (db == null) return await lastByKey(this, prefix, limit)
     const tx = db.transaction(this.storeName, 'readonly')
     const out: Array<{ key: string, value: Uint8Array }> = []
     let cursor = limit > 0 ? await tx.store.openCursor(under(prefix), 'prev') : null

@@ -8,6 +8,17 @@ import type { Blocked, CallRecord, Contact, FileRecord, MessageRequest, RoomItem
 import type { LastEntries } from './index.js'
 import type { Datastore } from 'interface-datastore'
 
+/**
+ * The last `limit` entries under a prefix, oldest first, the slow way any datastore can: every entry under
+ * it read, and the last by key kept (not every datastore returns keys in order).
+ */
+export async function lastByKey (datastore: Pick<Datastore, 'query'>, prefix: string, limit: number): Promise<Array<{ key: string, value: Uint8Array }>> {
+  const all: Array<{ key: string, value: Uint8Array }> = []
+  for await (const { key, value } of datastore.query({ prefix })) all.push({ key: key.toString(), value })
+  all.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+  return all.slice(Math.max(0, all.length - limit))
+}
+
 export class RecordStore {
   /** adds under way, by key: "add if absent" must hold when the same message arrives twice at once */
   private readonly adding = new Map<string, Promise<boolean>>()
@@ -16,13 +27,7 @@ export class RecordStore {
   protected readonly lastEntries: LastEntries
 
   constructor (readonly datastore: Datastore, lastEntries?: LastEntries) {
-    this.lastEntries = lastEntries ?? (async (prefix, limit) => {
-      const all: Array<{ key: string, value: Uint8Array }> = []
-      for await (const { key, value } of datastore.query({ prefix })) all.push({ key: key.toString(), value })
-      // not every datastore returns keys in order
-      all.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
-      return all.slice(Math.max(0, all.length - limit))
-    })
+    this.lastEntries = lastEntries ?? (async (prefix, limit) => await lastByKey(datastore, prefix, limit))
   }
 
   /** Runs `add` unless an add for the same key is under way, in which case this one is a duplicate. */
