@@ -317,7 +317,7 @@ async function assembleOn (init: ChatInit, platform: Platform): Promise<{ libp2p
   const datastore = init.datastore ?? platform.datastore
   const own = init.datastore == null
   // the platform's own ways into its database, for its own datastore only
-  const store = new ChatStore(datastore, own ? { copiesValues: platform.copiesValues, pathBatch: platform.pathBatch, lastEntries: platform.lastEntries } : {})
+  const store = new ChatStore(datastore, own ? { copiesValues: platform.copiesValues, pathBatch: platform.pathBatch, readRange: platform.readRange } : {})
   const fileStorage = init.files ?? await openFileStorage(init.dataDir)
   // made before the node: its connection gater asks who is blocked
   const contacts = new Contacts(store, peerIdFromPrivateKey(privateKey))

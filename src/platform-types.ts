@@ -1,6 +1,6 @@
 import type { PassphraseOptions } from './identity/passphrase.js'
 import type { PrivateKey } from '@libp2p/interface'
-import type { LastEntries, PathBatch } from './store/index.js'
+import type { PathBatch, ReadRange } from './store/index.js'
 import type { Datastore } from 'interface-datastore'
 
 /**
@@ -42,8 +42,8 @@ export interface Platform {
   copiesValues?: boolean
   /** A batch on the database itself, keys as paths (ChatStoreOptions.pathBatch) */
   pathBatch?: () => PathBatch
-  /** The last entries under a prefix, read from the end of the database (ChatStoreOptions.lastEntries) */
-  lastEntries?: LastEntries
+  /** Entries under a prefix read as a key range of the database (ChatStoreOptions.readRange) */
+  readRange?: ReadRange
   /** An unprotected identity key was given a passphrase just now (the user may want to hear it). */
   protectedNow?: boolean
 }

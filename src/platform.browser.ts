@@ -56,7 +56,7 @@ export async function openPlatform (init: PlatformInit): Promise<Platform> {
     const { privateKey, saved, protectedNow } = await loadIdentity(datastore, init)
     // nobody may wait on `saved` if the caller fails first: its rejection is reported by createChat
     saved?.catch(() => {})
-    return { privateKey, datastore, close, saved, protectedNow, lastEntries: async (prefix, limit) => await datastore.lastEntries(prefix, limit) }
+    return { privateKey, datastore, close, saved, protectedNow, readRange: async (prefix, range) => await datastore.readRange(prefix, range) }
   } catch (err) {
     await close().catch(() => {})
     throw err

@@ -9,7 +9,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { DataDirError, DataDirInUseError } from './errors.js'
 import { ensureDataDir, loadIdentity } from './identity/index.js'
 import type { PlatformInit, Platform } from './platform-types.js'
-import type { ChatStoreOptions, PathBatch } from './store/index.js'
+import type { ChatStoreOptions, PathBatch, Range } from './store/index.js'
 
 export type { PlatformInit, Platform } from './platform-types.js'
 
@@ -66,29 +66,32 @@ export function levelBatch (datastore: LevelDatastore): PathBatch {
   }
 }
 
-/** How the store uses LevelDB below the datastore: values copied as written, its own batch, reads from the end. */
-export function levelStoreOptions (datastore: LevelDatastore): Required<Pick<ChatStoreOptions, 'copiesValues' | 'pathBatch' | 'lastEntries'>> {
+/** How the store uses LevelDB below the datastore: values copied as written, its own batch, key ranges. */
+export function levelStoreOptions (datastore: LevelDatastore): Required<Pick<ChatStoreOptions, 'copiesValues' | 'pathBatch' | 'readRange'>> {
   return {
     copiesValues: true,
     pathBatch: () => levelBatch(datastore),
-    lastEntries: async (prefix, limit) => await levelLast(datastore, prefix, limit)
+    readRange: async (prefix, range) => await levelRange(datastore, prefix, range)
   }
 }
 
 /**
- * The last `limit` entries under a prefix, in key order, read from the end with LevelDB's reverse
- * iterator (the datastore's query reads every entry under the prefix to give the last ones).
+ * A range of entries under a prefix, in key order, read with LevelDB's iterator from just after `after`
+ * on, or backwards from the end for the last ones (the datastore's query reads every entry under the
+ * prefix).
  */
-export async function levelLast (datastore: LevelDatastore, prefix: string, limit: number): Promise<Array<{ key: string, value: Uint8Array }>> {
+export async function levelRange (datastore: LevelDatastore, prefix: string, range: Range): Promise<Array<{ key: string, value: Uint8Array }>> {
+  const after = range.after != null && range.after >= prefix
   const entries = await datastore.db.iterator({
-    gte: prefix,
+    ...(after ? { gt: range.after } : { gte: prefix }),
     lt: `${prefix}\xFF`,
-    reverse: true,
-    limit: Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : -1,
+    reverse: range.last === true,
+    limit: Number.isFinite(range.limit) ? Math.max(0, Math.floor(range.limit)) : -1,
     keyEncoding: 'utf8',
     valueEncoding: 'view'
   }).all()
-  return entries.reverse().map(([key, value]) => ({ key: String(key), value: value as Uint8Array }))
+  if (range.last === true) entries.reverse()
+  return entries.map(([key, value]) => ({ key: String(key), value: value as Uint8Array }))
 }
 
 /** Opens `<dir>/db`, saying in words when another MegaChat holds it. */

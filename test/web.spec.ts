@@ -477,8 +477,11 @@ describe('web app in Chromium', function () {
         keys: await strings(ds.queryKeys({ prefix: '/pin/b/' })),
         pairs: (await strings(ds.query({ prefix: '/pin/b/', offset: 1, limit: 2 }))),
         values: await (async () => { const out: string[] = []; for await (const { value } of ds.query({ prefix: '/pin/b/', filters: [(p: any) => !String(p.key).endsWith('3')] })) out.push(new TextDecoder().decode(value)); return out })(),
-        last: (await ds.lastEntries('/pin/b/', 2)).map((e: any) => `${String(e.key)}=${new TextDecoder().decode(e.value)}`),
-        none: await ds.lastEntries('/pin/c/', 5),
+        last: (await ds.readRange('/pin/b/', { limit: 2, last: true })).map((e: any) => `${String(e.key)}=${new TextDecoder().decode(e.value)}`),
+        after: (await ds.readRange('/pin/b/', { limit: 2, after: '/pin/b/1' })).map((e: any) => `${String(e.key)}=${new TextDecoder().decode(e.value)}`),
+        rest: (await ds.readRange('/pin/b/', { limit: Infinity, after: '/pin/b/2' })).map((e: any) => String(e.key)),
+        lastAfter: (await ds.readRange('/pin/b/', { limit: 9, after: '/pin/b/2', last: true })).map((e: any) => String(e.key)),
+        none: await ds.readRange('/pin/c/', { limit: 5, last: true }),
         library: (await strings(library.queryKeys.call(ds, { prefix: '/pin/b/' }))).sort()
       }
     })
@@ -488,6 +491,9 @@ describe('web app in Chromium', function () {
     assert.deepEqual(seen.pairs, ['/pin/b/2', '/pin/b/3'])
     assert.deepEqual(seen.values, ['/pin/b/1', '/pin/b/2', '/pin/b/4'])
     assert.deepEqual(seen.last, ['/pin/b/3=/pin/b/3', '/pin/b/4=/pin/b/4'])
+    assert.deepEqual(seen.after, ['/pin/b/2=/pin/b/2', '/pin/b/3=/pin/b/3'])
+    assert.deepEqual(seen.rest, ['/pin/b/3', '/pin/b/4'])
+    assert.deepEqual(seen.lastAfter, ['/pin/b/3', '/pin/b/4'])
     assert.deepEqual(seen.none, [])
   })
 

@@ -5,8 +5,8 @@
  * IDBDatastore answers every query by listing every key of the database (libp2p's peer store and DHT
  * records, every message of every conversation) and then getting the matching ones one at a time: a
  * history, the contact list or the outbox cost time in proportion to everything ever stored. Here a query
- * with a prefix reads that key range alone, in one transaction, and lastEntries (ChatStoreOptions) reads
- * backwards from its end with a cursor.
+ * with a prefix reads that key range alone, in one transaction, and readRange (ChatStoreOptions) reads
+ * part of a range: from a key on, or backwards from its end with a cursor.
  *
  * An adapter over datastore-idb's internals: its database handle (`db`, an idb wrapper, private in its
  * types), its one object store named after the database, and keys stored as `key.toString()`. Without the
@@ -14,15 +14,16 @@
  */
 import { IDBDatastore } from 'datastore-idb'
 import { Key } from 'interface-datastore'
-import { lastByKey } from './records.js'
+import { rangeByKey } from './records.js'
+import type { Range } from './index.js'
 import type { KeyQuery, Pair, Query } from 'interface-datastore'
 
 interface AbortOptions { signal?: AbortSignal }
 
 /** What is used of idb's wrapped database and transactions. */
 interface Store {
-  getAll(range: IDBKeyRange): Promise<unknown[]>
-  getAllKeys(range: IDBKeyRange): Promise<IDBValidKey[]>
+  getAll(range: IDBKeyRange, count?: number): Promise<unknown[]>
+  getAllKeys(range: IDBKeyRange, count?: number): Promise<IDBValidKey[]>
   openCursor(range: IDBKeyRange, direction: IDBCursorDirection): Promise<Cursor | null>
 }
 interface Cursor { key: IDBValidKey, value: unknown, continue(): Promise<Cursor | null> }
@@ -69,19 +70,31 @@ export class RangedIDBDatastore extends IDBDatastore {
     return { keys: keys.map(key => new Key(String(key))), values: read as Uint8Array[] }
   }
 
-  /** The last `limit` entries under a prefix, oldest first (ChatStoreOptions.lastEntries). */
-  async lastEntries (prefix: string, limit: number): Promise<Array<{ key: string, value: Uint8Array }>> {
+  /**
+   * A range of entries under a prefix, oldest first (ChatStoreOptions.readRange): from just after `after`
+   * on, or the last ones read backwards from the end with a cursor.
+   */
+  async readRange (prefix: string, range: Range): Promise<Array<{ key: string, value: Uint8Array }>> {
     const db = this.database
-    if (db == null) return await lastByKey(this, prefix, limit)
+    if (db == null) return await rangeByKey(this, prefix, range)
+    const keys = range.after != null && range.after >= prefix ? IDBKeyRange.bound(range.after, `${prefix}\uffff`, true, true) : under(prefix)
+    const limit = Math.max(0, Math.floor(range.limit))
     const tx = db.transaction(this.storeName, 'readonly')
     const out: Array<{ key: string, value: Uint8Array }> = []
-    let cursor = limit > 0 ? await tx.store.openCursor(under(prefix), 'prev') : null
-    while (cursor != null) {
-      out.push({ key: String(cursor.key), value: cursor.value as Uint8Array })
-      cursor = out.length < limit ? await cursor.continue() : null
+    if (range.last === true) {
+      let cursor = limit > 0 ? await tx.store.openCursor(keys, 'prev') : null
+      while (cursor != null) {
+        out.push({ key: String(cursor.key), value: cursor.value as Uint8Array })
+        cursor = out.length < limit ? await cursor.continue() : null
+      }
+      out.reverse()
+    } else if (limit > 0) {
+      const count = Number.isFinite(limit) ? limit : undefined
+      const [found, values] = await Promise.all([tx.store.getAllKeys(keys, count), tx.store.getAll(keys, count)])
+      found.forEach((key, i) => out.push({ key: String(key), value: values[i] as Uint8Array }))
     }
     await tx.done
-    return out.reverse()
+    return out
   }
 
   /** Filters, orders, offset and limit, in that order, as datastore-core's queries apply them. */

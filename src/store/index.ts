@@ -7,11 +7,15 @@
  *   /megachat/contact/<peerId>                      Contact (JSON)
  *   /megachat/msg/<peerId>/<order:16>-<id>          MessageRecord (protobuf, pb/record.proto; JSON StoredMessage
  *                                                   before that, still read), in conversation order
- *   /megachat/msgid/<peerId>/<id>                   -> the msg key (dedupe and lookup by id)
- *   /megachat/outbox/<peerId>/<order:16>-<id>       an unacknowledged message (empty; earlier: -> its msg key), whose
- *                                                   msg key has the same last part; an outgoing message is
- *                                                   delivered once its outbox entry is gone
+ *   /megachat/msgid/<peerId>/<id>                   -> the msg key of a message received (dedupe and lookup by
+ *                                                   id; earlier versions wrote it for messages sent too)
  *   /megachat/seq/<peerId>                          the last sequence number given to a message to that peer
+ *   /megachat/acked/<peerId>                        `<seq> <place>`: every message to that peer numbered up to seq
+ *                                                   is delivered, and the last of them sorts at place (the number
+ *                                                   in its msg key); those waiting are the ones after it
+ *   /megachat/outbox/<peerId>/<order:16>-<id>       an unacknowledged message without a seq (written by versions
+ *                                                   before seq; empty or -> its msg key), whose msg key has the
+ *                                                   same last part; delivered once its entry is gone
  *   /megachat/inseq/<peerId>                        the highest sequence number stored from that peer
  *   /megachat/clock                                 the last order number given to any message
  *   /megachat/room/<roomId>                          RoomRecord (JSON, holds the room secret)
@@ -35,9 +39,16 @@
  *
  * Duplicates: a message whose seq is above the highest stored from its author cannot be stored yet, so
  * only the others (a resend after a lost ack, or a message without seq) are looked up by id.
+ *
+ * The outbox is a mark, not an entry per message: a sender delivers its messages to a peer oldest first
+ * on one stream, and the recipient acknowledges them in the order they came, so what is delivered is
+ * always the first ones by seq, and one number per peer (`acked`) says which. Sending a message writes
+ * its record alone, an ack one mark. (Outbox entries of the version before it are taken over into a mark
+ * the first time a peer's mark is needed.)
  */
+import { CorruptDataError } from '../errors.js'
 import { Slab } from '../slab.js'
-import { CLOCK_KEY, CLOCK_PATH, MSG_PREFIX, NOTHING, OUTBOX_PREFIX, byOrder, cleanKey, dec, enc, inSeqKey, inSeqPath, json, msgIdKey, msgIdPath, msgPath, outboxKey, outboxPath, requestKey, requestPath, seqKey, seqPath, blockedKey } from './keys.js'
+import { CLOCK_KEY, CLOCK_PATH, MSG_PREFIX, OUTBOX_PREFIX, ackedKey, ackedPath, byOrder, cleanKey, dec, enc, inSeqKey, inSeqPath, json, msgIdKey, msgIdPath, msgPath, outboxKey, outboxPath, pad, placeOf, requestKey, requestPath, seqKey, seqPath, blockedKey } from './keys.js'
 import { decodeMessage, encodeMessage } from './message-codec.js'
 import { RecordStore } from './records.js'
 import type { Blocked, MessageRequest, StoredMessage } from './types.js'
@@ -60,15 +71,19 @@ export interface ChatStoreOptions {
    */
   pathBatch?: () => PathBatch
   /**
-   * The last `limit` entries under a prefix, oldest first, read from the end of the database (LevelDB's
-   * reverse iterator): a conversation's, a room's or the calls' history reads the records it returns, not
-   * every one before them. Without it, every entry under the prefix is read and the last ones kept.
+   * Entries under a prefix read as a key range of the database (LevelDB's iterator): a conversation's, a
+   * room's or the calls' history reads the last records from the end, the outbox the messages after the
+   * last one delivered; each reads the records it returns, not every one under the prefix. Without it,
+   * every entry under the prefix is read and the range kept.
    */
-  lastEntries?: LastEntries
+  readRange?: ReadRange
 }
 
-/** The last `limit` entries under a key prefix, in key order (oldest first); keys as paths. */
-export type LastEntries = (prefix: string, limit: number) => Promise<Array<{ key: string, value: Uint8Array }>>
+/** Which entries under a prefix to read: of those after the key `after` (all without it), the first `limit`, or the `last` `limit`. */
+export interface Range { limit: number, after?: string, last?: boolean }
+
+/** Entries under a key prefix in key order (oldest first), keys as paths. */
+export type ReadRange = (prefix: string, range: Range) => Promise<Array<{ key: string, value: Uint8Array }>>
 
 /** A batch of writes whose keys are clean paths (`/megachat/...`). */
 export interface PathBatch {
@@ -85,7 +100,7 @@ export class ChatStore extends RecordStore {
   private readonly pathBatch: () => PathBatch
 
   constructor (datastore: Datastore, options: ChatStoreOptions = {}) {
-    super(datastore, options.lastEntries)
+    super(datastore, options.readRange)
     this.copiesValues = options.copiesValues === true
     this.pathBatch = options.pathBatch ?? (() => {
       const batch = datastore.batch()
@@ -102,11 +117,11 @@ export class ChatStore extends RecordStore {
     return this.copiesValues ? view : view.slice()
   }
 
-  /** A message's record, and its id index entry (the key of the record). */
+  /** A message's record, and for one received its id index entry (the key of the record). */
   private putMessage (batch: PathBatch, m: StoredMessage): void {
     const path = msgPath(m)
     batch.put(path, this.value(encodeMessage(m, this.slab)))
-    batch.put(msgIdPath(m.peer, m.id), this.value(this.slab.start(3 * path.length).utf8(path).end()))
+    if (m.direction === 'in') batch.put(msgIdPath(m.peer, m.id), this.value(this.slab.start(3 * path.length).utf8(path).end()))
   }
 
   // ---- blocking (the conversation goes with it)
@@ -117,13 +132,18 @@ export class ChatStore extends RecordStore {
    */
   async block (b: Blocked): Promise<void> {
     await this.inTurn(async () => {
+      await this.loadCounters([b.peerId])
       const batch = this.datastore.batch()
       batch.put(blockedKey(b.peerId), json(b))
       batch.delete(requestKey(b.peerId))
       for (const prefix of [`/megachat/msg/${b.peerId}/`, `/megachat/msgid/${b.peerId}/`, `/megachat/outbox/${b.peerId}/`]) {
         for await (const key of this.datastore.queryKeys({ prefix })) batch.delete(key)
       }
+      // nothing waits any more
+      const acked = { seq: this.seqs.get(b.peerId) ?? 0, place: this.clock ?? 0 }
+      batch.put(ackedKey(b.peerId), encodeAcked(acked))
       await batch.commit()
+      this.acks.set(b.peerId, acked)
     })
   }
 
@@ -137,6 +157,10 @@ export class ChatStore extends RecordStore {
   private readonly inSeqs = new Map<string, number>()
   /** writes of messages in flight, so that orders and seqs are taken in turn */
   private writing: Promise<unknown> = Promise.resolve()
+  /** what each peer has acknowledged of ours, once read from the store */
+  private readonly acks = new Map<string, Acked>()
+  /** acks being stored, in turn (a mark written later is never overwritten by one computed before it) */
+  private marking: Promise<unknown> = Promise.resolve()
 
   /** Runs `fn` after the message writes before it (orders and seqs are handed out in write order). */
   private async inTurn<T> (fn: () => Promise<T>): Promise<T> {
@@ -162,6 +186,53 @@ export class ChatStore extends RecordStore {
     for (const peer of peers) if (!this.seqs.has(peer)) this.seqs.set(peer, await this.counter(seqKey(peer)))
   }
 
+  /** What a peer has acknowledged of ours (read once; taken over from an earlier version's outbox). */
+  private async ackedOf (peer: string): Promise<Acked> {
+    return this.acks.get(peer) ?? await this.inTurn(async () => await this.loadAcked(peer))
+  }
+
+  /** ackedOf, in turn with the message writes. */
+  private async loadAcked (peer: string): Promise<Acked> {
+    const known = this.acks.get(peer)
+    if (known != null) return known
+    let acked: Acked
+    try {
+      acked = decodeAcked(await this.datastore.get(ackedKey(peer)))
+    } catch (err: any) {
+      if (err.name !== 'NotFoundError') throw err
+      acked = await this.adoptOutbox(peer)
+    }
+    this.acks.set(peer, acked)
+    return acked
+  }
+
+  /**
+   * The mark of a peer who has none: every message to them was delivered, except those with outbox
+   * entries an earlier version wrote. Those with a seq are covered by the mark from now on (everything
+   * before the first of them was delivered) and their entries go; those without stay entries.
+   */
+  private async adoptOutbox (peer: string): Promise<Acked> {
+    await this.loadCounters([peer])
+    let first: StoredMessage | undefined
+    const batch = this.pathBatch()
+    for (const { path, message } of await this.outboxEntries(peer, Infinity)) {
+      if (message.seq == null) continue
+      if (first?.seq == null || message.seq < first.seq) first = message
+      batch.delete(path)
+    }
+    const acked = first?.seq != null
+      ? { seq: first.seq - 1, place: placeOf(first) - 1 }
+      : { seq: this.seqs.get(peer) ?? 0, place: this.clock ?? 0 }
+    batch.put(ackedPath(peer), encodeAcked(acked))
+    await batch.commit()
+    return acked
+  }
+
+  /** The last seq given to a message to the peer (stored, or about to be). */
+  private async lastSeq (peer: string): Promise<number> {
+    return this.seqs.get(peer) ?? await this.counter(seqKey(peer))
+  }
+
   /** The next order (loadCounters first). */
   private nextOrder (): number {
     this.clock = Math.max(Date.now() * 1000, (this.clock ?? 0) + 1)
@@ -185,11 +256,12 @@ export class ChatStore extends RecordStore {
       const peers = new Set(messages.map(m => m.peer))
       try {
         await this.loadCounters(peers)
+        // a peer's mark is there before the first message after it (one taken over later would cover it)
+        for (const peer of peers) await this.loadAcked(peer)
         for (const m of messages) {
           m.seq = this.nextSeq(m.peer)
           m.order = this.nextOrder()
           this.putMessage(batch, m)
-          batch.put(outboxPath(m), NOTHING)
         }
         for (const peer of peers) batch.put(seqPath(peer), enc.encode(String(this.seqs.get(peer))))
         batch.put(CLOCK_PATH, enc.encode(String(this.clock)))
@@ -245,11 +317,20 @@ export class ChatStore extends RecordStore {
     })
   }
 
+  /** A message by its id (one we sent is looked for among the conversation's keys: it has no id entry). */
   async getMessage (peer: string, id: string): Promise<StoredMessage | undefined> {
+    let path: string | undefined
     try {
-      const stored = cleanKey(dec.decode(await this.datastore.get(msgIdKey(peer, id))))
-      const m = decodeMessage(stored.toString(), await this.datastore.get(stored))
-      if (m.direction === 'out') m.state = await this.datastore.has(outboxKey(m)) ? 'pending' : 'delivered'
+      path = dec.decode(await this.datastore.get(msgIdKey(peer, id)))
+    } catch (err: any) {
+      if (err.name !== 'NotFoundError') throw err
+      for await (const key of this.datastore.queryKeys({ prefix: `${MSG_PREFIX}${peer}/` })) {
+        if (key.toString().endsWith(`-${id}`)) path = key.toString()
+      }
+    }
+    if (path == null) return undefined
+    try {
+      const [m] = await this.withState(peer, [decodeMessage(path, await this.datastore.get(cleanKey(path)))])
       return m
     } catch (err: any) {
       if (err.name === 'NotFoundError') return undefined
@@ -257,71 +338,130 @@ export class ChatStore extends RecordStore {
     }
   }
 
+  /** Our messages' delivery state (as read from their records they are all 'pending'). */
+  private async withState (peer: string, messages: StoredMessage[]): Promise<StoredMessage[]> {
+    const ours = messages.filter(m => m.direction === 'out')
+    const acked = ours.some(m => m.seq != null) ? await this.ackedOf(peer) : undefined
+    await Promise.all(ours.map(async (m) => {
+      const waiting = m.seq != null ? m.seq > (acked?.seq ?? 0) : await this.datastore.has(outboxKey(m))
+      m.state = waiting ? 'pending' : 'delivered'
+    }))
+    return messages
+  }
+
   /**
-   * Marks outgoing messages (as sent, from the outbox) delivered: takes them out of the outbox, in one
-   * batch. Returns the updated messages.
+   * Marks outgoing messages (as sent, from the outbox) delivered, as their recipient acknowledged them:
+   * moves each peer's mark past them, in one batch. Only the next ones in order move it (the sender
+   * delivers in order; one after a gap is sent again after the one before it). Returns the messages
+   * newly delivered.
    */
   async markDelivered (messages: StoredMessage[]): Promise<StoredMessage[]> {
-    const updated: StoredMessage[] = []
-    const batch = this.pathBatch()
-    for (const m of messages) {
-      if (m.direction !== 'out' || m.state === 'delivered') continue
-      batch.delete(outboxPath(m))
-      updated.push({ ...m, state: 'delivered' })
-    }
-    if (updated.length > 0) await batch.commit()
-    return updated
+    const run = this.marking.then(async () => {
+      const updated: StoredMessage[] = []
+      const marks = new Map<string, Acked>()
+      const batch = this.pathBatch()
+      const ours = messages.filter(m => m.direction === 'out' && m.state !== 'delivered')
+      for (const m of ours.sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0))) {
+        if (m.seq == null) {
+          batch.delete(outboxPath(m))
+        } else {
+          const acked = marks.get(m.peer) ?? await this.ackedOf(m.peer)
+          if (m.seq !== acked.seq + 1) continue
+          marks.set(m.peer, { seq: m.seq, place: placeOf(m) })
+        }
+        updated.push({ ...m, state: 'delivered' })
+      }
+      for (const [peer, acked] of marks) batch.put(ackedPath(peer), encodeAcked(acked))
+      if (updated.length > 0) await batch.commit()
+      for (const [peer, acked] of marks) this.acks.set(peer, acked)
+      return updated.sort(byOrder)
+    })
+    this.marking = run.catch(() => {})
+    return await run
   }
 
   /** The last `limit` messages with a peer, oldest first. */
   async history (peer: string, limit = 50): Promise<StoredMessage[]> {
     // the keys sort as the conversation does (by order; records older than order by their timestamp,
     // before every order): the last keys are the last messages, whatever the conversation's length
-    const last = (await this.lastEntries(`${MSG_PREFIX}${peer}/`, limit)).map(({ key, value }) => decodeMessage(key, value))
-    last.sort(byOrder)
-    // what of ours waits in the outbox: looked up for these messages alone, not the whole outbox
-    await Promise.all(last.map(async (m) => {
-      if (m.direction === 'out') m.state = await this.datastore.has(outboxKey(m)) ? 'pending' : 'delivered'
-    }))
-    return last
+    const last = (await this.readRange(`${MSG_PREFIX}${peer}/`, { limit, last: true })).map(({ key, value }) => decodeMessage(key, value))
+    return await this.withState(peer, last.sort(byOrder))
   }
 
   /** Unacknowledged messages to a peer, oldest first: the first `limit` of them (of those after `after`). */
   async outbox (peer: string, limit = Infinity, after?: StoredMessage): Promise<StoredMessage[]> {
-    // an outbox key ends in the message's zero-padded order, so key order is send order
-    const from = after != null ? outboxKey(after).toString() : ''
-    const entries: Array<{ key: string, value: Uint8Array }> = []
-    for await (const { key, value } of this.datastore.query({ prefix: `${OUTBOX_PREFIX}${peer}/` })) {
-      const k = key.toString()
-      if (k > from) entries.push({ key: k, value })
-    }
-    entries.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+    const acked = await this.ackedOf(peer)
+    // how many with a seq wait: the read stops once it has them (what the peer sent after them is not read)
+    const wanted = Math.min(limit, await this.lastSeq(peer) - acked.seq)
+    const prefix = `${MSG_PREFIX}${peer}/`
+    // the conversation after the last message delivered ('.' sorts after '-', before the digits)
+    const past = `${prefix}${pad(acked.place)}.`
+    let from = after != null && msgPath(after) > past ? msgPath(after) : past
     const out: StoredMessage[] = []
-    for (const { key, value } of entries.slice(0, limit)) {
-      // the message's key: the outbox key's last part under its peer's messages (an earlier version wrote it as the value)
+    while (out.length < wanted) {
+      const want = wanted - out.length
+      const page = await this.readRange(prefix, { after: from, limit: want })
+      for (const { key, value } of page) {
+        const m = decodeMessage(key, value)
+        if (m.direction === 'out' && m.seq != null && m.seq > acked.seq) out.push(m)
+      }
+      if (page.length < want) break
+      from = page[page.length - 1].key
+    }
+    // and those from before seq, which have outbox entries
+    for (const { message } of await this.outboxEntries(peer, limit, after)) if (message.seq == null) out.push(message)
+    return out.sort(byOrder).slice(0, limit)
+  }
+
+  /** The outbox entries of an earlier version for a peer (after `after`), with their messages, in order. */
+  private async outboxEntries (peer: string, limit: number, after?: StoredMessage): Promise<Array<{ path: string, message: StoredMessage }>> {
+    const out: Array<{ path: string, message: StoredMessage }> = []
+    const entries = await this.readRange(`${OUTBOX_PREFIX}${peer}/`, { limit, ...(after != null ? { after: outboxPath(after) } : {}) })
+    for (const { key, value } of entries) {
+      // the message's key: the entry's last part under its peer's messages (an earlier version wrote it as the value)
       const stored = value.byteLength > 0 ? dec.decode(value) : MSG_PREFIX + key.slice(OUTBOX_PREFIX.length)
       try {
-        out.push(decodeMessage(stored, await this.datastore.get(cleanKey(stored))))
+        out.push({ path: key, message: decodeMessage(stored, await this.datastore.get(cleanKey(stored))) })
       } catch (err: any) {
         if (err.name !== 'NotFoundError') throw err
       }
     }
-    return out.sort(byOrder)
+    return out
   }
 
-  /** How many messages to a peer wait in the outbox (keys only). */
+  /** How many messages to a peer wait to be delivered. */
   async outboxCount (peer: string): Promise<number> {
-    let n = 0
-    for await (const _ of this.datastore.queryKeys({ prefix: `/megachat/outbox/${peer}/` })) n++
-    return n
+    const acked = await this.ackedOf(peer)
+    const seq = await this.lastSeq(peer)
+    let old = 0
+    for await (const _ of this.datastore.queryKeys({ prefix: `${OUTBOX_PREFIX}${peer}/` })) old++
+    return Math.max(0, seq - acked.seq) + old
   }
 
   /** Peers that have unacknowledged messages waiting. */
   async outboxPeers (): Promise<string[]> {
     const peers = new Set<string>()
-    for await (const key of this.datastore.queryKeys({ prefix: '/megachat/outbox/' })) {
+    const seqs: Array<[string, number]> = []
+    for await (const { key, value } of this.datastore.query({ prefix: '/megachat/seq/' })) {
+      seqs.push([key.toString().slice('/megachat/seq/'.length), Number(dec.decode(value))])
+    }
+    for (const [peer, stored] of seqs) {
+      if (Math.max(stored, this.seqs.get(peer) ?? 0) > (await this.ackedOf(peer)).seq) peers.add(peer)
+    }
+    for await (const key of this.datastore.queryKeys({ prefix: OUTBOX_PREFIX })) {
       peers.add(key.toString().split('/')[3])
     }
     return [...peers]
   }
+}
+
+/** What a peer has acknowledged of ours: every message numbered up to `seq`; the last sorts at `place`. */
+interface Acked { seq: number, place: number }
+
+const encodeAcked = (a: Acked): Uint8Array => enc.encode(`${a.seq} ${a.place}`)
+
+function decodeAcked (bytes: Uint8Array): Acked {
+  const [seq, place] = dec.decode(bytes).split(' ').map(Number)
+  if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(place)) throw new CorruptDataError('stored delivery mark is corrupted')
+  return { seq, place }
 }

@@ -49,16 +49,20 @@ export const pad = (n: number): string => Math.max(0, Math.floor(n)).toString().
 /** A key from parts that are clean already (peer IDs, hex ids, digits): Key's own clean-up is skipped. */
 export const cleanKey = (path: string): Key => new Key(path, false)
 export const contactKey = (peer: string): Key => cleanKey(`/megachat/contact/${peer}`)
+/** The number a direct message's key sorts by: its order, or (stored before there was one) its timestamp in ms. */
+export const placeOf = (m: StoredMessage): number => m.order ?? m.timestamp
 // the direct messages' keys as paths (what a PathBatch takes) and as Keys
-export const msgPath = (m: StoredMessage): string => `/megachat/msg/${m.peer}/${pad(m.order ?? m.timestamp)}-${m.id}`
+export const msgPath = (m: StoredMessage): string => `/megachat/msg/${m.peer}/${pad(placeOf(m))}-${m.id}`
 export const msgIdPath = (peer: string, id: string): string => `/megachat/msgid/${peer}/${id}`
-export const outboxPath = (m: StoredMessage): string => `/megachat/outbox/${m.peer}/${pad(m.order ?? m.timestamp)}-${m.id}`
+export const outboxPath = (m: StoredMessage): string => `/megachat/outbox/${m.peer}/${pad(placeOf(m))}-${m.id}`
+export const ackedPath = (peer: string): string => `/megachat/acked/${peer}`
 export const seqPath = (peer: string): string => `/megachat/seq/${peer}`
 export const inSeqPath = (peer: string): string => `/megachat/inseq/${peer}`
 export const CLOCK_PATH = '/megachat/clock'
 export const msgIdKey = (peer: string, id: string): Key => cleanKey(msgIdPath(peer, id))
 export const outboxKey = (m: StoredMessage): Key => cleanKey(outboxPath(m))
 export const seqKey = (peer: string): Key => cleanKey(seqPath(peer))
+export const ackedKey = (peer: string): Key => cleanKey(ackedPath(peer))
 export const inSeqKey = (peer: string): Key => cleanKey(inSeqPath(peer))
 export const CLOCK_KEY = cleanKey(CLOCK_PATH)
 export const requestPath = (peer: string): string => `/megachat/request/${peer}`

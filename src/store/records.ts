@@ -5,29 +5,32 @@
 import { CorruptDataError } from '../errors.js'
 import { blockedKey, callKey, contactKey, enc, fileHashKey, fileKey, json, lastByTime, parse, parseItem, requestKey, roomKey, roomMsgIdKey, roomMsgKey } from './keys.js'
 import type { Blocked, CallRecord, Contact, FileRecord, MessageRequest, RoomItem, RoomRecord, StoredRoomMessage } from './types.js'
-import type { LastEntries } from './index.js'
+import type { Range, ReadRange } from './index.js'
 import type { Datastore } from 'interface-datastore'
 
 /**
- * The last `limit` entries under a prefix, oldest first, the slow way any datastore can: every entry under
- * it read, and the last by key kept (not every datastore returns keys in order).
+ * A range of entries under a prefix (ReadRange), the slow way any datastore can: every entry under it
+ * read, sorted by key (not every datastore returns keys in order), and the range kept.
  */
-export async function lastByKey (datastore: Pick<Datastore, 'query'>, prefix: string, limit: number): Promise<Array<{ key: string, value: Uint8Array }>> {
+export async function rangeByKey (datastore: Pick<Datastore, 'query'>, prefix: string, range: Range): Promise<Array<{ key: string, value: Uint8Array }>> {
   const all: Array<{ key: string, value: Uint8Array }> = []
-  for await (const { key, value } of datastore.query({ prefix })) all.push({ key: key.toString(), value })
+  for await (const { key, value } of datastore.query({ prefix })) {
+    const k = key.toString()
+    if (range.after == null || k > range.after) all.push({ key: k, value })
+  }
   all.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
-  return all.slice(Math.max(0, all.length - limit))
+  return range.last === true ? all.slice(Math.max(0, all.length - range.limit)) : all.slice(0, range.limit)
 }
 
 export class RecordStore {
   /** adds under way, by key: "add if absent" must hold when the same message arrives twice at once */
   private readonly adding = new Map<string, Promise<boolean>>()
 
-  /** the last entries under a prefix (ChatStoreOptions.lastEntries), or every entry read and the last kept */
-  protected readonly lastEntries: LastEntries
+  /** a range of entries under a prefix (ChatStoreOptions.readRange), or every entry read and the range kept */
+  protected readonly readRange: ReadRange
 
-  constructor (readonly datastore: Datastore, lastEntries?: LastEntries) {
-    this.lastEntries = lastEntries ?? (async (prefix, limit) => await lastByKey(datastore, prefix, limit))
+  constructor (readonly datastore: Datastore, readRange?: ReadRange) {
+    this.readRange = readRange ?? (async (prefix, range) => await rangeByKey(datastore, prefix, range))
   }
 
   /** Runs `add` unless an add for the same key is under way, in which case this one is a duplicate. */
@@ -202,7 +205,7 @@ export class RecordStore {
    * before `since` among them are left out, and then none before them is after it).
    */
   protected async lastUnder<T extends { timestamp: number, id: string }> (prefix: string, what: string, limit: number, since = 0): Promise<T[]> {
-    const last = (await this.lastEntries(prefix, limit)).map(({ value }) => parse<T>(value, what)).filter(r => r.timestamp >= since)
+    const last = (await this.readRange(prefix, { limit, last: true })).map(({ value }) => parse<T>(value, what)).filter(r => r.timestamp >= since)
     return lastByTime(last, limit)
   }
 }
