@@ -150,4 +150,33 @@ describe('outbox', () => {
     controller.abort()
     await outbox.settled()
   })
+
+  it('an ack that does not follow the messages as sent marks nothing delivered: they stay in the outbox', async () => {
+    const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const store = new ChatStore(new MemoryDatastore())
+    const delivered: string[] = []
+    const failed = Promise.withResolvers<Error>()
+    const controller = new AbortController()
+    const outbox = new Outbox({
+      store,
+      dm: () => ({
+        ...fakeDm([]),
+        async send (_peer, messages: DirectMessage[], options: SendOptions = {}) {
+          // the acks name the messages in another order than they were given
+          await options.onAck?.(messages.map(m => m.id).reverse())?.catch((err: Error) => { failed.resolve(err); throw err })
+        }
+      }),
+      reach: { suspect () {} } as unknown as Reach,
+      protocol: '/test',
+      signal: controller.signal,
+      onDelivered: (m) => { delivered.push(m.text) },
+      onUnreachable: () => {}
+    })
+    await Promise.all([outbox.send(peer, 'one'), outbox.send(peer, 'two')])
+    assert.match((await failed.promise).message, /acks do not follow/)
+    await outbox.settled()
+    assert.deepEqual(delivered, [])
+    assert.deepEqual((await store.outbox(peer)).map(m => m.text), ['one', 'two'])
+    controller.abort()
+  })
 })

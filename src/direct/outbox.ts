@@ -244,8 +244,12 @@ export class Outbox {
   private async deliver (peer: string): Promise<void> {
     const first = this.takeQueued(peer) ?? await this.readPage(peer)
     if (first.length === 0) return
-    /** sent on this run and not yet acknowledged, in order */
-    const inFlight = new Map<string, StoredMessage>()
+    /**
+     * sent on this run, oldest first, from `head` on not yet acknowledged: acks come in the order sent, so
+     * each takes the next ones
+     */
+    let inFlight: StoredMessage[] = []
+    let head = 0
     /** the page after the last message taken, being read from the store while the run sends (when there is no queue) */
     let next: Promise<StoredMessage[]> | undefined
     const take = (ms: StoredMessage[]): DirectMessage[] => {
@@ -256,7 +260,7 @@ export class Outbox {
         next.catch(() => {}) // a run that fails meanwhile leaves it; else more() gets the error
       }
       return ms.map(m => {
-        inFlight.set(m.id, m)
+        inFlight.push(m)
         return { id: m.id, timestamp: m.timestamp, text: m.text, seq: m.seq, ...(m.offer != null ? { file: fromBase64(m.offer, 'base64') } : {}) }
       })
     }
@@ -290,11 +294,13 @@ export class Outbox {
         },
         more,
         onAck: async (ids) => {
-          const acked = ids.flatMap(i => {
-            const m = inFlight.get(i)
-            inFlight.delete(i)
-            return m != null ? [m] : []
-          })
+          const acked = inFlight.slice(head, head + ids.length)
+          if (acked.length !== ids.length || acked.some((m, i) => m.id !== ids[i])) throw new Error('acks do not follow the messages sent')
+          head += ids.length
+          if (head >= OUTBOX_PAGE && 2 * head >= inFlight.length) {
+            inFlight = inFlight.slice(head)
+            head = 0
+          }
           const delivered = await this.init.store.markDelivered(acked)
           for (const m of delivered) this.init.onDelivered(m)
         }
