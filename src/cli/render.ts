@@ -73,12 +73,23 @@ export class Renderer {
     if (this.unwritten.length === 1) setImmediate(() => { this.flush() })
   }
 
-  /** Writes the JSON lines not written yet (before the process exits, too). */
+  /**
+   * Writes the JSON lines not written yet (before the process exits, too), each encoded straight into
+   * one buffer: joining a burst's lines into one string and encoding that took ten times as long (a
+   * megabyte-sized string made and copied per turn).
+   */
   flush (): void {
     if (this.unwritten.length === 0) return
-    const text = this.unwritten.join('\n') + '\n'
+    let size = 0
+    for (const line of this.unwritten) size += 3 * line.length + 1
+    const out = Buffer.allocUnsafe(size)
+    let at = 0
+    for (const line of this.unwritten) {
+      at += out.write(line, at)
+      out[at++] = 0x0a
+    }
     this.unwritten = []
-    process.stdout.write(text)
+    process.stdout.write(out.subarray(0, at))
   }
 
   /**
