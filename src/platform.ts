@@ -37,6 +37,15 @@ export async function openPlatform (init: PlatformInit): Promise<Platform> {
 }
 
 /**
+ * LevelDB's write buffer (its memtable): 8 MiB instead of its default 4. A burst of messages fills the
+ * default one every few thousand, and the flushes and compactions that follow cost more than the writes:
+ * the store alone took 22-24 us of CPU (all threads) per message sent and acknowledged in bursts of
+ * 20,000 of 1 kB, and 13-14 us with 8 MiB (16 and 32 MiB gain nothing more). Memory is used only while
+ * writing: the buffer fills as data is written and is emptied to disk when full.
+ */
+const LEVEL_WRITE_BUFFER = 8 * 1024 * 1024
+
+/**
  * Opens a LevelDB datastore at `path`, creating it when missing. LevelDatastore.open() keeps only the text
  * of classic-level's error ("Database failed to open"), so the database is opened through its public `db`
  * first, with the options LevelDatastore would use, and a failure rejects with classic-level's own error:
@@ -45,7 +54,7 @@ export async function openPlatform (init: PlatformInit): Promise<Platform> {
 export async function openLevel (path: string): Promise<LevelDatastore> {
   const datastore = new LevelDatastore(path)
   try {
-    await datastore.db.open({ createIfMissing: true, compression: false })
+    await datastore.db.open({ createIfMissing: true, compression: false, writeBufferSize: LEVEL_WRITE_BUFFER })
     await datastore.open()
   } catch (err: any) {
     throw err.cause ?? err
