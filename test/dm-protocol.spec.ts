@@ -445,9 +445,10 @@ describe('direct messages', function () {
       assert.equal(received.length, 1)
     })
 
-    it('drops malformed frames: a 15-byte id, empty text, a zero timestamp, an ack, an empty frame', async () => {
+    it('drops malformed frames: no id or a 15-byte one, empty text, a zero timestamp, an ack, an empty frame', async () => {
       const { sender, receiver, received } = await pair()
       const bad: Array<[string, Uint8Array]> = [
+        ['no id', frame({ id: new Uint8Array(0) })],
         ['15-byte id', frame({ id: new Uint8Array(15).fill(1) })],
         ['17-byte id', frame({ id: new Uint8Array(17).fill(1) })],
         ['empty text', frame({ text: '' })],

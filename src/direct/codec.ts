@@ -23,6 +23,7 @@ const DM_FRAME_SHAPE: Shape = {
 const DM_FRAME_IN_SHAPE: Shape = { ...DM_FRAME_SHAPE, 1: { 1: 'bytes', 2: 'varint', 3: 'bytes', 4: 'varint', 5: 'bytes' } }
 /** The platform's UTF-8 decoder: refuses invalid UTF-8, keeps a leading BOM as text. */
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+const NO_TEXT = new Uint8Array(0)
 
 /**
  * One message as a sender writes it: a DmFrame{message} (dm.proto), the same bytes protons writes, written
@@ -54,20 +55,22 @@ export function decodeDirectMessage (bytes: Uint8Array, maxTextBytes = MAX_TEXT_
   }
   const m = frame.message
   if (m == null || frame.ack != null) throw new ProtocolViolationError('expected a message frame')
-  if (m.id.byteLength !== ID_BYTES) throw new ProtocolViolationError('bad message id')
-  if ((m.text.byteLength === 0 && m.file == null) || m.text.byteLength > maxTextBytes) throw new ProtocolViolationError('bad text length')
+  const id = m.id
+  if (id?.byteLength !== ID_BYTES) throw new ProtocolViolationError('bad message id')
+  const body = m.text ?? NO_TEXT
+  if ((body.byteLength === 0 && m.file == null) || body.byteLength > maxTextBytes) throw new ProtocolViolationError('bad text length')
   if (m.file != null) decodeOffer(m.file)
   let text: string
   try {
-    text = utf8.decode(m.text)
+    text = utf8.decode(body)
   } catch {
     throw new ProtocolViolationError('text is not UTF-8')
   }
-  const timestamp = Number(m.timestamp)
+  const timestamp = Number(m.timestamp ?? 0n)
   if (!Number.isSafeInteger(timestamp) || timestamp < MIN_TIMESTAMP || timestamp > Date.now() + MAX_CLOCK_AHEAD_MS) throw new ProtocolViolationError('bad timestamp')
   const seq = Number(m.seq ?? 0n)
   if (!Number.isSafeInteger(seq)) throw new ProtocolViolationError('bad sequence number')
-  return { id: toHex(m.id), timestamp, text, ...(seq > 0 ? { seq } : {}), ...(m.file != null ? { file: m.file as Uint8Array<ArrayBuffer> } : {}) }
+  return { id: toHex(id), timestamp, text, ...(seq > 0 ? { seq } : {}), ...(m.file != null ? { file: m.file as Uint8Array<ArrayBuffer> } : {}) }
 }
 
 /** Decodes a frame whose fields are checked first; throws ProtocolViolationError. */

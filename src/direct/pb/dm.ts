@@ -538,9 +538,9 @@ export namespace DmFrameIn {
 }
 
 export interface DirectMessageIn {
-  id: Uint8Array<ArrayBuffer>
-  timestamp: bigint
-  text: Uint8Array<ArrayBuffer>
+  id?: Uint8Array<ArrayBuffer>
+  timestamp?: bigint
+  text?: Uint8Array<ArrayBuffer>
   seq?: bigint
   file?: Uint8Array<ArrayBuffer>
 }
@@ -555,17 +555,17 @@ export namespace DirectMessageIn {
           w.fork()
         }
 
-        if ((obj.id != null && obj.id.byteLength > 0)) {
+        if (obj.id != null) {
           w.uint32(10)
           w.bytes(obj.id)
         }
 
-        if ((obj.timestamp != null && obj.timestamp !== 0n)) {
+        if (obj.timestamp != null) {
           w.uint32(16)
           w.uint64(obj.timestamp)
         }
 
-        if ((obj.text != null && obj.text.byteLength > 0)) {
+        if (obj.text != null) {
           w.uint32(26)
           w.bytes(obj.text)
         }
@@ -584,11 +584,7 @@ export namespace DirectMessageIn {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
-        const obj: any = {
-          id: uint8ArrayAlloc(0),
-          timestamp: 0n,
-          text: uint8ArrayAlloc(0)
-        }
+        const obj: any = {}
 
         const end = length == null ? reader.len : reader.pos + length
 
