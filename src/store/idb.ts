@@ -29,8 +29,15 @@ interface Store {
 interface Cursor { key: IDBValidKey, value: unknown, continue(): Promise<Cursor | null> }
 interface Database { transaction(name: string, mode: 'readonly'): { store: Store, done: Promise<void> } }
 
-/** The keys that start with `prefix` (every key here is a path of ASCII characters). */
-const under = (prefix: string): IDBKeyRange => IDBKeyRange.bound(prefix, `${prefix}\uffff`, false, true)
+/**
+ * The keys that start with `prefix` (every key here is a path of ASCII characters), or of those the ones
+ * after the key `after`.
+ */
+function under (prefix: string, after?: string): IDBKeyRange {
+  return after != null && after >= prefix
+    ? IDBKeyRange.bound(after, `${prefix}\uffff`, true, true)
+    : IDBKeyRange.bound(prefix, `${prefix}\uffff`, false, true)
+}
 
 export class RangedIDBDatastore extends IDBDatastore {
   /** the object store's name: the database's (datastore-idb's `location`, with no prefix given) */
@@ -48,26 +55,33 @@ export class RangedIDBDatastore extends IDBDatastore {
   }
 
   override async * query (q: Query, options?: AbortOptions): AsyncGenerator<Pair> {
-    const range = q.prefix != null ? await this.range(q.prefix, true, options) : undefined
-    if (range == null) yield * super.query(q, options)
-    else yield * this.finish(range.keys.map((key, i) => ({ key, value: range.values[i] })), q)
+    const db = this.database
+    if (q.prefix == null || db == null) {
+      yield * super.query(q, options)
+      return
+    }
+    const { keys, values } = await this.read(db, under(q.prefix), undefined, true)
+    options?.signal?.throwIfAborted()
+    yield * this.finish(keys.map((key, i) => ({ key: new Key(key), value: values[i] })), q)
   }
 
   override async * queryKeys (q: KeyQuery, options?: AbortOptions): AsyncGenerator<Key> {
-    const range = q.prefix != null ? await this.range(q.prefix, false, options) : undefined
-    if (range == null) yield * super.queryKeys(q, options)
-    else yield * this.finish(range.keys, q)
+    const db = this.database
+    if (q.prefix == null || db == null) {
+      yield * super.queryKeys(q, options)
+      return
+    }
+    const { keys } = await this.read(db, under(q.prefix), undefined, false)
+    options?.signal?.throwIfAborted()
+    yield * this.finish(keys.map(key => new Key(key)), q)
   }
 
-  /** The keys (and values) under a prefix in key order, in one transaction; undefined without the handle. */
-  private async range (prefix: string, values: boolean, options?: AbortOptions): Promise<{ keys: Key[], values: Uint8Array[] } | undefined> {
-    const db = this.database
-    if (db == null) return undefined
+  /** The first `count` keys (and values) of a key range, in key order, in one transaction. */
+  private async read (db: Database, keys: IDBKeyRange, count: number | undefined, values: boolean): Promise<{ keys: string[], values: Uint8Array[] }> {
     const tx = db.transaction(this.storeName, 'readonly')
-    const [keys, read] = await Promise.all([tx.store.getAllKeys(under(prefix)), values ? tx.store.getAll(under(prefix)) : []])
+    const [found, read] = await Promise.all([tx.store.getAllKeys(keys, count), values ? tx.store.getAll(keys, count) : []])
     await tx.done
-    options?.signal?.throwIfAborted()
-    return { keys: keys.map(key => new Key(String(key))), values: read as Uint8Array[] }
+    return { keys: found.map(String), values: read as Uint8Array[] }
   }
 
   /**
@@ -77,24 +91,22 @@ export class RangedIDBDatastore extends IDBDatastore {
   async readRange (prefix: string, range: Range): Promise<Array<{ key: string, value: Uint8Array }>> {
     const db = this.database
     if (db == null) return await rangeByKey(this, prefix, range)
-    const keys = range.after != null && range.after >= prefix ? IDBKeyRange.bound(range.after, `${prefix}\uffff`, true, true) : under(prefix)
+    const keys = under(prefix, range.after)
     const limit = Math.max(0, Math.floor(range.limit))
+    if (limit === 0) return []
+    if (range.last !== true) {
+      const read = await this.read(db, keys, Number.isFinite(limit) ? limit : undefined, true)
+      return read.keys.map((key, i) => ({ key, value: read.values[i] }))
+    }
     const tx = db.transaction(this.storeName, 'readonly')
     const out: Array<{ key: string, value: Uint8Array }> = []
-    if (range.last === true) {
-      let cursor = limit > 0 ? await tx.store.openCursor(keys, 'prev') : null
-      while (cursor != null) {
-        out.push({ key: String(cursor.key), value: cursor.value as Uint8Array })
-        cursor = out.length < limit ? await cursor.continue() : null
-      }
-      out.reverse()
-    } else if (limit > 0) {
-      const count = Number.isFinite(limit) ? limit : undefined
-      const [found, values] = await Promise.all([tx.store.getAllKeys(keys, count), tx.store.getAll(keys, count)])
-      found.forEach((key, i) => out.push({ key: String(key), value: values[i] as Uint8Array }))
+    let cursor = await tx.store.openCursor(keys, 'prev')
+    while (cursor != null) {
+      out.push({ key: String(cursor.key), value: cursor.value as Uint8Array })
+      cursor = out.length < limit ? await cursor.continue() : null
     }
     await tx.done
-    return out
+    return out.reverse()
   }
 
   /** Filters, orders, offset and limit, in that order, as datastore-core's queries apply them. */

@@ -325,7 +325,10 @@ export class ChatStore extends RecordStore {
     } catch (err: any) {
       if (err.name !== 'NotFoundError') throw err
       for await (const key of this.datastore.queryKeys({ prefix: `${MSG_PREFIX}${peer}/` })) {
-        if (key.toString().endsWith(`-${id}`)) path = key.toString()
+        if (key.toString().endsWith(`-${id}`)) {
+          path = key.toString()
+          break
+        }
       }
     }
     if (path == null) return undefined
@@ -396,7 +399,8 @@ export class ChatStore extends RecordStore {
     const prefix = `${MSG_PREFIX}${peer}/`
     // the conversation after the last message delivered ('.' sorts after '-', before the digits)
     const past = `${prefix}${pad(acked.place)}.`
-    let from = after != null && msgPath(after) > past ? msgPath(after) : past
+    const next = after != null ? msgPath(after) : ''
+    let from = next > past ? next : past
     const out: StoredMessage[] = []
     while (out.length < wanted) {
       const want = wanted - out.length
