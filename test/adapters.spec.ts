@@ -45,7 +45,11 @@ describe('adapters over library internals', function () {
       a.services.pubsub.subscribe(topic)
       b.services.pubsub.subscribe(topic)
       await a.dial(b.getMultiaddrs()[0])
-      await until(() => b.services.pubsub.getSubscribers(topic).some(p => p.equals(a.peerId)), WAIT_MS, 'b to see a subscribed')
+      // each sees the other subscribed: a's subscription came on a's stream, b's on b's own stream to a,
+      // the one b publishes on (gossipsub drops what it has no stream for: waiting on b's side alone lost
+      // both messages in one run in fifteen)
+      const subscribed = (x: typeof a, y: typeof a): boolean => x.services.pubsub.getSubscribers(topic).some(p => p.equals(y.peerId))
+      await until(() => subscribed(b, a) && subscribed(a, b), WAIT_MS, 'both to see the other subscribed')
       await b.services.pubsub.publish(topic, text('bad'))
       await b.services.pubsub.publish(topic, text('good'))
       await until(() => heard.includes('good'), WAIT_MS, 'the good message')

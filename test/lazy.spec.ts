@@ -172,7 +172,9 @@ describe('services loaded after the first connection (a tab\'s DHT and gossipsub
     await tab.dial(friend.getMultiaddrs()[0])
     const real = await tab.services.pubsub.load()
     assert.equal(tab.services.pubsub.topicValidators, real.topicValidators, 'validators set from now on go to the real gossipsub')
-    await until(() => friend.services.pubsub.getSubscribers(TOPIC).some(p => p.equals(tab.peerId)), WAIT_MS, 'the friend sees the tab subscribed')
+    // and the tab sees the friend subscribed: that came on the friend's own stream to the tab, the one it publishes on
+    await until(() => friend.services.pubsub.getSubscribers(TOPIC).some(p => p.equals(tab.peerId)) &&
+      tab.services.pubsub.getSubscribers(TOPIC).some(p => p.equals(friend.peerId)), WAIT_MS, 'each to see the other subscribed')
     await friend.services.pubsub.publish(TOPIC, encode('bad'))
     await friend.services.pubsub.publish(TOPIC, encode('good'))
     await until(() => heard.includes('good'), WAIT_MS, 'the good message')
