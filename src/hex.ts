@@ -2,13 +2,25 @@
  * Lower-case hex for message ids on the DM path: a table lookup, several times quicker than
  * uint8arrays' base16 (which goes through multiformats) when it runs for every message of a burst.
  */
-const DIGITS = '0123456789abcdef'
-const BYTE_HEX = Array.from({ length: 256 }, (_, i) => DIGITS[i >> 4] + DIGITS[i & 15])
+const DIGITS = Array.from('0123456789abcdef', c => c.charCodeAt(0))
+/** most bytes turned into one string's character codes at once (longer input goes in pieces) */
+const PIECE = 1024
+/** the character codes of the string being made, reused (a string per byte pair made garbage) */
+const codes: number[] = []
 
-export function toHex (bytes: Uint8Array): string {
-  let out = ''
-  for (let i = 0; i < bytes.byteLength; i++) out += BYTE_HEX[bytes[i]]
-  return out
+/** Bytes `start` to `end` of `bytes` (all of it by default) as lower-case hex. */
+export function toHex (bytes: Uint8Array, start = 0, end = bytes.byteLength): string {
+  if (end - start > PIECE) {
+    let out = ''
+    for (let at = start; at < end; at += PIECE) out += toHex(bytes, at, Math.min(end, at + PIECE))
+    return out
+  }
+  codes.length = 2 * (end - start)
+  for (let i = start, j = 0; i < end; i++, j += 2) {
+    codes[j] = DIGITS[bytes[i] >> 4]
+    codes[j + 1] = DIGITS[bytes[i] & 15]
+  }
+  return String.fromCharCode.apply(null, codes)
 }
 
 function nibble (code: number): number {

@@ -142,8 +142,15 @@ export class Chat extends TypedEventEmitter<ChatEvents> {
 
   // ---- messages
   /** Stores a message in the outbox and starts delivering it; 'delivered' fires on the recipient's ack. */
-  async send (to: string, text: string): Promise<StoredMessage> {
-    return await this.f.conversations.send(this.resolve(to), text)
+  send (to: string, text: string): Promise<StoredMessage> {
+    // not async: in a burst every promise on the way costs (an unknown `to` still rejects, not throws)
+    let peer: PeerId
+    try {
+      peer = this.resolve(to)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.f.conversations.send(peer, text)
   }
 
   /** Offers a file to a contact or peer ID, else in a room; resolves ('serving') once the offer is stored. Node: pass `path`. */

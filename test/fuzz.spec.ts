@@ -83,7 +83,14 @@ describe('fuzz: decoders', () => {
         assert.equal(hex, Buffer.from(bytes).toString('hex'))
         assert.ok(equals(fromHex(hex), bytes))
         assert.ok(equals(fromHex(hex.toUpperCase()), bytes))
+        // a part of the bytes, as the message ids are taken from a pool of random bytes
+        const [start, end] = [bytes.byteLength >> 2, bytes.byteLength - (bytes.byteLength >> 3)]
+        assert.equal(toHex(bytes, start, end), Buffer.from(bytes.subarray(start, end)).toString('hex'))
       }), { numRuns: runs(500) })
+      // longer than the piece it turns into characters at once
+      const long = crypto.getRandomValues(new Uint8Array(2500))
+      assert.equal(toHex(long), Buffer.from(long).toString('hex'))
+      assert.equal(toHex(long, 1000, 2100), Buffer.from(long.subarray(1000, 2100)).toString('hex'))
       for (const bad of ['0', 'zz', '0g', '-1', ' 0']) assert.throws(() => fromHex(bad), { name: 'SyntaxError' })
     })
 

@@ -59,6 +59,7 @@ export class Conversations {
       protocol: DM_PROTOCOL,
       signal: init.signal,
       retryInterval: init.retryInterval,
+      onSent: init.onSent,
       onDelivered: init.onDelivered,
       onUnreachable: init.onUnreachable
     })
@@ -66,16 +67,23 @@ export class Conversations {
 
   /**
    * Stores a message in the outbox and starts delivering it; with `file`, the message carries that
-   * file's offer (the text may then be empty), and `stored` runs before 'sent' is reported.
+   * file's offer (the text may then be empty), and `stored` runs before 'sent' is reported. (Not an async
+   * function: a burst of sends costs the outbox's one promise per message, not one per call on the way.)
    */
-  async send (peer: PeerId, text: string, file?: { id: string, offer: Uint8Array, stored(message: StoredMessage): Promise<void> }): Promise<StoredMessage> {
-    if (peer.equals(this.init.self)) throw new InvalidInputError(file != null ? 'cannot send a file to yourself' : 'cannot message yourself')
-    if (file == null && !NOT_BLANK.test(text)) throw new InvalidInputError('empty message')
-    checkMessageLength(text)
-    const message = await this.outbox.send(peer.toString(), text, file != null ? { id: file.id, offer: file.offer } : undefined)
-    await file?.stored(message)
-    this.init.onSent(message)
-    return message
+  send (peer: PeerId, text: string, file?: { id: string, offer: Uint8Array, stored(message: StoredMessage): Promise<void> }): Promise<StoredMessage> {
+    if (peer.equals(this.init.self)) return Promise.reject(new InvalidInputError(file != null ? 'cannot send a file to yourself' : 'cannot message yourself'))
+    if (file == null && !NOT_BLANK.test(text)) return Promise.reject(new InvalidInputError('empty message'))
+    try {
+      checkMessageLength(text)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    if (file == null) return this.outbox.send(peer.toString(), text)
+    return this.outbox.send(peer.toString(), text, { id: file.id, offer: file.offer }).then(async (message) => {
+      await file.stored(message)
+      this.init.onSent(message)
+      return message
+    })
   }
 
   async history (peer: PeerId, limit: number): Promise<StoredMessage[]> {

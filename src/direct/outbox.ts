@@ -48,9 +48,8 @@ function randomId (): string {
     pool = crypto.getRandomValues(new Uint8Array(4096))
     used = 0
   }
-  const bytes = pool.subarray(used, used + 16)
   used += 16
-  return toHex(bytes)
+  return toHex(pool, used - 16, used)
 }
 
 export interface Unreachable {
@@ -72,6 +71,8 @@ export interface OutboxInit {
   protocol: string
   signal: AbortSignal
   retryInterval?: number
+  /** a message without a file is stored (before its send() resolves) */
+  onSent?(message: StoredMessage): void
   onDelivered(message: StoredMessage): void
   onUnreachable(u: Unreachable): void
 }
@@ -88,10 +89,19 @@ interface Queue {
   floor: number
 }
 
-interface PendingWrite {
-  message: StoredMessage
+/** Messages sent in one tick, stored in one write; `done` settles once they are stored. */
+interface WriteBatch {
+  messages: StoredMessage[]
+  done: Promise<void>
   resolve(): void
   reject(err: Error): void
+}
+
+function writeBatch (): WriteBatch {
+  const { promise, resolve, reject } = Promise.withResolvers<void>()
+  // a failed write is reported through each send's promise
+  promise.catch(() => {})
+  return { messages: [], done: promise, resolve, reject }
 }
 
 export class Outbox {
@@ -116,7 +126,8 @@ export class Outbox {
   private readonly retries = new Map<string, ReturnType<typeof setTimeout>>()
   /** peers whose unreachability was reported since their last send or delivery */
   private readonly reported = new Set<string>()
-  private writes: PendingWrite[] = []
+  /** batches waiting to be stored, oldest first; the last one takes what is sent now */
+  private writes: WriteBatch[] = []
   /** commitWrites() is under way: it takes what is sent meanwhile too */
   private committing = false
 
@@ -124,8 +135,12 @@ export class Outbox {
     this.init = init
   }
 
-  /** Stores a message (with those sent in the same tick, in one batch), then starts its delivery. */
-  async send (peer: string, text: string, file?: { id: string, offer: Uint8Array }): Promise<StoredMessage> {
+  /**
+   * Stores a message (with those sent in the same tick, in one write), then starts its delivery; one
+   * without a file is reported sent (onSent) before the promise resolves. A burst costs one promise per
+   * message here: the messages of a write share one and are taken in turn once it is stored.
+   */
+  send (peer: string, text: string, file?: { id: string, offer: Uint8Array }): Promise<StoredMessage> {
     const message: StoredMessage = {
       id: randomId(),
       peer,
@@ -135,13 +150,44 @@ export class Outbox {
       state: 'pending',
       ...(file != null ? { file: file.id, offer: toBase64(file.offer, 'base64') } : {})
     }
-    await new Promise<void>((resolve, reject) => {
-      this.writes.push({ message, resolve, reject })
-      if (!this.committing) {
-        this.committing = true
-        queueMicrotask(() => { void this.commitWrites() })
+    let batch = this.writes.at(-1)
+    if (batch == null || batch.messages.length >= WRITE_BATCH) {
+      batch = writeBatch()
+      this.writes.push(batch)
+    }
+    batch.messages.push(message)
+    if (!this.committing) {
+      this.committing = true
+      queueMicrotask(() => { void this.commitWrites() })
+    }
+    return batch.done.then(() => message)
+  }
+
+  /**
+   * Writes what was sent, WRITE_BATCH messages at a time, so that the first of a burst go out while the
+   * rest are written; each stored message is queued for its run (or starts one) and reported sent.
+   */
+  private async commitWrites (): Promise<void> {
+    let batch: WriteBatch | undefined
+    // taken off the list first: what is sent while it is written goes to a batch of its own
+    while ((batch = this.writes.shift()) != null) {
+      try {
+        await this.init.store.addOutgoing(...batch.messages)
+      } catch (err: any) {
+        batch.reject(err)
+        continue
       }
-    })
+      for (const message of batch.messages) this.stored(message)
+      for (const message of batch.messages) if (message.file == null) this.init.onSent?.(message)
+      batch.resolve()
+    }
+    // in the same tick as the last look at `writes`: a send after it schedules a new commit
+    this.committing = false
+  }
+
+  /** A message is stored: it joins the queue of the run under way, or starts a run. */
+  private stored (message: StoredMessage): void {
+    const peer = message.peer
     this.reported.delete(peer)
     this.backoff.delete(peer)
     const queue = this.queues.get(peer)
@@ -155,25 +201,6 @@ export class Outbox {
     // a run under way takes it from the queue (or, without one, runs again after); else a run starts
     if (!this.runs.has(peer)) void this.flush(peer)
     else if (!this.queues.has(peer)) this.again.add(peer)
-    return message
-  }
-
-  /**
-   * Writes what was sent in one tick, WRITE_BATCH messages at a time, so that the first of a burst go out
-   * while the rest are written.
-   */
-  private async commitWrites (): Promise<void> {
-    while (this.writes.length > 0) {
-      const writes = this.writes.splice(0, WRITE_BATCH)
-      try {
-        await this.init.store.addOutgoing(...writes.map(w => w.message))
-        for (const w of writes) w.resolve()
-      } catch (err: any) {
-        for (const w of writes) w.reject(err)
-      }
-    }
-    // in the same tick as the last look at `writes`: a send after it schedules a new commit
-    this.committing = false
   }
 
   /** Delivers what waits for a peer; a call while a run goes on runs again after it. */
