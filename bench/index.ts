@@ -201,21 +201,21 @@ const THROUGHPUT_GOALS = { chat: 20_000, json: 10_000 }
  * The median run of a row (by rate), with every run's rate, and the worst loss, duplicates and order of
  * any run: one machine's rate drifts by a fifth from one minute to the next.
  */
-function medianRun (runs: Throughput[]): Throughput & { rates: number[] } {
+function medianRun (runs: Throughput[]): Throughput & { rates: number[], firstBursts: number[] } {
   const byRate = [...runs].sort((a, b) => a.perSecond - b.perSecond)
   const median = byRate[(byRate.length - 1) >> 1]
   const worst = (key: 'lost' | 'duplicated' | 'outOfOrder'): number => Math.max(...runs.map(r => r[key]))
-  return { ...median, lost: worst('lost'), duplicated: worst('duplicated'), outOfOrder: worst('outOfOrder'), rates: runs.map(r => r.perSecond) }
+  return { ...median, lost: worst('lost'), duplicated: worst('duplicated'), outOfOrder: worst('outOfOrder'), rates: runs.map(r => r.perSecond), firstBursts: runs.map(r => r.firstBurst) }
 }
 
 async function benchThroughput (): Promise<void> {
   line()
-  line(`1b. Acknowledged DM throughput on loopback: a burst of ${THROUGHPUT_MESSAGES} messages of 1 kB sent at once, until all are acknowledged and shown (after a warm-up burst); ${THROUGHPUT_RUNS} runs each, taking turns, medians`)
-  const row = (label: string, t: Throughput & { rates: number[] }, floor?: Throughput, goal?: number): void => {
+  line(`1b. Acknowledged DM throughput on loopback: a burst of ${THROUGHPUT_MESSAGES} messages of 1 kB sent at once, until all are acknowledged and shown, after a warm-up burst of the same size on the same pair; ${THROUGHPUT_RUNS} runs each, taking turns, medians`)
+  const row = (label: string, t: Throughput & { rates: number[], firstBursts: number[] }, floor?: Throughput, goal?: number): void => {
     const checks = `lost ${t.lost}, duplicated ${t.duplicated}, out of order ${t.outOfOrder}`
     const cpu = t.cpuPerMessage != null ? `CPU ${Math.round(t.cpuPerMessage)} µs/msg` : 'CPU not known'
     const rate = `${pad(Math.round(t.perSecond).toLocaleString('en'), 7)} msg/s in ${pad(ms(t.ms), 9)}`
-    const runs = `(runs: ${t.rates.map(r => Math.round(r).toLocaleString('en')).join(', ')} msg/s)`
+    const runs = `(runs: ${t.rates.map(r => Math.round(r).toLocaleString('en')).join(', ')} msg/s; their warm-up bursts: ${t.firstBursts.map(r => Math.round(r).toLocaleString('en')).join(', ')})`
     if (floor == null || goal == null) {
       line(`${pad(label, LABEL)} ${rate} ${cpu} ${runs}`)
       return
@@ -236,6 +236,7 @@ async function benchThroughput (): Promise<void> {
     const floor = medianRun(runs.floor)
     row('floor: raw libp2p stream, 1 kB frames', floor)
     line('  (the floor\'s and createChat\'s receivers run in a worker thread, as on another machine; CPU: both ends, all threads)')
+    line('  (a warm-up burst is its pair\'s first; the first run\'s is also the process\'s first, slower while the JIT and the heap warm up)')
     row('createChat (LevelDB both sides)', medianRun(runs.chat), floor, THROUGHPUT_GOALS.chat)
     row('--json client (two processes)', medianRun(runs.json), floor, THROUGHPUT_GOALS.json)
   } catch (err) {
