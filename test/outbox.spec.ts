@@ -33,6 +33,25 @@ function fakeDm (sent: DirectMessage[]): Pick<DirectMessages, 'protocol' | 'stat
   }
 }
 
+/** An outbox over `store` and a DM service that acknowledges everything, with what it sent, reported sent and delivered. */
+function ackingOutbox (store: ChatStore): { outbox: Outbox, sent: DirectMessage[], reported: string[], delivered: string[], controller: AbortController } {
+  const sent: DirectMessage[] = []
+  const reported: string[] = []
+  const delivered: string[] = []
+  const controller = new AbortController()
+  const outbox = new Outbox({
+    store,
+    dm: () => fakeDm(sent),
+    reach: {} as unknown as Reach,
+    protocol: '/test',
+    signal: controller.signal,
+    onSent: (m) => { reported.push(m.text) },
+    onDelivered: (m) => { delivered.push(m.text) },
+    onUnreachable: () => {}
+  })
+  return { outbox, sent, reported, delivered, controller }
+}
+
 /** Lets the promises that the last tick of a mocked clock started run (the store and the outbox chain a few). */
 async function settle (): Promise<void> {
   for (let i = 0; i < 20; i++) await new Promise(resolve => setImmediate(resolve))
@@ -93,18 +112,7 @@ describe('outbox', () => {
       if (++reads === 1) await gate.promise // the first read is slow: a send lands meanwhile
       return result
     }
-    const sent: DirectMessage[] = []
-    const delivered: string[] = []
-    const controller = new AbortController()
-    const outbox = new Outbox({
-      store,
-      dm: () => fakeDm(sent),
-      reach: {} as unknown as Reach,
-      protocol: '/test',
-      signal: controller.signal,
-      onDelivered: (m) => { delivered.push(m.text) },
-      onUnreachable: () => {}
-    })
+    const { outbox, sent, delivered, controller } = ackingOutbox(store)
     await outbox.send(peer, 'one')
     await until(() => reads === 1, 5_000, 'the first run to read the store')
     await outbox.send(peer, 'two') // stored after the read's snapshot, before it returned
@@ -125,19 +133,7 @@ describe('outbox', () => {
   it('delivers a burst longer than a page once each and in order, while later messages are still being written and read', async () => {
     const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
     const store = new ChatStore(new MemoryDatastore())
-    const sent: DirectMessage[] = []
-    const delivered: string[] = []
-    const dm = fakeDm(sent)
-    const controller = new AbortController()
-    const outbox = new Outbox({
-      store,
-      dm: () => dm,
-      reach: {} as unknown as Reach,
-      protocol: '/test',
-      signal: controller.signal,
-      onDelivered: (m) => { delivered.push(m.text) },
-      onUnreachable: () => {}
-    })
+    const { outbox, sent, delivered, controller } = ackingOutbox(store)
     // more text than the queue in memory holds: the rest is read from the store, page after page
     const n = OUTBOX_PAGE * 2 + 100
     const pad = 'x'.repeat(Math.ceil(QUEUE_MAX_CHARS / n) + 1)
@@ -147,6 +143,41 @@ describe('outbox', () => {
     assert.ok(sent.map(m => m.text).every((t, i) => t === texts[i]) && sent.length === n, 'sent once each, in order')
     assert.ok(delivered.every((t, i) => t === texts[i]) && delivered.length === n, 'delivered once each, in order')
     assert.deepEqual(await store.outbox(peer), [])
+    controller.abort()
+    await outbox.settled()
+  })
+
+  it('stores what is sent in one tick in one write, reports each sent before its send resolves, and a failed write loses nothing else', async () => {
+    const peer = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const store = new ChatStore(new MemoryDatastore())
+    const writes: string[][] = []
+    let failNext = false
+    const add = store.addOutgoing.bind(store)
+    store.addOutgoing = async (...messages: StoredMessage[]): Promise<void> => {
+      writes.push(messages.map(m => m.text))
+      if (failNext) {
+        failNext = false
+        throw new Error('disk full')
+      }
+      await add(...messages)
+    }
+    const { outbox, sent, reported, delivered, controller } = ackingOutbox(store)
+    // one tick: one write; each is reported sent by the time its own send resolves
+    await Promise.all(['a', 'b', 'c'].map(async t => {
+      await outbox.send(peer, t)
+      assert.ok(reported.includes(t), `${t} reported sent before send() resolved`)
+    }))
+    assert.deepEqual(writes, [['a', 'b', 'c']])
+    // a write that fails rejects the sends in it, reports none of them, and the next tick's write goes on
+    failNext = true
+    const failed = await Promise.allSettled([outbox.send(peer, 'd'), outbox.send(peer, 'e')])
+    assert.deepEqual(failed.map(r => r.status === 'rejected' ? (r.reason as Error).message : r.status), ['disk full', 'disk full'])
+    await outbox.send(peer, 'f')
+    assert.deepEqual(writes, [['a', 'b', 'c'], ['d', 'e'], ['f']])
+    assert.deepEqual(reported, ['a', 'b', 'c', 'f'])
+    await until(() => delivered.length === 4, 5_000, 'the stored ones delivered')
+    assert.deepEqual(delivered, ['a', 'b', 'c', 'f'])
+    assert.deepEqual(sent.map(m => m.text), ['a', 'b', 'c', 'f'])
     controller.abort()
     await outbox.settled()
   })

@@ -71,9 +71,9 @@ export class Conversations {
    * function: a burst of sends costs the outbox's one promise per message, not one per call on the way.)
    */
   send (peer: PeerId, text: string, file?: { id: string, offer: Uint8Array, stored(message: StoredMessage): Promise<void> }): Promise<StoredMessage> {
-    if (peer.equals(this.init.self)) return Promise.reject(new InvalidInputError(file != null ? 'cannot send a file to yourself' : 'cannot message yourself'))
-    if (file == null && !NOT_BLANK.test(text)) return Promise.reject(new InvalidInputError('empty message'))
     try {
+      if (peer.equals(this.init.self)) throw new InvalidInputError(file != null ? 'cannot send a file to yourself' : 'cannot message yourself')
+      if (file == null && !NOT_BLANK.test(text)) throw new InvalidInputError('empty message')
       checkMessageLength(text)
     } catch (err) {
       return Promise.reject(err)

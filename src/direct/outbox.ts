@@ -177,8 +177,10 @@ export class Outbox {
         batch.reject(err)
         continue
       }
-      for (const message of batch.messages) this.stored(message)
-      for (const message of batch.messages) if (message.file == null) this.init.onSent?.(message)
+      for (const message of batch.messages) {
+        this.stored(message)
+        if (message.file == null) this.init.onSent?.(message)
+      }
       batch.resolve()
     }
     // in the same tick as the last look at `writes`: a send after it schedules a new commit
