@@ -48,7 +48,7 @@
  */
 import { CorruptDataError } from '../errors.js'
 import { Slab } from '../slab.js'
-import { CLOCK_KEY, CLOCK_PATH, MSG_PREFIX, OUTBOX_PREFIX, ackedKey, ackedPath, byOrder, cleanKey, dec, enc, inSeqKey, inSeqPath, json, msgIdKey, msgIdPath, msgPath, outboxKey, outboxPath, pad, placeOf, requestKey, requestPath, seqKey, seqPath, blockedKey } from './keys.js'
+import { CLOCK_KEY, CLOCK_PATH, MSG_PREFIX, OUTBOX_PREFIX, ackedKey, ackedPath, byOrder, cleanKey, dec, enc, inSeqKey, inSeqPath, json, msgIdKey, msgIdPath, msgPath, outboxKey, outboxPath, pad, placeOf, requestKey, requestPath, SEQ_PREFIX, seqKey, seqPath, blockedKey } from './keys.js'
 import { decodeMessage, encodeMessage } from './message-codec.js'
 import { RecordStore } from './records.js'
 import type { Blocked, MessageRequest, StoredMessage } from './types.js'
@@ -136,7 +136,7 @@ export class ChatStore extends RecordStore {
       const batch = this.datastore.batch()
       batch.put(blockedKey(b.peerId), json(b))
       batch.delete(requestKey(b.peerId))
-      for (const prefix of [`/megachat/msg/${b.peerId}/`, `/megachat/msgid/${b.peerId}/`, `/megachat/outbox/${b.peerId}/`]) {
+      for (const prefix of [`${MSG_PREFIX}${b.peerId}/`, `/megachat/msgid/${b.peerId}/`, `${OUTBOX_PREFIX}${b.peerId}/`]) {
         for await (const key of this.datastore.queryKeys({ prefix })) batch.delete(key)
       }
       // nothing waits any more
@@ -446,8 +446,8 @@ export class ChatStore extends RecordStore {
   async outboxPeers (): Promise<string[]> {
     const peers = new Set<string>()
     const seqs: Array<[string, number]> = []
-    for await (const { key, value } of this.datastore.query({ prefix: '/megachat/seq/' })) {
-      seqs.push([key.toString().slice('/megachat/seq/'.length), Number(dec.decode(value))])
+    for await (const { key, value } of this.datastore.query({ prefix: SEQ_PREFIX })) {
+      seqs.push([key.toString().slice(SEQ_PREFIX.length), Number(dec.decode(value))])
     }
     for (const [peer, stored] of seqs) {
       if (Math.max(stored, this.seqs.get(peer) ?? 0) > (await this.ackedOf(peer)).seq) peers.add(peer)

@@ -56,7 +56,8 @@ export const msgPath = (m: StoredMessage): string => `/megachat/msg/${m.peer}/${
 export const msgIdPath = (peer: string, id: string): string => `/megachat/msgid/${peer}/${id}`
 export const outboxPath = (m: StoredMessage): string => `/megachat/outbox/${m.peer}/${pad(placeOf(m))}-${m.id}`
 export const ackedPath = (peer: string): string => `/megachat/acked/${peer}`
-export const seqPath = (peer: string): string => `/megachat/seq/${peer}`
+export const SEQ_PREFIX = '/megachat/seq/'
+export const seqPath = (peer: string): string => `${SEQ_PREFIX}${peer}`
 export const inSeqPath = (peer: string): string => `/megachat/inseq/${peer}`
 export const CLOCK_PATH = '/megachat/clock'
 export const msgIdKey = (peer: string, id: string): Key => cleanKey(msgIdPath(peer, id))
