@@ -9,6 +9,12 @@
  *    as on another person's machine), `send()` called for every message in one go;
  *  - --json client: two terminal clients in scriptable mode, `/msg` lines written to one's stdin in one go.
  * Each row also gives the CPU time both ends used per message (all threads; for --json, both processes).
+ *
+ * Each run measures the second of two bursts of the same size on one pair: the first warms it up. A
+ * fresh process runs its first burst ~35% slower (the JIT has not optimised the code a burst runs
+ * through, the garbage collector is still growing the heap), and with a short warm-up the first of the
+ * runs came out slow and the others not: the median mixed a cold run with warm ones. The warm-up
+ * burst's rate is printed beside the row (`firstBurst`).
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -104,14 +110,6 @@ function result (messages: number, ms: number, counts: Pick<Throughput, 'lost' |
   }
 }
 
-/**
- * Each row measures the second of two bursts of the same size on one pair: the first warms it up. A
- * fresh process runs its first burst ~35% slower (the JIT has not optimised the code a burst runs
- * through, the garbage collector is still growing the heap), and with a short warm-up the first of
- * the runs came out slow and the others not: the median mixed a cold run with warm ones. The first
- * burst's rate is printed beside the row.
- */
-const warmUpBurst = (messages: number): number => messages
 
 // ---- floor
 
@@ -149,7 +147,7 @@ export async function floorThroughput (messages: number): Promise<Throughput> {
       await closing
       return elapsed
     }
-    const warmUp = await run(warmUpBurst(messages))
+    const warmUp = await run(messages)
     const { ms, cpu } = await run(messages)
     return result(messages, ms, { lost: 0, duplicated: 0, outOfOrder: 0 }, cpu, warmUp)
   } finally {
@@ -206,7 +204,7 @@ export async function chatThroughput (messages: number): Promise<Throughput> {
       await waitFor(() => delivered - deliveredBefore >= n && shown - shownBefore >= n, `${n} delivered and shown`)
       return { ms: performance.now() - t0, cpu: ownCpu() - cpu0 }
     }
-    const warm = warmUpBurst(messages)
+    const warm = messages
     const warmUp = await burst(0, warm)
     w.postMessage({ profile: true })
     const profiling = await startProfile('throughput-sender')
@@ -265,7 +263,7 @@ export async function jsonThroughput (messages: number): Promise<Throughput> {
       await until(() => shownAt.length - shownBefore >= n, TIMEOUT_MS, `${n} shown`)
       return { ms: performance.now() - t0, cpu: cpu() - cpu0 }
     }
-    const warm = warmUpBurst(messages)
+    const warm = messages
     const warmUp = await burst(0, warm)
     const { ms, cpu: used } = await burst(warm, messages)
     const errors = [...a.lines, ...b.lines].filter(l => l.type === 'error')
